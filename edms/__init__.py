@@ -1,0 +1,14 @@
+"""edms: electronic-signature compliant document management for OOS compassionate use."""
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("edms")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+source"
+
+
+def create_app(*args, **kwargs):
+    """Build the Flask application (imported lazily so pure modules never pull in Flask)."""
+    from edms.app import create_app as _create_app
+
+    return _create_app(*args, **kwargs)

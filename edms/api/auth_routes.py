@@ -1,0 +1,84 @@
+"""Token issue and the caller's identity."""
+from __future__ import annotations
+
+from flask import g, jsonify, request
+
+from edms.api.blueprint import bp, json_body, token_required
+from edms.api.openapi import describe, document
+from edms.users.authentication import authenticate
+from edms.users.tokens import issue_token, revoke_token
+from edms.web.errors import api_error
+from edms.web.extensions import limiter
+from edms.web.runtime import audit_context, db, settings
+
+
+def user_json(user) -> dict:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "printed_name": user.printed_name,
+        "title": user.title,
+        "roles": sorted(user.roles),
+        "timezone": user.timezone,
+        "active": user.active,
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document())
+
+
+describe("/openapi.json", "GET", "This OpenAPI document", secured=False)
+
+
+@bp.post("/auth/token")
+@limiter.limit(lambda: settings().login_rate_limit)
+def token():
+    body = json_body()
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
+        return api_error(400, "invalid_request", "Give 'username' and 'password' as strings.",
+                         {"username": "required", "password": "required"})
+    session = db()
+    result = authenticate(session, audit_context(), settings().password, username, password, channel="api")
+    if not result.ok:
+        session.commit()
+        return api_error(401, result.outcome.value, result.message)
+    if result.user.must_change_password:
+        session.commit()
+        return api_error(403, "password_change_required", "Sign in to the web interface and change your password first.")
+    value, expires = issue_token(session, audit_context(), result.user, settings().api_token_minutes)
+    session.commit()
+    return jsonify({"token": value, "token_type": "Bearer", "expires_at": expires.isoformat()}), 201
+
+
+describe(
+    "/auth/token", "POST", "Exchange a user name and password for a bearer token",
+    secured=False,
+    body={"type": "object", "required": ["username", "password"],
+          "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
+    responses={"201": "Token issued", "400": "Invalid request", "401": "Wrong credentials, locked or inactive"},
+)
+
+
+@bp.post("/auth/revoke")
+@token_required()
+def revoke():
+    header = request.headers.get("Authorization", "")
+    session = db()
+    revoke_token(session, audit_context(), header[7:].strip())
+    session.commit()
+    return jsonify({"revoked": True})
+
+
+describe("/auth/revoke", "POST", "Revoke the bearer token used for this request")
+
+
+@bp.get("/me")
+@token_required()
+def me():
+    return jsonify(user_json(g.api_user))
+
+
+describe("/me", "GET", "The authenticated user", responses={"200": "OK", "401": "No valid token"})

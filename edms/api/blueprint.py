@@ -1,0 +1,48 @@
+"""The /api/v1 blueprint and its bearer-token authentication."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, g, request
+
+from edms.audit import record
+from edms.users.roles import INSPECTOR
+from edms.users.tokens import user_for_token
+from edms.web.errors import api_error
+from edms.web.runtime import audit_context, db
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def token_required(*roles: str):
+    """Authenticate the bearer token; refuse (and audit) a missing or unknown credential (11.10(h))."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+            session = db()
+            user = user_for_token(session, token) if token else None
+            if user is None:
+                record(session, audit_context(), "api.auth_failed", "api", request.path,
+                       reason="missing bearer token" if not token else "unknown, expired or revoked bearer token")
+                session.commit()
+                return api_error(401, "unauthorized", "A valid bearer token is required: POST /api/v1/auth/token.")
+            g.api_user = user
+            if request.method not in SAFE_METHODS and user.has_role(INSPECTOR):
+                return api_error(403, "forbidden", "Inspector accounts are read-only.")
+            if roles and not user.has_role(*roles):
+                return api_error(403, "forbidden", "Your roles do not allow this request.")
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def json_body() -> dict:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}

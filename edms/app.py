@@ -1,0 +1,97 @@
+"""create_app(): configuration, extensions, blueprints; nothing else."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, g, request
+from flask_babel import get_locale
+
+from edms import __version__
+from edms.config import PROJECT_ROOT, Settings, load_settings
+from edms.db import make_engine, make_session_factory
+from edms.migrate import check_schema as check_database_schema
+from edms.users.models import User
+from edms.users.roles import ROLE_LABELS
+from edms.web import admin, auth, errors, guards, main
+from edms.web.extensions import babel, csrf, limiter, login_manager
+from edms.web.i18n import LANGUAGES, local_time, select_locale
+from edms.web.runtime import Services, close_db, db
+from edms.web.session_user import SessionUser
+
+
+def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(
+        "edms",
+        root_path=str(Path(__file__).parent),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_NAME="edms_session",
+        REMEMBER_COOKIE_DURATION=0,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which idles out on its own
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+        BABEL_DEFAULT_LOCALE=settings.default_language,
+        JSON_SORT_KEYS=False,
+    )
+    engine = make_engine(settings.database_url)
+    if check_schema:
+        check_database_schema(engine)
+    app.extensions["edms"] = Services(settings=settings, engine=engine, sessions=make_session_factory(engine))
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_hooks(app)
+    errors.register(app)
+    logging.getLogger("edms").setLevel(logging.INFO)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    login_manager.login_message = None
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        user = db().get(User, int(user_id))
+        return SessionUser(user) if user is not None and user.active and not user.locked else None
+
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from edms.api import auth_routes, users_routes  # noqa: F401  (routes register on the blueprint)
+    from edms.api.blueprint import bp as api_bp
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(main.bp)
+    app.register_blueprint(admin.bp)
+    csrf.exempt(api_bp)  # the API takes bearer tokens, never cookies
+    app.register_blueprint(api_bp)
+
+
+def _register_hooks(app: Flask) -> None:
+    app.before_request(guards.assign_request_id)
+    app.before_request(guards.enforce_idle_timeout)
+    app.before_request(guards.enforce_password_change)
+    app.before_request(guards.enforce_read_only_roles)
+    app.after_request(guards.security_headers)
+    app.teardown_appcontext(close_db)
+    app.jinja_env.filters["localtime"] = local_time
+
+    @app.context_processor
+    def template_globals():
+        return {"app_version": __version__, "languages": LANGUAGES, "role_labels": ROLE_LABELS,
+                "request_id": g.get("request_id"), "endpoint": request.endpoint,
+                "get_locale": get_locale}

@@ -1,0 +1,46 @@
+"""Alembic, driven from code: upgrade to head, and the check that refuses an old schema."""
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from edms.config import PROJECT_ROOT
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+
+class SchemaOutOfDate(RuntimeError):
+    pass
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+def head_revision() -> str:
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    return script.get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    command.upgrade(alembic_config(engine), revision)
+
+
+def check_schema(engine: Engine) -> None:
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise SchemaOutOfDate(
+            f"The database schema is at revision {current or 'none (empty database)'} but this version of edms "
+            f"needs {head}. Back up the database, then run `edms init` to migrate it."
+        )

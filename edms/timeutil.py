@@ -1,0 +1,39 @@
+"""UTC time and its display in a person's time zone."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def require_aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive datetimes are not allowed: give a time zone")
+    return value.astimezone(timezone.utc)
+
+
+def is_valid_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def zone_names() -> list[str]:
+    return sorted(available_timezones())
+
+
+def format_in_zone(value: datetime | None, zone: str = "UTC") -> str:
+    """`2026-11-25 21:06:02 JST (UTC+09:00)`: the zone name and offset are always shown."""
+    if value is None:
+        return ""
+    local = require_aware(value).astimezone(ZoneInfo(zone))
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def isoformat_utc(value: datetime) -> str:
+    """Canonical UTC form used inside hashed and signed records."""
+    return require_aware(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

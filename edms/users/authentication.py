@@ -1,0 +1,88 @@
+"""Sign-in: credential checks, failure counting, lockout (21 CFR 11.300(d))."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+
+from sqlalchemy.orm import Session
+
+from edms.audit import AuditContext, record
+from edms.errors import N_
+from edms.timeutil import utc_now
+from edms.users.models import User
+from edms.users.operations import find_user
+from edms.users.passwords import PasswordPolicy, verify_password
+
+
+class Outcome(enum.Enum):
+    OK = "ok"
+    BAD_CREDENTIALS = "bad_credentials"
+    LOCKED = "locked"
+    INACTIVE = "inactive"
+    EXPIRED = "expired"
+
+
+MESSAGES = {
+    Outcome.BAD_CREDENTIALS: N_("The user name or password is not correct."),
+    Outcome.LOCKED: N_("This account is locked after repeated failed sign-in attempts. Ask an administrator to unlock it."),
+    Outcome.INACTIVE: N_("This account is deactivated."),
+    Outcome.EXPIRED: N_("This account's access period has ended."),
+}
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    outcome: Outcome
+    user: User | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+    @property
+    def message(self) -> str:
+        return MESSAGES.get(self.outcome, "")
+
+
+def authenticate(
+    session: Session, ctx: AuditContext, policy: PasswordPolicy, username: str, password: str, *, channel: str = "web"
+) -> AuthResult:
+    """Check credentials and record the attempt. The caller commits even when the attempt fails,
+    so failures are counted and audited."""
+    user = find_user(session, username)
+    if user is None:
+        record(session, ctx, "auth.failed", "user", None, changes={"username": {"old": None, "new": username[:64]}},
+               reason=f"unknown user name ({channel})")
+        return AuthResult(Outcome.BAD_CREDENTIALS)
+    if not user.active:
+        record(session, ctx, "auth.refused", "user", user.id, reason=f"account deactivated ({channel})")
+        return AuthResult(Outcome.INACTIVE, user)
+    if user.locked:
+        record(session, ctx, "auth.refused", "user", user.id, reason=f"account locked ({channel})")
+        return AuthResult(Outcome.LOCKED, user)
+    if not verify_password(policy, user.password_hash, password):
+        return register_failure(session, ctx, policy, user, channel)
+    if user.access_expires_at is not None and user.access_expires_at <= utc_now():
+        record(session, ctx, "auth.refused", "user", user.id, reason=f"access period ended ({channel})")
+        return AuthResult(Outcome.EXPIRED, user)
+    user.failed_logins = 0
+    user.last_login_at = utc_now()
+    # From here on the person is identified: they are the actor of their own sign-in.
+    record(session, replace(ctx, user_id=user.id, user_name=user.printed_name), "auth.signed_in", "user", user.id,
+           reason=channel)
+    return AuthResult(Outcome.OK, user)
+
+
+def register_failure(session: Session, ctx: AuditContext, policy: PasswordPolicy, user: User, channel: str) -> AuthResult:
+    """A wrong password, at sign-in or at a signature: counted towards lockout and audited."""
+    user.failed_logins += 1
+    record(session, ctx, "auth.failed", "user", user.id,
+           changes={"failed_logins": {"old": user.failed_logins - 1, "new": user.failed_logins}},
+           reason=f"wrong password ({channel})")
+    if user.failed_logins >= policy.lockout_threshold:
+        user.locked_at = utc_now()
+        # The lockout event is the administrators' alert (11.300(d)); the web layer also lists it on their home page.
+        record(session, ctx, "auth.locked", "user", user.id, changes={"locked": {"old": False, "new": True}},
+               reason=f"{user.failed_logins} consecutive failed attempts")
+        return AuthResult(Outcome.LOCKED, user)
+    return AuthResult(Outcome.BAD_CREDENTIALS, user)

@@ -1,0 +1,130 @@
+"""Account administration: create, edit, roles, deactivate, unlock, reset (21 CFR 11.10(d),(g); Annex 11 §12)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from edms.timeutil import utc_now
+from edms.users import operations as ops
+from edms.users.models import User
+from edms.users.roles import ADMIN
+from edms.web.forms import CreateUserForm, EditUserForm, ReasonForm, ResetPasswordForm, RolesForm
+from edms.web.guards import roles_required
+from edms.web.i18n import translate_error
+from edms.web.runtime import audit_context, db, settings
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _utc(value):
+    return value.replace(tzinfo=utc_now().tzinfo) if value is not None else None
+
+
+def _profile(form) -> ops.Profile:
+    return ops.Profile(
+        printed_name=form.printed_name.data or "",
+        title=form.title.data or "",
+        email=form.email.data or "",
+        timezone=form.timezone.data,
+        language=form.language.data,
+        access_expires_at=_utc(form.access_expires_at.data),
+    )
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.get("/users")
+@roles_required(ADMIN)
+def users():
+    people = db().scalars(select(User).order_by(User.username)).all()
+    return render_template("admin/users.html", users=people)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required(ADMIN)
+def create_user():
+    form = CreateUserForm()
+    if form.validate_on_submit():
+        session = db()
+        try:
+            user = ops.create_user(
+                session, audit_context(), settings().password,
+                username=form.username.data, profile=_profile(form), roles=set(form.roles.data),
+                password=form.password.data, must_change_password=True,
+            )
+        except ops.AccountError as exc:
+            session.rollback()
+            flash(translate_error(exc), "error")
+        else:
+            session.commit()
+            flash(_("Account %(name)s created. The person must change the password at first sign-in.", name=user.username), "success")
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    return render_template("admin/user_new.html", form=form)
+
+
+@bp.get("/users/<int:user_id>")
+@roles_required(ADMIN)
+def user_detail(user_id: int):
+    user = _user_or_404(user_id)
+    edit = EditUserForm(obj=user, access_expires_at=user.access_expires_at)
+    roles = RolesForm(roles=sorted(user.roles))
+    return render_template(
+        "admin/user_detail.html", user=user, edit=edit, roles_form=roles,
+        reason_form=ReasonForm(), reset_form=ResetPasswordForm(),
+    )
+
+
+def _apply(user_id: int, form, action):
+    user = _user_or_404(user_id)
+    if form.validate_on_submit():
+        session = db()
+        try:
+            action(session, user, form)
+        except ops.AccountError as exc:
+            session.rollback()
+            flash(translate_error(exc), "error")
+        else:
+            session.commit()
+            flash(_("Saved."), "success")
+    else:
+        flash(_("A reason is required for this change."), "error")
+    return redirect(url_for("admin.user_detail", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/edit")
+@roles_required(ADMIN)
+def edit_user(user_id: int):
+    return _apply(user_id, EditUserForm(), lambda s, u, f: ops.update_profile(s, audit_context(), u, _profile(f), f.reason.data))
+
+
+@bp.post("/users/<int:user_id>/roles")
+@roles_required(ADMIN)
+def set_roles(user_id: int):
+    return _apply(user_id, RolesForm(), lambda s, u, f: ops.set_roles(s, audit_context(), u, set(f.roles.data), f.reason.data))
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@roles_required(ADMIN)
+def deactivate(user_id: int):
+    return _apply(user_id, ReasonForm(), lambda s, u, f: ops.deactivate(s, audit_context(), u, f.reason.data))
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@roles_required(ADMIN)
+def unlock(user_id: int):
+    return _apply(user_id, ReasonForm(), lambda s, u, f: ops.unlock(s, audit_context(), u, f.reason.data))
+
+
+@bp.post("/users/<int:user_id>/password")
+@roles_required(ADMIN)
+def reset_password(user_id: int):
+    return _apply(
+        user_id, ResetPasswordForm(),
+        lambda s, u, f: ops.admin_set_password(s, audit_context(), settings().password, u, f.password.data, f.reason.data),
+    )

@@ -1,0 +1,95 @@
+"""Sign-in, sign-out and password change."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from edms.audit import record
+from edms.users.authentication import authenticate
+from edms.users.operations import AccountError, change_own_password
+from edms.web.extensions import limiter
+from edms.web.forms import ChangePasswordForm, LoginForm
+from edms.web.i18n import translate_error
+from edms.web.runtime import audit_context, db, settings
+from edms.web.session_user import SessionUser
+
+bp = Blueprint("auth", __name__)
+
+
+def _login_rate_limit() -> str:
+    return settings().login_rate_limit
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site relative paths: never an open redirect.
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("main.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        session_db = db()
+        result = authenticate(session_db, audit_context(), settings().password, form.username.data, form.password.data)
+        if result.ok:
+            lang = session.get("lang")
+            session.clear()  # no state carried over from before sign-in (session fixation)
+            login_user(SessionUser(result.user))
+            # A fresh id per signed-in session: the signing ceremony asks for both components once per session.
+            session["sid"] = secrets.token_hex(16)
+            session["last_seen"] = datetime.now(timezone.utc).timestamp()
+            if lang:
+                session["lang"] = lang
+            session_db.commit()
+            return redirect(_safe_next(request.args.get("next")))
+        session_db.commit()
+        flash(_(result.message), "error")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    session_db = db()
+    record(session_db, audit_context(), "auth.signed_out", "user", current_user.id)
+    session_db.commit()
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if form.new_password.data != form.confirm_password.data:
+            flash(_("The two new passwords differ."), "error")
+        else:
+            session_db = db()
+            user = current_user.user
+            try:
+                change_own_password(session_db, audit_context(), settings().password, user,
+                                    form.current_password.data, form.new_password.data)
+            except AccountError as exc:
+                session_db.commit()  # a wrong current password is itself audited
+                flash(translate_error(exc), "error")
+            else:
+                session_db.commit()
+                flash(_("Your password has been changed."), "success")
+                return redirect(url_for("main.home"))
+    return render_template("auth/change_password.html", form=form, forced=current_user.user.must_change_password)

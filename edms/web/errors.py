@@ -1,0 +1,57 @@
+"""Error pages: never a stack trace; JSON with a stable shape under /api."""
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger("edms")
+
+
+def api_error(status: int, code: str, message: str, details: dict | None = None):
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return jsonify(body), status
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def handle_http_error(error: HTTPException):
+    if _wants_json():
+        return api_error(error.code or 500, (error.name or "error").lower().replace(" ", "_"), error.description or "")
+    return render_template("error.html", code=error.code, name=error.name, description=error.description), error.code
+
+
+def handle_csrf_error(error: CSRFError):
+    if _wants_json():
+        return api_error(400, "csrf", error.description)
+    return render_template(
+        "error.html", code=400, name=_("The form expired"),
+        description=_("The form was open too long or came from another site. Go back, reload the page and try again."),
+    ), 400
+
+
+def handle_unexpected(error: Exception):
+    if isinstance(error, HTTPException):
+        return handle_http_error(error)
+    log.error("unhandled error", exc_info=error)
+    if _wants_json():
+        return api_error(500, "internal_error", "An internal error occurred; nothing was saved. The error has been logged.")
+    try:
+        return render_template(
+            "error.html", code=500, name=InternalServerError.name,
+            description=_("An internal error occurred; nothing was saved. The error has been logged."),
+        ), 500
+    except Exception:  # the error page itself failed: still never show a stack trace
+        log.error("error page failed", exc_info=True)
+        return "500 Internal Server Error: nothing was saved; the error has been logged.", 500, {"Content-Type": "text/plain"}
+
+
+def register(app) -> None:
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected)

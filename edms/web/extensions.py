@@ -1,0 +1,11 @@
+"""Flask extensions, created once and bound in create_app()."""
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_wtf import CSRFProtect
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")

@@ -1,0 +1,96 @@
+"""Request guards: request ids, idle timeout, forced password change, read-only roles, headers."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from functools import wraps
+
+from flask import abort, flash, g, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
+
+from edms.audit import record
+from edms.users.operations import password_expired
+from edms.web.runtime import audit_context, db, settings
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# What a person may still reach before changing an expired or administrator-set password.
+PASSWORD_CHANGE_ALLOWED = {"auth.change_password", "auth.logout", "main.set_language", "static"}
+# Writes that read-only accounts may still make: they only concern their own session.
+READ_ONLY_ALLOWED_WRITES = {"auth.logout", "auth.change_password", "main.set_language", "auth.login"}
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def assign_request_id() -> None:
+    g.request_id = uuid.uuid4().hex
+
+
+def enforce_idle_timeout():
+    if not current_user.is_authenticated or request.endpoint == "static":
+        return None
+    now = datetime.now(timezone.utc)
+    last_seen = session.get("last_seen")
+    idle = timedelta(minutes=settings().idle_minutes)
+    if last_seen is not None and now - datetime.fromtimestamp(last_seen, timezone.utc) > idle:
+        session_db = db()
+        record(session_db, audit_context(), "auth.session_timeout", "user", current_user.id,
+               reason=f"idle for more than {settings().idle_minutes:g} minutes")
+        session_db.commit()
+        logout_user()
+        session.clear()
+        flash(_("Your session ended after a period of inactivity. Please sign in again."), "warning")
+        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+    session["last_seen"] = now.timestamp()
+    return None
+
+
+def enforce_password_change():
+    if not current_user.is_authenticated or request.endpoint in PASSWORD_CHANGE_ALLOWED:
+        return None
+    user = current_user.user
+    if user.must_change_password or password_expired(settings().password, user):
+        return redirect(url_for("auth.change_password"))
+    return None
+
+
+def enforce_read_only_roles():
+    """Inspectors cannot change anything: every write route refuses them, whatever the page shows."""
+    if request.method in SAFE_METHODS or request.endpoint in READ_ONLY_ALLOWED_WRITES:
+        return None
+    if current_user.is_authenticated and current_user.is_inspector:
+        abort(403)
+    return None
+
+
+def security_headers(response):
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+    if settings().secure_cookies:
+        response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    return response
+
+
+def roles_required(*roles: str):
+    """Only holders of one of `roles` reach the view (11.10(g)); others get 403."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return redirect(url_for("auth.login", next=request.full_path))
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator

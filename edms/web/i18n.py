@@ -1,0 +1,34 @@
+"""Language choice (English, Japanese), translated service errors and time-zone display."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import request, session
+from flask_babel import gettext
+from flask_login import current_user
+
+from edms.errors import UserError
+from edms.timeutil import format_in_zone
+
+LANGUAGES = {"en": "English", "ja": "日本語"}
+
+
+def select_locale() -> str:
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    if current_user and current_user.is_authenticated and current_user.user.language in LANGUAGES:
+        return current_user.user.language
+    return request.accept_languages.best_match(list(LANGUAGES)) or "en"
+
+
+def translate_error(error: UserError) -> str:
+    message = gettext(error.message)
+    return message % error.params if error.params else message
+
+
+def local_time(value: datetime | None, zone: str | None = None) -> str:
+    """A stored UTC time shown in the viewer's zone, always with the zone's name and offset."""
+    if zone is None:
+        zone = current_user.timezone if current_user and current_user.is_authenticated else "UTC"
+    return format_in_zone(value, zone)

@@ -1,0 +1,44 @@
+"""Home page and language switch."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from edms.audit.models import AuditEvent
+from edms.timeutil import utc_now
+from edms.web.forms import LanguageForm
+from edms.web.runtime import db
+
+bp = Blueprint("main", __name__)
+
+SECURITY_ALERT_ACTIONS = ("auth.locked", "auth.failed")
+
+
+@bp.get("/")
+@login_required
+def home():
+    alerts = []
+    if current_user.is_admin:
+        # Unauthorised attempts are reported to administrators where they look first (11.300(d)).
+        since = utc_now() - timedelta(days=1)
+        alerts = db().scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action.in_(SECURITY_ALERT_ACTIONS), AuditEvent.occurred_at >= since)
+            .order_by(AuditEvent.seq.desc())
+            .limit(50)
+        ).all()
+    return render_template("home.html", alerts=alerts)
+
+
+@bp.post("/language")
+def set_language():
+    form = LanguageForm()
+    if form.validate_on_submit():
+        session["lang"] = form.language.data
+    target = request.referrer or url_for("main.home")
+    if not target.startswith(request.host_url):
+        target = url_for("main.home")
+    return redirect(target)

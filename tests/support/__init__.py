@@ -1,0 +1,1 @@
+"""Test infrastructure: a real PostgreSQL server, migrated template databases, a live server."""

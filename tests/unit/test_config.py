@@ -1,0 +1,35 @@
+"""Configuration: files plus EDMS_* overrides; production refuses unsafe settings."""
+import pytest
+
+from edms.config import ConfigError, load_settings
+
+
+def test_default_is_sqlite_in_the_data_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("EDMS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("EDMS_DATABASE_URL", raising=False)
+    settings = load_settings("development")
+    assert settings.database_url == f"sqlite:///{tmp_path / 'edms.sqlite3'}"
+    assert settings.idle_minutes == 15
+    assert settings.password.lockout_threshold == 5
+
+
+def test_environment_variables_override_files(monkeypatch):
+    monkeypatch.setenv("EDMS_IDLE_MINUTES", "5")
+    monkeypatch.setenv("EDMS_PASSWORD_MIN_LENGTH", "16")
+    settings = load_settings("testing")
+    assert settings.idle_minutes == 5
+    assert settings.password.min_length == 16
+
+
+@pytest.mark.req("11.30")
+def test_production_refuses_the_development_secret_and_uses_secure_cookies(monkeypatch):
+    monkeypatch.delenv("EDMS_SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="secret key"):
+        load_settings("production")
+    monkeypatch.setenv("EDMS_SECRET_KEY", "x" * 48)
+    assert load_settings("production").secure_cookies is True
+
+
+@pytest.mark.req("11.100(c)")
+def test_the_part11_certification_letter_reference_is_configured():
+    assert "11.100" in load_settings("testing").part11_certification_reference
