@@ -113,3 +113,7 @@ def user_create(username, printed_name, roles, email, title, zone, password_stdi
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"created {name}")
+
+
+if __name__ == "__main__":
+    main()
