@@ -1,0 +1,1 @@
+"""Tests of the pure cryptographic core (edms.crypto), with real keys and the openssl CLI."""
