@@ -62,7 +62,7 @@ def oos(types: dict[str, DocumentType]) -> DocumentType:
 
 
 def test_every_shipped_type_loads_with_english_and_japanese_text(types):
-    assert set(types) == set(SHIPPED)
+    assert set(SHIPPED) <= set(types)
     for doc_type in types.values():
         assert doc_type.name.en and doc_type.name.ja
         assert doc_type.description.en and doc_type.description.ja

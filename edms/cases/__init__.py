@@ -1,0 +1,1 @@
+"""The OOS compassionate-use case file: regimes, gates and deadlines."""
