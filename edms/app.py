@@ -2,18 +2,28 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 from flask import Flask, g, request
 from flask_babel import get_locale
 
 from edms import __version__
+from edms.audit.checkpoints import enable_automatic_checkpoints
 from edms.config import PROJECT_ROOT, Settings, load_settings
+from edms.cases.operations import case_signing_reasons
+from edms.cases.regimes import load_regimes
 from edms.db import make_engine, make_session_factory
+from edms.documents.blobstore import FileBlobStore
+from edms.documents.operations import UploadLimits
+from edms.documents.types import load_document_types
 from edms.migrate import check_schema as check_database_schema
+from edms.pki import system_signer
 from edms.users.models import User
 from edms.users.roles import ROLE_LABELS
-from edms.web import admin, auth, errors, guards, main
+from edms.web import admin, audit_views, auth, case_views, document_views, errors, guards, main, signature_views, task_views
+from edms.inspection import access_log
+from edms.inspection import web as inspection_views
 from edms.web.extensions import babel, csrf, limiter, login_manager
 from edms.web.i18n import LANGUAGES, local_time, select_locale
 from edms.web.runtime import Services, close_db, db
@@ -44,7 +54,21 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     engine = make_engine(settings.database_url)
     if check_schema:
         check_database_schema(engine)
-    app.extensions["edms"] = Services(settings=settings, engine=engine, sessions=make_session_factory(engine))
+    # An invalid document type or regime definition stops start-up here, naming the file and field.
+    document_types = load_document_types(settings.forms_dir)
+    app.extensions["edms"] = Services(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        document_types=document_types,
+        blobs=FileBlobStore(settings.data_dir / "blobs"),
+        upload_limits=UploadLimits(),
+        regimes=load_regimes(settings.forms_dir / "regimes", document_types),
+    )
+    services = app.extensions["edms"]
+    services.record_gates = (partial(case_signing_reasons, types=services.document_types, regimes=services.regimes),)
+    enable_automatic_checkpoints(app.extensions["edms"].sessions, every=settings.audit_checkpoint_every,
+                                 signer=lambda: system_signer(settings))
 
     _init_extensions(app)
     _register_blueprints(app)
@@ -71,12 +95,19 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from edms.api import auth_routes, users_routes  # noqa: F401  (routes register on the blueprint)
+    from edms.api import audit_routes, auth_routes, case_routes, document_routes, signature_routes, users_routes  # noqa: F401  (routes register on the blueprint)
+    from edms.api import inspection_routes, task_routes  # noqa: F401  (routes register on the blueprint)
     from edms.api.blueprint import bp as api_bp
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(document_views.bp)
+    app.register_blueprint(case_views.bp)
+    app.register_blueprint(audit_views.bp)
+    app.register_blueprint(signature_views.bp)
+    app.register_blueprint(inspection_views.bp)
+    app.register_blueprint(task_views.bp)
     csrf.exempt(api_bp)  # the API takes bearer tokens, never cookies
     app.register_blueprint(api_bp)
 
@@ -84,9 +115,11 @@ def _register_blueprints(app: Flask) -> None:
 def _register_hooks(app: Flask) -> None:
     app.before_request(guards.assign_request_id)
     app.before_request(guards.enforce_idle_timeout)
+    app.before_request(access_log.end_expired_sessions)
     app.before_request(guards.enforce_password_change)
     app.before_request(guards.enforce_read_only_roles)
     app.after_request(guards.security_headers)
+    app.after_request(access_log.record_inspector_access)
     app.teardown_appcontext(close_db)
     app.jinja_env.filters["localtime"] = local_time
 

@@ -1,4 +1,4 @@
-"""The `edms` command line: init, demo, serve, user management."""
+"""The `edms` command line: init, demo, serve, user management, verify, checkpoint."""
 from __future__ import annotations
 
 import sys
@@ -18,14 +18,18 @@ def _settings():
 
 
 def _sessions(settings):
+    from edms.audit.checkpoints import enable_automatic_checkpoints
     from edms.migrate import SchemaOutOfDate, check_schema
+    from edms.pki import system_signer
 
     engine = make_engine(settings.database_url)
     try:
         check_schema(engine)
     except SchemaOutOfDate as exc:
         raise click.ClickException(str(exc)) from exc
-    return make_session_factory(engine)
+    factory = make_session_factory(engine)
+    enable_automatic_checkpoints(factory, every=settings.audit_checkpoint_every, signer=lambda: system_signer(settings))
+    return factory
 
 
 @click.group()
@@ -35,8 +39,9 @@ def main() -> None:
 
 @main.command()
 def init() -> None:
-    """Create the data directory and migrate the database to the current schema."""
+    """Create the data directory, migrate the database and create the organisation PKI (once)."""
     from edms.migrate import current_revision, head_revision, upgrade
+    from edms.pki import PkiError, PkiStore
 
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -44,20 +49,36 @@ def init() -> None:
     before = current_revision(engine)
     upgrade(engine)
     click.echo(f"Database {engine.url.render_as_string(hide_password=True)}: {before or 'empty'} -> {head_revision()}")
+    store = PkiStore.for_settings(settings)
+    try:
+        created = store.create(settings.organisation)
+    except PkiError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Organisation PKI {'created' if created else 'kept'} in {store.directory} (keys encrypted under pki_passphrase)")
 
 
 @main.command()
 def demo() -> None:
-    """Create demo users (one per role) and print their credentials."""
+    """Create demo users (one per role) and one demo OOS case per regime, and print the credentials."""
+    from edms.cases.regimes import load_regimes
     from edms.demo import DEMO_PASSWORD, create_demo_users
+    from edms.demo_cases import create_demo_cases
+    from edms.documents.types import load_document_types
 
     settings = _settings()
+    document_types = load_document_types(settings.forms_dir)
+    regimes = load_regimes(settings.forms_dir / "regimes", document_types)
     with transaction(_sessions(settings)) as session:
         results = create_demo_users(session, settings.password)
+    with transaction(_sessions(settings)) as session:
+        cases = create_demo_cases(session, settings, document_types, regimes, DEMO_PASSWORD)
+        references = [f"{case.reference} ({case.jurisdiction}, lot {case.lot})" for case in cases]
     click.echo("Demo accounts (password for all: %s)" % DEMO_PASSWORD)
     for person, created in results:
         state = "created" if created else "exists"
         click.echo(f"  {person.username:<18} {person.role:<11} {person.printed_name} [{state}]")
+    if references:
+        click.echo("Demo OOS cases: " + ", ".join(references))
 
 
 @main.command()
@@ -113,6 +134,131 @@ def user_create(username, printed_name, roles, email, title, zone, password_stdi
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"created {name}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+def verify(as_json: bool) -> None:
+    """Verify the audit chain, its signed checkpoints and every other registered check.
+
+    Exits with status 1 if anything is broken; the first broken item is named precisely.
+    """
+    import json
+
+    from edms.audit.operations import run_verification
+    from edms.pki import PkiError, trust_anchors
+
+    settings = _settings()
+    factory = _sessions(settings)
+    try:
+        trust = trust_anchors(settings)
+    except PkiError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with transaction(factory) as session:
+        report = run_verification(make_engine(settings.database_url), session, AuditContext.system("edms verify (console)"),
+                                  trust=trust, data_dir=settings.data_dir)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(report.summary())
+        if report.chain_head:
+            click.echo(f"chain head: seq {report.chain_head[0]} {report.chain_head[1]}")
+        if report.first_problem:
+            click.echo(f"first broken item: {report.first_problem.describe()}")
+            for problem in report.problems[1:]:
+                click.echo(f"  also: {problem.describe()}")
+            if report.problem_count > len(report.problems):
+                click.echo(f"  ... and {report.problem_count - len(report.problems)} more")
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+def checkpoint() -> None:
+    """Sign and time-stamp the audit chain's head now (also done every audit_checkpoint_every events)."""
+    from edms.audit.checkpoints import CheckpointError, create_checkpoint_now
+    from edms.pki import PkiError, system_signer
+
+    settings = _settings()
+    factory = _sessions(settings)
+    try:
+        made = create_checkpoint_now(factory, AuditContext.system("edms checkpoint (console)"), system_signer(settings))
+    except (PkiError, CheckpointError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"checkpoint #{made.number}: seq {made.seq} {made.head_hash}, time-stamped {made.timestamped_at.isoformat()}")
+
+
+@main.command()
+@click.argument("archive", type=click.Path(dir_okay=False, writable=True))
+def backup(archive: str) -> None:
+    """Write every table, stored file and the organisation PKI to a ZIP archive."""
+    from edms.backup import create_backup
+    from edms.migrate import check_schema
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    check_schema(engine)
+    with open(archive, "wb") as out:
+        description = create_backup(engine, settings.data_dir, out)
+    rows = sum(table["rows"] for table in description["tables"].values())
+    click.echo(f"backup written to {archive}: {rows} rows, {len(description['files'])} files")
+
+
+@main.command()
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+def restore(archive: str) -> None:
+    """Restore a backup into an EMPTY database migrated with `edms init`."""
+    from pathlib import Path
+
+    from edms.backup import BackupError, restore_backup
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        description = restore_backup(Path(archive), engine, settings.data_dir)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored the backup of {description['created_at']}; run `edms verify` to check it")
+
+
+@main.command("export")
+@click.option("--document", "document_id", type=int, help="Export this document (its id).")
+@click.option("--case", "case_id", type=int, help="Export every document of this case (its id).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The ZIP file to write.")
+@click.option("--language", type=click.Choice(["en", "ja"]), default="en", show_default=True,
+              help="Language of the renditions.")
+@click.option("--timezone", "zone", default="UTC", show_default=True, help="Time zone the renditions show times in.")
+def export(document_id: int | None, case_id: int | None, output: str, language: str, zone: str) -> None:
+    """Write an inspection package that verifies offline (`edms-verify FILE.zip`)."""
+    from pathlib import Path
+
+    from edms.documents.blobstore import FileBlobStore
+    from edms.documents.types import load_document_types
+    from edms.inspection.package import CASE, DOCUMENT, ExportError, Scope, environment_from_settings, export_package
+    from edms.pki import PkiError
+    from edms.signatures.errors import SigningFailed
+    from edms.timeutil import is_valid_zone
+
+    if (document_id is None) == (case_id is None):
+        raise click.UsageError("give exactly one of --document ID and --case ID")
+    if not is_valid_zone(zone):
+        raise click.BadParameter(f"unknown time zone {zone!r}", param_hint="--timezone")
+    settings = _settings()
+    factory = _sessions(settings)
+    env = environment_from_settings(settings, load_document_types(settings.forms_dir),
+                                    FileBlobStore(settings.data_dir / "blobs"))
+    scope = Scope(DOCUMENT, document_id) if document_id is not None else Scope(CASE, case_id)
+    try:
+        with open(output, "wb") as out:
+            exported = export_package(factory.kw["bind"], factory, AuditContext.system("edms export (console)"), env,
+                                      scope, out, language=language, display_tz=zone)
+    except (ExportError, SigningFailed, PkiError) as exc:
+        Path(output).unlink(missing_ok=True)
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{output}: {exported.documents} document(s), {exported.versions} version(s), {exported.signatures} "
+               f"signature(s), {exported.files} files; SHA-256 {exported.sha256}")
+    click.echo(f"export recorded at audit seq {exported.export_seq}; verify with: edms-verify {output}")
 
 
 if __name__ == "__main__":

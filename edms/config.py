@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from edms.users.passwords import PasswordPolicy
+from edms.users.roles import ROLES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
 DEVELOPMENT_SECRET = "insecure-development-key"
+DEVELOPMENT_PKI_PASSPHRASE = "insecure-development-pki-passphrase"
 
 
 class ConfigError(RuntimeError):
@@ -31,6 +33,11 @@ class Settings:
     login_rate_limit: str
     secure_cookies: bool
     default_language: str
+    audit_checkpoint_every: int = 1000
+    pki_passphrase: str = ""
+    tsa_url: str = ""
+    tsa_ca_file: str = ""
+    totp_roles: tuple[str, ...] = ()
     password: PasswordPolicy = field(default_factory=PasswordPolicy)
 
     @property
@@ -39,6 +46,8 @@ class Settings:
 
 
 def _coerce(value: str, like: Any) -> Any:
+    if isinstance(like, list):
+        return [item.strip() for item in value.split(",") if item.strip()]
     if isinstance(like, bool):
         return value.strip().lower() in {"1", "true", "yes", "on"}
     if isinstance(like, int):
@@ -80,9 +89,14 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
     raw["data_dir"] = data_dir
     if not raw["database_url"]:
         raw["database_url"] = f"sqlite:///{data_dir / 'edms.sqlite3'}"
+    raw["totp_roles"] = tuple(raw.get("totp_roles", ()))
+    if set(raw["totp_roles"]) - set(ROLES):
+        raise ConfigError(f"totp_roles: unknown role(s) {', '.join(sorted(set(raw['totp_roles']) - set(ROLES)))}")
     settings = Settings(password=PasswordPolicy(**password), **raw)
     if settings.environment == "production" and settings.secret_key in {DEVELOPMENT_SECRET, ""}:
         raise ConfigError("refusing to start in production with the development secret key: set EDMS_SECRET_KEY")
     if settings.environment == "production" and len(settings.secret_key) < 32:
         raise ConfigError("the production secret key must have at least 32 characters")
+    if settings.environment == "production" and settings.pki_passphrase in {DEVELOPMENT_PKI_PASSPHRASE, ""}:
+        raise ConfigError("refusing to start in production without a PKI passphrase of its own: set EDMS_PKI_PASSPHRASE")
     return settings

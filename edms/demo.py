@@ -30,7 +30,12 @@ DEMO_PEOPLE = (
     DemoPerson("yuki.mori", "Yuki Mori, MD, PhD", "Attending Hematologist, Osaka University Hospital", PHYSICIAN, "Asia/Tokyo", "ja"),
     DemoPerson("naoko.ito", "Naoko Ito", "Regulatory Affairs Manager", REGULATORY, "Asia/Tokyo"),
     DemoPerson("john.carter", "John Carter", "Investigator, FDA Office of Regulatory Affairs", INSPECTOR, "America/New_York"),
+    DemoPerson("lukas.weber", "Dr. med. Lukas Weber", "Consultant Haematologist, Charité Berlin", PHYSICIAN, "Europe/Berlin"),
+    DemoPerson("emily.chen", "Emily Chen, MD", "Cellular Therapy Attending, MD Anderson Cancer Center", PHYSICIAN,
+               "America/Chicago"),
     DemoPerson("daisuke.kato", "Daisuke Kato", "IT System Administrator", ADMIN, "Asia/Tokyo"),
+    DemoPerson("mariko.hayashi", "Mariko Hayashi", "Computer System Validation Lead (second administrator)", ADMIN,
+               "Asia/Tokyo"),
 )
 
 

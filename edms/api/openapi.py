@@ -21,7 +21,8 @@ ERROR_SCHEMA = {
 
 
 def describe(path: str, method: str, summary: str, *, body: dict | None = None, secured: bool = True,
-             responses: dict[str, str] | None = None) -> None:
+             responses: dict[str, str] | None = None, parameters: list[dict] | None = None,
+             body_type: str = "application/json") -> None:
     operation: dict[str, Any] = {
         "summary": summary,
         "responses": {
@@ -32,8 +33,10 @@ def describe(path: str, method: str, summary: str, *, body: dict | None = None, 
     }
     if secured:
         operation["security"] = [{"bearer": []}]
+    if parameters:
+        operation["parameters"] = parameters
     if body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        operation["requestBody"] = {"required": True, "content": {body_type: {"schema": body}}}
     PATHS.setdefault(path, {})[method.lower()] = operation
 
 

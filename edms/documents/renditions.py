@@ -79,6 +79,9 @@ class RenditionSignature:
     display_tz: str
     signature_id: str
     status: str  # "valid" or "INVALID: <reason>", from signature verification
+    step: str = ""  # the step's name in the document type; printed with its label
+    kind: str = "signature"  # or "rejection": a signed refusal, whose comment is the reason
+    comment: str = ""
 
     def __post_init__(self) -> None:
         require_aware(self.signed_at)
@@ -139,6 +142,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "meaning": ("Meaning", "署名の意味"),
     "signed_at": ("Date and time", "署名日時"),
     "signature_id": ("Signature ID", "署名ID"),
+    "step": ("Step", "手順"),
+    "comment": ("Comment", "コメント"),
+    "rejection": ("Refused to sign: {meaning}", "署名拒否: {meaning}"),
+    "rejection_reason": ("Reason for refusal", "拒否の理由"),
     "verification": ("Verification", "検証結果"),
     "history": ("Version history", "版の履歴"),
     "created_at": ("Created", "作成日時"),
@@ -216,6 +223,27 @@ def display_field(definition: FieldDef, value: object, language: str, zone: str)
     return str(canonical)
 
 
+def _signature_layout(r: Rendition, s: RenditionSignature) -> _Signature:
+    lang = r.language
+    meaning = _controlled_label(SIGNATURE_MEANINGS, s.meaning, lang)
+    if s.kind == "rejection":
+        meaning = _t(lang, "rejection").format(meaning=meaning)
+    step = next((step.label.text(lang) for step in r.doc_type.steps if step.name == s.step), s.step)
+    rows = [
+        (_t(lang, "printed_name"), s.printed_name),
+        (_t(lang, "role"), _controlled_label(SIGNING_ROLES, s.role, lang)),
+        (_t(lang, "meaning"), meaning),
+        (_t(lang, "signed_at"), format_in_zone(s.signed_at, s.display_tz)),
+    ]
+    if step:
+        rows.append((_t(lang, "step"), step))
+    if s.comment:
+        rows.append((_t(lang, "rejection_reason" if s.kind == "rejection" else "comment"), s.comment))
+    # The verification result stays the last row: both formats mark it when invalid.
+    rows += [(_t(lang, "signature_id"), s.signature_id), (_t(lang, "verification"), s.status)]
+    return _Signature(rows=rows, valid=s.status == "valid")
+
+
 def _layout(r: Rendition) -> _Layout:
     lang = r.language
     revised = r.version > 1 or len(r.versions) > 1
@@ -226,20 +254,7 @@ def _layout(r: Rendition) -> _Layout:
     known = {definition.name for definition in r.doc_type.fields}
     # Values the current definition no longer names are still part of the record: print them raw.
     fields += [(name, str(value)) for name, value in r.values.items() if name not in known]
-    signatures = [
-        _Signature(
-            rows=[
-                (_t(lang, "printed_name"), s.printed_name),
-                (_t(lang, "role"), _controlled_label(SIGNING_ROLES, s.role, lang)),
-                (_t(lang, "meaning"), _controlled_label(SIGNATURE_MEANINGS, s.meaning, lang)),
-                (_t(lang, "signed_at"), format_in_zone(s.signed_at, s.display_tz)),
-                (_t(lang, "signature_id"), s.signature_id),
-                (_t(lang, "verification"), s.status),
-            ],
-            valid=s.status == "valid",
-        )
-        for s in r.signatures
-    ]
+    signatures = [_signature_layout(r, s) for s in r.signatures]
     versions = [
         (
             f"{v.version}{' ' + _t(lang, 'current') if v.version == r.version else ''}",

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from edms.errors import N_
 from edms.timeutil import isoformat_utc, require_aware
 from edms.users.roles import AUTHOR, PHYSICIAN, QA, REGULATORY
 
@@ -132,10 +133,23 @@ class SignatureStep:
     allow_same_signer: bool = False
 
 
+class FieldError(str):
+    """A field-level message: the English text, keeping its msgid and parameters so that the pages can
+    translate it (the same shape as `edms.errors.UserError`)."""
+
+    message: str
+    params: dict[str, object]
+
+    def __new__(cls, message: str, **params: object) -> "FieldError":
+        error = super().__new__(cls, message % params if params else message)
+        error.message, error.params = message, params
+        return error
+
+
 @dataclass(frozen=True)
 class ValidationResult:
     values: dict[str, object]
-    errors: dict[str, str]
+    errors: dict[str, FieldError]
 
     @property
     def ok(self) -> bool:
@@ -171,15 +185,16 @@ class DocumentType:
         field-level errors. `zone` (IANA) is the entering person's zone, applied to date-times given
         without an offset, as an HTML datetime-local input sends them."""
         values: dict[str, object] = {}
-        errors: dict[str, str] = {}
+        errors: dict[str, FieldError] = {}
         for name in raw:
             if not any(definition.name == name for definition in self.fields):
-                errors[str(name)] = f"Unknown field: document type '{self.key}' has no field '{name}'."
+                errors[str(name)] = FieldError(N_("Unknown field: document type '%(type)s' has no field '%(name)s'."),
+                                               type=self.key, name=name)
         for definition in self.fields:
             try:
                 values[definition.name] = _clean(definition, raw.get(definition.name), zone)
             except _Invalid as invalid:
-                errors[definition.name] = str(invalid)
+                errors[definition.name] = invalid.error
         return ValidationResult(values=values, errors=errors)
 
     def canonical(self, values: Mapping[str, object]) -> dict[str, object]:
@@ -192,7 +207,9 @@ class DocumentType:
 
 
 class _Invalid(ValueError):
-    pass
+    def __init__(self, message: str, **params: object) -> None:
+        self.error = FieldError(message, **params)
+        super().__init__(self.error)
 
 
 def canonical_value(field: FieldDef, value: object) -> object:
@@ -230,28 +247,30 @@ def _clean(field: FieldDef, value: object, zone: str | None) -> object:
     if not multi and isinstance(value, (list, tuple)):
         items = [item for item in value if not _is_blank(item)]
         if len(items) > 1:
-            raise _Invalid("Only one value is allowed.")
+            raise _Invalid(N_("Only one value is allowed."))
         value = items[0] if items else None
     if _is_blank(value):
         if field.type == "boolean" and not field.required:
             return False  # an unticked checkbox is not sent at all
         if field.required:
-            raise _Invalid("This field is required.")
+            raise _Invalid(N_("This field is required."))
         return [] if multi else None
     return _CLEANERS[field.type](field, value, zone)
 
 
 def _clean_text(field: FieldDef, value: object, zone: str | None) -> str:
     if not isinstance(value, str):
-        raise _Invalid("Expected text.")
+        raise _Invalid(N_("Expected text."))
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
     allowed = "\n\t" if field.type == "textarea" else ""
     if any(unicodedata.category(char) == "Cc" and char not in allowed for char in text):
-        raise _Invalid("Contains control characters" + ("." if allowed else " or line breaks."))
+        raise _Invalid(N_("Contains control characters.") if allowed else N_("Contains control characters or line breaks."))
     if field.max_length is not None and len(text) > field.max_length:
-        raise _Invalid(f"At most {field.max_length} characters are allowed (got {len(text)}).")
+        raise _Invalid(N_("At most %(limit)s characters are allowed (got %(length)s)."), limit=field.max_length,
+                       length=len(text))
     if field.pattern is not None and not field.pattern.fullmatch(text):
-        raise _Invalid(f"'{text}' is not in the expected format (example: {field.example}).")
+        raise _Invalid(N_("'%(value)s' is not in the expected format (example: %(example)s)."), value=text,
+                       example=field.example)
     return text
 
 
@@ -261,30 +280,30 @@ def _unit_suffix(field: FieldDef) -> str:
 
 def _check_range(field: FieldDef, number: Decimal) -> None:
     if field.minimum is not None and number < field.minimum:
-        raise _Invalid(f"Must be at least {field.minimum}{_unit_suffix(field)}.")
+        raise _Invalid(N_("Must be at least %(limit)s%(unit)s."), limit=field.minimum, unit=_unit_suffix(field))
     if field.maximum is not None and number > field.maximum:
-        raise _Invalid(f"Must be at most {field.maximum}{_unit_suffix(field)}.")
+        raise _Invalid(N_("Must be at most %(limit)s%(unit)s."), limit=field.maximum, unit=_unit_suffix(field))
 
 
 def _clean_number(field: FieldDef, value: object, zone: str | None) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        raise _Invalid("Expected a number.")
+        raise _Invalid(N_("Expected a number."))
     text = str(value).strip()
     if len(text) > _MAX_NUMBER_CHARS:
-        raise _Invalid("The number is too long.")
+        raise _Invalid(N_("The number is too long."))
     try:
         number = Decimal(text)  # str(float) keeps what JSON said: 72.5 -> Decimal("72.5")
     except InvalidOperation:
-        raise _Invalid(f"'{text}' is not a number (use a point as decimal separator, e.g. 72.5).") from None
+        raise _Invalid(N_("'%(value)s' is not a number (use a point as decimal separator, e.g. 72.5)."), value=text) from None
     if not number.is_finite():
-        raise _Invalid("Expected a finite number.")
+        raise _Invalid(N_("Expected a finite number."))
     _check_range(field, number)
     return number
 
 
 def _clean_integer(field: FieldDef, value: object, zone: str | None) -> int:
     if isinstance(value, bool):
-        raise _Invalid("Expected a whole number.")
+        raise _Invalid(N_("Expected a whole number."))
     if isinstance(value, int):
         number = value
     elif isinstance(value, float) and value.is_integer():
@@ -292,7 +311,7 @@ def _clean_integer(field: FieldDef, value: object, zone: str | None) -> int:
     elif isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,30}", value.strip()):
         number = int(value.strip())
     else:
-        raise _Invalid(f"'{value}' is not a whole number.")
+        raise _Invalid(N_("'%(value)s' is not a whole number."), value=value)
     _check_range(field, Decimal(number))
     return number
 
@@ -305,7 +324,7 @@ def _clean_date(field: FieldDef, value: object, zone: str | None) -> date:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise _Invalid(f"'{value}' is not a date in the form YYYY-MM-DD.")
+    raise _Invalid(N_("'%(value)s' is not a date in the form YYYY-MM-DD."), value=value)
 
 
 def _clean_datetime(field: FieldDef, value: object, zone: str | None) -> datetime:
@@ -315,12 +334,12 @@ def _clean_datetime(field: FieldDef, value: object, zone: str | None) -> datetim
         try:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise _Invalid(f"'{value}' is not a date and time such as 2026-11-25T21:06+09:00.") from None
+            raise _Invalid(N_("'%(value)s' is not a date and time such as 2026-11-25T21:06+09:00."), value=value) from None
     else:
-        raise _Invalid("Expected a date and time.")
+        raise _Invalid(N_("Expected a date and time."))
     if moment.tzinfo is None or moment.utcoffset() is None:
         if zone is None:
-            raise _Invalid("Give the time zone offset, e.g. 2026-11-25T21:06+09:00.")
+            raise _Invalid(N_("Give the time zone offset, e.g. 2026-11-25T21:06+09:00."))
         moment = moment.replace(tzinfo=ZoneInfo(zone))
     return require_aware(moment)
 
@@ -328,19 +347,20 @@ def _clean_datetime(field: FieldDef, value: object, zone: str | None) -> datetim
 def _clean_choice(field: FieldDef, value: object, zone: str | None) -> str:
     allowed = [choice.value for choice in field.choices]
     if not isinstance(value, str) or value.strip() not in allowed:
-        raise _Invalid(f"'{value}' is not one of: {', '.join(allowed)}.")
+        raise _Invalid(N_("'%(value)s' is not one of: %(allowed)s."), value=value, allowed=", ".join(allowed))
     return value.strip()
 
 
 def _clean_multichoice(field: FieldDef, value: object, zone: str | None) -> list[str]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
-        raise _Invalid("Expected a list of choices.")
+        raise _Invalid(N_("Expected a list of choices."))
     allowed = [choice.value for choice in field.choices]
     chosen = {item.strip() for item in items if item.strip()}
     unknown = sorted(chosen - set(allowed))
     if unknown:
-        raise _Invalid(f"Not a valid choice: {', '.join(unknown)} (expected any of: {', '.join(allowed)}).")
+        raise _Invalid(N_("Not a valid choice: %(values)s (expected any of: %(allowed)s)."), values=", ".join(unknown),
+                       allowed=", ".join(allowed))
     return [value for value in allowed if value in chosen]  # definition order: stable canonical content
 
 
@@ -353,21 +373,23 @@ def _clean_boolean(field: FieldDef, value: object, zone: str | None) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise _Invalid(f"'{value}' is not yes or no.")
+    raise _Invalid(N_("'%(value)s' is not yes or no."), value=value)
 
 
 def _clean_document_refs(field: FieldDef, value: object, zone: str | None) -> list[str]:
     items = re.split(r"[\s,;]+", value) if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
-        raise _Invalid("Expected a list of document numbers.")
+        raise _Invalid(N_("Expected a list of document numbers."))
     refs = list(dict.fromkeys(item.strip() for item in items if item.strip()))
     assert field.ref_pattern is not None, "document_refs fields are resolved by load_document_types"
     wrong = [ref for ref in refs if not field.ref_pattern.fullmatch(ref)]
     if wrong:
-        kinds = ", ".join(field.ref_types) if field.ref_types else "any controlled document"
-        raise _Invalid(f"Not a document number of {kinds}: {', '.join(wrong)}.")
+        if field.ref_types:
+            raise _Invalid(N_("Not a document number of %(types)s: %(numbers)s."), types=", ".join(field.ref_types),
+                           numbers=", ".join(wrong))
+        raise _Invalid(N_("Not a controlled document number: %(numbers)s."), numbers=", ".join(wrong))
     if field.required and not refs:
-        raise _Invalid("This field is required.")
+        raise _Invalid(N_("This field is required."))
     return refs
 
 

@@ -1,10 +1,14 @@
 """Account administration: create, edit, roles, deactivate, unlock, reset (21 CFR 11.10(d),(g); Annex 11 §12)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+import tempfile
+
+from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from edms.audit import record
+from edms.backup import create_backup
 from edms.timeutil import utc_now
 from edms.users import operations as ops
 from edms.users.models import User
@@ -12,7 +16,7 @@ from edms.users.roles import ADMIN
 from edms.web.forms import CreateUserForm, EditUserForm, ReasonForm, ResetPasswordForm, RolesForm
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
-from edms.web.runtime import audit_context, db, settings
+from edms.web.runtime import audit_context, db, services, settings
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -128,3 +132,20 @@ def reset_password(user_id: int):
         user_id, ResetPasswordForm(),
         lambda s, u, f: ops.admin_set_password(s, audit_context(), settings().password, u, f.password.data, f.reason.data),
     )
+
+
+@bp.route("/backup", methods=["GET", "POST"])
+@roles_required(ADMIN)
+def backup():
+    """Administrators download a complete backup (tables, stored files, PKI); the act is audited first."""
+    form = ReasonForm()
+    if form.validate_on_submit():
+        session = db()
+        record(session, audit_context(), "system.backup_exported", "system", None, reason=form.reason.data)
+        session.commit()
+        spool = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)
+        create_backup(services().engine, settings().data_dir, spool)
+        spool.seek(0)
+        name = f"edms-backup-{utc_now():%Y%m%dT%H%M%SZ}.zip"
+        return send_file(spool, mimetype="application/zip", as_attachment=True, download_name=name)
+    return render_template("admin/backup.html", form=form)

@@ -9,8 +9,10 @@ from sqlalchemy import select
 
 from edms.audit.models import AuditEvent
 from edms.timeutil import utc_now
+from edms.users.roles import CONTENT_ROLES
 from edms.web.forms import LanguageForm
 from edms.web.runtime import db
+from edms.web.task_views import current_tasks
 
 bp = Blueprint("main", __name__)
 
@@ -30,7 +32,8 @@ def home():
             .order_by(AuditEvent.seq.desc())
             .limit(50)
         ).all()
-    return render_template("home.html", alerts=alerts)
+    tasks = current_tasks() if current_user.has_role(*CONTENT_ROLES) else None
+    return render_template("home.html", alerts=alerts, tasks=tasks)
 
 
 @bp.post("/language")

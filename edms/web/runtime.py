@@ -10,6 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edms.audit import AuditContext
 from edms.config import Settings
+from edms.documents.blobstore import BlobStore
+from edms.documents.operations import UploadLimits
+from edms.cases.regimes import Regime
+from edms.documents.types import DocumentType
 
 
 @dataclass
@@ -17,6 +21,12 @@ class Services:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    document_types: dict[str, DocumentType]
+    blobs: BlobStore
+    upload_limits: UploadLimits
+    regimes: dict[str, Regime]
+    # Gates outside a document that its signing waits for (a case's regime prerequisites).
+    record_gates: tuple = ()
 
 
 def services() -> Services:

@@ -36,11 +36,19 @@ def test_user_create_reads_the_password_from_stdin_and_the_account_is_ready(app,
     assert again.returncode != 0 and "never be issued again" in again.stderr
 
 
-def test_demo_creates_one_person_per_role_and_is_repeatable(cli_env):
+def test_demo_creates_one_person_per_role_and_a_signed_oos_case_per_regime(app, cli_env, organisation_pki):
+    from edms.cases.models import Case
+    from edms.signatures.models import Signature
+
     first = run(["demo"], cli_env)
     assert first.returncode == 0, first.stderr
     for role in ("author", "qa", "physician", "regulatory", "inspector", "admin"):
         assert role in first.stdout
+    assert "Demo OOS cases" in first.stdout
+    with app.extensions["edms"].sessions() as session:
+        assert {case.jurisdiction for case in session.scalars(select(Case))} == {"EU", "US", "JP"}
+        assert len(session.scalars(select(Case)).all()) == 4
+        assert len(session.scalars(select(Signature)).all()) >= 12
     second = run(["demo"], cli_env)
     assert second.returncode == 0 and "[exists]" in second.stdout
 

@@ -27,6 +27,7 @@ def test_production_refuses_the_development_secret_and_uses_secure_cookies(monke
     with pytest.raises(ConfigError, match="secret key"):
         load_settings("production")
     monkeypatch.setenv("EDMS_SECRET_KEY", "x" * 48)
+    monkeypatch.setenv("EDMS_PKI_PASSPHRASE", "a passphrase of the organisation's own")
     assert load_settings("production").secure_cookies is True
 
 

@@ -1,0 +1,81 @@
+"""How long the inspection package of a large case takes to export, and to verify offline.
+
+    python benches/bench_export.py [--documents 20] [--versions 3] [--keep DIR]
+
+Builds a migrated SQLite database and the organisation PKI in a temporary directory, then one case of N
+documents (OOS notifications, deviation reports and QA release decisions in turn) with V versions each,
+every version submitted and signed at each step by real people with real keys and time-stamps (version 1
+refused at review with a reason, the last approved), exactly as tests/support/signed_case.py does. Then
+times `export_package` of the whole case (as `edms export --case` runs it) and `edms.verify.verify_package`
+of the result, and prints one JSON line.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from itertools import cycle, islice
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.support builds the signed case
+
+from edms.app import create_app  # noqa: E402
+from edms.audit import AuditContext  # noqa: E402
+from edms.config import load_settings  # noqa: E402
+from edms.db import make_engine  # noqa: E402
+from edms.inspection.package import CASE, Scope, environment_from_settings, export_package  # noqa: E402
+from edms.migrate import upgrade  # noqa: E402
+from edms.pki import PkiStore  # noqa: E402
+from edms.verify import verify_package  # noqa: E402
+from tests.support.signed_case import DOCUMENT_TYPES, build_signed_case  # noqa: E402
+
+
+def run(directory: Path, documents: int, versions: int) -> dict[str, object]:
+    settings = load_settings("testing", overrides={"database_url": f"sqlite:///{directory / 'edms.sqlite3'}",
+                                                   "data_dir": str(directory / "data")})
+    upgrade(make_engine(settings.database_url))
+    PkiStore.for_settings(settings).create(settings.organisation, kdf_iterations=1000)
+    services = create_app(settings).extensions["edms"]
+    started = time.perf_counter()
+    case = build_signed_case(services, types=tuple(islice(cycle(DOCUMENT_TYPES), documents)), versions=versions)
+    built = time.perf_counter() - started
+    out = io.BytesIO()
+    started = time.perf_counter()
+    exported = export_package(services.engine, services.sessions, AuditContext.system("bench_export"),
+                              environment_from_settings(settings, services.document_types, services.blobs),
+                              Scope(CASE, case.case_id), out)
+    export_seconds = time.perf_counter() - started
+    (directory / exported.filename).write_bytes(out.getvalue())
+    started = time.perf_counter()
+    report = verify_package(io.BytesIO(out.getvalue()))
+    verify_seconds = time.perf_counter() - started
+    return {
+        "documents": exported.documents, "versions": exported.versions, "signatures": exported.signatures,
+        "files": exported.files, "package_bytes": exported.size, "cpus": os.cpu_count(),
+        "build_case_seconds": round(built, 2), "export_seconds": round(export_seconds, 2),
+        "verify_seconds": round(verify_seconds, 2), "verified": report.ok,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=20)
+    parser.add_argument("--versions", type=int, default=3)
+    parser.add_argument("--keep", help="build in this directory and keep the database and the package")
+    arguments = parser.parse_args()
+    if arguments.keep:
+        directory = Path(arguments.keep)
+        directory.mkdir(parents=True, exist_ok=True)
+        print(json.dumps(run(directory, arguments.documents, arguments.versions)))
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        print(json.dumps(run(Path(directory), arguments.documents, arguments.versions)))
+
+
+if __name__ == "__main__":  # the rendition workers start by importing this module: build only when run
+    main()

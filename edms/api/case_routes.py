@@ -1,0 +1,152 @@
+"""Cases over the API: open a case, its checklist and deadlines, dates and answers."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import abort, g, jsonify, request
+from sqlalchemy import select
+
+from edms.api.blueprint import bp, json_body, token_required
+from edms.api.openapi import describe
+from edms.cases import models as cm
+from edms.cases import operations as ops
+from edms.timeutil import isoformat_utc
+from edms.web.errors import api_error
+from edms.web.runtime import audit_context, db, services
+
+
+@bp.errorhandler(ops.CaseError)
+def refused(exc: ops.CaseError):
+    db().rollback()
+    return api_error(400, "case_refused", str(exc))
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else isoformat_utc(value)
+
+
+def _aware(body: dict, key: str) -> datetime:
+    """Times over the API carry their offset: an ambiguous local time is refused, never guessed."""
+    try:
+        value = datetime.fromisoformat(str(body.get(key, "")))
+    except ValueError:
+        raise ops.CaseError(f"'{key}' must be an ISO 8601 date and time with its offset") from None
+    if value.tzinfo is None:
+        raise ops.CaseError(f"'{key}' must include its UTC offset, e.g. 2026-11-20T09:30:00+09:00")
+    return value
+
+
+def case_json(case: cm.Case, *, full: bool = False) -> dict:
+    data = {
+        "id": case.id, "reference": case.reference, "regime": case.regime_key, "jurisdiction": case.jurisdiction,
+        "product": case.product, "lot": case.lot, "patient_ref": case.patient_ref,
+        "treating_site": case.treating_site, "site_timezone": case.site_timezone,
+        "physician_id": case.physician_id, "status": case.status, "created_at": _time(case.created_at),
+        "dates": {key: _time(value) for key, value in case.current_dates().items()},
+        "answers": case.current_answers(),
+    }
+    if full:
+        status = ops.case_status(db(), case, services().document_types, services().regimes)
+        data["checklist"] = [{
+            "type": item.document.type_key, "applies": item.applies, "satisfied": item.satisfied,
+            "blockers": [b.reason.en for b in item.blockers], "shortfalls": [s.en for s in item.shortfalls],
+            "next_roles": list(item.next_roles), "source": item.document.source,
+        } for item in status.checklist]
+        data["deadlines"] = [{
+            "key": d.key, "label": d.deadline.label.en, "direction": d.deadline.direction, "state": d.state,
+            "due_at": _time(d.due_at), "time_left_seconds": None if d.time_left is None else int(d.time_left.total_seconds()),
+            "source": d.deadline.source,
+        } for d in status.deadlines]
+        data["administration_blockers"] = [b.reason.en for b in status.administration_blockers]
+        data["documents"] = [{"id": d.id, "number": d.number, "type": d.type_key, "status": d.status}
+                             for d in ops.case_documents(db(), case)]
+    return data
+
+
+def _case_or_404(case_id: int) -> cm.Case:
+    case = db().get(cm.Case, case_id)
+    if case is None:
+        abort(404)
+    return case
+
+
+@bp.get("/cases")
+@token_required()
+def list_cases():
+    query = select(cm.Case).order_by(cm.Case.id)
+    for name in ("lot", "patient_ref", "jurisdiction", "status"):
+        if request.args.get(name):
+            query = query.where(getattr(cm.Case, name) == request.args[name])
+    after = request.args.get("after", type=int)
+    if after:
+        query = query.where(cm.Case.id > after)
+    limit = min(request.args.get("limit", 50, type=int), 200)
+    cases = db().scalars(query.limit(limit)).all()
+    return jsonify({"items": [case_json(c) for c in cases], "next_after": cases[-1].id if len(cases) == limit else None})
+
+
+describe("/cases", "GET", "Cases, filtered by lot, patient_ref, jurisdiction or status; keyset-paginated with `after`")
+
+
+@bp.post("/cases")
+@token_required(*ops.CASE_OPENERS)
+def create_case():
+    body = json_body()
+    session = db()
+    case = ops.create_case(session, audit_context(), g.api_user, services().regimes, ops.CaseFacts(
+        regime_key=str(body.get("regime", "")), product=str(body.get("product", "")), lot=str(body.get("lot", "")),
+        patient_ref=str(body.get("patient_ref", "")), treating_site=str(body.get("treating_site", "")),
+        site_timezone=str(body.get("site_timezone", "UTC")),
+        physician_id=body.get("physician_id") if isinstance(body.get("physician_id"), int) else None,
+        oos_detected_at=_aware(body, "oos_detected_at")))
+    session.commit()
+    return jsonify(case_json(case, full=True)), 201
+
+
+describe("/cases", "POST", "Open a case (regime, product, lot, patient_ref, treating_site, site_timezone, "
+         "physician_id, oos_detected_at with offset)",
+         body={"type": "object", "required": ["regime", "product", "lot", "patient_ref", "treating_site", "oos_detected_at"]},
+         responses={"201": "Created", "400": "Refused", "403": "Role not allowed"})
+
+
+@bp.get("/cases/<int:case_id>")
+@token_required()
+def get_case(case_id: int):
+    return jsonify(case_json(_case_or_404(case_id), full=True))
+
+
+describe("/cases/{case_id}", "GET", "A case with its checklist (what is missing, who acts next), deadlines and documents")
+
+
+@bp.post("/cases/<int:case_id>/dates")
+@token_required()
+def record_case_date(case_id: int):
+    case = _case_or_404(case_id)
+    body = json_body()
+    session = db()
+    ops.record_date(session, audit_context(), g.api_user, case, str(body.get("key", "")), _aware(body, "value"),
+                    body.get("reason"))
+    session.commit()
+    return jsonify(case_json(case, full=True))
+
+
+describe("/cases/{case_id}/dates", "POST", "Record a case date (key, value with offset; reason to change one)",
+         body={"type": "object", "required": ["key", "value"]})
+
+
+@bp.post("/cases/<int:case_id>/answers")
+@token_required()
+def answer_case_question(case_id: int):
+    case = _case_or_404(case_id)
+    body = json_body()
+    if not isinstance(body.get("answer"), bool):
+        return api_error(400, "invalid_request", "'answer' must be true or false")
+    session = db()
+    ops.answer_question(session, audit_context(), g.api_user, case, services().regimes[case.regime_key],
+                        str(body.get("key", "")), body["answer"], body.get("reason"))
+    session.commit()
+    return jsonify(case_json(case, full=True))
+
+
+describe("/cases/{case_id}/answers", "POST", "Answer one of the regime's questions about the case (key, answer, reason)",
+         body={"type": "object", "required": ["key", "answer"]})

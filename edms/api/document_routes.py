@@ -1,0 +1,396 @@
+"""Controlled documents over the API: the same operations as the document pages, answered in JSON."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Response, abort, g, jsonify, request, url_for
+
+from edms.api.blueprint import bp, json_body, token_required
+from edms.api.openapi import describe
+from edms.documents import models as m
+from edms.documents import operations as ops
+from edms.documents.presentation import build_rendition
+from edms.documents.renditions import render_docx, render_pdf
+from edms.documents.types import LANGUAGES, DocumentType, FieldDef, LocalizedText
+from edms.timeutil import isoformat_utc
+from edms.users.roles import CONTENT_ROLES
+from edms.web.errors import api_error
+from edms.web.runtime import audit_context, db, services
+
+# The kind of refusal (DocumentError.code) decides the status; the message and details explain it.
+STATUS = {"forbidden": 403, "conflict": 409}
+
+RENDITION_TYPES = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+@bp.errorhandler(ops.DocumentError)
+def refused(exc: ops.DocumentError):
+    session = db()
+    if isinstance(exc, ops.UploadRefused):
+        session.commit()  # the refusal's audit event stays (Annex 11 §5); nothing else was changed
+    else:
+        session.rollback()
+    details = dict(exc.errors) if isinstance(exc, ops.ValidationFailed) else {}
+    if isinstance(exc, ops.ReasonRequired):
+        details = {"reason": str(exc)}
+    return api_error(STATUS.get(exc.code, 400), exc.code, str(exc), details)
+
+
+def _invalid(field: str, message: str) -> ops.ValidationFailed:
+    return ops.ValidationFailed({field: message})
+
+
+# --- serialisation ------------------------------------------------------------------------------------
+
+
+def _text(text: LocalizedText | None) -> dict[str, str] | None:
+    return None if text is None else {"en": text.en, "ja": text.ja}
+
+
+def _time(value) -> str | None:
+    return None if value is None else isoformat_utc(value)
+
+
+def _field_json(field: FieldDef) -> dict:
+    return {
+        "name": field.name,
+        "type": field.type,
+        "required": field.required,
+        "label": _text(field.label),
+        "help": _text(field.help),
+        "max_length": field.max_length,
+        "pattern": field.pattern.pattern if field.pattern else None,
+        "example": field.example,
+        "min": None if field.minimum is None else str(field.minimum),
+        "max": None if field.maximum is None else str(field.maximum),
+        "unit": field.unit,
+        "choices": [{"value": choice.value, "label": _text(choice.label)} for choice in field.choices],
+        "ref_types": list(field.ref_types),
+        "safety": field.safety,
+    }
+
+
+def _type_json(doc_type: DocumentType) -> dict:
+    return {
+        "key": doc_type.key,
+        "name": _text(doc_type.name),
+        "description": _text(doc_type.description),
+        "numbering": doc_type.numbering,
+        "number_pattern": doc_type.number_pattern.pattern,
+        "source_sha256": doc_type.source_sha256,
+        "fields": [_field_json(field) for field in doc_type.fields],
+        "steps": [
+            {"name": step.name, "role": step.role, "meaning": step.meaning, "label": _text(step.label),
+             "approvals": step.approvals, "allow_same_signer": step.allow_same_signer}
+            for step in doc_type.steps
+        ],
+    }
+
+
+def _attachment_json(document: m.Document, version: m.DocumentVersion, attachment: m.Attachment) -> dict:
+    return {
+        "id": attachment.id,
+        "name": attachment.display_name,
+        "media_type": attachment.media_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+        "added_by": attachment.added_by,
+        "added_at": _time(attachment.added_at),
+        "url": url_for("api.document_attachment", document_id=document.id, number=version.version,
+                       attachment_id=attachment.id),
+    }
+
+
+def _version_summary(version: m.DocumentVersion) -> dict:
+    return {
+        "version": version.version,
+        "status": version.status,
+        "title": version.title,
+        "reason": version.reason,
+        "content_sha256": version.content_sha256,
+        "created_by": version.created_by,
+        "created_at": _time(version.created_at),
+        "frozen_at": _time(version.frozen_at),
+        "status_changed_at": _time(version.status_changed_at),
+    }
+
+
+def _version_json(document: m.Document, version: m.DocumentVersion) -> dict:
+    return {
+        "document_id": document.id,
+        "number": document.number,
+        "type": document.type_key,
+        **_version_summary(version),
+        "updated_at": _time(version.updated_at),
+        "values": ops.values_of(version),
+        "attachments": [_attachment_json(document, version, a) for a in version.attachments],
+    }
+
+
+def _document_json(document: m.Document) -> dict:
+    return {
+        "id": document.id,
+        "number": document.number,
+        "type": document.type_key,
+        "title": document.title,
+        "status": document.status,
+        "owner_id": document.owner_id,
+        "case_id": document.case_id,
+        "created_at": _time(document.created_at),
+        "current_version": document.current_version,
+        "versions": [_version_summary(version) for version in document.versions],
+    }
+
+
+# --- lookups ------------------------------------------------------------------------------------------
+
+
+def _document_or_404(document_id: int) -> m.Document:
+    document = ops.get_document(db(), document_id)
+    if document is None:
+        abort(404, description=f"No document #{document_id}.")
+    return document
+
+
+def _version_or_404(document: m.Document, number: int) -> m.DocumentVersion:
+    version = document.version(number)
+    if version is None:
+        abort(404, description=f"{document.number} has no version {number}.")
+    return version
+
+
+def _values(body: dict) -> dict:
+    values = body.get("values")
+    if not isinstance(values, dict):
+        raise _invalid("values", "Give the field values as a JSON object.")
+    return values
+
+
+def _language() -> str:
+    language = request.args.get("lang") or g.api_user.language
+    return language if language in LANGUAGES else "en"
+
+
+# --- routes -------------------------------------------------------------------------------------------
+
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_N = {"name": "n", "in": "path", "required": True, "schema": {"type": "integer"}, "description": "version number"}
+_LANG = {"name": "lang", "in": "query", "schema": {"enum": list(LANGUAGES)},
+         "description": "language of labels (default: the caller's language)"}
+_READ = {"200": "OK", "401": "No valid token", "404": "No such document or version"}
+_WRITE = {"401": "No valid token", "403": "Not allowed (inspectors and administrators never write)",
+          "404": "No such document", "409": "Not in this state (frozen, withdrawn)"}
+
+
+@bp.get("/document-types")
+@token_required()
+def document_types():
+    return jsonify({"items": [_type_json(doc_type) for doc_type in services().document_types.values()]})
+
+
+describe("/document-types", "GET", "Controlled document types: fields with English and Japanese labels, numbering, signature steps")
+
+
+@bp.post("/documents")
+@token_required(*CONTENT_ROLES)
+def create_document():
+    body = json_body()
+    type_key = body.get("type")
+    doc_type = services().document_types.get(type_key) if isinstance(type_key, str) else None
+    if doc_type is None:
+        known = ", ".join(services().document_types)
+        raise _invalid("type", f"Unknown document type {type_key!r} (expected one of {known}).")
+    document = ops.create_document(db(), audit_context(), g.api_user, doc_type, title=body.get("title"),
+                                   raw_values=_values(body))
+    db().commit()
+    return jsonify(_document_json(document)), 201, {"Location": url_for("api.get_document", document_id=document.id)}
+
+
+describe(
+    "/documents", "POST", "Create a document as a draft version 1 (numbered from the type's sequence)",
+    body={"type": "object", "required": ["type", "title", "values"],
+          "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "values": {"type": "object"}}},
+    responses={"201": "Created: id and number", "400": "validation_failed: details name each field; nothing was stored",
+               **_WRITE},
+)
+
+
+@bp.get("/documents/<int:document_id>")
+@token_required()
+def get_document(document_id: int):
+    return jsonify(_document_json(_document_or_404(document_id)))
+
+
+describe("/documents/{id}", "GET", "A document, its status and its versions", parameters=[_ID], responses=_READ)
+
+
+@bp.put("/documents/<int:document_id>")
+@token_required(*CONTENT_ROLES)
+def update_document(document_id: int):
+    document = _document_or_404(document_id)
+    doc_type = services().document_types[document.type_key]
+    body = json_body()
+    values = _values(body)
+    session, user = db(), g.api_user
+    created = document.latest.frozen
+    if created:
+        ops.revise(session, audit_context(), user, doc_type, document, body.get("reason"))
+    draft = ops.save_draft(session, audit_context(), user, doc_type, document,
+                           title=body.get("title", document.latest.title), raw_values=values)
+    session.commit()
+    return jsonify(_version_json(document, draft)), 201 if created else 200
+
+
+describe(
+    "/documents/{id}", "PUT",
+    "Edit the draft; if the latest version is frozen, create a new version with these values (a reason is then required)",
+    parameters=[_ID],
+    body={"type": "object", "required": ["values"],
+          "properties": {"title": {"type": "string"}, "values": {"type": "object"},
+                         "reason": {"type": "string", "description": "required when a new version is created"}}},
+    responses={"200": "Draft saved", "201": "New version created",
+               "400": "validation_failed or reason_required: nothing was changed", **_WRITE},
+)
+
+
+@bp.post("/documents/<int:document_id>/submit")
+@token_required(*CONTENT_ROLES)
+def submit_document(document_id: int):
+    document = _document_or_404(document_id)
+    version = ops.submit(db(), audit_context(), g.api_user, document)
+    db().commit()
+    return jsonify(_version_json(document, version))
+
+
+describe("/documents/{id}/submit", "POST", "Submit the draft for review: the version is frozen for ever with its content hash",
+         parameters=[_ID], responses={"200": "Submitted", **_WRITE})
+
+
+@bp.post("/documents/<int:document_id>/withdraw")
+@token_required(*CONTENT_ROLES)
+def withdraw_document(document_id: int):
+    document = _document_or_404(document_id)
+    ops.withdraw(db(), audit_context(), g.api_user, document, json_body().get("reason"))
+    db().commit()
+    return jsonify(_document_json(document))
+
+
+describe("/documents/{id}/withdraw", "POST", "Withdraw the document (owner or QA); nothing is deleted",
+         parameters=[_ID], body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
+         responses={"200": "Withdrawn", "400": "reason_required", **_WRITE})
+
+
+@bp.get("/documents/<int:document_id>/versions")
+@token_required()
+def list_versions(document_id: int):
+    document = _document_or_404(document_id)
+    return jsonify({"items": [_version_summary(version) for version in document.versions]})
+
+
+describe("/documents/{id}/versions", "GET", "Every version, earliest first, with status, reason and content hash",
+         parameters=[_ID], responses=_READ)
+
+
+@bp.get("/documents/<int:document_id>/versions/<int:number>")
+@token_required()
+def get_version(document_id: int, number: int):
+    document = _document_or_404(document_id)
+    return jsonify(_version_json(document, _version_or_404(document, number)))
+
+
+describe("/documents/{id}/versions/{n}", "GET", "One version: values, status, content hash, attachments with their SHA-256",
+         parameters=[_ID, _N], responses=_READ)
+
+
+@bp.get("/documents/<int:document_id>/diff")
+@token_required()
+def diff_versions(document_id: int):
+    document = _document_or_404(document_id)
+    numbers = [version.version for version in document.versions]
+    old = _version_or_404(document, request.args.get("a", type=int) or numbers[max(len(numbers) - 2, 0)])
+    new = _version_or_404(document, request.args.get("b", type=int) or numbers[-1])
+    changes = ops.diff_versions(services().document_types[document.type_key], old, new, _language())
+    return jsonify({
+        "a": old.version, "b": new.version, "reason": new.reason,
+        "changes": [{"field": c.name, "label": c.label, "old": c.old, "new": c.new} for c in changes],
+    })
+
+
+describe(
+    "/documents/{id}/diff", "GET", "Field-by-field differences between two versions (default: the last two)",
+    parameters=[_ID, _LANG,
+                {"name": "a", "in": "query", "schema": {"type": "integer"}, "description": "from version"},
+                {"name": "b", "in": "query", "schema": {"type": "integer"}, "description": "to version"}],
+    responses=_READ,
+)
+
+
+@bp.get("/documents/<int:document_id>/versions/<int:number>/rendition.<fmt>")
+@token_required()
+def rendition(document_id: int, number: int, fmt: str):
+    if fmt not in RENDITION_TYPES:
+        abort(404, description="Renditions are .pdf or .docx.")
+    document = _document_or_404(document_id)
+    version = _version_or_404(document, number)
+    made = build_rendition(db(), services().document_types[document.type_key], document, version,
+                           language=_language(), display_tz=g.api_user.timezone)
+    data = render_pdf(made) if fmt == "pdf" else render_docx(made)
+    name = f"{document.number}-v{version.version}.{fmt}"
+    return Response(data, mimetype=RENDITION_TYPES[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+for _fmt in RENDITION_TYPES:
+    describe(f"/documents/{{id}}/versions/{{n}}/rendition.{_fmt}", "GET",
+             f"A {_fmt.upper()} copy of the version, generated from the stored content and stamped with its hash",
+             parameters=[_ID, _N, _LANG], responses=_READ)
+
+
+@bp.post("/documents/<int:document_id>/attachments")
+@token_required(*CONTENT_ROLES)
+def add_attachment(document_id: int):
+    document = _document_or_404(document_id)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise _invalid("file", "Send the file as multipart/form-data in the part named 'file'.")
+    attachment = ops.add_attachment(
+        db(), audit_context(), g.api_user, document, services().blobs, filename=upload.filename, data=upload.read(),
+        declared_sha256=request.form.get("sha256") or None, limits=services().upload_limits,
+    )
+    db().commit()
+    return jsonify(_attachment_json(document, document.latest, attachment)), 201
+
+
+describe(
+    "/documents/{id}/attachments", "POST",
+    "Attach a file to the draft; a declared SHA-256 that differs from the received bytes is refused (Annex 11 §5)",
+    parameters=[_ID], body_type="multipart/form-data",
+    body={"type": "object", "required": ["file"],
+          "properties": {"file": {"type": "string", "format": "binary"},
+                         "sha256": {"type": "string", "description": "SHA-256 of the file as sent (hex)"}}},
+    responses={"201": "Attached", "400": "upload_refused (type, size, macros, archive, hash) or validation_failed",
+               "413": "Larger than the request limit", **_WRITE},
+)
+
+
+@bp.get("/documents/<int:document_id>/versions/<int:number>/attachments/<int:attachment_id>")
+@token_required()
+def document_attachment(document_id: int, number: int, attachment_id: int):
+    document = _document_or_404(document_id)
+    version = _version_or_404(document, number)
+    attachment = next((a for a in version.all_attachments if a.id == attachment_id), None)
+    if attachment is None:
+        abort(404, description=f"{document.number} version {number} has no attachment #{attachment_id}.")
+    # The stored name is only ever a display name, sent percent-encoded (RFC 6266).
+    return Response(services().blobs.get(attachment.sha256), mimetype=attachment.media_type, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.display_name, safe='')}",
+        "X-Content-SHA256": attachment.sha256,
+    })
+
+
+describe("/documents/{id}/versions/{n}/attachments/{attachment_id}", "GET",
+         "The attachment's bytes, re-hashed on the way out; X-Content-SHA256 gives the stored hash",
+         parameters=[_ID, _N, {"name": "attachment_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+         responses=_READ)

@@ -1,0 +1,162 @@
+"""Inspection over the API: search, signed-history timelines and inspection packages (read-only)."""
+from __future__ import annotations
+
+import io
+
+from flask import Response, g, jsonify, request, url_for
+
+from edms.api.blueprint import bp, token_required
+from edms.api.openapi import describe
+from edms.audit.search import event_json
+from edms.documents import models as dm
+from edms.documents.types import LANGUAGES
+from edms.inspection.package import (
+    CASE,
+    DOCUMENT,
+    ExportError,
+    NothingToExport,
+    Scope,
+    environment_from_settings,
+    export_package,
+)
+from edms.inspection.search import CASE_FIELDS, PAGE_SIZE, SearchError, parse_query, search
+from edms.inspection.timeline import Timeline, case_timeline, document_timeline
+from edms.pki import PkiError
+from edms.signatures.errors import SigningFailed
+from edms.signatures.presentation import current_trust, manifestation_json
+from edms.timeutil import isoformat_utc
+from edms.users.roles import INSPECTOR, QA, REGULATORY
+from edms.web.errors import api_error
+from edms.web.runtime import audit_context, db, services, settings
+
+READERS = (INSPECTOR, QA, REGULATORY)
+READER_RESPONSES = {"401": "No valid token", "403": "Not an inspector, QA or regulatory affairs"}
+
+
+def _hit_json(hit) -> dict:
+    document = hit.document
+    return {
+        "id": document.id, "number": document.number, "type": document.type_key, "title": document.title,
+        "status": document.status, "case_id": document.case_id, "current_version": hit.version.version,
+        "version_status": hit.version.status, "content_sha256": hit.version.content_sha256,
+        "signature_count": hit.signature_count,
+        "signatures": [{"kind": s.kind, "meaning": s.meaning, "step": s.step, "printed_name": s.printed_name,
+                        "signed_at": isoformat_utc(s.signed_at)} for s in hit.signatures],
+        "timeline_url": url_for("api.document_timeline_json", document_id=document.id),
+    }
+
+
+@bp.get("/search")
+@token_required(*READERS)
+def search_records():
+    try:
+        query = parse_query(request.args, g.api_user.timezone)
+    except SearchError as exc:
+        return api_error(400, "invalid_query", str(exc))
+    results = search(db(), query, before=request.args.get("before", type=int),
+                     limit=request.args.get("limit", default=PAGE_SIZE, type=int))
+    return jsonify({"items": [_hit_json(hit) for hit in results.hits], "next_before": results.next_before})
+
+
+describe(
+    "/search", "GET",
+    "Find documents (inspectors, QA, regulatory affairs). Criteria, all optional and combined: number (prefix), "
+    f"type, case, {', '.join(CASE_FIELDS)} (exact field values), status, signer (user name or part of the printed "
+    "name), meaning, from and to (dates in your zone, or date-times with offset), q (text in title or fields). "
+    "Newest first; pass `next_before` back as `before`; `limit` up to 200.",
+    responses={"200": "OK: {items, next_before}", "400": "Invalid criterion", **READER_RESPONSES},
+)
+
+
+def _timeline_json(timeline: Timeline) -> dict:
+    return {
+        "documents": [{"id": d.id, "number": d.number, "type": d.type_key, "title": d.title, "status": d.status,
+                       "versions": [{"version": v.version, "status": v.status, "content_sha256": v.content_sha256}
+                                    for v in d.versions]} for d in timeline.documents],
+        "entries": [{
+            "at": isoformat_utc(entry.at), "kind": entry.kind, "action": entry.action, "actor": entry.actor,
+            "document_id": entry.document.id if entry.document else None, "version": entry.version,
+            "reason": entry.reason, "event": event_json(entry.event) if entry.event else None,
+            "signature": manifestation_json(entry.signature) if entry.signature else None,
+        } for entry in timeline.entries],
+    }
+
+
+@bp.get("/documents/<int:document_id>/timeline")
+@token_required(*READERS)
+def document_timeline_json(document_id: int):
+    document = db().get(dm.Document, document_id)
+    if document is None:
+        return api_error(404, "not_found", "No such document.")
+    timeline = document_timeline(db(), document, current_trust(db(), settings()), services().document_types,
+                                 include_access=request.args.get("access") == "1")
+    return jsonify(_timeline_json(timeline))
+
+
+describe("/documents/{document_id}/timeline", "GET",
+         "The document's signed history: every audit event in order, each linked to its version, signatures with "
+         "their manifestation and verification now; `access=1` includes inspectors' access records",
+         responses={"200": "OK: {documents, entries}", "404": "No such document", **READER_RESPONSES})
+
+
+@bp.get("/cases/<int:case_id>/timeline")
+@token_required(*READERS)
+def case_timeline_json(case_id: int):
+    timeline = case_timeline(db(), case_id, current_trust(db(), settings()), services().document_types,
+                             include_access=request.args.get("access") == "1")
+    if not timeline.documents and not timeline.entries:
+        return api_error(404, "not_found", "No such case.")
+    return jsonify(_timeline_json(timeline))
+
+
+describe("/cases/{case_id}/timeline", "GET", "The signed history of every document of the case, in one timeline",
+         responses={"200": "OK: {documents, entries}", "404": "No such case", **READER_RESPONSES})
+
+
+def _export(scope: Scope):
+    language = request.args.get("language", "en")
+    if language not in LANGUAGES:
+        return api_error(400, "invalid_request", f"language must be one of {', '.join(LANGUAGES)}.")
+    ctx, zone = audit_context(), g.api_user.timezone
+    db().rollback()  # SQLite: release this request's transaction; the export writes its event itself
+    edms = services()
+    out = io.BytesIO()
+    try:
+        exported = export_package(edms.engine, edms.sessions, ctx,
+                                  environment_from_settings(edms.settings, edms.document_types, edms.blobs),
+                                  scope, out, language=language, display_tz=zone)
+    except NothingToExport as exc:
+        return api_error(404, "not_found", str(exc))
+    except (ExportError, PkiError, SigningFailed) as exc:
+        return api_error(503, "export_failed", str(exc))
+    return Response(out.getvalue(), mimetype="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{exported.filename}"', "X-Content-SHA256": exported.sha256})
+
+
+EXPORT_RESPONSES = {"200": "The inspection package (application/zip)", "404": "Nothing to export",
+                    "503": "No checkpoint, time-stamp or PKI available: nothing was exported", **READER_RESPONSES}
+LANGUAGE = [{"name": "language", "in": "query", "schema": {"type": "string", "enum": ["en", "ja"]},
+             "description": "language of the renditions and labels (default en)"}]
+
+
+@bp.get("/documents/<int:document_id>/export")
+@token_required(*READERS)
+def export_document(document_id: int):
+    return _export(Scope(DOCUMENT, document_id))
+
+
+describe("/documents/{document_id}/export", "GET",
+         "An inspection package of the document: every version's content, renditions, attachments, signatures, "
+         "time-stamps, certificates, CRL and audit events with signed checkpoints, sealed by the system key; "
+         "verify offline with `edms-verify` or the openssl commands in its VERIFY.md (recorded as inspection.exported)",
+         responses=EXPORT_RESPONSES, parameters=LANGUAGE)
+
+
+@bp.get("/cases/<int:case_id>/export")
+@token_required(*READERS)
+def export_case(case_id: int):
+    return _export(Scope(CASE, case_id))
+
+
+describe("/cases/{case_id}/export", "GET", "An inspection package of every document of the case (see the document "
+         "export)", responses=EXPORT_RESPONSES, parameters=LANGUAGE)

@@ -1,0 +1,45 @@
+"""Acts on the audit trail that are themselves audited: verification runs and exports."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from edms.audit.context import AuditContext
+from edms.audit.record import record
+from edms.audit.search import AuditFilter, head_seq
+from edms.audit.verify import VerificationReport, verify
+
+VERIFIED_ACTION = "audit.verified"
+EXPORTED_ACTION = "audit.exported"
+EXPORT_FORMATS = ("csv", "jsonl")
+
+
+def run_verification(engine: Engine, session: Session, ctx: AuditContext, **options: Any) -> VerificationReport:
+    """Verify everything (on a snapshot of its own), then record in `session` who ran it and what it found."""
+    report = verify(engine, **options)
+    record(session, ctx, VERIFIED_ACTION, "audit_trail", None, changes=_new({
+        "outcome": "verified" if report.ok else "failed",
+        "examined": report.counts,
+        "problems": report.problem_count,
+        "first_problem": report.first_problem.describe() if report.first_problem else None,
+        "chain_head_seq": report.chain_head[0] if report.chain_head else None,
+    }))
+    return report
+
+
+def record_export(session: Session, ctx: AuditContext, flt: AuditFilter, export_format: str) -> int:
+    """Record an export before it streams; returns the last seq it covers (later events are not in it)."""
+    if export_format not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {export_format!r}")
+    through = head_seq(session)
+    record(session, ctx, EXPORTED_ACTION, "audit_trail", None, changes=_new({
+        "format": export_format, "filter": flt.describe(), "through_seq": through,
+    }))
+    return through
+
+
+def _new(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    # These acts create nothing that existed before: every field is a new value.
+    return {name: {"old": None, "new": value} for name, value in values.items()}

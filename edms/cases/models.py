@@ -1,0 +1,71 @@
+"""A case: one OOS lot, for one patient, at one treating site, in one jurisdiction.
+
+The case's dates and answers are append-only: a correction is a new row with a reason, so earlier
+values stay visible (21 CFR 11.10(e)).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from edms.db import Base, UTCDateTime
+
+OPEN = "open"
+RELEASED = "released"
+CLOSED = "closed"
+CANCELLED = "cancelled"
+CASE_STATUSES = (OPEN, RELEASED, CLOSED, CANCELLED)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    regime_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    jurisdiction: Mapped[str] = mapped_column(String(8), nullable=False, index=True)
+    product: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    lot: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    # A pseudonymous code only: the system holds no direct patient identifiers.
+    patient_ref: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    treating_site: Mapped[str] = mapped_column(String(200), nullable=False)
+    site_timezone: Mapped[str] = mapped_column(String(64), nullable=False)
+    physician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    dates: Mapped[list["CaseDate"]] = relationship(order_by="CaseDate.id", lazy="selectin")
+    answers: Mapped[list["CaseAnswer"]] = relationship(order_by="CaseAnswer.id", lazy="selectin")
+
+    def current_dates(self) -> dict[str, datetime]:
+        return {row.key: row.value for row in self.dates}  # ordered by id: the latest entry wins
+
+    def current_answers(self) -> dict[str, bool]:
+        return {row.key: row.answer for row in self.answers}
+
+
+class CaseDate(Base):
+    __tablename__ = "case_dates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), nullable=False, index=True)
+    key: Mapped[str] = mapped_column(String(64), nullable=False)
+    value: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class CaseAnswer(Base):
+    __tablename__ = "case_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), nullable=False, index=True)
+    key: Mapped[str] = mapped_column(String(64), nullable=False)
+    answer: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

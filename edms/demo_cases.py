@@ -1,0 +1,170 @@
+"""Demo cases: one realistic OOS case per regime, carried as far as the manufacturer can take it alone.
+
+Figures from published experience (shared/DOMAIN.md): low viability (tisa-cel release ≥ 80 %, OOS lots at
+61–79 % with similar outcomes), low dose and low CAR expression are the commonest OOS reasons. For each case
+the manufacturer's records are written and signed by the demo people with real keys and time-stamps; the
+physician's records are left for the physician to write and sign in the browser.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from edms.audit import AuditContext
+from edms.cases import models as cm
+from edms.cases.operations import CaseFacts, case_signing_reasons, create_case
+from edms.cases.regimes import Regime
+from edms.documents import operations as docs
+from edms.documents.types import DocumentType
+from edms.signatures import gates
+from edms.signatures import operations as sig
+from edms.signatures.errors import SigningRefused
+from edms.timeutil import utc_now
+from edms.users.models import User
+
+
+@dataclass(frozen=True)
+class DemoCase:
+    regime: str
+    product: str
+    lot: str
+    patient_ref: str
+    site: str
+    zone: str
+    physician: str
+    test: str
+    method: str
+    specification: str
+    result: str
+    units: str
+
+
+DEMO_CASES = (
+    DemoCase("jp_current", "Autologous anti-CD19 CAR-T (tisagenlecleucel-like), investigational", "L2026-0412",
+             "PT-7Q4X", "Osaka University Hospital", "Asia/Tokyo", "yuki.mori", "viability",
+             "Flow cytometry, 7-AAD exclusion (SOP-QC-112)", "≥ 80 % viable cells", "72.0", "%"),
+    DemoCase("jp_proposed", "Autologous anti-CD19 CAR-T (tisagenlecleucel-like)", "J2026-0088", "PT-JP4821",
+             "Kyoto University Hospital", "Asia/Tokyo", "yuki.mori", "viable_car_t_dose",
+             "Flow cytometry, CAR+ viable T-cell count (SOP-QC-118)", "0.6–6.0 × 10^8 CAR+ viable T cells", "0.42",
+             "× 10^8 cells"),
+    DemoCase("us", "Autologous anti-BCMA CAR-T (ciltacabtagene-like)", "U2026-0311", "PT-US0917",
+             "MD Anderson Cancer Center, Houston", "America/Chicago", "emily.chen", "car_expression",
+             "Flow cytometry, CAR expression (SOP-QC-121)", "≥ 20 % CAR+ of viable T cells", "14.5", "%"),
+    DemoCase("eu", "Autologous anti-CD19 CAR-T (axicabtagene-like)", "E2026-0107", "PT-EU3310",
+             "Charité – Universitätsmedizin Berlin", "Europe/Berlin", "lukas.weber", "viability",
+             "Flow cytometry, 7-AAD exclusion (SOP-QC-112)", "≥ 80 % viable cells", "68.0", "%"),
+)
+
+SIGNERS = {"author": "kenji.sato", "qa": ("akiko.tanaka", "hiroshi.yamamoto"), "regulatory": "naoko.ito"}
+
+
+def _user(session: Session, username: str) -> User:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def _ctx(user: User) -> AuditContext:
+    return AuditContext(user.id, user.printed_name, client_addr="demo")
+
+
+def make_signers_ready(session: Session, document_types: dict[str, DocumentType]) -> None:
+    """Identity checked by the second administrator, policy acknowledged, training recorded, for every signer."""
+    verifier = _user(session, "mariko.hayashi")
+    trainer = _user(session, "daisuke.kato")
+    policy = gates.load_policy()
+    today = utc_now().date()
+    for username, role in (("kenji.sato", "author"), ("akiko.tanaka", "qa"), ("hiroshi.yamamoto", "qa"),
+                           ("naoko.ito", "regulatory"), ("yuki.mori", "physician"), ("lukas.weber", "physician"),
+                           ("emily.chen", "physician")):
+        person = _user(session, username)
+        if not gates.identity_verified(session, person):
+            gates.record_identity_verification(session, _ctx(verifier), verifier, person, method="In person, photo ID",
+                                               evidence=f"Passport checked against HR record for {person.printed_name}")
+        if not gates.policy_acknowledged(session, person, policy):
+            gates.acknowledge_policy(session, _ctx(person), person, policy)
+        if gates.current_training(session, person, role, "oos_notification", today) is None:
+            gates.record_training(session, _ctx(trainer), trainer, person, role=role, document_type=None,
+                                  known_types=document_types, course=f"GMP e-records and OOS compassionate use ({role})",
+                                  trained_on=today - timedelta(days=40), valid_until=today + timedelta(days=325))
+
+
+def _oos_values(case: DemoCase, detected: datetime) -> dict[str, object]:
+    return {
+        "product": case.product, "lot": case.lot, "patient_ref": case.patient_ref,
+        "tested_on": detected.date().isoformat(), "test": case.test, "method": case.method,
+        "specification": case.specification, "result": case.result, "units": case.units, "safety_test": "no",
+        "investigation_summary": "Phase I laboratory investigation found no assay or analyst error; the result was "
+                                 "confirmed on a retained sample. Apheresis material had low baseline quality.",
+        "risk_assessment": "Not a safety specification: sterility, endotoxin and mycoplasma met their limits. Published "
+                           "experience shows similar outcomes for comparable OOS lots; re-manufacture would delay "
+                           "treatment beyond the patient's window.",
+        "recommendation": "The lot may be supplied at the treating physician's request after a patient-level "
+                          "benefit-risk assessment and informed consent.",
+    }
+
+
+def _waivable_values(case: DemoCase) -> dict[str, object]:
+    return {
+        "product": case.product, "mah": "Kansai Regenerative Cell Therapies K.K.",
+        "evaluation_system": "OOS evaluation committee (QA, manufacturing, medical safety) assesses every OOS lot "
+                             "within 2 working days (SOP-QA-301).",
+        "waivable_tests": ["viable_car_t_dose", "viability", "car_expression"],
+        "acceptable_ranges": "Dose ≥ 0.2 × 10^8 CAR+ viable T cells; viability ≥ 60 %; CAR expression ≥ 10 %.",
+        "never_waived": "Sterility, endotoxin, mycoplasma, identity, replication-competent lentivirus.",
+        "notified_to_authority": "yes", "notified_on": "2026-04-01", "notification_reference": "PMDA-2026-CT-0412",
+        "effective_from": "2026-04-01",
+    }
+
+
+def _sign_all(session: Session, env: sig.SigningEnvironment, doc_type: DocumentType, document, password: str) -> bool:
+    """Every step in order by the demo signer of its role; stops (False) at a gate the regime imposes."""
+    used: set[str] = set()
+    for step in doc_type.steps:
+        candidates = SIGNERS.get(step.role)
+        names = candidates if isinstance(candidates, tuple) else (candidates,)
+        for _ in range(step.approvals):
+            name = next((n for n in names if n and n not in used), None)
+            if name is None:
+                return False
+            user = _user(session, name)
+            try:
+                sig.sign(session, _ctx(user), env, doc_type, user, document, document.latest,
+                         sig.Credentials(password=password, username=user.username), step=step.name)
+            except SigningRefused:
+                return False
+            used.add(name)
+    return True
+
+
+def create_demo_cases(session: Session, settings, document_types: dict[str, DocumentType],
+                      regimes: dict[str, Regime], password: str) -> list[cm.Case]:
+    """Idempotent: a case whose lot exists already is left alone."""
+    make_signers_ready(session, document_types)
+    env = sig.SigningEnvironment.from_settings(settings, (
+        lambda s, d: case_signing_reasons(s, d, types=document_types, regimes=regimes),))
+    made = []
+    for demo in DEMO_CASES:
+        if session.scalar(select(cm.Case).where(cm.Case.lot == demo.lot)) is not None:
+            continue
+        qa = _user(session, "akiko.tanaka")
+        detected = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=2)
+        case = create_case(session, _ctx(qa), qa, regimes, CaseFacts(
+            regime_key=demo.regime, product=demo.product, lot=demo.lot, patient_ref=demo.patient_ref,
+            treating_site=demo.site, site_timezone=demo.zone, physician_id=_user(session, demo.physician).id,
+            oos_detected_at=detected))
+        regime = regimes[demo.regime]
+        plan = [("oos_notification", "kenji.sato", _oos_values(demo, detected), f"OOS {demo.test}, lot {demo.lot}")]
+        if any(item.type_key == "waivable_items_list" for item in regime.documents):
+            plan.insert(0, ("waivable_items_list", "akiko.tanaka", _waivable_values(demo), "Waivable OOS items"))
+        for type_key, author_name, values, title in plan:
+            author = _user(session, author_name)
+            doc_type = document_types[type_key]
+            document = docs.create_document(session, _ctx(author), author, doc_type, title=title,
+                                            raw_values=values, case_id=case.id)
+            docs.submit(session, _ctx(author), author, document)
+            if not _sign_all(session, env, doc_type, document, password):
+                break
+        made.append(case)
+    return made

@@ -1,0 +1,350 @@
+"""Every state change of a document: one function each, audited in the same transaction.
+
+A draft may be edited; submission freezes the version for ever (content, attachments, content hash).
+Any later change is a new version with a mandatory reason; earlier versions stay readable.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import rfc8785
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from edms.audit import AuditContext, record
+from edms.audit.record import diff
+from edms.documents import models as m
+from edms.documents.blobstore import BlobStore
+from edms.documents.hashing import content_sha256
+from edms.documents.types import DocumentType, FieldError
+from edms.documents.uploads import UploadRejected, inspect_upload
+from edms.errors import N_, UserError
+from edms.timeutil import utc_now
+from edms.users.models import User
+
+
+class DocumentError(UserError):
+    """A refused document operation; the message is shown to the person who asked.
+
+    `code` says what kind of refusal it is, so that the API answers each kind with its own status.
+    """
+
+    code = "refused"
+
+
+class NotPermitted(DocumentError):
+    """The person's roles, or their relation to the document, do not allow the operation."""
+
+    code = "forbidden"
+
+
+class WrongState(DocumentError):
+    """The document's state does not allow the operation now (frozen, withdrawn, still a draft)."""
+
+    code = "conflict"
+
+
+class ReasonRequired(DocumentError):
+    code = "reason_required"
+
+
+class UploadRefused(DocumentError):
+    """The upload was refused and the refusal is in the audit trail: commit, so that the record stays."""
+
+    code = "upload_refused"
+
+
+class ValidationFailed(DocumentError):
+    """Field-level errors; nothing was stored."""
+
+    code = "validation_failed"
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(N_("Some fields are not valid: nothing was saved."))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_bytes: int = 25 * 1024 * 1024
+    max_expanded_bytes: int = 200 * 1024 * 1024
+
+
+def may_author(user: User, doc_type: DocumentType) -> bool:
+    """Whoever holds a role that signs one of the type's steps may create and edit it."""
+    return user.active and user.has_role(*{step.role for step in doc_type.steps})
+
+
+def values_of(version: m.DocumentVersion) -> dict[str, object]:
+    return json.loads(version.content)
+
+
+def _content_text(doc_type: DocumentType, values: dict[str, object]) -> str:
+    return rfc8785.dumps(doc_type.canonical(values)).decode("utf-8")
+
+
+def _validate(session: Session, doc_type: DocumentType, title: object, raw: dict[str, object],
+              zone: str) -> tuple[str, dict[str, object]]:
+    result = doc_type.validate(raw, zone=zone)
+    errors = dict(result.errors)
+    title = title.strip() if isinstance(title, str) else ""
+    if not title:
+        errors["title"] = FieldError(N_("A title is required."))
+    elif len(title) > 300:
+        errors["title"] = FieldError(N_("The title is too long (300 characters at most)."))
+    for field in doc_type.fields:
+        if field.type == "document_refs" and field.name not in errors:
+            missing = _unknown_numbers(session, result.values[field.name])
+            if missing:
+                errors[field.name] = FieldError(N_("No document has the number %(numbers)s."), numbers=", ".join(missing))
+    if errors:
+        raise ValidationFailed(errors)
+    return title, result.values
+
+
+def _unknown_numbers(session: Session, numbers: list[str]) -> list[str]:
+    """A reference must name a document that exists: a typo would otherwise link a decision to nothing."""
+    if not numbers:
+        return []
+    known = set(session.scalars(select(m.Document.number).where(m.Document.number.in_(numbers))))
+    return [number for number in numbers if number not in known]
+
+
+def _next_number(session: Session, doc_type: DocumentType, year: int) -> str:
+    query = select(m.NumberSequence).where(m.NumberSequence.type_key == doc_type.key, m.NumberSequence.year == year)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    sequence = session.scalar(query)
+    if sequence is None:
+        sequence = m.NumberSequence(type_key=doc_type.key, year=year, last=0)
+        session.add(sequence)
+    sequence.last += 1
+    session.flush()
+    return doc_type.format_number(year, sequence.last)
+
+
+def create_document(
+    session: Session, ctx: AuditContext, user: User, doc_type: DocumentType, *, title: str,
+    raw_values: dict[str, object], case_id: int | None = None,
+) -> m.Document:
+    if not may_author(user, doc_type):
+        raise NotPermitted(N_("Your roles do not allow you to create this type of document."))
+    title, values = _validate(session, doc_type, title, raw_values, user.timezone)
+    now = utc_now()
+    document = m.Document(
+        number=_next_number(session, doc_type, now.year), type_key=doc_type.key, title=title, owner_id=user.id,
+        status=m.DRAFT, case_id=case_id, created_at=now, current_version=1,
+    )
+    session.add(document)
+    session.flush()
+    version = m.DocumentVersion(
+        document_id=document.id, version=1, status=m.DRAFT, title=title, content=_content_text(doc_type, values),
+        created_by=user.id, created_at=now, updated_at=now, status_changed_at=now,
+    )
+    session.add(version)
+    session.flush()
+    session.refresh(document)
+    record(session, ctx, "document.created", "document", document.id, document_version=1, case_id=case_id,
+           changes=diff({}, {"number": document.number, "title": title, **json.loads(version.content)}))
+    return document
+
+
+def _editable_draft(document: m.Document, user: User) -> m.DocumentVersion:
+    if document.status == m.WITHDRAWN:
+        raise WrongState(N_("The document has been withdrawn."))
+    draft = document.latest
+    if draft.frozen:
+        raise WrongState(N_("This version has been submitted and is frozen: create a new version with a reason."))
+    if draft.created_by != user.id and document.owner_id != user.id:
+        raise NotPermitted(N_("Only the author of the draft may edit it."))
+    return draft
+
+
+def save_draft(
+    session: Session, ctx: AuditContext, user: User, doc_type: DocumentType, document: m.Document, *,
+    title: str, raw_values: dict[str, object],
+) -> m.DocumentVersion:
+    draft = _editable_draft(document, user)
+    title, values = _validate(session, doc_type, title, raw_values, user.timezone)
+    before = {"title": draft.title, **values_of(draft)}
+    draft.title = title
+    draft.content = _content_text(doc_type, values)
+    draft.updated_at = utc_now()
+    document.title = title
+    changes = diff(before, {"title": title, **values_of(draft)})
+    if changes:
+        record(session, ctx, "document.draft_saved", "document", document.id, document_version=draft.version,
+               case_id=document.case_id, changes=changes)
+    return draft
+
+
+def add_attachment(
+    session: Session, ctx: AuditContext, user: User, document: m.Document, blobs: BlobStore, *,
+    filename: str, data: bytes, declared_sha256: str | None = None, limits: UploadLimits = UploadLimits(),
+) -> m.Attachment:
+    draft = _editable_draft(document, user)
+    try:
+        info = inspect_upload(filename, data, max_bytes=limits.max_bytes, max_expanded_bytes=limits.max_expanded_bytes,
+                              declared_sha256=declared_sha256)
+    except UploadRejected as exc:
+        record(session, ctx, "document.attachment_refused", "document", document.id, document_version=draft.version,
+               case_id=document.case_id, reason=str(exc))
+        raise UploadRefused(exc.message, **exc.params) from exc
+    blobs.put(data)
+    attachment = m.Attachment(
+        version_id=draft.id, sha256=info.sha256, display_name=info.safe_display_name, media_type=info.media_type,
+        size=info.size, added_by=user.id, added_at=utc_now(),
+    )
+    session.add(attachment)
+    session.flush()
+    session.refresh(draft)
+    record(session, ctx, "document.attachment_added", "document", document.id, document_version=draft.version,
+           case_id=document.case_id,
+           changes={"attachment": {"old": None, "new": {"name": info.safe_display_name, "sha256": info.sha256,
+                                                       "media_type": info.media_type, "size": info.size}}})
+    return attachment
+
+
+def remove_attachment(session: Session, ctx: AuditContext, user: User, document: m.Document, attachment_id: int) -> None:
+    draft = _editable_draft(document, user)
+    attachment = next((a for a in draft.attachments if a.id == attachment_id), None)
+    if attachment is None:
+        raise DocumentError(N_("No such attachment on the current draft."))
+    attachment.removed_at = utc_now()
+    attachment.removed_by = user.id
+    record(session, ctx, "document.attachment_removed", "document", document.id, document_version=draft.version,
+           case_id=document.case_id,
+           changes={"attachment": {"old": {"name": attachment.display_name, "sha256": attachment.sha256}, "new": None}})
+
+
+def version_hash(document: m.Document, version: m.DocumentVersion) -> str:
+    return content_sha256(
+        type_key=document.type_key, number=document.number, version=version.version, title=version.title,
+        fields=values_of(version),
+        attachments=[{"sha256": a.sha256, "name": a.display_name, "media_type": a.media_type, "size": a.size}
+                     for a in version.attachments],
+    )
+
+
+def submit(session: Session, ctx: AuditContext, user: User, document: m.Document) -> m.DocumentVersion:
+    """Freeze the draft for ever and send it for review."""
+    draft = _editable_draft(document, user)
+    now = utc_now()
+    draft.content_sha256 = version_hash(document, draft)
+    draft.frozen_at = now
+    _set_status(draft, m.IN_REVIEW, now)
+    document.status = m.IN_REVIEW
+    record(session, ctx, "document.submitted", "document", document.id, document_version=draft.version,
+           case_id=document.case_id,
+           changes={"status": {"old": m.DRAFT, "new": m.IN_REVIEW}, "content_sha256": {"old": None, "new": draft.content_sha256}})
+    return draft
+
+
+def revise(session: Session, ctx: AuditContext, user: User, doc_type: DocumentType, document: m.Document,
+           reason: str) -> m.DocumentVersion:
+    """A new draft version from the latest frozen one; the reason is mandatory (11.10(e), Annex 11 §9)."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise ReasonRequired(N_("A reason is required for a new version."))
+    if not may_author(user, doc_type):
+        raise NotPermitted(N_("Your roles do not allow you to revise this type of document."))
+    if document.status == m.WITHDRAWN:
+        raise WrongState(N_("The document has been withdrawn."))
+    previous = document.latest
+    if not previous.frozen:
+        raise WrongState(N_("The current version is still a draft: edit it instead."))
+    now = utc_now()
+    if previous.status == m.IN_REVIEW:
+        _set_status(previous, m.SUPERSEDED, now)
+    draft = m.DocumentVersion(
+        document_id=document.id, version=previous.version + 1, status=m.DRAFT, title=previous.title,
+        content=previous.content, reason=reason.strip(), created_by=user.id, created_at=now, updated_at=now,
+        status_changed_at=now,
+    )
+    session.add(draft)
+    session.flush()
+    for attachment in previous.attachments:
+        session.add(m.Attachment(
+            version_id=draft.id, sha256=attachment.sha256, display_name=attachment.display_name,
+            media_type=attachment.media_type, size=attachment.size, added_by=user.id, added_at=now,
+        ))
+    document.current_version = draft.version
+    document.status = m.DRAFT
+    session.flush()
+    session.refresh(document)
+    record(session, ctx, "document.revised", "document", document.id, document_version=draft.version,
+           case_id=document.case_id, reason=reason.strip(),
+           changes={"version": {"old": previous.version, "new": draft.version}})
+    return draft
+
+
+def mark_approved(session: Session, ctx: AuditContext, document: m.Document, version: m.DocumentVersion) -> None:
+    """Called by the workflow once every required signature is present: the version becomes effective."""
+    now = utc_now()
+    for other in document.versions:
+        if other.status == m.APPROVED and other.id != version.id:
+            _set_status(other, m.SUPERSEDED, now)
+    _set_status(version, m.APPROVED, now)
+    document.status = m.APPROVED
+    record(session, ctx, "document.approved", "document", document.id, document_version=version.version,
+           case_id=document.case_id, changes={"status": {"old": m.IN_REVIEW, "new": m.APPROVED}})
+
+
+def mark_rejected(session: Session, ctx: AuditContext, document: m.Document, version: m.DocumentVersion, reason: str) -> None:
+    """A refusal to sign sends the version back: it stays readable as rejected, the author revises it."""
+    now = utc_now()
+    _set_status(version, m.REJECTED, now)
+    document.status = m.REJECTED
+    record(session, ctx, "document.rejected", "document", document.id, document_version=version.version,
+           case_id=document.case_id, reason=reason, changes={"status": {"old": m.IN_REVIEW, "new": m.REJECTED}})
+
+
+def withdraw(session: Session, ctx: AuditContext, user: User, document: m.Document, reason: str) -> None:
+    if not isinstance(reason, str) or not reason.strip():
+        raise ReasonRequired(N_("A reason is required to withdraw a document."))
+    if document.status == m.WITHDRAWN:
+        raise WrongState(N_("The document has been withdrawn."))
+    if document.owner_id != user.id and not user.has_role("qa"):
+        raise NotPermitted(N_("Only the document's owner or QA may withdraw it."))
+    now = utc_now()
+    old = document.status
+    for version in document.versions:
+        if version.status in (m.DRAFT, m.IN_REVIEW):
+            _set_status(version, m.WITHDRAWN, now)
+    document.status = m.WITHDRAWN
+    record(session, ctx, "document.withdrawn", "document", document.id, document_version=document.current_version,
+           case_id=document.case_id, reason=reason.strip(), changes={"status": {"old": old, "new": m.WITHDRAWN}})
+
+
+def _set_status(version: m.DocumentVersion, status: str, now) -> None:
+    version.status = status
+    version.status_changed_at = now
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    name: str
+    label: str
+    old: object
+    new: object
+
+
+def diff_versions(doc_type: DocumentType, a: m.DocumentVersion, b: m.DocumentVersion, language: str = "en") -> list[FieldChange]:
+    """Field-by-field differences between two versions, title and attachments included."""
+    old, new = values_of(a), values_of(b)
+    changes = []
+    if a.title != b.title:
+        changes.append(FieldChange("title", "Title" if language != "ja" else "表題", a.title, b.title))
+    for field in doc_type.fields:
+        if old.get(field.name) != new.get(field.name):
+            changes.append(FieldChange(field.name, field.label.text(language), old.get(field.name), new.get(field.name)))
+    old_files = sorted(f"{x.display_name} ({x.sha256[:12]}…)" for x in a.attachments)
+    new_files = sorted(f"{x.display_name} ({x.sha256[:12]}…)" for x in b.attachments)
+    if old_files != new_files:
+        changes.append(FieldChange("attachments", "Attachments" if language != "ja" else "添付ファイル",
+                                   ", ".join(old_files), ", ".join(new_files)))
+    return changes
+
+
+def get_document(session: Session, document_id: int) -> m.Document | None:
+    return session.get(m.Document, document_id)

@@ -1,0 +1,1 @@
+"""What inspectors use: search, signed-history timelines, the offline-verifiable export package, access logging."""

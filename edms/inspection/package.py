@@ -1,0 +1,582 @@
+"""The inspection package: a ZIP that lets an inspector take a record away and prove it offline.
+
+21 CFR 11.10(b) (accurate and complete copies, human-readable and electronic), ER/ES preservation, EU
+Annex 11 §17 (archives verifiable after system changes). A package holds, for a document or every document
+of a case:
+
+    manifest.json                    every file below with its SHA-256 and size, and what the files are
+    manifest.json.p7s                detached CMS over manifest.json by the system key
+    manifest.json.sigvalue.bin       that signature's value, which manifest.json.tsr time-stamps (RFC 3161)
+    manifest.json.tsr
+    VERIFY.md                        how to check every signature and time-stamp with openssl alone
+    report.html, report.pdf          the human-readable history and verification report
+    edms_verify.py                   the standalone verifier (`python edms_verify.py PACKAGE.zip`)
+    pki/                             root CA, signing CA, TSA and system certificates, the signing CA's CRL
+    documents/<number>/v<n>/         content.json (the exact bytes of the content hash), rendition.pdf,
+                                     rendition.docx, attachments/, and per signature signatures/<id>/:
+                                     manifest.json, signature.p7s, timestamp.tsr, sigvalue.bin, signer.pem
+    audit/events.jsonl               one line per audit event, exactly the canonical bytes its hash covers
+    audit/checkpoints/<n>/           payload.json, signature.p7s, timestamp.tst (token), sigvalue.bin
+
+The audit events are every event about the exported records plus, for each, the contiguous stretch of
+the chain from it up to the first signed checkpoint at or after it, so that every hash and link
+recomputes up to a head hash the system signed. Exporting is itself audited (`inspection.exported`) and
+a checkpoint is made when none covers that event yet.
+"""
+from __future__ import annotations
+
+import bisect
+import concurrent.futures
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import multiprocessing
+import os
+import re
+import string
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import BinaryIO
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from fontTools import subset
+from fontTools.ttLib import TTFont
+from sqlalchemy import Engine, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+import edms.verify
+from edms import __version__
+from edms.audit import AuditContext, record
+from edms.audit.chain import canonical_bytes
+from edms.audit.checkpoints import CheckpointError, checkpoint_payload, create_checkpoint_now
+from edms.audit.models import AuditCheckpoint, AuditEvent
+from edms.audit.verify import read_snapshot
+from edms.crypto.cms import signature_value, signer_certificate
+from edms.crypto.pki import build_crl
+from edms.crypto.tsa import token_from_response
+from edms.db import transaction
+from edms.documents import models as dm
+from edms.documents.blobstore import BlobStore
+from edms.documents.hashing import canonical_content
+from edms.documents.operations import values_of
+from edms.documents.presentation import build_rendition
+from edms.documents import renditions as renditions_module
+from edms.documents.renditions import Rendition, find_pdf_font, render_docx, render_pdf
+from edms.documents.types import DocumentType
+from edms.errors import N_, UserError
+from edms.inspection import report
+from edms.inspection.timeline import Timeline, case_documents, document_timeline
+from edms.pki.store import ROOT, SIGNING_CA, SYSTEM, TSA, PkiStore, SystemSigner, system_signer
+from edms.signatures import presentation
+from edms.signatures.keys import CRL_VALIDITY, SigningAuthority, revocations, signing_authority
+from edms.signatures.models import Signature
+from edms.timeutil import isoformat_utc, utc_now
+
+log = logging.getLogger("edms")
+
+PACKAGE_TYPE = edms.verify.PACKAGE_TYPE
+FORMAT = 1
+EXPORTED_ACTION = "inspection.exported"
+DOCUMENT, CASE = "document", "case"
+# A record changed between the export's checkpoint and the snapshot: checkpoint again, this many times at most.
+MAX_ATTEMPTS = 3
+# Below this many versions the renditions are made in this process; above, in parallel processes.
+PARALLEL_FROM = 4
+PKI_FILES = {"root": ("pki/root-ca.pem", ROOT), "signing_ca": ("pki/signing-ca.pem", SIGNING_CA),
+             "tsa": ("pki/tsa.pem", TSA), "system": ("pki/system.pem", SYSTEM)}
+CRL_FILE = "pki/signing-ca.crl.pem"
+EVENTS_FILE = "audit/events.jsonl"
+# Latin-1 and general punctuation: what English messages (signature verification results) may hold.
+_COMMON = {chr(code) for code in (*range(0xA0, 0x180), *range(0x2010, 0x2070))}
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
+
+
+class ExportError(UserError):
+    """The package could not be made (no checkpoint or time-stamp could be obtained, records kept changing)."""
+
+
+class NothingToExport(ExportError):
+    """No such document, or no document in the case."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: str  # DOCUMENT or CASE
+    id: int
+
+    def __post_init__(self) -> None:
+        if self.kind not in (DOCUMENT, CASE):
+            raise ValueError(f"an export is of a document or a case, not {self.kind!r}")
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.id}"
+
+
+@dataclass(frozen=True)
+class ExportEnvironment:
+    """What an export needs besides the database: the settings (PKI), document types and stored files.
+    The keys are opened only when called."""
+
+    settings: object
+    document_types: Mapping[str, DocumentType]
+    blobs: BlobStore
+    signer: Callable[[], SystemSigner]
+    authority: Callable[[], SigningAuthority]
+
+
+@dataclass(frozen=True)
+class SignedItem:
+    row: Signature
+    shown: presentation.Manifestation
+    directory: str
+
+
+@dataclass(frozen=True)
+class VersionItem:
+    row: dm.DocumentVersion
+    content_path: str
+    content_sha256: str  # of content.json as written
+    renditions: dict[str, str]  # format -> path
+    attachments: list[tuple[dm.Attachment, str]]
+    signatures: list[SignedItem]
+
+
+@dataclass(frozen=True)
+class DocumentItem:
+    row: dm.Document
+    doc_type: DocumentType
+    directory: str
+    versions: list[VersionItem]
+    timeline: Timeline
+
+
+@dataclass(frozen=True)
+class CheckpointItem:
+    row: AuditCheckpoint
+    directory: str
+
+
+@dataclass
+class PackageContent:
+    """Everything in a package, as the report and VERIFY.md describe it."""
+
+    created_at: datetime
+    created_by: AuditContext
+    scope: Scope
+    organisation: str
+    language: str
+    display_tz: str
+    export_seq: int
+    documents: list[DocumentItem] = field(default_factory=list)
+    events: list[AuditEvent] = field(default_factory=list)
+    relevant: list[int] = field(default_factory=list)
+    segments: list[tuple[int, int]] = field(default_factory=list)
+    checkpoints: list[CheckpointItem] = field(default_factory=list)
+    certificates: dict[str, tuple[str, x509.Certificate]] = field(default_factory=dict)  # role -> (path, cert)
+    crl: x509.CertificateRevocationList | None = None
+    renderer: Renderer | None = None
+    renditions: list[concurrent.futures.Future] = field(default_factory=list)  # (pdf, docx) per version, in order
+    app_version: str = __version__
+
+    @property
+    def signatures(self) -> list[SignedItem]:
+        return [signed for document in self.documents for version in document.versions for signed in version.signatures]
+
+
+@dataclass(frozen=True)
+class Exported:
+    filename: str
+    sha256: str
+    size: int
+    documents: int
+    versions: int
+    signatures: int
+    files: int
+    export_seq: int
+    checkpoints: tuple[int, ...]
+
+
+def package_filename(scope: Scope, numbers: Sequence[str], created_at: datetime) -> str:
+    stamp = created_at.strftime("%Y%m%dT%H%M%SZ")
+    what = f"case-{scope.id}" if scope.kind == CASE else _safe(numbers[0])
+    return f"edms-inspection-{what}-{stamp}.zip"
+
+
+def scope_documents(session: Session, scope: Scope) -> list[dm.Document]:
+    if scope.kind == CASE:
+        return case_documents(session, scope.id)
+    document = session.get(dm.Document, scope.id)
+    return [document] if document is not None else []
+
+
+def export_package(engine: Engine, factory: sessionmaker[Session], ctx: AuditContext, env: ExportEnvironment,
+                   scope: Scope, out: BinaryIO, *, language: str = "en", display_tz: str = "UTC") -> Exported:
+    """Record the export, make sure a signed checkpoint covers it, then write the package to `out`.
+
+    Reads one consistent snapshot of the database, so no lock is held while renditions are made. With
+    SQLite the caller must not hold a transaction open on `engine` (the export writes its event first).
+    """
+    with transaction(factory) as session:
+        documents = scope_documents(session, scope)
+        if not documents:
+            raise NothingToExport(N_("There is no %(what)s to export."), what=scope.describe())
+        numbers = [document.number for document in documents]
+        case_id = scope.id if scope.kind == CASE else documents[0].case_id
+        export_seq = record(session, ctx, EXPORTED_ACTION, scope.kind, scope.id, case_id=case_id, changes={
+            "package": {"old": None, "new": {"format": FORMAT, "documents": numbers, "language": language}},
+        }).seq
+    with tempfile.TemporaryDirectory(prefix="edms-export-") as scratch:
+        for _attempt in range(MAX_ATTEMPTS):
+            try:
+                create_checkpoint_now(factory, ctx, env.signer())
+            except CheckpointError as exc:
+                raise ExportError(exc.message, **exc.params) from exc
+            content = _read(engine, env, scope, ctx, export_seq, language, display_tz, Path(scratch))
+            if content is not None:
+                break
+        else:
+            raise ExportError(N_("The records kept changing while they were exported: try again."))
+        try:
+            files = _files(content, env)
+        finally:
+            content.renderer.close()
+    data, manifest_digest = _seal(files, content, env.signer())
+    out.write(data)
+    log.info("inspection package of %s: %d files, manifest SHA-256 %s", scope.describe(), len(files), manifest_digest)
+    return Exported(
+        filename=package_filename(scope, numbers, content.created_at), sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data), documents=len(content.documents),
+        versions=sum(len(document.versions) for document in content.documents),
+        signatures=len(content.signatures), files=len(files), export_seq=export_seq,
+        checkpoints=tuple(item.row.number for item in content.checkpoints),
+    )
+
+
+# --- reading the snapshot -----------------------------------------------------------------------------
+
+
+def _read(engine: Engine, env: ExportEnvironment, scope: Scope, ctx: AuditContext, export_seq: int, language: str,
+          display_tz: str, scratch: Path) -> PackageContent | None:
+    """Everything the package holds, from one snapshot; None if a relevant event is newer than every checkpoint."""
+    with read_snapshot(engine) as connection, Session(bind=connection) as session:
+        # Renditions find signature manifestations through the engine their session is bound to.
+        presentation.bind(connection.engine, env.settings, env.document_types)
+        documents = scope_documents(session, scope)
+        relevant = _relevant_seqs(session, scope, documents)
+        checkpoints = list(session.scalars(select(AuditCheckpoint).where(AuditCheckpoint.seq >= relevant[0])
+                                           .order_by(AuditCheckpoint.seq, AuditCheckpoint.number)))
+        if not checkpoints or checkpoints[-1].seq < relevant[-1]:
+            return None
+        segments, needed = _segments(relevant, checkpoints)
+        trust = presentation.current_trust(session, env.settings)
+        authority = env.authority()
+        now = utc_now()
+        content = PackageContent(
+            created_at=now, created_by=ctx, scope=scope, organisation=authority.organisation, language=language,
+            display_tz=display_tz, export_seq=export_seq, relevant=relevant, segments=segments,
+            checkpoints=[CheckpointItem(row, f"audit/checkpoints/{row.number:06d}") for row in needed],
+            events=[event for start, end in segments for event in session.scalars(
+                select(AuditEvent).where(AuditEvent.seq >= start, AuditEvent.seq <= end).order_by(AuditEvent.seq))],
+            certificates=_certificates(env.settings),
+            # Issued now, after every signature in the snapshot: it shows each was unrevoked when stamped.
+            crl=build_crl(authority.ca_cert, authority.ca_key, revocations(session), now, now + CRL_VALIDITY),
+        )
+        content.renderer = Renderer(scratch, sum(len(document.versions) for document in documents))
+        try:
+            content.renderer.prepare(_record_texts(session, documents, env.document_types))
+            for document in documents:
+                doc_type = env.document_types[document.type_key]
+                timeline = document_timeline(session, document, trust, env.document_types)
+                shown = {item.signature_id: item for item in timeline.signatures}
+                directory = f"documents/{_safe(document.number)}"
+                versions = []
+                for version in document.versions:
+                    content.renditions.append(content.renderer.submit(build_rendition(
+                        session, doc_type, document, version, language=language, display_tz=display_tz)))
+                    versions.append(_version_item(session, document, version, directory, shown, trust, env))
+                content.documents.append(DocumentItem(document, doc_type, directory, versions, timeline))
+        except BaseException:
+            content.renderer.close()
+            raise
+        return content
+
+
+def _record_texts(session: Session, documents: Sequence[dm.Document], types: Mapping[str, DocumentType]) -> list:
+    """Everything the renditions of these documents can print besides their labels: titles, field values,
+    reasons, attachment names, signers' names (in the signed manifests) and the types' own wording."""
+    manifests = session.scalars(select(Signature.manifest).where(Signature.document_id.in_([d.id for d in documents])))
+    return [
+        [types[document.type_key] for document in documents],
+        [[document.number, document.title, *((v.title, v.content, v.reason) for v in document.versions),
+          *(a.display_name for v in document.versions for a in v.all_attachments)] for document in documents],
+        [manifest.decode("utf-8", "replace") for manifest in manifests],
+    ]
+
+
+def _relevant_seqs(session: Session, scope: Scope, documents: Sequence[dm.Document]) -> list[int]:
+    ids = [str(document.id) for document in documents]
+    conditions = [(AuditEvent.object_type == DOCUMENT) & AuditEvent.object_id.in_(ids)]
+    if scope.kind == CASE:
+        conditions.append(AuditEvent.case_id == str(scope.id))
+    return list(session.scalars(select(AuditEvent.seq).where(or_(*conditions)).order_by(AuditEvent.seq)))
+
+
+def _segments(relevant: list[int], checkpoints: list[AuditCheckpoint]) -> tuple[list[tuple[int, int]], list[AuditCheckpoint]]:
+    """For each relevant event, the stretch of chain up to the first checkpoint at or after it; merged."""
+    seqs = [checkpoint.seq for checkpoint in checkpoints]
+    segments: list[tuple[int, int]] = []
+    needed: dict[int, AuditCheckpoint] = {}
+    for seq in relevant:
+        checkpoint = checkpoints[bisect.bisect_left(seqs, seq)]
+        needed.setdefault(checkpoint.number, checkpoint)
+        if segments and seq <= segments[-1][1] + 1:
+            segments[-1] = (segments[-1][0], max(segments[-1][1], checkpoint.seq))
+        else:
+            segments.append((seq, checkpoint.seq))
+    return segments, sorted(needed.values(), key=lambda checkpoint: checkpoint.number)
+
+
+def _certificates(settings) -> dict[str, tuple[str, x509.Certificate]]:
+    store = PkiStore.for_settings(settings)
+    return {role: (path, store.certificate(name)) for role, (path, name) in PKI_FILES.items()}
+
+
+def _version_item(session: Session, document: dm.Document, version: dm.DocumentVersion, directory: str,
+                  shown: Mapping[str, presentation.Manifestation], trust, env: ExportEnvironment) -> VersionItem:
+    base = f"{directory}/v{version.version}"
+    content = _content_bytes(document, version)
+    signatures = []
+    for row in session.scalars(select(Signature).where(Signature.version_id == version.id).order_by(Signature.id)):
+        item = shown.get(row.signature_id) or presentation.manifestation(
+            session, row, trust, env.document_types.get(document.type_key))
+        signatures.append(SignedItem(row, item, f"{base}/signatures/{row.signature_id}"))
+    return VersionItem(
+        row=version, content_path=f"{base}/content.json", content_sha256=hashlib.sha256(content).hexdigest(),
+        renditions={"pdf": f"{base}/rendition.pdf", "docx": f"{base}/rendition.docx"},
+        attachments=[(attachment, f"{base}/attachments/{attachment.sha256[:12]}-{_safe(attachment.display_name)}")
+                     for attachment in version.attachments],
+        signatures=signatures,
+    )
+
+
+def _content_bytes(document: dm.Document, version: dm.DocumentVersion) -> bytes:
+    """Exactly the bytes the version's content hash (and through it every signature) covers."""
+    return canonical_content(
+        type_key=document.type_key, number=document.number, version=version.version, title=version.title,
+        fields=values_of(version),
+        attachments=[{"sha256": a.sha256, "name": a.display_name, "media_type": a.media_type, "size": a.size}
+                     for a in version.attachments],
+    )
+
+
+def _safe(name: str) -> str:
+    cleaned = _UNSAFE.sub("_", name).strip(" .")
+    return cleaned[:100] or "_"
+
+
+# --- the files ----------------------------------------------------------------------------------------
+
+
+def _files(content: PackageContent, env: ExportEnvironment) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    rendered = iter(content.renditions)
+    for document in content.documents:
+        for version in document.versions:
+            files[version.content_path] = _content_bytes(document.row, version.row)
+            pdf, docx = next(rendered).result()
+            files[version.renditions["pdf"]] = pdf
+            files[version.renditions["docx"]] = docx
+            for attachment, path in version.attachments:
+                files[path] = env.blobs.get(attachment.sha256)
+            for signed in version.signatures:
+                files.update(_signature_files(signed))
+    for path, cert in content.certificates.values():
+        files[path] = cert.public_bytes(Encoding.PEM)
+    files[CRL_FILE] = content.crl.public_bytes(Encoding.PEM)
+    files[EVENTS_FILE] = b"".join(canonical_bytes(event.hashed_fields()) + b"\n" for event in content.events)
+    for checkpoint in content.checkpoints:
+        files.update(_checkpoint_files(checkpoint))
+    files["edms_verify.py"] = Path(edms.verify.__file__).read_bytes()
+    files["report.html"] = report.report_html(content).encode("utf-8")
+    files["report.pdf"] = report.report_pdf(content)
+    files["VERIFY.md"] = report.verify_markdown(content, files).encode("utf-8")  # last: it lists the others' hashes
+    return files
+
+
+def _signature_files(signed: SignedItem) -> dict[str, bytes]:
+    row, base = signed.row, signed.directory
+    return {
+        f"{base}/manifest.json": row.manifest,
+        f"{base}/signature.p7s": row.cms,
+        f"{base}/timestamp.tsr": row.timestamp_response,
+        f"{base}/sigvalue.bin": signature_value(row.cms),
+        f"{base}/signer.pem": signer_certificate(row.cms).public_bytes(Encoding.PEM),
+    }
+
+
+def _checkpoint_files(item: CheckpointItem) -> dict[str, bytes]:
+    row, base = item.row, item.directory
+    return {
+        f"{base}/payload.json": checkpoint_payload(row.number, row.seq, row.head_hash, row.created_at),
+        f"{base}/signature.p7s": row.signature,
+        f"{base}/timestamp.tst": row.timestamp_token,
+        f"{base}/sigvalue.bin": signature_value(row.signature),
+    }
+
+
+def _render_both(rendition: Rendition, font: Path | None) -> tuple[bytes, bytes]:
+    return render_pdf(rendition, font_path=font), render_docx(rendition)
+
+
+class Renderer:
+    """PDF and DOCX of every version, made while the snapshot is still being read.
+
+    fpdf2 parses the whole embedded font for every PDF, most of a rendition's cost: one subset of it,
+    holding every character the package's records contain and every label the renditions print, is made
+    once and each PDF parses only that (a character missing from a font would print as [U+XXXX], never
+    vanish). Larger packages render in one worker process per CPU ("spawn": clean interpreters, safe in
+    a threaded server); smaller ones in this process.
+    """
+
+    def __init__(self, directory: Path, versions: int) -> None:
+        self._directory = directory
+        self._font: Path | None = None
+        workers = min(versions, os.cpu_count() or 1)
+        self._pool = (concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+                      if versions >= PARALLEL_FROM and workers > 1 else None)
+
+    def prepare(self, texts: Iterable[object]) -> None:
+        """Subset the rendition font to the characters of `texts` (walked through), the labels and ASCII."""
+        characters = (set(string.printable) | _COMMON | _characters(list(vars(renditions_module).values()))
+                      | _characters(texts))
+        font = TTFont(str(find_pdf_font()))
+        subsetter = subset.Subsetter(subset.Options(notdef_outline=True, name_IDs=["*"], glyph_names=False))
+        subsetter.populate(text="".join(sorted(characters)))
+        subsetter.subset(font)
+        self._font = self._directory / "rendition-font.ttf"
+        font.save(str(self._font))
+
+    def submit(self, rendition: Rendition) -> concurrent.futures.Future:
+        if self._pool is not None:
+            return self._pool.submit(_render_both, rendition, self._font)
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        done.set_result(_render_both(rendition, self._font))
+        return done
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+
+def _characters(value: object, seen: set[int] | None = None) -> set[str]:
+    """Every character of every string in `value`, through dataclasses, mappings and other collections."""
+    seen = set() if seen is None else seen
+    if isinstance(value, str):
+        return set(value)
+    if isinstance(value, (int, float, Decimal, date)):
+        return set(str(value))
+    if id(value) in seen or value is None or isinstance(value, (bytes, type)):
+        return set()
+    seen.add(id(value))
+    if dataclasses.is_dataclass(value):
+        parts: Iterable[object] = [getattr(value, item.name) for item in dataclasses.fields(value)]
+    elif isinstance(value, Mapping):
+        parts = [*value.keys(), *value.values()]
+    elif isinstance(value, Iterable):
+        parts = list(value)
+    else:
+        return set()
+    found: set[str] = set()
+    for part in parts:
+        found |= _characters(part, seen)
+    return found
+
+
+# --- manifest.json and its seal -------------------------------------------------------------------------
+
+
+def _manifest(files: Mapping[str, bytes], content: PackageContent) -> bytes:
+    created_by = content.created_by
+    document = {
+        "type": PACKAGE_TYPE,
+        "format": FORMAT,
+        "created_at": isoformat_utc(content.created_at),
+        "created_by": {"user_id": created_by.user_id, "name": created_by.user_name},
+        "app_version": content.app_version,
+        "organisation": content.organisation,
+        "scope": {"kind": content.scope.kind, "id": content.scope.id},
+        "language": content.language,
+        "display_timezone": content.display_tz,
+        "pki": {**{role: path for role, (path, _cert) in content.certificates.items()}, "crls": [CRL_FILE]},
+        "documents": [_document_json(document) for document in content.documents],
+        "audit": {
+            "events": EVENTS_FILE,
+            "export_event_seq": content.export_seq,
+            "relevant_seqs": content.relevant,
+            "segments": [list(segment) for segment in content.segments],
+            "checkpoints": [{"number": item.row.number, "seq": item.row.seq, "dir": item.directory}
+                            for item in content.checkpoints],
+        },
+        "reports": {"html": "report.html", "pdf": "report.pdf", "verify": "VERIFY.md", "verifier": "edms_verify.py"},
+        "files": [{"path": path, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+                  for path, data in sorted(files.items())],
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _document_json(item: DocumentItem) -> dict:
+    document = item.row
+    return {
+        "id": document.id, "number": document.number, "type": document.type_key, "title": document.title,
+        "status": document.status, "case_id": document.case_id,
+        "versions": [{
+            "version": version.row.version, "status": version.row.status, "title": version.row.title,
+            "reason": version.row.reason, "created_at": isoformat_utc(version.row.created_at),
+            "frozen_at": isoformat_utc(version.row.frozen_at) if version.row.frozen_at else None,
+            "content_sha256": version.row.content_sha256, "content": version.content_path,
+            "renditions": version.renditions,
+            "attachments": [{"name": attachment.display_name, "media_type": attachment.media_type,
+                             "size": attachment.size, "sha256": attachment.sha256, "path": path}
+                            for attachment, path in version.attachments],
+            "signatures": [{
+                "signature_id": signed.row.signature_id, "kind": signed.row.kind, "step": signed.row.step,
+                "meaning": signed.row.meaning, "signer": signed.shown.printed_name,
+                "signed_at": isoformat_utc(signed.row.signed_at),
+                "timestamped_at": isoformat_utc(signed.row.timestamped_at), "dir": signed.directory,
+            } for signed in version.signatures],
+        } for version in item.versions],
+    }
+
+
+def _seal(files: dict[str, bytes], content: PackageContent, signer: SystemSigner) -> tuple[bytes, str]:
+    """manifest.json, its system signature and the time-stamp of that signature; then the ZIP."""
+    manifest = _manifest(files, content)
+    cms = signer.sign(manifest)
+    value = signature_value(cms)
+    stamp = signer.timestamp(hashlib.sha256(value).digest())
+    token_from_response(stamp)  # refuses a TSA's refusal before anything is written
+    sealed = {edms.verify.MANIFEST: manifest, edms.verify.SEAL_SIGNATURE: cms, edms.verify.SEAL_VALUE: value,
+              edms.verify.SEAL_TIMESTAMP: stamp, **files}
+    buffer = io.BytesIO()
+    moment = content.created_at.timetuple()[:6]
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, data in sealed.items():
+            info = zipfile.ZipInfo(path, date_time=moment)  # UTC: ZIP stores no zone
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return buffer.getvalue(), hashlib.sha256(manifest).hexdigest()
+
+
+def environment_from_settings(settings, document_types: Mapping[str, DocumentType], blobs: BlobStore) -> ExportEnvironment:
+    return ExportEnvironment(settings, document_types, blobs, lambda: system_signer(settings),
+                             lambda: signing_authority(settings))
+

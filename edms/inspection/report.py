@@ -1,0 +1,296 @@
+"""The human-readable parts of an inspection package: VERIFY.md, report.html and report.pdf.
+
+VERIFY.md gives the exact openssl commands, with this package's paths and times, that check every
+signature, time-stamp, certificate and checkpoint without edms (21 CFR 11.30: signatures verify outside
+the application). The report shows every version, signature manifestation (printed name, role, meaning,
+time with zone, verification result at export) and the history of each record (11.10(b), 11.50).
+Written outside any request, so in English; document-type, meaning and role labels follow the package's
+language.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from edms.config import PROJECT_ROOT
+from edms.documents.renditions import find_pdf_fallback_font, find_pdf_font
+from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES
+from edms.timeutil import format_in_zone, isoformat_utc
+
+if TYPE_CHECKING:
+    from edms.inspection.package import PackageContent, SignedItem
+
+_TEMPLATES = Environment(loader=FileSystemLoader(str(PROJECT_ROOT / "templates")),
+                         autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
+_FONT, _FALLBACK = "report-body", "report-symbols"
+_RED = (176, 0, 0)
+
+
+def epoch(moment: datetime) -> int:
+    """Seconds since 1970 for openssl's -attime (whole seconds, rounded down: never before the event)."""
+    return int(moment.timestamp())
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def subject(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string()
+
+
+def meaning_label(signed: SignedItem, language: str) -> str:
+    label = SIGNATURE_MEANINGS.get(signed.row.meaning)
+    text = label.text(language) if label else signed.row.meaning
+    return f"Refused to sign: {text}" if signed.shown.rejection else text
+
+
+def role_label(role: str, language: str) -> str:
+    label = SIGNING_ROLES.get(role)
+    return label.text(language) if label else role
+
+
+def _title(content: PackageContent) -> str:
+    if content.scope.kind == "case":
+        return f"Case {content.scope.id}"
+    return content.documents[0].row.number if content.documents else content.scope.describe()
+
+
+# --- VERIFY.md ------------------------------------------------------------------------------------------
+
+
+def verify_markdown(content: PackageContent, files: Mapping[str, bytes]) -> str:
+    """The instructions, with every path and time of this package. `files` are all files but VERIFY.md."""
+    root_path, root = content.certificates["root"]
+    created = epoch(content.created_at)
+    lines = [
+        f"# Verifying this inspection package: {_title(content)}",
+        "",
+        f"Exported {isoformat_utc(content.created_at)} (UTC) by {content.created_by.user_name} from edms "
+        f"{content.app_version} of {content.organisation}.",
+        "",
+        "Everything below runs offline with the `openssl` command line (1.1.1 or 3.x) from the directory where "
+        "the ZIP was extracted. Each command must print `Verification successful`, `Verification: OK`, "
+        "`verify OK` or `OK`. Validity is judged with `-attime` at the moment each signature was time-stamped, "
+        "so the commands give the same answer after the certificates have expired.",
+        "",
+        "The same checks, and the links between the files (content hashes, signers, audit events), are made "
+        "in one go by the standalone verifier shipped in the package (Python 3.11 and the `cryptography` "
+        "package only):",
+        "",
+        "```",
+        "python3 edms_verify.py PACKAGE.zip --root ROOT-CA-YOU-TRUST.pem",
+        "```",
+        "",
+        "## 1. The trust anchor",
+        "",
+        f"Every certificate here chains to `{root_path}`, the organisation's root CA ({subject(root)}), SHA-256 "
+        f"fingerprint `{fingerprint(root)}`. Compare that fingerprint with the one the organisation published "
+        "to you independently of this package: the checks below prove only that the evidence chains to this root.",
+        "",
+        "```sh",
+        f"openssl x509 -in {root_path} -noout -subject -fingerprint -sha256",
+        "```",
+        "",
+        "## 2. The package seal and every file",
+        "",
+        "`manifest.json` lists every other file with its SHA-256. The system key signed it "
+        "(`manifest.json.p7s`, detached CMS) and the signature value (`manifest.json.sigvalue.bin`) is "
+        "time-stamped (`manifest.json.tsr`, RFC 3161).",
+        "",
+        "```sh",
+        f"openssl cms -verify -binary -inform DER -in manifest.json.p7s -content manifest.json -CAfile {root_path} "
+        f"-attime {created} -out /dev/null",
+        f"openssl ts -verify -in manifest.json.tsr -data manifest.json.sigvalue.bin -CAfile {root_path} -attime {created}",
+        "```",
+        "",
+        "The signer must be the system certificate `pki/system.pem` (`-signer signer.pem` writes the signer "
+        "out for comparison). Each file must hash to the value listed here (and in manifest.json); "
+        "`openssl dgst -sha256 -r FILE` prints the same format, and `sha256sum -c` reads this list:",
+        "",
+        "```text",
+        *(f"{hashlib.sha256(data).hexdigest()} *{path}" for path, data in sorted(files.items())),
+        "```",
+        "",
+        "## 3. Electronic signatures",
+        "",
+        "For each signature: the CMS signature over the exact signed bytes (`manifest.json`, which names the "
+        "signer, the meaning, the time, the document, the version and its content SHA-256); the RFC 3161 "
+        "time-stamp over the signature value (`sigvalue.bin`); and the signer's certificate chain at the "
+        "time-stamped moment. The signed `content_sha256` must equal the SHA-256 of the version's "
+        "`content.json`.",
+        "",
+    ]
+    crl_issuer = content.certificates["signing_ca"][0]
+    for document in content.documents:
+        for version in document.versions:
+            for signed in version.signatures:
+                lines += _signature_commands(signed, version.content_path, root_path, crl_issuer, content.language)
+    lines += [
+        "Revocation: the signing CA's CRL, issued when the package was exported, must be signed by the "
+        "signing CA; a signer's certificate serial (`openssl x509 -in .../signer.pem -noout -serial`) listed "
+        "there invalidates only signatures time-stamped at or after its revocation date.",
+        "",
+        "```sh",
+        f"openssl crl -in pki/signing-ca.crl.pem -CAfile {crl_issuer} -noout",
+        "openssl crl -in pki/signing-ca.crl.pem -noout -text",
+        "```",
+        "",
+        "## 4. The audit trail",
+        "",
+        "Each line of `audit/events.jsonl` is exactly the bytes whose SHA-256 is that event's hash (canonical "
+        "JSON, RFC 8785); each line's `prev_hash` is the hash of the line before it, and the last line of "
+        "each stretch of consecutive `seq` is the head hash a checkpoint below signed. This prints every "
+        "line's hash:",
+        "",
+        "```sh",
+        "while IFS= read -r line; do printf '%s' \"$line\" | openssl dgst -sha256 -r; done < audit/events.jsonl",
+        "```",
+        "",
+        "Each checkpoint's `payload.json` names the `seq` and `head_hash` it signs; the system key signed it and "
+        "the signature value is time-stamped (a bare token, hence `-token_in`):",
+        "",
+    ]
+    for item in content.checkpoints:
+        base, when = item.directory, epoch(item.row.timestamped_at)
+        lines += [
+            f"### Checkpoint #{item.row.number}: seq {item.row.seq}, time-stamped {isoformat_utc(item.row.timestamped_at)}",
+            "",
+            "```sh",
+            f"openssl cms -verify -binary -inform DER -in {base}/signature.p7s -content {base}/payload.json "
+            f"-CAfile {root_path} -attime {when} -out /dev/null",
+            f"openssl ts -verify -token_in -in {base}/timestamp.tst -data {base}/sigvalue.bin -CAfile {root_path} "
+            f"-attime {when}",
+            "```",
+            "",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _signature_commands(signed: SignedItem, content_path: str, root_path: str, ca_path: str, language: str) -> list[str]:
+    base, when, shown = signed.directory, epoch(signed.row.timestamped_at), signed.shown
+    return [
+        f"### {signed.row.signature_id}: {shown.printed_name} ({role_label(shown.role, language)}), "
+        f"{meaning_label(signed, language)}, {isoformat_utc(signed.row.signed_at)}",
+        "",
+        "```sh",
+        f"openssl cms -verify -binary -inform DER -in {base}/signature.p7s -content {base}/manifest.json "
+        f"-CAfile {root_path} -attime {when} -out /dev/null",
+        f"openssl ts -verify -in {base}/timestamp.tsr -data {base}/sigvalue.bin -CAfile {root_path} -attime {when}",
+        f"openssl verify -attime {when} -CAfile {root_path} -untrusted {ca_path} {base}/signer.pem",
+        f"openssl dgst -sha256 -r {content_path}",
+        "```",
+        "",
+    ]
+
+
+# --- report.html ----------------------------------------------------------------------------------------
+
+
+def report_html(content: PackageContent) -> str:
+    return _TEMPLATES.get_template("inspection/package_report.html").render(
+        content=content, title=_title(content), local=lambda moment: format_in_zone(moment, content.display_tz),
+        utc=isoformat_utc, fingerprint=fingerprint, subject=subject,
+        meaning_label=lambda signed: meaning_label(signed, content.language),
+        role_label=lambda role: role_label(role, content.language),
+    )
+
+
+# --- report.pdf -----------------------------------------------------------------------------------------
+
+
+class _Pdf(FPDF):
+    def __init__(self, title: str) -> None:
+        super().__init__(format="A4")
+        self.title_text = title
+        self.add_font(_FONT, fname=str(find_pdf_font()))
+        fallback = find_pdf_fallback_font()
+        if fallback is not None:
+            self.add_font(_FALLBACK, fname=str(fallback))
+            self.set_fallback_fonts([_FALLBACK])
+        self.set_auto_page_break(auto=True, margin=18)
+        self.set_margins(15, 15, 15)
+
+    def header(self) -> None:
+        self.set_font(_FONT, size=8)
+        self.set_text_color(90)
+        self.cell(0, 5, f"edms inspection package · {self.title_text}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.ln(2)
+        self.set_text_color(0)
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(_FONT, size=8)
+        self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
+
+    def heading(self, text: str, size: float = 13) -> None:
+        self.ln(2)
+        self.set_font(_FONT, size=size)
+        self.multi_cell(0, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.ln(1)
+
+    def line_of(self, text: str, size: float = 9, colour: tuple[int, int, int] = (0, 0, 0)) -> None:
+        self.set_font(_FONT, size=size)
+        self.set_text_color(*colour)
+        self.multi_cell(0, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_text_color(0)
+
+
+def report_pdf(content: PackageContent) -> bytes:
+    zone = content.display_tz
+    title = _title(content)
+    pdf = _Pdf(title)
+    pdf.set_title(f"Inspection package: {title}")
+    pdf.set_creator("edms")
+    pdf.set_creation_date(content.created_at)
+    pdf.add_page()
+    pdf.heading(f"Inspection package: {title}", size=16)
+    pdf.line_of(f"Exported {format_in_zone(content.created_at, zone)} by {content.created_by.user_name}, edms "
+                f"{content.app_version}, {content.organisation}.")
+    pdf.line_of(f"{len(content.documents)} document(s), {len(content.signatures)} signature(s), "
+                f"{len(content.events)} audit events, {len(content.checkpoints)} checkpoint(s). Verification results "
+                "below are those computed at export; run edms_verify.py or the commands in VERIFY.md to check again.")
+    for document in content.documents:
+        row = document.row
+        pdf.heading(f"{row.number} · {row.title}")
+        pdf.line_of(f"{document.doc_type.name.text(content.language)} · status {row.status}"
+                    + (f" · case {row.case_id}" if row.case_id is not None else ""))
+        for version in document.versions:
+            v = version.row
+            pdf.heading(f"Version {v.version} ({v.status})", size=11)
+            pdf.line_of(f"Created {format_in_zone(v.created_at, zone)}"
+                        + (f"; submitted {format_in_zone(v.frozen_at, zone)}" if v.frozen_at else "")
+                        + (f"; reason: {v.reason}" if v.reason else ""))
+            pdf.line_of(f"Content SHA-256 {v.content_sha256 or version.content_sha256 + ' (draft, not frozen)'}", size=8)
+            for signed in version.signatures:
+                shown = signed.shown
+                pdf.line_of(f"{meaning_label(signed, content.language)}: {shown.printed_name} "
+                            f"({role_label(shown.role, content.language)}), {format_in_zone(signed.row.signed_at, zone)}"
+                            + (f" — reason: {shown.comment}" if shown.rejection and shown.comment else ""))
+                pdf.line_of(f"Signature {signed.row.signature_id}: {shown.verdict.status}", size=8,
+                            colour=(0, 0, 0) if shown.verdict.ok else _RED)
+        pdf.heading("History", size=11)
+        for entry in document.timeline.entries:
+            what = entry.action + (f" v{entry.version}" if entry.version else "")
+            reason = f" — {entry.reason}" if entry.reason else ""
+            pdf.line_of(f"{format_in_zone(entry.at, zone)} · seq {entry.seq or '—'} · {what} · {entry.actor}{reason}", size=8)
+    pdf.heading("Audit trail and checkpoints")
+    pdf.line_of(f"Chain segments (seq): {', '.join(f'{start}–{end}' for start, end in content.segments)}; "
+                f"events about these records: {len(content.relevant)}; export recorded at seq {content.export_seq}.")
+    for item in content.checkpoints:
+        pdf.line_of(f"Checkpoint #{item.row.number}: seq {item.row.seq}, head hash {item.row.head_hash}, "
+                    f"time-stamped {format_in_zone(item.row.timestamped_at, zone)}", size=8)
+    pdf.heading("Certificates")
+    for role, (path, cert) in content.certificates.items():
+        pdf.line_of(f"{role} ({path}): {subject(cert)}", size=8)
+        pdf.line_of(f"SHA-256 {fingerprint(cert)}; valid {isoformat_utc(cert.not_valid_before_utc)} to "
+                    f"{isoformat_utc(cert.not_valid_after_utc)}", size=7)
+    return bytes(pdf.output())

@@ -1,0 +1,137 @@
+"""Inspection pages: search, signed-history timelines of a document or a case, packages, verification help.
+
+Read-only by construction: every route is a GET (the guard `enforce_read_only_roles` refuses any other
+method to inspectors anyway). Exporting a package writes only its audit event and a checkpoint.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_login import current_user
+
+import edms.verify
+from edms.audit.search import field_changes
+from edms.documents import models as dm
+from edms.documents.types import SIGNATURE_MEANINGS
+from edms.inspection.package import CASE, DOCUMENT, ExportError, Scope, environment_from_settings, export_package
+from edms.inspection.search import PARAMETERS, SearchError, parse_query, search
+from edms.inspection.timeline import case_timeline, document_timeline
+from edms.pki import PkiError
+from edms.signatures.errors import SigningFailed
+from edms.signatures.presentation import current_trust
+from edms.users.roles import INSPECTOR, QA, REGULATORY
+from edms.web.audit_views import show_value
+from edms.web.guards import roles_required
+from edms.web.i18n import translate_error
+from edms.web.runtime import audit_context, db, services, settings
+
+bp = Blueprint("inspection", __name__, url_prefix="/inspection")
+
+# Inspectors; quality assurance, who hosts inspections; regulatory affairs, who sends packages to authorities.
+READERS = (INSPECTOR, QA, REGULATORY)
+
+
+def _language() -> str:
+    return str(get_locale() or "en")
+
+
+def _include_access() -> bool:
+    return request.args.get("access") == "1"
+
+
+@bp.context_processor
+def timeline_helpers():
+    return {"field_changes": field_changes, "show_value": show_value}
+
+
+@bp.get("/")
+@roles_required(*READERS)
+def index():
+    return redirect(url_for("inspection.search_page"))
+
+
+@bp.get("/search")
+@roles_required(*READERS)
+def search_page():
+    params = {name: request.args[name] for name in PARAMETERS if request.args.get(name, "").strip()}
+    error, results = None, None
+    try:
+        query = parse_query(request.args, current_user.timezone)
+    except SearchError as exc:
+        error, query = translate_error(exc), None
+    if query is not None and not query.empty:
+        results = search(db(), query, before=request.args.get("before", type=int))
+    return render_template("inspection/search.html", params=params, error=error, results=results,
+                           statuses=dm.VERSION_STATUSES, meanings=SIGNATURE_MEANINGS, language=_language())
+
+
+@bp.get("/documents/<int:document_id>")
+@roles_required(*READERS)
+def document_history(document_id: int):
+    document = db().get(dm.Document, document_id)
+    if document is None:
+        abort(404)
+    timeline = document_timeline(db(), document, current_trust(db(), settings()), services().document_types,
+                                 include_access=_include_access())
+    return render_template("inspection/timeline.html", timeline=timeline, document=document, case_id=document.case_id,
+                           include_access=_include_access(), language=_language(),
+                           export_url=url_for("inspection.export_document", document_id=document.id))
+
+
+@bp.get("/cases/<int:case_id>")
+@roles_required(*READERS)
+def case_history(case_id: int):
+    timeline = case_timeline(db(), case_id, current_trust(db(), settings()), services().document_types,
+                             include_access=_include_access())
+    if not timeline.documents and not timeline.entries:
+        abort(404)
+    return render_template("inspection/timeline.html", timeline=timeline, document=None, case_id=case_id,
+                           include_access=_include_access(), language=_language(),
+                           export_url=url_for("inspection.export_case", case_id=case_id))
+
+
+def _export(scope: Scope, back: str):
+    ctx, language, zone = audit_context(), _language(), current_user.timezone
+    db().rollback()  # SQLite: release this request's transaction; the export writes its event itself
+    edms = services()
+    out = io.BytesIO()
+    try:
+        exported = export_package(edms.engine, edms.sessions, ctx,
+                                  environment_from_settings(edms.settings, edms.document_types, edms.blobs),
+                                  scope, out, language=language, display_tz=zone)
+    except (ExportError, SigningFailed) as exc:
+        flash(translate_error(exc), "error")
+        return redirect(back)
+    except PkiError as exc:
+        flash(str(exc), "error")
+        return redirect(back)
+    return Response(out.getvalue(), mimetype="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{exported.filename}"', "X-Content-SHA256": exported.sha256})
+
+
+@bp.get("/documents/<int:document_id>/export")
+@roles_required(*READERS)
+def export_document(document_id: int):
+    return _export(Scope(DOCUMENT, document_id), url_for("inspection.document_history", document_id=document_id))
+
+
+@bp.get("/cases/<int:case_id>/export")
+@roles_required(*READERS)
+def export_case(case_id: int):
+    return _export(Scope(CASE, case_id), url_for("inspection.case_history", case_id=case_id))
+
+
+@bp.get("/verify")
+@roles_required(*READERS)
+def verify_help():
+    return render_template("inspection/verify.html")
+
+
+@bp.get("/edms_verify.py")
+@roles_required(*READERS)
+def verifier_script():
+    return Response(Path(edms.verify.__file__).read_bytes(), mimetype="text/x-python",
+                    headers={"Content-Disposition": 'attachment; filename="edms_verify.py"'})

@@ -1,0 +1,197 @@
+"""The organisation's PKI on disk: created once by `edms init`, loaded to sign and to time-stamp.
+
+`<data_dir>/pki/` holds each certificate as PEM and each private key as encrypted PKCS#8 PEM under the
+configured passphrase: never in the database (someone who can rewrite the audit trail must not also
+hold the key that signs its checkpoints) and never in the repository. `openssl` reads every file.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from edms.crypto.cms import sign_detached
+from edms.crypto.keywrap import PBKDF2_ITERATIONS, WrongPassword, encrypt_private_key_pem, load_encrypted_private_key_pem
+from edms.crypto.pki import bootstrap_pki
+from edms.crypto.tsa import make_timestamp_response, request_external_timestamp
+from edms.timeutil import utc_now
+
+PKI_DIRNAME = "pki"
+ROOT, SIGNING_CA, TSA, SYSTEM = "root", "signing-ca", "tsa", "system"
+NAMES = (ROOT, SIGNING_CA, TSA, SYSTEM)
+# The internal TSA's policy: an OID under 2.25, derived from a UUID (ITU-T X.667), so no registration is needed.
+INTERNAL_TSA_POLICY = "2.25.140152764712307212962455926848738401549"
+EXTERNAL_TSA_TIMEOUT_SECONDS = 10.0
+
+
+class PkiError(RuntimeError):
+    """The PKI is missing, incomplete, or its passphrase does not open it; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class TrustAnchors:
+    """What a verifier trusts: the organisation's root, the one certificate allowed to sign as the system,
+    and the roots of the time-stamping authority (the same root unless an external TSA is configured)."""
+
+    roots: tuple[x509.Certificate, ...]
+    system_cert: x509.Certificate
+    tsa_roots: tuple[x509.Certificate, ...]
+
+
+class InternalTsa:
+    """The organisation's RFC 3161 time-stamping authority, run in-process with the TSA key."""
+
+    def __init__(self, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate, chain: tuple[x509.Certificate, ...]):
+        self._key, self._cert, self._chain = key, cert, chain
+
+    def timestamp(self, data_digest: bytes, *, nonce: int | None = None, now: datetime | None = None) -> bytes:
+        """A DER TimeStampResp over a SHA-256 digest. Serial numbers are random 127-bit integers: unique
+        without a counter shared between processes."""
+        return make_timestamp_response(
+            self._key, self._cert, self._chain,
+            message_imprint=data_digest, serial=secrets.randbits(127) + 1, gen_time=now or utc_now(),
+            nonce=nonce, policy_oid=INTERNAL_TSA_POLICY,
+        )
+
+
+class SystemSigner:
+    """Signs as the system (detached CMS) and obtains time-stamps, internal or from `tsa_url`."""
+
+    def __init__(self, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate, tsa: InternalTsa,
+                 trust: TrustAnchors, *, tsa_url: str = "") -> None:
+        self._key, self._cert, self._tsa, self._tsa_url = key, cert, tsa, tsa_url
+        self.trust = trust
+
+    def sign(self, data: bytes) -> bytes:
+        return sign_detached(self._key, self._cert, data)
+
+    def timestamp(self, data_digest: bytes) -> bytes:
+        if self._tsa_url:
+            return request_external_timestamp(self._tsa_url, data_digest, EXTERNAL_TSA_TIMEOUT_SECONDS)
+        return self._tsa.timestamp(data_digest)
+
+
+class PkiStore:
+    def __init__(self, directory: Path, passphrase: str) -> None:
+        self.directory = Path(directory)
+        self._passphrase = passphrase.encode("utf-8")
+
+    @classmethod
+    def for_settings(cls, settings) -> PkiStore:
+        return cls(settings.data_dir / PKI_DIRNAME, settings.pki_passphrase)
+
+    @staticmethod
+    def cert_file(name: str) -> str:
+        return f"{name}.cert.pem"
+
+    @staticmethod
+    def key_file(name: str) -> str:
+        return f"{name}.key.pem"
+
+    def exists(self) -> bool:
+        return self.directory.is_dir()
+
+    def create(self, organisation: str, *, now: datetime | None = None,
+               kdf_iterations: int = PBKDF2_ITERATIONS) -> bool:
+        """Create the PKI unless it exists (then nothing changes, and False is returned).
+
+        Written to a temporary directory and renamed into place, so a crash never leaves half a PKI.
+        """
+        if self.exists():
+            self._require_complete()
+            return False
+        if not self._passphrase:
+            raise PkiError("no PKI passphrase configured: set pki_passphrase (EDMS_PKI_PASSPHRASE)")
+        material = bootstrap_pki(organisation, now or utc_now())
+        pairs = {
+            ROOT: (material.root_key, material.root_cert),
+            SIGNING_CA: (material.intermediate_key, material.intermediate_cert),
+            TSA: (material.tsa_key, material.tsa_cert),
+            SYSTEM: (material.system_key, material.system_cert),
+        }
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.directory.with_name(f"{self.directory.name}.partial-{secrets.token_hex(4)}")
+        partial.mkdir(mode=0o700)
+        try:
+            for name, (key, cert) in pairs.items():
+                (partial / self.cert_file(name)).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+                _write_private(partial / self.key_file(name),
+                               encrypt_private_key_pem(key, self._passphrase, iterations=kdf_iterations))
+            partial.rename(self.directory)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        return True
+
+    def certificate(self, name: str) -> x509.Certificate:
+        self._require_complete()
+        return x509.load_pem_x509_certificate((self.directory / self.cert_file(name)).read_bytes())
+
+    def private_key(self, name: str) -> ec.EllipticCurvePrivateKey:
+        self._require_complete()
+        try:
+            return load_encrypted_private_key_pem((self.directory / self.key_file(name)).read_bytes(), self._passphrase)
+        except WrongPassword as exc:
+            raise PkiError(f"the configured pki_passphrase does not open {self.directory / self.key_file(name)}") from exc
+
+    def trust_anchors(self, tsa_ca_file: str = "") -> TrustAnchors:
+        root = self.certificate(ROOT)
+        tsa_roots = tuple(x509.load_pem_x509_certificates(Path(tsa_ca_file).read_bytes())) if tsa_ca_file else (root,)
+        return TrustAnchors(roots=(root,), system_cert=self.certificate(SYSTEM), tsa_roots=tsa_roots)
+
+    def internal_tsa(self) -> InternalTsa:
+        return InternalTsa(self.private_key(TSA), self.certificate(TSA), (self.certificate(ROOT),))
+
+    def system_signer(self, *, tsa_url: str = "", tsa_ca_file: str = "") -> SystemSigner:
+        return SystemSigner(self.private_key(SYSTEM), self.certificate(SYSTEM), self.internal_tsa(),
+                            self.trust_anchors(tsa_ca_file), tsa_url=tsa_url)
+
+    def _require_complete(self) -> None:
+        if not self.exists():
+            raise PkiError(f"the organisation PKI is not in {self.directory}: run `edms init`")
+        missing = [
+            file for name in NAMES for file in (self.cert_file(name), self.key_file(name))
+            if not (self.directory / file).is_file()
+        ]
+        if missing:
+            raise PkiError(f"the organisation PKI in {self.directory} is incomplete (missing {', '.join(missing)}); "
+                           "restore it from the backup")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+
+
+_signers: dict[tuple[str, str, str, str], SystemSigner] = {}
+_signers_lock = threading.Lock()
+
+
+def system_signer(settings) -> SystemSigner:
+    """The configured system signer. Opening a key is deliberately slow (PBKDF2), so each process opens
+    the keys once and keeps them for its lifetime."""
+    store = PkiStore.for_settings(settings)
+    cache_key = (str(store.directory), hashlib.sha256(store._passphrase).hexdigest(), settings.tsa_url, settings.tsa_ca_file)
+    with _signers_lock:
+        signer = _signers.get(cache_key)
+        if signer is None:
+            signer = _signers[cache_key] = store.system_signer(tsa_url=settings.tsa_url, tsa_ca_file=settings.tsa_ca_file)
+        return signer
+
+
+def trust_anchors(settings) -> TrustAnchors | None:
+    """What verification trusts, or None where no PKI was created yet (then any checkpoint fails to verify)."""
+    store = PkiStore.for_settings(settings)
+    if not store.exists():
+        return None
+    return store.trust_anchors(settings.tsa_ca_file)

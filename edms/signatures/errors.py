@@ -1,0 +1,70 @@
+"""Why nothing was signed. Each refusal names what is missing or wrong, in words the signer can act on.
+
+`SigningRefused` and its subclasses are raised before anything but the attempt's own audit event (and a
+failure count) was written, so callers commit: the refusal stays in the audit trail. `SigningFailed`
+means the system could not complete a signature it had allowed; callers roll back.
+"""
+from __future__ import annotations
+
+from edms.errors import UserError
+
+
+class SigningRefused(UserError):
+    code = "refused"
+    http_status = 403
+    detail: str | None = None  # for the audit trail only, never shown (e.g. which credential was wrong)
+
+
+class CredentialsRefused(SigningRefused):
+    """Wrong user name, password or one-time code (counted towards lockout)."""
+
+    code = "bad_credentials"
+    http_status = 401
+
+
+class AccountLocked(CredentialsRefused):
+    code = "locked"
+
+
+class NotReady(SigningRefused):
+    """A precondition of signing rights is missing: identity check, policy acknowledgement, training..."""
+
+    code = "not_ready"
+
+    def __init__(self, message: str, *, missing: list | None = None, **params: object) -> None:
+        super().__init__(message, **params)
+        self.missing = missing or []
+
+
+class AuthorityRefused(SigningRefused):
+    """This person may not sign this step (21 CFR 11.10(g))."""
+
+    code = "forbidden"
+
+
+class SequenceRefused(SigningRefused):
+    """Not this step, not now, or not this version (21 CFR 11.10(f))."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class SigningFailed(UserError):
+    """The signature could not be completed (no time-stamp, PKI unavailable); nothing was stored."""
+
+    code = "signing_failed"
+    http_status = 503
+
+
+class GateRecordRefused(UserError):
+    """A refused identity check, training record, policy acknowledgement or second-factor enrolment."""
+
+    code = "refused"
+    http_status = 400
+
+
+class InvalidRequest(SigningRefused):
+    """The request itself is incomplete (no reason for a rejection, a comment too long...)."""
+
+    code = "invalid_request"
+    http_status = 400

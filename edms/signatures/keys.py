@@ -1,0 +1,238 @@
+"""Signing keys and certificates: one ECDSA key per person, wrapped under that person's own password.
+
+A key and its certificate (issued by the organisation's signing CA) are created only when the person
+proves a password they chose: at their first signature, never while an administrator-set password is in
+force. Nobody else (an administrator, the database owner) can open the key, so only its owner can sign
+(21 CFR 11.200(a)(2)-(3)). A password change re-wraps the key; an administrator's reset or a deactivation
+revokes the certificate and destroys the wrapped key (11.300(c)); earlier signatures stay valid because
+their time-stamps prove they were made before the revocation.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from edms.audit import AuditContext, record
+from edms.crypto.keywrap import WrongPassword, rewrap_user_key, unwrap_user_key, wrap_user_key
+from edms.crypto.pki import build_crl, generate_private_key, issue_user_certificate
+from edms.errors import N_
+from edms.pki.store import SIGNING_CA, PkiError, PkiStore, TrustAnchors, system_signer
+from edms.signatures.errors import SigningFailed
+from edms.signatures.models import SigningCredential
+from edms.timeutil import isoformat_utc, utc_now
+from edms.users.models import User
+from edms.users.operations import (
+    DEACTIVATED,
+    PASSWORD_CHANGED,
+    PASSWORD_RESET,
+    AccountChange,
+    register_account_hook,
+)
+from edms.users.passwords import PasswordPolicy
+
+# A published CRL is valid this long and re-issued (with the same entries) once this old.
+CRL_VALIDITY = timedelta(days=7)
+CRL_REISSUE_AFTER = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SigningAuthority:
+    """The organisation's side of every signature: the signing CA, the TSA and what verifiers trust."""
+
+    ca_key: ec.EllipticCurvePrivateKey
+    ca_cert: x509.Certificate
+    trust: TrustAnchors
+    timestamp: Callable[[bytes], bytes]  # SHA-256 digest -> DER TimeStampResp
+
+    @property
+    def organisation(self) -> str:
+        names = self.ca_cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        return str(names[0].value) if names else ""
+
+
+_authorities: dict[tuple[str, str, str, str], SigningAuthority] = {}
+_authorities_lock = threading.Lock()
+
+
+def signing_authority(settings) -> SigningAuthority:
+    """The configured signing CA and TSA. Opening the CA key is deliberately slow (PBKDF2), so each
+    process opens it once, as `edms.pki.system_signer` does for the system key."""
+    store = PkiStore.for_settings(settings)
+    cache_key = (str(store.directory), hashlib.sha256(settings.pki_passphrase.encode("utf-8")).hexdigest(),
+                 settings.tsa_url, settings.tsa_ca_file)
+    with _authorities_lock:
+        authority = _authorities.get(cache_key)
+        if authority is None:
+            try:
+                signer = system_signer(settings)
+                authority = SigningAuthority(store.private_key(SIGNING_CA), store.certificate(SIGNING_CA),
+                                             signer.trust, signer.timestamp)
+            except PkiError as exc:
+                raise SigningFailed(N_("The organisation PKI is not available: %(reason)s"), reason=str(exc)) from exc
+            _authorities[cache_key] = authority
+        return authority
+
+
+def certificate_of(credential: SigningCredential) -> x509.Certificate:
+    return x509.load_der_x509_certificate(credential.certificate)
+
+
+def subject_identity(cert: x509.Certificate) -> dict[str, str]:
+    """Who a user certificate names: printed name (CN), user name (UID), permanent user id (serialNumber)."""
+    def first(oid) -> str:
+        values = cert.subject.get_attributes_for_oid(oid)
+        return str(values[0].value) if values else ""
+
+    return {"printed_name": first(NameOID.COMMON_NAME), "username": first(NameOID.USER_ID),
+            "user_id": first(NameOID.SERIAL_NUMBER)}
+
+
+def _names_user(cert: x509.Certificate, user: User) -> bool:
+    return subject_identity(cert) == {"printed_name": user.printed_name, "username": user.username,
+                                      "user_id": str(user.id)}
+
+
+def current_credential(session: Session, user: User, now: datetime | None = None) -> SigningCredential | None:
+    """The person's newest unrevoked, unexpired credential."""
+    return session.scalar(
+        select(SigningCredential)
+        .where(SigningCredential.user_id == user.id, SigningCredential.revoked_at.is_(None),
+               SigningCredential.not_after > (now or utc_now()))
+        .order_by(SigningCredential.id.desc())
+        .limit(1)
+    )
+
+
+def _wrap_parameters(policy: PasswordPolicy) -> dict[str, int]:
+    # The key-derivation cost of the login password hashes ([password] argon2_* settings).
+    return {"time_cost": policy.argon2_time_cost, "memory_cost_kib": policy.argon2_memory_kib,
+            "parallelism": policy.argon2_parallelism}
+
+
+def issue_credential(session: Session, ctx: AuditContext, authority: SigningAuthority, policy: PasswordPolicy,
+                     user: User, password: str) -> tuple[SigningCredential, ec.EllipticCurvePrivateKey]:
+    """A new key pair and certificate, the key wrapped under `password`. The caller has just verified that
+    `password` is the person's own (never one an administrator set)."""
+    now = utc_now()
+    key = generate_private_key()
+    cert = issue_user_certificate(
+        authority.ca_cert, authority.ca_key, key.public_key(), printed_name=user.printed_name,
+        username=user.username, user_id=str(user.id), org_name=authority.organisation, now=now,
+    )
+    credential = SigningCredential(
+        user_id=user.id, serial_hex=format(cert.serial_number, "x"), certificate=cert.public_bytes(Encoding.DER),
+        subject=cert.subject.rfc4514_string(), issued_at=now, not_after=cert.not_valid_after_utc,
+        wrapped_key=wrap_user_key(key, password, **_wrap_parameters(policy)), key_wrapped_at=now,
+    )
+    session.add(credential)
+    session.flush()
+    record(session, ctx, "signature.certificate_issued", "user", user.id, changes={
+        "certificate_serial": {"old": None, "new": credential.serial_hex},
+        "certificate_subject": {"old": None, "new": credential.subject},
+        "certificate_not_after": {"old": None, "new": isoformat_utc(credential.not_after)},
+    })
+    return credential, key
+
+
+def open_signing_key(session: Session, ctx: AuditContext, authority: SigningAuthority, policy: PasswordPolicy,
+                     user: User, password: str) -> tuple[SigningCredential, ec.EllipticCurvePrivateKey]:
+    """The person's signing key, opened with the password they just proved; a new one if they have none,
+    if their certificate no longer names them as they are now, or if the key no longer opens."""
+    credential = current_credential(session, user)
+    if credential is not None and not _names_user(certificate_of(credential), user):
+        revoke(session, ctx, user, credential, "superseded: the printed name or user name changed")
+        credential = None
+    if credential is not None:
+        try:
+            return credential, unwrap_user_key(credential.wrapped_key, password)
+        except (WrongPassword, ValueError):
+            revoke(session, ctx, user, credential, "the signing key does not open with the account's password")
+    return issue_credential(session, ctx, authority, policy, user, password)
+
+
+def _effective_revocation_time(now: datetime) -> datetime:
+    # CRLs state times in whole seconds: rounding up keeps a signature time-stamped in the same second,
+    # just before the revocation, valid. No new signature can use the certificate meanwhile.
+    return now if not now.microsecond else now.replace(microsecond=0) + timedelta(seconds=1)
+
+
+def revoke(session: Session, ctx: AuditContext, user: User, credential: SigningCredential, reason: str) -> None:
+    credential.revoked_at = _effective_revocation_time(utc_now())
+    credential.revocation_reason = reason
+    credential.wrapped_key = b""  # the private key is destroyed with its certificate
+    record(session, ctx, "signature.certificate_revoked", "user", user.id, reason=reason, changes={
+        "certificate_serial": {"old": credential.serial_hex, "new": None},
+        "revoked_at": {"old": None, "new": isoformat_utc(credential.revoked_at)},
+    })
+
+
+def revoke_all(session: Session, ctx: AuditContext, user: User, reason: str) -> None:
+    credentials = session.scalars(
+        select(SigningCredential).where(SigningCredential.user_id == user.id, SigningCredential.revoked_at.is_(None))
+    ).all()
+    for credential in credentials:
+        revoke(session, ctx, user, credential, reason)
+
+
+def rewrap(session: Session, ctx: AuditContext, policy: PasswordPolicy, user: User, old: str, new: str) -> None:
+    """After the person changed their own password: the same key under the new one."""
+    credentials = session.scalars(
+        select(SigningCredential).where(SigningCredential.user_id == user.id, SigningCredential.revoked_at.is_(None))
+    ).all()
+    for credential in credentials:
+        try:
+            credential.wrapped_key = rewrap_user_key(credential.wrapped_key, old, new, **_wrap_parameters(policy))
+        except (WrongPassword, ValueError):
+            revoke(session, ctx, user, credential, "the signing key does not open with the account's password")
+            continue
+        credential.key_wrapped_at = utc_now()
+        record(session, ctx, "signature.key_rewrapped", "user", user.id,
+               changes={"certificate_serial": {"old": credential.serial_hex, "new": credential.serial_hex}})
+
+
+def _on_account_change(session: Session, ctx: AuditContext, change: AccountChange) -> None:
+    if change.kind == PASSWORD_CHANGED and change.policy is not None:
+        rewrap(session, ctx, change.policy, change.user, change.old_password or "", change.new_password or "")
+    elif change.kind == PASSWORD_RESET:
+        revoke_all(session, ctx, change.user, "password reset by an administrator")
+    elif change.kind == DEACTIVATED:
+        revoke_all(session, ctx, change.user, "account deactivated")
+
+
+register_account_hook(_on_account_change)
+
+
+def revocations(session: Session) -> list[tuple[int, datetime]]:
+    """(serial, revocation time) of every revoked certificate, oldest first."""
+    rows = session.execute(
+        select(SigningCredential.serial_hex, SigningCredential.revoked_at)
+        .where(SigningCredential.revoked_at.is_not(None)).order_by(SigningCredential.id)
+    ).all()
+    return [(int(serial, 16), revoked_at) for serial, revoked_at in rows]
+
+
+_crls: dict[tuple[bytes, tuple[tuple[int, datetime], ...]], x509.CertificateRevocationList] = {}
+_crls_lock = threading.Lock()
+
+
+def revocation_list(authority: SigningAuthority, revoked: Sequence[tuple[int, datetime]],
+                    now: datetime | None = None) -> x509.CertificateRevocationList:
+    """The signing CA's CRL for exactly these revocations; the same CRL is served until it is a day old."""
+    now = now or utc_now()
+    key = (authority.ca_cert.fingerprint(hashes.SHA256()), tuple(revoked))
+    with _crls_lock:
+        crl = _crls.get(key)
+        if crl is None or now - crl.last_update_utc >= CRL_REISSUE_AFTER:
+            crl = _crls[key] = build_crl(authority.ca_cert, authority.ca_key, revoked, now, now + CRL_VALIDITY)
+        return crl

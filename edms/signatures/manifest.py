@@ -1,0 +1,107 @@
+"""The exact bytes a person signs: RFC 8785 canonical JSON (pure: no database, no Flask).
+
+The manifest carries everything a signed record must show (21 CFR 11.50: printed name, date and time,
+meaning) and everything that binds the signature to one version of one record (11.70: document id and
+number, version, content SHA-256). It is stored byte for byte next to its detached CMS signature, so
+`openssl cms -verify -binary -content manifest.json` checks the stored bytes themselves.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import rfc8785
+
+from edms.timeutil import isoformat_utc, require_aware
+
+MANIFEST_TYPE = "edms.electronic-signature"
+MANIFEST_FORMAT = 1
+SIGNATURE = "signature"
+REJECTION = "rejection"
+KINDS = (SIGNATURE, REJECTION)
+# Comments and reasons are part of the signed record; long enough for a reasoned refusal.
+MAX_COMMENT = 2000
+
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "type": str,
+    "format": int,
+    "signature_id": str,
+    "kind": str,
+    "document_id": int,
+    "document_number": str,
+    "version": int,
+    "content_sha256": str,
+    "step": str,
+    "meaning": str,
+    "signer_user_id": int,
+    "signer_username": str,
+    "signer_printed_name": str,
+    "signer_role": str,
+    "signed_at": str,
+    "comment": (str, type(None)),
+    "delegation": type(None),  # signing on behalf of another person is not supported: always null
+}
+
+
+class ManifestError(ValueError):
+    """The bytes are not a manifest edms wrote (not canonical, fields missing, extra or of the wrong type)."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    signature_id: str
+    kind: str
+    document_id: int
+    document_number: str
+    version: int
+    content_sha256: str
+    step: str
+    meaning: str
+    signer_user_id: int
+    signer_username: str
+    signer_printed_name: str
+    signer_role: str
+    signed_at: datetime
+    comment: str | None = None
+    delegation: None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ManifestError(f"unknown kind {self.kind!r}")
+        object.__setattr__(self, "signed_at", require_aware(self.signed_at))
+
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["signed_at"] = isoformat_utc(self.signed_at)
+        return {"type": MANIFEST_TYPE, "format": MANIFEST_FORMAT, **document}
+
+    def to_bytes(self) -> bytes:
+        return rfc8785.dumps(self.to_json())
+
+
+def parse_manifest(data: bytes) -> Manifest:
+    """The manifest in `data`, which must be exactly the canonical bytes `Manifest.to_bytes` writes."""
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ManifestError("the manifest is not UTF-8 JSON") from exc
+    if not isinstance(document, dict):
+        raise ManifestError("the manifest is not a JSON object")
+    if set(document) != set(_FIELD_TYPES):
+        raise ManifestError("the manifest's fields are not those of an edms signature manifest")
+    for name, expected in _FIELD_TYPES.items():
+        value = document[name]
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ManifestError(f"the manifest field {name} has the wrong type")
+    if (document["type"], document["format"]) != (MANIFEST_TYPE, MANIFEST_FORMAT):
+        raise ManifestError(f"unsupported manifest {document['type']} format {document['format']}")
+    if rfc8785.dumps(document) != data:
+        raise ManifestError("the manifest is not in canonical form (RFC 8785)")
+    try:
+        signed_at = datetime.strptime(document["signed_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    except ValueError as exc:
+        raise ManifestError("the manifest's signing time is not a UTC time in the form edms writes") from exc
+    fields = {name: document[name] for name in _FIELD_TYPES if name not in ("type", "format")}
+    return Manifest(**{**fields, "signed_at": signed_at})

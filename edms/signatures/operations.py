@@ -1,0 +1,313 @@
+"""The signing ceremony and the signature (21 CFR 11.50, 11.70, 11.200(a)(1), 11.300; ER/ES; Annex 11 §14).
+
+`sign()` and `reject()` take the acting user and their re-entered credentials explicitly; pages, API and
+tests call the same functions. In order, under a lock on the version row (so two people completing the
+last step at once produce one approval): the version must be the latest and in review, the step the one
+due, the person allowed to sign it and ready (identity, policy, training, second factor); then the
+credentials (user name and password at the first signing of a session, at least the password after);
+then the person's key signs the canonical manifest, the organisation's TSA time-stamps the signature,
+both are verified, and the row and its audit event are written in the caller's transaction.
+
+A refusal (`SigningRefused`) leaves only its audit event (and, for wrong credentials, the failure count
+towards lockout): callers commit. `SigningFailed` (no PKI, no time-stamp) means roll back.
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from edms.audit import AuditContext, record
+from edms.crypto.cms import sign_detached, signature_value, verify_detached
+from edms.crypto.tsa import TimestampError, verify_timestamp
+from edms.documents import models as dm
+from edms.documents.operations import mark_approved, mark_rejected, version_hash
+from edms.documents.types import DocumentType
+from edms.errors import N_
+from edms.signatures import steps, totp
+from edms.signatures.errors import (
+    AccountLocked,
+    AuthorityRefused,
+    CredentialsRefused,
+    InvalidRequest,
+    NotReady,
+    SequenceRefused,
+    SigningFailed,
+    SigningRefused,
+)
+from edms.signatures.gates import Gate, SignaturePolicy, active_totp, load_policy, missing_gates, totp_required
+from edms.signatures.keys import SigningAuthority, certificate_of, open_signing_key, signing_authority
+from edms.signatures.manifest import MAX_COMMENT, REJECTION, SIGNATURE, Manifest
+from edms.signatures.models import Signature
+from edms.timeutil import isoformat_utc, utc_now
+from edms.users.authentication import Outcome, register_failure
+from edms.users.models import User
+from edms.users.passwords import PasswordPolicy, verify_password
+from edms.users.usernames import normalise_username
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the signer re-enters. `session_ref` identifies the signed-in session (see `session_ref_for`);
+    None (the API) means every signature needs both components."""
+
+    password: str
+    username: str | None = None
+    totp_code: str | None = None
+    session_ref: str | None = None
+
+
+def session_ref_for(sid: str) -> str:
+    return hashlib.sha256(sid.encode("utf-8")).hexdigest()
+
+
+RecordGate = Callable[[Session, dm.Document], list[str]]
+
+
+@dataclass(frozen=True)
+class SigningEnvironment:
+    """What the organisation provides to every signature, from the settings."""
+
+    password_policy: PasswordPolicy
+    authority: Callable[[], SigningAuthority]  # opened only when a signature is actually made
+    policy: SignaturePolicy
+    totp_roles: frozenset[str] = frozenset()
+    # Prerequisites outside the document (a case's regime): each returns why it may not be signed yet.
+    record_gates: tuple[RecordGate, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings, record_gates: tuple[RecordGate, ...] = ()) -> SigningEnvironment:
+        return cls(settings.password, lambda: signing_authority(settings), load_policy(),
+                   frozenset(settings.totp_roles), record_gates)
+
+
+@dataclass(frozen=True)
+class SigningPlan:
+    """What the ceremony page shows before anyone types a password."""
+
+    states: list[steps.StepProgress]
+    due: steps.StepProgress | None
+    refusal: SigningRefused | None  # state, sequence or authority
+    missing: list[Gate] = field(default_factory=list)
+    username_required: bool = True
+    totp_required: bool = False
+
+    @property
+    def may_sign(self) -> bool:
+        return self.refusal is None and not self.missing
+
+
+def username_required(session: Session, user: User, session_ref: str | None) -> bool:
+    """11.200(a)(1): both components at the first signing of a continuous session, the password after."""
+    if session_ref is None:
+        return True
+    return not session.scalar(select(exists().where(Signature.signer_id == user.id,
+                                                    Signature.session_ref == session_ref)))
+
+
+def signed_steps(session: Session, version: dm.DocumentVersion) -> list[steps.StepSignature]:
+    rows = session.execute(
+        select(Signature.step, Signature.signer_id)
+        .where(Signature.version_id == version.id, Signature.kind == SIGNATURE).order_by(Signature.id)
+    ).all()
+    return [steps.StepSignature(step, signer_id) for step, signer_id in rows]
+
+
+def plan(session: Session, env: SigningEnvironment, doc_type: DocumentType, user: User, document: dm.Document,
+         version: dm.DocumentVersion, *, session_ref: str | None = None, step: str | None = None) -> SigningPlan:
+    signed = signed_steps(session, version)
+    states = steps.progress(doc_type.steps, signed)
+    current = steps.due(doc_type.steps, signed)
+    try:
+        target = _check(session, doc_type, user, document, version, signed, step_name=step, meaning=None)
+        _check_record_gates(session, env, document)
+    except SigningRefused as refusal:
+        return SigningPlan(states, current, refusal)
+    missing = missing_gates(session, user, role=target.step.role, document_type=doc_type.key, policy=env.policy,
+                            totp_roles=env.totp_roles)
+    return SigningPlan(states, target, None, missing, username_required(session, user, session_ref),
+                       totp_required(user, env.totp_roles))
+
+
+def sign(session: Session, ctx: AuditContext, env: SigningEnvironment, doc_type: DocumentType, user: User,
+         document: dm.Document, version: dm.DocumentVersion, credentials: Credentials, *,
+         step: str | None = None, meaning: str | None = None, comment: str | None = None) -> Signature:
+    """Sign the step due on `version` with its meaning; the last step makes the version approved."""
+    return _sign(session, ctx, env, doc_type, user, document, version, credentials, kind=SIGNATURE,
+                 step_name=step, meaning=meaning, comment=comment)
+
+
+def reject(session: Session, ctx: AuditContext, env: SigningEnvironment, doc_type: DocumentType, user: User,
+           document: dm.Document, version: dm.DocumentVersion, credentials: Credentials, *, reason: str,
+           step: str | None = None) -> Signature:
+    """A signed refusal of the step due, with a mandatory reason: the version becomes rejected."""
+    return _sign(session, ctx, env, doc_type, user, document, version, credentials, kind=REJECTION,
+                 step_name=step, meaning=None, comment=reason)
+
+
+def _sign(session: Session, ctx: AuditContext, env: SigningEnvironment, doc_type: DocumentType, user: User,
+          document: dm.Document, version: dm.DocumentVersion, credentials: Credentials, *, kind: str,
+          step_name: str | None, meaning: str | None, comment: str | None) -> Signature:
+    comment = (comment or "").strip() or None
+    try:
+        if kind == REJECTION and not comment:
+            raise InvalidRequest(N_("A reason is required to refuse to sign."))
+        if comment and len(comment) > MAX_COMMENT:
+            raise InvalidRequest(N_("The comment is too long (%(n)s characters at most)."), n=MAX_COMMENT)
+        document, version = _lock(session, document, version)
+        signed = signed_steps(session, version)
+        target = _check(session, doc_type, user, document, version, signed, step_name=step_name, meaning=meaning)
+        if kind != REJECTION:  # refusing to sign is always possible; signing waits for the prerequisites
+            _check_record_gates(session, env, document)
+        missing = missing_gates(session, user, role=target.step.role, document_type=doc_type.key,
+                                policy=env.policy, totp_roles=env.totp_roles)
+        if missing:
+            raise NotReady(N_("You cannot sign yet: %(items)s"), missing=missing,
+                           items=" ".join(gate.text for gate in missing))
+        _authenticate(session, ctx, env, user, credentials)
+    except SigningRefused as refusal:
+        reason = f"{refusal} ({refusal.detail})" if refusal.detail else str(refusal)
+        record(session, ctx, "signature.refused", "document", document.id, document_version=version.version,
+               case_id=document.case_id, reason=reason,
+               changes={"attempt": {"old": None, "new": {"kind": kind, "step": step_name, "meaning": meaning}}})
+        raise
+    if version_hash(document, version) != version.content_sha256:
+        raise SigningFailed(N_("The stored content of this version no longer matches its hash: it cannot be "
+                               "signed. Report this to quality assurance."))
+    authority = env.authority()
+    credential, key = open_signing_key(session, ctx, authority, env.password_policy, user, credentials.password)
+    manifest = Manifest(
+        signature_id=str(uuid.uuid4()), kind=kind, document_id=document.id, document_number=document.number,
+        version=version.version, content_sha256=version.content_sha256 or "", step=target.step.name,
+        meaning=target.step.meaning, signer_user_id=user.id, signer_username=user.username,
+        signer_printed_name=user.printed_name, signer_role=target.step.role, signed_at=utc_now(), comment=comment,
+    )
+    data = manifest.to_bytes()
+    cms = sign_detached(key, certificate_of(credential), data, [authority.ca_cert])
+    response, stamped_at = _timestamp(authority, cms, data)
+    signature = Signature(
+        signature_id=manifest.signature_id, kind=kind, document_id=document.id, version_id=version.id,
+        version=version.version, step=manifest.step, meaning=manifest.meaning, signer_id=user.id,
+        credential_id=credential.id, signed_at=manifest.signed_at, comment=comment, manifest=data, cms=cms,
+        timestamp_response=response, timestamped_at=stamped_at, session_ref=credentials.session_ref,
+    )
+    session.add(signature)
+    session.flush()
+    record(session, ctx, "signature.signed" if kind == SIGNATURE else "signature.rejected", "document", document.id,
+           document_version=version.version, case_id=document.case_id, reason=comment if kind == REJECTION else None,
+           changes={"signature": {"old": None, "new": {
+               "signature_id": manifest.signature_id, "kind": kind, "step": manifest.step, "meaning": manifest.meaning,
+               "printed_name": manifest.signer_printed_name, "username": manifest.signer_username,
+               "role": manifest.signer_role, "signed_at": isoformat_utc(manifest.signed_at),
+               "timestamped_at": isoformat_utc(stamped_at), "content_sha256": manifest.content_sha256,
+               "comment": comment, "certificate_serial": credential.serial_hex}}})
+    if kind == REJECTION:
+        mark_rejected(session, ctx, document, version, comment or "")
+    elif steps.due(doc_type.steps, [*signed, steps.StepSignature(manifest.step, user.id)]) is None:
+        mark_approved(session, ctx, document, version)
+    return signature
+
+
+def _lock(session: Session, document: dm.Document, version: dm.DocumentVersion) -> tuple[dm.Document, dm.DocumentVersion]:
+    """Lock the version row and re-read it and its document: whoever waited sees the winner's result."""
+    query = select(dm.DocumentVersion).where(dm.DocumentVersion.id == version.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    # SQLite: the application's transactions begin IMMEDIATE, so writers are already serialised.
+    locked = session.scalar(query.execution_options(populate_existing=True))
+    fresh = session.scalar(select(dm.Document).where(dm.Document.id == document.id)
+                           .execution_options(populate_existing=True))
+    return fresh, locked
+
+
+def _check(session: Session, doc_type: DocumentType, user: User, document: dm.Document, version: dm.DocumentVersion,
+           signed: list[steps.StepSignature], *, step_name: str | None, meaning: str | None) -> steps.StepProgress:
+    """State, sequence and authority: the step `user` may sign now, or the refusal."""
+    latest = session.scalar(select(func.max(dm.DocumentVersion.version))
+                            .where(dm.DocumentVersion.document_id == document.id))
+    _check_state(document, version, latest)
+    target = steps.resolve(doc_type.steps, signed, step_name=step_name, meaning=meaning)
+    is_author = user.id in (version.created_by, document.owner_id)
+    if not user.active:
+        raise AuthorityRefused(N_("This account is deactivated."))
+    if user.locked:
+        raise AccountLocked(N_("This account is locked after repeated failed attempts. Ask an administrator to unlock it."))
+    problem = steps.authority_problem(steps.progress(doc_type.steps, signed), target,
+                                      steps.Signer(user.id, frozenset(user.roles), is_author))
+    if problem is not None:
+        raise problem
+    return target
+
+
+def _check_record_gates(session: Session, env: SigningEnvironment, document: dm.Document) -> None:
+    """A record whose prerequisites are not approved yet cannot be signed (21 CFR 11.10(f))."""
+    reasons = [reason for gate in env.record_gates for reason in gate(session, document)]
+    if reasons:
+        raise SequenceRefused(N_("This record cannot be signed yet: %(reasons)s"), reasons=" ".join(reasons))
+
+
+def _check_state(document: dm.Document, version: dm.DocumentVersion, latest: int | None) -> None:
+    if document.status == dm.WITHDRAWN or version.status == dm.WITHDRAWN:
+        raise SequenceRefused(N_("The document has been withdrawn: it can no longer be signed."))
+    if version.version != latest or version.status == dm.SUPERSEDED:
+        raise SequenceRefused(N_("Version %(version)s has been superseded by a newer version: it can no longer be signed."),
+                              version=version.version)
+    if version.status == dm.APPROVED:
+        raise SequenceRefused(N_("This version is already approved: every step is signed."))
+    if version.status == dm.REJECTED:
+        raise SequenceRefused(N_("This version was refused: its author revises it as a new version."))
+    if version.status != dm.IN_REVIEW or not version.frozen:
+        raise SequenceRefused(N_("This version is a draft: it can be signed once it is submitted and frozen."))
+
+
+def _authenticate(session: Session, ctx: AuditContext, env: SigningEnvironment, user: User, credentials: Credentials) -> None:
+    """The signer proves again who they are; wrong credentials count towards lockout (11.300(d))."""
+    if username_required(session, user, credentials.session_ref) and not (credentials.username or "").strip():
+        raise CredentialsRefused(N_("Enter your user name and your password: the first signature of a session needs both."))
+    failure = None
+    if credentials.username and normalise_username(credentials.username) != user.username:
+        failure = "user name is not the signed-in user's"
+    elif not verify_password(env.password_policy, user.password_hash, credentials.password or ""):
+        failure = "wrong password"
+    elif totp_required(user, env.totp_roles):
+        enrolment = active_totp(session, user)
+        counter = None if enrolment is None else totp.accepted_counter(
+            totp.from_base32(enrolment.secret_base32), credentials.totp_code or "", utc_now(),
+            last_counter=enrolment.last_counter)
+        if counter is None:
+            failure = "wrong or reused one-time code"
+        else:
+            enrolment.last_counter = counter  # a code is accepted once
+    if failure is not None:
+        result = register_failure(session, ctx, env.password_policy, user, "signature")
+        if result.outcome is Outcome.LOCKED:
+            refusal: CredentialsRefused = AccountLocked(N_(
+                "The credentials are not correct: nothing was signed. The account is now locked and the "
+                "administrators have been alerted."))
+        else:
+            refusal = CredentialsRefused(N_(
+                "The user name, password or one-time code is not correct: nothing was signed."))
+        refusal.detail = failure
+        raise refusal
+    user.failed_logins = 0
+
+
+def _timestamp(authority: SigningAuthority, cms: bytes, data: bytes) -> tuple[bytes, datetime]:
+    """An RFC 3161 time-stamp over the signature value; both verified before anything is stored."""
+    digest = hashlib.sha256(signature_value(cms)).digest()
+    try:
+        response = authority.timestamp(digest)
+    except TimestampError as exc:
+        raise SigningFailed(N_("No time-stamp could be obtained, so nothing was signed: %(reason)s"), reason=str(exc)) from exc
+    stamp = verify_timestamp(response, digest, authority.trust.tsa_roots)
+    if not stamp.ok or stamp.gen_time is None:
+        raise SigningFailed(N_("The time-stamp does not verify, so nothing was signed: %(reason)s"), reason=stamp.reason)
+    signed = verify_detached(cms, data, authority.trust.roots, at=stamp.gen_time)
+    if not signed.ok:
+        raise SigningFailed(N_("The new signature does not verify, so nothing was signed: %(reason)s"), reason=signed.reason)
+    return response, stamp.gen_time

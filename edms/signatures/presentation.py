@@ -1,0 +1,152 @@
+"""How signatures appear with the records they sign (21 CFR 11.50): on screen, in renditions, over the API.
+
+Every manifestation carries the printed name, the date and time (UTC here; shown in the viewer's zone
+with the zone), the meaning, the step and role, the signature id and the verification result, computed
+when shown. Renditions get them through `edms.documents.presentation.register_manifestations`, so
+documents never import signatures.
+"""
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from edms.documents import models as dm
+from edms.documents.presentation import register_manifestations
+from edms.documents.renditions import RenditionSignature
+from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES, DocumentType, LocalizedText
+from edms.pki.store import ROOT, SIGNING_CA, PkiError, PkiStore, trust_anchors
+from edms.signatures.errors import SigningFailed
+from edms.signatures.keys import certificate_of, revocation_list, revocations, signing_authority
+from edms.signatures.manifest import REJECTION, ManifestError, parse_manifest
+from edms.signatures.models import Signature, SigningCredential
+from edms.signatures.verification import Trust, Verdict, verify_stored
+from edms.timeutil import isoformat_utc
+
+
+@dataclass(frozen=True)
+class _Binding:
+    settings: Any
+    document_types: Mapping[str, DocumentType]
+
+
+_bindings: weakref.WeakKeyDictionary[Engine, _Binding] = weakref.WeakKeyDictionary()
+
+
+def bind(engine: Engine, settings, document_types: Mapping[str, DocumentType]) -> None:
+    """Tell manifestations made through sessions on `engine` where the PKI and the document types are."""
+    _bindings[engine] = _Binding(settings, document_types)
+
+
+def _binding(session: Session) -> _Binding | None:
+    bind_ = session.get_bind()
+    return _bindings.get(getattr(bind_, "engine", bind_))
+
+
+def current_trust(session: Session, settings) -> Trust | None:
+    """The anchors, revocations and current CRL of the organisation PKI; None without a PKI."""
+    try:
+        anchors = trust_anchors(settings)
+    except PkiError:
+        return None
+    if anchors is None:
+        return None
+    revoked = revocations(session)
+    try:
+        crls = (revocation_list(signing_authority(settings), revoked),)
+    except SigningFailed:
+        crls = ()  # the revocation records alone still judge revocation
+    return Trust(anchors, dict(revoked), crls)
+
+
+@dataclass(frozen=True)
+class Manifestation:
+    signature_id: str
+    kind: str
+    step: str
+    step_label: LocalizedText | None
+    meaning: str
+    meaning_label: LocalizedText | None
+    role: str
+    role_label: LocalizedText | None
+    printed_name: str
+    username: str
+    signed_at: datetime
+    timestamped_at: datetime
+    comment: str | None
+    verdict: Verdict
+
+    @property
+    def rejection(self) -> bool:
+        return self.kind == REJECTION
+
+
+def manifestations(session: Session, version: dm.DocumentVersion, trust: Trust | None,
+                   doc_type: DocumentType | None = None) -> list[Manifestation]:
+    """The version's signatures in the order they were made, each verified now."""
+    rows = session.scalars(select(Signature).where(Signature.version_id == version.id).order_by(Signature.id)).all()
+    return [manifestation(session, row, trust, doc_type) for row in rows]
+
+
+def manifestation(session: Session, row: Signature, trust: Trust | None,
+                  doc_type: DocumentType | None = None) -> Manifestation:
+    verdict = verify_stored(session, row, trust)
+    try:
+        signed = parse_manifest(row.manifest)
+        printed_name, username, role = signed.signer_printed_name, signed.signer_username, signed.signer_role
+    except ManifestError:
+        printed_name, username, role = "?", "?", "?"
+    step = next((s for s in doc_type.steps if s.name == row.step), None) if doc_type else None
+    return Manifestation(
+        signature_id=row.signature_id, kind=row.kind, step=row.step, step_label=step.label if step else None,
+        meaning=row.meaning, meaning_label=SIGNATURE_MEANINGS.get(row.meaning), role=role,
+        role_label=SIGNING_ROLES.get(role), printed_name=printed_name, username=username, signed_at=row.signed_at,
+        timestamped_at=row.timestamped_at, comment=row.comment, verdict=verdict,
+    )
+
+
+def manifestation_json(item: Manifestation) -> dict[str, Any]:
+    return {
+        "signature_id": item.signature_id,
+        "kind": item.kind,
+        "step": item.step,
+        "step_label": item.step_label.en if item.step_label else item.step,
+        "meaning": item.meaning,
+        "meaning_label": item.meaning_label.en if item.meaning_label else item.meaning,
+        "role": item.role,
+        "printed_name": item.printed_name,
+        "username": item.username,
+        "signed_at": isoformat_utc(item.signed_at),
+        "timestamped_at": isoformat_utc(item.timestamped_at),
+        "comment": item.comment,
+        "verification": {"valid": item.verdict.ok, "status": item.verdict.status, "reason": item.verdict.text},
+    }
+
+
+def chain_pem(credential: SigningCredential, settings) -> bytes:
+    """The signer's certificate, the signing CA and the root: what `openssl verify` needs."""
+    store = PkiStore.for_settings(settings)
+    chain = [certificate_of(credential), store.certificate(SIGNING_CA), store.certificate(ROOT)]
+    return b"".join(cert.public_bytes(Encoding.PEM) for cert in chain)
+
+
+def _rendition_source(session: Session, version: dm.DocumentVersion, display_tz: str) -> list[RenditionSignature]:
+    binding = _binding(session)
+    trust = current_trust(session, binding.settings) if binding else None
+    document = session.get(dm.Document, version.document_id)
+    doc_type = binding.document_types.get(document.type_key) if binding and document else None
+    return [
+        RenditionSignature(printed_name=item.printed_name, role=item.role, meaning=item.meaning,
+                           signed_at=item.signed_at, display_tz=display_tz, signature_id=item.signature_id,
+                           status=item.verdict.status, step=item.step, kind=item.kind, comment=item.comment or "")
+        for item in manifestations(session, version, trust, doc_type)
+    ]
+
+
+register_manifestations(_rendition_source)

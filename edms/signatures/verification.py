@@ -1,0 +1,281 @@
+"""Verifying a stored signature, wherever it is shown and in `edms verify` (21 CFR 11.70, 11.10(a), 11.300(c)).
+
+A signature is valid only if all of these hold:
+- the time-stamp (RFC 3161, by a TSA the organisation trusts) stamps exactly this CMS signature value;
+- the CMS signature verifies over exactly the stored manifest bytes, by a person's certificate issued by
+  the organisation's signing CA, valid and not revoked at the stamped time (CRL and revocation records);
+- the certificate names the signer of the manifest and is the one edms issued to that person;
+- the manifest names this document, this version and this version's content hash, and that hash is
+  recomputed from the stored content now: a signature copied to another version or record, or content
+  changed by one byte, fails;
+- the row's own columns agree with the manifest it stores.
+
+The cryptographic part is cached in-process, keyed by the SHA-256 of manifest, CMS and time-stamp (and of
+what it was judged against); the link to the record is checked every time.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from edms.audit.models import AuditEvent
+from edms.audit.verify import VerificationRun, register_check
+from edms.crypto.cms import signature_value, verify_detached
+from edms.crypto.tsa import verify_timestamp
+from edms.documents import models as dm
+from edms.documents.operations import version_hash
+from edms.errors import N_
+from edms.pki.store import TrustAnchors
+from edms.signatures.keys import revocations, subject_identity
+from edms.signatures.manifest import Manifest, ManifestError, parse_manifest
+from edms.signatures.models import Signature, SigningCredential
+from edms.timeutil import isoformat_utc
+
+# The time-stamp is requested right after signing; a signing time further from it was not written by edms.
+SIGNING_TIME_TOLERANCE = timedelta(minutes=10)
+# Root CA -> signing CA -> person: a certificate issued directly by the root (the system's, the TSA's) is
+# not a person's.
+USER_CHAIN_LENGTH = 3
+CACHE_SIZE = 20_000
+SIGNED_ACTIONS = ("signature.signed", "signature.rejected")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    message: str  # English msgid with %(name)s placeholders, translated where shown
+    params: Mapping[str, Any] = field(default_factory=dict)
+    timestamped_at: datetime | None = None
+
+    @property
+    def text(self) -> str:
+        return self.message % dict(self.params) if self.params else self.message
+
+    @property
+    def status(self) -> str:
+        """As renditions print it: "valid" or "INVALID: <reason>"."""
+        return "valid" if self.ok else f"INVALID: {self.text}"
+
+
+VALID = N_("valid: signed by the person named, time-stamped, linked to this version's content")
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What a signature is judged against: the organisation's anchors, revocations and published CRLs."""
+
+    anchors: TrustAnchors
+    revoked: Mapping[int, datetime]  # certificate serial -> revocation time
+    crls: Sequence[x509.CertificateRevocationList] = ()
+
+
+@dataclass(frozen=True)
+class _Crypto:
+    verdict: Verdict | None  # None: the cryptography holds
+    gen_time: datetime | None
+    signer_cert: x509.Certificate | None
+
+
+_cache: OrderedDict[bytes, _Crypto] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _invalid(message: str, gen_time: datetime | None = None, **params: Any) -> Verdict:
+    return Verdict(False, message, params, gen_time)
+
+
+def _cache_key(signature: Signature, trust: Trust) -> bytes:
+    digest = hashlib.sha256()
+    for part in (signature.manifest, signature.cms, signature.timestamp_response):
+        digest.update(hashlib.sha256(part).digest())
+    for cert in (*trust.anchors.roots, *trust.anchors.tsa_roots):
+        digest.update(cert.fingerprint(hashes.SHA256()))
+    for crl in trust.crls:
+        digest.update(hashlib.sha256(crl.public_bytes(Encoding.DER)).digest())
+    return digest.digest()
+
+
+def _crypto(signature: Signature, trust: Trust) -> _Crypto:
+    key = _cache_key(signature, trust)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+            return cached
+    result = _check_crypto(signature, trust)
+    with _cache_lock:
+        _cache[key] = result
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return result
+
+
+def _check_crypto(signature: Signature, trust: Trust) -> _Crypto:
+    try:
+        digest = hashlib.sha256(signature_value(signature.cms)).digest()
+    except ValueError:
+        return _Crypto(_invalid(N_("the CMS signature is not well-formed (changed after it was written)")), None, None)
+    stamp = verify_timestamp(signature.timestamp_response, digest, trust.anchors.tsa_roots)
+    if not stamp.ok or stamp.gen_time is None:
+        return _Crypto(_invalid(N_("the time-stamp is invalid: %(reason)s"), reason=stamp.reason), None, None)
+    signed = verify_detached(signature.cms, signature.manifest, trust.anchors.roots, crls=trust.crls, at=stamp.gen_time)
+    if not signed.ok:
+        return _Crypto(_invalid(N_("the signature does not verify: %(reason)s"), stamp.gen_time, reason=signed.reason),
+                       stamp.gen_time, signed.signer_cert)
+    if len(signed.chain) != USER_CHAIN_LENGTH or not subject_identity(signed.chain[0])["user_id"]:
+        return _Crypto(_invalid(N_("the signing certificate is not a person's certificate from the organisation's "
+                                   "signing CA"), stamp.gen_time), stamp.gen_time, signed.signer_cert)
+    return _Crypto(None, stamp.gen_time, signed.signer_cert)
+
+
+def verify_signature(signature: Signature, *, document: dm.Document | None, version: dm.DocumentVersion | None,
+                     credential: SigningCredential | None, trust: Trust) -> Verdict:
+    try:
+        manifest = parse_manifest(signature.manifest)
+    except ManifestError as exc:
+        return _invalid(N_("the signed manifest is damaged: %(reason)s"), reason=str(exc))
+    crypto = _crypto(signature, trust)
+    if crypto.verdict is not None:
+        return crypto.verdict
+    gen_time, cert = crypto.gen_time, crypto.signer_cert
+    assert gen_time is not None and cert is not None
+    revoked_at = trust.revoked.get(cert.serial_number)
+    if revoked_at is not None and revoked_at <= gen_time:
+        return _invalid(N_("the signer's certificate was revoked on %(revoked)s, before the signature was "
+                           "time-stamped (%(stamped)s)"), gen_time,
+                        revoked=isoformat_utc(revoked_at), stamped=isoformat_utc(gen_time))
+    problem = (_identity_problem(manifest, cert, credential)
+               or _link_problem(manifest, document, version)
+               or _row_problem(signature, manifest, gen_time))
+    if problem is not None:
+        message, params = problem
+        return Verdict(False, message, params, gen_time)
+    return Verdict(True, VALID, {}, gen_time)
+
+
+def _identity_problem(manifest: Manifest, cert: x509.Certificate, credential: SigningCredential | None):
+    named = subject_identity(cert)
+    claimed = {"printed_name": manifest.signer_printed_name, "username": manifest.signer_username,
+               "user_id": str(manifest.signer_user_id)}
+    if named != claimed:
+        return N_("the certificate belongs to %(subject)s, not to the signer named in the manifest (%(signer)s)"), {
+            "subject": f"{named['printed_name']} ({named['username']})",
+            "signer": f"{manifest.signer_printed_name} ({manifest.signer_username})"}
+    if (credential is None or credential.user_id != manifest.signer_user_id
+            or credential.certificate != cert.public_bytes(Encoding.DER)):
+        return N_("the signing certificate is not the one edms issued to %(signer)s"), {
+            "signer": manifest.signer_printed_name}
+    return None
+
+
+def _link_problem(manifest: Manifest, document: dm.Document | None, version: dm.DocumentVersion | None):
+    if document is None or version is None:
+        return N_("the signed record does not exist"), {}
+    if (manifest.document_id, manifest.document_number, manifest.version) != (document.id, document.number, version.version) \
+            or version.document_id != document.id:
+        return N_("the signature belongs to %(signed)s version %(signed_version)s, not to %(number)s version "
+                  "%(version)s (copied or moved)"), {
+            "signed": manifest.document_number, "signed_version": manifest.version,
+            "number": document.number, "version": version.version}
+    actual = version_hash(document, version)
+    if actual != manifest.content_sha256 or version.content_sha256 != manifest.content_sha256:
+        return N_("the content of the version changed after it was signed (content hash now %(actual)s, signed "
+                  "%(signed)s)"), {"actual": actual, "signed": manifest.content_sha256}
+    return None
+
+
+def _row_problem(signature: Signature, manifest: Manifest, gen_time: datetime):
+    stored = {
+        "signature_id": signature.signature_id, "kind": signature.kind, "document_id": signature.document_id,
+        "version": signature.version, "step": signature.step, "meaning": signature.meaning,
+        "signer_user_id": signature.signer_id, "signed_at": isoformat_utc(signature.signed_at),
+        "comment": signature.comment,
+    }
+    signed = {name: getattr(manifest, name) for name in stored}
+    signed["signed_at"] = isoformat_utc(manifest.signed_at)
+    differing = sorted(name for name in stored if stored[name] != signed[name])
+    if differing:
+        return N_("the stored row differs from the signed manifest in %(fields)s (changed after signing)"), {
+            "fields": ", ".join(differing)}
+    if signature.timestamped_at != gen_time:
+        return N_("the stored time-stamp time differs from the token's %(stamped)s"), {"stamped": isoformat_utc(gen_time)}
+    if abs(gen_time - manifest.signed_at) > SIGNING_TIME_TOLERANCE:
+        return N_("the time-stamp (%(stamped)s) does not match the signing time in the manifest (%(signed)s)"), {
+            "stamped": isoformat_utc(gen_time), "signed": isoformat_utc(manifest.signed_at)}
+    return None
+
+
+def verify_stored(session: Session, signature: Signature, trust: Trust | None) -> Verdict:
+    """Verify one stored signature against the rows it claims (document, version, credential)."""
+    if trust is None:
+        return _invalid(N_("cannot be verified: the organisation PKI is not available"))
+    version = session.get(dm.DocumentVersion, signature.version_id)
+    document = session.get(dm.Document, version.document_id) if version is not None else None
+    credential = session.get(SigningCredential, signature.credential_id)
+    return verify_signature(signature, document=document, version=version, credential=credential, trust=trust)
+
+
+def trust_from(session: Session, anchors: TrustAnchors, crls: Sequence[x509.CertificateRevocationList] = ()) -> Trust:
+    return Trust(anchors, dict(revocations(session)), tuple(crls))
+
+
+def check_signatures(run: VerificationRun) -> None:
+    """Every signature: time-stamp, CMS, certificate chain and status at the stamped time, signer identity,
+    the link to its version's recomputed content hash, and the audit event that recorded it."""
+    anchors: TrustAnchors | None = run.options.get("trust")
+    batch_size = run.options.get("batch_size", 500)
+    with Session(bind=run.connection) as session:
+        trust = None if anchors is None else trust_from(session, anchors)
+        recorded = _recorded_signatures(session)
+        last_id = 0
+        while True:
+            rows = session.scalars(select(Signature).where(Signature.id > last_id).order_by(Signature.id)
+                                   .limit(batch_size)).all()
+            if not rows:
+                break
+            run.examined("signature", len(rows))
+            if trust is None and last_id == 0:
+                run.problem("signature", "*", N_("the signatures cannot be checked: the organisation PKI is not "
+                                                 "available (run `edms init` or restore it)"))
+            for signature in rows:
+                key = signature.signature_id
+                if trust is not None:
+                    verdict = verify_stored(session, signature, trust)
+                    if not verdict.ok:
+                        run.problem("signature", key, verdict.message, **verdict.params)
+                if recorded.pop(key, None) is None:
+                    run.problem("signature", key, N_("no audit event records this signature (the row was written "
+                                                     "outside edms)"))
+            last_id = rows[-1].id
+            session.expunge_all()
+        for key, seq in sorted(recorded.items(), key=lambda item: item[1]):
+            run.problem("signature", key, N_("recorded in the audit trail at seq %(seq)s but missing (removed)"), seq=seq)
+
+
+def _recorded_signatures(session: Session) -> dict[str, int]:
+    recorded = {}
+    for seq, changes in session.execute(select(AuditEvent.seq, AuditEvent.changes)
+                                        .where(AuditEvent.action.in_(SIGNED_ACTIONS))):
+        try:
+            signature_id = json.loads(changes)["signature"]["new"]["signature_id"]
+        except (TypeError, ValueError, KeyError):
+            continue  # a damaged event is the audit chain check's finding
+        recorded[signature_id] = seq
+    return recorded
+
+
+register_check("signatures", check_signatures, description=N_(
+    "Electronic signatures: time-stamp, CMS signature, certificate chain and revocation at the stamped time, "
+    "signer identity, link to the version's recomputed content hash"))

@@ -1,0 +1,172 @@
+"""Case pages: list, open a case, its checklist, deadlines, dates and questions; the deadline dashboard."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from edms.cases import models as cm
+from edms.cases import operations as ops
+from edms.cases.regimes import CASE_DATES
+from edms.timeutil import zone_names
+from edms.users.models import User
+from edms.users.roles import PHYSICIAN, QA, REGULATORY
+from edms.web.guards import roles_required
+from edms.web.i18n import translate_error
+from edms.web.runtime import audit_context, db, services
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+
+def _language() -> str:
+    return str(get_locale() or "en")
+
+
+def _case_or_404(case_id: int) -> cm.Case:
+    case = db().get(cm.Case, case_id)
+    if case is None:
+        abort(404)
+    return case
+
+
+def _local(value: str, zone: str) -> datetime | None:
+    """An HTML datetime-local value, entered in the treating site's zone."""
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(zone))
+    except ValueError:
+        return None
+
+
+@bp.get("/")
+@login_required
+def index():
+    query = select(cm.Case).order_by(cm.Case.id.desc())
+    if request.args.get("jurisdiction"):
+        query = query.where(cm.Case.jurisdiction == request.args["jurisdiction"])
+    if request.args.get("lot"):
+        query = query.where(cm.Case.lot == request.args["lot"].strip())
+    cases = db().scalars(query.limit(200)).all()
+    return render_template("cases/index.html", cases=cases, regimes=services().regimes, language=_language())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*ops.CASE_OPENERS)
+def create():
+    form = FlaskForm()
+    physicians = [u for u in db().scalars(select(User).where(User.active.is_(True)).order_by(User.printed_name))
+                  if u.has_role(PHYSICIAN)]
+    values = request.form if request.method == "POST" else {}
+    if request.method == "POST" and form.validate_on_submit():
+        zone = request.form.get("site_timezone", "UTC")
+        detected = _local(request.form.get("oos_detected_at", ""), zone) if zone in zone_names() else None
+        physician = request.form.get("physician_id", type=int)
+        session = db()
+        if detected is None:
+            flash(_("Give the date and time the OOS result was detected."), "error")
+        else:
+            try:
+                case = ops.create_case(session, audit_context(), current_user.user, services().regimes, ops.CaseFacts(
+                    regime_key=request.form.get("regime_key", ""), product=request.form.get("product", ""),
+                    lot=request.form.get("lot", ""), patient_ref=request.form.get("patient_ref", ""),
+                    treating_site=request.form.get("treating_site", ""), site_timezone=zone,
+                    physician_id=physician, oos_detected_at=detected))
+            except ops.CaseError as exc:
+                session.rollback()
+                flash(translate_error(exc), "error")
+            else:
+                session.commit()
+                flash(_("Case %(reference)s opened.", reference=case.reference), "success")
+                return redirect(url_for("cases.detail", case_id=case.id))
+    return render_template("cases/new.html", form=form, regimes=services().regimes, physicians=physicians,
+                           zones=zone_names(), values=values, language=_language())
+
+
+@bp.get("/<int:case_id>")
+@login_required
+def detail(case_id: int):
+    case = _case_or_404(case_id)
+    status = ops.case_status(db(), case, services().document_types, services().regimes)
+    documents = ops.case_documents(db(), case)
+    physician = db().get(User, case.physician_id) if case.physician_id else None
+    return render_template("cases/detail.html", case=case, status=status, documents=documents, physician=physician,
+                           types=services().document_types, case_dates=CASE_DATES, form=FlaskForm(),
+                           language=_language(), current_dates=case.current_dates(), answers=case.current_answers())
+
+
+@bp.post("/<int:case_id>/dates")
+@login_required
+def record_date(case_id: int):
+    case = _case_or_404(case_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    value = _local(request.form.get("value", ""), case.site_timezone)
+    session = db()
+    if value is None:
+        flash(_("Give a date and time."), "error")
+        return redirect(url_for("cases.detail", case_id=case_id))
+    try:
+        ops.record_date(session, audit_context(), current_user.user, case, request.form.get("key", ""), value,
+                        request.form.get("reason"))
+    except ops.CaseError as exc:
+        session.rollback()
+        flash(translate_error(exc), "error")
+    else:
+        session.commit()
+        flash(_("Date recorded."), "success")
+    return redirect(url_for("cases.detail", case_id=case_id))
+
+
+@bp.post("/<int:case_id>/answers")
+@login_required
+def answer(case_id: int):
+    case = _case_or_404(case_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    session = db()
+    try:
+        ops.answer_question(session, audit_context(), current_user.user, case, services().regimes[case.regime_key],
+                            request.form.get("key", ""), request.form.get("answer") == "yes", request.form.get("reason"))
+    except ops.CaseError as exc:
+        session.rollback()
+        flash(translate_error(exc), "error")
+    else:
+        session.commit()
+        flash(_("Answer recorded."), "success")
+    return redirect(url_for("cases.detail", case_id=case_id))
+
+
+@bp.post("/<int:case_id>/status")
+@roles_required(QA, REGULATORY)
+def change_status(case_id: int):
+    case = _case_or_404(case_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    session = db()
+    try:
+        ops.set_status(session, audit_context(), current_user.user, case, request.form.get("status", ""),
+                       request.form.get("reason", ""))
+    except ops.CaseError as exc:
+        session.rollback()
+        flash(translate_error(exc), "error")
+    else:
+        session.commit()
+        flash(_("Case status changed."), "success")
+    return redirect(url_for("cases.detail", case_id=case_id))
+
+
+@bp.get("/deadlines")
+@roles_required(QA, REGULATORY)
+def deadlines():
+    """Every open case's deadlines, most urgent first: for QA and regulatory users."""
+    rows = []
+    for case in db().scalars(select(cm.Case).where(cm.Case.status.in_((cm.OPEN, cm.RELEASED)))):
+        status = ops.case_status(db(), case, services().document_types, services().regimes)
+        rows.extend((case, item) for item in status.deadlines if item.due_at is not None and item.state != "met")
+    rows.sort(key=lambda row: row[1].due_at)
+    return render_template("cases/deadlines.html", rows=rows, language=_language())

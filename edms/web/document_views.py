@@ -1,0 +1,317 @@
+"""Document pages: list, create, edit drafts, attachments, submit, revise, withdraw, history, diff, renditions."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from edms.cases.models import Case
+from edms.documents import models as m
+from edms.documents import operations as ops
+from edms.documents.presentation import build_rendition, display_value
+from edms.documents.renditions import render_docx, render_pdf
+from edms.users.roles import CONTENT_ROLES
+from edms.web.guards import roles_required
+from edms.web.i18n import translate_error
+from edms.web.runtime import audit_context, db, services
+
+bp = Blueprint("documents", __name__, url_prefix="/documents")
+
+
+def _types():
+    return services().document_types
+
+
+def _language() -> str:
+    return str(get_locale() or "en")
+
+
+def _document_or_404(document_id: int) -> m.Document:
+    document = ops.get_document(db(), document_id)
+    if document is None:
+        abort(404)
+    return document
+
+
+def _version_or_404(document: m.Document, number: int) -> m.DocumentVersion:
+    version = document.version(number)
+    if version is None:
+        abort(404)
+    return version
+
+
+def _raw_values(doc_type) -> dict[str, object]:
+    """Only the type's fields from the submitted form, lists kept for multi-valued fields."""
+    form = request.form.to_dict(flat=False)
+    return {f.name: form[f"field_{f.name}"] for f in doc_type.fields if f"field_{f.name}" in form}
+
+
+def _field_errors(exc: ops.ValidationFailed) -> dict[str, str]:
+    return {name: translate_error(error) for name, error in exc.errors.items()}
+
+
+def form_value(field, value, zone: str):
+    """A stored canonical value as an HTML input expects it (date-times in the user's zone)."""
+    if value is None:
+        return "" if field.type not in ("multichoice", "document_refs") else []
+    if field.type == "datetime" and isinstance(value, str) and value.endswith("Z"):
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+        return moment.strftime("%Y-%m-%dT%H:%M")
+    return value
+
+
+@bp.app_context_processor
+def document_helpers():
+    return {"form_value": form_value, "display_value": display_value, "document_types": _types}
+
+
+@bp.get("/")
+@login_required
+def index():
+    query = select(m.Document).order_by(m.Document.id.desc())
+    type_key = request.args.get("type")
+    status = request.args.get("status")
+    if type_key:
+        query = query.where(m.Document.type_key == type_key)
+    if status:
+        query = query.where(m.Document.status == status)
+    documents = db().scalars(query.limit(200)).all()
+    return render_template("documents/index.html", documents=documents, type_key=type_key, status=status,
+                           statuses=m.VERSION_STATUSES)
+
+
+@bp.route("/new/<type_key>", methods=["GET", "POST"])
+@roles_required(*CONTENT_ROLES)
+def create(type_key: str):
+    doc_type = _types().get(type_key)
+    if doc_type is None:
+        abort(404)
+    case = _case_from_request()
+    form = FlaskForm()
+    errors: dict[str, str] = {}
+    values: dict[str, object] = _case_values(doc_type, case)
+    title = f"{doc_type.name.text(_language())} · {case.reference}" if case else ""
+    if request.method == "POST" and form.validate_on_submit():
+        session = db()
+        title = request.form.get("title", "")
+        values = _raw_values(doc_type)
+        try:
+            document = ops.create_document(session, audit_context(), current_user.user, doc_type,
+                                           title=title, raw_values=values, case_id=case.id if case else None)
+        except ops.ValidationFailed as exc:
+            session.rollback()
+            errors = _field_errors(exc)
+            flash(translate_error(exc), "error")
+        except ops.DocumentError as exc:
+            session.rollback()
+            flash(translate_error(exc), "error")
+        else:
+            session.commit()
+            flash(_("Document %(number)s created as a draft.", number=document.number), "success")
+            return redirect(url_for("documents.detail", document_id=document.id))
+    elif request.method == "POST":
+        flash(_("The form expired. Please try again."), "error")
+    return render_template("documents/edit.html", doc_type=doc_type, form=form, values=values, errors=errors,
+                           title_value=title, document=None, raw=True, case=case)
+
+
+def _case_from_request():
+    """A document created from a case page belongs to that case."""
+    case_id = request.values.get("case", type=int)
+    if case_id is None:
+        return None
+    case = db().get(Case, case_id)
+    if case is None:
+        abort(404)
+    return case
+
+
+def _case_values(doc_type, case) -> dict[str, object]:
+    """Fields the case already knows (lot, product, patient reference) are filled in for the author."""
+    if case is None:
+        return {}
+    known = {"lot": case.lot, "product": case.product, "patient_ref": case.patient_ref}
+    return {f.name: known[f.name] for f in doc_type.fields if f.name in known}
+
+
+@bp.get("/<int:document_id>")
+@login_required
+def detail(document_id: int):
+    document = _document_or_404(document_id)
+    return _render_version(document, document.latest)
+
+
+@bp.get("/<int:document_id>/versions/<int:number>")
+@login_required
+def version(document_id: int, number: int):
+    document = _document_or_404(document_id)
+    return _render_version(document, _version_or_404(document, number))
+
+
+def _render_version(document: m.Document, version: m.DocumentVersion):
+    doc_type = _types()[document.type_key]
+    owner = db().get(type(current_user.user), document.owner_id)
+    may_edit = (not version.frozen and version.id == document.latest.id and
+                current_user.id in (version.created_by, document.owner_id))
+    may_revise = (version.id == document.latest.id and version.frozen and document.status != m.WITHDRAWN
+                  and ops.may_author(current_user.user, doc_type))
+    return render_template(
+        "documents/detail.html", document=document, version=version, doc_type=doc_type, owner=owner,
+        values=ops.values_of(version), may_edit=may_edit, may_revise=may_revise, form=FlaskForm(),
+        language=_language(),
+    )
+
+
+@bp.route("/<int:document_id>/edit", methods=["GET", "POST"])
+@roles_required(*CONTENT_ROLES)
+def edit(document_id: int):
+    document = _document_or_404(document_id)
+    doc_type = _types()[document.type_key]
+    draft = document.latest
+    form = FlaskForm()
+    errors: dict[str, str] = {}
+    values = ops.values_of(draft)
+    title = draft.title
+    raw = False
+    if request.method == "POST" and form.validate_on_submit():
+        session = db()
+        title = request.form.get("title", "")
+        values = _raw_values(doc_type)
+        raw = True
+        try:
+            ops.save_draft(session, audit_context(), current_user.user, doc_type, document, title=title, raw_values=values)
+        except ops.ValidationFailed as exc:
+            session.rollback()
+            errors = _field_errors(exc)
+            flash(translate_error(exc), "error")
+        except ops.DocumentError as exc:
+            session.rollback()
+            flash(translate_error(exc), "error")
+            return redirect(url_for("documents.detail", document_id=document.id))
+        else:
+            session.commit()
+            flash(_("Draft saved."), "success")
+            return redirect(url_for("documents.detail", document_id=document.id))
+    return render_template("documents/edit.html", doc_type=doc_type, form=form, values=values, errors=errors,
+                           title_value=title, document=document, raw=raw)
+
+
+def _act(document_id: int, action, success: str):
+    document = _document_or_404(document_id)
+    if not FlaskForm().validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(url_for("documents.detail", document_id=document_id))
+    session = db()
+    try:
+        action(session, document)
+    except ops.DocumentError as exc:
+        if isinstance(exc, ops.UploadRefused):
+            session.commit()  # the refusal's audit event stays (Annex 11 §5); nothing else was changed
+        else:
+            session.rollback()
+        flash(translate_error(exc), "error")
+    else:
+        session.commit()
+        flash(success, "success")
+    return redirect(url_for("documents.detail", document_id=document_id))
+
+
+@bp.post("/<int:document_id>/attachments")
+@roles_required(*CONTENT_ROLES)
+def upload(document_id: int):
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash(_("Choose a file to attach."), "error")
+        return redirect(url_for("documents.detail", document_id=document_id))
+    data = upload.read()
+    declared = request.form.get("sha256") or None
+    return _act(document_id, lambda s, d: ops.add_attachment(
+        s, audit_context(), current_user.user, d, services().blobs, filename=upload.filename, data=data,
+        declared_sha256=declared, limits=services().upload_limits), _("File attached."))
+
+
+@bp.post("/<int:document_id>/attachments/<int:attachment_id>/remove")
+@roles_required(*CONTENT_ROLES)
+def remove_attachment(document_id: int, attachment_id: int):
+    return _act(document_id, lambda s, d: ops.remove_attachment(s, audit_context(), current_user.user, d, attachment_id),
+                _("Attachment removed from the draft."))
+
+
+@bp.post("/<int:document_id>/submit")
+@roles_required(*CONTENT_ROLES)
+def submit(document_id: int):
+    return _act(document_id, lambda s, d: ops.submit(s, audit_context(), current_user.user, d),
+                _("Submitted for review. This version is now frozen."))
+
+
+@bp.post("/<int:document_id>/revise")
+@roles_required(*CONTENT_ROLES)
+def revise(document_id: int):
+    reason = request.form.get("reason", "")
+    return _act(document_id, lambda s, d: ops.revise(s, audit_context(), current_user.user, _types()[d.type_key], d, reason),
+                _("A new draft version was created."))
+
+
+@bp.post("/<int:document_id>/withdraw")
+@roles_required(*CONTENT_ROLES)
+def withdraw(document_id: int):
+    reason = request.form.get("reason", "")
+    return _act(document_id, lambda s, d: ops.withdraw(s, audit_context(), current_user.user, d, reason),
+                _("The document was withdrawn."))
+
+
+@bp.get("/<int:document_id>/diff")
+@login_required
+def diff(document_id: int):
+    document = _document_or_404(document_id)
+    doc_type = _types()[document.type_key]
+    numbers = [v.version for v in document.versions]
+    a = request.args.get("a", type=int) or (numbers[-2] if len(numbers) > 1 else numbers[-1])
+    b = request.args.get("b", type=int) or numbers[-1]
+    old, new = _version_or_404(document, a), _version_or_404(document, b)
+    changes = ops.diff_versions(doc_type, old, new, _language())
+    return render_template("documents/diff.html", document=document, doc_type=doc_type, old=old, new=new,
+                           changes=changes, numbers=numbers)
+
+
+@bp.get("/<int:document_id>/versions/<int:number>/rendition.<fmt>")
+@login_required
+def rendition(document_id: int, number: int, fmt: str):
+    if fmt not in ("pdf", "docx"):
+        abort(404)
+    document = _document_or_404(document_id)
+    version = _version_or_404(document, number)
+    rendition = build_rendition(db(), _types()[document.type_key], document, version, language=_language(),
+                                display_tz=current_user.timezone)
+    data = render_pdf(rendition) if fmt == "pdf" else render_docx(rendition)
+    mimetype = "application/pdf" if fmt == "pdf" else \
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    name = f"{document.number}-v{version.version}.{fmt}"
+    return Response(data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/<int:document_id>/versions/<int:number>/attachments/<int:attachment_id>")
+@login_required
+def download_attachment(document_id: int, number: int, attachment_id: int):
+    document = _document_or_404(document_id)
+    version = _version_or_404(document, number)
+    attachment = next((a for a in version.all_attachments if a.id == attachment_id), None)
+    if attachment is None:
+        abort(404)
+    data = services().blobs.get(attachment.sha256)
+    return Response(data, mimetype=attachment.media_type, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(attachment.display_name)}",
+        "X-Content-SHA256": attachment.sha256})
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+

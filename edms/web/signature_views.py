@@ -1,0 +1,374 @@
+"""Signature pages: the signing ceremony, refusals, what each signature shows, and the signing rights
+(identity verification, policy acknowledgement, training, second factor). Thin: every rule is in
+edms.signatures."""
+from __future__ import annotations
+
+from uuid import UUID
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from edms.crypto.cms import signature_value
+from edms.documents import models as dm
+from edms.documents.operations import values_of
+from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES
+from edms.errors import UserError
+from edms.signatures import gates, keys
+from edms.signatures import operations as ops
+from edms.signatures import presentation, totp
+from edms.signatures.errors import GateRecordRefused, SigningFailed, SigningRefused
+from edms.signatures.manifest import MAX_COMMENT
+from edms.signatures.models import IdentityVerification, Signature, SigningCredential, TrainingRecord
+from edms.timeutil import utc_now
+from edms.users.models import User, UserRole
+from edms.users.roles import ADMIN, CONTENT_ROLES, QA
+from edms.web.guards import roles_required
+from edms.web.i18n import translate_error
+from edms.web.runtime import audit_context, db, services, settings
+
+bp = Blueprint("signatures", __name__)
+
+
+@bp.record_once
+def _bind(state) -> None:
+    edms = state.app.extensions["edms"]
+    presentation.bind(edms.engine, edms.settings, edms.document_types)
+
+
+class CeremonyForm(FlaskForm):
+    step = HiddenField()
+    username = StringField(_l("User name"), validators=[Optional(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    totp_code = StringField(_l("One-time code from your authenticator app"), validators=[Optional(), Length(max=12)])
+
+
+class SignForm(CeremonyForm):
+    comment = TextAreaField(_l("Comment (optional, part of the signed record)"),
+                            validators=[Optional(), Length(max=MAX_COMMENT)])
+
+
+class RejectForm(CeremonyForm):
+    reason = TextAreaField(_l("Reason for refusing to sign (part of the signed record)"),
+                           validators=[DataRequired(), Length(max=MAX_COMMENT)])
+
+
+class AcknowledgeForm(FlaskForm):
+    confirm = BooleanField(_l("I have read this policy. I accept that my electronic signature is the legally "
+                              "binding equivalent of my handwritten signature."), validators=[DataRequired()])
+
+
+class IdentityForm(FlaskForm):
+    method = StringField(_l("How the identity was verified"), validators=[DataRequired(), Length(max=200)])
+    evidence = TextAreaField(_l("Evidence (document type and number, record reference)"),
+                             validators=[DataRequired(), Length(max=2000)])
+
+
+class TrainingForm(FlaskForm):
+    role = SelectField(_l("Role"))
+    document_type = SelectField(_l("Document type"))
+    course = StringField(_l("Course or SOP (with its version)"), validators=[DataRequired(), Length(max=200)])
+    trained_on = DateField(_l("Trained on"), validators=[DataRequired()])
+    valid_until = DateField(_l("Valid until"), validators=[DataRequired()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        language = _language()
+        self.role.choices = [(key, label.text(language)) for key, label in SIGNING_ROLES.items()]
+        self.document_type.choices = [("", _("All document types"))] + [
+            (key, doc_type.name.text(language)) for key, doc_type in services().document_types.items()]
+
+
+class TotpConfirmForm(FlaskForm):
+    code = StringField(_l("Code shown by the app"), validators=[DataRequired(), Length(max=12)])
+
+
+def _language() -> str:
+    return str(get_locale() or "en")
+
+
+def _environment() -> ops.SigningEnvironment:
+    return ops.SigningEnvironment.from_settings(settings(), services().record_gates)
+
+
+def _session_ref() -> str | None:
+    sid = session.get("sid")
+    return ops.session_ref_for(sid) if sid else None
+
+
+def _trust():
+    return presentation.current_trust(db(), settings())
+
+
+def _version_or_404(document_id: int, number: int) -> tuple[dm.Document, dm.DocumentVersion]:
+    document = db().get(dm.Document, document_id)
+    version = document.version(number) if document is not None else None
+    if version is None:
+        abort(404)
+    return document, version
+
+
+@bp.app_context_processor
+def signature_helpers():
+    def signature_panel(document: dm.Document, version: dm.DocumentVersion):
+        """What `documents/_signatures.html` shows: manifestations, progress, and whether I may sign."""
+        doc_type = services().document_types[document.type_key]
+        items = presentation.manifestations(db(), version, _trust(), doc_type)
+        plan = ops.plan(db(), _environment(), doc_type, current_user.user, document, version,
+                        session_ref=_session_ref())
+        return {"items": items, "plan": plan, "doc_type": doc_type}
+
+    def signature_summary(document: dm.Document, version: dm.DocumentVersion) -> list[presentation.Manifestation]:
+        """The manifestations of one version, for the version history."""
+        return presentation.manifestations(db(), version, _trust(), services().document_types[document.type_key])
+
+    return {"signature_panel": signature_panel, "signature_summary": signature_summary,
+            "translate_error": translate_error, "meanings": SIGNATURE_MEANINGS, "signing_roles": SIGNING_ROLES,
+            "localized": lambda text, fallback="": text.text(_language()) if text is not None else fallback}
+
+
+def _ceremony(document_id: int, number: int, kind: str):
+    document, version = _version_or_404(document_id, number)
+    doc_type = services().document_types[document.type_key]
+    form = RejectForm() if kind == "reject" else SignForm()
+    env = _environment()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            database = db()
+            user = current_user.user
+            credentials = ops.Credentials(password=form.password.data, username=form.username.data or None,
+                                          totp_code=form.totp_code.data or None, session_ref=_session_ref())
+            try:
+                if kind == "reject":
+                    made = ops.reject(database, audit_context(), env, doc_type, user, document, version, credentials,
+                                      reason=form.reason.data, step=form.step.data or None)
+                else:
+                    made = ops.sign(database, audit_context(), env, doc_type, user, document, version, credentials,
+                                    step=form.step.data or None, comment=form.comment.data)
+            except SigningRefused as exc:
+                database.commit()  # the refusal, and a wrong credential's count, stay in the audit trail
+                flash(translate_error(exc), "error")
+                status = exc.http_status
+            except SigningFailed as exc:
+                database.rollback()
+                flash(translate_error(exc), "error")
+                status = exc.http_status
+            else:
+                database.commit()
+                if kind == "reject":
+                    flash(_("You refused to sign. The refusal is signed and the version is rejected."), "success")
+                else:
+                    flash(_("Signed. Your signature is shown below with its verification."), "success")
+                return redirect(url_for("documents.version", document_id=document.id, number=version.version)
+                                + f"#signature-{made.signature_id}")
+        else:
+            flash(_("Fill in the required fields: nothing was signed."), "error")
+            status = 400
+    plan = ops.plan(db(), env, doc_type, current_user.user, document, version, session_ref=_session_ref())
+    if plan.due is not None and not form.step.data:
+        form.step.data = plan.due.step.name
+    return render_template(
+        "signatures/ceremony.html", document=document, version=version, doc_type=doc_type, plan=plan, form=form,
+        kind=kind, values=values_of(version), language=_language(),
+    ), status
+
+
+@bp.route("/documents/<int:document_id>/versions/<int:number>/sign", methods=["GET", "POST"])
+@roles_required(*CONTENT_ROLES)
+def sign(document_id: int, number: int):
+    return _ceremony(document_id, number, "sign")
+
+
+@bp.route("/documents/<int:document_id>/versions/<int:number>/reject", methods=["GET", "POST"])
+@roles_required(*CONTENT_ROLES)
+def reject(document_id: int, number: int):
+    return _ceremony(document_id, number, "reject")
+
+
+def _signature_or_404(signature_id: UUID) -> Signature:
+    signature = db().scalar(select(Signature).where(Signature.signature_id == str(signature_id)))
+    if signature is None:
+        abort(404)
+    return signature
+
+
+@bp.get("/signatures/<uuid:signature_id>")
+@login_required
+def detail(signature_id: UUID):
+    signature = _signature_or_404(signature_id)
+    version = db().get(dm.DocumentVersion, signature.version_id)
+    document = db().get(dm.Document, signature.document_id)
+    doc_type = services().document_types.get(document.type_key) if document else None
+    item = presentation.manifestation(db(), signature, _trust(), doc_type)
+    credential = db().get(SigningCredential, signature.credential_id)
+    return render_template("signatures/detail.html", signature=signature, item=item, document=document,
+                           version=version, credential=credential, manifest_text=signature.manifest.decode("utf-8"),
+                           language=_language())
+
+
+ARTEFACTS = {
+    "manifest.json": ("manifest", "application/json"),
+    "signature.p7s": ("cms", "application/pkcs7-signature"),
+    "timestamp.tsr": ("timestamp_response", "application/timestamp-reply"),
+}
+
+
+@bp.get("/signatures/<uuid:signature_id>/<any('manifest.json', 'signature.p7s', 'timestamp.tsr', 'signature-value.bin', 'chain.pem'):name>")
+@login_required
+def artefact(signature_id: UUID, name: str):
+    """The stored bytes themselves, so anyone can check them with openssl (docs on the detail page)."""
+    signature = _signature_or_404(signature_id)
+    if name == "chain.pem":
+        credential = db().get(SigningCredential, signature.credential_id)
+        data, mimetype = presentation.chain_pem(credential, settings()), "application/x-pem-file"
+    elif name == "signature-value.bin":
+        data, mimetype = signature_value(signature.cms), "application/octet-stream"
+    else:
+        column, mimetype = ARTEFACTS[name]
+        data = getattr(signature, column)
+    return Response(data, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{signature.signature_id}-{name}"'})
+
+
+# --- signing rights ------------------------------------------------------------------------------------
+
+
+@bp.route("/signatures/policy", methods=["GET", "POST"])
+@login_required
+def policy():
+    form = AcknowledgeForm()
+    text = gates.load_policy()
+    if form.validate_on_submit():
+        database = db()
+        gates.acknowledge_policy(database, audit_context(), current_user.user, text)
+        database.commit()
+        flash(_("Thank you: your acknowledgement of the electronic signature policy is recorded."), "success")
+        return redirect(url_for("signatures.readiness"))
+    acknowledged = gates.policy_acknowledged(db(), current_user.user, text)
+    return render_template("signatures/policy.html", form=form, policy=text, acknowledged=acknowledged)
+
+
+@bp.get("/signatures/readiness")
+@login_required
+def readiness():
+    return render_template("signatures/readiness.html", **_rights(current_user.user), own=True)
+
+
+@bp.route("/signatures/totp", methods=["GET", "POST"])
+@login_required
+def totp_enrolment():
+    form = TotpConfirmForm()
+    database = db()
+    user = current_user.user
+    if request.method == "POST" and request.form.get("action") == "start":
+        if FlaskForm().validate_on_submit():
+            gates.start_totp_enrolment(database, audit_context(), user)
+            database.commit()
+        return redirect(url_for("signatures.totp_enrolment"))
+    if form.validate_on_submit():
+        try:
+            gates.confirm_totp(database, audit_context(), user, form.code.data)
+        except GateRecordRefused as exc:
+            database.commit()  # the failed confirmation is audited
+            flash(translate_error(exc), "error")
+        else:
+            database.commit()
+            flash(_("Your authenticator app is enrolled: signatures will ask for its code."), "success")
+            return redirect(url_for("signatures.readiness"))
+    pending = gates.pending_totp(database, user)
+    uri = None
+    if pending is not None:
+        uri = totp.provisioning_uri(totp.from_base32(pending.secret_base32), account=user.username,
+                                    issuer=settings().organisation)
+    return render_template("signatures/totp.html", form=form, start_form=FlaskForm(), pending=pending, uri=uri,
+                           active=gates.active_totp(database, user),
+                           required=gates.totp_required(user, settings().totp_roles))
+
+
+def _rights(user: User) -> dict:
+    database = db()
+    return {
+        "person": user,
+        "identity": database.scalars(select(IdentityVerification).where(IdentityVerification.user_id == user.id)
+                                     .order_by(IdentityVerification.id)).all(),
+        "acknowledged": gates.policy_acknowledged(database, user, gates.load_policy()),
+        "trainings": database.scalars(select(TrainingRecord).where(TrainingRecord.user_id == user.id)
+                                      .order_by(TrainingRecord.id)).all(),
+        "credentials": database.scalars(select(SigningCredential).where(SigningCredential.user_id == user.id)
+                                        .order_by(SigningCredential.id)).all(),
+        "totp_active": gates.active_totp(database, user) is not None,
+        "totp_required": gates.totp_required(user, settings().totp_roles),
+        "names": {u.id: u.printed_name for u in database.scalars(select(User)).all()},
+        "today": utc_now().date(),
+        "document_types": services().document_types,
+        "language": _language(),
+    }
+
+
+@bp.get("/signatures/people")
+@roles_required(ADMIN, QA)
+def people():
+    users = db().scalars(
+        select(User).join(UserRole).where(UserRole.role.in_(sorted(CONTENT_ROLES))).distinct().order_by(User.username)
+    ).all()
+    policy_text = gates.load_policy()
+    rows = [{"user": u, "identity": gates.identity_verified(db(), u),
+             "policy": gates.policy_acknowledged(db(), u, policy_text),
+             "credential": keys.current_credential(db(), u)} for u in users]
+    return render_template("signatures/people.html", rows=rows)
+
+
+def _person_or_404(user_id: int) -> User:
+    user = db().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.get("/signatures/people/<int:user_id>")
+@roles_required(ADMIN, QA)
+def person(user_id: int):
+    user = _person_or_404(user_id)
+    return render_template("signatures/readiness.html", **_rights(user), own=False,
+                           identity_form=IdentityForm(), training_form=TrainingForm())
+
+
+def _record(user_id: int, form: FlaskForm, action, success: str):
+    user = _person_or_404(user_id)
+    if form.validate_on_submit():
+        database = db()
+        try:
+            action(database, user, form)
+        except UserError as exc:
+            database.rollback()
+            flash(translate_error(exc), "error")
+        else:
+            database.commit()
+            flash(success, "success")
+    else:
+        flash(_("Fill in every field: nothing was recorded."), "error")
+    return redirect(url_for("signatures.person", user_id=user_id))
+
+
+@bp.post("/signatures/people/<int:user_id>/identity")
+@roles_required(ADMIN)
+def record_identity(user_id: int):
+    return _record(user_id, IdentityForm(), lambda s, u, f: gates.record_identity_verification(
+        s, audit_context(), current_user.user, u, method=f.method.data, evidence=f.evidence.data),
+        _("The identity verification is recorded."))
+
+
+@bp.post("/signatures/people/<int:user_id>/training")
+@roles_required(ADMIN, QA)
+def record_training(user_id: int):
+    return _record(user_id, TrainingForm(), lambda s, u, f: gates.record_training(
+        s, audit_context(), current_user.user, u, role=f.role.data, document_type=f.document_type.data or None,
+        known_types=services().document_types, course=f.course.data, trained_on=f.trained_on.data,
+        valid_until=f.valid_until.data), _("The training record is saved."))

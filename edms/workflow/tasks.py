@@ -1,0 +1,163 @@
+"""The task inbox: what a person must sign, revise or create next, most urgent first.
+
+Derived on every call from the records themselves (no task table), so an inbox can never disagree with
+the documents, signatures and case clocks it summarises. The signing rules are the ceremony's own
+(signatures.steps), so nobody is offered a signature the ceremony would refuse on authority grounds
+(11.10(g)); readiness gates (training, policy) are left to the signing page, which explains them.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from edms.cases import models as cm
+from edms.cases.deadlines import DUE_SOON, OVERDUE, PENDING
+from edms.cases.operations import case_documents, case_status
+from edms.cases.regimes import Regime
+from edms.documents import models as dm
+from edms.documents.types import DocumentType, LocalizedText
+from edms.signatures import steps
+from edms.signatures.operations import signed_steps
+from edms.users.models import User
+from edms.users.roles import CONTENT_ROLES
+
+SIGN = "sign"
+DRAFT = "draft"
+CASE = "case"
+
+OPEN_DEADLINE_STATES = frozenset({PENDING, DUE_SOON, OVERDUE})
+
+
+@dataclass(frozen=True)
+class Task:
+    kind: str  # SIGN, DRAFT or CASE
+    title: str
+    type_key: str
+    since: datetime  # when the task arose; the oldest comes first among equals
+    document_id: int | None = None
+    document_number: str | None = None
+    version: int | None = None
+    status: str | None = None  # the version's status for a DRAFT task (draft or rejected)
+    case_id: int | None = None
+    case_reference: str | None = None
+    step: LocalizedText | None = None
+    role: str | None = None
+    due_at: datetime | None = None  # UTC: the case's earliest open deadline
+    overdue: bool = False
+
+
+@dataclass(frozen=True)
+class _Clock:
+    due_at: datetime | None
+    overdue: bool
+    reference: str | None = None
+
+
+def tasks_for(session: Session, user: User, *, document_types: Mapping[str, DocumentType],
+              regimes: Mapping[str, Regime], now: datetime) -> list[Task]:
+    roles = frozenset(user.roles)
+    if not roles & CONTENT_ROLES:
+        return []  # administrators and inspectors never sign, author or create records
+    clocks: dict[int, _Clock] = {}
+
+    def clock(case_id: int | None) -> _Clock:
+        if case_id is None:
+            return _Clock(None, False)
+        if case_id not in clocks:
+            case = session.get(cm.Case, case_id)
+            clocks[case_id] = _case_clock(session, case, document_types, regimes, now)
+        return clocks[case_id]
+
+    # Case tasks first: they fill `clocks`, so each open case's deadlines are computed once.
+    tasks = _case_tasks(session, roles, document_types, regimes, now, clocks)
+    tasks += _sign_tasks(session, user, roles, document_types, clock)
+    tasks += _draft_tasks(session, user, document_types, clock)
+    return sorted(tasks, key=lambda t: (not t.overdue, t.due_at is None, t.due_at or now, t.since))
+
+
+def _case_clock(session: Session, case: cm.Case | None, document_types, regimes, now: datetime) -> _Clock:
+    if case is None:
+        return _Clock(None, False)
+    if case.status != cm.OPEN or case.regime_key not in regimes:
+        return _Clock(None, False, case.reference)  # a closed case's clocks no longer drive anyone's work
+    status = case_status(session, case, document_types, regimes, now)
+    return _earliest(case, status.deadlines)
+
+
+def _earliest(case: cm.Case, deadlines) -> _Clock:
+    open_ = [d for d in deadlines if d.state in OPEN_DEADLINE_STATES and d.due_at is not None]
+    if not open_:
+        return _Clock(None, False, case.reference)
+    return _Clock(min(d.due_at for d in open_), any(d.state == OVERDUE for d in open_), case.reference)
+
+
+def _latest_versions(session: Session, *conditions):
+    """(document, its latest version) pairs, the version matching `conditions`."""
+    newer = aliased(dm.DocumentVersion)
+    latest = select(func.max(newer.version)).where(newer.document_id == dm.Document.id).scalar_subquery()
+    query = (select(dm.Document, dm.DocumentVersion)
+             .join(dm.DocumentVersion, dm.DocumentVersion.document_id == dm.Document.id)
+             .where(dm.DocumentVersion.version == latest, dm.Document.status != dm.WITHDRAWN, *conditions)
+             .order_by(dm.Document.id))
+    return session.execute(query).all()
+
+
+def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_types, clock) -> list[Task]:
+    tasks = []
+    rows = _latest_versions(session, dm.DocumentVersion.status == dm.IN_REVIEW, dm.DocumentVersion.frozen_at.is_not(None))
+    for document, version in rows:
+        doc_type = document_types.get(document.type_key)
+        if doc_type is None or not roles & {step.role for step in doc_type.steps}:
+            continue
+        signed = signed_steps(session, version)
+        target = steps.due(doc_type.steps, signed)
+        if target is None or target.step.role not in roles:
+            continue
+        signer = steps.Signer(user.id, roles, user.id in (version.created_by, document.owner_id))
+        if steps.authority_problem(steps.progress(doc_type.steps, signed), target, signer) is not None:
+            continue
+        due = clock(document.case_id)
+        tasks.append(Task(SIGN, version.title, document.type_key, version.status_changed_at, document_id=document.id,
+                          document_number=document.number, version=version.version, case_id=document.case_id,
+                          case_reference=due.reference, step=target.step.label, role=target.step.role,
+                          due_at=due.due_at, overdue=due.overdue))
+    return tasks
+
+
+def _draft_tasks(session: Session, user: User, document_types, clock) -> list[Task]:
+    tasks = []
+    rows = _latest_versions(session, dm.Document.owner_id == user.id,
+                            dm.DocumentVersion.status.in_((dm.DRAFT, dm.REJECTED)))
+    for document, version in rows:
+        if document.type_key not in document_types:
+            continue
+        due = clock(document.case_id)
+        tasks.append(Task(DRAFT, version.title, document.type_key, version.status_changed_at, document_id=document.id,
+                          document_number=document.number, version=version.version, status=version.status,
+                          case_id=document.case_id, case_reference=due.reference, due_at=due.due_at,
+                          overdue=due.overdue))
+    return tasks
+
+
+def _case_tasks(session: Session, roles: frozenset[str], document_types, regimes, now: datetime,
+                clocks: dict[int, _Clock]) -> list[Task]:
+    tasks = []
+    cases = session.scalars(select(cm.Case).where(cm.Case.status == cm.OPEN).order_by(cm.Case.id))
+    for case in cases:
+        if case.regime_key not in regimes:
+            continue
+        status = case_status(session, case, document_types, regimes, now)
+        clocks[case.id] = due = _earliest(case, status.deadlines)
+        existing = {d.type_key for d in case_documents(session, case) if d.status != dm.WITHDRAWN}
+        for item in status.checklist:
+            role = next((r for r in item.next_roles if r in roles), None)
+            if role is None or item.document.type_key in existing:
+                continue
+            tasks.append(Task(CASE, item.document.document_type.name.en, item.document.type_key, case.created_at,
+                              case_id=case.id, case_reference=case.reference, role=role,
+                              due_at=due.due_at, overdue=due.overdue))
+    return tasks

@@ -1,0 +1,43 @@
+"""An administrator at the browser reads the audit trail, filters it, exports it and has the system verify it."""
+import csv
+import io
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import browser_sign_in
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.req("11.10(e)")
+@pytest.mark.req("11.10(a)")
+@pytest.mark.req("A11-9")
+def test_admin_filters_the_audit_trail_exports_csv_and_sees_it_verified(page, people):
+    people.make("kenji.sato", "author", printed_name="Kenji Sato")
+    people.make("daisuke.kato", "admin", printed_name="Daisuke Kato")
+    browser_sign_in(page, "daisuke.kato", PASSWORD)
+    page.click("#nav-audit")
+    expect(page.locator("h1")).to_have_text("Audit trail")
+    expect(page.locator("#audit-events")).to_contain_text("auth.signed_in")
+
+    page.fill("#f-action", "user.created")
+    page.click("#apply-filter")
+    actions = page.locator("#audit-events code.action")
+    expect(actions).to_have_count(2)
+    expect(actions.first).to_have_text("user.created")
+    expect(page.locator("#audit-events")).to_contain_text("JST (UTC+09:00)")
+
+    with page.expect_download() as download_info:
+        page.click("#export-csv")
+    download = download_info.value
+    assert download.suggested_filename.startswith("audit-trail-") and download.suggested_filename.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(open(download.path(), encoding="utf-8-sig").read())))
+    assert [row["action"] for row in rows] == ["user.created", "user.created"]
+    assert {row["object_id"] for row in rows} == {"1", "2"}
+
+    page.click("#verify-link")
+    page.click("#run-verification")
+    expect(page.locator("#verification-outcome")).to_contain_text("verified")
+    expect(page.locator("#verification-result")).to_contain_text("audit_event")

@@ -1,0 +1,61 @@
+"""An inspector at the browser: finds the case by its lot number, reads its signed history, opens a signed
+version as it was signed, takes the package away; every step is in the audit trail."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from edms.verify import verify_package
+from tests.browser.conftest import browser_sign_in
+from tests.conftest import PASSWORD
+from tests.integration.conftest import organisation_pki, pki_template  # noqa: F401
+from tests.support.inspection import INSPECTOR, events, inspector, signed_case  # noqa: F401
+from tests.support.signed_case import LOT, REFUSAL
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.req("11.10(e)")
+@pytest.mark.req("11.10(b)")
+@pytest.mark.req("11.50(a)")
+@pytest.mark.req("A11-12")
+def test_inspector_finds_the_case_by_lot_reads_its_history_and_takes_the_package_away(page, app, signed_case,
+                                                                                       inspector, tmp_path):
+    oos = signed_case.documents[0]
+    browser_sign_in(page, INSPECTOR[0], PASSWORD)
+    page.click("#nav-inspection")
+    page.fill("#s-lot", LOT)
+    page.click("#search-submit")
+    expect(page.locator("#search-results tbody tr")).to_have_count(len(signed_case.documents))
+    page.locator("#search-results a.case-link").first.click()
+    expect(page.locator("h1")).to_contain_text(f"Case {signed_case.case_id}")
+    expect(page.locator("#timeline")).to_contain_text(REFUSAL)
+    expect(page.locator("#timeline .verification .status-valid").first).to_be_visible()
+
+    page.click(f'#case-documents a[href="/documents/{oos}/versions/2"]')
+    expect(page.locator("#version-number")).to_contain_text("2")
+    expect(page.locator("#manifestations")).to_contain_text("Hiroshi Yamada")
+    expect(page.locator("#sign-version")).to_have_count(0)
+    page.go_back()
+
+    with page.expect_download(timeout=180_000) as download_info:
+        page.click("#export-package", timeout=180_000)
+    download = download_info.value
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    assert re.fullmatch(r"edms-inspection-case-\d+-\d{8}T\d{6}Z\.zip", saved.name)
+    report = verify_package(saved)
+    assert report.ok, [item.line() for item in report.failures]
+
+    viewed = [json.loads(event.changes)["path"]["new"] for event in events(app, "inspection.viewed", actor_name=INSPECTOR[1])]
+    assert any(path.startswith("/inspection/search?") and f"lot={LOT}" in path for path in viewed)
+    assert f"/inspection/cases/{signed_case.case_id}" in viewed
+    assert f"/documents/{oos}/versions/2" in viewed
+    (downloaded,) = events(app, "inspection.downloaded", actor_name=INSPECTOR[1])
+    assert json.loads(downloaded.changes)["file"]["new"]["sha256"] == hashlib.sha256(saved.read_bytes()).hexdigest()
+    (exported,) = events(app, "inspection.exported", actor_name=INSPECTOR[1])
+    assert exported.object_id == str(signed_case.case_id)

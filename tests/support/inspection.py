@@ -1,0 +1,70 @@
+"""What the inspection tests share: an inspector, a signed case, packages and the verifier run as a program."""
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+import edms.models  # noqa: F401  (every table in Base.metadata)
+from edms.audit.models import AuditEvent
+from edms.db import Base
+from tests.conftest import sign_in
+from tests.support.signed_case import build_signed_case
+
+INSPECTOR = ("sofia.lindqvist", "Sofia Lindqvist (PMDA)")
+EDMS_VERIFY = Path(sys.executable).parent / "edms-verify"
+
+
+@pytest.fixture
+def signed_case(app, organisation_pki):
+    return build_signed_case(app.extensions["edms"])
+
+
+@pytest.fixture
+def inspector(people):
+    return people.make(INSPECTOR[0], "inspector", printed_name=INSPECTOR[1], timezone="Asia/Tokyo")
+
+
+@pytest.fixture
+def inspector_client(app, client, inspector):
+    response = sign_in(client, INSPECTOR[0])
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def row_counts(app) -> dict[str, int]:
+    with app.extensions["edms"].sessions() as session:
+        return {table.name: session.scalar(select(func.count()).select_from(table))
+                for table in Base.metadata.sorted_tables}
+
+
+def events(app, action: str, **where) -> list[AuditEvent]:
+    with app.extensions["edms"].sessions() as session:
+        query = select(AuditEvent).where(AuditEvent.action == action)
+        for name, value in where.items():
+            query = query.where(getattr(AuditEvent, name) == value)
+        return list(session.scalars(query.order_by(AuditEvent.seq)))
+
+
+def run_verifier(package: Path, *args: str) -> subprocess.CompletedProcess:
+    """`edms-verify` as an inspector runs it: a separate program, no database, no settings."""
+    return subprocess.run([str(EDMS_VERIFY), str(package), *args], capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin"})
+
+
+def package_files(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def rezip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
