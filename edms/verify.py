@@ -556,12 +556,6 @@ class Package:
         except KeyError:
             raise Invalid(f"{path} is missing from the package") from None
 
-    def json(self, path: str):
-        try:
-            return json.loads(self.read(path).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise Invalid(f"{path} is not UTF-8 JSON") from None
-
 
 def open_package(source) -> dict[str, bytes]:
     """Every regular file in the ZIP by name; duplicate or unsafe names make the package unreadable."""

@@ -101,6 +101,8 @@ def record_date(session: Session, ctx: AuditContext, user: User, case: cm.Case, 
     """A case date; correcting one already recorded needs a reason and keeps the earlier value."""
     if key not in CASE_DATES:
         raise CaseError(N_("Unknown case date '%(key)s'."), key=key)
+    if not user.has_role(AUTHOR, QA, PHYSICIAN, REGULATORY):
+        raise CaseError(N_("Only manufacturing, QA, regulatory users or physicians record case dates."))
     if case.status == cm.CANCELLED:
         raise CaseError(N_("The case is cancelled."))
     previous = case.current_dates().get(key)

@@ -20,8 +20,8 @@ of a case:
 
 The audit events are every event about the exported records plus, for each, the contiguous stretch of
 the chain from it up to the first signed checkpoint at or after it, so that every hash and link
-recomputes up to a head hash the system signed. Exporting is itself audited (`inspection.exported`) and
-a checkpoint is made when none covers that event yet.
+recomputes up to a head hash the system signed. Exporting is itself audited (`inspection.exported`), and
+a new checkpoint signs the chain up to that event, so the package proves its own export too.
 """
 from __future__ import annotations
 

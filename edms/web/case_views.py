@@ -16,7 +16,7 @@ from edms.cases import operations as ops
 from edms.cases.regimes import CASE_DATES
 from edms.timeutil import zone_names
 from edms.users.models import User
-from edms.users.roles import PHYSICIAN, QA, REGULATORY
+from edms.users.roles import CONTENT_ROLES, PHYSICIAN, QA, REGULATORY
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services
@@ -100,7 +100,7 @@ def detail(case_id: int):
 
 
 @bp.post("/<int:case_id>/dates")
-@login_required
+@roles_required(*CONTENT_ROLES)
 def record_date(case_id: int):
     case = _case_or_404(case_id)
     if not FlaskForm().validate_on_submit():
@@ -123,7 +123,7 @@ def record_date(case_id: int):
 
 
 @bp.post("/<int:case_id>/answers")
-@login_required
+@roles_required(*CONTENT_ROLES)
 def answer(case_id: int):
     case = _case_or_404(case_id)
     if not FlaskForm().validate_on_submit():
