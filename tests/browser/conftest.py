@@ -55,3 +55,10 @@ def browser_sign_in(page, username: str, password: str):
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("#sign-in")
+
+
+def choose_language(page, code: str):
+    """The header's language select submits itself from edms.js once the page has loaded."""
+    page.wait_for_load_state("load")
+    with page.expect_navigation():
+        page.select_option("#language-select", code)

@@ -4,7 +4,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import browser_sign_in
+from tests.browser.conftest import browser_sign_in, choose_language
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -81,7 +81,7 @@ def test_admin_creates_a_user_in_the_browser(page, people, admin):
 def test_language_switch_to_japanese(page, people):
     people.make("kenji.sato", "author", printed_name="Kenji Sato")
     page.goto("/login")
-    page.select_option("#language-select", "ja")
+    choose_language(page, "ja")
     expect(page.locator("h1")).to_have_text("サインイン")
     browser_sign_in(page, "kenji.sato", PASSWORD)
     expect(page.locator("h1")).to_contain_text("ようこそ")

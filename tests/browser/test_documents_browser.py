@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from tests.browser.conftest import browser_sign_in
+from tests.browser.conftest import browser_sign_in, choose_language
 from tests.conftest import PASSWORD
 from tests.support.documents import PDF_BYTES, VALUES, sha256
 
@@ -93,7 +93,7 @@ def test_the_document_pages_show_japanese_labels_when_the_language_is_japanese(a
     oos_type = app.extensions["edms"].document_types["oos_notification"]
     browser_sign_in(page, "kenji.sato", PASSWORD)
     page.click("#nav-documents")
-    page.select_option("#language-select", "ja")
+    choose_language(page, "ja")
     expect(page.locator("html")).to_have_attribute("lang", "ja")
     page.click("#new-oos_notification")
     expect(page.locator("h1")).to_contain_text("規格外（OOS）通知書")
