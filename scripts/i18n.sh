@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 $PY -m babel.messages.frontend extract -F babel.cfg -k _l -k N_ -k lazy_gettext -o edms/translations/messages.pot --no-location --sort-output --project edms --omit-header . >/dev/null 2>&1
 if [ -f edms/translations/ja/LC_MESSAGES/messages.po ]; then
-  $PY -m babel.messages.frontend update -i edms/translations/messages.pot -d edms/translations -l ja --no-fuzzy-matching --omit-header >/dev/null 2>&1
+  $PY -m babel.messages.frontend update -i edms/translations/messages.pot -d edms/translations -l ja --no-fuzzy-matching >/dev/null 2>&1
 else
   $PY -m babel.messages.frontend init -i edms/translations/messages.pot -d edms/translations -l ja >/dev/null 2>&1
 fi

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from edms.documents.types import SIGNING_ROLES, DocumentType, FieldDef, LocalizedText
+from edms.definitions import DefinitionTable, LocalizedText
+from edms.documents.types import SIGNING_ROLES, DocumentType, FieldDef
 from edms.timeutil import require_aware
 
 JURISDICTIONS = ("EU", "US", "JP")
@@ -41,7 +42,6 @@ UNITS = ("hours", "calendar_days", "working_days")
 DIRECTIONS = ("not_after", "not_before")
 DEFAULT_WARN_BEFORE = timedelta(hours=24)
 
-_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _DURATION = re.compile(r"^(\d{1,4}) (hours?|calendar days?|working days?)$")
 _CASE_ANCHOR = re.compile(r"^case\.([a-z][a-z0-9_]*)$")
 _FIELD_ANCHOR = re.compile(r"^([a-z][a-z0-9_]*)(?:\[([a-z][a-z0-9_]*)=([A-Za-z0-9_]+)\])?\.([a-z][a-z0-9_]*)$")
@@ -512,92 +512,8 @@ def default_regime(regimes: Mapping[str, Regime], jurisdiction: str) -> Regime:
 # Loading
 
 
-class _Table:
-    """One TOML table being read: typed getters that name the file and path on error, and a final
-    check that no key was left unread (unknown keys are errors, typos never pass silently)."""
-
-    def __init__(self, source: str, path: str, data: object) -> None:
-        self.source = source
-        self.path = path
-        if not isinstance(data, dict):
-            raise self.error(f"expected a table, got {type(data).__name__}")
-        self.data: dict[str, object] = dict(data)
-
-    def error(self, message: str, key: str | None = None) -> RegimeError:
-        where = ".".join(part for part in (self.path, key) if part)
-        return RegimeError(f"{self.source}: {where or '(top level)'}: {message}")
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def take(self, key: str, kinds: tuple[type, ...], kind_name: str, required: bool) -> object:
-        if key not in self.data:
-            if required:
-                raise self.error("missing (required)", key)
-            return None
-        value = self.data.pop(key)
-        # bool is an int in Python; TOML true must never pass as a number and vice versa.
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise self.error(f"expected {kind_name}, got {value!r}", key)
-        return value
-
-    def optional_string(self, key: str) -> str | None:
-        value = self.take(key, (str,), "a string", False)
-        if isinstance(value, str) and not value.strip():
-            raise self.error("must not be empty", key)
-        return value if isinstance(value, str) else None
-
-    def string(self, key: str) -> str:
-        if key not in self.data:
-            raise self.error("missing (required)", key)
-        value = self.optional_string(key)
-        assert value is not None
-        return value
-
-    def identifier(self, key: str) -> str:
-        value = self.string(key)
-        if not _IDENTIFIER.match(value):
-            raise self.error(f"'{value}' must be lower-case letters, digits and _ starting with a letter", key)
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.take(key, (bool,), "true or false", False)
-        return value if isinstance(value, bool) else default
-
-    def optional_localized(self, key: str) -> LocalizedText | None:
-        value = self.take(key, (dict,), "a table with en and ja", False)
-        if value is None:
-            return None
-        table = _Table(self.source, f"{self.path}.{key}" if self.path else key, value)
-        text = LocalizedText(en=table.string("en"), ja=table.string("ja"))
-        table.finish(("en", "ja"))
-        return text
-
-    def localized(self, key: str) -> LocalizedText:
-        if key not in self.data:
-            raise self.error("missing (required)", key)
-        text = self.optional_localized(key)
-        assert text is not None
-        return text
-
-    def tables(self, key: str, required: bool = True) -> list[_Table]:
-        value = self.take(key, (list,), "an array of tables", required)
-        items: list[object] = value if isinstance(value, list) else []
-        prefix = f"{self.path}.{key}" if self.path else key
-        return [_Table(self.source, f"{prefix}[{index}]", item) for index, item in enumerate(items)]
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        value = self.take(key, (list,), "an array of strings", False)
-        items: list[object] = value if isinstance(value, list) else []
-        for index, item in enumerate(items):
-            if not isinstance(item, str):
-                raise self.error(f"expected a string, got {item!r}", f"{key}[{index}]")
-        return tuple(str(item) for item in items)
-
-    def finish(self, expected: tuple[str, ...]) -> None:
-        if self.data:
-            key = next(iter(self.data))
-            raise self.error(f"unknown key '{key}' (expected one of {', '.join(expected)})", key)
+class _Table(DefinitionTable):
+    error_class = RegimeError
 
 
 @dataclass

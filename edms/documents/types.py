@@ -17,20 +17,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from edms.definitions import DefinitionTable, LocalizedText
 from edms.errors import N_
 from edms.timeutil import isoformat_utc, require_aware
 from edms.users.roles import AUTHOR, PHYSICIAN, QA, REGULATORY
 
 LANGUAGES = ("en", "ja")
-
-
-@dataclass(frozen=True)
-class LocalizedText:
-    en: str
-    ja: str
-
-    def text(self, language: str) -> str:
-        return self.ja if language == "ja" else self.en
 
 
 # 21 CFR 11.50(a)(3) / 11.70: the meaning is part of every signature manifestation, so it is a
@@ -76,7 +68,6 @@ _FIELD_KEYS = ("name", "type", "required", "label", "help", *_TYPE_KEYS)
 _STEP_KEYS = ("name", "role", "meaning", "label", "approvals", "allow_same_signer")
 _TOP_KEYS = ("key", "numbering", "name", "description", "fields", "steps")
 
-_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _NUMBER_LITERAL = re.compile(r"^[A-Za-z0-9_./-]*$")
 _NUMBER_SPEC = re.compile(r"^(0?[1-9])?d?$")
 _MAX_NUMBER_CHARS = 50
@@ -411,112 +402,8 @@ _CLEANERS: dict[str, Callable[[FieldDef, object, str | None], object]] = {
 # Loading
 
 
-class _Table:
-    """One TOML table being read: typed getters that name the file and path on error, and a final
-    check that no key was left unread (unknown keys are errors, typos never pass silently)."""
-
-    def __init__(self, source: str, path: str, data: object) -> None:
-        self.source = source
-        self.path = path
-        if not isinstance(data, dict):
-            raise self.error(f"expected a table, got {type(data).__name__}")
-        self.data: dict[str, object] = dict(data)
-
-    def error(self, message: str, key: str | None = None) -> DefinitionError:
-        where = ".".join(part for part in (self.path, key) if part)
-        return DefinitionError(f"{self.source}: {where or '(top level)'}: {message}")
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def _take(self, key: str, kinds: tuple[type, ...], kind_name: str, required: bool) -> object:
-        if key not in self.data:
-            if required:
-                raise self.error("missing (required)", key)
-            return None
-        value = self.data.pop(key)
-        # bool is an int in Python; TOML true must never pass as a number and vice versa.
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise self.error(f"expected {kind_name}, got {value!r}", key)
-        return value
-
-    def optional_string(self, key: str) -> str | None:
-        value = self._take(key, (str,), "a string", False)
-        if isinstance(value, str) and not value.strip():
-            raise self.error("must not be empty", key)
-        return value if isinstance(value, str) else None
-
-    def string(self, key: str) -> str:
-        if key not in self.data:
-            raise self.error("missing (required)", key)
-        value = self.optional_string(key)
-        assert value is not None
-        return value
-
-    def identifier(self, key: str) -> str:
-        value = self.string(key)
-        if not _IDENTIFIER.match(value):
-            raise self.error(f"'{value}' must be lower-case letters, digits and _ starting with a letter", key)
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self._take(key, (bool,), "true or false", False)
-        return value if isinstance(value, bool) else default
-
-    def integer(self, key: str, *, default: int | None, high: int) -> int | None:
-        value = self._take(key, (int,), "an integer", False)
-        if not isinstance(value, int):
-            return default
-        if not 1 <= value <= high:
-            raise self.error(f"must be between 1 and {high}", key)
-        return value
-
-    def decimal(self, key: str) -> Decimal | None:
-        value = self._take(key, (int, float, str), "a number", False)
-        if value is None:
-            return None
-        try:
-            number = Decimal(str(value))  # str(): TOML 0.6 stays 0.6, not its binary approximation
-        except InvalidOperation:
-            raise self.error(f"'{value}' is not a number", key) from None
-        if not number.is_finite():
-            raise self.error("must be a finite number", key)
-        return number
-
-    def optional_localized(self, key: str) -> LocalizedText | None:
-        value = self._take(key, (dict,), "a table with en and ja", False)
-        if value is None:
-            return None
-        table = _Table(self.source, f"{self.path}.{key}" if self.path else key, value)
-        text = LocalizedText(en=table.string("en"), ja=table.string("ja"))
-        table.finish(("en", "ja"))
-        return text
-
-    def localized(self, key: str) -> LocalizedText:
-        if key not in self.data:
-            raise self.error("missing (required)", key)
-        text = self.optional_localized(key)
-        assert text is not None
-        return text
-
-    def tables(self, key: str) -> list[_Table]:
-        value = self._take(key, (list,), "an array of tables", True)
-        items: list[object] = value if isinstance(value, list) else []
-        prefix = f"{self.path}.{key}" if self.path else key
-        return [_Table(self.source, f"{prefix}[{index}]", item) for index, item in enumerate(items)]
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        value = self._take(key, (list,), "an array of strings", False)
-        items: list[object] = value if isinstance(value, list) else []
-        for index, item in enumerate(items):
-            if not isinstance(item, str):
-                raise self.error(f"expected a string, got {item!r}", f"{key}[{index}]")
-        return tuple(str(item) for item in items)
-
-    def finish(self, expected: tuple[str, ...]) -> None:
-        if self.data:
-            key = next(iter(self.data))
-            raise self.error(f"unknown key '{key}' (expected one of {', '.join(expected)})", key)
+class _Table(DefinitionTable):
+    error_class = DefinitionError
 
 
 def _numbering_regex(table: _Table, pattern: str) -> re.Pattern[str]:

@@ -37,7 +37,7 @@ def _role_choices():
 
 class ProfileFields(FlaskForm):
     printed_name = StringField(_l("Printed name (as shown under signatures)"), validators=[DataRequired(), Length(max=200)])
-    title = StringField(_l("Title"), validators=[Optional(), Length(max=200)])
+    title = StringField(_l("Job title"), validators=[Optional(), Length(max=200)])
     email = EmailField(_l("E-mail"), validators=[Optional(), Length(max=254)])
     timezone = SelectField(_l("Time zone"), default="UTC")
     language = SelectField(_l("Language"), choices=[("en", "English"), ("ja", "日本語")], default="en")
