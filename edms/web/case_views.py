@@ -14,6 +14,7 @@ from sqlalchemy import select
 from edms.cases import models as cm
 from edms.cases import operations as ops
 from edms.cases.regimes import CASE_DATES
+from edms.errors import N_
 from edms.timeutil import zone_names
 from edms.users.models import User
 from edms.users.roles import CONTENT_ROLES, PHYSICIAN, QA, REGULATORY
@@ -99,65 +100,52 @@ def detail(case_id: int):
                            language=_language(), current_dates=case.current_dates(), answers=case.current_answers())
 
 
-@bp.post("/<int:case_id>/dates")
-@roles_required(*CONTENT_ROLES)
-def record_date(case_id: int):
+def _act(case_id: int, action, success: str):
+    """Run one case operation from a form: commit and confirm, or roll back and say why."""
     case = _case_or_404(case_id)
     if not FlaskForm().validate_on_submit():
         abort(400)
-    value = _local(request.form.get("value", ""), case.site_timezone)
     session = db()
-    if value is None:
-        flash(_("Give a date and time."), "error")
-        return redirect(url_for("cases.detail", case_id=case_id))
     try:
-        ops.record_date(session, audit_context(), current_user.user, case, request.form.get("key", ""), value,
-                        request.form.get("reason"))
+        action(session, case)
     except ops.CaseError as exc:
         session.rollback()
         flash(translate_error(exc), "error")
     else:
         session.commit()
-        flash(_("Date recorded."), "success")
+        flash(success, "success")
     return redirect(url_for("cases.detail", case_id=case_id))
+
+
+@bp.post("/<int:case_id>/dates")
+@roles_required(*CONTENT_ROLES)
+def record_date(case_id: int):
+    def action(session, case):
+        value = _local(request.form.get("value", ""), case.site_timezone)
+        if value is None:
+            raise ops.CaseError(N_("Give a date and time."))
+        ops.record_date(session, audit_context(), current_user.user, case, request.form.get("key", ""), value,
+                        request.form.get("reason"))
+
+    return _act(case_id, action, _("Date recorded."))
 
 
 @bp.post("/<int:case_id>/answers")
 @roles_required(*CONTENT_ROLES)
 def answer(case_id: int):
-    case = _case_or_404(case_id)
-    if not FlaskForm().validate_on_submit():
-        abort(400)
-    session = db()
-    try:
-        ops.answer_question(session, audit_context(), current_user.user, case, services().regimes[case.regime_key],
-                            request.form.get("key", ""), request.form.get("answer") == "yes", request.form.get("reason"))
-    except ops.CaseError as exc:
-        session.rollback()
-        flash(translate_error(exc), "error")
-    else:
-        session.commit()
-        flash(_("Answer recorded."), "success")
-    return redirect(url_for("cases.detail", case_id=case_id))
+    return _act(case_id, lambda session, case: ops.answer_question(
+        session, audit_context(), current_user.user, case, services().regimes[case.regime_key],
+        request.form.get("key", ""), request.form.get("answer") == "yes", request.form.get("reason"),
+    ), _("Answer recorded."))
 
 
 @bp.post("/<int:case_id>/status")
 @roles_required(QA, REGULATORY)
 def change_status(case_id: int):
-    case = _case_or_404(case_id)
-    if not FlaskForm().validate_on_submit():
-        abort(400)
-    session = db()
-    try:
-        ops.set_status(session, audit_context(), current_user.user, case, request.form.get("status", ""),
-                       request.form.get("reason", ""))
-    except ops.CaseError as exc:
-        session.rollback()
-        flash(translate_error(exc), "error")
-    else:
-        session.commit()
-        flash(_("Case status changed."), "success")
-    return redirect(url_for("cases.detail", case_id=case_id))
+    return _act(case_id, lambda session, case: ops.set_status(
+        session, audit_context(), current_user.user, case, request.form.get("status", ""),
+        request.form.get("reason", ""),
+    ), _("Case status changed."))
 
 
 @bp.get("/deadlines")
