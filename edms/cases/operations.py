@@ -16,6 +16,7 @@ from edms.cases.deadlines import DeadlineStatus, compute_deadlines
 from edms.cases.regimes import CASE_DATES, Blocker, CaseRecord, ChecklistItem, Regime, administration_blockers, checklist
 from edms.cases.regimes import resolve_anchors, resolve_conditions, signing_blockers
 from edms.documents import models as dm
+from edms.documents.operations import next_in_sequence
 from edms.documents.types import DocumentType
 from edms.errors import N_, UserError
 from edms.timeutil import is_valid_zone, require_aware, utc_now
@@ -43,19 +44,6 @@ class CaseFacts:
     oos_detected_at: datetime
 
 
-def _next_reference(session: Session, year: int) -> str:
-    query = select(dm.NumberSequence).where(dm.NumberSequence.type_key == "case", dm.NumberSequence.year == year)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    sequence = session.scalar(query)
-    if sequence is None:
-        sequence = dm.NumberSequence(type_key="case", year=year, last=0)
-        session.add(sequence)
-    sequence.last += 1
-    session.flush()
-    return f"CASE-{year}-{sequence.last:04d}"
-
-
 def create_case(session: Session, ctx: AuditContext, user: User, regimes: Mapping[str, Regime], facts: CaseFacts) -> cm.Case:
     if not user.has_role(*CASE_OPENERS):
         raise CaseError(N_("Only manufacturing, QA or regulatory users open cases."))
@@ -75,7 +63,8 @@ def create_case(session: Session, ctx: AuditContext, user: User, regimes: Mappin
             raise CaseError(N_("The treating physician must be an active user with the physician role."))
     now = utc_now()
     case = cm.Case(
-        reference=_next_reference(session, now.year), regime_key=regime.key, jurisdiction=regime.jurisdiction,
+        reference=f"CASE-{now.year}-{next_in_sequence(session, 'case', now.year):04d}",
+        regime_key=regime.key, jurisdiction=regime.jurisdiction,
         product=facts.product.strip(), lot=facts.lot.strip(), patient_ref=facts.patient_ref.strip(),
         treating_site=facts.treating_site.strip(), site_timezone=facts.site_timezone, physician_id=facts.physician_id,
         status=cm.OPEN, created_by=user.id, created_at=now,

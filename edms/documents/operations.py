@@ -111,17 +111,18 @@ def _unknown_numbers(session: Session, numbers: list[str]) -> list[str]:
     return [number for number in numbers if number not in known]
 
 
-def _next_number(session: Session, doc_type: DocumentType, year: int) -> str:
-    query = select(m.NumberSequence).where(m.NumberSequence.type_key == doc_type.key, m.NumberSequence.year == year)
+def next_in_sequence(session: Session, key: str, year: int) -> int:
+    """The next number of a yearly sequence (document types, cases), row-locked while it is issued."""
+    query = select(m.NumberSequence).where(m.NumberSequence.type_key == key, m.NumberSequence.year == year)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     sequence = session.scalar(query)
     if sequence is None:
-        sequence = m.NumberSequence(type_key=doc_type.key, year=year, last=0)
+        sequence = m.NumberSequence(type_key=key, year=year, last=0)
         session.add(sequence)
     sequence.last += 1
     session.flush()
-    return doc_type.format_number(year, sequence.last)
+    return sequence.last
 
 
 def create_document(
@@ -133,7 +134,8 @@ def create_document(
     title, values = _validate(session, doc_type, title, raw_values, user.timezone)
     now = utc_now()
     document = m.Document(
-        number=_next_number(session, doc_type, now.year), type_key=doc_type.key, title=title, owner_id=user.id,
+        number=doc_type.format_number(now.year, next_in_sequence(session, doc_type.key, now.year)),
+        type_key=doc_type.key, title=title, owner_id=user.id,
         status=m.DRAFT, case_id=case_id, created_at=now, current_version=1,
     )
     session.add(document)
