@@ -22,6 +22,7 @@ from edms.pki import system_signer
 from edms.users.models import User
 from edms.users.roles import ROLE_LABELS
 from edms.web import admin, audit_views, auth, case_views, document_views, errors, guards, main, signature_views, task_views
+from edms.web import delegation_views, notification_views
 from edms.inspection import access_log
 from edms.inspection import web as inspection_views
 from edms.web.extensions import babel, csrf, limiter, login_manager
@@ -96,7 +97,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from edms.api import audit_routes, auth_routes, case_routes, document_routes, signature_routes, users_routes  # noqa: F401  (routes register on the blueprint)
-    from edms.api import inspection_routes, task_routes  # noqa: F401  (routes register on the blueprint)
+    from edms.api import delegation_routes, inspection_routes, notification_routes, task_routes  # noqa: F401  (routes register on the blueprint)
     from edms.api.blueprint import bp as api_bp
 
     app.register_blueprint(auth.bp)
@@ -108,6 +109,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(signature_views.bp)
     app.register_blueprint(inspection_views.bp)
     app.register_blueprint(task_views.bp)
+    app.register_blueprint(delegation_views.bp)
+    app.register_blueprint(notification_views.bp)
     csrf.exempt(api_bp)  # the API takes bearer tokens, never cookies
     app.register_blueprint(api_bp)
 

@@ -1,4 +1,4 @@
-"""The `edms` command line: init, demo, serve, user management, verify, checkpoint."""
+"""The `edms` command line: init, demo, serve, user management, verify, checkpoint, outbox."""
 from __future__ import annotations
 
 import sys
@@ -8,6 +8,7 @@ import click
 from edms.audit import AuditContext
 from edms.config import ConfigError, load_settings
 from edms.db import make_engine, make_session_factory, transaction
+from edms.notifications.models import STATUS_LABELS as NOTIFICATION_STATUSES
 
 
 def _settings():
@@ -259,6 +260,48 @@ def export(document_id: int | None, case_id: int | None, output: str, language: 
     click.echo(f"{output}: {exported.documents} document(s), {exported.versions} version(s), {exported.signatures} "
                f"signature(s), {exported.files} files; SHA-256 {exported.sha256}")
     click.echo(f"export recorded at audit seq {exported.export_seq}; verify with: edms-verify {output}")
+
+
+@main.group()
+def outbox() -> None:
+    """The notifications outbox: e-mailed through the [smtp] relay when configured, otherwise recorded."""
+
+
+@outbox.command("deliver")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1),
+              help="Send at most this many notifications.")
+def outbox_deliver(limit: int) -> None:
+    """Send the waiting notifications (pending, and failed ones with attempts left); run it from cron.
+
+    Exits with status 1 if any notification failed (each one is kept with its error and tried again later).
+    """
+    from edms.notifications.outbox import deliver_pending
+    from edms.timeutil import utc_now
+
+    settings = _settings()
+    report = deliver_pending(_sessions(settings), AuditContext.system("edms outbox deliver (console)"), settings.smtp,
+                             utc_now(), limit=limit)
+    if not report.configured:
+        click.echo(f"SMTP is not configured (smtp.host is empty): nothing sent, {report.waiting} waiting")
+        return
+    click.echo(f"sent {report.sent}, failed {report.failed}, waiting {report.waiting}")
+    if report.failed:
+        sys.exit(1)
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice(list(NOTIFICATION_STATUSES)), help="Only this status.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+def outbox_list(status: str | None, limit: int) -> None:
+    """List notifications, newest first."""
+    from edms.notifications.outbox import outbox as listing
+
+    settings = _settings()
+    with transaction(_sessions(settings)) as session:
+        for n in listing(session, status=status, limit=limit):
+            error = f"  [{n.last_error}]" if n.last_error else ""
+            click.echo(f"{n.id:>6} {n.created_at:%Y-%m-%d %H:%M:%SZ} {n.status:<8} {n.attempts} "
+                       f"{n.recipient.username} <{n.recipient_email or '-'}> {n.kind}: {n.subject}{error}")
 
 
 if __name__ == "__main__":

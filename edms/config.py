@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from edms.notifications.smtp import SmtpSettings
 from edms.users.passwords import PasswordPolicy
 from edms.users.roles import ROLES
 
@@ -14,6 +15,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
 DEVELOPMENT_SECRET = "insecure-development-key"
 DEVELOPMENT_PKI_PASSPHRASE = "insecure-development-pki-passphrase"
+# Tables of the configuration files, each overridden by EDMS_<TABLE>_<KEY> variables (EDMS_SMTP_HOST).
+SECTIONS = ("password", "smtp")
 
 
 class ConfigError(RuntimeError):
@@ -39,6 +42,7 @@ class Settings:
     tsa_ca_file: str = ""
     totp_roles: tuple[str, ...] = ()
     password: PasswordPolicy = field(default_factory=PasswordPolicy)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
     @property
     def forms_dir(self) -> Path:
@@ -57,6 +61,20 @@ def _coerce(value: str, like: Any) -> Any:
     return value
 
 
+def _apply_environment(values: dict[str, Any], prefix: str) -> None:
+    for key, value in list(values.items()):
+        env_value = os.environ.get(f"{prefix}{key.upper()}")
+        if env_value is not None:
+            values[key] = _coerce(env_value, value)
+
+
+def _section(kind, name: str, values: dict[str, Any]):
+    unknown = set(values) - {f.name for f in fields(kind)}
+    if unknown:
+        raise ConfigError(f"unknown configuration key(s) in [{name}]: {', '.join(sorted(unknown))}")
+    return kind(**values)
+
+
 def load_settings(environment: str | None = None, overrides: dict[str, Any] | None = None) -> Settings:
     """Merge default.toml, <environment>.toml, EDMS_* variables, then explicit overrides."""
     environment = environment or os.environ.get("EDMS_ENV", "development")
@@ -66,19 +84,16 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
         if not env_file.exists():
             raise ConfigError(f"unknown environment '{environment}': no {env_file}")
         layered = tomllib.loads(env_file.read_text("utf-8"))
-        raw["password"] = {**raw.get("password", {}), **layered.pop("password", {})}
+        for name in SECTIONS:
+            raw[name] = {**raw.get(name, {}), **layered.pop(name, {})}
         raw.update(layered)
-    password = raw.pop("password", {})
-    for key, value in list(raw.items()):
-        env_value = os.environ.get(f"EDMS_{key.upper()}")
-        if env_value is not None:
-            raw[key] = _coerce(env_value, value)
-    for key, value in list(password.items()):
-        env_value = os.environ.get(f"EDMS_PASSWORD_{key.upper()}")
-        if env_value is not None:
-            password[key] = _coerce(env_value, value)
+    sections = {name: raw.pop(name, {}) for name in SECTIONS}
+    _apply_environment(raw, "EDMS_")
+    for name, values in sections.items():
+        _apply_environment(values, f"EDMS_{name.upper()}_")
     raw.update(overrides or {})
-    password.update(raw.pop("password_overrides", {}))
+    for name, values in sections.items():
+        values.update(raw.pop(f"{name}_overrides", {}))
     known = {f.name for f in fields(Settings)}
     unknown = set(raw) - known
     if unknown:
@@ -92,7 +107,10 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
     raw["totp_roles"] = tuple(raw.get("totp_roles", ()))
     if set(raw["totp_roles"]) - set(ROLES):
         raise ConfigError(f"totp_roles: unknown role(s) {', '.join(sorted(set(raw['totp_roles']) - set(ROLES)))}")
-    settings = Settings(password=PasswordPolicy(**password), **raw)
+    smtp = _section(SmtpSettings, "smtp", sections["smtp"])
+    if smtp.problems():
+        raise ConfigError("; ".join(smtp.problems()))
+    settings = Settings(password=_section(PasswordPolicy, "password", sections["password"]), smtp=smtp, **raw)
     if settings.environment == "production" and settings.secret_key in {DEVELOPMENT_SECRET, ""}:
         raise ConfigError("refusing to start in production with the development secret key: set EDMS_SECRET_KEY")
     if settings.environment == "production" and len(settings.secret_key) < 32:

@@ -122,7 +122,7 @@ def _sign_all(session: Session, env: sig.SigningEnvironment, doc_type: DocumentT
     """Every step in order by the demo signer of its role; stops (False) at a gate the regime imposes."""
     used: set[str] = set()
     for step in doc_type.steps:
-        candidates = SIGNERS.get(step.role)
+        candidates = SIGNERS.get(step.roles[0])
         names = candidates if isinstance(candidates, tuple) else (candidates,)
         for _ in range(step.approvals):
             name = next((n for n in names if n and n not in used), None)

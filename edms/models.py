@@ -12,3 +12,5 @@ from edms.signatures.models import (  # noqa: F401
     TrainingRecord,
 )
 from edms.cases.models import Case, CaseAnswer, CaseDate  # noqa: F401
+from edms.workflow.models import Delegation  # noqa: F401
+from edms.notifications.models import Notification  # noqa: F401

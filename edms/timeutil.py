@@ -37,3 +37,8 @@ def format_in_zone(value: datetime | None, zone: str = "UTC") -> str:
 def isoformat_utc(value: datetime) -> str:
     """Canonical UTC form used inside hashed and signed records."""
     return require_aware(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_utc(text: str) -> datetime:
+    """The inverse of `isoformat_utc`."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)

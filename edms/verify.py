@@ -933,6 +933,10 @@ def _signature(package: Package, trust: Trust, document: dict, version: dict, en
         raise Invalid(f"the audit event at seq {event.seq} records another signature")
     meaning = manifest.get("meaning")
     what = "refused to sign" if manifest.get("kind") == "rejection" else f"signed \"{meaning}\""
+    delegation = manifest.get("delegation")
+    if isinstance(delegation, dict):
+        what += (f" on behalf of {delegation.get('on_behalf_of_printed_name')} (delegation "
+                 f"{delegation.get('delegation_id')}, {delegation.get('valid_from')} to {delegation.get('valid_until')})")
     return (f"{manifest.get('signer_printed_name')} ({manifest.get('signer_role')}) {what} on {utc(signed_at)}; CMS "
             f"valid over manifest.json, certificate chain to the root valid and unrevoked at the time-stamp "
             f"{utc(stamp.gen_time)}; bound to content SHA-256 {content_hash[:16]}…; recorded at audit seq {event.seq}")

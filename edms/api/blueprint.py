@@ -1,6 +1,7 @@
 """The /api/v1 blueprint and its bearer-token authentication."""
 from __future__ import annotations
 
+from datetime import datetime
 from functools import wraps
 
 from flask import Blueprint, g, request
@@ -46,3 +47,14 @@ def token_required(*roles: str):
 def json_body() -> dict:
     body = request.get_json(silent=True)
     return body if isinstance(body, dict) else {}
+
+
+def aware_time(body: dict, key: str, error: type[Exception]) -> datetime:
+    """Times over the API carry their offset: an ambiguous local time is refused (as `error`), never guessed."""
+    try:
+        value = datetime.fromisoformat(str(body.get(key, "")))
+    except ValueError:
+        raise error(f"'{key}' must be an ISO 8601 date and time with its offset") from None
+    if value.tzinfo is None:
+        raise error(f"'{key}' must include its UTC offset, e.g. 2026-11-20T09:30:00+09:00")
+    return value

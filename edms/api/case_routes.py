@@ -6,7 +6,7 @@ from datetime import datetime
 from flask import abort, g, jsonify, request
 from sqlalchemy import select
 
-from edms.api.blueprint import bp, json_body, token_required
+from edms.api.blueprint import aware_time, bp, json_body, token_required
 from edms.api.openapi import describe
 from edms.cases import models as cm
 from edms.cases import operations as ops
@@ -26,14 +26,7 @@ def _time(value: datetime | None) -> str | None:
 
 
 def _aware(body: dict, key: str) -> datetime:
-    """Times over the API carry their offset: an ambiguous local time is refused, never guessed."""
-    try:
-        value = datetime.fromisoformat(str(body.get(key, "")))
-    except ValueError:
-        raise ops.CaseError(f"'{key}' must be an ISO 8601 date and time with its offset") from None
-    if value.tzinfo is None:
-        raise ops.CaseError(f"'{key}' must include its UTC offset, e.g. 2026-11-20T09:30:00+09:00")
-    return value
+    return aware_time(body, key, ops.CaseError)
 
 
 def case_json(case: cm.Case, *, full: bool = False) -> dict:

@@ -7,6 +7,7 @@ from flask import Response, abort, g, jsonify, request, url_for
 
 from edms.api.blueprint import bp, json_body, token_required
 from edms.api.openapi import describe
+from edms.cases.models import Case
 from edms.documents import models as m
 from edms.documents import operations as ops
 from edms.documents.presentation import build_rendition
@@ -15,7 +16,8 @@ from edms.documents.types import LANGUAGES, DocumentType, FieldDef, LocalizedTex
 from edms.timeutil import isoformat_utc
 from edms.users.roles import CONTENT_ROLES
 from edms.web.errors import api_error
-from edms.web.runtime import audit_context, db, services
+from edms.web.runtime import audit_context, db, services, settings
+from edms.workflow.notices import announce
 
 # The kind of refusal (DocumentError.code) decides the status; the message and details explain it.
 STATUS = {"forbidden": 403, "conflict": 409}
@@ -83,8 +85,9 @@ def _type_json(doc_type: DocumentType) -> dict:
         "source_sha256": doc_type.source_sha256,
         "fields": [_field_json(field) for field in doc_type.fields],
         "steps": [
-            {"name": step.name, "role": step.role, "meaning": step.meaning, "label": _text(step.label),
-             "approvals": step.approvals, "allow_same_signer": step.allow_same_signer}
+            {"name": step.name, "roles": list(step.roles), "meaning": step.meaning, "label": _text(step.label),
+             "approvals": step.approvals, "allow_same_signer": step.allow_same_signer, "after": list(step.after),
+             "signer": step.signer}
             for step in doc_type.steps
         ],
     }
@@ -203,8 +206,12 @@ def create_document():
     if doc_type is None:
         known = ", ".join(services().document_types)
         raise _invalid("type", f"Unknown document type {type_key!r} (expected one of {known}).")
+    case_id = body.get("case_id")
+    if case_id is not None and (not isinstance(case_id, int) or isinstance(case_id, bool)
+                                or db().get(Case, case_id) is None):
+        raise _invalid("case_id", f"No case has the id {case_id!r}.")
     document = ops.create_document(db(), audit_context(), g.api_user, doc_type, title=body.get("title"),
-                                   raw_values=_values(body))
+                                   raw_values=_values(body), case_id=case_id)
     db().commit()
     return jsonify(_document_json(document)), 201, {"Location": url_for("api.get_document", document_id=document.id)}
 
@@ -212,7 +219,8 @@ def create_document():
 describe(
     "/documents", "POST", "Create a document as a draft version 1 (numbered from the type's sequence)",
     body={"type": "object", "required": ["type", "title", "values"],
-          "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "values": {"type": "object"}}},
+          "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "values": {"type": "object"},
+                         "case_id": {"type": "integer", "description": "The case the record belongs to"}}},
     responses={"201": "Created: id and number", "400": "validation_failed: details name each field; nothing was stored",
                **_WRITE},
 )
@@ -261,6 +269,7 @@ describe(
 def submit_document(document_id: int):
     document = _document_or_404(document_id)
     version = ops.submit(db(), audit_context(), g.api_user, document)
+    announce(db(), audit_context(), settings().smtp, services().document_types[document.type_key], document)
     db().commit()
     return jsonify(_version_json(document, version))
 

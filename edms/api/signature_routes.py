@@ -25,6 +25,7 @@ from edms.signatures.errors import NotReady, SigningFailed, SigningRefused
 from edms.signatures.models import Signature, SigningCredential
 from edms.web.errors import api_error
 from edms.web.runtime import audit_context, db, services, settings
+from edms.workflow.notices import announce
 
 CREDENTIALS_SCHEMA = {
     "username": {"type": "string", "description": "the token owner's user name"},
@@ -90,6 +91,7 @@ def _act(document_id: int, number: int, kind: str):
     except SigningFailed as exc:
         session.rollback()
         return _refused(exc)
+    announce(session, audit_context(), settings().smtp, doc_type, document, signed_step=made.step)
     session.commit()
     item = presentation.manifestation(session, made, presentation.current_trust(session, settings()), doc_type)
     return jsonify({"signature": presentation.manifestation_json(item), "version_status": version.status,

@@ -15,7 +15,8 @@ def task_json(task: Task) -> dict:
         "kind": task.kind, "title": task.title, "type": task.type_key, "document_id": task.document_id,
         "document_number": task.document_number, "version": task.version, "status": task.status,
         "case_id": task.case_id, "case_reference": task.case_reference,
-        "step": task.step.en if task.step else None, "role": task.role,
+        "step": task.step.en if task.step else None, "step_name": task.step_name, "role": task.role,
+        "on_behalf_of": task.on_behalf_of,
         "due_at": isoformat_utc(task.due_at) if task.due_at else None, "overdue": task.overdue,
     }
 

@@ -124,13 +124,22 @@ def answer_question(session: Session, ctx: AuditContext, user: User, case: cm.Ca
            changes={key: {"old": previous, "new": answer}})
 
 
-def set_status(session: Session, ctx: AuditContext, user: User, case: cm.Case, status: str, reason: str) -> None:
+def set_status(session: Session, ctx: AuditContext, user: User, case: cm.Case, status: str, reason: str, *,
+               types: Mapping[str, DocumentType], regimes: Mapping[str, Regime]) -> None:
+    """Released only once the regime's release record is approved and nothing blocks administration."""
     if status not in cm.CASE_STATUSES:
         raise CaseError(N_("Unknown case status '%(status)s'."), status=status)
     if not (reason or "").strip():
         raise CaseError(N_("A reason is required."))
     if not user.has_role(QA, REGULATORY):
         raise CaseError(N_("Only QA or regulatory users close or cancel a case."))
+    if status == cm.RELEASED:
+        regime = regimes[case.regime_key]
+        blockers = administration_blockers(regime, records=case_records(session, case, types),
+                                           conditions=case_status(session, case, types, regimes).conditions)
+        if blockers:
+            raise CaseError(N_("The case cannot be marked released: %(reasons)s"),
+                            reasons=" ".join(blocker.reason.en for blocker in blockers))
     old = case.status
     case.status = status
     record(session, ctx, "case.status_changed", "case", case.id, case_id=case.id, reason=reason.strip(),

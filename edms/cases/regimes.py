@@ -133,7 +133,7 @@ class RegimeDocument:
     @property
     def roles(self) -> tuple[str, ...]:
         """The signing roles, in step order, as the document type defines them."""
-        return tuple(dict.fromkeys(step.role for step in self.document_type.steps))
+        return tuple(dict.fromkeys(role for step in self.document_type.steps for role in step.roles))
 
 
 @dataclass(frozen=True)

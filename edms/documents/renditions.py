@@ -82,6 +82,7 @@ class RenditionSignature:
     step: str = ""  # the step's name in the document type; printed with its label
     kind: str = "signature"  # or "rejection": a signed refusal, whose comment is the reason
     comment: str = ""
+    on_behalf_of: str = ""  # the absent person and the delegation signed under, already worded
 
     def __post_init__(self) -> None:
         require_aware(self.signed_at)
@@ -144,6 +145,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "signature_id": ("Signature ID", "署名ID"),
     "step": ("Step", "手順"),
     "comment": ("Comment", "コメント"),
+    "on_behalf_of": ("On behalf of", "代理（委任者）"),
     "rejection": ("Refused to sign: {meaning}", "署名拒否: {meaning}"),
     "rejection_reason": ("Reason for refusal", "拒否の理由"),
     "verification": ("Verification", "検証結果"),
@@ -237,6 +239,8 @@ def _signature_layout(r: Rendition, s: RenditionSignature) -> _Signature:
     ]
     if step:
         rows.append((_t(lang, "step"), step))
+    if s.on_behalf_of:
+        rows.append((_t(lang, "on_behalf_of"), s.on_behalf_of))
     if s.comment:
         rows.append((_t(lang, "rejection_reason" if s.kind == "rejection" else "comment"), s.comment))
     # The verification result stays the last row: both formats mark it when invalid.

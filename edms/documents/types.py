@@ -65,7 +65,7 @@ _TYPE_KEYS: dict[str, frozenset[str]] = {
     "safety": frozenset({"boolean"}),
 }
 _FIELD_KEYS = ("name", "type", "required", "label", "help", *_TYPE_KEYS)
-_STEP_KEYS = ("name", "role", "meaning", "label", "approvals", "allow_same_signer")
+_STEP_KEYS = ("name", "role", "roles", "meaning", "label", "approvals", "allow_same_signer", "after", "signer")
 _TOP_KEYS = ("key", "numbering", "name", "description", "fields", "steps")
 
 _NUMBER_LITERAL = re.compile(r"^[A-Za-z0-9_./-]*$")
@@ -111,17 +111,30 @@ class FieldDef:
         return value
 
 
+# People a step may name instead of "anyone holding the role": resolved from the record's case when signed.
+CASE_PHYSICIAN = "case_physician"
+NAMED_SIGNERS: dict[str, LocalizedText] = {
+    CASE_PHYSICIAN: LocalizedText("The case's treating physician", "症例の担当医師"),
+}
+
+
 @dataclass(frozen=True)
 class SignatureStep:
-    """One serial signing step: who signs (role), what the signature means, how many distinct signers."""
+    """One signing step: who may sign (any one of `roles`, or the named person), what the signature
+    means, how many distinct people sign it, and the steps it follows. Steps that follow the same
+    steps are parallel: they may be signed in any order."""
 
     name: str
-    role: str
+    roles: tuple[str, ...]
     meaning: str
     label: LocalizedText
     approvals: int = 1
-    # False: a person who signed an earlier step of the same record may not sign this one.
+    # False: a person who signed another step of the same record may not sign this one.
     allow_same_signer: bool = False
+    # Steps that must be complete before this one may be signed; empty: open as soon as the version is.
+    after: tuple[str, ...] = ()
+    # A key of NAMED_SIGNERS: in a case, only that person (or someone they delegated to) signs.
+    signer: str | None = None
 
 
 class FieldError(str):
@@ -159,6 +172,11 @@ class DocumentType:
     # Records can store which exact definition they were validated against.
     source_sha256: str
     number_pattern: re.Pattern[str]
+
+    @property
+    def signing_roles(self) -> frozenset[str]:
+        """Every role that signs some step of this type."""
+        return frozenset(role for step in self.steps for role in step.roles)
 
     def field(self, name: str) -> FieldDef:
         for definition in self.fields:
@@ -494,21 +512,46 @@ def _parse_field(table: _Table) -> FieldDef:
     return definition
 
 
-def _parse_step(table: _Table) -> SignatureStep:
+def _parse_roles(table: _Table) -> tuple[str, ...]:
+    """`role = "qa"`, or `roles = ["qa", "regulatory"]` for a step any one of several roles may sign."""
+    if table.has("role") == table.has("roles"):
+        raise table.error("give either role or roles (exactly one of them)", "role")
+    key = "role" if table.has("role") else "roles"
+    roles = (table.string("role"),) if key == "role" else table.strings("roles")
+    if not roles:
+        raise table.error("must name at least one role", key)
+    for role in roles:
+        if role not in SIGNING_ROLES:
+            raise table.error(f"unknown role '{role}' (expected one of {', '.join(SIGNING_ROLES)})", key)
+    if len(set(roles)) != len(roles):
+        raise table.error("names a role twice", key)
+    return roles
+
+
+def _parse_step(table: _Table, earlier: list[str]) -> SignatureStep:
+    """One step; `after` defaults to the step before it (serial), and may only name earlier steps, so the
+    definition order is always a valid signing order and no cycle can be written."""
     name = table.identifier("name")
-    role = table.string("role")
-    if role not in SIGNING_ROLES:
-        raise table.error(f"unknown role '{role}' (expected one of {', '.join(SIGNING_ROLES)})", "role")
+    roles = _parse_roles(table)
     meaning = table.string("meaning")
     if meaning not in SIGNATURE_MEANINGS:
         raise table.error(f"unknown meaning '{meaning}' (expected one of {', '.join(SIGNATURE_MEANINGS)})", "meaning")
+    after = table.strings("after") if table.has("after") else tuple(earlier[-1:])
+    for index, other in enumerate(after):
+        if other not in earlier:
+            raise table.error(f"'{other}' is not a step defined before this one", f"after[{index}]")
+    signer = table.optional_string("signer")
+    if signer is not None and signer not in NAMED_SIGNERS:
+        raise table.error(f"unknown signer '{signer}' (expected one of {', '.join(NAMED_SIGNERS)})", "signer")
     step = SignatureStep(
         name=name,
-        role=role,
+        roles=roles,
         meaning=meaning,
         label=table.localized("label"),
         approvals=table.integer("approvals", default=1, high=10) or 1,
         allow_same_signer=table.boolean("allow_same_signer", False),
+        after=tuple(dict.fromkeys(after)),
+        signer=signer,
     )
     table.finish(_STEP_KEYS)
     return step
@@ -542,7 +585,9 @@ def _load_file(path: Path) -> DocumentType:
         raise top.error("at least one signature step is required", "steps")
     fields = [_parse_field(table) for table in field_tables]
     _check_unique(field_tables, [definition.name for definition in fields], "field")
-    steps = [_parse_step(table) for table in step_tables]
+    steps: list[SignatureStep] = []
+    for table in step_tables:
+        steps.append(_parse_step(table, [step.name for step in steps]))
     _check_unique(step_tables, [step.name for step in steps], "step")
     return DocumentType(
         key=key,

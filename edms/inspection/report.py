@@ -274,6 +274,7 @@ def report_pdf(content: PackageContent) -> bytes:
                 shown = signed.shown
                 pdf.line_of(f"{meaning_label(signed, content.language)}: {shown.printed_name} "
                             f"({role_label(shown.role, content.language)}), {format_in_zone(signed.row.signed_at, zone)}"
+                            + (f", on behalf of {shown.on_behalf_of.text(zone)}" if shown.on_behalf_of else "")
                             + (f" — reason: {shown.comment}" if shown.rejection and shown.comment else ""))
                 pdf.line_of(f"Signature {signed.row.signature_id}: {shown.verdict.status}", size=8,
                             colour=(0, 0, 0) if shown.verdict.ok else _RED)

@@ -41,7 +41,20 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "signer_role": str,
     "signed_at": str,
     "comment": (str, type(None)),
-    "delegation": type(None),  # signing on behalf of another person is not supported: always null
+    "delegation": (dict, type(None)),  # null, or the delegation the signer acted under (DELEGATION_FIELDS)
+}
+
+# A signature made for an absent person names the delegation, so the manifestation shows it and it is
+# bound to the signature like every other field.
+DELEGATION_FIELDS: dict[str, type] = {
+    "delegation_id": int,
+    "role": str,
+    "on_behalf_of_user_id": int,
+    "on_behalf_of_username": str,
+    "on_behalf_of_printed_name": str,
+    "delegate_user_id": int,
+    "valid_from": str,
+    "valid_until": str,
 }
 
 
@@ -65,11 +78,13 @@ class Manifest:
     signer_role: str
     signed_at: datetime
     comment: str | None = None
-    delegation: None = None
+    delegation: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ManifestError(f"unknown kind {self.kind!r}")
+        if self.delegation is not None:
+            _check_delegation(self.delegation, self.signer_user_id)
         object.__setattr__(self, "signed_at", require_aware(self.signed_at))
 
     def to_json(self) -> dict[str, Any]:
@@ -79,6 +94,17 @@ class Manifest:
 
     def to_bytes(self) -> bytes:
         return rfc8785.dumps(self.to_json())
+
+
+def _check_delegation(delegation: dict[str, Any], signer_user_id: int) -> None:
+    if set(delegation) != set(DELEGATION_FIELDS):
+        raise ManifestError("the manifest's delegation does not have the fields edms writes")
+    for name, expected in DELEGATION_FIELDS.items():
+        value = delegation[name]
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ManifestError(f"the manifest's delegation field {name} has the wrong type")
+    if delegation["delegate_user_id"] != signer_user_id:
+        raise ManifestError("the manifest's delegation was not given to its signer")
 
 
 def parse_manifest(data: bytes) -> Manifest:

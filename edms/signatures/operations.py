@@ -29,7 +29,7 @@ from edms.documents import models as dm
 from edms.documents.operations import mark_approved, mark_rejected, version_hash
 from edms.documents.types import DocumentType
 from edms.errors import N_
-from edms.signatures import steps, totp
+from edms.signatures import totp
 from edms.signatures.errors import (
     AccountLocked,
     AuthorityRefused,
@@ -49,6 +49,9 @@ from edms.users.authentication import Outcome, register_failure
 from edms.users.models import User
 from edms.users.passwords import PasswordPolicy, verify_password
 from edms.users.usernames import normalise_username
+from edms.workflow import routing
+from edms.workflow.assignees import named_people
+from edms.workflow.delegations import acting_for, describe, find_active
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,10 @@ class SigningEnvironment:
 class SigningPlan:
     """What the ceremony page shows before anyone types a password."""
 
-    states: list[steps.StepProgress]
-    due: steps.StepProgress | None
+    states: list[routing.StepProgress]
+    due: routing.StepProgress | None  # the step this person would sign (or the first open one)
     refusal: SigningRefused | None  # state, sequence or authority
+    grounds: routing.Authority | None = None  # the role they sign in, and whom they act for
     missing: list[Gate] = field(default_factory=list)
     username_required: bool = True
     totp_required: bool = False
@@ -110,27 +114,27 @@ def username_required(session: Session, user: User, session_ref: str | None) -> 
                                                     Signature.session_ref == session_ref)))
 
 
-def signed_steps(session: Session, version: dm.DocumentVersion) -> list[steps.StepSignature]:
+def signed_steps(session: Session, version: dm.DocumentVersion) -> list[routing.StepSignature]:
     rows = session.execute(
         select(Signature.step, Signature.signer_id)
         .where(Signature.version_id == version.id, Signature.kind == SIGNATURE).order_by(Signature.id)
     ).all()
-    return [steps.StepSignature(step, signer_id) for step, signer_id in rows]
+    return [routing.StepSignature(step, signer_id) for step, signer_id in rows]
 
 
 def plan(session: Session, env: SigningEnvironment, doc_type: DocumentType, user: User, document: dm.Document,
          version: dm.DocumentVersion, *, session_ref: str | None = None, step: str | None = None) -> SigningPlan:
     signed = signed_steps(session, version)
-    states = steps.progress(doc_type.steps, signed)
-    current = steps.due(doc_type.steps, signed)
+    states = routing.progress(doc_type.steps, signed)
+    current = next((item for item in states if item.due), None)
     try:
-        target = _check(session, doc_type, user, document, version, signed, step_name=step, meaning=None)
+        target, grounds = _check(session, doc_type, user, document, version, signed, step_name=step, meaning=None)
         _check_record_gates(session, env, document)
     except SigningRefused as refusal:
         return SigningPlan(states, current, refusal)
-    missing = missing_gates(session, user, role=target.step.role, document_type=doc_type.key, policy=env.policy,
+    missing = missing_gates(session, user, role=grounds.role, document_type=doc_type.key, policy=env.policy,
                             totp_roles=env.totp_roles)
-    return SigningPlan(states, target, None, missing, username_required(session, user, session_ref),
+    return SigningPlan(states, target, None, grounds, missing, username_required(session, user, session_ref),
                        totp_required(user, env.totp_roles))
 
 
@@ -161,10 +165,11 @@ def _sign(session: Session, ctx: AuditContext, env: SigningEnvironment, doc_type
             raise InvalidRequest(N_("The comment is too long (%(n)s characters at most)."), n=MAX_COMMENT)
         document, version = _lock(session, document, version)
         signed = signed_steps(session, version)
-        target = _check(session, doc_type, user, document, version, signed, step_name=step_name, meaning=meaning)
+        target, grounds = _check(session, doc_type, user, document, version, signed, step_name=step_name,
+                                 meaning=meaning)
         if kind != REJECTION:  # refusing to sign is always possible; signing waits for the prerequisites
             _check_record_gates(session, env, document)
-        missing = missing_gates(session, user, role=target.step.role, document_type=doc_type.key,
+        missing = missing_gates(session, user, role=grounds.role, document_type=doc_type.key,
                                 policy=env.policy, totp_roles=env.totp_roles)
         if missing:
             raise NotReady(N_("You cannot sign yet: %(items)s"), missing=missing,
@@ -181,11 +186,13 @@ def _sign(session: Session, ctx: AuditContext, env: SigningEnvironment, doc_type
                                "signed. Report this to quality assurance."))
     authority = env.authority()
     credential, key = open_signing_key(session, ctx, authority, env.password_policy, user, credentials.password)
+    signed_at = utc_now()
     manifest = Manifest(
         signature_id=str(uuid.uuid4()), kind=kind, document_id=document.id, document_number=document.number,
         version=version.version, content_sha256=version.content_sha256 or "", step=target.step.name,
         meaning=target.step.meaning, signer_user_id=user.id, signer_username=user.username,
-        signer_printed_name=user.printed_name, signer_role=target.step.role, signed_at=utc_now(), comment=comment,
+        signer_printed_name=user.printed_name, signer_role=grounds.role, signed_at=signed_at, comment=comment,
+        delegation=_delegation(session, user, grounds, signed_at),
     )
     data = manifest.to_bytes()
     cms = sign_detached(key, certificate_of(credential), data, [authority.ca_cert])
@@ -205,10 +212,11 @@ def _sign(session: Session, ctx: AuditContext, env: SigningEnvironment, doc_type
                "printed_name": manifest.signer_printed_name, "username": manifest.signer_username,
                "role": manifest.signer_role, "signed_at": isoformat_utc(manifest.signed_at),
                "timestamped_at": isoformat_utc(stamped_at), "content_sha256": manifest.content_sha256,
-               "comment": comment, "certificate_serial": credential.serial_hex}}})
+               "comment": comment, "certificate_serial": credential.serial_hex,
+               "delegation": manifest.delegation}}})
     if kind == REJECTION:
         mark_rejected(session, ctx, document, version, comment or "")
-    elif steps.due(doc_type.steps, [*signed, steps.StepSignature(manifest.step, user.id)]) is None:
+    elif routing.is_complete(doc_type.steps, [*signed, routing.StepSignature(manifest.step, user.id)]):
         mark_approved(session, ctx, document, version)
     return signature
 
@@ -226,22 +234,32 @@ def _lock(session: Session, document: dm.Document, version: dm.DocumentVersion) 
 
 
 def _check(session: Session, doc_type: DocumentType, user: User, document: dm.Document, version: dm.DocumentVersion,
-           signed: list[steps.StepSignature], *, step_name: str | None, meaning: str | None) -> steps.StepProgress:
-    """State, sequence and authority: the step `user` may sign now, or the refusal."""
+           signed: list[routing.StepSignature], *, step_name: str | None,
+           meaning: str | None) -> tuple[routing.StepProgress, routing.Authority]:
+    """State, sequence and authority: the step `user` may sign now and on what grounds, or the refusal."""
     latest = session.scalar(select(func.max(dm.DocumentVersion.version))
                             .where(dm.DocumentVersion.document_id == document.id))
     _check_state(document, version, latest)
-    target = steps.resolve(doc_type.steps, signed, step_name=step_name, meaning=meaning)
-    is_author = user.id in (version.created_by, document.owner_id)
+    signer = routing.Signer(user.id, frozenset(user.roles), user.id in (version.created_by, document.owner_id),
+                            acting_for(session, user.id, utc_now()))
+    named = named_people(session, document)
+    target = routing.resolve(doc_type.steps, signed, step_name=step_name, meaning=meaning, signer=signer, named=named)
     if not user.active:
         raise AuthorityRefused(N_("This account is deactivated."))
     if user.locked:
         raise AccountLocked(N_("This account is locked after repeated failed attempts. Ask an administrator to unlock it."))
-    problem = steps.authority_problem(steps.progress(doc_type.steps, signed), target,
-                                      steps.Signer(user.id, frozenset(user.roles), is_author))
-    if problem is not None:
-        raise problem
-    return target
+    grounds = routing.authority(routing.progress(doc_type.steps, signed), target, signer, named)
+    return target, grounds
+
+
+def _delegation(session: Session, user: User, grounds: routing.Authority, at: datetime) -> dict | None:
+    """The delegation a signature for an absent person is made under, as its manifest names it."""
+    if grounds.on_behalf_of is None:
+        return None
+    row = find_active(session, user.id, grounds.on_behalf_of.user_id, grounds.role, at)
+    if row is None:  # ended between the check and now
+        raise AuthorityRefused(N_("The delegation you would sign under is no longer active."))
+    return describe(row, session.get(User, row.delegator_id), user)
 
 
 def _check_record_gates(session: Session, env: SigningEnvironment, document: dm.Document) -> None:

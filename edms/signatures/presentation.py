@@ -27,7 +27,7 @@ from edms.signatures.keys import certificate_of, revocation_list, revocations, s
 from edms.signatures.manifest import REJECTION, ManifestError, parse_manifest
 from edms.signatures.models import Signature, SigningCredential
 from edms.signatures.verification import Trust, Verdict, verify_stored
-from edms.timeutil import isoformat_utc
+from edms.timeutil import format_in_zone, isoformat_utc, parse_utc
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,29 @@ def current_trust(session: Session, settings) -> Trust | None:
 
 
 @dataclass(frozen=True)
+class OnBehalfOf:
+    """The absent person a signature was made for, and the delegation it was made under (from the manifest)."""
+
+    printed_name: str
+    username: str
+    delegation_id: int
+    valid_from: datetime
+    valid_until: datetime
+
+    @classmethod
+    def from_manifest(cls, delegation: dict[str, Any] | None) -> OnBehalfOf | None:
+        if delegation is None:
+            return None
+        return cls(delegation["on_behalf_of_printed_name"], delegation["on_behalf_of_username"],
+                   delegation["delegation_id"], parse_utc(delegation["valid_from"]),
+                   parse_utc(delegation["valid_until"]))
+
+    def text(self, zone: str) -> str:
+        return (f"{self.printed_name} (delegation {self.delegation_id}, {format_in_zone(self.valid_from, zone)} to "
+                f"{format_in_zone(self.valid_until, zone)})")
+
+
+@dataclass(frozen=True)
 class Manifestation:
     signature_id: str
     kind: str
@@ -81,6 +104,7 @@ class Manifestation:
     timestamped_at: datetime
     comment: str | None
     verdict: Verdict
+    on_behalf_of: OnBehalfOf | None = None
 
     @property
     def rejection(self) -> bool:
@@ -100,14 +124,15 @@ def manifestation(session: Session, row: Signature, trust: Trust | None,
     try:
         signed = parse_manifest(row.manifest)
         printed_name, username, role = signed.signer_printed_name, signed.signer_username, signed.signer_role
+        on_behalf_of = OnBehalfOf.from_manifest(signed.delegation)
     except ManifestError:
-        printed_name, username, role = "?", "?", "?"
+        printed_name, username, role, on_behalf_of = "?", "?", "?", None
     step = next((s for s in doc_type.steps if s.name == row.step), None) if doc_type else None
     return Manifestation(
         signature_id=row.signature_id, kind=row.kind, step=row.step, step_label=step.label if step else None,
         meaning=row.meaning, meaning_label=SIGNATURE_MEANINGS.get(row.meaning), role=role,
         role_label=SIGNING_ROLES.get(role), printed_name=printed_name, username=username, signed_at=row.signed_at,
-        timestamped_at=row.timestamped_at, comment=row.comment, verdict=verdict,
+        timestamped_at=row.timestamped_at, comment=row.comment, verdict=verdict, on_behalf_of=on_behalf_of,
     )
 
 
@@ -125,6 +150,11 @@ def manifestation_json(item: Manifestation) -> dict[str, Any]:
         "signed_at": isoformat_utc(item.signed_at),
         "timestamped_at": isoformat_utc(item.timestamped_at),
         "comment": item.comment,
+        "on_behalf_of": None if item.on_behalf_of is None else {
+            "printed_name": item.on_behalf_of.printed_name, "username": item.on_behalf_of.username,
+            "delegation_id": item.on_behalf_of.delegation_id,
+            "valid_from": isoformat_utc(item.on_behalf_of.valid_from),
+            "valid_until": isoformat_utc(item.on_behalf_of.valid_until)},
         "verification": {"valid": item.verdict.ok, "status": item.verdict.status, "reason": item.verdict.text},
     }
 
@@ -144,7 +174,8 @@ def _rendition_source(session: Session, version: dm.DocumentVersion, display_tz:
     return [
         RenditionSignature(printed_name=item.printed_name, role=item.role, meaning=item.meaning,
                            signed_at=item.signed_at, display_tz=display_tz, signature_id=item.signature_id,
-                           status=item.verdict.status, step=item.step, kind=item.kind, comment=item.comment or "")
+                           status=item.verdict.status, step=item.step, kind=item.kind, comment=item.comment or "",
+                           on_behalf_of=item.on_behalf_of.text(display_tz) if item.on_behalf_of else "")
         for item in manifestations(session, version, trust, doc_type)
     ]
 

@@ -1,4 +1,5 @@
-"""Account administration: create, edit, roles, deactivate, unlock, reset (21 CFR 11.10(d),(g); Annex 11 §12)."""
+"""Account administration: create, edit, roles, deactivate, unlock, reset (21 CFR 11.10(d),(g); Annex 11 §12);
+backup; the notifications outbox."""
 from __future__ import annotations
 
 import tempfile
@@ -9,6 +10,8 @@ from sqlalchemy import select
 
 from edms.audit import record
 from edms.backup import create_backup
+from edms.notifications import outbox as notifications
+from edms.notifications.models import KIND_LABELS, STATUS_LABELS
 from edms.timeutil import utc_now
 from edms.users import operations as ops
 from edms.users.models import User
@@ -149,3 +152,27 @@ def backup():
         name = f"edms-backup-{utc_now():%Y%m%dT%H%M%SZ}.zip"
         return send_file(spool, mimetype="application/zip", as_attachment=True, download_name=name)
     return render_template("admin/backup.html", form=form)
+
+
+@bp.get("/outbox")
+@roles_required(ADMIN)
+def outbox():
+    """Every notification with its delivery status (subjects only: the bodies are for their recipients)."""
+    session = db()
+    return render_template("admin/outbox.html", notifications=notifications.outbox(session),
+                           counts=notifications.status_counts(session), smtp=settings().smtp,
+                           kinds=KIND_LABELS, statuses=STATUS_LABELS)
+
+
+@bp.post("/outbox/deliver")
+@roles_required(ADMIN)
+def deliver_outbox():
+    db().commit()  # end the request's transaction: delivery commits each outcome in a transaction of its own
+    report = notifications.deliver_pending(services().sessions, audit_context(), settings().smtp, utc_now())
+    if not report.configured:
+        flash(_("E-mail is not configured (no SMTP host): notifications are recorded, nothing was sent."), "warning")
+    else:
+        flash(_("Sent: %(sent)s. Failed: %(failed)s. Still waiting: %(waiting)s.",
+                sent=report.sent, failed=report.failed, waiting=report.waiting),
+              "error" if report.failed else "success")
+    return redirect(url_for("admin.outbox"))

@@ -144,7 +144,7 @@ def answer(case_id: int):
 def change_status(case_id: int):
     return _act(case_id, lambda session, case: ops.set_status(
         session, audit_context(), current_user.user, case, request.form.get("status", ""),
-        request.form.get("reason", ""),
+        request.form.get("reason", ""), types=services().document_types, regimes=services().regimes,
     ), _("Case status changed."))
 
 

@@ -19,7 +19,8 @@ from edms.documents.renditions import render_docx, render_pdf
 from edms.users.roles import CONTENT_ROLES
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
-from edms.web.runtime import audit_context, db, services
+from edms.web.runtime import audit_context, db, services, settings
+from edms.workflow.notices import announce
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
@@ -47,9 +48,11 @@ def _version_or_404(document: m.Document, number: int) -> m.DocumentVersion:
 
 
 def _raw_values(doc_type) -> dict[str, object]:
-    """Only the type's fields from the submitted form, lists kept for multi-valued fields."""
+    """Only the type's fields from the submitted form, lists kept for multi-valued fields; a document_refs
+    field is one text box of numbers separated by spaces or commas, so it goes on as that one string."""
     form = request.form.to_dict(flat=False)
-    return {f.name: form[f"field_{f.name}"] for f in doc_type.fields if f"field_{f.name}" in form}
+    return {f.name: " ".join(form[f"field_{f.name}"]) if f.type == "document_refs" else form[f"field_{f.name}"]
+            for f in doc_type.fields if f"field_{f.name}" in form}
 
 
 def _field_errors(exc: ops.ValidationFailed) -> dict[str, str]:
@@ -246,8 +249,11 @@ def remove_attachment(document_id: int, attachment_id: int):
 @bp.post("/<int:document_id>/submit")
 @roles_required(*CONTENT_ROLES)
 def submit(document_id: int):
-    return _act(document_id, lambda s, d: ops.submit(s, audit_context(), current_user.user, d),
-                _("Submitted for review. This version is now frozen."))
+    def submit_and_announce(session, document):
+        ops.submit(session, audit_context(), current_user.user, document)
+        announce(session, audit_context(), settings().smtp, _types()[document.type_key], document)
+
+    return _act(document_id, submit_and_announce, _("Submitted for review. This version is now frozen."))
 
 
 @bp.post("/<int:document_id>/revise")

@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from edms.crypto.cms import signature_value
 from edms.documents import models as dm
 from edms.documents.operations import values_of
-from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES
+from edms.documents.types import NAMED_SIGNERS, SIGNATURE_MEANINGS, SIGNING_ROLES
 from edms.errors import UserError
 from edms.signatures import gates, keys
 from edms.signatures import operations as ops
@@ -32,6 +32,7 @@ from edms.users.roles import ADMIN, CONTENT_ROLES, QA
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services, settings
+from edms.workflow.notices import announce
 
 bp = Blueprint("signatures", __name__)
 
@@ -130,6 +131,7 @@ def signature_helpers():
 
     return {"signature_panel": signature_panel, "signature_summary": signature_summary,
             "translate_error": translate_error, "meanings": SIGNATURE_MEANINGS, "signing_roles": SIGNING_ROLES,
+            "named_signers": NAMED_SIGNERS,
             "localized": lambda text, fallback="": text.text(_language()) if text is not None else fallback}
 
 
@@ -161,6 +163,7 @@ def _ceremony(document_id: int, number: int, kind: str):
                 flash(translate_error(exc), "error")
                 status = exc.http_status
             else:
+                announce(database, audit_context(), settings().smtp, doc_type, document, signed_step=made.step)
                 database.commit()
                 if kind == "reject":
                     flash(_("You refused to sign. The refusal is signed and the version is rejected."), "success")
@@ -171,7 +174,9 @@ def _ceremony(document_id: int, number: int, kind: str):
         else:
             flash(_("Fill in the required fields: nothing was signed."), "error")
             status = 400
-    plan = ops.plan(db(), env, doc_type, current_user.user, document, version, session_ref=_session_ref())
+    # A task link names the step (parallel steps may be open at once); the form keeps it on a retry.
+    plan = ops.plan(db(), env, doc_type, current_user.user, document, version, session_ref=_session_ref(),
+                    step=form.step.data or request.args.get("step") or None)
     if plan.due is not None and not form.step.data:
         form.step.data = plan.due.step.name
     return render_template(

@@ -2,7 +2,7 @@
 
 Derived on every call from the records themselves (no task table), so an inbox can never disagree with
 the documents, signatures and case clocks it summarises. The signing rules are the ceremony's own
-(signatures.steps), so nobody is offered a signature the ceremony would refuse on authority grounds
+(workflow.routing), so nobody is offered a signature the ceremony would refuse on authority grounds
 (11.10(g)); readiness gates (training, policy) are left to the signing page, which explains them.
 """
 from __future__ import annotations
@@ -19,17 +19,22 @@ from edms.cases.deadlines import DUE_SOON, OVERDUE, PENDING
 from edms.cases.operations import case_documents, case_status
 from edms.cases.regimes import Regime
 from edms.documents import models as dm
-from edms.documents.types import DocumentType, LocalizedText
-from edms.signatures import steps
+from edms.documents.types import CASE_PHYSICIAN, DocumentType, LocalizedText
+from edms.signatures.errors import SigningRefused
 from edms.signatures.operations import signed_steps
 from edms.users.models import User
 from edms.users.roles import CONTENT_ROLES
+from edms.workflow import routing
+from edms.workflow.assignees import named_people
+from edms.workflow.delegations import acting_for
 
 SIGN = "sign"
 DRAFT = "draft"
 CASE = "case"
 
 OPEN_DEADLINE_STATES = frozenset({PENDING, DUE_SOON, OVERDUE})
+# A released case still has work: administration, and the notifications and reports that follow it.
+ACTIVE_CASES = (cm.OPEN, cm.RELEASED)
 
 
 @dataclass(frozen=True)
@@ -45,9 +50,11 @@ class Task:
     case_id: int | None = None
     case_reference: str | None = None
     step: LocalizedText | None = None
+    step_name: str | None = None
     role: str | None = None
     due_at: datetime | None = None  # UTC: the case's earliest open deadline
     overdue: bool = False
+    on_behalf_of: str | None = None  # printed name of the absent person this task is delegated from
 
 
 @dataclass(frozen=True)
@@ -73,8 +80,8 @@ def tasks_for(session: Session, user: User, *, document_types: Mapping[str, Docu
         return clocks[case_id]
 
     # Case tasks first: they fill `clocks`, so each open case's deadlines are computed once.
-    tasks = _case_tasks(session, roles, document_types, regimes, now, clocks)
-    tasks += _sign_tasks(session, user, roles, document_types, clock)
+    tasks = _case_tasks(session, user, roles, document_types, regimes, now, clocks)
+    tasks += _sign_tasks(session, user, roles, document_types, clock, now)
     tasks += _draft_tasks(session, user, document_types, clock)
     return sorted(tasks, key=lambda t: (not t.overdue, t.due_at is None, t.due_at or now, t.since))
 
@@ -82,7 +89,7 @@ def tasks_for(session: Session, user: User, *, document_types: Mapping[str, Docu
 def _case_clock(session: Session, case: cm.Case | None, document_types, regimes, now: datetime) -> _Clock:
     if case is None:
         return _Clock(None, False)
-    if case.status != cm.OPEN or case.regime_key not in regimes:
+    if case.status not in ACTIVE_CASES or case.regime_key not in regimes:
         return _Clock(None, False, case.reference)  # a closed case's clocks no longer drive anyone's work
     status = case_status(session, case, document_types, regimes, now)
     return _earliest(case, status.deadlines)
@@ -106,25 +113,31 @@ def _latest_versions(session: Session, *conditions):
     return session.execute(query).all()
 
 
-def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_types, clock) -> list[Task]:
+def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_types, clock,
+                now: datetime) -> list[Task]:
+    """One task per open step this person may sign (parallel steps give several)."""
     tasks = []
+    delegated = acting_for(session, user.id, now)
     rows = _latest_versions(session, dm.DocumentVersion.status == dm.IN_REVIEW, dm.DocumentVersion.frozen_at.is_not(None))
     for document, version in rows:
         doc_type = document_types.get(document.type_key)
-        if doc_type is None or not roles & {step.role for step in doc_type.steps}:
+        if doc_type is None or not roles & doc_type.signing_roles:
             continue
         signed = signed_steps(session, version)
-        target = steps.due(doc_type.steps, signed)
-        if target is None or target.step.role not in roles:
-            continue
-        signer = steps.Signer(user.id, roles, user.id in (version.created_by, document.owner_id))
-        if steps.authority_problem(steps.progress(doc_type.steps, signed), target, signer) is not None:
-            continue
-        due = clock(document.case_id)
-        tasks.append(Task(SIGN, version.title, document.type_key, version.status_changed_at, document_id=document.id,
-                          document_number=document.number, version=version.version, case_id=document.case_id,
-                          case_reference=due.reference, step=target.step.label, role=target.step.role,
-                          due_at=due.due_at, overdue=due.overdue))
+        states = routing.progress(doc_type.steps, signed)
+        signer = routing.Signer(user.id, roles, user.id in (version.created_by, document.owner_id), delegated)
+        named = named_people(session, document)
+        for target in (item for item in states if item.due):
+            try:
+                grounds = routing.authority(states, target, signer, named)
+            except SigningRefused:
+                continue
+            due = clock(document.case_id)
+            tasks.append(Task(SIGN, version.title, document.type_key, version.status_changed_at,
+                              document_id=document.id, document_number=document.number, version=version.version,
+                              case_id=document.case_id, case_reference=due.reference, step=target.step.label,
+                              step_name=target.step.name, role=grounds.role, due_at=due.due_at, overdue=due.overdue,
+                              on_behalf_of=grounds.on_behalf_of.printed_name if grounds.on_behalf_of else None))
     return tasks
 
 
@@ -143,10 +156,11 @@ def _draft_tasks(session: Session, user: User, document_types, clock) -> list[Ta
     return tasks
 
 
-def _case_tasks(session: Session, roles: frozenset[str], document_types, regimes, now: datetime,
+def _case_tasks(session: Session, user: User, roles: frozenset[str], document_types, regimes, now: datetime,
                 clocks: dict[int, _Clock]) -> list[Task]:
     tasks = []
-    cases = session.scalars(select(cm.Case).where(cm.Case.status == cm.OPEN).order_by(cm.Case.id))
+    covering = {user.id, *acting_for(session, user.id, now)}  # myself, and whoever delegated to me
+    cases = session.scalars(select(cm.Case).where(cm.Case.status.in_(ACTIVE_CASES)).order_by(cm.Case.id))
     for case in cases:
         if case.regime_key not in regimes:
             continue
@@ -154,9 +168,16 @@ def _case_tasks(session: Session, roles: frozenset[str], document_types, regimes
         clocks[case.id] = due = _earliest(case, status.deadlines)
         existing = {d.type_key for d in case_documents(session, case) if d.status != dm.WITHDRAWN}
         for item in status.checklist:
-            role = next((r for r in item.next_roles if r in roles), None)
-            if role is None or item.document.type_key in existing:
+            # A record to create is the task of those who write it (its first step's roles), once it surely
+            # applies; an unanswered condition is asked on the case page, not guessed here.
+            if item.satisfied or item.applies is not True or item.document.type_key in existing:
                 continue
+            first = item.document.document_type.steps[0]
+            role = next((r for r in first.roles if r in roles), None)
+            if role is None:
+                continue
+            if first.signer == CASE_PHYSICIAN and case.physician_id and case.physician_id not in covering:
+                continue  # a record the case's physician writes is not every physician's task
             tasks.append(Task(CASE, item.document.document_type.name.en, item.document.type_key, case.created_at,
                               case_id=case.id, case_reference=case.reference, role=role,
                               due_at=due.due_at, overdue=due.overdue))

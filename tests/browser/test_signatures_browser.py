@@ -21,7 +21,7 @@ def test_a_qa_reviewer_signs_with_the_password_dialog_and_sees_the_manifestation
     expect(page.locator("#version-status")).to_contain_text("in_review")
     expect(page.locator("#step-qa_review")).to_contain_text("due now")
     page.click("#sign-version")
-    expect(page).to_have_url(re.compile(r"/versions/1/sign$"))
+    expect(page).to_have_url(re.compile(r"/versions/1/sign\?step=qa_review$"))
     what = page.locator("#what-is-signed")
     expect(what).to_contain_text(signing.document().latest.content_sha256)
     expect(what).to_contain_text("Reviewed by QA")

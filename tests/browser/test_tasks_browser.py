@@ -20,5 +20,5 @@ def test_a_qa_reviewer_opens_the_task_and_reaches_the_signing_page(page, signing
     expect(task).to_have_count(1)
     expect(task).to_contain_text("Reviewed by QA")
     task.locator("a.task-link").click()
-    expect(page).to_have_url(re.compile(rf"/documents/{signing.document_id}/versions/1/sign$"))
+    expect(page).to_have_url(re.compile(rf"/documents/{signing.document_id}/versions/1/sign\?step=qa_review$"))
     expect(page.locator("#what-is-signed")).to_contain_text("Reviewed by QA")

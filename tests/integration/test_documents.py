@@ -65,7 +65,7 @@ def test_the_api_offers_every_shipped_type_with_english_and_japanese_labels(app,
     assert oos["numbering"] == "OOS-{year}-{seq:04d}"
     lot = next(field for field in oos["fields"] if field["name"] == "lot")
     assert lot["label"] == {"en": "Lot number", "ja": "ロット番号"} and lot["pattern"] and lot["required"]
-    assert [step["role"] for step in oos["steps"]] == ["author", "qa", "qa"]
+    assert [step["roles"] for step in oos["steps"]] == [["author"], ["qa"], ["qa"]]
     for item in offered.values():
         assert all(field["label"]["en"] and field["label"]["ja"] for field in item["fields"])
 

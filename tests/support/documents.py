@@ -226,11 +226,11 @@ def title_for(doc_type: DocumentType) -> str:
 
 def author_of(doc_type: DocumentType) -> str:
     """The user name of the person who writes this type: the role of its first signature step."""
-    return AUTHORS[doc_type.steps[0].role][0]
+    return AUTHORS[doc_type.steps[0].roles[0]][0]
 
 
 def ensure_author(people, doc_type: DocumentType) -> str:
-    role = doc_type.steps[0].role
+    role = doc_type.steps[0].roles[0]
     username, printed_name = AUTHORS[role]
     with people.sessions() as session:
         exists = session.scalar(select(User.id).where(User.username == username)) is not None

@@ -85,7 +85,7 @@ def _user(session, username: str) -> User:
 
 
 def _signer_for(session, step, author_id: int, used: set[int]) -> User:
-    for username, _name in SIGNERS[step.role]:
+    for username, _name in SIGNERS[step.roles[0]]:
         user = _user(session, username)
         if user.id in used and not step.allow_same_signer:
             continue
@@ -142,7 +142,7 @@ def build_signed_case(services, *, types: tuple[str, ...] = DOCUMENT_TYPES, vers
     created: dict[str, list[str]] = {}  # numbers by type, for the references of later documents
     for key in types:
         doc_type = services.document_types[key]
-        author_name = SIGNERS[doc_type.steps[0].role][0][0]
+        author_name = SIGNERS[doc_type.steps[0].roles[0]][0][0]
         refs = {field.name: [number for kind in field.ref_types for number in created.get(kind, [])]
                 for field in doc_type.fields if field.type == "document_refs"}
         with transaction(services.sessions) as session:

@@ -69,7 +69,7 @@ def test_every_shipped_type_loads_with_english_and_japanese_text(types):
         for field in doc_type.fields:
             assert field.label.en and field.label.ja, field.name
         for step in doc_type.steps:
-            assert step.role in SIGNING_ROLES and step.meaning in SIGNATURE_MEANINGS
+            assert set(step.roles) <= set(SIGNING_ROLES) and step.meaning in SIGNATURE_MEANINGS
             assert step.label.en and step.label.ja
         assert len(doc_type.source_sha256) == 64
 
@@ -86,16 +86,26 @@ def test_sequence_numbers_start_at_one(oos):
         oos.format_number(2026, 0)
 
 
-def test_signature_steps_are_serial_and_in_file_order(types):
-    assert [(s.role, s.meaning) for s in types["oos_notification"].steps] == [
-        ("author", "authored"),
-        ("qa", "reviewed"),
-        ("qa", "approved"),
+def test_signature_steps_are_serial_unless_they_say_what_they_follow(types):
+    oos = types["oos_notification"].steps
+    assert [(s.roles, s.meaning, s.after) for s in oos] == [
+        (("author",), "authored", ()),
+        (("qa",), "reviewed", ("qc_author",)),
+        (("qa",), "approved", ("qa_review",)),
     ]
     release = types["qa_release"].steps
-    assert [(s.role, s.meaning) for s in release] == [("qa", "reviewed"), ("qa", "approved")]
+    assert [(s.roles, s.meaning) for s in release] == [(("qa",), "reviewed"), (("qa",), "approved")]
     assert not any(step.allow_same_signer for step in release)  # two different QA people
     assert types["physician_justification"].steps[-1].meaning == "responsibility"
+    deviation = {s.name: s.after for s in types["deviation_report"].steps}
+    assert deviation["qa_review"] == deviation["regulatory_assessment"] == ("author",)  # parallel
+    assert deviation["qa_approval"] == ("qa_review", "regulatory_assessment")
+
+
+def test_a_step_may_be_signed_by_any_one_of_several_roles_or_by_the_cases_physician(types):
+    verification = types["ethics_approval"].steps[-1]
+    assert verification.roles == ("qa", "regulatory")
+    assert {s.signer for s in types["physician_justification"].steps} == {"case_physician"}
 
 
 def test_oos_result_is_a_safety_flag_only_where_declared(oos):
@@ -318,6 +328,11 @@ def test_invalid_field_type_names_the_file_and_the_field_path(tmp_path):
         ('type = "text"', 'type = "number"\nmin = 10\nmax = 1', "fields[0].min", "greater than max"),
         ('type = "text"', 'type = "document_refs"\nref_types = ["nonesuch"]', "fields[0].ref_types[0]", "unknown document type"),
         ('name = "author"', 'name = "Author Step"', "steps[0].name", "must be lower-case"),
+        ('role = "author"', 'role = "author"\nroles = ["qa"]', "steps[0].role", "either role or roles"),
+        ('role = "author"', 'roles = []', "steps[0].roles", "at least one role"),
+        ('role = "author"', 'roles = ["qa", "qa"]', "steps[0].roles", "names a role twice"),
+        ('role = "author"', 'role = "author"\nafter = ["approval"]', "steps[0].after[0]", "not a step defined before"),
+        ('role = "author"', 'role = "author"\nsigner = "the_boss"', "steps[0].signer", "unknown signer 'the_boss'"),
     ],
 )
 def test_invalid_definitions_are_refused_with_file_and_path(tmp_path, old, new, where, message):

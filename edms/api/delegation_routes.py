@@ -1,0 +1,92 @@
+"""Delegations over the API: list those given or received, delegate while absent, end one early."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import abort, g, jsonify
+
+from edms.api.blueprint import aware_time, bp, json_body, token_required
+from edms.api.openapi import describe
+from edms.timeutil import isoformat_utc
+from edms.users.models import User
+from edms.users.roles import ADMIN, CONTENT_ROLES
+from edms.web.errors import api_error
+from edms.web.runtime import audit_context, db, settings
+from edms.workflow import delegations as ops
+from edms.workflow.models import Delegation
+from edms.workflow.notices import announce_delegation
+
+
+@bp.errorhandler(ops.DelegationError)
+def refused(exc: ops.DelegationError):
+    db().rollback()
+    return api_error(400, "delegation_refused", str(exc))
+
+
+def delegation_json(row: Delegation) -> dict:
+    return {
+        "id": row.id, "delegator_id": row.delegator_id, "delegate_id": row.delegate_id, "role": row.role,
+        "starts_at": isoformat_utc(row.starts_at), "ends_at": isoformat_utc(row.ends_at), "reason": row.reason,
+        "created_by": row.created_by, "created_at": isoformat_utc(row.created_at),
+        "revoked_at": isoformat_utc(row.revoked_at) if row.revoked_at else None,
+        "revoked_by": row.revoked_by, "revocation_reason": row.revocation_reason,
+    }
+
+
+def _aware(body: dict, key: str) -> datetime:
+    return aware_time(body, key, ops.DelegationError)
+
+
+def _user(body: dict, key: str) -> User:
+    value = body.get(key)
+    user = db().get(User, value) if isinstance(value, int) and not isinstance(value, bool) else None
+    if user is None:
+        raise ops.DelegationError(f"'{key}' must be the id of an existing user")
+    return user
+
+
+@bp.get("/delegations")
+@token_required(*CONTENT_ROLES, ADMIN)
+def list_delegations():
+    rows = ops.every(db()) if g.api_user.has_role(ADMIN) else ops.involving(db(), g.api_user.id)
+    return jsonify({"items": [delegation_json(row) for row in rows]})
+
+
+describe("/delegations", "GET", "Delegations given or received by the caller (every delegation for administrators)")
+
+
+@bp.post("/delegations")
+@token_required(*CONTENT_ROLES, ADMIN)
+def create_delegation():
+    body = json_body()
+    session = db()
+    delegator = _user(body, "delegator_id") if "delegator_id" in body else g.api_user
+    delegate_to = _user(body, "delegate_id")
+    row = ops.delegate(session, audit_context(), g.api_user, delegator=delegator, delegate_to=delegate_to,
+                       role=str(body.get("role", "")), starts_at=_aware(body, "starts_at"),
+                       ends_at=_aware(body, "ends_at"), reason=str(body.get("reason", "")))
+    announce_delegation(session, audit_context(), settings().smtp, row, delegator, delegate_to)
+    session.commit()
+    return jsonify(delegation_json(row)), 201
+
+
+describe("/delegations", "POST", "Delegate one's named signing steps while absent (delegate_id, role, starts_at and "
+         "ends_at with offsets, reason; administrators may give delegator_id)",
+         body={"type": "object", "required": ["delegate_id", "role", "starts_at", "ends_at", "reason"]},
+         responses={"201": "Created", "400": "Refused", "403": "Role not allowed"})
+
+
+@bp.post("/delegations/<int:delegation_id>/revoke")
+@token_required(*CONTENT_ROLES, ADMIN)
+def revoke_delegation(delegation_id: int):
+    row = db().get(Delegation, delegation_id)
+    if row is None:
+        abort(404)
+    session = db()
+    ops.revoke(session, audit_context(), g.api_user, row, str(json_body().get("reason", "")))
+    session.commit()
+    return jsonify(delegation_json(row))
+
+
+describe("/delegations/{delegation_id}/revoke", "POST", "End a delegation early (reason required)",
+         body={"type": "object", "required": ["reason"]})

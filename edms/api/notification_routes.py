@@ -1,0 +1,31 @@
+"""The caller's own notifications over the API: the same list as the My notifications page."""
+from __future__ import annotations
+
+from flask import g, jsonify
+
+from edms.api.blueprint import bp, token_required
+from edms.api.openapi import describe
+from edms.notifications.models import Notification
+from edms.notifications.outbox import notifications_for
+from edms.timeutil import isoformat_utc
+from edms.web.runtime import db
+
+
+def notification_json(notification: Notification) -> dict:
+    return {
+        "id": notification.id, "kind": notification.kind, "subject": notification.subject, "body": notification.body,
+        "document_id": notification.document_id, "case_id": notification.case_id,
+        "created_at": isoformat_utc(notification.created_at), "status": notification.status,
+        "sent_at": isoformat_utc(notification.sent_at) if notification.sent_at else None,
+    }
+
+
+@bp.get("/notifications")
+@token_required()
+def list_notifications():
+    return jsonify({"items": [notification_json(n) for n in notifications_for(db(), g.api_user.id)]})
+
+
+describe("/notifications", "GET", "The caller's own notifications, newest first, with their delivery status "
+         "(recorded: no e-mail configured or no address; pending; sent; failed)",
+         responses={"200": "OK", "401": "No valid token"})

@@ -1,0 +1,98 @@
+"""Delegations: a person (or an administrator, for someone absent) hands their named signing steps to
+another holder of the same role for a period; either may end it early with a reason."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from edms.timeutil import utc_now
+from edms.users.models import User
+from edms.users.roles import ADMIN, CONTENT_ROLES
+from edms.web.guards import roles_required
+from edms.web.i18n import translate_error
+from edms.web.runtime import audit_context, db, settings
+from edms.workflow import delegations as ops
+from edms.workflow.models import Delegation
+from edms.workflow.notices import announce_delegation
+
+bp = Blueprint("delegations", __name__, url_prefix="/delegations")
+
+
+def _local(value: str, zone: str) -> datetime | None:
+    """An HTML datetime-local value, entered in the person's own zone."""
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(zone))
+    except ValueError:
+        return None
+
+
+def _people() -> list[User]:
+    return [u for u in db().scalars(select(User).where(User.active.is_(True)).order_by(User.printed_name))
+            if u.has_role(*CONTENT_ROLES)]
+
+
+@bp.route("/", methods=["GET", "POST"])
+@roles_required(*CONTENT_ROLES, ADMIN)
+def index():
+    form = FlaskForm()
+    me = current_user.user
+    is_admin = me.has_role(ADMIN)
+    status = 200
+    if request.method == "POST" and form.validate_on_submit():
+        session = db()
+        delegator = session.get(User, request.form.get("delegator_id", type=int) or 0) if is_admin else me
+        delegate_to = session.get(User, request.form.get("delegate_id", type=int) or 0)
+        starts = _local(request.form.get("starts_at", ""), me.timezone)
+        ends = _local(request.form.get("ends_at", ""), me.timezone)
+        if delegator is None or delegate_to is None or starts is None or ends is None:
+            flash(_("Choose both people and give the start and the end of the delegation."), "error")
+            status = 400
+        else:
+            try:
+                row = ops.delegate(session, audit_context(), me, delegator=delegator, delegate_to=delegate_to,
+                                   role=request.form.get("role", ""), starts_at=starts, ends_at=ends,
+                                   reason=request.form.get("reason", ""))
+                announce_delegation(session, audit_context(), settings().smtp, row, delegator, delegate_to)
+            except ops.DelegationError as exc:
+                session.rollback()
+                flash(translate_error(exc), "error")
+                status = 400
+            else:
+                session.commit()
+                flash(_("Delegation recorded: %(person)s may sign your named steps in that period.",
+                        person=delegate_to.printed_name), "success")
+                return redirect(url_for("delegations.index"))
+    elif request.method == "POST":
+        status = 400
+    rows = ops.every(db()) if is_admin else ops.involving(db(), me.id)
+    names = {u.id: u for u in db().scalars(select(User))}
+    return render_template("delegations/index.html", form=form, rows=rows, names=names, people=_people(),
+                           roles=sorted(me.roles & CONTENT_ROLES) if not is_admin else sorted(CONTENT_ROLES),
+                           is_admin=is_admin, values=request.form, now=utc_now()), status
+
+
+@bp.post("/<int:delegation_id>/revoke")
+@roles_required(*CONTENT_ROLES, ADMIN)
+def revoke(delegation_id: int):
+    form = FlaskForm()
+    row = db().get(Delegation, delegation_id)
+    if row is None:
+        abort(404)
+    if not form.validate_on_submit():
+        abort(400)
+    session = db()
+    try:
+        ops.revoke(session, audit_context(), current_user.user, row, request.form.get("reason", ""))
+    except ops.DelegationError as exc:
+        session.rollback()
+        flash(translate_error(exc), "error")
+    else:
+        session.commit()
+        flash(_("The delegation has ended."), "success")
+    return redirect(url_for("delegations.index"))

@@ -1,0 +1,85 @@
+"""Who is told what after a submission or a signature: the people who may sign each step that has just
+become due (named people and their delegates included), and the owner when a version is approved or
+refused. Notifications go to the outbox in the caller's transaction (edms.notifications)."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from edms.audit import AuditContext
+from edms.documents import models as dm
+from edms.documents.types import DocumentType
+from edms.notifications.outbox import enqueue
+from edms.notifications.smtp import SmtpSettings
+from edms.signatures.errors import SigningRefused
+from edms.signatures.manifest import REJECTION
+from edms.signatures.models import Signature
+from edms.signatures.operations import signed_steps
+from edms.timeutil import utc_now
+from edms.users.models import User, UserRole
+from edms.workflow import routing
+from edms.workflow.assignees import named_people
+from edms.workflow.delegations import acting_for
+
+
+def announce(session: Session, ctx: AuditContext, smtp: SmtpSettings, doc_type: DocumentType, document: dm.Document,
+             *, signed_step: str | None = None) -> None:
+    """After a submission (`signed_step` None) or a signature of `signed_step` on the latest version."""
+    version = document.latest
+    where = f"{document.number} v{version.version} ({version.title})"
+    owner = session.get(User, document.owner_id)
+    if version.status == dm.APPROVED and owner is not None:
+        enqueue(session, ctx, [owner], subject=f"Approved: {where}", kind="approved", smtp=smtp,
+                document_id=document.id, case_id=document.case_id,
+                body=f"Every signing step of {where} is complete: the version is approved and effective.")
+    elif version.status == dm.REJECTED and owner is not None:
+        refusal = session.scalar(select(Signature).where(Signature.version_id == version.id, Signature.kind == REJECTION)
+                                 .order_by(Signature.id.desc()))
+        enqueue(session, ctx, [owner], subject=f"Refused: {where}", kind="rejected", smtp=smtp,
+                document_id=document.id, case_id=document.case_id,
+                body=f"{where} was refused with this reason:\n\n{refusal.comment if refusal else ''}\n\n"
+                     "Revise it as a new version and submit it again.")
+    elif version.status == dm.IN_REVIEW:
+        for state in _newly_due(doc_type, signed_steps(session, version), signed_step):
+            people = _who_may_sign(session, document, version, doc_type, state)
+            enqueue(session, ctx, people, subject=f"To sign: {state.step.label.en} of {where}", kind="task",
+                    smtp=smtp, document_id=document.id, case_id=document.case_id,
+                    body=f"The step \"{state.step.label.en}\" of {where} is waiting for your signature. "
+                         "Open your tasks in edms to review the record and sign it.")
+
+
+def _newly_due(doc_type: DocumentType, signed: list[routing.StepSignature],
+               signed_step: str | None) -> list[routing.StepProgress]:
+    due = [state for state in routing.progress(doc_type.steps, signed) if state.due]
+    if signed_step is None:
+        return due
+    return [state for state in due if signed_step in state.step.after]
+
+
+def _who_may_sign(session: Session, document: dm.Document, version: dm.DocumentVersion, doc_type: DocumentType,
+                  target: routing.StepProgress) -> list[User]:
+    signed = signed_steps(session, version)
+    states = routing.progress(doc_type.steps, signed)
+    named = named_people(session, document)
+    now = utc_now()
+    candidates = session.scalars(select(User).join(UserRole).where(
+        UserRole.role.in_(target.step.roles), User.active.is_(True)).distinct().order_by(User.id))
+    people = []
+    for person in candidates:
+        signer = routing.Signer(person.id, frozenset(person.roles), person.id in (version.created_by, document.owner_id),
+                                acting_for(session, person.id, now))
+        try:
+            routing.authority(states, target, signer, named)
+        except SigningRefused:
+            continue
+        people.append(person)
+    return people
+
+
+def announce_delegation(session: Session, ctx: AuditContext, smtp: SmtpSettings, row, delegator: User,
+                        delegate_to: User) -> None:
+    """The delegate learns that, in the period, they may sign the steps naming the absent person."""
+    enqueue(session, ctx, [delegate_to], subject=f"Delegation from {delegator.printed_name}", kind="delegation",
+            smtp=smtp, body=f"{delegator.printed_name} delegated to you, as {row.role}, the signing steps that name "
+                            f"them, from {row.starts_at:%Y-%m-%d %H:%M} UTC until {row.ends_at:%Y-%m-%d %H:%M} UTC. "
+                            f"Reason: {row.reason}. Such tasks appear in your inbox marked \"on behalf of\".")
