@@ -178,11 +178,21 @@ def case_status(session: Session, case: cm.Case, types: Mapping[str, DocumentTyp
     records = case_records(session, case, types)
     conditions = resolve_conditions(regime, answers=case.current_answers(), records=records)
     anchors = resolve_anchors(regime, case_dates=case.current_dates(), records=records)
+    now = now or utc_now()
+    deadlines = compute_deadlines(regime, anchors, site_zone=case.site_timezone, now=now, conditions=conditions,
+                                  holidays=regime.holidays)
+    for record_type in dict.fromkeys(d.record_type for d in regime.deadlines if d.record_type):
+        # A per-record clock (e.g. each adverse event's report) runs from that record's own dates.
+        for record in (r for r in records if r.type_key == record_type):
+            own = [record]
+            deadlines += compute_deadlines(
+                regime, resolve_anchors(regime, case_dates=case.current_dates(), records=own), site_zone=case.site_timezone,
+                now=now, conditions=resolve_conditions(regime, answers=case.current_answers(), records=own),
+                holidays=regime.holidays, record_type=record_type)
     return CaseStatus(
         regime=regime,
         checklist=checklist(regime, records=records, conditions=conditions),
-        deadlines=compute_deadlines(regime, anchors, site_zone=case.site_timezone, now=now or utc_now(),
-                                    conditions=conditions, holidays=regime.holidays),
+        deadlines=deadlines,
         administration_blockers=administration_blockers(regime, records=records, conditions=conditions),
         conditions=conditions,
     )

@@ -181,6 +181,8 @@ def test_jp_current_case_from_oos_to_release_and_the_trial_safety_report(driver,
     [clocks] = d.record_deadlines("safety_report", now=datetime(2026, 11, 21, tzinfo=TOKYO))
     assert {c.key: c.state for c in clocks} == {"trial_safety_report_7_days": dl.NOT_APPLICABLE,
                                                 "trial_safety_report_15_days": dl.MET}
+    shown = {c.key: c.state for c in d.status(datetime(2026, 11, 21, tzinfo=TOKYO)).deadlines}
+    assert shown["trial_safety_report_15_days"] == dl.MET  # the case page and dashboard list it too
 
     assert_case_complete(d, now=datetime(2026, 11, 21, tzinfo=TOKYO))
     assert_clocks(d, datetime(2026, 11, 21, tzinfo=TOKYO), {}, all_kept=True)  # its clocks are per adverse event
