@@ -23,6 +23,15 @@ class LocalizedText:
     def text(self, language: str) -> str:
         return self.ja if language == "ja" else self.en
 
+    def __str__(self) -> str:
+        """English: in an error's own text, the audit trail and the API; pages call `text(language)`."""
+        return self.en
+
+    @classmethod
+    def join(cls, texts: list[LocalizedText]) -> LocalizedText:
+        """Several sentences as one text in each language."""
+        return cls(en=" ".join(t.en for t in texts), ja="".join(t.ja for t in texts))
+
 
 class DefinitionTable:
     """One TOML table being read: typed getters that name the file and path on error, and a final check

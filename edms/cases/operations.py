@@ -17,7 +17,7 @@ from edms.cases.regimes import CASE_DATES, Blocker, CaseRecord, ChecklistItem, R
 from edms.cases.regimes import resolve_anchors, resolve_conditions, signing_blockers
 from edms.documents import models as dm
 from edms.documents.operations import next_in_sequence
-from edms.documents.types import DocumentType
+from edms.documents.types import DocumentType, LocalizedText
 from edms.errors import N_, UserError
 from edms.timeutil import is_valid_zone, require_aware, utc_now
 from edms.users.models import User
@@ -215,6 +215,6 @@ def signing_gate(session: Session, document: dm.Document, types: Mapping[str, Do
 
 
 def case_signing_reasons(session: Session, document: dm.Document, *, types: Mapping[str, DocumentType],
-                         regimes: Mapping[str, Regime]) -> list[str]:
-    """The case gate as the signing ceremony consumes it: one sentence per blocker."""
-    return [blocker.reason.en for blocker in signing_gate(session, document, types, regimes)]
+                         regimes: Mapping[str, Regime]) -> list[LocalizedText]:
+    """The case gate as the signing ceremony consumes it: one sentence per blocker, in both languages."""
+    return [blocker.reason for blocker in signing_gate(session, document, types, regimes)]

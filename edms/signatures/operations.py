@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from edms.audit import AuditContext, record
 from edms.crypto.cms import sign_detached, signature_value, verify_detached
 from edms.crypto.tsa import TimestampError, verify_timestamp
+from edms.definitions import LocalizedText
 from edms.documents import models as dm
 from edms.documents.operations import mark_approved, mark_rejected, version_hash
 from edms.documents.types import DocumentType
@@ -69,7 +70,7 @@ def session_ref_for(sid: str) -> str:
     return hashlib.sha256(sid.encode("utf-8")).hexdigest()
 
 
-RecordGate = Callable[[Session, dm.Document], list[str]]
+RecordGate = Callable[[Session, dm.Document], list[LocalizedText]]
 
 
 @dataclass(frozen=True)
@@ -266,7 +267,7 @@ def _check_record_gates(session: Session, env: SigningEnvironment, document: dm.
     """A record whose prerequisites are not approved yet cannot be signed (21 CFR 11.10(f))."""
     reasons = [reason for gate in env.record_gates for reason in gate(session, document)]
     if reasons:
-        raise SequenceRefused(N_("This record cannot be signed yet: %(reasons)s"), reasons=" ".join(reasons))
+        raise SequenceRefused(N_("This record cannot be signed yet: %(reasons)s"), reasons=LocalizedText.join(reasons))
 
 
 def _check_state(document: dm.Document, version: dm.DocumentVersion, latest: int | None) -> None:

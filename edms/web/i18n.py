@@ -4,9 +4,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import request, session
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 
+from edms.definitions import LocalizedText
 from edms.errors import UserError
 from edms.timeutil import format_in_zone
 
@@ -23,8 +24,14 @@ def select_locale() -> str:
 
 
 def translate_error(error: UserError) -> str:
+    """The error in the page's language; a parameter that carries its own translations (a sentence from a
+    regime definition) is shown in that language too."""
     message = gettext(error.message)
-    return message % error.params if error.params else message
+    if not error.params:
+        return message
+    language = str(get_locale() or "en")
+    return message % {name: value.text(language) if isinstance(value, LocalizedText) else value
+                      for name, value in error.params.items()}
 
 
 def local_time(value: datetime | None, zone: str | None = None) -> str:

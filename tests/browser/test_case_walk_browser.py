@@ -150,10 +150,11 @@ class Turn:
 
 
 class Walk:
-    def __init__(self, page, app, case_id: int):
-        self.page, self.case_id = page, case_id
+    def __init__(self, page, app, case_id: int, records=records, zone: ZoneInfo = TOKYO):
+        """`records(now, numbers)` gives the content each person writes, by type (this case's by default)."""
+        self.page, self.case_id, self.records = page, case_id, records
         self.types = app.extensions["edms"].document_types
-        self.now = datetime.now(TOKYO).replace(second=0, microsecond=0)
+        self.now = datetime.now(zone).replace(second=0, microsecond=0)
 
     def sign_in(self, username: str) -> None:
         browser_sign_in(self.page, username, DEMO_PASSWORD)
@@ -213,9 +214,9 @@ class Walk:
             self.sign_out()
         return turn
 
-    def create(self, href: str, type_key: str) -> str:
+    def create(self, href: str, type_key: str, values: dict[str, object] | None = None) -> str:
         page = self.page
-        values = records(self.now, self.numbers())[type_key]
+        values = values if values is not None else self.records(self.now, self.numbers())[type_key]
         page.goto(href)
         expect(page.locator("#document-form")).to_be_visible()
         fill_record(page, self.types[type_key], values)

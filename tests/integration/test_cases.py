@@ -158,3 +158,20 @@ def test_the_release_record_of_a_case_cannot_be_signed_before_its_prerequisites_
     with pytest.raises(SigningRefused, match="must be approved first"):
         signing.sign(reviewer, document_id=release_id)
     assert signing.signatures(release_id) == []
+
+
+def test_a_regime_sentence_in_a_refusal_is_shown_in_the_readers_language(app):
+    from edms.definitions import LocalizedText
+    from edms.errors import N_
+    from edms.signatures.errors import SequenceRefused
+    from edms.web.i18n import translate_error
+
+    error = SequenceRefused(N_("This record cannot be signed yet: %(reasons)s"), reasons=LocalizedText.join([
+        LocalizedText("Physician justification must be approved first.", "医師の判断書の承認が先に必要です。"),
+        LocalizedText("Informed consent must be approved first.", "同意の記録の承認が先に必要です。")]))
+    assert str(error) == ("This record cannot be signed yet: Physician justification must be approved first. "
+                          "Informed consent must be approved first.")  # the audit trail and the API: English
+    with app.test_request_context(headers={"Accept-Language": "ja"}):
+        shown = translate_error(error)
+    assert shown.endswith("医師の判断書の承認が先に必要です。同意の記録の承認が先に必要です。")
+    assert "must be approved" not in shown
