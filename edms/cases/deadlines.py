@@ -26,6 +26,15 @@ MET = "met"
 BREACHED = "breached"  # the event happened, but late (not_after) or too early (not_before)
 NOT_APPLICABLE = "not_applicable"
 WAITING_FOR_ANCHOR = "waiting_for_anchor"
+STATE_LABELS = {
+    PENDING: LocalizedText("open", "期限内"),
+    DUE_SOON: LocalizedText("due soon", "期限間近"),
+    OVERDUE: LocalizedText("overdue", "期限超過"),
+    MET: LocalizedText("met", "遵守"),
+    BREACHED: LocalizedText("breached", "不遵守"),
+    NOT_APPLICABLE: LocalizedText("not applicable", "該当なし"),
+    WAITING_FOR_ANCHOR: LocalizedText("waiting for its start date", "起算日待ち"),
+}
 STATES = (PENDING, DUE_SOON, OVERDUE, MET, BREACHED, NOT_APPLICABLE, WAITING_FOR_ANCHOR)
 ATTENTION = frozenset({DUE_SOON, OVERDUE, BREACHED})
 
@@ -45,6 +54,10 @@ class DeadlineStatus:
     @property
     def key(self) -> str:
         return self.deadline.key
+
+    @property
+    def state_label(self) -> LocalizedText:
+        return STATE_LABELS[self.state]
 
     @property
     def needs_attention(self) -> bool:

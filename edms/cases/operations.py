@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext, record
 from edms.cases import models as cm
-from edms.cases.deadlines import DeadlineStatus, compute_deadlines
+from edms.cases.deadlines import DeadlineStatus, compute_deadlines, not_yet_permitted
 from edms.cases.regimes import CASE_DATES, Blocker, CaseRecord, ChecklistItem, Regime, administration_blockers, checklist
 from edms.cases.regimes import resolve_anchors, resolve_conditions, signing_blockers
 from edms.documents import models as dm
 from edms.documents.operations import next_in_sequence
 from edms.documents.types import DocumentType, LocalizedText
 from edms.errors import N_, UserError
-from edms.timeutil import is_valid_zone, require_aware, utc_now
+from edms.timeutil import format_in_zone, is_valid_zone, require_aware, utc_now
 from edms.users.models import User
 from edms.users.roles import AUTHOR, PHYSICIAN, QA, REGULATORY
 
@@ -193,9 +193,24 @@ def case_status(session: Session, case: cm.Case, types: Mapping[str, DocumentTyp
         regime=regime,
         checklist=checklist(regime, records=records, conditions=conditions),
         deadlines=deadlines,
-        administration_blockers=administration_blockers(regime, records=records, conditions=conditions),
+        administration_blockers=administration_blockers(regime, records=records, conditions=conditions)
+        + _waiting_periods(deadlines, case.site_timezone),
         conditions=conditions,
     )
+
+
+def _waiting_periods(deadlines: list[DeadlineStatus], zone: str) -> list[Blocker]:
+    """A "not before" clock still running (e.g. 30 days after FDA's receipt) forbids administration."""
+    blockers = []
+    for status in not_yet_permitted(deadlines):
+        label = status.deadline.label
+        if status.due_at is None:
+            blockers.append(Blocker(LocalizedText(f"{label.en}: its start date is not recorded yet.",
+                                                  f"{label.ja}：起算日がまだ記録されていません。")))
+        else:
+            when = format_in_zone(status.due_at, zone)
+            blockers.append(Blocker(LocalizedText(f"{label.en}: not before {when}.", f"{label.ja}：{when} 以降。")))
+    return blockers
 
 
 def signing_gate(session: Session, document: dm.Document, types: Mapping[str, DocumentType],

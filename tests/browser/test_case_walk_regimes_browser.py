@@ -238,7 +238,6 @@ def notification(numbers: dict[str, str], authority: str, reference: str) -> dic
     }
 
 
-@pytest.mark.req("11.10(f)")
 @pytest.mark.req("11.10(g)")
 @pytest.mark.req("11.50(a)")
 @pytest.mark.req("11.200(a)(1)")
@@ -269,6 +268,7 @@ def test_the_demo_eu_case_is_released_at_the_physicians_request_and_ema_and_the_
     assert sorted(number.split("-")[0] for number in lukas.created) == ["IC", "PJ", "SUP"]
     assert sorted(entry.split("-")[0] for entry in lukas.signed) == ["IC", "IC", "PJ", "PJ", "SUP"]
     assert lukas.refused == {}
+    assert lukas.asked_for_username == [True] + [False] * 4  # both components first, then the password only
 
     # Regulatory Affairs assesses the deviation's reportability; the notifications wait for the administration.
     naoko = walk.turn("naoko.ito")
@@ -312,13 +312,15 @@ def test_the_demo_eu_case_is_released_at_the_physicians_request_and_ema_and_the_
     walk.sign_out()
 
     # Regulatory Affairs: the inbox now shows the notification with its due time; she tells EMA, then the
-    # competent authority (a second notification, from the case page), and signs both.
+    # competent authority (a second notification, from the case page's Create button, which is there only
+    # while no notification is approved yet), and signs both.
     walk.sign_in("naoko.ito")
     page.click("#nav-tasks")
     task = page.locator("#tasks-table tr.task-case").filter(has=page.locator(f"a[href='/cases/{walk.case_id}']"))
     expect(task.locator("td").nth(4)).to_have_text(shown(administered + timedelta(hours=48), ZONES["naoko.ito"]))
     naoko = walk.turn("naoko.ito", writes=("regulatory_notification",), signed_in=True, stay=True)
     [to_ema] = naoko.created
+    assert naoko.signed == [f"{to_ema}: Prepared by Regulatory Affairs"]
     case = walk.open_case()
     to_authority = walk.create(case.locator("#create-regulatory_notification").get_attribute("href"),
                                "regulatory_notification",
@@ -326,11 +328,11 @@ def test_the_demo_eu_case_is_released_at_the_physicians_request_and_ema_and_the_
     naoko = walk.turn("naoko.ito", signed_in=True)
     assert naoko.signed == [f"{to_authority}: Prepared by Regulatory Affairs"]
 
-    # QA approves both; the deadlines table shows both met.
+    # QA approves both.
     akiko = walk.turn("akiko.tanaka")
     assert sorted(akiko.signed) == sorted([f"{to_ema}: Approved by QA", f"{to_authority}: Approved by QA"])
 
-    # The case file as the physician in Berlin sees it.
+    # The case file as the physician in Berlin sees it: both 48-hour deadlines met, everything approved.
     walk.sign_in("lukas.weber")
     case = walk.open_case()
     for label in ("EMA informed within 48 hours", "Competent authority that granted"):
@@ -447,6 +449,7 @@ def test_the_demo_us_case_is_released_under_the_physicians_expanded_access_ind_a
     # refused, and the signing page names what is missing.
     akiko = walk.turn("akiko.tanaka", stay=True)
     assert f"{letter}: Approved by QA" in akiko.signed
+    assert akiko.asked_for_username == [True] + [False] * (len(akiko.signed) - 1)
     assert any(entry.startswith("ETH-") for entry in akiko.signed)
     assert any(entry.startswith("DEV-") and "Reviewed by QA" in entry for entry in akiko.signed)
     case = walk.open_case()

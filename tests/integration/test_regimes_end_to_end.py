@@ -319,9 +319,11 @@ def test_us_case_from_oos_to_release_30_days_after_fda_receipt_and_the_7_day_ind
     # Released, but treatment may not start until 30 days after FDA's receipt (00:00 local on 31 October).
     before = datetime(2026, 10, 20, 12, tzinfo=CHICAGO)
     status = d.status(before)
-    assert status.administration_blockers == []
     [wait] = dl.not_yet_permitted(status.deadlines)
     assert wait.key == "treatment_not_before_30_days" and wait.due_at == datetime(2026, 10, 31, tzinfo=CHICAGO)
+    # The case page and API say so: administration is blocked until then, in the site's time.
+    assert [b.reason.en for b in status.administration_blockers] == [
+        "Treatment not before 30 days after FDA receipt: not before 2026-10-31 00:00:00 CDT (UTC-05:00)."]
     assert_clocks(d, before, {"treatment_not_before_30_days": dl.PENDING,
                               "treatment_not_before_fda_permission": dl.NOT_APPLICABLE})
     assert_release_allowed(d, now=datetime(2026, 11, 1, 8, tzinfo=CHICAGO))
