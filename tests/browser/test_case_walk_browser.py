@@ -189,6 +189,9 @@ class Walk:
         turn, passed = Turn(language=self.page.locator("html").get_attribute("lang")), set()
         while True:
             self.page.click("#nav-tasks")
+            # Read the inbox only once it has loaded: the page before it has no task rows either.
+            self.page.wait_for_url(re.compile(r"/tasks/$"))
+            expect(self.page.locator("#tasks-table")).to_be_visible()
             rows = self.page.locator("#tasks-table tr.task").filter(
                 has=self.page.locator(f"a[href='/cases/{self.case_id}']"))
             hrefs = [rows.nth(i).locator("a.task-link").get_attribute("href") for i in range(rows.count())]

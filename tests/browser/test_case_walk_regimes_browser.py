@@ -111,6 +111,7 @@ def wrong_physician_is_refused(walk: Walk, username: str, type_key: str, step: s
     page = walk.page
     walk.sign_in(username)
     page.click("#nav-tasks")
+    page.wait_for_url(re.compile(r"/tasks/$"))
     expect(page.locator("#tasks-table tr.task").filter(
         has=page.locator(f"a[href='/cases/{walk.case_id}']"))).to_have_count(0)
     open_record(walk, type_key)
@@ -312,8 +313,7 @@ def test_the_demo_eu_case_is_released_at_the_physicians_request_and_ema_and_the_
     walk.sign_out()
 
     # Regulatory Affairs: the inbox now shows the notification with its due time; she tells EMA, then the
-    # competent authority (a second notification, from the case page's Create button, which is there only
-    # while no notification is approved yet), and signs both.
+    # competent authority (a second notification, from the case page's Create button), and signs both.
     walk.sign_in("naoko.ito")
     page.click("#nav-tasks")
     task = page.locator("#tasks-table tr.task-case").filter(has=page.locator(f"a[href='/cases/{walk.case_id}']"))
