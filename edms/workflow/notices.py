@@ -40,26 +40,24 @@ def announce(session: Session, ctx: AuditContext, smtp: SmtpSettings, doc_type: 
                 body=f"{where} was refused with this reason:\n\n{refusal.comment if refusal else ''}\n\n"
                      "Revise it as a new version and submit it again.")
     elif version.status == dm.IN_REVIEW:
-        for state in _newly_due(doc_type, signed_steps(session, version), signed_step):
-            people = _who_may_sign(session, document, version, doc_type, state)
+        states = routing.progress(doc_type.steps, signed_steps(session, version))
+        for state in _newly_due(states, signed_step):
+            people = _who_may_sign(session, document, version, states, state)
             enqueue(session, ctx, people, subject=f"To sign: {state.step.label.en} of {where}", kind="task",
                     smtp=smtp, document_id=document.id, case_id=document.case_id,
                     body=f"The step \"{state.step.label.en}\" of {where} is waiting for your signature. "
                          "Open your tasks in edms to review the record and sign it.")
 
 
-def _newly_due(doc_type: DocumentType, signed: list[routing.StepSignature],
-               signed_step: str | None) -> list[routing.StepProgress]:
-    due = [state for state in routing.progress(doc_type.steps, signed) if state.due]
+def _newly_due(states: list[routing.StepProgress], signed_step: str | None) -> list[routing.StepProgress]:
+    due = [state for state in states if state.due]
     if signed_step is None:
         return due
     return [state for state in due if signed_step in state.step.after]
 
 
-def _who_may_sign(session: Session, document: dm.Document, version: dm.DocumentVersion, doc_type: DocumentType,
-                  target: routing.StepProgress) -> list[User]:
-    signed = signed_steps(session, version)
-    states = routing.progress(doc_type.steps, signed)
+def _who_may_sign(session: Session, document: dm.Document, version: dm.DocumentVersion,
+                  states: list[routing.StepProgress], target: routing.StepProgress) -> list[User]:
     named = named_people(session, document)
     now = utc_now()
     candidates = session.scalars(select(User).join(UserRole).where(
