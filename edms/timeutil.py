@@ -39,6 +39,14 @@ def isoformat_utc(value: datetime) -> str:
     return require_aware(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def parse_local(value: str, zone: str) -> datetime | None:
+    """An HTML datetime-local value read in `zone` (None if it is not a date and time)."""
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(zone))
+    except ValueError:
+        return None
+
+
 def parse_utc(text: str) -> datetime:
     """The inverse of `isoformat_utc`."""
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)

@@ -126,6 +126,13 @@ def sign_in(client, username: str, password: str = PASSWORD):
                                        "csrf_token": csrf_token(page.get_data(as_text=True))})
 
 
+def bearer(client, username: str, password: str = PASSWORD) -> dict[str, str]:
+    """The Authorization header of a fresh API token for `username`."""
+    response = client.post("/api/v1/auth/token", json={"username": username, "password": password})
+    assert response.status_code == 201, response.json
+    return {"Authorization": f"Bearer {response.json['token']}"}
+
+
 @pytest.fixture
 def admin(people):
     return people.make("daisuke.kato", "admin", printed_name="Daisuke Kato")

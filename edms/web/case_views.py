@@ -1,9 +1,6 @@
 """Case pages: list, open a case, its checklist, deadlines, dates and questions; the deadline dashboard."""
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -15,7 +12,7 @@ from edms.cases import models as cm
 from edms.cases import operations as ops
 from edms.cases.regimes import CASE_DATES
 from edms.errors import N_
-from edms.timeutil import zone_names
+from edms.timeutil import parse_local, zone_names
 from edms.users.models import User
 from edms.users.roles import CONTENT_ROLES, PHYSICIAN, QA, REGULATORY
 from edms.web.guards import roles_required
@@ -34,14 +31,6 @@ def _case_or_404(case_id: int) -> cm.Case:
     if case is None:
         abort(404)
     return case
-
-
-def _local(value: str, zone: str) -> datetime | None:
-    """An HTML datetime-local value, entered in the treating site's zone."""
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(zone))
-    except ValueError:
-        return None
 
 
 @bp.get("/")
@@ -65,7 +54,7 @@ def create():
     values = request.form if request.method == "POST" else {}
     if request.method == "POST" and form.validate_on_submit():
         zone = request.form.get("site_timezone", "UTC")
-        detected = _local(request.form.get("oos_detected_at", ""), zone) if zone in zone_names() else None
+        detected = parse_local(request.form.get("oos_detected_at", ""), zone) if zone in zone_names() else None
         physician = request.form.get("physician_id", type=int)
         session = db()
         if detected is None:
@@ -121,7 +110,7 @@ def _act(case_id: int, action, success: str):
 @roles_required(*CONTENT_ROLES)
 def record_date(case_id: int):
     def action(session, case):
-        value = _local(request.form.get("value", ""), case.site_timezone)
+        value = parse_local(request.form.get("value", ""), case.site_timezone)
         if value is None:
             raise ops.CaseError(N_("Give a date and time."))
         ops.record_date(session, audit_context(), current_user.user, case, request.form.get("key", ""), value,

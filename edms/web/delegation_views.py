@@ -2,16 +2,13 @@
 another holder of the same role for a period; either may end it early with a reason."""
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from edms.timeutil import utc_now
+from edms.timeutil import parse_local, utc_now
 from edms.users.models import User
 from edms.users.roles import ADMIN, CONTENT_ROLES
 from edms.web.guards import roles_required
@@ -22,14 +19,6 @@ from edms.workflow.models import Delegation
 from edms.workflow.notices import announce_delegation
 
 bp = Blueprint("delegations", __name__, url_prefix="/delegations")
-
-
-def _local(value: str, zone: str) -> datetime | None:
-    """An HTML datetime-local value, entered in the person's own zone."""
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(zone))
-    except ValueError:
-        return None
 
 
 def _people() -> list[User]:
@@ -48,8 +37,9 @@ def index():
         session = db()
         delegator = session.get(User, request.form.get("delegator_id", type=int) or 0) if is_admin else me
         delegate_to = session.get(User, request.form.get("delegate_id", type=int) or 0)
-        starts = _local(request.form.get("starts_at", ""), me.timezone)
-        ends = _local(request.form.get("ends_at", ""), me.timezone)
+        # Entered in the person's own zone, as the form says.
+        starts = parse_local(request.form.get("starts_at", ""), me.timezone)
+        ends = parse_local(request.form.get("ends_at", ""), me.timezone)
         if delegator is None or delegate_to is None or starts is None or ends is None:
             flash(_("Choose both people and give the start and the end of the delegation."), "error")
             status = 400

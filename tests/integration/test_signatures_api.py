@@ -12,14 +12,8 @@ from edms.documents import models as dm
 from edms.documents.operations import revise
 from edms.signatures.models import Signature
 from edms.users.models import User
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, bearer
 from tests.integration.signing_fixtures import OOS, context
-
-
-def bearer(client, username: str) -> dict[str, str]:
-    response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
-    assert response.status_code == 201, response.json
-    return {"Authorization": f"Bearer {response.json['token']}"}
 
 
 def url(story, kind: str = "signatures", version: int = 1, document_id: int | None = None) -> str:

@@ -17,7 +17,7 @@ from edms.users.models import User
 from edms.workflow import delegations
 from edms.workflow.models import Delegation
 from edms.workflow.tasks import tasks_for
-from tests.conftest import PASSWORD, csrf_token, sign_in
+from tests.conftest import bearer, csrf_token, sign_in
 from tests.integration.signing_fixtures import context
 from tests.support.documents import TITLES, VALUES
 
@@ -61,9 +61,6 @@ def _regimes(signing):
     return load_regimes(signing.settings.forms_dir / "regimes", signing.document_types)
 
 
-def _bearer(client, username: str) -> dict[str, str]:
-    token = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD}).get_json()["token"]
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _delegate(signing, delegator: User, delegate_to: User, *, days: int = 7, by: User | None = None) -> int:
@@ -115,7 +112,7 @@ def test_a_delegate_signs_for_the_absent_physician_and_the_signature_says_so(app
     page = client.get(f"/documents/{document_id}").get_data(as_text=True)
     assert "On behalf of" in page and f"Dr Yuki Mori (delegation {delegation_id}," in page
     api = client.get(f"/api/v1/signatures/{signature.signature_id}",
-                     headers=_bearer(client, "lukas.weber")).get_json()
+                     headers=bearer(client, "lukas.weber")).get_json()
     assert api["on_behalf_of"]["printed_name"] == "Dr Yuki Mori"
     assert api["on_behalf_of"]["delegation_id"] == delegation_id
 
@@ -232,7 +229,7 @@ def test_a_physician_delegates_on_the_page_and_ends_it_early_with_a_reason(clien
 
 def test_delegations_over_the_api(client, signing, physicians):
     mori, weber = physicians
-    headers = _bearer(client, "yuki.mori")
+    headers = bearer(client, "yuki.mori")
     body = {"delegate_id": weber.id, "role": "physician", "starts_at": NOW.isoformat(),
             "ends_at": (NOW + timedelta(days=3)).isoformat(), "reason": "Conference"}
     assert client.post("/api/v1/delegations", json={**body, "ends_at": "2026-12-01T09:00"},
@@ -309,7 +306,7 @@ def test_submitting_on_the_page_and_delegating_notify_the_people_concerned(clien
     client.post(f"/documents/{document.id}/submit", data={"csrf_token": csrf_token(page)})
     assert ("kenji.sato", "task") in {(who, kind) for who, kind, _ in _notified(signing)}
 
-    _delegate_on_api = client.post("/api/v1/delegations", headers=_bearer(client, "yuki.mori"), json={
+    _delegate_on_api = client.post("/api/v1/delegations", headers=bearer(client, "yuki.mori"), json={
         "delegate_id": weber.id, "role": "physician", "starts_at": NOW.isoformat(),
         "ends_at": (NOW + timedelta(days=3)).isoformat(), "reason": "Conference"})
     assert _delegate_on_api.status_code == 201
