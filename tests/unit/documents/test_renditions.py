@@ -12,7 +12,6 @@ import pytest
 from docx import Document
 from pypdf import PdfReader
 
-from edms.documents import renditions
 from edms.documents.renditions import (
     FontNotFound,
     Rendition,
@@ -21,6 +20,7 @@ from edms.documents.renditions import (
     RenditionVersion,
     display_field,
     find_pdf_font,
+    fonts,
     render_docx,
     render_pdf,
 )
@@ -331,7 +331,7 @@ def test_font_override_must_exist(tmp_path):
 
 
 def test_missing_japanese_font_names_the_debian_package(monkeypatch, tmp_path):
-    monkeypatch.setattr(renditions, "PDF_FONT_CANDIDATES", (tmp_path / "ipaexg.ttf",))
+    monkeypatch.setattr(fonts, "PDF_FONT_CANDIDATES", (tmp_path / "ipaexg.ttf",))
     with pytest.raises(FontNotFound, match="install the Debian package fonts-ipaexfont-gothic"):
         find_pdf_font({})
 

@@ -1,0 +1,134 @@
+"""The PDF rendition: the layout on A4 with embedded fonts, a manifestation never split over two pages,
+and a character no font can draw shown as its code point rather than dropped."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fpdf import FPDF
+from fpdf.enums import MethodReturnValue, XPos, YPos
+
+from edms.documents.renditions.fonts import find_pdf_fallback_font, find_pdf_font
+from edms.documents.renditions.layout import GREY, RED, Layout, lay_out, text_for
+from edms.documents.renditions.model import Rendition
+from edms.timeutil import require_aware
+
+_FONT = "edms-body"
+_FALLBACK_FONT = "edms-symbols"
+
+
+class _Pdf(FPDF):
+    def __init__(self, layout: Layout, font_path: Path, fallback_path: Path | None) -> None:
+        super().__init__(format="A4")
+        self.layout = layout
+        self.add_font(_FONT, fname=str(font_path))  # TrueType subsets are embedded in the file
+        self.covered = set(self.fonts[_FONT].cmap)
+        if fallback_path is not None:
+            self.add_font(_FALLBACK_FONT, fname=str(fallback_path))
+            self.set_fallback_fonts([_FALLBACK_FONT])
+            self.covered |= set(self.fonts[_FALLBACK_FONT].cmap)
+        self.set_auto_page_break(auto=True, margin=20)
+        self.set_margins(18, 18, 18)
+
+    def legible(self, text: str) -> str:
+        # A character no embedded font can draw would silently vanish from the copy; show its code point.
+        return "".join(c if ord(c) in self.covered or c in "\n\t" else f"[U+{ord(c):04X}]" for c in text)
+
+    def header(self) -> None:
+        self.set_font(_FONT, size=8)
+        self.set_text_color(*GREY)
+        self.cell(0, 5, self.legible(self.layout.header), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
+        self.ln(4)
+        self.set_text_color(0)
+
+    def footer(self) -> None:
+        self.set_y(-14)
+        self.set_font(_FONT, size=8)
+        self.set_text_color(*GREY)
+        page = self.layout.page.format(page=self.page_no(), pages=self.str_alias_nb_pages)
+        self.cell(0, 5, page, align="R")
+
+    def heading(self, text: str, size: float = 13) -> None:
+        self.ln(3)
+        self.set_font(_FONT, size=size)
+        self.multi_cell(0, size * 0.5, self.legible(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.ln(1)
+
+    def paragraph(self, text: str, size: float = 10, colour: tuple[int, int, int] = (0, 0, 0)) -> None:
+        self.set_font(_FONT, size=size)
+        self.set_text_color(*colour)
+        self.multi_cell(0, size * 0.5, self.legible(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
+        self.set_text_color(0)
+
+    def text_height(self, text: str, size: float) -> float:
+        self.set_font(_FONT, size=size)
+        return float(self.multi_cell(0, size * 0.5, self.legible(text), dry_run=True, output=MethodReturnValue.HEIGHT))
+
+    def keep_together(self, height: float) -> None:
+        if self.will_page_break(height):
+            self.add_page()
+
+    def labelled_height(self, label: str, value: str) -> float:
+        return self.text_height(label, 8) + self.text_height(value, 10) + 1.5
+
+    def labelled(self, label: str, value: str, colour: tuple[int, int, int] = (0, 0, 0)) -> None:
+        self.keep_together(self.text_height(label, 8) + 5)  # a label never stands alone at the foot of a page
+        self.paragraph(label, size=8, colour=GREY)
+        self.paragraph(value, colour=colour)
+        self.ln(1.5)
+
+
+def render_pdf(r: Rendition, *, font_path: Path | None = None) -> bytes:
+    layout = lay_out(r)
+    lang = r.language
+    pdf = _Pdf(layout, font_path or find_pdf_font(), find_pdf_fallback_font())
+    pdf.set_title(f"{r.number} {r.title}")
+    pdf.set_subject(layout.heading)
+    pdf.set_creator("edms")
+    pdf.set_lang("ja-JP" if lang == "ja" else "en")
+    pdf.set_creation_date(require_aware(r.generated_at))
+    pdf.add_page()
+
+    pdf.heading(layout.heading, size=16)
+    pdf.paragraph(r.title, size=12)
+    pdf.ln(2)
+    for label, value in layout.meta:
+        pdf.labelled(label, value)
+    if layout.revised_note:
+        pdf.paragraph(layout.revised_note, colour=RED)
+
+    pdf.heading(text_for(lang, "content"))
+    for label, value in layout.fields:
+        pdf.labelled(label, value)
+
+    pdf.heading(text_for(lang, "attachments"))
+    if not layout.attachments:
+        pdf.paragraph(text_for(lang, "no_attachments"))
+    for attachment in layout.attachments:
+        described = f"{attachment.name} ({attachment.media_type}, {attachment.size} {text_for(lang, 'bytes')})"
+        hashed = f"SHA-256 {attachment.sha256}"
+        pdf.keep_together(pdf.text_height(described, 10) + pdf.text_height(hashed, 8))  # a file and its hash
+        pdf.paragraph(described)
+        pdf.paragraph(hashed, size=8)
+        pdf.ln(1.5)
+
+    pdf.heading(text_for(lang, "signatures"))
+    if not layout.signatures:
+        pdf.paragraph(text_for(lang, "no_signatures"))
+    for signature in layout.signatures:
+        # One manifestation is never split over two pages.
+        pdf.keep_together(sum(pdf.labelled_height(label, value) for label, value in signature.rows))
+        for label, value in signature.rows:
+            invalid = not signature.valid and (label, value) == signature.rows[-1]
+            pdf.labelled(label, value, colour=RED if invalid else (0, 0, 0))
+        pdf.ln(2)
+
+    if layout.versions:
+        pdf.heading(text_for(lang, "history"))
+        for version, status, created_at, reason in layout.versions:
+            pdf.paragraph(f"{text_for(lang, 'version')} {version} | {status} | {created_at} | {reason}")
+
+    pdf.ln(4)
+    pdf.paragraph(layout.stamp, size=8, colour=GREY)
+    pdf.paragraph(layout.generated, size=8, colour=GREY)
+    return bytes(pdf.output())
