@@ -22,7 +22,7 @@ RESOURCES = {
 
 def mapped_packages() -> dict[str, str]:
     """edms.shipped.<folder>[.<subfolder>...] -> its directory in the source tree."""
-    mapping = {}
+    mapping: dict[str, str] = {}
     for folder in RESOURCES:
         top = Path(folder)
         for directory in [top, *sorted(path for path in top.rglob("*") if path.is_dir())]:
