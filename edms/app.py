@@ -10,7 +10,7 @@ from flask_babel import get_locale
 
 from edms import __version__
 from edms.audit.checkpoints import enable_automatic_checkpoints
-from edms.config import PROJECT_ROOT, Settings, load_settings
+from edms.config import Settings, load_settings
 from edms.cases.operations import case_signing_reasons
 from edms.cases.regimes import load_regimes
 from edms.db import make_engine, make_session_factory
@@ -19,6 +19,7 @@ from edms.documents.operations import UploadLimits
 from edms.documents.types import load_document_types
 from edms.migrate import check_schema as check_database_schema
 from edms.pki import system_signer
+from edms.resources import TEMPLATES_DIR
 from edms.users.models import User
 from edms.users.roles import ROLE_LABELS
 from edms.web import admin, audit_views, auth, case_views, document_views, errors, guards, main, signature_views, task_views
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app = Flask(
         "edms",
         root_path=str(Path(__file__).parent),
-        template_folder=str(PROJECT_ROOT / "templates"),
+        template_folder=str(TEMPLATES_DIR),
         static_folder="static",
     )
     app.config.update(

@@ -1,4 +1,4 @@
-"""Settings from config/*.toml with EDMS_* environment overrides."""
+"""Settings from config/*.toml (or a deployment's own, in EDMS_CONFIG_DIR) with EDMS_* environment overrides."""
 from __future__ import annotations
 
 import os
@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from edms.notifications.smtp import SmtpSettings
+from edms.resources import CONFIG_DIR, FORMS_DIR
 from edms.users.passwords import PasswordPolicy
 from edms.users.roles import ROLES
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = PROJECT_ROOT / "config"
 DEVELOPMENT_SECRET = "insecure-development-key"
 DEVELOPMENT_PKI_PASSPHRASE = "insecure-development-pki-passphrase"
 # Tables of the configuration files, each overridden by EDMS_<TABLE>_<KEY> variables (EDMS_SMTP_HOST).
@@ -41,12 +40,9 @@ class Settings:
     tsa_url: str = ""
     tsa_ca_file: str = ""
     totp_roles: tuple[str, ...] = ()
+    forms_dir: Path = FORMS_DIR
     password: PasswordPolicy = field(default_factory=PasswordPolicy)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
-
-    @property
-    def forms_dir(self) -> Path:
-        return PROJECT_ROOT / "forms"
 
 
 def _coerce(value: str, like: Any) -> Any:
@@ -75,11 +71,19 @@ def _section(kind, name: str, values: dict[str, Any]):
     return kind(**values)
 
 
+def _config_file(name: str) -> Path:
+    """A deployment's own file of that name when EDMS_CONFIG_DIR has one, else the one edms ships."""
+    own_dir = os.environ.get("EDMS_CONFIG_DIR")
+    if own_dir and (Path(own_dir) / name).exists():
+        return Path(own_dir) / name
+    return CONFIG_DIR / name
+
+
 def load_settings(environment: str | None = None, overrides: dict[str, Any] | None = None) -> Settings:
     """Merge default.toml, <environment>.toml, EDMS_* variables, then explicit overrides."""
     environment = environment or os.environ.get("EDMS_ENV", "development")
-    raw: dict[str, Any] = tomllib.loads((CONFIG_DIR / "default.toml").read_text("utf-8"))
-    env_file = CONFIG_DIR / f"{environment}.toml"
+    raw: dict[str, Any] = tomllib.loads(_config_file("default.toml").read_text("utf-8"))
+    env_file = _config_file(f"{environment}.toml")
     if environment != "development":
         if not env_file.exists():
             raise ConfigError(f"unknown environment '{environment}': no {env_file}")
@@ -98,10 +102,10 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"unknown configuration key(s): {', '.join(sorted(unknown))}")
-    data_dir = Path(raw["data_dir"])
-    if not data_dir.is_absolute():
-        data_dir = PROJECT_ROOT / data_dir
+    # Relative to the directory edms is started in: an installed edms has no project folder of its own.
+    data_dir = Path(raw["data_dir"]).absolute()
     raw["data_dir"] = data_dir
+    raw["forms_dir"] = Path(raw["forms_dir"]).absolute() if raw.get("forms_dir") else FORMS_DIR
     if not raw["database_url"]:
         raw["database_url"] = f"sqlite:///{data_dir / 'edms.sqlite3'}"
     raw["totp_roles"] = tuple(raw.get("totp_roles", ()))

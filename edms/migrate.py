@@ -7,9 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from edms.config import PROJECT_ROOT
-
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+from edms.resources import MIGRATIONS_DIR
 
 
 class SchemaOutOfDate(RuntimeError):

@@ -20,15 +20,15 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from edms.config import PROJECT_ROOT
 from edms.documents.renditions import find_pdf_fallback_font, find_pdf_font
 from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES
+from edms.resources import TEMPLATES_DIR
 from edms.timeutil import format_in_zone, isoformat_utc
 
 if TYPE_CHECKING:
     from edms.inspection.package import PackageContent, SignedItem
 
-_TEMPLATES = Environment(loader=FileSystemLoader(str(PROJECT_ROOT / "templates")),
+_TEMPLATES = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)),
                          autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
 _FONT, _FALLBACK = "report-body", "report-symbols"
 _RED = (176, 0, 0)

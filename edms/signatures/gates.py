@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext, record
 from edms.audit.models import AuditEvent
-from edms.config import PROJECT_ROOT
 from edms.documents.types import SIGNING_ROLES
 from edms.errors import N_
+from edms.resources import SIGNATURE_POLICY_FILE
 from edms.signatures import totp
 from edms.signatures.errors import GateRecordRefused
 from edms.signatures.models import IdentityVerification, PolicyAcknowledgement, TotpEnrolment, TrainingRecord
@@ -31,7 +31,6 @@ from edms.timeutil import utc_now
 from edms.users.models import User
 from edms.users.roles import ADMIN, QA
 
-POLICY_FILE = PROJECT_ROOT / "docs" / "e-signature-policy.md"
 MAX_TEXT = 2000
 
 
@@ -44,7 +43,7 @@ class SignaturePolicy:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
-def load_policy(path: Path = POLICY_FILE) -> SignaturePolicy:
+def load_policy(path: Path = SIGNATURE_POLICY_FILE) -> SignaturePolicy:
     return SignaturePolicy(path.read_text("utf-8"))
 
 

@@ -34,3 +34,25 @@ def test_production_refuses_the_development_secret_and_uses_secure_cookies(monke
 @pytest.mark.req("11.100(c)")
 def test_the_part11_certification_letter_reference_is_configured():
     assert "11.100" in load_settings("testing").part11_certification_reference
+
+
+def test_a_deployment_s_own_configuration_directory_takes_the_place_of_the_shipped_file(monkeypatch, tmp_path):
+    (tmp_path / "staging.toml").write_text('environment = "staging"\nidle_minutes = 7\n', "utf-8")
+    monkeypatch.setenv("EDMS_CONFIG_DIR", str(tmp_path))
+    settings = load_settings("staging")
+    assert settings.environment == "staging" and settings.idle_minutes == 7
+    assert settings.password.lockout_threshold == 5  # default.toml still comes with edms
+    assert load_settings("testing").secret_key == "testing-secret-key-not-for-production"
+
+
+def test_document_types_come_with_edms_unless_a_deployment_names_its_own_forms(monkeypatch, tmp_path):
+    assert (load_settings("testing").forms_dir / "regimes").is_dir()
+    monkeypatch.setenv("EDMS_FORMS_DIR", str(tmp_path / "our-forms"))
+    assert load_settings("testing").forms_dir == tmp_path / "our-forms"
+
+
+def test_a_relative_data_directory_is_taken_from_the_directory_edms_is_started_in(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EDMS_DATA_DIR", "var")
+    monkeypatch.delenv("EDMS_DATABASE_URL", raising=False)
+    assert load_settings("testing").data_dir == tmp_path / "var"
