@@ -21,7 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from cryptography import x509
@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edms.audit.models import AuditEvent
-from edms.audit.verify import VerificationRun, register_check
+from edms.audit.integrity import VerificationRun
 from edms.crypto.cms import signature_value, verify_detached
 from edms.crypto.tsa import verify_timestamp
 from edms.documents import models as dm
@@ -42,14 +42,9 @@ from edms.signatures.keys import revocations, subject_identity
 from edms.signatures.manifest import Manifest, ManifestError, parse_manifest
 from edms.signatures.models import Signature, SigningCredential
 from edms.timeutil import isoformat_utc
+from edms.verifier.constants import SIGNED_ACTIONS, SIGNING_TIME_TOLERANCE, USER_CHAIN_LENGTH
 
-# The time-stamp is requested right after signing; a signing time further from it was not written by edms.
-SIGNING_TIME_TOLERANCE = timedelta(minutes=10)
-# Root CA -> signing CA -> person: a certificate issued directly by the root (the system's, the TSA's) is
-# not a person's.
-USER_CHAIN_LENGTH = 3
 CACHE_SIZE = 20_000
-SIGNED_ACTIONS = ("signature.signed", "signature.rejected")
 
 
 @dataclass(frozen=True)
@@ -274,8 +269,3 @@ def _recorded_signatures(session: Session) -> dict[str, int]:
             continue  # a damaged event is the audit chain check's finding
         recorded[signature_id] = seq
     return recorded
-
-
-register_check("signatures", check_signatures, description=N_(
-    "Electronic signatures: time-stamp, CMS signature, certificate chain and revocation at the stamped time, "
-    "signer identity, link to the version's recomputed content hash"))
