@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import IO
+from collections.abc import Callable
+from typing import IO, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -42,6 +43,8 @@ from edms.verifier.package_audit import check_audit
 from edms.verifier.package_records import check_documents
 from edms.verifier.report import Report
 from edms.verifier.timestamp import Stamp
+
+_Result = TypeVar("_Result")
 
 
 def verify_package(source: str | IO[bytes], *, root_pem: bytes | None = None) -> Report:
@@ -66,16 +69,22 @@ def verify_package(source: str | IO[bytes], *, root_pem: bytes | None = None) ->
         return report
     package = Package(files, manifest)
     trust = _check_pki(report, package, root_pem)
-    try:
-        _check_files(report, package)
-    except Exception as exc:  # noqa: BLE001 (a hostile file list is a failure line, never a crash)
-        report.add(False, "files", f"manifest.json lists its files malformed ({type(exc).__name__}: {exc})")
+    _guarded(report, "files", lambda: _check_files(report, package))
     if trust is None:
         return report
     _check_seal(report, package, trust)
-    events = check_audit(report, package, trust)
-    check_documents(report, package, trust, events)
+    events = _guarded(report, "audit events", lambda: check_audit(report, package, trust)) or {}
+    _guarded(report, "documents", lambda: check_documents(report, package, trust, events))
     return report
+
+
+def _guarded(report: Report, part: str, check: Callable[[], _Result]) -> _Result | None:
+    """One part of the package; a manifest.json too malformed to walk is a FAIL line for it, never a crash."""
+    try:
+        return check()
+    except Exception as exc:  # noqa: BLE001 (a hostile package must not stop the verifier)
+        report.add(False, part, f"manifest.json describes them in a malformed way ({type(exc).__name__}: {exc})")
+        return None
 
 
 def _check_pki(report: Report, package: Package, root_pem: bytes | None) -> Trust | None:
