@@ -26,9 +26,7 @@ from edms.timeutil import require_aware
 from edms.verifier import timestamp as verifier_timestamp
 from edms.verifier.errors import Invalid
 
-_OBJECT_IDENTIFIER_TAG = 6
 _GRANTED = ("granted", "granted_with_mods")
-_ESS_HASHES = ("sha256", "sha384", "sha512")
 
 
 class _TimeStampResp(core.Sequence):

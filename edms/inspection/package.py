@@ -45,11 +45,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edms import __version__
 from edms.audit import AuditContext, record
 from edms.audit.chain import canonical_bytes
-from edms.audit.checkpoints import (
-    CheckpointError,
-    checkpoint_payload,
-    create_checkpoint_now,
-)
+from edms.audit.checkpoints import CheckpointError, checkpoint_payload, create_checkpoint_now
 from edms.audit.integrity import read_snapshot
 from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.crypto.cms import signature_value, signer_certificate

@@ -55,10 +55,10 @@ class Renderer:
         self._font = self._directory / "rendition-font.ttf"
         font.save(str(self._font))
 
-    def submit(self, rendition: Rendition) -> concurrent.futures.Future:
+    def submit(self, rendition: Rendition) -> concurrent.futures.Future[tuple[bytes, bytes]]:
         if self._pool is not None:
             return self._pool.submit(_render_both, rendition, self._font)
-        done: concurrent.futures.Future = concurrent.futures.Future()
+        done: concurrent.futures.Future[tuple[bytes, bytes]] = concurrent.futures.Future()
         done.set_result(_render_both(rendition, self._font))
         return done
 

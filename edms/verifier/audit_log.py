@@ -99,10 +99,10 @@ def new_value(event: Event, name: str) -> Any:
         return None
 
 
-def index(events: Iterable[Event]) -> tuple[dict[str, Event], dict[tuple[str, int], list[Event]]]:
+def index(events: Iterable[Event]) -> tuple[dict[str, Event], dict[tuple[str, Any], list[Event]]]:
     """Signature events by signature id, submission events by (document id, version)."""
     signatures: dict[str, Event] = {}
-    submissions: dict[tuple[str, int], list[Event]] = {}
+    submissions: dict[tuple[str, Any], list[Event]] = {}
     for event in events:
         fields = event.fields
         try:

@@ -89,11 +89,13 @@ class SignedData:
 def signed_data(der: bytes) -> SignedData:
     """The SignedData in a ContentInfo; anything else is Invalid("... not a well-formed CMS ...")."""
     try:
-        content_info = read_one(der).children()
+        content_info = expect(read_one(der), SEQUENCE, "ContentInfo").children()
         if len(content_info) != 2 or oid(content_info[0]) != SIGNED_DATA:
             raise Invalid("not a CMS SignedData")
-        fields = child(expect(content_info[1], CONTEXT_0, "CMS"), 0, "CMS").children()
-        encapsulated = fields[2].children()
+        fields = expect(child(expect(content_info[1], CONTEXT_0, "CMS"), 0, "CMS"), SEQUENCE, "SignedData").children()
+        integer(fields[0])  # version
+        expect(fields[1], SET, "digest algorithms")
+        encapsulated = expect(fields[2], SEQUENCE, "encapsulated content").children()
         content = None
         if len(encapsulated) > 1:
             content = expect(child(expect(encapsulated[1], CONTEXT_0, "content"), 0, "content"), OCTETS,
@@ -112,7 +114,8 @@ def signed_data(der: bytes) -> SignedData:
 
 
 def _signer_info(node: Node) -> SignerInfo:
-    fields = node.children()
+    fields = expect(node, SEQUENCE, "signer info").children()
+    integer(fields[0])  # version
     sid = fields[1]
     issuer = serial = key_id = None
     if sid.tag == SEQUENCE:
@@ -129,7 +132,8 @@ def _signer_info(node: Node) -> SignerInfo:
     if fields[position].tag == CONTEXT_0:
         signed_attrs = fields[position]
         for attribute in signed_attrs.children():
-            kind, values = attribute.children()
+            kind, values = expect(attribute, SEQUENCE, "attribute").children()
+            expect(values, SET, "attribute values")
             name = oid(kind)
             if name in attributes:
                 raise Invalid(f"the signed attribute {name} appears twice")

@@ -3,6 +3,8 @@ segments between them, and the events the package is about."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from edms.verifier.audit_log import (
@@ -41,9 +43,8 @@ def check_audit(report: Report, package: Package, trust: Trust) -> dict[int, Eve
         events[event.seq] = event
     checkpoints: dict[int, Checkpoint] = {}
     for entry in audit.get("checkpoints", []):
-        found = report.check(f"audit checkpoint #{_get(entry, 'number')}", lambda entry=entry: _checkpoint(package, trust, entry),
-                             lambda c: f"signs seq {c[0].seq} (head hash {c[0].head_hash[:16]}…), system signature "
-                                       f"valid, time-stamped {utc(c[1])}")
+        found = report.check(f"audit checkpoint #{_get(entry, 'number')}", partial(_checkpoint, package, trust, entry),
+                             _describe_checkpoint)
         if found is not None:
             checkpoints[found[0].seq] = found[0]
     _check_segments(report, events, checkpoints)
@@ -58,11 +59,17 @@ def check_audit(report: Report, package: Package, trust: Trust) -> dict[int, Eve
     return events
 
 
+def _describe_checkpoint(found: tuple[Checkpoint, datetime]) -> str:
+    checkpoint, stamped = found
+    return (f"signs seq {checkpoint.seq} (head hash {checkpoint.head_hash[:16]}…), system signature valid, "
+            f"time-stamped {utc(stamped)}")
+
+
 def _get(entry: Any, name: str) -> Any:
     return entry.get(name) if isinstance(entry, dict) else None
 
 
-def _checkpoint(package: Package, trust: Trust, entry: dict[str, Any]) -> tuple[Checkpoint, Any]:
+def _checkpoint(package: Package, trust: Trust, entry: dict[str, Any]) -> tuple[Checkpoint, datetime]:
     directory = entry["dir"].rstrip("/")
     payload = package.read(f"{directory}/payload.json")
     signed = json.loads(payload.decode("utf-8"))

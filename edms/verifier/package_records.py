@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 from cryptography import x509
@@ -23,7 +24,7 @@ from edms.verifier.contents import Package, Trust
 from edms.verifier.errors import Invalid
 from edms.verifier.report import Report
 
-_Submissions = dict[tuple[str, int], list[Event]]
+_Submissions = dict[tuple[str, Any], list[Event]]
 
 
 def check_documents(report: Report, package: Package, trust: Trust, events: dict[int, Event]) -> None:
@@ -33,17 +34,15 @@ def check_documents(report: Report, package: Package, trust: Trust, events: dict
     for document in documents:
         for version in document.get("versions", []):
             label = f"{document.get('number')} v{version.get('version')}"
-            report.check(f"content {label}", lambda v=version, d=document: _content(package, d, v, submissions),
-                         lambda result: result)
+            report.check(f"content {label}", partial(_content, package, document, version, submissions), str)
             content = package.files.get(version.get("content", ""))
             content_hash = None if content is None else hashlib.sha256(content).hexdigest()
             for entry in version.get("signatures", []):
                 listed_signatures.add(entry.get("signature_id"))
                 act = f"refused {entry.get('meaning')}" if entry.get("kind") == "rejection" else entry.get("meaning")
                 report.check(f"signature {entry.get('signature_id')} ({label}, {entry.get('signer')}, {act})",
-                             lambda e=entry, d=document, v=version: _signature(
-                                 package, trust, d, v, e, content_hash, signature_events),
-                             lambda result: result)
+                             partial(_signature, package, trust, document, version, entry, content_hash,
+                                     signature_events), str)
     ids = {str(document.get("id")) for document in documents}
     for signature_id, event in sorted(signature_events.items(), key=lambda item: item[1].seq):
         if event.fields["object_id"] in ids and signature_id not in listed_signatures:

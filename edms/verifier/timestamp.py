@@ -26,6 +26,7 @@ from edms.verifier.der import (
     OID,
     SEQUENCE,
     UTF8_STRING,
+    Node,
     child,
     expect,
     integer,
@@ -53,7 +54,7 @@ class Stamp:
 
 def token_of(tsr_or_token: bytes) -> bytes:
     """The TimeStampToken in a TimeStampResp (status granted), or the token itself."""
-    top = read_one(tsr_or_token).children()
+    top = expect(read_one(tsr_or_token), SEQUENCE, "time-stamp").children()
     # A token (ContentInfo) begins with its content-type OID; a TimeStampResp with its status SEQUENCE.
     if top and top[0].tag == OID:
         return tsr_or_token
@@ -70,7 +71,7 @@ def token_of(tsr_or_token: bytes) -> bytes:
     return top[1].raw
 
 
-def _refusal(code: int, rest: list) -> str:
+def _refusal(code: int, rest: list[Node]) -> str:
     name = _STATUS[code] if 0 <= code < len(_STATUS) else f"status {code}"
     texts: list[str] = []
     failures: list[str] = []
@@ -98,7 +99,7 @@ def verify_timestamp(tsr_or_token: bytes, data_digest: bytes, roots: Sequence[x5
     data = signed_data(token)
     if data.content_type != TST_INFO or data.content is None:
         raise Invalid("the token does not contain a TSTInfo")
-    info = read_one(data.content).children()
+    info = expect(read_one(data.content), SEQUENCE, "TSTInfo").children()
     if len(info) < 5:
         raise Invalid("malformed TSTInfo")
     imprint = info[2].children()

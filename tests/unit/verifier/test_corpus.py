@@ -14,7 +14,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from edms.crypto.cms import sign_detached, verify_detached
-from edms.crypto.pki import bootstrap_pki, build_crl, generate_private_key, issue_user_certificate
+from edms.crypto.pki import (
+    bootstrap_pki,
+    build_crl,
+    generate_private_key,
+    issue_user_certificate,
+)
 from edms.crypto.tsa import make_timestamp_response, verify_timestamp
 from edms.pki.store import TrustAnchors
 from edms.signatures import verification

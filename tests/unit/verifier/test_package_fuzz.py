@@ -55,10 +55,20 @@ def test_a_damaged_file_is_a_fail_line_naming_it(path, data):
     else:
         damaged = data.draw(st.binary(max_size=512).filter(lambda value: value != original))
     report, _lines = judge(rezip({**FILES, path: damaged}))
+    if path in SEAL[1:]:
+        # The seal's own files are not listed in manifest.json: what is not signed in a CMS structure (its
+        # version, unsigned fields) may change unnoticed, as with openssl; the verifier must still not raise.
+        return
     assert not report.ok
     failures = [item.line() for item in report.failures]
-    named = path if path not in SEAL else "manifest.json"
-    assert any(named in line for line in failures), failures
+    assert any(path in line for line in failures), failures
+
+
+@pytest.mark.parametrize("path", SEAL[1:])
+def test_a_seal_file_replaced_by_another_structure_fails_the_seal(path):
+    for damaged in (b"", b"\x31\x00", b"\x30\x03\x02\x01\x05", FILES[path][:-1]):
+        report, _lines = judge(rezip({**FILES, path: damaged}))
+        assert any(item.name == "manifest.json seal" for item in report.failures), path
 
 
 @settings(PROFILE)
