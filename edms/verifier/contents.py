@@ -2,18 +2,17 @@
 (root CA, system certificate, CA certificates, CRLs) against which everything in it is judged."""
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import PurePosixPath
 from typing import IO, Any
 
 from cryptography import x509
 
-from edms.verifier.cms import CmsResult, signature_value, verify_cms
+from edms.verifier.cms import CmsResult
 from edms.verifier.errors import Invalid
-from edms.verifier.timestamp import Stamp, verify_timestamp
+from edms.verifier.stamped import verify_stamped
+from edms.verifier.timestamp import Stamp
 
 
 @dataclass
@@ -26,17 +25,10 @@ class Trust:
     intermediates: list[x509.Certificate] = field(default_factory=list)
     crls: list[x509.CertificateRevocationList] = field(default_factory=list)
 
-    def cms(self, cms_der: bytes, content: bytes | None, at: datetime) -> CmsResult:
-        return verify_cms(cms_der, content, [self.root], at, untrusted=self.intermediates, crls=self.crls)
-
-    def timestamp(self, tsr_or_token: bytes, data_digest: bytes) -> Stamp:
-        return verify_timestamp(tsr_or_token, data_digest, [self.root], untrusted=self.intermediates, crls=self.crls)
-
     def signed(self, cms: bytes, stamp_file: bytes, content: bytes) -> tuple[CmsResult, Stamp]:
         """A stored signature (CMS and the time-stamp of its signature value) over `content`, judged at the stamp."""
-        value = signature_value(cms)
-        stamp = self.timestamp(stamp_file, hashlib.sha256(value).digest())
-        return self.cms(cms, content, stamp.gen_time), stamp
+        result = verify_stamped(cms, stamp_file, content, [self.root], untrusted=self.intermediates, crls=self.crls)
+        return result.signed, result.stamp
 
 
 class Package:
