@@ -74,7 +74,7 @@ def stage_costs(engine, batch_size: int) -> tuple[float, float]:
     """Where verify's time goes: reading the rows, then building their canonical bytes and hashing them."""
     from sqlalchemy import text
 
-    from edms.audit.verify import _canonical_times, batch_hashes, chain_rows_sql, read_snapshot
+    from edms.audit.integrity import _canonical_times, batch_hashes, chain_rows_sql, read_snapshot
 
     statement = text(chain_rows_sql("sqlite"))
     fetch_seconds = hash_seconds = 0.0
@@ -93,7 +93,7 @@ def stage_costs(engine, batch_size: int) -> tuple[float, float]:
 
 
 def measure_verify(path: Path, batch_size: int) -> dict:
-    from edms.audit.verify import verify
+    from edms.application.integrity import check_integrity as verify
 
     engine = make_engine(f"sqlite:///{path}")
     baseline_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

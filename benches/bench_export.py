@@ -6,7 +6,7 @@ Builds a migrated SQLite database and the organisation PKI in a temporary direct
 documents (OOS notifications, deviation reports and QA release decisions in turn) with V versions each,
 every version submitted and signed at each step by real people with real keys and time-stamps (version 1
 refused at review with a reason, the last approved), exactly as tests/support/signed_case.py does. Then
-times `export_package` of the whole case (as `edms export --case` runs it) and `edms.verify.verify_package`
+times `export_package` of the whole case (as `edms export --case` runs it) and `edms.verifier.package.verify_package`
 of the result, and prints one JSON line.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from edms.db import make_engine  # noqa: E402
 from edms.inspection.package import CASE, Scope, environment_from_settings, export_package  # noqa: E402
 from edms.migrate import upgrade  # noqa: E402
 from edms.pki import PkiStore  # noqa: E402
-from edms.verify import verify_package  # noqa: E402
+from edms.verifier.package import verify_package  # noqa: E402
 from tests.support.signed_case import DOCUMENT_TYPES, build_signed_case  # noqa: E402
 
 

@@ -165,7 +165,7 @@ def main() -> None:
         kdf_seconds = password_check.seconds + unwrap.seconds
         crypto_seconds = tsa.seconds + stamp_check.seconds + cms_check.seconds
         trust = trust_anchors(settings)
-        from edms.audit.verify import verify
+        from edms.application.integrity import check_integrity as verify
 
         verification._cache.clear()
         tick = time.perf_counter()

@@ -146,7 +146,7 @@ def verify(as_json: bool) -> None:
     """
     import json
 
-    from edms.audit.operations import run_verification
+    from edms.application.integrity import run_integrity_checks
     from edms.pki import PkiError, trust_anchors
 
     settings = _settings()
@@ -156,8 +156,8 @@ def verify(as_json: bool) -> None:
     except PkiError as exc:
         raise click.ClickException(str(exc)) from exc
     with transaction(factory) as session:
-        report = run_verification(make_engine(settings.database_url), session, AuditContext.system("edms verify (console)"),
-                                  trust=trust, data_dir=settings.data_dir)
+        report = run_integrity_checks(make_engine(settings.database_url), session, AuditContext.system("edms verify (console)"),
+                                     trust=trust, data_dir=settings.data_dir)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:

@@ -12,26 +12,10 @@ from typing import Any
 
 import rfc8785
 
-GENESIS_HASH = "0" * 64
+from edms.verifier.constants import AUDIT_HASHED_FIELDS as HASHED_FIELDS
+from edms.verifier.constants import GENESIS_HASH
 
-# The hashed fields, in the order they are documented; order does not matter for canonical JSON.
-HASHED_FIELDS = (
-    "seq",
-    "occurred_at",
-    "actor_id",
-    "actor_name",
-    "action",
-    "object_type",
-    "object_id",
-    "document_version",
-    "case_id",
-    "changes",
-    "reason",
-    "request_id",
-    "client_addr",
-    "app_version",
-    "prev_hash",
-)
+__all__ = ["GENESIS_HASH", "HASHED_FIELDS", "canonical_bytes", "canonical_changes", "event_hash"]
 
 
 def canonical_changes(changes: Mapping[str, Any] | None) -> str | None:

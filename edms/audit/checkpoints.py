@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from edms.audit.context import AuditContext
 from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.audit.record import _lock_chain, record
-from edms.audit.verify import VerificationRun, register_check
+from edms.audit.integrity import VerificationRun
 from edms.crypto.cms import signature_value, verify_detached
 from edms.crypto.tsa import TimestampError, token_from_response, verify_timestamp
 from edms.db import transaction
 from edms.errors import N_, UserError
 from edms.timeutil import isoformat_utc, utc_now
+from edms.verifier.constants import CHECKPOINT_TYPE
 
 if TYPE_CHECKING:
     from edms.pki import TrustAnchors
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("edms")
 
 CHECKPOINT_ACTION = "audit.checkpointed"
-PAYLOAD_TYPE = "edms.audit-checkpoint"
+PAYLOAD_TYPE = CHECKPOINT_TYPE
 PAYLOAD_VERSION = 1
 # session.info keys: the session appended an event at a multiple of the interval / is itself making a checkpoint.
 _CROSSED = "edms.audit.checkpoint_due"
@@ -232,7 +233,3 @@ def _check_signature(run: VerificationRun, checkpoint: AuditCheckpoint, trust: T
         run.problem("audit_checkpoint", key, N_("the stored time-stamp time %(stored)s differs from the token's %(token)s"),
                     stored=isoformat_utc(checkpoint.timestamped_at), token=isoformat_utc(stamp.gen_time))
     return authentic
-
-
-register_check("audit_checkpoints", check_checkpoints,
-               description=N_("Audit trail checkpoints: system signature and time-stamp of the chain head, chain not truncated or rewritten"))

@@ -3,22 +3,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from edms.audit.context import AuditContext
 from edms.audit.record import record
 from edms.audit.search import AuditFilter, head_seq
-from edms.audit.verify import VerificationReport, verify
+from edms.audit.integrity import VerificationReport
 
 VERIFIED_ACTION = "audit.verified"
 EXPORTED_ACTION = "audit.exported"
 EXPORT_FORMATS = ("csv", "jsonl")
 
 
-def run_verification(engine: Engine, session: Session, ctx: AuditContext, **options: Any) -> VerificationReport:
-    """Verify everything (on a snapshot of its own), then record in `session` who ran it and what it found."""
-    report = verify(engine, **options)
+def record_verification(session: Session, ctx: AuditContext, report: VerificationReport) -> None:
+    """Record in `session` who ran an integrity run and what it found."""
     record(session, ctx, VERIFIED_ACTION, "audit_trail", None, changes=_new({
         "outcome": "verified" if report.ok else "failed",
         "examined": report.counts,
@@ -26,7 +24,6 @@ def run_verification(engine: Engine, session: Session, ctx: AuditContext, **opti
         "first_problem": report.first_problem.describe() if report.first_problem else None,
         "chain_head_seq": report.chain_head[0] if report.chain_head else None,
     }))
-    return report
 
 
 def record_export(session: Session, ctx: AuditContext, flt: AuditFilter, export_format: str) -> int:

@@ -1,4 +1,4 @@
-"""RFC 3161 time-stamps: the internal TSA, requests to an external TSA, and verification.
+"""RFC 3161 time-stamps: the internal TSA and requests to an external TSA; verification is `edms.verifier`'s.
 
 A time-stamp token is a CMS SignedData over a TSTInfo that names the hash of the stamped data and the
 time. edms stamps the signature value of each CMS signature, which fixes the moment the signature
@@ -16,19 +16,17 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from asn1crypto import cms as asn1_cms
-from asn1crypto import core, parser, tsp
+from asn1crypto import core, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from edms.crypto.cms import verify_detached
 from edms.timeutil import require_aware
+from edms.verifier import timestamp as verifier_timestamp
+from edms.verifier.errors import Invalid
 
-_OBJECT_IDENTIFIER_TAG = 6
 _GRANTED = ("granted", "granted_with_mods")
-_ESS_HASHES = ("sha256", "sha384", "sha512")
 
 
 class _TimeStampResp(core.Sequence):
@@ -192,27 +190,12 @@ def verify_timestamp(
 ) -> TimestampVerification:
     """Does this TimeStampResp or bare token stamp the SHA-256 digest `data_digest`, signed by a TSA
     whose certificate chains to `trust_roots`, was valid and unrevoked at the stamped time, and is
-    restricted to time-stamping?"""
+    restricted to time-stamping? Judged by the verifier (`edms.verifier.timestamp`)."""
     try:
-        token = _as_token(tsr_or_token)
-        content, tst_info = _tst_info(token)
-    except TimestampError as exc:
+        stamp = verifier_timestamp.verify_timestamp(tsr_or_token, data_digest, trust_roots, crls=crls)
+    except Invalid as exc:
         return TimestampVerification(False, str(exc), None, None)
-    except (ValueError, TypeError):
-        return TimestampVerification(False, "not an RFC 3161 time-stamp response or token", None, None)
-    gen_time = tst_info["gen_time"].native
-    if not _imprint_matches(tst_info, data_digest):
-        return TimestampVerification(False, "the time-stamp is for other data", gen_time, None)
-    # The token's signature covers its encapsulated TSTInfo; checking it as detached content against
-    # those exact bytes is the same check, with the TSA certificate judged at the stamped time.
-    signature = verify_detached(token, content, trust_roots, crls=crls, at=gen_time)
-    if not signature.ok:
-        return TimestampVerification(False, f"time-stamp token: {signature.reason}", gen_time, signature.signer_cert)
-    tsa_cert = signature.signer_cert
-    problem = _tsa_certificate_problem(tsa_cert) or _signing_certificate_problem(token, tsa_cert)
-    if problem:
-        return TimestampVerification(False, problem, gen_time, tsa_cert)
-    return TimestampVerification(True, "the time-stamp is valid", gen_time, tsa_cert)
+    return TimestampVerification(True, "the time-stamp is valid", stamp.gen_time, stamp.tsa)
 
 
 def _imprint(digest: bytes) -> dict[str, object]:
@@ -229,13 +212,6 @@ def _imprint_matches(tst_info: tsp.TSTInfo, data_digest: bytes) -> bool:
     )
 
 
-def _as_token(tsr_or_token: bytes) -> bytes:
-    # A token (ContentInfo) begins with its content-type OID; a TimeStampResp with its status SEQUENCE.
-    _, _, _, _, contents, _ = parser.parse(tsr_or_token)
-    first_tag = parser.parse(contents)[2]
-    return tsr_or_token if first_tag == _OBJECT_IDENTIFIER_TAG else token_from_response(tsr_or_token)
-
-
 def _tst_info(token: bytes) -> tuple[bytes, tsp.TSTInfo]:
     """The encapsulated TSTInfo: its exact DER (what the token signs) and its parsed form."""
     content_info = asn1_cms.ContentInfo.load(token, strict=True)
@@ -246,39 +222,3 @@ def _tst_info(token: bytes) -> tuple[bytes, tsp.TSTInfo]:
         raise ValueError("the token does not contain a TSTInfo")
     content = encapsulated["content"].contents
     return content, tsp.TSTInfo.load(content, strict=True)
-
-
-def _tsa_certificate_problem(tsa_cert: x509.Certificate) -> str | None:
-    try:
-        usage = tsa_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-    except x509.ExtensionNotFound:
-        usage = None
-    if usage is None or not usage.critical or list(usage.value) != [ExtendedKeyUsageOID.TIME_STAMPING]:
-        return (
-            "the signing certificate is not a TSA certificate"
-            " (RFC 3161 requires a critical timeStamping extended key usage)"
-        )
-    return None
-
-
-def _signing_certificate_problem(token: bytes, tsa_cert: x509.Certificate) -> str | None:
-    """RFC 3161 §2.4.2 / RFC 5816: the ESS signing-certificate attribute must name the TSA certificate."""
-    signer_info = asn1_cms.ContentInfo.load(token)["content"]["signer_infos"][0]
-    der = tsa_cert.public_bytes(serialization.Encoding.DER)
-    for attribute in signer_info["signed_attrs"]:
-        kind = attribute["type"].native
-        if kind == "signing_certificate_v2":
-            cert_id = attribute["values"][0]["certs"][0]
-            hash_name = cert_id["hash_algorithm"]["algorithm"].native
-            if hash_name not in _ESS_HASHES:
-                return f"unsupported hash {hash_name} in the signing-certificate attribute"
-            expected = hashlib.new(hash_name, der).digest()
-        elif kind == "signing_certificate":
-            cert_id = attribute["values"][0]["certs"][0]
-            expected = hashlib.sha1(der).digest()  # ESSCertID (RFC 2634) is defined with SHA-1
-        else:
-            continue
-        if cert_id["cert_hash"].native != expected:
-            return "the time-stamp's signing-certificate attribute names another certificate"
-        return None
-    return "the time-stamp has no signing-certificate attribute"

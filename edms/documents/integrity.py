@@ -1,7 +1,7 @@
 """`edms verify` for documents: every frozen version's content hash and every stored file, re-derived
 from what is stored (21 CFR 11.10(a); EU Annex 11 §7.1). No Flask here.
 
-The stored files live in `<data_dir>/blobs`; the caller passes `data_dir=` to `verify()`.
+The stored files live in `<data_dir>/blobs`; the caller passes `data_dir=` to the integrity run.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from edms.audit.verify import VerificationRun, register_check
+from edms.audit.integrity import VerificationRun
 from edms.documents import models as m
 from edms.documents.blobstore import FileBlobStore
 from edms.documents.operations import version_hash
@@ -80,9 +80,3 @@ def check_stored_files(run: VerificationRun) -> None:
         else:
             run.problem("stored_file", sha256, N_("missing: the stored file of %(file)s is not in the blob store"),
                         file=used_by)
-
-
-register_check("document_versions", check_version_hashes, description=N_(
-    "Documents: every frozen version's content hash recomputed from its stored content and attachments"))
-register_check("stored_files", check_stored_files, description=N_(
-    "Stored files: every attachment's bytes re-hashed and compared with the hash it was stored under"))

@@ -10,7 +10,7 @@ of a case:
     manifest.json.tsr
     VERIFY.md                        how to check every signature and time-stamp with openssl alone
     report.html, report.pdf          the human-readable history and verification report
-    edms_verify.py                   the standalone verifier (`python edms_verify.py PACKAGE.zip`)
+    edms_verify.pyz                  the offline verifier (`python3 edms_verify.pyz PACKAGE.zip`)
     pki/                             root CA, signing CA, TSA and system certificates, the signing CA's CRL
     documents/<number>/v<n>/         content.json (the exact bytes of the content hash), rendition.pdf,
                                      rendition.docx, attachments/, and per signature signatures/<id>/:
@@ -27,75 +27,69 @@ from __future__ import annotations
 
 import bisect
 import concurrent.futures
-import dataclasses
 import hashlib
-import io
-import json
 import logging
-import multiprocessing
-import os
 import re
-import string
 import tempfile
-import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from fontTools import subset
-from fontTools.ttLib import TTFont
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-import edms.verify
 from edms import __version__
 from edms.audit import AuditContext, record
 from edms.audit.chain import canonical_bytes
 from edms.audit.checkpoints import CheckpointError, checkpoint_payload, create_checkpoint_now
+from edms.audit.integrity import read_snapshot
 from edms.audit.models import AuditCheckpoint, AuditEvent
-from edms.audit.verify import read_snapshot
 from edms.crypto.cms import signature_value, signer_certificate
 from edms.crypto.pki import build_crl
-from edms.crypto.tsa import token_from_response
 from edms.db import transaction
 from edms.documents import models as dm
 from edms.documents.blobstore import BlobStore
 from edms.documents.hashing import canonical_content
 from edms.documents.operations import values_of
 from edms.documents.presentation import build_rendition
-from edms.documents import renditions as renditions_module
-from edms.documents.renditions import Rendition, find_pdf_font, render_docx, render_pdf
 from edms.documents.types import DocumentType
 from edms.errors import N_, UserError
 from edms.inspection import report
+from edms.inspection.manifest import CRL_FILE, EVENTS_FILE, FORMAT, VERIFIER_FILE, seal
+from edms.inspection.renderer import Renderer
 from edms.inspection.timeline import Timeline, case_documents, document_timeline
-from edms.pki.store import ROOT, SIGNING_CA, SYSTEM, TSA, PkiStore, SystemSigner, system_signer
+from edms.pki.store import (
+    ROOT,
+    SIGNING_CA,
+    SYSTEM,
+    TSA,
+    PkiStore,
+    SystemSigner,
+    system_signer,
+)
 from edms.signatures import presentation
-from edms.signatures.keys import CRL_VALIDITY, SigningAuthority, revocations, signing_authority
+from edms.signatures.keys import (
+    CRL_VALIDITY,
+    SigningAuthority,
+    revocations,
+    signing_authority,
+)
 from edms.signatures.models import Signature
-from edms.timeutil import isoformat_utc, utc_now
+from edms.timeutil import utc_now
+from edms.verifier.bundle import zipapp_bytes
 
 log = logging.getLogger("edms")
 
-PACKAGE_TYPE = edms.verify.PACKAGE_TYPE
-FORMAT = 1
 EXPORTED_ACTION = "inspection.exported"
 DOCUMENT, CASE = "document", "case"
 # A record changed between the export's checkpoint and the snapshot: checkpoint again, this many times at most.
 MAX_ATTEMPTS = 3
-# Below this many versions the renditions are made in this process; above, in parallel processes.
-PARALLEL_FROM = 4
 PKI_FILES = {"root": ("pki/root-ca.pem", ROOT), "signing_ca": ("pki/signing-ca.pem", SIGNING_CA),
              "tsa": ("pki/tsa.pem", TSA), "system": ("pki/system.pem", SYSTEM)}
-CRL_FILE = "pki/signing-ca.crl.pem"
-EVENTS_FILE = "audit/events.jsonl"
-# Latin-1 and general punctuation: what English messages (signature verification results) may hold.
-_COMMON = {chr(code) for code in (*range(0xA0, 0x180), *range(0x2010, 0x2070))}
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
 
 
@@ -248,7 +242,7 @@ def export_package(engine: Engine, factory: sessionmaker[Session], ctx: AuditCon
             files = _files(content, env)
         finally:
             content.renderer.close()
-    data, manifest_digest = _seal(files, content, env.signer())
+    data, manifest_digest = seal(files, content, env.signer())
     out.write(data)
     log.info("inspection package of %s: %d files, manifest SHA-256 %s", scope.describe(), len(files), manifest_digest)
     return Exported(
@@ -404,7 +398,7 @@ def _files(content: PackageContent, env: ExportEnvironment) -> dict[str, bytes]:
     files[EVENTS_FILE] = b"".join(canonical_bytes(event.hashed_fields()) + b"\n" for event in content.events)
     for checkpoint in content.checkpoints:
         files.update(_checkpoint_files(checkpoint))
-    files["edms_verify.py"] = Path(edms.verify.__file__).read_bytes()
+    files[VERIFIER_FILE] = zipapp_bytes()
     files["report.html"] = report.report_html(content).encode("utf-8")
     files["report.pdf"] = report.report_pdf(content)
     files["VERIFY.md"] = report.verify_markdown(content, files).encode("utf-8")  # last: it lists the others' hashes
@@ -430,150 +424,6 @@ def _checkpoint_files(item: CheckpointItem) -> dict[str, bytes]:
         f"{base}/timestamp.tst": row.timestamp_token,
         f"{base}/sigvalue.bin": signature_value(row.signature),
     }
-
-
-def _render_both(rendition: Rendition, font: Path | None) -> tuple[bytes, bytes]:
-    return render_pdf(rendition, font_path=font), render_docx(rendition)
-
-
-class Renderer:
-    """PDF and DOCX of every version, made while the snapshot is still being read.
-
-    fpdf2 parses the whole embedded font for every PDF, most of a rendition's cost: one subset of it,
-    holding every character the package's records contain and every label the renditions print, is made
-    once and each PDF parses only that (a character missing from a font would print as [U+XXXX], never
-    vanish). Larger packages render in one worker process per CPU ("spawn": clean interpreters, safe in
-    a threaded server); smaller ones in this process.
-    """
-
-    def __init__(self, directory: Path, versions: int) -> None:
-        self._directory = directory
-        self._font: Path | None = None
-        workers = min(versions, os.cpu_count() or 1)
-        self._pool = (concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-                      if versions >= PARALLEL_FROM and workers > 1 else None)
-
-    def prepare(self, texts: Iterable[object]) -> None:
-        """Subset the rendition font to the characters of `texts` (walked through), the labels and ASCII."""
-        characters = (set(string.printable) | _COMMON | _characters(list(vars(renditions_module).values()))
-                      | _characters(texts))
-        font = TTFont(str(find_pdf_font()))
-        subsetter = subset.Subsetter(subset.Options(notdef_outline=True, name_IDs=["*"], glyph_names=False))
-        subsetter.populate(text="".join(sorted(characters)))
-        subsetter.subset(font)
-        self._font = self._directory / "rendition-font.ttf"
-        font.save(str(self._font))
-
-    def submit(self, rendition: Rendition) -> concurrent.futures.Future:
-        if self._pool is not None:
-            return self._pool.submit(_render_both, rendition, self._font)
-        done: concurrent.futures.Future = concurrent.futures.Future()
-        done.set_result(_render_both(rendition, self._font))
-        return done
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-
-
-def _characters(value: object, seen: set[int] | None = None) -> set[str]:
-    """Every character of every string in `value`, through dataclasses, mappings and other collections."""
-    seen = set() if seen is None else seen
-    if isinstance(value, str):
-        return set(value)
-    if isinstance(value, (int, float, Decimal, date)):
-        return set(str(value))
-    if id(value) in seen or value is None or isinstance(value, (bytes, type)):
-        return set()
-    seen.add(id(value))
-    if dataclasses.is_dataclass(value):
-        parts: Iterable[object] = [getattr(value, item.name) for item in dataclasses.fields(value)]
-    elif isinstance(value, Mapping):
-        parts = [*value.keys(), *value.values()]
-    elif isinstance(value, Iterable):
-        parts = list(value)
-    else:
-        return set()
-    found: set[str] = set()
-    for part in parts:
-        found |= _characters(part, seen)
-    return found
-
-
-# --- manifest.json and its seal -------------------------------------------------------------------------
-
-
-def _manifest(files: Mapping[str, bytes], content: PackageContent) -> bytes:
-    created_by = content.created_by
-    document = {
-        "type": PACKAGE_TYPE,
-        "format": FORMAT,
-        "created_at": isoformat_utc(content.created_at),
-        "created_by": {"user_id": created_by.user_id, "name": created_by.user_name},
-        "app_version": content.app_version,
-        "organisation": content.organisation,
-        "scope": {"kind": content.scope.kind, "id": content.scope.id},
-        "language": content.language,
-        "display_timezone": content.display_tz,
-        "pki": {**{role: path for role, (path, _cert) in content.certificates.items()}, "crls": [CRL_FILE]},
-        "documents": [_document_json(document) for document in content.documents],
-        "audit": {
-            "events": EVENTS_FILE,
-            "export_event_seq": content.export_seq,
-            "relevant_seqs": content.relevant,
-            "segments": [list(segment) for segment in content.segments],
-            "checkpoints": [{"number": item.row.number, "seq": item.row.seq, "dir": item.directory}
-                            for item in content.checkpoints],
-        },
-        "reports": {"html": "report.html", "pdf": "report.pdf", "verify": "VERIFY.md", "verifier": "edms_verify.py"},
-        "files": [{"path": path, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-                  for path, data in sorted(files.items())],
-    }
-    return (json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
-
-
-def _document_json(item: DocumentItem) -> dict:
-    document = item.row
-    return {
-        "id": document.id, "number": document.number, "type": document.type_key, "title": document.title,
-        "status": document.status, "case_id": document.case_id,
-        "versions": [{
-            "version": version.row.version, "status": version.row.status, "title": version.row.title,
-            "reason": version.row.reason, "created_at": isoformat_utc(version.row.created_at),
-            "frozen_at": isoformat_utc(version.row.frozen_at) if version.row.frozen_at else None,
-            "content_sha256": version.row.content_sha256, "content": version.content_path,
-            "renditions": version.renditions,
-            "attachments": [{"name": attachment.display_name, "media_type": attachment.media_type,
-                             "size": attachment.size, "sha256": attachment.sha256, "path": path}
-                            for attachment, path in version.attachments],
-            "signatures": [{
-                "signature_id": signed.row.signature_id, "kind": signed.row.kind, "step": signed.row.step,
-                "meaning": signed.row.meaning, "signer": signed.shown.printed_name,
-                "signed_at": isoformat_utc(signed.row.signed_at),
-                "timestamped_at": isoformat_utc(signed.row.timestamped_at), "dir": signed.directory,
-            } for signed in version.signatures],
-        } for version in item.versions],
-    }
-
-
-def _seal(files: dict[str, bytes], content: PackageContent, signer: SystemSigner) -> tuple[bytes, str]:
-    """manifest.json, its system signature and the time-stamp of that signature; then the ZIP."""
-    manifest = _manifest(files, content)
-    cms = signer.sign(manifest)
-    value = signature_value(cms)
-    stamp = signer.timestamp(hashlib.sha256(value).digest())
-    token_from_response(stamp)  # refuses a TSA's refusal before anything is written
-    sealed = {edms.verify.MANIFEST: manifest, edms.verify.SEAL_SIGNATURE: cms, edms.verify.SEAL_VALUE: value,
-              edms.verify.SEAL_TIMESTAMP: stamp, **files}
-    buffer = io.BytesIO()
-    moment = content.created_at.timetuple()[:6]
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, data in sealed.items():
-            info = zipfile.ZipInfo(path, date_time=moment)  # UTC: ZIP stores no zone
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, data)
-    return buffer.getvalue(), hashlib.sha256(manifest).hexdigest()
 
 
 def environment_from_settings(settings, document_types: Mapping[str, DocumentType], blobs: BlobStore) -> ExportEnvironment:

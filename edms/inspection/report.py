@@ -83,11 +83,11 @@ def verify_markdown(content: PackageContent, files: Mapping[str, bytes]) -> str:
         "so the commands give the same answer after the certificates have expired.",
         "",
         "The same checks, and the links between the files (content hashes, signers, audit events), are made "
-        "in one go by the standalone verifier shipped in the package (Python 3.11 and the `cryptography` "
-        "package only):",
+        "in one go by the standalone verifier shipped in the package as a zipapp, `edms_verify.pyz` (Python 3.11 and "
+        "the `cryptography` package only; packages exported by edms 0.1 ship it as the single file `edms_verify.py`):",
         "",
         "```",
-        "python3 edms_verify.py PACKAGE.zip --root ROOT-CA-YOU-TRUST.pem",
+        "python3 edms_verify.pyz PACKAGE.zip --root ROOT-CA-YOU-TRUST.pem",
         "```",
         "",
         "## 1. The trust anchor",
@@ -257,7 +257,7 @@ def report_pdf(content: PackageContent) -> bytes:
                 f"{content.app_version}, {content.organisation}.")
     pdf.line_of(f"{len(content.documents)} document(s), {len(content.signatures)} signature(s), "
                 f"{len(content.events)} audit events, {len(content.checkpoints)} checkpoint(s). Verification results "
-                "below are those computed at export; run edms_verify.py or the commands in VERIFY.md to check again.")
+                "below are those computed at export; run edms_verify.pyz or the commands in VERIFY.md to check again.")
     for document in content.documents:
         row = document.row
         pdf.heading(f"{row.number} · {row.title}")

@@ -22,10 +22,10 @@ from edms.documents.types import DocumentType
 from edms.signatures.models import Signature
 from edms.signatures.presentation import Manifestation, manifestation
 from edms.signatures.verification import Trust
+from edms.verifier.constants import SIGNED_ACTIONS
 
 # Who looked at or took away what: recorded like every other event, hidden from the timeline unless asked for.
 ACCESS_ACTIONS = ("inspection.viewed", "inspection.downloaded")
-SIGNED_ACTIONS = ("signature.signed", "signature.rejected")
 # Actions with a kind of their own; every other event is kind "event".
 KINDS = {
     "document.created": "version",

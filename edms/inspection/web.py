@@ -6,13 +6,11 @@ method to inspectors anyway). Exporting a package writes only its audit event an
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 
-import edms.verify
 from edms.audit.search import field_changes
 from edms.documents import models as dm
 from edms.documents.types import SIGNATURE_MEANINGS
@@ -23,6 +21,7 @@ from edms.pki import PkiError
 from edms.signatures.errors import SigningFailed
 from edms.signatures.presentation import current_trust
 from edms.users.roles import INSPECTOR, QA, REGULATORY
+from edms.verifier.bundle import zipapp_bytes
 from edms.web.audit_views import show_value
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
@@ -130,8 +129,8 @@ def verify_help():
     return render_template("inspection/verify.html")
 
 
-@bp.get("/edms_verify.py")
+@bp.get("/edms_verify.pyz")
 @roles_required(*READERS)
 def verifier_script():
-    return Response(Path(edms.verify.__file__).read_bytes(), mimetype="text/x-python",
-                    headers={"Content-Disposition": 'attachment; filename="edms_verify.py"'})
+    return Response(zipapp_bytes(), mimetype="application/zip",
+                    headers={"Content-Disposition": 'attachment; filename="edms_verify.pyz"'})

@@ -15,8 +15,9 @@ from typing import Any
 import rfc8785
 
 from edms.timeutil import isoformat_utc, require_aware
+from edms.verifier.constants import SIGNATURE_MANIFEST_TYPE
 
-MANIFEST_TYPE = "edms.electronic-signature"
+MANIFEST_TYPE = SIGNATURE_MANIFEST_TYPE
 MANIFEST_FORMAT = 1
 SIGNATURE = "signature"
 REJECTION = "rejection"

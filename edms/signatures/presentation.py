@@ -22,8 +22,7 @@ from edms.documents.presentation import register_manifestations
 from edms.documents.renditions import RenditionSignature
 from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES, DocumentType, LocalizedText
 from edms.pki.store import ROOT, SIGNING_CA, PkiError, PkiStore, trust_anchors
-from edms.signatures.errors import SigningFailed
-from edms.signatures.keys import certificate_of, revocation_list, revocations, signing_authority
+from edms.signatures.keys import certificate_of, revocations
 from edms.signatures.manifest import REJECTION, ManifestError, parse_manifest
 from edms.signatures.models import Signature, SigningCredential
 from edms.signatures.verification import Trust, Verdict, verify_stored
@@ -50,19 +49,18 @@ def _binding(session: Session) -> _Binding | None:
 
 
 def current_trust(session: Session, settings) -> Trust | None:
-    """The anchors, revocations and current CRL of the organisation PKI; None without a PKI."""
+    """The anchors and revocation records of the organisation PKI; None without a PKI.
+
+    The revocation records judge revocation, current to this moment. No CRL is passed: the served one is
+    issued once a day (`revocation_list`), and a CRL issued before a signature is refused by the
+    verifier's CRL rule (`edms.verifier.chain`); it would add nothing the records do not say."""
     try:
         anchors = trust_anchors(settings)
     except PkiError:
         return None
     if anchors is None:
         return None
-    revoked = revocations(session)
-    try:
-        crls = (revocation_list(signing_authority(settings), revoked),)
-    except SigningFailed:
-        crls = ()  # the revocation records alone still judge revocation
-    return Trust(anchors, dict(revoked), crls)
+    return Trust(anchors, dict(revocations(session)))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from cryptography import x509
@@ -30,10 +30,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from edms.audit.integrity import VerificationRun
 from edms.audit.models import AuditEvent
-from edms.audit.verify import VerificationRun, register_check
-from edms.crypto.cms import signature_value, verify_detached
-from edms.crypto.tsa import verify_timestamp
+from edms.crypto.cms import signer_certificate
 from edms.documents import models as dm
 from edms.documents.operations import version_hash
 from edms.errors import N_
@@ -42,14 +41,11 @@ from edms.signatures.keys import revocations, subject_identity
 from edms.signatures.manifest import Manifest, ManifestError, parse_manifest
 from edms.signatures.models import Signature, SigningCredential
 from edms.timeutil import isoformat_utc
+from edms.verifier.constants import SIGNED_ACTIONS, SIGNING_TIME_TOLERANCE, USER_CHAIN_LENGTH
+from edms.verifier.errors import Invalid
+from edms.verifier.stamped import SignatureInvalid, TimestampInvalid, verify_stamped
 
-# The time-stamp is requested right after signing; a signing time further from it was not written by edms.
-SIGNING_TIME_TOLERANCE = timedelta(minutes=10)
-# Root CA -> signing CA -> person: a certificate issued directly by the root (the system's, the TSA's) is
-# not a person's.
-USER_CHAIN_LENGTH = 3
 CACHE_SIZE = 20_000
-SIGNED_ACTIONS = ("signature.signed", "signature.rejected")
 
 
 @dataclass(frozen=True)
@@ -124,20 +120,27 @@ def _crypto(signature: Signature, trust: Trust) -> _Crypto:
 
 def _check_crypto(signature: Signature, trust: Trust) -> _Crypto:
     try:
-        digest = hashlib.sha256(signature_value(signature.cms)).digest()
-    except ValueError:
+        result = verify_stamped(signature.cms, signature.timestamp_response, signature.manifest, trust.anchors.roots,
+                                tsa_roots=trust.anchors.tsa_roots, crls=trust.crls)
+    except TimestampInvalid as exc:
+        return _Crypto(_invalid(N_("the time-stamp is invalid: %(reason)s"), reason=str(exc)), None, None)
+    except SignatureInvalid as exc:
+        return _Crypto(_invalid(N_("the signature does not verify: %(reason)s"), exc.stamped_at, reason=str(exc)),
+                       exc.stamped_at, _signer_or_none(signature.cms))
+    except Invalid:
         return _Crypto(_invalid(N_("the CMS signature is not well-formed (changed after it was written)")), None, None)
-    stamp = verify_timestamp(signature.timestamp_response, digest, trust.anchors.tsa_roots)
-    if not stamp.ok or stamp.gen_time is None:
-        return _Crypto(_invalid(N_("the time-stamp is invalid: %(reason)s"), reason=stamp.reason), None, None)
-    signed = verify_detached(signature.cms, signature.manifest, trust.anchors.roots, crls=trust.crls, at=stamp.gen_time)
-    if not signed.ok:
-        return _Crypto(_invalid(N_("the signature does not verify: %(reason)s"), stamp.gen_time, reason=signed.reason),
-                       stamp.gen_time, signed.signer_cert)
-    if len(signed.chain) != USER_CHAIN_LENGTH or not subject_identity(signed.chain[0])["user_id"]:
+    gen_time, signer = result.stamp.gen_time, result.signed.signer
+    if len(result.signed.chain) != USER_CHAIN_LENGTH or not subject_identity(signer)["user_id"]:
         return _Crypto(_invalid(N_("the signing certificate is not a person's certificate from the organisation's "
-                                   "signing CA"), stamp.gen_time), stamp.gen_time, signed.signer_cert)
-    return _Crypto(None, stamp.gen_time, signed.signer_cert)
+                                   "signing CA"), gen_time), gen_time, signer)
+    return _Crypto(None, gen_time, signer)
+
+
+def _signer_or_none(cms: bytes) -> x509.Certificate | None:
+    try:
+        return signer_certificate(cms)
+    except ValueError:
+        return None
 
 
 def verify_signature(signature: Signature, *, document: dm.Document | None, version: dm.DocumentVersion | None,
@@ -274,8 +277,3 @@ def _recorded_signatures(session: Session) -> dict[str, int]:
             continue  # a damaged event is the audit chain check's finding
         recorded[signature_id] = seq
     return recorded
-
-
-register_check("signatures", check_signatures, description=N_(
-    "Electronic signatures: time-stamp, CMS signature, certificate chain and revocation at the stamped time, "
-    "signer identity, link to the version's recomputed content hash"))

@@ -17,9 +17,10 @@ from edms.audit import reviews as review_ops
 from edms.audit.checkpoints import CheckpointError, create_checkpoint
 from edms.audit.export import csv_chunks, jsonl_chunks
 from edms.audit.models import AuditCheckpoint, AuditEvent
-from edms.audit.operations import EXPORT_FORMATS, record_export, run_verification
+from edms.application.integrity import run_integrity_checks
+from edms.audit.operations import EXPORT_FORMATS, record_export
 from edms.audit.search import AuditFilter, FilterError, field_changes, newest_first, parse_filter, stream
-from edms.audit.verify import Problem, read_snapshot
+from edms.audit.integrity import Problem, read_snapshot
 from edms.pki import PkiError, system_signer, trust_anchors
 from edms.timeutil import utc_now
 from edms.users.operations import find_user
@@ -138,8 +139,8 @@ def verify_page():
         except PkiError as exc:
             flash(str(exc), "error")
             trust = None
-        report = run_verification(services().engine, db(), audit_context(), trust=trust,
-                                  data_dir=settings().data_dir)
+        report = run_integrity_checks(services().engine, db(), audit_context(), trust=trust,
+                                     data_dir=settings().data_dir)
         db().commit()
     checkpoints = db().execute(
         select(AuditCheckpoint.number, AuditCheckpoint.seq, AuditCheckpoint.head_hash, AuditCheckpoint.timestamped_at)

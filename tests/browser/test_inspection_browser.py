@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from edms.verify import verify_package
+from edms.verifier.package import verify_package
 from tests.browser.conftest import browser_sign_in
 from tests.conftest import PASSWORD
 from tests.integration.conftest import organisation_pki, pki_template  # noqa: F401

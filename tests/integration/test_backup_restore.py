@@ -76,7 +76,7 @@ def test_backup_restored_into_an_empty_database_is_identical_and_verifies(app, p
         if sha.startswith("blobs/"):
             assert FileBlobStore(target_dir / "blobs").verify(sha.rsplit("/", 1)[1])
 
-    from edms.audit.verify import verify
+    from edms.application.integrity import check_integrity as verify
     from edms.pki import trust_anchors
 
     original = verify(source, trust=trust_anchors(settings), data_dir=settings.data_dir)

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from edms.audit.verify import verify
+from edms.application.integrity import check_integrity as verify
 from edms.cli import main
 from edms.db import make_engine
 from edms.documents import models as m

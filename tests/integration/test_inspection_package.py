@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from edms.crypto.cms import signature_value
 from edms.inspection.package import EXPORTED_ACTION
 from edms.pki import PkiStore
-from edms.verify import verify_package
+from edms.verifier.package import verify_package
 from tests.support.documents import Api
 from tests.support.inspection import (  # noqa: F401
     INSPECTOR,
@@ -80,7 +80,7 @@ def test_case_package_verifies_with_edms_verify_and_with_openssl_alone(app, sign
     manifest = json.loads((extracted / "manifest.json").read_text("utf-8"))
     assert [document["number"] for document in manifest["documents"]] == list(signed_case.numbers.values())
     assert sum(len(v["signatures"]) for d in manifest["documents"] for v in d["versions"]) == len(signed_case.signatures)
-    for path in ("report.html", "report.pdf", "edms_verify.py", "pki/signing-ca.crl.pem"):
+    for path in ("report.html", "report.pdf", "edms_verify.pyz", "pki/signing-ca.crl.pem"):
         assert any(entry["path"] == path for entry in manifest["files"]), path
     assert "Refused to sign" in (extracted / "report.html").read_text("utf-8")
     (exported,) = events(app, EXPORTED_ACTION)

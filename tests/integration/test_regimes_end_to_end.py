@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edms.audit.verify import verify
+from edms.application.integrity import check_integrity as verify
 from edms.cases import deadlines as dl
 from edms.cases import models as cm
 from edms.cases.operations import CaseError

@@ -25,7 +25,7 @@ from docx import Document as DocxDocument
 from pypdf import PdfReader
 from sqlalchemy import insert, select, text, update
 
-from edms.audit.verify import verify
+from edms.application.integrity import check_integrity as verify
 from edms.cli import main
 from edms.crypto.cms import sign_detached, signature_value
 from edms.crypto.keywrap import WrongPassword, unwrap_user_key

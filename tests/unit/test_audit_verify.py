@@ -1,13 +1,13 @@
-"""The verifier's fast path computes exactly the reference hashes; its report and registry behave as promised."""
+"""The integrity run's fast path computes exactly the reference hashes; its report and its checks behave as promised."""
 import random
 import string
 
 import pytest
 from sqlalchemy import text
 
-from edms.audit import verify as verification
+from edms.application.integrity import CHECKS, check_integrity
 from edms.audit.chain import HASHED_FIELDS, event_hash
-from edms.audit.verify import MAX_PROBLEMS_KEPT, batch_hashes, canonical_time, register_check, verify
+from edms.audit.integrity import MAX_PROBLEMS_KEPT, Check, batch_hashes, canonical_time, run_checks
 from edms.db import make_engine
 from edms.migrate import upgrade
 
@@ -89,22 +89,23 @@ def empty_database(tmp_path):
 
 @pytest.fixture
 def extra_check():
-    """Register a check for one test only, as a later domain would register its own."""
-    verification.registered_checks()  # the real ones first, as in production
-    added = []
+    """A check added after the real ones for one test only, as a later domain would add its own; the test's
+    `verify(engine)` runs them all."""
+    added: list[Check] = []
 
     def add(name, function):
-        assert name not in verification._CHECKS
-        register_check(name, function, description="test check")
-        added.append(name)
+        assert name not in {check.name for check in CHECKS}
+        added.append(Check(name, function, "test check"))
 
-    yield add
-    for name in added:
-        verification._CHECKS.pop(name)
+    def verify(engine, **options):
+        return run_checks(engine, (*CHECKS, *added), **options)
+
+    add.verify = verify
+    return add
 
 
 def test_an_empty_trail_verifies_and_the_audit_chain_is_checked_first(empty_database):
-    report = verify(empty_database)
+    report = check_integrity(empty_database)
     assert report.ok and report.checks[:2] == ["audit_chain", "audit_checkpoints"]
     assert report.chain_head is None and report.first_problem is None
     assert report.to_dict()["ok"] is True
@@ -121,7 +122,7 @@ def test_a_registered_check_runs_on_the_same_snapshot_and_its_problems_fail_the_
                     stored="ab", actual="cd")
 
     extra_check("test_files", test_files)
-    report = verify(empty_database)
+    report = extra_check.verify(empty_database)
     assert seen == {"one": 1}
     assert report.checks[-1] == "test_files" and report.counts["document_file"] == 3
     assert not report.ok
@@ -134,7 +135,7 @@ def test_a_check_that_crashes_is_a_failure_never_a_pass(empty_database, extra_ch
         raise RuntimeError("disk unreadable")
 
     extra_check("test_broken", broken)
-    report = verify(empty_database)
+    report = extra_check.verify(empty_database)
     assert not report.ok
     assert report.first_problem.describe() == "check test_broken: the check could not run: RuntimeError: disk unreadable"
 
@@ -145,7 +146,7 @@ def test_only_a_bounded_number_of_problems_is_kept_but_all_are_counted(empty_dat
             run.problem("document_file", f"id {number}", "damaged")
 
     extra_check("test_everything_broken", everything_broken)
-    report = verify(empty_database, only={"test_everything_broken"})
+    report = extra_check.verify(empty_database, only={"test_everything_broken"})
     assert report.problem_count == 5 * MAX_PROBLEMS_KEPT
     assert len(report.problems) == MAX_PROBLEMS_KEPT
     assert report.first_problem.key == "id 0"

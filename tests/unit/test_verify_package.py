@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from edms.crypto.pki import bootstrap_pki
 from edms.timeutil import utc_now
-from edms.verify import verify_package
+from edms.verifier.package import verify_package
 from tests.support.inspection import package_files, rezip
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "packages"

@@ -1,21 +1,19 @@
-"""The system verifies itself: every registered check re-derives what was protected and compares.
+"""The integrity run (`edms verify`): checks that re-derive what was protected and compare, on one snapshot.
 
-`verify(engine)` reads the database in one consistent, read-only snapshot and runs the registered checks
-in order. The first check walks the audit chain (hash of every event, previous-hash links, sequence
-without gaps from 1, time never decreasing); `edms.audit.checkpoints` adds the signed checkpoints of the
-chain head. Later domains add their own ("every stored file hash", "every signature") with
-`register_check(name, function, description=...)`, in a module named in `CHECK_MODULES`.
+`run_checks(engine, checks)` reads the database in one consistent, read-only snapshot and runs the given
+checks in order. This module holds the machinery (`VerificationRun`, the report) and the first check, the
+audit chain (hash of every event, previous-hash links, sequence without gaps from 1, time never
+decreasing). Which checks make up a run is decided once, in `edms.application.integrity`.
 
 The chain is streamed in keyset batches, so memory stays flat however long the chain is. No Flask here.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,8 +29,6 @@ from edms.timeutil import utc_now
 
 log = logging.getLogger("edms")
 
-# Modules that register checks when imported; a later domain adds its own module here.
-CHECK_MODULES: tuple[str, ...] = ("edms.audit.checkpoints", "edms.documents.integrity", "edms.signatures.verification")
 BATCH_SIZE = 5000
 # Enough to act on; the total is always counted. Keeps memory flat when everything is broken.
 MAX_PROBLEMS_KEPT = 100
@@ -126,33 +122,19 @@ CheckFunction = Callable[[VerificationRun], None]
 
 @dataclass(frozen=True)
 class Check:
+    """One check of the integrity run. `run(verification_run)` reads through `verification_run.connection`,
+    counts what it examined with `.examined(table, n)` and reports each broken item with
+    `.problem(table, key, message, **params)`, where `message` is marked with `N_()` so that the pages can
+    translate it. `description` is such a msgid too."""
+
     name: str
     run: CheckFunction
     description: str
 
 
-_CHECKS: dict[str, Check] = {}
-
-
-def register_check(name: str, run: CheckFunction, *, description: str) -> None:
-    """Add a check to every verification. Checks run in the order registered; the audit chain is first.
-
-    `run(verification_run)` reads through `verification_run.connection`, counts what it examined with
-    `.examined(table, n)` and reports each broken item with `.problem(table, key, message, **params)`,
-    where `message` is marked with `N_()` so that the pages can translate it.
-    """
-    _CHECKS[name] = Check(name, run, description)
-
-
-def registered_checks() -> tuple[Check, ...]:
-    for module in CHECK_MODULES:
-        importlib.import_module(module)
-    return tuple(_CHECKS.values())
-
-
-def verify(engine: Engine, *, only: Collection[str] | None = None, batch_size: int = BATCH_SIZE,
-           **options: Any) -> VerificationReport:
-    """Run the registered checks (or those named in `only`) on one read-only snapshot of the database.
+def run_checks(engine: Engine, checks: Sequence[Check], *, only: Collection[str] | None = None,
+               batch_size: int = BATCH_SIZE, **options: Any) -> VerificationReport:
+    """Run `checks` in order (or those named in `only`) on one read-only snapshot of the database.
 
     `options` are handed to the checks, e.g. `trust=` (see `edms.pki.TrustAnchors`) for signatures.
     A check that crashes is itself a failure: the report never says "verified" for what was not checked.
@@ -160,7 +142,7 @@ def verify(engine: Engine, *, only: Collection[str] | None = None, batch_size: i
     report = VerificationReport(started_at=utc_now())
     with read_snapshot(engine) as connection:
         run = VerificationRun(connection, report, {"batch_size": batch_size, **options})
-        for check in registered_checks():
+        for check in checks:
             if only is not None and check.name not in only:
                 continue
             report.checks.append(check.name)
@@ -362,7 +344,3 @@ def _report_batch(run: VerificationRun, rows: list, last_seq: int, last_hash: st
         if occurred is not None:
             last_time = occurred
     return last_time
-
-
-register_check("audit_chain", check_audit_chain,
-               description=N_("Audit trail: every event's hash, the links between events, no gaps, time never decreasing"))

@@ -1,0 +1,91 @@
+"""PDF and DOCX renditions of every version of an inspection package, made while the snapshot is read."""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import multiprocessing
+import os
+import string
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from fontTools import subset
+from fontTools.ttLib import TTFont
+
+from edms.documents import renditions as renditions_module
+from edms.documents.renditions import Rendition, find_pdf_font, render_docx, render_pdf
+
+# Below this many versions the renditions are made in this process; above, in parallel processes.
+PARALLEL_FROM = 4
+# Latin-1 and general punctuation: what English messages (signature verification results) may hold.
+_COMMON = {chr(code) for code in (*range(0xA0, 0x180), *range(0x2010, 0x2070))}
+
+
+def _render_both(rendition: Rendition, font: Path | None) -> tuple[bytes, bytes]:
+    return render_pdf(rendition, font_path=font), render_docx(rendition)
+
+
+class Renderer:
+    """PDF and DOCX of every version, made while the snapshot is still being read.
+
+    fpdf2 parses the whole embedded font for every PDF, most of a rendition's cost: one subset of it,
+    holding every character the package's records contain and every label the renditions print, is made
+    once and each PDF parses only that (a character missing from a font would print as [U+XXXX], never
+    vanish). Larger packages render in one worker process per CPU ("spawn": clean interpreters, safe in
+    a threaded server); smaller ones in this process.
+    """
+
+    def __init__(self, directory: Path, versions: int) -> None:
+        self._directory = directory
+        self._font: Path | None = None
+        workers = min(versions, os.cpu_count() or 1)
+        self._pool = (concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+                      if versions >= PARALLEL_FROM and workers > 1 else None)
+
+    def prepare(self, texts: Iterable[object]) -> None:
+        """Subset the rendition font to the characters of `texts` (walked through), the labels and ASCII."""
+        characters = (set(string.printable) | _COMMON | _characters(list(vars(renditions_module).values()))
+                      | _characters(texts))
+        font = TTFont(str(find_pdf_font()))
+        subsetter = subset.Subsetter(subset.Options(notdef_outline=True, name_IDs=["*"], glyph_names=False))
+        subsetter.populate(text="".join(sorted(characters)))
+        subsetter.subset(font)
+        self._font = self._directory / "rendition-font.ttf"
+        font.save(str(self._font))
+
+    def submit(self, rendition: Rendition) -> concurrent.futures.Future[tuple[bytes, bytes]]:
+        if self._pool is not None:
+            return self._pool.submit(_render_both, rendition, self._font)
+        done: concurrent.futures.Future[tuple[bytes, bytes]] = concurrent.futures.Future()
+        done.set_result(_render_both(rendition, self._font))
+        return done
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+
+def _characters(value: object, seen: set[int] | None = None) -> set[str]:
+    """Every character of every string in `value`, through dataclasses, mappings and other collections."""
+    seen = set() if seen is None else seen
+    if isinstance(value, str):
+        return set(value)
+    if isinstance(value, (int, float, Decimal, date)):
+        return set(str(value))
+    if id(value) in seen or value is None or isinstance(value, (bytes, type)):
+        return set()
+    seen.add(id(value))
+    if dataclasses.is_dataclass(value):
+        parts: Iterable[object] = [getattr(value, item.name) for item in dataclasses.fields(value)]
+    elif isinstance(value, Mapping):
+        parts = [*value.keys(), *value.values()]
+    elif isinstance(value, Iterable):
+        parts = list(value)
+    else:
+        return set()
+    found: set[str] = set()
+    for part in parts:
+        found |= _characters(part, seen)
+    return found
