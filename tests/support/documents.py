@@ -18,7 +18,7 @@ from edms.audit.models import AuditEvent
 from edms.documents import models as m
 from edms.documents.types import DocumentType, FieldDef
 from edms.users.models import User
-from tests.conftest import PASSWORD
+from tests.support.people import PASSWORD
 
 # The zone of every person made by the `people` fixture.
 AUTHOR_ZONE = "Asia/Tokyo"
