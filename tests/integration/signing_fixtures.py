@@ -24,7 +24,7 @@ from edms.users.models import User
 from tests.support import people as signing_rights
 from tests.support.people import PASSWORD
 from tests.support.people import acting as context
-from tests.support.documents import TITLES, VALUES
+from tests.support.examples import TITLES, VALUES
 
 OOS = "oos_notification"
 SESSION_REF = ops.session_ref_for("the-signed-in-session-of-the-test")
