@@ -18,13 +18,13 @@ from edms.documents import models as dm
 from edms.documents.operations import create_document, submit
 from edms.documents.types import DocumentType
 from edms.signatures import operations as ops
-from edms.signatures.errors import SigningRefused
 from edms.signatures.models import Signature
 from edms.users.models import User
 from tests.support import people as signing_rights
+from tests.support.examples import TITLES, VALUES
 from tests.support.people import PASSWORD
 from tests.support.people import acting as context
-from tests.support.examples import TITLES, VALUES
+from tests.support.work import unit_of_work
 
 OOS = "oos_notification"
 SESSION_REF = ops.session_ref_for("the-signed-in-session-of-the-test")
@@ -105,8 +105,7 @@ class SigningStory:
              meaning: str | None = None, comment: str | None = None, reason: str | None = None,
              document_id: int | None = None, version: int | None = None) -> Signature:
         """Sign (or refuse) as the page does: a refusal's audit trail is committed, then raised."""
-        session = self.sessions()
-        try:
+        def act(session: Session) -> Signature:
             user = session.get(User, person.id)
             document = session.get(dm.Document, document_id or self.document_id)
             target = document.version(version) if version else document.latest
@@ -114,21 +113,11 @@ class SigningStory:
                                           totp_code=totp_code, session_ref=session_ref)
             doc_type = self.document_types[document.type_key]
             if kind == "reject":
-                made = ops.reject(session, context(user), self.environment(), doc_type, user, document, target,
+                return ops.reject(session, context(user), self.environment(), doc_type, user, document, target,
                                   credentials, reason=reason or "", step=step)
-            else:
-                made = ops.sign(session, context(user), self.environment(), doc_type, user, document, target,
-                                credentials, step=step, meaning=meaning, comment=comment)
-            session.commit()
-            return made
-        except SigningRefused:
-            session.commit()
-            raise
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+            return ops.sign(session, context(user), self.environment(), doc_type, user, document, target,
+                            credentials, step=step, meaning=meaning, comment=comment)
+        return unit_of_work(self.sessions, act)
 
     def sign_through(self, *, document_id: int | None = None) -> list[Signature]:
         """Every step of the OOS notification: authored, reviewed, approved."""

@@ -33,8 +33,9 @@ from edms.signatures import operations as sig_ops
 from edms.signatures.errors import AuthorityRefused, InvalidRequest, SequenceRefused, SigningRefused
 from edms.signatures.models import Signature
 from edms.users.models import User
-from tests.support.people import PASSWORD, acting, make_ready, new_account
 from tests.support.documents import realistic_values
+from tests.support.people import PASSWORD, acting, make_ready, new_account
+from tests.support.work import unit_of_work
 
 APPROVED_MEANING = "approved"
 CASE_PHYSICIAN = "case_physician"
@@ -106,19 +107,7 @@ class CaseDriver:
 
     def run(self, action: Callable[[Session], object]) -> object:
         """One unit of work. A signing refusal is committed (its audit event stays) and re-raised."""
-        session = self.services.sessions()
-        try:
-            result = action(session)
-            session.commit()
-            return result
-        except SigningRefused:
-            session.commit()
-            raise
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        return unit_of_work(self.services.sessions, action)
 
     def user(self, session: Session, username: str) -> User:
         return session.get(User, self.ids[username])

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from edms.audit import AuditContext
 from edms.cases.operations import CaseFacts, create_case
 from edms.db import transaction
 from edms.documents import models as dm
