@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from edms.crypto.cms import sign_detached, signature_value, signer_certificate, verify_detached
 from edms.crypto.pki import bootstrap_pki, build_crl, generate_private_key
-from tests.unit.crypto.conftest import certified_key
+from tests.unit.crypto.conftest import certified_key, write_pem
 
 MANIFEST = json.dumps(
     {"document": "DEV-2026-0042", "version": 3, "sha256": "9f" * 32, "meaning": "approved",
@@ -38,11 +38,6 @@ def signature(pki, alice):
 
 def verify(signature, data, pki, **kwargs):
     return verify_detached(signature, data, [pki.root_cert], **kwargs)
-
-
-def write_pem(path, *objects):
-    path.write_bytes(b"".join(o.public_bytes(serialization.Encoding.PEM) for o in objects))
-    return str(path)
 
 
 def openssl_cms_verify(tmp_path, signature, content, root):

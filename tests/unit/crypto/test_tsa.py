@@ -24,7 +24,7 @@ from edms.crypto.tsa import (
     token_from_response,
     verify_timestamp,
 )
-from tests.unit.crypto.conftest import certified_key
+from tests.unit.crypto.conftest import certified_key, write_pem
 
 POLICY = "1.2.3.4.1"
 
@@ -64,11 +64,6 @@ def tsa_certificate(pki, public_key, *, eku_critical=True, now):
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=eku_critical)
         .sign(pki.root_key, hashes.SHA256())
     )
-
-
-def write_pem(path, *objects):
-    path.write_bytes(b"".join(o.public_bytes(serialization.Encoding.PEM) for o in objects))
-    return str(path)
 
 
 def openssl_ts_verify(tmp_path, response, data, pki):
