@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy.engine import make_url
 
 from edms.config import Settings, load_settings
@@ -64,7 +63,7 @@ def signed_case_sqlite(tmp_path_factory, sqlite_template, pki_template) -> CaseT
     directory = tmp_path_factory.mktemp("signed-case-template")
     url = databases.sqlite_copy(sqlite_template, directory)
     case = build_template(_settings(url, directory / "data"), pki_template)
-    return CaseTemplate(database=directory / "edms.sqlite3", data_dir=directory / "data", case=case)
+    return CaseTemplate(database=Path(make_url(url).database), data_dir=directory / "data", case=case)
 
 
 @pytest.fixture(scope="session")

@@ -23,11 +23,11 @@ from edms.pki import PkiStore
 from edms.signatures import operations as signing
 from edms.users.models import User
 from tests.support.documents import PDF_BYTES, realistic_values, title_for
+from tests.support.examples import VALUES
 from tests.support.people import PASSWORD, acting, make_ready, new_account
 
-LOT = "L2026-0412"
-PRODUCT = "tisagenlecleucel (CTL019)"
-PATIENT = "PT-7Q4X"
+OOS_VALUES = VALUES["oos_notification"]
+LOT, PRODUCT, PATIENT = OOS_VALUES["lot"], OOS_VALUES["product"], OOS_VALUES["patient_ref"]
 # Two people per signing role, so that no one signs two steps of one version; an administrator who
 # verifies identities (one who did not create the accounts, 21 CFR 11.100(b)).
 SIGNERS = {
