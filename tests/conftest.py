@@ -1,22 +1,28 @@
 """Fixtures: every database-backed test runs once on SQLite and once on a real PostgreSQL server."""
 from __future__ import annotations
 
+import copy
 import os
 import re
+import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from edms.audit import AuditContext
 from edms.config import Settings, load_settings
-from edms.db import make_engine, make_session_factory, transaction
-from edms.users.operations import Profile, create_user
+from edms.db import make_engine, make_session_factory
+from edms.pki import PkiStore
+from edms.pki.store import PKI_DIRNAME
 from tests.support import databases
+from tests.support.databases import CaseTemplate
+from tests.support.people import PASSWORD, People
 from tests.support.postgres import PostgresServer
+from tests.support.signed_case import SignedCase, build_template
 
-PASSWORD = "Correct-Horse-2026!"
 ENGINES = ("sqlite", "postgresql")
+TEST_ORGANISATION = "Kansai Regenerative Cell Therapies K.K."
 
 
 def pytest_addoption(parser):
@@ -43,25 +49,66 @@ def postgres_template(postgres_server):
     return databases.migrated_postgres_template(postgres_server.url(), postgres_server.url)
 
 
+@pytest.fixture(scope="session")
+def pki_template(tmp_path_factory):
+    # A cheap key-derivation count keeps the run fast; the keys and certificates are real.
+    directory = tmp_path_factory.mktemp("pki-template") / PKI_DIRNAME
+    PkiStore(directory, "testing-pki-passphrase").create(TEST_ORGANISATION, kdf_iterations=1000)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def signed_case_sqlite(tmp_path_factory, sqlite_template, pki_template) -> CaseTemplate:
+    """The signed case, built once per run on SQLite; each test that asks for it gets a copy."""
+    directory = tmp_path_factory.mktemp("signed-case-template")
+    url = databases.sqlite_copy(sqlite_template, directory)
+    case = build_template(_settings(url, directory / "data"), pki_template)
+    return CaseTemplate(database=Path(make_url(url).database), data_dir=directory / "data", case=case)
+
+
+@pytest.fixture(scope="session")
+def signed_case_postgresql(tmp_path_factory, postgres_server, postgres_template, pki_template) -> CaseTemplate:
+    """The signed case, built once per run on PostgreSQL into a database the tests' copies are made from."""
+    directory = tmp_path_factory.mktemp("signed-case-template")
+    name, url = databases.postgres_copy(postgres_server.url(), postgres_template, postgres_server.url)
+    case = build_template(_settings(url, directory / "data"), pki_template)
+    return CaseTemplate(database=name, data_dir=directory / "data", case=case)
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    return tmp_path / "data"
+
+
 @pytest.fixture(params=ENGINES)
-def database_url(request, tmp_path) -> Iterator[str]:
-    """A freshly migrated database of its own for each test, on each engine."""
+def database_url(request, tmp_path, data_dir) -> Iterator[str]:
+    """A database of its own for each test, on each engine: a copy of the migrated template or, for a test
+    that asks for `signed_case`, of the signed case's template (with its data directory)."""
     engine_name = request.param
     if engine_name not in request.config.getoption("--engines"):
         pytest.skip(f"{engine_name} not selected (--engines)")
+    seeded: CaseTemplate | None = None
+    if "signed_case" in request.fixturenames:
+        seeded = request.getfixturevalue(f"signed_case_{engine_name}")
+        shutil.copytree(seeded.data_dir, data_dir)
     if engine_name == "sqlite":
-        yield databases.sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
+        template = seeded.database if seeded else request.getfixturevalue("sqlite_template")
+        yield databases.sqlite_copy(template, tmp_path)
         return
     server = request.getfixturevalue("postgres_server")
-    template = request.getfixturevalue("postgres_template")
+    template = seeded.database if seeded else request.getfixturevalue("postgres_template")
     name, url = databases.postgres_copy(server.url(), template, server.url)
     yield url
     databases.drop_postgres(server.url(), name)
 
 
+def _settings(database_url: str, data_dir: Path) -> Settings:
+    return load_settings("testing", overrides={"database_url": database_url, "data_dir": str(data_dir)})
+
+
 @pytest.fixture
-def settings(database_url, tmp_path) -> Settings:
-    return load_settings("testing", overrides={"database_url": database_url, "data_dir": str(tmp_path / "data")})
+def settings(database_url, data_dir) -> Settings:
+    return _settings(database_url, data_dir)
 
 
 @pytest.fixture
@@ -84,27 +131,6 @@ def app(settings):
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-@dataclass
-class People:
-    """Creates real accounts through the same operation the admin page uses."""
-
-    settings: Settings
-    sessions: object
-
-    def make(self, username: str, role: str | set[str], *, printed_name: str | None = None,
-             must_change_password: bool = False, timezone: str = "Asia/Tokyo", password: str = PASSWORD):
-        roles = {role} if isinstance(role, str) else set(role)
-        with transaction(self.sessions) as session:
-            user = create_user(
-                session, AuditContext.system("test setup"), self.settings.password,
-                username=username,
-                profile=Profile(printed_name=printed_name or username.replace(".", " ").title(), timezone=timezone,
-                                email=f"{username}@example.org"),
-                roles=roles, password=password, must_change_password=must_change_password,
-            )
-            return user
 
 
 @pytest.fixture
@@ -143,3 +169,20 @@ def admin_client(client, admin):
     response = sign_in(client, "daisuke.kato")
     assert response.status_code == 302
     return client
+
+
+@pytest.fixture
+def organisation_pki(settings, pki_template) -> PkiStore:
+    """The PKI in this test's data directory, as `edms init` would have left it (the signed case's data
+    directory already holds the same one)."""
+    store = PkiStore.for_settings(settings)
+    shutil.copytree(pki_template, store.directory, dirs_exist_ok=True)
+    return store
+
+
+@pytest.fixture
+def signed_case(database_url, request) -> SignedCase:
+    """The signed case of tests/support/signed_case.py, already in this test's database and data directory:
+    `database_url` copied them from the template built once per run."""
+    built: CaseTemplate = request.getfixturevalue(f"signed_case_{make_url(database_url).get_backend_name()}")
+    return copy.deepcopy(built.case)

@@ -26,7 +26,6 @@ from edms.db import transaction
 from edms.demo import DEMO_PASSWORD, DEMO_PEOPLE, create_demo_users
 from edms.demo_cases import create_demo_cases
 from tests.browser.conftest import browser_sign_in
-from tests.integration.conftest import organisation_pki, pki_template  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 

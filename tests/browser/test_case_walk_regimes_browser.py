@@ -28,7 +28,6 @@ from sqlalchemy import select
 from edms.cases.models import Case
 from edms.demo import DEMO_PEOPLE
 from tests.browser.test_case_walk_browser import PRINTED, Walk, demo  # noqa: F401  (demo: fixture)
-from tests.integration.conftest import organisation_pki, pki_template  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,8 @@ from pypdf import PdfReader
 
 from tests.browser.conftest import browser_sign_in, choose_language
 from tests.conftest import PASSWORD
-from tests.support.documents import PDF_BYTES, VALUES, sha256
+from tests.support.documents import PDF_BYTES, sha256
+from tests.support.examples import VALUES
 
 pytestmark = pytest.mark.browser
 

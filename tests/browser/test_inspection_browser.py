@@ -12,8 +12,7 @@ from playwright.sync_api import expect
 from edms.verifier.package import verify_package
 from tests.browser.conftest import browser_sign_in
 from tests.conftest import PASSWORD
-from tests.integration.conftest import organisation_pki, pki_template  # noqa: F401
-from tests.support.inspection import INSPECTOR, events, inspector, signed_case  # noqa: F401
+from tests.support.inspection import INSPECTOR, events, inspector  # noqa: F401
 from tests.support.signed_case import LOT, REFUSAL
 
 pytestmark = pytest.mark.browser

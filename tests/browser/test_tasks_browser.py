@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import browser_sign_in
 from tests.conftest import PASSWORD
-from tests.integration.conftest import organisation_pki, pki_template, signing  # noqa: F401  (fixtures)
+from tests.integration.conftest import signing  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 

@@ -9,30 +9,25 @@ e-signature policy and holds current training recorded by an administrator.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from edms.audit import AuditContext
 from edms.db import transaction
 from edms.documents import models as dm
 from edms.documents.operations import create_document, submit
 from edms.documents.types import DocumentType
-from edms.signatures import gates
 from edms.signatures import operations as ops
-from edms.signatures.errors import SigningRefused
 from edms.signatures.models import Signature
-from edms.timeutil import utc_now
 from edms.users.models import User
-from tests.conftest import PASSWORD
-from tests.support.documents import TITLES, VALUES
+from tests.support import people as signing_rights
+from tests.support.examples import TITLES, VALUES
+from tests.support.people import PASSWORD
+from tests.support.people import acting as context
+from tests.support.work import unit_of_work
 
 OOS = "oos_notification"
 SESSION_REF = ops.session_ref_for("the-signed-in-session-of-the-test")
-
-
-def context(user: User) -> AuditContext:
-    return AuditContext(user_id=user.id, user_name=user.printed_name, client_addr="192.0.2.10")
 
 
 @dataclass
@@ -63,30 +58,24 @@ class SigningStory:
     # --- signing rights -------------------------------------------------------------------------------
 
     def verify_identity(self, person: User, by: User | None = None) -> None:
-        by = by or self.admin
         with transaction(self.sessions) as session:
-            gates.record_identity_verification(
-                session, context(by), session.get(User, by.id), session.get(User, person.id),
-                method="In person, photo ID", evidence="Passport TR1234567 checked against the HR record HR-2026-113")
+            signing_rights.verify_identity(session, session.get(User, (by or self.admin).id), session.get(User, person.id))
 
     def acknowledge_policy(self, person: User) -> None:
         with transaction(self.sessions) as session:
-            gates.acknowledge_policy(session, context(person), session.get(User, person.id), gates.load_policy())
+            signing_rights.acknowledge_policy(session, session.get(User, person.id))
 
     def train(self, person: User, role: str, *, document_type: str | None = OOS, days_valid: int = 365,
               trained_on: date | None = None) -> None:
-        trained_on = trained_on or utc_now().date() - timedelta(days=30)
         with transaction(self.sessions) as session:
-            gates.record_training(
-                session, context(self.admin), session.get(User, self.admin.id), session.get(User, person.id),
-                role=role, document_type=document_type, known_types=self.document_types,
-                course="SOP QA-014 v3: electronic signatures on OOS records", trained_on=trained_on,
-                valid_until=trained_on + timedelta(days=days_valid))
+            signing_rights.train(session, session.get(User, self.admin.id), session.get(User, person.id), role,
+                         document_type=document_type, known_types=self.document_types, trained_on=trained_on,
+                         days_valid=days_valid)
 
     def make_ready(self, person: User, role: str) -> None:
-        self.verify_identity(person)
-        self.acknowledge_policy(person)
-        self.train(person, role)
+        with transaction(self.sessions) as session:
+            signing_rights.make_ready(session, session.get(User, self.admin.id), session.get(User, person.id), role,
+                              known_types=self.document_types, document_type=OOS)
 
     # --- the record -----------------------------------------------------------------------------------
 
@@ -116,8 +105,7 @@ class SigningStory:
              meaning: str | None = None, comment: str | None = None, reason: str | None = None,
              document_id: int | None = None, version: int | None = None) -> Signature:
         """Sign (or refuse) as the page does: a refusal's audit trail is committed, then raised."""
-        session = self.sessions()
-        try:
+        def act(session: Session) -> Signature:
             user = session.get(User, person.id)
             document = session.get(dm.Document, document_id or self.document_id)
             target = document.version(version) if version else document.latest
@@ -125,21 +113,11 @@ class SigningStory:
                                           totp_code=totp_code, session_ref=session_ref)
             doc_type = self.document_types[document.type_key]
             if kind == "reject":
-                made = ops.reject(session, context(user), self.environment(), doc_type, user, document, target,
+                return ops.reject(session, context(user), self.environment(), doc_type, user, document, target,
                                   credentials, reason=reason or "", step=step)
-            else:
-                made = ops.sign(session, context(user), self.environment(), doc_type, user, document, target,
-                                credentials, step=step, meaning=meaning, comment=comment)
-            session.commit()
-            return made
-        except SigningRefused:
-            session.commit()
-            raise
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+            return ops.sign(session, context(user), self.environment(), doc_type, user, document, target,
+                            credentials, step=step, meaning=meaning, comment=comment)
+        return unit_of_work(self.sessions, act)
 
     def sign_through(self, *, document_id: int | None = None) -> list[Signature]:
         """Every step of the OOS notification: authored, reviewed, approved."""

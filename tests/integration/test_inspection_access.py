@@ -21,7 +21,7 @@ from edms.users.models import User
 from edms.web.guards import READ_ONLY_ALLOWED_WRITES
 from tests.conftest import csrf_token, sign_in
 from tests.support.documents import Api
-from tests.support.inspection import INSPECTOR, events, inspector, inspector_client, row_counts, signed_case  # noqa: F401
+from tests.support.inspection import INSPECTOR, events, inspector, inspector_client, row_counts  # noqa: F401
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Writes that concern only the inspector's own session or credentials, never a record: sign in and out,

@@ -28,7 +28,6 @@ from tests.support.inspection import (  # noqa: F401
     package_files,
     rezip,
     run_verifier,
-    signed_case,
 )
 
 

@@ -8,7 +8,7 @@ import pytest
 from edms.inspection.search import SearchError, SearchQuery, parse_query, search
 from edms.timeutil import utc_now
 from tests.support.documents import Api
-from tests.support.inspection import INSPECTOR, inspector, inspector_client, signed_case  # noqa: F401
+from tests.support.inspection import INSPECTOR, inspector, inspector_client  # noqa: F401
 from tests.support.signed_case import LOT, PATIENT, PRODUCT
 
 

@@ -10,7 +10,7 @@ from edms.inspection.timeline import case_timeline, document_timeline
 from edms.signatures.models import Signature
 from edms.signatures.presentation import current_trust
 from tests.support.documents import Api
-from tests.support.inspection import INSPECTOR, inspector, inspector_client, signed_case  # noqa: F401
+from tests.support.inspection import INSPECTOR, inspector, inspector_client  # noqa: F401
 from tests.support.signed_case import REFUSAL, REVISION
 
 

@@ -19,7 +19,7 @@ from edms.workflow.models import Delegation
 from edms.workflow.tasks import tasks_for
 from tests.conftest import bearer, csrf_token, sign_in
 from tests.integration.signing_fixtures import context
-from tests.support.documents import TITLES, VALUES
+from tests.support.examples import TITLES, VALUES
 
 NOW = datetime.now(timezone.utc)
 

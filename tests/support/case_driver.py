@@ -15,28 +15,27 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from edms.audit import AuditContext
 from edms.audit.models import AuditEvent
 from edms.cases import deadlines as dl
 from edms.cases import models as cm
 from edms.cases import operations as case_ops
 from edms.cases.regimes import resolve_anchors, resolve_conditions
+from edms.db import transaction
 from edms.documents import models as dm
 from edms.documents import operations as doc_ops
 from edms.documents.types import DocumentType
-from edms.signatures import gates
 from edms.signatures import operations as sig_ops
 from edms.signatures.errors import AuthorityRefused, InvalidRequest, SequenceRefused, SigningRefused
 from edms.signatures.models import Signature
 from edms.users.models import User
-from edms.users.operations import Profile, create_user
-from tests.conftest import PASSWORD
 from tests.support.documents import realistic_values
+from tests.support.people import PASSWORD, acting, make_ready, new_account
+from tests.support.work import unit_of_work
 
 APPROVED_MEANING = "approved"
 CASE_PHYSICIAN = "case_physician"
@@ -66,41 +65,21 @@ def names_case_physician(step) -> bool:
     return getattr(step, "signer", None) == CASE_PHYSICIAN
 
 
-def ctx(user: User) -> AuditContext:
-    return AuditContext(user.id, user.printed_name, client_addr="192.0.2.44")
 
 
 def cast_ready(services) -> dict[str, int]:
     """Create the cast with full signing rights (identity verified, policy acknowledged, trained for
     their role on every type); returns {username: user id}."""
     ids: dict[str, int] = {}
-    setup = AuditContext.system("test setup")
-    today = date.today()
-    policy = gates.load_policy()
-    session = services.sessions()
-    try:
-        admin = create_user(session, setup, services.settings.password, username=ADMINISTRATOR[0],
-                            profile=Profile(printed_name=ADMINISTRATOR[1], timezone="Asia/Tokyo"), roles={"admin"},
-                            password=PASSWORD, must_change_password=False)
+    with transaction(services.sessions) as session:
+        admin = new_account(session, services.settings, ADMINISTRATOR[0], {"admin"}, printed_name=ADMINISTRATOR[1])
         for role, people in CAST.items():
             for username, printed_name, zone in people:
-                person = create_user(session, setup, services.settings.password, username=username,
-                                     profile=Profile(printed_name=printed_name, timezone=zone,
-                                                     email=f"{username}@example.org"),
-                                     roles={role}, password=PASSWORD, must_change_password=False)
+                person = new_account(session, services.settings, username, {role}, printed_name=printed_name,
+                                     timezone=zone)
                 ids[username] = person.id
-                if role == "inspector":
-                    continue
-                gates.record_identity_verification(session, ctx(admin), admin, person, method="In person, photo ID",
-                                                   evidence=f"Passport of {printed_name} checked against HR record")
-                gates.acknowledge_policy(session, ctx(person), person, policy)
-                gates.record_training(session, ctx(admin), admin, person, role=role, document_type=None,
-                                      known_types=services.document_types,
-                                      course=f"SOP QA-014 v3: e-signatures on OOS case records ({role})",
-                                      trained_on=today - timedelta(days=30), valid_until=today + timedelta(days=365))
-        session.commit()
-    finally:
-        session.close()
+                if role != "inspector":
+                    make_ready(session, admin, person, role, known_types=services.document_types)
     return ids
 
 
@@ -128,19 +107,7 @@ class CaseDriver:
 
     def run(self, action: Callable[[Session], object]) -> object:
         """One unit of work. A signing refusal is committed (its audit event stays) and re-raised."""
-        session = self.services.sessions()
-        try:
-            result = action(session)
-            session.commit()
-            return result
-        except SigningRefused:
-            session.commit()
-            raise
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        return unit_of_work(self.services.sessions, action)
 
     def user(self, session: Session, username: str) -> User:
         return session.get(User, self.ids[username])
@@ -192,7 +159,7 @@ class CaseDriver:
                   physician: str, oos_detected_at: datetime, opener: str = "akiko.tanaka") -> int:
         def act(session):
             user = self.user(session, opener)
-            return case_ops.create_case(session, ctx(user), user, self.services.regimes, case_ops.CaseFacts(
+            return case_ops.create_case(session, acting(user), user, self.services.regimes, case_ops.CaseFacts(
                 regime_key=regime_key, product=product, lot=lot, patient_ref=patient_ref, treating_site=site,
                 site_timezone=zone, physician_id=self.ids[physician], oos_detected_at=oos_detected_at)).id
         self.case_id = self.run(act)
@@ -202,21 +169,21 @@ class CaseDriver:
     def record_date(self, key: str, value: datetime, by: str, reason: str | None = None) -> None:
         def act(session):
             user = self.user(session, by)
-            case_ops.record_date(session, ctx(user), user, self.case(session), key, value, reason)
+            case_ops.record_date(session, acting(user), user, self.case(session), key, value, reason)
         self.run(act)
 
     def answer(self, key: str, answer: bool, by: str, reason: str | None = None) -> None:
         def act(session):
             user = self.user(session, by)
             case = self.case(session)
-            case_ops.answer_question(session, ctx(user), user, case, self.services.regimes[case.regime_key], key,
+            case_ops.answer_question(session, acting(user), user, case, self.services.regimes[case.regime_key], key,
                                      answer, reason)
         self.run(act)
 
     def set_status(self, status: str, by: str, reason: str) -> None:
         def act(session):
             user = self.user(session, by)
-            case_ops.set_status(session, ctx(user), user, self.case(session), status, reason,
+            case_ops.set_status(session, acting(user), user, self.case(session), status, reason,
                                 types=self.services.document_types, regimes=self.services.regimes)
         self.run(act)
 
@@ -283,17 +250,17 @@ class CaseDriver:
         def act(session):
             user = self.user(session, by)
             document = doc_ops.create_document(
-                session, ctx(user), user, doc_type, title=title or f"{doc_type.name.en}, lot {case.lot} ({case.patient_ref})",
+                session, acting(user), user, doc_type, title=title or f"{doc_type.name.en}, lot {case.lot} ({case.patient_ref})",
                 raw_values=values, case_id=self.case_id)
             if submit:
-                doc_ops.submit(session, ctx(user), user, document)
+                doc_ops.submit(session, acting(user), user, document)
             return document.id
         return self.run(act)
 
     def submit(self, document_id: int, by: str) -> None:
         def act(session):
             user = self.user(session, by)
-            doc_ops.submit(session, ctx(user), user, session.get(dm.Document, document_id))
+            doc_ops.submit(session, acting(user), user, session.get(dm.Document, document_id))
         self.run(act)
 
     def revise(self, document_id: int, reason: str, by: str, overrides: Mapping[str, object] | None = None,
@@ -303,19 +270,19 @@ class CaseDriver:
             user = self.user(session, by)
             document = session.get(dm.Document, document_id)
             doc_type = self.doc_type(document.type_key)
-            draft = doc_ops.revise(session, ctx(user), user, doc_type, document, reason)
+            draft = doc_ops.revise(session, acting(user), user, doc_type, document, reason)
             if overrides:
                 values = {**json.loads(draft.content), **overrides}
-                doc_ops.save_draft(session, ctx(user), user, doc_type, document, title=draft.title, raw_values=values)
+                doc_ops.save_draft(session, acting(user), user, doc_type, document, title=draft.title, raw_values=values)
             if submit:
-                doc_ops.submit(session, ctx(user), user, document)
+                doc_ops.submit(session, acting(user), user, document)
             return draft.version
         return self.run(act)
 
     def withdraw(self, document_id: int, reason: str, by: str) -> None:
         def act(session):
             user = self.user(session, by)
-            doc_ops.withdraw(session, ctx(user), user, session.get(dm.Document, document_id), reason)
+            doc_ops.withdraw(session, acting(user), user, session.get(dm.Document, document_id), reason)
         self.run(act)
 
     # --- signing ------------------------------------------------------------------------------------
@@ -330,9 +297,9 @@ class CaseDriver:
             credentials = sig_ops.Credentials(password=PASSWORD, username=user.username)
             doc_type = self.doc_type(document.type_key)
             if kind == "reject":
-                return sig_ops.reject(session, ctx(user), self.environment(), doc_type, user, document, target,
+                return sig_ops.reject(session, acting(user), self.environment(), doc_type, user, document, target,
                                       credentials, reason=reason or "", step=step)
-            return sig_ops.sign(session, ctx(user), self.environment(), doc_type, user, document, target,
+            return sig_ops.sign(session, acting(user), self.environment(), doc_type, user, document, target,
                                 credentials, step=step, comment=comment)
         return self.run(act)
 

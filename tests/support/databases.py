@@ -1,9 +1,10 @@
-"""One migrated template per engine per run; each test gets its own copy of it."""
+"""Templates made once per engine per run (the migrated database, the signed case); each test gets its own copy."""
 from __future__ import annotations
 
 import itertools
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -54,3 +55,13 @@ def drop_postgres(admin_url: str, name: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@dataclass(frozen=True)
+class CaseTemplate:
+    """A database made once per run to be copied for each test (a SQLite file or a PostgreSQL template
+    database), the data directory that goes with it (blobs, PKI) and what was made in it."""
+
+    database: Path | str
+    data_dir: Path
+    case: object

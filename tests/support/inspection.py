@@ -1,4 +1,4 @@
-"""What the inspection tests share: an inspector, a signed case, packages and the verifier run as a program."""
+"""What the inspection tests share: an inspector, packages and the verifier run as a program."""
 from __future__ import annotations
 
 import io
@@ -14,15 +14,9 @@ import edms.models  # noqa: F401  (every table in Base.metadata)
 from edms.audit.models import AuditEvent
 from edms.db import Base
 from tests.conftest import sign_in
-from tests.support.signed_case import build_signed_case
 
 INSPECTOR = ("sofia.lindqvist", "Sofia Lindqvist (PMDA)")
 EDMS_VERIFY = Path(sys.executable).parent / "edms-verify"
-
-
-@pytest.fixture
-def signed_case(app, organisation_pki):
-    return build_signed_case(app.extensions["edms"])
 
 
 @pytest.fixture

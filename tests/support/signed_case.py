@@ -7,27 +7,27 @@ version 2 is approved and then revised, and version 3 is approved: the history a
 """
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from edms.audit import AuditContext
 from edms.cases.operations import CaseFacts, create_case
 from edms.db import transaction
 from edms.documents import models as dm
 from edms.documents import operations as documents
-from edms.signatures import gates
+from edms.pki import PkiStore
 from edms.signatures import operations as signing
 from edms.users.models import User
-from edms.users.operations import Profile, create_user
-from tests.conftest import PASSWORD
 from tests.support.documents import PDF_BYTES, realistic_values, title_for
+from tests.support.examples import VALUES
+from tests.support.people import PASSWORD, acting, make_ready, new_account
 
-LOT = "L2026-0412"
-PRODUCT = "tisagenlecleucel (CTL019)"
-PATIENT = "PT-7Q4X"
+OOS_VALUES = VALUES["oos_notification"]
+LOT, PRODUCT, PATIENT = OOS_VALUES["lot"], OOS_VALUES["product"], OOS_VALUES["patient_ref"]
 # Two people per signing role, so that no one signs two steps of one version; an administrator who
 # verifies identities (one who did not create the accounts, 21 CFR 11.100(b)).
 SIGNERS = {
@@ -50,34 +50,17 @@ class SignedCase:
     signatures: list[str] = field(default_factory=list)  # signature ids
 
 
-def _ctx(user: User) -> AuditContext:
-    return AuditContext(user.id, user.printed_name, "192.0.2.10")
-
-
 def ensure_signers(services) -> None:
     """Everyone in SIGNERS, ready to sign for their role; the verifying administrator."""
     with transaction(services.sessions) as session:
         if session.scalar(select(User.id).where(User.username == VERIFIER[0])) is not None:
             return
-        setup = AuditContext.system("test setup")
-        verifier = create_user(session, setup, services.settings.password, username=VERIFIER[0],
-                               profile=Profile(printed_name=VERIFIER[1], timezone="Asia/Tokyo"), roles={"admin"},
-                               password=PASSWORD, must_change_password=False)
-        policy = gates.load_policy()
-        today = date.today()
+        verifier = new_account(session, services.settings, VERIFIER[0], {"admin"}, printed_name=VERIFIER[1])
         for role, people in SIGNERS.items():
             for username, printed_name in people:
-                person = session.scalar(select(User).where(User.username == username)) or create_user(
-                    session, setup, services.settings.password, username=username,
-                    profile=Profile(printed_name=printed_name, timezone="Asia/Tokyo"), roles={role},
-                    password=PASSWORD, must_change_password=False)
-                gates.record_identity_verification(session, _ctx(verifier), verifier, person,
-                                                   method="Passport checked in person",
-                                                   evidence=f"Passport of {printed_name}, HR record {person.id}")
-                gates.acknowledge_policy(session, _ctx(person), person, policy)
-                gates.record_training(session, _ctx(verifier), verifier, person, role=role, document_type=None,
-                                      known_types=services.document_types, course="SOP QA-001 v4 e-signatures",
-                                      trained_on=today - timedelta(days=30), valid_until=today + timedelta(days=365))
+                person = _user(session, username) or new_account(session, services.settings, username, {role},
+                                                                 printed_name=printed_name)
+                make_ready(session, verifier, person, role, known_types=services.document_types)
 
 
 def _user(session, username: str) -> User:
@@ -112,9 +95,9 @@ def _sign_all(services, env, document_id: int, case: SignedCase, *, refuse_at: i
             used.add(signer.id)
             credentials = signing.Credentials(password=PASSWORD, username=signer.username)
             if index == refuse_at:
-                return signing.reject(session, _ctx(signer), env, doc_type, signer, document, version, credentials,
+                return signing.reject(session, acting(signer), env, doc_type, signer, document, version, credentials,
                                       reason=REFUSAL)
-            return signing.sign(session, _ctx(signer), env, doc_type, signer, document, version, credentials,
+            return signing.sign(session, acting(signer), env, doc_type, signer, document, version, credentials,
                                 comment="Checked against batch record BR-L2026-0412." if index == 0 else None)
         case.signatures.append(_act(services, document_id, act).signature_id)
         if index == refuse_at:
@@ -125,7 +108,7 @@ def open_case(services) -> int:
     """The case of lot L2026-0412 for patient PT-7Q4X, opened by QC under the current Japanese regime."""
     with transaction(services.sessions) as session:
         author, physician = _user(session, SIGNERS["author"][0][0]), _user(session, SIGNERS["physician"][0][0])
-        return create_case(session, _ctx(author), author, services.regimes, CaseFacts(
+        return create_case(session, acting(author), author, services.regimes, CaseFacts(
             regime_key="jp_current", product=PRODUCT, lot=LOT, patient_ref=PATIENT,
             treating_site="Kansai University Hospital, Department of Hematology", site_timezone="Asia/Tokyo",
             physician_id=physician.id, oos_detected_at=datetime(2026, 11, 20, 9, 30, tzinfo=ZoneInfo("Asia/Tokyo")),
@@ -147,20 +130,34 @@ def build_signed_case(services, *, types: tuple[str, ...] = DOCUMENT_TYPES, vers
                 for field in doc_type.fields if field.type == "document_refs"}
         with transaction(services.sessions) as session:
             author = _user(session, author_name)
-            document = documents.create_document(session, _ctx(author), author, doc_type, title=title_for(doc_type),
+            document = documents.create_document(session, acting(author), author, doc_type, title=title_for(doc_type),
                                                  raw_values=realistic_values(doc_type, refs), case_id=case_id)
             if attachment:
-                documents.add_attachment(session, _ctx(author), author, document, services.blobs,
+                documents.add_attachment(session, acting(author), author, document, services.blobs,
                                          filename=f"release-test-{LOT}.pdf", data=PDF_BYTES)
             case.documents.append(document.id)
             case.numbers[document.id] = document.number
             created.setdefault(key, []).append(document.number)
         for number in range(1, versions + 1):
-            _act(services, document.id, lambda s, d: documents.submit(s, _ctx(_user(s, author_name)),
+            _act(services, document.id, lambda s, d: documents.submit(s, acting(_user(s, author_name)),
                                                                       _user(s, author_name), d))
             last = number == versions
             _sign_all(services, env, document.id, case, refuse_at=1 if number == 1 and not last else None)
             if not last:
                 _act(services, document.id, lambda s, d: documents.revise(
-                    s, _ctx(_user(s, author_name)), _user(s, author_name), doc_type, d, REVISION))
+                    s, acting(_user(s, author_name)), _user(s, author_name), doc_type, d, REVISION))
     return case
+
+
+def build_template(settings, pki_template: Path) -> SignedCase:
+    """The signed case, made once into the database and data directory of `settings` so that each test
+    starts from a copy of them (tests/conftest.py): the organisation PKI first, as `edms init` leaves it."""
+    from edms.app import create_app
+
+    shutil.copytree(pki_template, PkiStore.for_settings(settings).directory)
+    app = create_app(settings)
+    try:
+        return build_signed_case(app.extensions["edms"])
+    finally:
+        # No connection may stay open: PostgreSQL copies a template database only when nobody uses it.
+        app.extensions["edms"].engine.dispose()

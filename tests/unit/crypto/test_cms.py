@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from edms.crypto.cms import sign_detached, signature_value, signer_certificate, verify_detached
-from edms.crypto.pki import bootstrap_pki, build_crl, generate_private_key, issue_user_certificate
+from edms.crypto.pki import bootstrap_pki, build_crl, generate_private_key
+from tests.unit.crypto.conftest import certified_key, write_pem
 
-ORG = "Example Cell Therapy K.K."
 MANIFEST = json.dumps(
     {"document": "DEV-2026-0042", "version": 3, "sha256": "9f" * 32, "meaning": "approved",
      "signer": "山田 太郎", "signed_at": "2026-04-01T09:00:00.000000Z"},
@@ -21,32 +21,13 @@ MANIFEST = json.dumps(
 
 
 @pytest.fixture(scope="module")
-def now():
-    # Real time: openssl judges certificate validity at its own clock.
-    return datetime.now(timezone.utc).replace(microsecond=0)
-
-
-@pytest.fixture(scope="module")
-def pki(now):
-    return bootstrap_pki(ORG, now - timedelta(days=1))
-
-
-def make_user(pki, now, printed_name, username, user_id):
-    key = generate_private_key()
-    cert = issue_user_certificate(pki.intermediate_cert, pki.intermediate_key, key.public_key(),
-                                  printed_name=printed_name, username=username, user_id=user_id,
-                                  org_name=ORG, now=now - timedelta(days=1))
-    return key, cert
-
-
-@pytest.fixture(scope="module")
 def alice(pki, now):
-    return make_user(pki, now, "山田 太郎", "t.yamada", "user-0001")
+    return certified_key(pki, now, "山田 太郎", "t.yamada", "user-0001")
 
 
 @pytest.fixture(scope="module")
 def bob(pki, now):
-    return make_user(pki, now, "Bob Smith", "b.smith", "user-0002")
+    return certified_key(pki, now, "Bob Smith", "b.smith", "user-0002")
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +38,6 @@ def signature(pki, alice):
 
 def verify(signature, data, pki, **kwargs):
     return verify_detached(signature, data, [pki.root_cert], **kwargs)
-
-
-def write_pem(path, *objects):
-    path.write_bytes(b"".join(o.public_bytes(serialization.Encoding.PEM) for o in objects))
-    return str(path)
 
 
 def openssl_cms_verify(tmp_path, signature, content, root):

@@ -4,13 +4,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from edms.crypto.pki import bootstrap_pki, build_crl, generate_private_key, issue_user_certificate
+from tests.unit.crypto.conftest import ORG, write_pem
 
-ORG = "Example Cell Therapy K.K."
 NOW = datetime(2026, 4, 1, 9, 0, tzinfo=timezone.utc)
 
 
@@ -39,11 +38,6 @@ def extension(cert, kind):
 
 def years(cert):
     return cert.not_valid_after_utc.year - cert.not_valid_before_utc.year
-
-
-def write_pem(path, *objects):
-    path.write_bytes(b"".join(o.public_bytes(serialization.Encoding.PEM) for o in objects))
-    return str(path)
 
 
 def test_root_ca_is_a_self_signed_p256_ca_valid_20_years(pki):

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from edms.crypto.cms import sign_detached, signature_value
-from edms.crypto.pki import bootstrap_pki, build_crl, generate_private_key, issue_user_certificate
+from edms.crypto.pki import bootstrap_pki, build_crl, generate_private_key
 from edms.crypto.tsa import (
     TimestampError,
     build_timestamp_request,
@@ -24,29 +24,15 @@ from edms.crypto.tsa import (
     token_from_response,
     verify_timestamp,
 )
+from tests.unit.crypto.conftest import certified_key, write_pem
 
-ORG = "Example Cell Therapy K.K."
 POLICY = "1.2.3.4.1"
-
-
-@pytest.fixture(scope="module")
-def now():
-    # Real time: openssl judges certificate validity at its own clock.
-    return datetime.now(timezone.utc).replace(microsecond=0)
-
-
-@pytest.fixture(scope="module")
-def pki(now):
-    return bootstrap_pki(ORG, now - timedelta(days=1))
 
 
 @pytest.fixture(scope="module")
 def signature_bytes(pki, now):
     """What edms stamps: the signature value of a user's CMS signature."""
-    key = generate_private_key()
-    cert = issue_user_certificate(pki.intermediate_cert, pki.intermediate_key, key.public_key(),
-                                  printed_name="Jane Doe", username="j.doe", user_id="user-0003",
-                                  org_name=ORG, now=now - timedelta(days=1))
+    key, cert = certified_key(pki, now, "Jane Doe", "j.doe", "user-0003")
     return signature_value(sign_detached(key, cert, b"manifest bytes", [pki.intermediate_cert]))
 
 
@@ -78,11 +64,6 @@ def tsa_certificate(pki, public_key, *, eku_critical=True, now):
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=eku_critical)
         .sign(pki.root_key, hashes.SHA256())
     )
-
-
-def write_pem(path, *objects):
-    path.write_bytes(b"".join(o.public_bytes(serialization.Encoding.PEM) for o in objects))
-    return str(path)
 
 
 def openssl_ts_verify(tmp_path, response, data, pki):

@@ -25,6 +25,7 @@ from edms.documents.renditions import (
     render_pdf,
 )
 from edms.documents.types import DocumentType, load_document_types
+from tests.support.examples import VALUES
 
 FORMS = Path(__file__).resolve().parents[3] / "forms"
 UTC = timezone.utc
@@ -52,21 +53,12 @@ def oos_type() -> DocumentType:
 @pytest.fixture(scope="module")
 def record(oos_type: DocumentType) -> Rendition:
     values = oos_type.validate(
-        {
-            "product": "tisagenlecleucel (CTL019)",
-            "lot": "L2026-0412",
-            "patient_ref": "PT-7Q4X",
-            "tested_on": "2026-11-20",
-            "test": "viability",
-            "method": "Flow cytometry, 7-AAD exclusion (SOP QC-112)",
-            "specification": "≥ 80 %",
-            "result": "72.0",
-            "units": "%",
-            "safety_test": False,
-            "investigation_summary": INVESTIGATION,
-            "risk_assessment": RISK_JA,
-            "recommendation": "Supply is acceptable if the treating physician judges that there is no alternative.",
-        }
+        dict(
+            VALUES["oos_notification"],
+            investigation_summary=INVESTIGATION,
+            risk_assessment=RISK_JA,
+            recommendation="Supply is acceptable if the treating physician judges that there is no alternative.",
+        )
     )
     assert values.ok, values.errors
     return Rendition(

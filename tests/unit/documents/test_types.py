@@ -18,6 +18,7 @@ from edms.documents.types import (
     canonical_value,
     load_document_types,
 )
+from tests.support.examples import VALUES
 
 FORMS = Path(__file__).resolve().parents[3] / "forms"
 
@@ -30,25 +31,9 @@ SHIPPED = {
     "regulatory_notification": "REG-2026-0007",
 }
 
-# A tisa-cel-like lot failing viability: 72 % against a release specification of >= 80 %.
-VIABILITY_OOS = {
-    "product": "tisagenlecleucel (CTL019)",
-    "lot": "L2026-0412",
-    "patient_ref": "PT-7Q4X",
-    "tested_on": "2026-11-20",
-    "test": "viability",
-    "method": "Flow cytometry, 7-AAD exclusion (SOP QC-112)",
-    "specification": "≥ 80 %",
-    "result": "72.0",
-    "units": "%",
-    "safety_test": "no",
-    "investigation_summary": "Phase I laboratory investigation found no assignable laboratory error; "
-    "the retest on the retained sample gave 71.4 %.",
-    "risk_assessment": "Published OOS lots with viability 61-79 % showed outcomes similar to conforming lots. "
-    "Sterility, endotoxin and mycoplasma all conform.",
-    "recommendation": "The manufacturer considers supply acceptable if the treating physician judges "
-    "that there is no alternative.",
-}
+# A tisa-cel-like lot failing viability: 72 % against a release specification of >= 80 %; the safety flag
+# answered as a form's radio buttons send it.
+VIABILITY_OOS = dict(VALUES["oos_notification"], safety_test="no")
 
 
 @pytest.fixture(scope="module")
