@@ -85,8 +85,11 @@ class SigningEnvironment:
     record_gates: tuple[RecordGate, ...] = ()
 
     @classmethod
-    def from_settings(cls, settings, record_gates: tuple[RecordGate, ...] = ()) -> SigningEnvironment:
-        return cls(settings.password, lambda: signing_authority(settings), load_policy(),
+    def from_settings(cls, settings, record_gates: tuple[RecordGate, ...] = (), *,
+                      authority: Callable[[], SigningAuthority] | None = None) -> SigningEnvironment:
+        """`authority` opens the signing CA (the `Services` object keeps it open); by default it is opened
+        when a signature is made."""
+        return cls(settings.password, authority or (lambda: signing_authority(settings)), load_policy(),
                    frozenset(settings.totp_roles), record_gates)
 
 
