@@ -25,6 +25,7 @@ from edms.migrate import check_schema as check_database_schema
 from edms.pki.store import SystemSigner, system_signer
 from edms.signatures import keys
 from edms.signatures.operations import SigningEnvironment
+from edms.signatures.presentation import current_trust
 from edms.signatures.verification import Trust
 
 
@@ -58,8 +59,6 @@ class Services:
 
     def trust(self, session: Session) -> Trust | None:
         """What verification trusts now: the anchors, revocations and the current CRL."""
-        from edms.signatures.presentation import current_trust
-
         return current_trust(session, self.settings, authority=self.signing_authority,
                              crls=self.revocation_lists())
 
