@@ -121,7 +121,26 @@ def test_renditions_show_verified_signatures_from_services_built_without_any_fla
     assert [item.status for item in made.signatures] == ["valid"]
 
 
-def test_the_services_object_opens_the_signing_authority_once():
+def test_an_api_rendition_shows_its_signatures_verified_with_no_blueprint_hook_anywhere(signing_story, client):
+    """The API's renditions verify signatures because the use case passes the trust in, not because the web
+    blueprint happened to bind settings to the engine (there is no such hook left)."""
+    import io
+
+    from docx import Document as DocxDocument
+
+    from tests.conftest import bearer
+
+    story, _services = signing_story
+    story.sign(story.author)
+    response = client.get(f"/api/v1/documents/{story.document_id}/versions/1/rendition.docx",
+                          headers=bearer(client, story.reviewer.username))
+    assert response.status_code == 200
+    cells = [cell.text for table in DocxDocument(io.BytesIO(response.data)).tables
+             for row in table.rows for cell in row.cells]
+    assert "valid" in cells
+
+
+def test_no_process_global_signer_authority_crl_or_presentation_binding_is_left():
     import edms.pki.store
     import edms.signatures.keys
     import edms.signatures.presentation
