@@ -2,8 +2,6 @@
 tells the people who may sign the first steps), revise it as a new version, withdraw it."""
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from sqlalchemy.orm import Session
 
 from edms.application.services import Services
@@ -16,14 +14,14 @@ from edms.workflow.notices import announce
 
 
 def create_document(services: Services, session: Session, ctx: AuditContext, user: User, type_key: str, *,
-                    title: str, raw_values: Mapping[str, object], case_id: int | None = None) -> dm.Document:
+                    title: str, raw_values: dict[str, object], case_id: int | None = None) -> dm.Document:
     with use_case(session):
         return ops.create_document(session, ctx, user, services.document_types[type_key], title=title,
                                    raw_values=raw_values, case_id=case_id)
 
 
 def save_draft(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document, *,
-               title: str, raw_values: Mapping[str, object]) -> None:
+               title: str, raw_values: dict[str, object]) -> None:
     with use_case(session):
         ops.save_draft(session, ctx, user, services.document_types[document.type_key], document, title=title,
                        raw_values=raw_values)
@@ -65,7 +63,7 @@ def withdraw(services: Services, session: Session, ctx: AuditContext, user: User
 
 
 def edit(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document, *,
-         title: str, raw_values: Mapping[str, object], reason: str | None) -> tuple[dm.DocumentVersion, bool]:
+         title: str, raw_values: dict[str, object], reason: str) -> tuple[dm.DocumentVersion, bool]:
     """Save the draft; if the latest version is frozen, first revise it as a new version (with `reason`).
     Returns the draft and whether it is a new version."""
     doc_type = services.document_types[document.type_key]

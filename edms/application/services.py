@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TypeVar, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +28,8 @@ from edms.signatures import keys
 from edms.signatures.operations import SigningEnvironment
 from edms.signatures.presentation import current_trust
 from edms.signatures.verification import Trust
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -62,11 +65,11 @@ class Services:
         return current_trust(session, self.settings, authority=self.signing_authority,
                              crls=self.revocation_lists())
 
-    def _open(self, name: str, opener: Callable[[], object]):
+    def _open(self, name: str, opener: Callable[[], T]) -> T:
         with self._lock:
             if name not in self._opened:
                 self._opened[name] = opener()
-            return self._opened[name]
+            return cast(T, self._opened[name])
 
 
 def build_services(settings: Settings, *, check_schema: bool = True) -> Services:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,11 +49,12 @@ def current_trust(session: Session, settings, *, authority: Callable[[], Signing
     if anchors is None:
         return None
     revoked = revocations(session)
+    lists: tuple[x509.CertificateRevocationList, ...] = ()  # without a CRL, the revocation records alone judge
     try:
         opened = authority() if authority is not None else signing_authority(settings)
         lists = (crls.current(opened, revoked) if crls is not None else revocation_list(opened, revoked),)
     except SigningFailed:
-        lists = ()  # the revocation records alone still judge revocation
+        pass
     return Trust(anchors, dict(revoked), lists)
 
 
