@@ -2,33 +2,22 @@
 from __future__ import annotations
 
 import logging
-from functools import partial
 from pathlib import Path
 
 from flask import Flask, g, request
 from flask_babel import get_locale
 
 from edms import __version__
-from edms.audit.checkpoints import enable_automatic_checkpoints
+from edms.application.services import build_services
 from edms.config import Settings, load_settings
-from edms.cases.operations import case_signing_reasons
-from edms.cases.regimes import load_regimes
-from edms.db import make_engine, make_session_factory
-from edms.documents.blobstore import FileBlobStore
-from edms.documents.operations import UploadLimits
-from edms.documents.types import load_document_types
-from edms.migrate import check_schema as check_database_schema
-from edms.pki import system_signer
 from edms.resources import TEMPLATES_DIR
 from edms.users.models import User
 from edms.users.roles import ROLE_LABELS
 from edms.web import admin, audit_views, auth, case_views, document_views, errors, guards, main, signature_views, task_views
-from edms.web import delegation_views, notification_views
-from edms.inspection import access_log
-from edms.inspection import web as inspection_views
+from edms.web import access_log, delegation_views, inspection_views, notification_views
 from edms.web.extensions import babel, csrf, limiter, login_manager
 from edms.web.i18n import LANGUAGES, local_time, select_locale
-from edms.web.runtime import Services, close_db, db
+from edms.web.runtime import close_db, db, finish
 from edms.web.session_user import SessionUser
 
 
@@ -53,24 +42,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         BABEL_DEFAULT_LOCALE=settings.default_language,
         JSON_SORT_KEYS=False,
     )
-    engine = make_engine(settings.database_url)
-    if check_schema:
-        check_database_schema(engine)
-    # An invalid document type or regime definition stops start-up here, naming the file and field.
-    document_types = load_document_types(settings.forms_dir)
-    app.extensions["edms"] = Services(
-        settings=settings,
-        engine=engine,
-        sessions=make_session_factory(engine),
-        document_types=document_types,
-        blobs=FileBlobStore(settings.data_dir / "blobs"),
-        upload_limits=UploadLimits(),
-        regimes=load_regimes(settings.forms_dir / "regimes", document_types),
-    )
-    services = app.extensions["edms"]
-    services.record_gates = (partial(case_signing_reasons, types=services.document_types, regimes=services.regimes),)
-    enable_automatic_checkpoints(app.extensions["edms"].sessions, every=settings.audit_checkpoint_every,
-                                 signer=lambda: system_signer(settings))
+    app.extensions["edms"] = build_services(settings, check_schema=check_schema)
 
     _init_extensions(app)
     _register_blueprints(app)
@@ -117,6 +89,8 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_hooks(app: Flask) -> None:
+    # Registered first, so it runs after every other after-request hook: the request's one commit.
+    app.after_request(finish)
     app.before_request(guards.assign_request_id)
     app.before_request(guards.enforce_idle_timeout)
     app.before_request(access_log.end_expired_sessions)

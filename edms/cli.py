@@ -5,9 +5,11 @@ import sys
 
 import click
 
+from edms.application.services import Services, build_services
+from edms.application.unit_of_work import command
 from edms.audit import AuditContext
 from edms.config import ConfigError, load_settings
-from edms.db import make_engine, make_session_factory, transaction
+from edms.db import make_engine
 from edms.notifications.models import STATUS_LABELS as NOTIFICATION_STATUSES
 
 
@@ -18,19 +20,14 @@ def _settings():
         raise click.ClickException(str(exc)) from exc
 
 
-def _sessions(settings):
-    from edms.audit.checkpoints import enable_automatic_checkpoints
-    from edms.migrate import SchemaOutOfDate, check_schema
-    from edms.pki import system_signer
+def _services(settings) -> Services:
+    """The same wiring as the app factory's; each command then runs in one unit of work."""
+    from edms.migrate import SchemaOutOfDate
 
-    engine = make_engine(settings.database_url)
     try:
-        check_schema(engine)
+        return build_services(settings)
     except SchemaOutOfDate as exc:
         raise click.ClickException(str(exc)) from exc
-    factory = make_session_factory(engine)
-    enable_automatic_checkpoints(factory, every=settings.audit_checkpoint_every, signer=lambda: system_signer(settings))
-    return factory
 
 
 @click.group()
@@ -61,18 +58,14 @@ def init() -> None:
 @main.command()
 def demo() -> None:
     """Create demo users (one per role) and one demo OOS case per regime, and print the credentials."""
-    from edms.cases.regimes import load_regimes
     from edms.demo import DEMO_PASSWORD, create_demo_users
     from edms.demo_cases import create_demo_cases
-    from edms.documents.types import load_document_types
 
-    settings = _settings()
-    document_types = load_document_types(settings.forms_dir)
-    regimes = load_regimes(settings.forms_dir / "regimes", document_types)
-    with transaction(_sessions(settings)) as session:
-        results = create_demo_users(session, settings.password)
-    with transaction(_sessions(settings)) as session:
-        cases = create_demo_cases(session, settings, document_types, regimes, DEMO_PASSWORD)
+    services = _services(_settings())
+    with command(services.sessions) as session:
+        results = create_demo_users(services, session)
+    with command(services.sessions) as session:
+        cases = create_demo_cases(services, session, DEMO_PASSWORD)
         references = [f"{case.reference} ({case.jurisdiction}, lot {case.lot})" for case in cases]
     click.echo("Demo accounts (password for all: %s)" % DEMO_PASSWORD)
     for person, created in results:
@@ -117,16 +110,17 @@ def user() -> None:
               help="Read the password from standard input (never from the command line).")
 def user_create(username, printed_name, roles, email, title, zone, password_stdin) -> None:
     """Create an account ready to use (the operator chose its password)."""
-    from edms.users.operations import AccountError, Profile, create_user
+    from edms.application.accounts import create_account
+    from edms.users.operations import AccountError, Profile
 
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:
         raise click.ClickException("no password on standard input")
-    settings = _settings()
+    services = _services(_settings())
     try:
-        with transaction(_sessions(settings)) as session:
-            created = create_user(
-                session, AuditContext.system("edms user create (console)"), settings.password,
+        with command(services.sessions) as session:
+            created = create_account(
+                services, session, AuditContext.system("edms user create (console)"),
                 username=username,
                 profile=Profile(printed_name=printed_name, title=title, email=email, timezone=zone),
                 roles=set(roles), password=password, must_change_password=False,
@@ -146,18 +140,16 @@ def verify(as_json: bool) -> None:
     """
     import json
 
-    from edms.application.integrity import run_integrity_checks
+    from edms.application import audit_trail
     from edms.pki import PkiError, trust_anchors
 
-    settings = _settings()
-    factory = _sessions(settings)
+    services = _services(_settings())
     try:
-        trust = trust_anchors(settings)
+        trust = trust_anchors(services.settings)
     except PkiError as exc:
         raise click.ClickException(str(exc)) from exc
-    with transaction(factory) as session:
-        report = run_integrity_checks(make_engine(settings.database_url), session, AuditContext.system("edms verify (console)"),
-                                     trust=trust, data_dir=settings.data_dir)
+    with command(services.sessions) as session:
+        report = audit_trail.verify(services, session, AuditContext.system("edms verify (console)"), trust)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -177,13 +169,14 @@ def verify(as_json: bool) -> None:
 @main.command()
 def checkpoint() -> None:
     """Sign and time-stamp the audit chain's head now (also done every audit_checkpoint_every events)."""
-    from edms.audit.checkpoints import CheckpointError, create_checkpoint_now
-    from edms.pki import PkiError, system_signer
+    from edms.application import audit_trail
+    from edms.audit.checkpoints import CheckpointError
+    from edms.pki import PkiError
 
-    settings = _settings()
-    factory = _sessions(settings)
+    services = _services(_settings())
     try:
-        made = create_checkpoint_now(factory, AuditContext.system("edms checkpoint (console)"), system_signer(settings))
+        with command(services.sessions) as session:
+            made = audit_trail.checkpoint(services, session, AuditContext.system("edms checkpoint (console)"))
     except (PkiError, CheckpointError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"checkpoint #{made.number}: seq {made.seq} {made.head_hash}, time-stamped {made.timestamped_at.isoformat()}")
@@ -193,14 +186,11 @@ def checkpoint() -> None:
 @click.argument("archive", type=click.Path(dir_okay=False, writable=True))
 def backup(archive: str) -> None:
     """Write every table, stored file and the organisation PKI to a ZIP archive."""
-    from edms.backup import create_backup
-    from edms.migrate import check_schema
+    from edms.application import backups
 
-    settings = _settings()
-    engine = make_engine(settings.database_url)
-    check_schema(engine)
+    services = _services(_settings())
     with open(archive, "wb") as out:
-        description = create_backup(engine, settings.data_dir, out)
+        description = backups.back_up(services, None, None, out)
     rows = sum(table["rows"] for table in description["tables"].values())
     click.echo(f"backup written to {archive}: {rows} rows, {len(description['files'])} files")
 
@@ -211,12 +201,12 @@ def restore(archive: str) -> None:
     """Restore a backup into an EMPTY database migrated with `edms init`."""
     from pathlib import Path
 
-    from edms.backup import BackupError, restore_backup
+    from edms.application import backups
+    from edms.backup import BackupError
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
     try:
-        description = restore_backup(Path(archive), engine, settings.data_dir)
+        description = backups.restore(make_engine(settings.database_url), settings.data_dir, Path(archive))
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"restored the backup of {description['created_at']}; run `edms verify` to check it")
@@ -234,9 +224,8 @@ def export(document_id: int | None, case_id: int | None, output: str, language: 
     """Write an inspection package that verifies offline (`edms-verify FILE.zip`)."""
     from pathlib import Path
 
-    from edms.documents.blobstore import FileBlobStore
-    from edms.documents.types import load_document_types
-    from edms.inspection.package import CASE, DOCUMENT, ExportError, Scope, environment_from_settings, export_package
+    from edms.application import inspection
+    from edms.inspection.package import CASE, DOCUMENT, ExportError, Scope
     from edms.pki import PkiError
     from edms.signatures.errors import SigningFailed
     from edms.timeutil import is_valid_zone
@@ -245,15 +234,12 @@ def export(document_id: int | None, case_id: int | None, output: str, language: 
         raise click.UsageError("give exactly one of --document ID and --case ID")
     if not is_valid_zone(zone):
         raise click.BadParameter(f"unknown time zone {zone!r}", param_hint="--timezone")
-    settings = _settings()
-    factory = _sessions(settings)
-    env = environment_from_settings(settings, load_document_types(settings.forms_dir),
-                                    FileBlobStore(settings.data_dir / "blobs"))
+    services = _services(_settings())
     scope = Scope(DOCUMENT, document_id) if document_id is not None else Scope(CASE, case_id)
     try:
-        with open(output, "wb") as out:
-            exported = export_package(factory.kw["bind"], factory, AuditContext.system("edms export (console)"), env,
-                                      scope, out, language=language, display_tz=zone)
+        with open(output, "wb") as out, command(services.sessions) as session:
+            exported = inspection.export(services, session, AuditContext.system("edms export (console)"), scope, out,
+                                         language=language, display_tz=zone)
     except (ExportError, SigningFailed, PkiError) as exc:
         Path(output).unlink(missing_ok=True)
         raise click.ClickException(str(exc)) from exc
@@ -275,12 +261,10 @@ def outbox_deliver(limit: int) -> None:
 
     Exits with status 1 if any notification failed (each one is kept with its error and tried again later).
     """
-    from edms.notifications.outbox import deliver_pending
-    from edms.timeutil import utc_now
+    from edms.application import notifications
 
-    settings = _settings()
-    report = deliver_pending(_sessions(settings), AuditContext.system("edms outbox deliver (console)"), settings.smtp,
-                             utc_now(), limit=limit)
+    services = _services(_settings())
+    report = notifications.deliver(services, None, AuditContext.system("edms outbox deliver (console)"), limit=limit)
     if not report.configured:
         click.echo(f"SMTP is not configured (smtp.host is empty): nothing sent, {report.waiting} waiting")
         return
@@ -296,8 +280,8 @@ def outbox_list(status: str | None, limit: int) -> None:
     """List notifications, newest first."""
     from edms.notifications.outbox import outbox as listing
 
-    settings = _settings()
-    with transaction(_sessions(settings)) as session:
+    services = _services(_settings())
+    with command(services.sessions) as session:
         for n in listing(session, status=status, limit=limit):
             error = f"  [{n.last_error}]" if n.last_error else ""
             click.echo(f"{n.id:>6} {n.created_at:%Y-%m-%d %H:%M:%SZ} {n.status:<8} {n.attempts} "

@@ -5,9 +5,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from edms.application import accounts
+from edms.application.services import Services
 from edms.audit import AuditContext
-from edms.users.operations import Profile, create_user, find_user
-from edms.users.passwords import PasswordPolicy
+from edms.users.operations import Profile, find_user
 from edms.users.roles import ADMIN, AUTHOR, INSPECTOR, PHYSICIAN, QA, REGULATORY
 
 DEMO_PASSWORD = "Demo-Pass-2026!"
@@ -39,7 +40,7 @@ DEMO_PEOPLE = (
 )
 
 
-def create_demo_users(session: Session, policy: PasswordPolicy) -> list[tuple[DemoPerson, bool]]:
+def create_demo_users(services: Services, session: Session) -> list[tuple[DemoPerson, bool]]:
     """Create the demo people that do not exist yet; returns (person, created) pairs."""
     ctx = AuditContext.system("edms demo")
     results = []
@@ -47,8 +48,8 @@ def create_demo_users(session: Session, policy: PasswordPolicy) -> list[tuple[De
         if find_user(session, person.username) is not None:
             results.append((person, False))
             continue
-        create_user(
-            session, ctx, policy,
+        accounts.create_account(
+            services, session, ctx,
             username=person.username,
             profile=Profile(printed_name=person.printed_name, title=person.title,
                             email=f"{person.username}@example.org", timezone=person.timezone, language=person.language),

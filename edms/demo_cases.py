@@ -13,11 +13,11 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from edms.application import cases, drafting, signing, signing_rights
+from edms.application.services import Services
 from edms.audit import AuditContext
 from edms.cases import models as cm
-from edms.cases.operations import CaseFacts, case_signing_reasons, create_case
-from edms.cases.regimes import Regime
-from edms.documents import operations as docs
+from edms.cases.operations import CaseFacts
 from edms.documents.types import DocumentType
 from edms.signatures import gates
 from edms.signatures import operations as sig
@@ -69,7 +69,7 @@ def _ctx(user: User) -> AuditContext:
     return AuditContext(user.id, user.printed_name, client_addr="demo")
 
 
-def make_signers_ready(session: Session, document_types: dict[str, DocumentType]) -> None:
+def make_signers_ready(services: Services, session: Session) -> None:
     """Identity checked by the second administrator, policy acknowledged, training recorded, for every signer."""
     verifier = _user(session, "mariko.hayashi")
     trainer = _user(session, "daisuke.kato")
@@ -80,14 +80,17 @@ def make_signers_ready(session: Session, document_types: dict[str, DocumentType]
                            ("emily.chen", "physician")):
         person = _user(session, username)
         if not gates.identity_verified(session, person):
-            gates.record_identity_verification(session, _ctx(verifier), verifier, person, method="In person, photo ID",
-                                               evidence=f"Passport checked against HR record for {person.printed_name}")
+            signing_rights.record_identity(services, session, _ctx(verifier), verifier, person,
+                                           method="In person, photo ID",
+                                           evidence=f"Passport checked against HR record for {person.printed_name}")
         if not gates.policy_acknowledged(session, person, policy):
-            gates.acknowledge_policy(session, _ctx(person), person, policy)
+            signing_rights.acknowledge_policy(services, session, _ctx(person), person, policy)
         if gates.current_training(session, person, role, "oos_notification", today) is None:
-            gates.record_training(session, _ctx(trainer), trainer, person, role=role, document_type=None,
-                                  known_types=document_types, course=f"GMP e-records and OOS compassionate use ({role})",
-                                  trained_on=today - timedelta(days=40), valid_until=today + timedelta(days=325))
+            signing_rights.record_training(services, session, _ctx(trainer), trainer, person, role=role,
+                                           document_type=None,
+                                           course=f"GMP e-records and OOS compassionate use ({role})",
+                                           trained_on=today - timedelta(days=40),
+                                           valid_until=today + timedelta(days=325))
 
 
 def _oos_values(case: DemoCase, detected: datetime) -> dict[str, object]:
@@ -118,7 +121,7 @@ def _waivable_values(case: DemoCase) -> dict[str, object]:
     }
 
 
-def _sign_all(session: Session, env: sig.SigningEnvironment, doc_type: DocumentType, document, password: str) -> bool:
+def _sign_all(services: Services, session: Session, doc_type: DocumentType, document, password: str) -> bool:
     """Every step in order by the demo signer of its role; stops (False) at a gate the regime imposes."""
     used: set[str] = set()
     for step in doc_type.steps:
@@ -130,27 +133,26 @@ def _sign_all(session: Session, env: sig.SigningEnvironment, doc_type: DocumentT
                 return False
             user = _user(session, name)
             try:
-                sig.sign(session, _ctx(user), env, doc_type, user, document, document.latest,
-                         sig.Credentials(password=password, username=user.username), step=step.name)
+                signing.sign(services, session, _ctx(user), user, document, document.latest,
+                             sig.Credentials(password=password, username=user.username), step=step.name)
             except SigningRefused:
                 return False
             used.add(name)
     return True
 
 
-def create_demo_cases(session: Session, settings, document_types: dict[str, DocumentType],
-                      regimes: dict[str, Regime], password: str) -> list[cm.Case]:
-    """Idempotent: a case whose lot exists already is left alone."""
-    make_signers_ready(session, document_types)
-    env = sig.SigningEnvironment.from_settings(settings, (
-        lambda s, d: case_signing_reasons(s, d, types=document_types, regimes=regimes),))
+def create_demo_cases(services: Services, session: Session, password: str) -> list[cm.Case]:
+    """Idempotent: a case whose lot exists already is left alone. Everything goes through the use cases,
+    so the demo's submissions and signatures notify the next signers as the pages' do."""
+    make_signers_ready(services, session)
+    document_types, regimes = services.document_types, services.regimes
     made = []
     for demo in DEMO_CASES:
         if session.scalar(select(cm.Case).where(cm.Case.lot == demo.lot)) is not None:
             continue
         qa = _user(session, "akiko.tanaka")
         detected = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=2)
-        case = create_case(session, _ctx(qa), qa, regimes, CaseFacts(
+        case = cases.open_case(services, session, _ctx(qa), qa, CaseFacts(
             regime_key=demo.regime, product=demo.product, lot=demo.lot, patient_ref=demo.patient_ref,
             treating_site=demo.site, site_timezone=demo.zone, physician_id=_user(session, demo.physician).id,
             oos_detected_at=detected))
@@ -160,11 +162,10 @@ def create_demo_cases(session: Session, settings, document_types: dict[str, Docu
             plan.insert(0, ("waivable_items_list", "akiko.tanaka", _waivable_values(demo), "Waivable OOS items"))
         for type_key, author_name, values, title in plan:
             author = _user(session, author_name)
-            doc_type = document_types[type_key]
-            document = docs.create_document(session, _ctx(author), author, doc_type, title=title,
-                                            raw_values=values, case_id=case.id)
-            docs.submit(session, _ctx(author), author, document)
-            if not _sign_all(session, env, doc_type, document, password):
+            document = drafting.create_document(services, session, _ctx(author), author, type_key, title=title,
+                                                raw_values=values, case_id=case.id)
+            drafting.submit(services, session, _ctx(author), author, document)
+            if not _sign_all(services, session, document_types[type_key], document, password):
                 break
         made.append(case)
     return made

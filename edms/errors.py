@@ -14,3 +14,10 @@ class UserError(ValueError):
         self.message = message
         self.params = params
         super().__init__(message % params if params else message)
+
+
+class AuditedRefusal(UserError):
+    """A refusal whose own audit record must outlive it (a refused signature, a wrong credential's count).
+
+    The operation raising it has written nothing but that record, so the unit of work keeps what the
+    use case wrote instead of rolling it back (edms.application.unit_of_work)."""

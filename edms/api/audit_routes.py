@@ -5,7 +5,7 @@ from flask import g, jsonify, request
 
 from edms.api.blueprint import bp, token_required
 from edms.api.openapi import describe
-from edms.application.integrity import run_integrity_checks
+from edms.application import audit_trail
 from edms.audit.search import FilterError, event_json, oldest_first, parse_filter
 from edms.pki import PkiError, trust_anchors
 from edms.users.operations import find_user
@@ -53,8 +53,7 @@ def audit_verify():
         trust = trust_anchors(settings())
     except PkiError as exc:
         return api_error(500, "pki_unavailable", str(exc))
-    report = run_integrity_checks(services().engine, db(), audit_context(), trust=trust, data_dir=settings().data_dir)
-    db().commit()
+    report = audit_trail.verify(services(), db(), audit_context(), trust)
     return jsonify(report.to_dict())
 
 

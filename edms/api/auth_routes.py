@@ -5,11 +5,10 @@ from flask import g, jsonify, request
 
 from edms.api.blueprint import bp, json_body, token_required
 from edms.api.openapi import describe, document
-from edms.users.authentication import authenticate
-from edms.users.tokens import issue_token, revoke_token
+from edms.application import access
 from edms.web.errors import api_error
 from edms.web.extensions import limiter
-from edms.web.runtime import audit_context, db, settings
+from edms.web.runtime import audit_context, db, services, settings
 
 
 def user_json(user) -> dict:
@@ -40,16 +39,12 @@ def token():
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         return api_error(400, "invalid_request", "Give 'username' and 'password' as strings.",
                          {"username": "required", "password": "required"})
-    session = db()
-    result = authenticate(session, audit_context(), settings().password, username, password, channel="api")
+    result = access.sign_in(services(), db(), audit_context(), username, password, channel="api")
     if not result.ok:
-        session.commit()
         return api_error(401, result.outcome.value, result.message)
     if result.user.must_change_password:
-        session.commit()
         return api_error(403, "password_change_required", "Sign in to the web interface and change your password first.")
-    value, expires = issue_token(session, audit_context(), result.user, settings().api_token_minutes)
-    session.commit()
+    value, expires = access.grant_token(services(), db(), audit_context(), result.user)
     return jsonify({"token": value, "token_type": "Bearer", "expires_at": expires.isoformat()}), 201
 
 
@@ -66,9 +61,7 @@ describe(
 @token_required()
 def revoke():
     header = request.headers.get("Authorization", "")
-    session = db()
-    revoke_token(session, audit_context(), header[7:].strip())
-    session.commit()
+    access.withdraw_token(services(), db(), audit_context(), header[7:].strip())
     return jsonify({"revoked": True})
 
 

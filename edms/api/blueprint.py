@@ -6,11 +6,11 @@ from functools import wraps
 
 from flask import Blueprint, g, request
 
-from edms.audit import record
+from edms.application import access
 from edms.users.roles import INSPECTOR
 from edms.users.tokens import user_for_token
 from edms.web.errors import api_error
-from edms.web.runtime import audit_context, db
+from edms.web.runtime import audit_context, db, services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -28,9 +28,7 @@ def token_required(*roles: str):
             session = db()
             user = user_for_token(session, token) if token else None
             if user is None:
-                record(session, audit_context(), "api.auth_failed", "api", request.path,
-                       reason="missing bearer token" if not token else "unknown, expired or revoked bearer token")
-                session.commit()
+                access.refuse_api_request(services(), session, audit_context(), request.path, had_token=bool(token))
                 return api_error(401, "unauthorized", "A valid bearer token is required: POST /api/v1/auth/token.")
             g.api_user = user
             if request.method not in SAFE_METHODS and user.has_role(INSPECTOR):

@@ -12,12 +12,12 @@ from edms.cases import models as cm
 from edms.cases import operations as ops
 from edms.timeutil import isoformat_utc
 from edms.web.errors import api_error
+from edms.application import cases
 from edms.web.runtime import audit_context, db, services
 
 
 @bp.errorhandler(ops.CaseError)
 def refused(exc: ops.CaseError):
-    db().rollback()
     return api_error(400, "case_refused", str(exc))
 
 
@@ -85,14 +85,12 @@ describe("/cases", "GET", "Cases, filtered by lot, patient_ref, jurisdiction or 
 @token_required(*ops.CASE_OPENERS)
 def create_case():
     body = json_body()
-    session = db()
-    case = ops.create_case(session, audit_context(), g.api_user, services().regimes, ops.CaseFacts(
+    case = cases.open_case(services(), db(), audit_context(), g.api_user, ops.CaseFacts(
         regime_key=str(body.get("regime", "")), product=str(body.get("product", "")), lot=str(body.get("lot", "")),
         patient_ref=str(body.get("patient_ref", "")), treating_site=str(body.get("treating_site", "")),
         site_timezone=str(body.get("site_timezone", "UTC")),
         physician_id=body.get("physician_id") if isinstance(body.get("physician_id"), int) else None,
         oos_detected_at=_aware(body, "oos_detected_at")))
-    session.commit()
     return jsonify(case_json(case, full=True)), 201
 
 
@@ -116,10 +114,8 @@ describe("/cases/{case_id}", "GET", "A case with its checklist (what is missing,
 def record_case_date(case_id: int):
     case = _case_or_404(case_id)
     body = json_body()
-    session = db()
-    ops.record_date(session, audit_context(), g.api_user, case, str(body.get("key", "")), _aware(body, "value"),
-                    body.get("reason"))
-    session.commit()
+    cases.record_date(services(), db(), audit_context(), g.api_user, case, str(body.get("key", "")),
+                      _aware(body, "value"), body.get("reason"))
     return jsonify(case_json(case, full=True))
 
 
@@ -134,10 +130,8 @@ def answer_case_question(case_id: int):
     body = json_body()
     if not isinstance(body.get("answer"), bool):
         return api_error(400, "invalid_request", "'answer' must be true or false")
-    session = db()
-    ops.answer_question(session, audit_context(), g.api_user, case, services().regimes[case.regime_key],
-                        str(body.get("key", "")), body["answer"], body.get("reason"))
-    session.commit()
+    cases.answer_question(services(), db(), audit_context(), g.api_user, case, str(body.get("key", "")),
+                          body["answer"], body.get("reason"))
     return jsonify(case_json(case, full=True))
 
 

@@ -11,15 +11,14 @@ from edms.timeutil import isoformat_utc
 from edms.users.models import User
 from edms.users.roles import ADMIN, CONTENT_ROLES
 from edms.web.errors import api_error
-from edms.web.runtime import audit_context, db, settings
+from edms.web.runtime import audit_context, db, services
+from edms.application import delegations
 from edms.workflow import delegations as ops
 from edms.workflow.models import Delegation
-from edms.workflow.notices import announce_delegation
 
 
 @bp.errorhandler(ops.DelegationError)
 def refused(exc: ops.DelegationError):
-    db().rollback()
     return api_error(400, "delegation_refused", str(exc))
 
 
@@ -59,14 +58,12 @@ describe("/delegations", "GET", "Delegations given or received by the caller (ev
 @token_required(*CONTENT_ROLES, ADMIN)
 def create_delegation():
     body = json_body()
-    session = db()
     delegator = _user(body, "delegator_id") if "delegator_id" in body else g.api_user
     delegate_to = _user(body, "delegate_id")
-    row = ops.delegate(session, audit_context(), g.api_user, delegator=delegator, delegate_to=delegate_to,
-                       role=str(body.get("role", "")), starts_at=_aware(body, "starts_at"),
-                       ends_at=_aware(body, "ends_at"), reason=str(body.get("reason", "")))
-    announce_delegation(session, audit_context(), settings().smtp, row, delegator, delegate_to)
-    session.commit()
+    row = delegations.delegate(services(), db(), audit_context(), g.api_user, delegator=delegator,
+                               delegate_to=delegate_to, role=str(body.get("role", "")),
+                               starts_at=_aware(body, "starts_at"), ends_at=_aware(body, "ends_at"),
+                               reason=str(body.get("reason", "")))
     return jsonify(delegation_json(row)), 201
 
 
@@ -82,9 +79,7 @@ def revoke_delegation(delegation_id: int):
     row = db().get(Delegation, delegation_id)
     if row is None:
         abort(404)
-    session = db()
-    ops.revoke(session, audit_context(), g.api_user, row, str(json_body().get("reason", "")))
-    session.commit()
+    delegations.revoke(services(), db(), audit_context(), g.api_user, row, str(json_body().get("reason", "")))
     return jsonify(delegation_json(row))
 
 

@@ -7,17 +7,16 @@ from flask import Response, abort, g, jsonify, request, url_for
 
 from edms.api.blueprint import bp, json_body, token_required
 from edms.api.openapi import describe
+from edms.application import drafting, renditions
 from edms.cases.models import Case
 from edms.documents import models as m
 from edms.documents import operations as ops
-from edms.documents.presentation import build_rendition
 from edms.documents.renditions import render_docx, render_pdf
 from edms.documents.types import LANGUAGES, DocumentType, FieldDef, LocalizedText
 from edms.timeutil import isoformat_utc
 from edms.users.roles import CONTENT_ROLES
 from edms.web.errors import api_error
-from edms.web.runtime import audit_context, db, services, settings
-from edms.workflow.notices import announce
+from edms.web.runtime import audit_context, db, services
 
 # The kind of refusal (DocumentError.code) decides the status; the message and details explain it.
 STATUS = {"forbidden": 403, "conflict": 409}
@@ -30,11 +29,6 @@ RENDITION_TYPES = {
 
 @bp.errorhandler(ops.DocumentError)
 def refused(exc: ops.DocumentError):
-    session = db()
-    if isinstance(exc, ops.UploadRefused):
-        session.commit()  # the refusal's audit event stays (Annex 11 §5); nothing else was changed
-    else:
-        session.rollback()
     details = dict(exc.errors) if isinstance(exc, ops.ValidationFailed) else {}
     if isinstance(exc, ops.ReasonRequired):
         details = {"reason": str(exc)}
@@ -210,9 +204,8 @@ def create_document():
     if case_id is not None and (not isinstance(case_id, int) or isinstance(case_id, bool)
                                 or db().get(Case, case_id) is None):
         raise _invalid("case_id", f"No case has the id {case_id!r}.")
-    document = ops.create_document(db(), audit_context(), g.api_user, doc_type, title=body.get("title"),
-                                   raw_values=_values(body), case_id=case_id)
-    db().commit()
+    document = drafting.create_document(services(), db(), audit_context(), g.api_user, doc_type.key,
+                                        title=body.get("title"), raw_values=_values(body), case_id=case_id)
     return jsonify(_document_json(document)), 201, {"Location": url_for("api.get_document", document_id=document.id)}
 
 
@@ -239,16 +232,10 @@ describe("/documents/{id}", "GET", "A document, its status and its versions", pa
 @token_required(*CONTENT_ROLES)
 def update_document(document_id: int):
     document = _document_or_404(document_id)
-    doc_type = services().document_types[document.type_key]
     body = json_body()
-    values = _values(body)
-    session, user = db(), g.api_user
-    created = document.latest.frozen
-    if created:
-        ops.revise(session, audit_context(), user, doc_type, document, body.get("reason"))
-    draft = ops.save_draft(session, audit_context(), user, doc_type, document,
-                           title=body.get("title", document.latest.title), raw_values=values)
-    session.commit()
+    draft, created = drafting.edit(services(), db(), audit_context(), g.api_user, document,
+                                   title=body.get("title", document.latest.title), raw_values=_values(body),
+                                   reason=body.get("reason"))
     return jsonify(_version_json(document, draft)), 201 if created else 200
 
 
@@ -268,9 +255,7 @@ describe(
 @token_required(*CONTENT_ROLES)
 def submit_document(document_id: int):
     document = _document_or_404(document_id)
-    version = ops.submit(db(), audit_context(), g.api_user, document)
-    announce(db(), audit_context(), settings().smtp, services().document_types[document.type_key], document)
-    db().commit()
+    version = drafting.submit(services(), db(), audit_context(), g.api_user, document)
     return jsonify(_version_json(document, version))
 
 
@@ -282,8 +267,7 @@ describe("/documents/{id}/submit", "POST", "Submit the draft for review: the ver
 @token_required(*CONTENT_ROLES)
 def withdraw_document(document_id: int):
     document = _document_or_404(document_id)
-    ops.withdraw(db(), audit_context(), g.api_user, document, json_body().get("reason"))
-    db().commit()
+    drafting.withdraw(services(), db(), audit_context(), g.api_user, document, json_body().get("reason"))
     return jsonify(_document_json(document))
 
 
@@ -344,8 +328,8 @@ def rendition(document_id: int, number: int, fmt: str):
         abort(404, description="Renditions are .pdf or .docx.")
     document = _document_or_404(document_id)
     version = _version_or_404(document, number)
-    made = build_rendition(db(), services().document_types[document.type_key], document, version,
-                           language=_language(), display_tz=g.api_user.timezone)
+    made = renditions.rendition(services(), db(), document, version, language=_language(),
+                                display_tz=g.api_user.timezone)
     data = render_pdf(made) if fmt == "pdf" else render_docx(made)
     name = f"{document.number}-v{version.version}.{fmt}"
     return Response(data, mimetype=RENDITION_TYPES[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -364,11 +348,8 @@ def add_attachment(document_id: int):
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise _invalid("file", "Send the file as multipart/form-data in the part named 'file'.")
-    attachment = ops.add_attachment(
-        db(), audit_context(), g.api_user, document, services().blobs, filename=upload.filename, data=upload.read(),
-        declared_sha256=request.form.get("sha256") or None, limits=services().upload_limits,
-    )
-    db().commit()
+    attachment = drafting.attach(services(), db(), audit_context(), g.api_user, document, filename=upload.filename,
+                                 data=upload.read(), declared_sha256=request.form.get("sha256") or None)
     return jsonify(_attachment_json(document, document.latest, attachment)), 201
 
 

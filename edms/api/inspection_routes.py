@@ -7,6 +7,7 @@ from flask import Response, g, jsonify, request, url_for
 
 from edms.api.blueprint import bp, token_required
 from edms.api.openapi import describe
+from edms.application import inspection
 from edms.audit.search import event_json
 from edms.documents import models as dm
 from edms.documents.types import LANGUAGES
@@ -16,18 +17,16 @@ from edms.inspection.package import (
     ExportError,
     NothingToExport,
     Scope,
-    environment_from_settings,
-    export_package,
 )
 from edms.inspection.search import CASE_FIELDS, PAGE_SIZE, SearchError, parse_query, search
 from edms.inspection.timeline import Timeline, case_timeline, document_timeline
 from edms.pki import PkiError
 from edms.signatures.errors import SigningFailed
-from edms.signatures.presentation import current_trust, manifestation_json
+from edms.signatures.presentation import manifestation_json
 from edms.timeutil import isoformat_utc
 from edms.users.roles import INSPECTOR, QA, REGULATORY
 from edms.web.errors import api_error
-from edms.web.runtime import audit_context, db, services, settings
+from edms.web.runtime import audit_context, db, services
 
 READERS = (INSPECTOR, QA, REGULATORY)
 READER_RESPONSES = {"401": "No valid token", "403": "Not an inspector, QA or regulatory affairs"}
@@ -88,7 +87,7 @@ def document_timeline_json(document_id: int):
     document = db().get(dm.Document, document_id)
     if document is None:
         return api_error(404, "not_found", "No such document.")
-    timeline = document_timeline(db(), document, current_trust(db(), settings()), services().document_types,
+    timeline = document_timeline(db(), document, services().trust(db()), services().document_types,
                                  include_access=request.args.get("access") == "1")
     return jsonify(_timeline_json(timeline))
 
@@ -102,7 +101,7 @@ describe("/documents/{document_id}/timeline", "GET",
 @bp.get("/cases/<int:case_id>/timeline")
 @token_required(*READERS)
 def case_timeline_json(case_id: int):
-    timeline = case_timeline(db(), case_id, current_trust(db(), settings()), services().document_types,
+    timeline = case_timeline(db(), case_id, services().trust(db()), services().document_types,
                              include_access=request.args.get("access") == "1")
     if not timeline.documents and not timeline.entries:
         return api_error(404, "not_found", "No such case.")
@@ -118,13 +117,9 @@ def _export(scope: Scope):
     if language not in LANGUAGES:
         return api_error(400, "invalid_request", f"language must be one of {', '.join(LANGUAGES)}.")
     ctx, zone = audit_context(), g.api_user.timezone
-    db().rollback()  # SQLite: release this request's transaction; the export writes its event itself
-    edms = services()
     out = io.BytesIO()
     try:
-        exported = export_package(edms.engine, edms.sessions, ctx,
-                                  environment_from_settings(edms.settings, edms.document_types, edms.blobs),
-                                  scope, out, language=language, display_tz=zone)
+        exported = inspection.export(services(), db(), ctx, scope, out, language=language, display_tz=zone)
     except NothingToExport as exc:
         return api_error(404, "not_found", str(exc))
     except (ExportError, PkiError, SigningFailed) as exc:

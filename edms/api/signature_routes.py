@@ -14,6 +14,7 @@ from flask import Response, g, jsonify, request
 from sqlalchemy import select
 
 from edms.api.blueprint import bp, json_body, token_required
+from edms.application import signing
 from edms.api.openapi import describe
 from edms.crypto.cms import signature_value
 from edms.crypto.tsa import TimestampError, token_from_response
@@ -25,7 +26,6 @@ from edms.signatures.errors import NotReady, SigningFailed, SigningRefused
 from edms.signatures.models import Signature, SigningCredential
 from edms.web.errors import api_error
 from edms.web.runtime import audit_context, db, services, settings
-from edms.workflow.notices import announce
 
 CREDENTIALS_SCHEMA = {
     "username": {"type": "string", "description": "the token owner's user name"},
@@ -76,24 +76,17 @@ def _act(document_id: int, number: int, kind: str):
                          {"username": "required", "password": "required"})
     doc_type = services().document_types[document.type_key]
     session = db()
-    env = ops.SigningEnvironment.from_settings(settings(), services().record_gates)
     try:
         if kind == "reject":
-            made = ops.reject(session, audit_context(), env, doc_type, g.api_user, document, version, credentials,
-                              reason=body.get("reason") or "", step=body.get("step") or None)
+            made = signing.refuse(services(), session, audit_context(), g.api_user, document, version, credentials,
+                                  reason=body.get("reason") or "", step=body.get("step") or None)
         else:
-            made = ops.sign(session, audit_context(), env, doc_type, g.api_user, document, version, credentials,
-                            step=body.get("step") or None, meaning=body.get("meaning") or None,
-                            comment=body.get("comment"))
-    except SigningRefused as exc:
-        session.commit()  # the refusal and any failure count stay in the audit trail
+            made = signing.sign(services(), session, audit_context(), g.api_user, document, version, credentials,
+                                step=body.get("step") or None, meaning=body.get("meaning") or None,
+                                comment=body.get("comment"))
+    except (SigningRefused, SigningFailed) as exc:
         return _refused(exc)
-    except SigningFailed as exc:
-        session.rollback()
-        return _refused(exc)
-    announce(session, audit_context(), settings().smtp, doc_type, document, signed_step=made.step)
-    session.commit()
-    item = presentation.manifestation(session, made, presentation.current_trust(session, settings()), doc_type)
+    item = presentation.manifestation(session, made, services().trust(session), doc_type)
     return jsonify({"signature": presentation.manifestation_json(item), "version_status": version.status,
                     "document_status": document.status}), 201
 
@@ -138,7 +131,7 @@ def list_signatures(document_id: int, number: int):
         return api_error(404, "not_found", "No such document version.")
     document, version = found
     session = db()
-    items = presentation.manifestations(session, version, presentation.current_trust(session, settings()),
+    items = presentation.manifestations(session, version, services().trust(session),
                                         services().document_types.get(document.type_key))
     return jsonify({"items": [presentation.manifestation_json(item) for item in items]})
 
@@ -157,7 +150,7 @@ def get_signature(signature_id: str):
         return api_error(404, "not_found", "No such signature.")
     document = session.get(dm.Document, signature.document_id)
     doc_type = services().document_types.get(document.type_key) if document else None
-    item = presentation.manifestation(session, signature, presentation.current_trust(session, settings()), doc_type)
+    item = presentation.manifestation(session, signature, services().trust(session), doc_type)
     credential = session.get(SigningCredential, signature.credential_id)
     try:
         token = base64.b64encode(token_from_response(signature.timestamp_response)).decode("ascii")
@@ -233,7 +226,7 @@ describe("/pki/tsa.pem", "GET", "The internal time-stamping authority's certific
 @bp.get("/pki/crl")
 def pki_crl():
     try:
-        crl = keys.revocation_list(keys.signing_authority(settings()), keys.revocations(db()))
+        crl = services().revocation_lists().current(services().signing_authority(), keys.revocations(db()))
     except SigningFailed as exc:
         return api_error(503, "pki_unavailable", str(exc))
     if request.args.get("format") == "pem" or request.accept_mimetypes.best == "application/x-pem-file":

@@ -19,7 +19,7 @@ from edms.documents.blobstore import BlobStore
 from edms.documents.hashing import content_sha256
 from edms.documents.types import DocumentType, FieldError
 from edms.documents.uploads import UploadRejected, inspect_upload
-from edms.errors import N_, UserError
+from edms.errors import N_, AuditedRefusal, UserError
 from edms.timeutil import utc_now
 from edms.users.models import User
 
@@ -49,8 +49,8 @@ class ReasonRequired(DocumentError):
     code = "reason_required"
 
 
-class UploadRefused(DocumentError):
-    """The upload was refused and the refusal is in the audit trail: commit, so that the record stays."""
+class UploadRefused(DocumentError, AuditedRefusal):
+    """The upload was refused and the refusal is in the audit trail (an audited refusal: the record stays)."""
 
     code = "upload_refused"
 

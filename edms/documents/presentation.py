@@ -1,7 +1,7 @@
 """What a person sees of a version: field values as text, and the rendition built from the stored version."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
@@ -11,29 +11,17 @@ from edms.documents.renditions import Rendition, RenditionAttachment, RenditionS
 from edms.documents.types import DocumentType, FieldDef
 from edms.timeutil import utc_now
 
-# The signature module registers how a version's signature manifestations are found, so that documents
-# never import signatures (arrows point down).
-ManifestationSource = Callable[[Session, m.DocumentVersion, str], Sequence[RenditionSignature]]
-_manifestations: list[ManifestationSource] = []
-
-
-def register_manifestations(source: ManifestationSource) -> None:
-    _manifestations.append(source)
-
-
-def manifestations(session: Session, version: m.DocumentVersion, display_tz: str) -> list[RenditionSignature]:
-    return [signature for source in _manifestations for signature in source(session, version, display_tz)]
-
-
 def display_value(field: FieldDef, value: object, language: str, zone: str) -> str:
     return display_field(field, value, language, zone)
 
 
 def build_rendition(
     session: Session, doc_type: DocumentType, document: m.Document, version: m.DocumentVersion, *,
-    language: str, display_tz: str,
+    language: str, display_tz: str, signatures: Sequence[RenditionSignature] = (),
 ) -> Rendition:
-    """Always regenerated from the stored version; stamped with the content hash it was made from."""
+    """Always regenerated from the stored version; stamped with the content hash it was made from.
+    `signatures` are the version's manifestations (edms.signatures.presentation.rendition_signatures),
+    passed in so that documents never import signatures."""
     return Rendition(
         doc_type=doc_type,
         number=document.number,
@@ -45,7 +33,7 @@ def build_rendition(
         generated_at=utc_now(),
         attachments=[RenditionAttachment(name=a.display_name, media_type=a.media_type, size=a.size, sha256=a.sha256)
                      for a in version.attachments],
-        signatures=manifestations(session, version, display_tz),
+        signatures=list(signatures),
         versions=[RenditionVersion(version=v.version, status=v.status, created_at=v.created_at, reason=v.reason or "")
                   for v in document.versions],
         language=language,

@@ -261,8 +261,6 @@ def _read(engine: Engine, env: ExportEnvironment, scope: Scope, ctx: AuditContex
           display_tz: str, scratch: Path) -> PackageContent | None:
     """Everything the package holds, from one snapshot; None if a relevant event is newer than every checkpoint."""
     with read_snapshot(engine) as connection, Session(bind=connection) as session:
-        # Renditions find signature manifestations through the engine their session is bound to.
-        presentation.bind(connection.engine, env.settings, env.document_types)
         documents = scope_documents(session, scope)
         relevant = _relevant_seqs(session, scope, documents)
         checkpoints = list(session.scalars(select(AuditCheckpoint).where(AuditCheckpoint.seq >= relevant[0])
@@ -294,7 +292,8 @@ def _read(engine: Engine, env: ExportEnvironment, scope: Scope, ctx: AuditContex
                 versions = []
                 for version in document.versions:
                     content.renditions.append(content.renderer.submit(build_rendition(
-                        session, doc_type, document, version, language=language, display_tz=display_tz)))
+                        session, doc_type, document, version, language=language, display_tz=display_tz,
+                        signatures=presentation.rendition_signatures(session, version, trust, doc_type, display_tz))))
                     versions.append(_version_item(session, document, version, directory, shown, trust, env))
                 content.documents.append(DocumentItem(document, doc_type, directory, versions, timeline))
         except BaseException:

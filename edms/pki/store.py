@@ -6,11 +6,9 @@ hold the key that signs its checkpoints) and never in the repository. `openssl` 
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import shutil
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -173,20 +171,11 @@ def _write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-_signers: dict[tuple[str, str, str, str], SystemSigner] = {}
-_signers_lock = threading.Lock()
-
-
 def system_signer(settings) -> SystemSigner:
-    """The configured system signer. Opening a key is deliberately slow (PBKDF2), so each process opens
-    the keys once and keeps them for its lifetime."""
+    """The configured system signer, opened now. Opening a key is deliberately slow (PBKDF2): the caller
+    keeps what it opened (`edms.application.services.Services` does, once per process)."""
     store = PkiStore.for_settings(settings)
-    cache_key = (str(store.directory), hashlib.sha256(store._passphrase).hexdigest(), settings.tsa_url, settings.tsa_ca_file)
-    with _signers_lock:
-        signer = _signers.get(cache_key)
-        if signer is None:
-            signer = _signers[cache_key] = store.system_signer(tsa_url=settings.tsa_url, tsa_ca_file=settings.tsa_ca_file)
-        return signer
+    return store.system_signer(tsa_url=settings.tsa_url, tsa_ca_file=settings.tsa_ca_file)
 
 
 def trust_anchors(settings) -> TrustAnchors | None:

@@ -1,15 +1,15 @@
 """Why nothing was signed. Each refusal names what is missing or wrong, in words the signer can act on.
 
 `SigningRefused` and its subclasses are raised before anything but the attempt's own audit event (and a
-failure count) was written, so callers commit: the refusal stays in the audit trail. `SigningFailed`
-means the system could not complete a signature it had allowed; callers roll back.
+failure count) was written: they are audited refusals, which the unit of work keeps in the audit trail.
+`SigningFailed` means the system could not complete a signature it had allowed; it is rolled back.
 """
 from __future__ import annotations
 
-from edms.errors import UserError
+from edms.errors import AuditedRefusal, UserError
 
 
-class SigningRefused(UserError):
+class SigningRefused(AuditedRefusal):
     code = "refused"
     http_status = 403
     detail: str | None = None  # for the audit trail only, never shown (e.g. which credential was wrong)
@@ -56,7 +56,7 @@ class SigningFailed(UserError):
     http_status = 503
 
 
-class GateRecordRefused(UserError):
+class GateRecordRefused(AuditedRefusal):
     """A refused identity check, training record, policy acknowledgement or second-factor enrolment."""
 
     code = "refused"

@@ -9,7 +9,6 @@ their time-stamps prove they were made before the revocation.
 """
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from edms.audit import AuditContext, record
 from edms.crypto.keywrap import WrongPassword, rewrap_user_key, unwrap_user_key, wrap_user_key
 from edms.crypto.pki import build_crl, generate_private_key, issue_user_certificate
 from edms.errors import N_
-from edms.pki.store import SIGNING_CA, PkiError, PkiStore, TrustAnchors, system_signer
+from edms.pki.store import SIGNING_CA, PkiError, PkiStore, SystemSigner, TrustAnchors, system_signer
 from edms.signatures.errors import SigningFailed
 from edms.signatures.models import SigningCredential
 from edms.timeutil import isoformat_utc, utc_now
@@ -61,27 +60,17 @@ class SigningAuthority:
         return str(names[0].value) if names else ""
 
 
-_authorities: dict[tuple[str, str, str, str], SigningAuthority] = {}
-_authorities_lock = threading.Lock()
-
-
-def signing_authority(settings) -> SigningAuthority:
-    """The configured signing CA and TSA. Opening the CA key is deliberately slow (PBKDF2), so each
-    process opens it once, as `edms.pki.system_signer` does for the system key."""
+def signing_authority(settings, signer: Callable[[], SystemSigner] | None = None) -> SigningAuthority:
+    """The configured signing CA and TSA, opened now. Opening the CA key is deliberately slow (PBKDF2): the
+    caller keeps what it opened (`edms.application.services.Services` does, once per process)."""
     store = PkiStore.for_settings(settings)
-    cache_key = (str(store.directory), hashlib.sha256(settings.pki_passphrase.encode("utf-8")).hexdigest(),
-                 settings.tsa_url, settings.tsa_ca_file)
-    with _authorities_lock:
-        authority = _authorities.get(cache_key)
-        if authority is None:
-            try:
-                signer = system_signer(settings)
-                authority = SigningAuthority(store.private_key(SIGNING_CA), store.certificate(SIGNING_CA),
-                                             signer.trust, signer.timestamp)
-            except PkiError as exc:
-                raise SigningFailed(N_("The organisation PKI is not available: %(reason)s"), reason=str(exc)) from exc
-            _authorities[cache_key] = authority
-        return authority
+    try:
+        system = signer() if signer is not None else system_signer(settings)
+        return SigningAuthority(store.private_key(SIGNING_CA), store.certificate(SIGNING_CA),
+                                system.trust, system.timestamp)
+    except PkiError as exc:
+        raise SigningFailed(N_("The organisation PKI is not available: %(reason)s"), reason=str(exc)) from exc
+
 
 
 def certificate_of(credential: SigningCredential) -> x509.Certificate:
@@ -222,17 +211,27 @@ def revocations(session: Session) -> list[tuple[int, datetime]]:
     return [(int(serial, 16), revoked_at) for serial, revoked_at in rows]
 
 
-_crls: dict[tuple[bytes, tuple[tuple[int, datetime], ...]], x509.CertificateRevocationList] = {}
-_crls_lock = threading.Lock()
+class RevocationLists:
+    """The signing CA's CRLs as issued: the same CRL is served until it is a day old. One per `Services`."""
+
+    def __init__(self) -> None:
+        self._issued: dict[tuple[bytes, tuple[tuple[int, datetime], ...]], x509.CertificateRevocationList] = {}
+        self._lock = threading.Lock()
+
+    def current(self, authority: SigningAuthority, revoked: Sequence[tuple[int, datetime]],
+                now: datetime | None = None) -> x509.CertificateRevocationList:
+        now = now or utc_now()
+        key = (authority.ca_cert.fingerprint(hashes.SHA256()), tuple(revoked))
+        with self._lock:
+            crl = self._issued.get(key)
+            if crl is None or now - crl.last_update_utc >= CRL_REISSUE_AFTER:
+                crl = self._issued[key] = build_crl(authority.ca_cert, authority.ca_key, revoked, now,
+                                                    now + CRL_VALIDITY)
+            return crl
 
 
 def revocation_list(authority: SigningAuthority, revoked: Sequence[tuple[int, datetime]],
                     now: datetime | None = None) -> x509.CertificateRevocationList:
-    """The signing CA's CRL for exactly these revocations; the same CRL is served until it is a day old."""
+    """A CRL for exactly these revocations, issued now."""
     now = now or utc_now()
-    key = (authority.ca_cert.fingerprint(hashes.SHA256()), tuple(revoked))
-    with _crls_lock:
-        crl = _crls.get(key)
-        if crl is None or now - crl.last_update_utc >= CRL_REISSUE_AFTER:
-            crl = _crls[key] = build_crl(authority.ca_cert, authority.ca_key, revoked, now, now + CRL_VALIDITY)
-        return crl
+    return build_crl(authority.ca_cert, authority.ca_key, revoked, now, now + CRL_VALIDITY)

@@ -1,7 +1,7 @@
 """The signing ceremony and the signature (21 CFR 11.50, 11.70, 11.200(a)(1), 11.300; ER/ES; Annex 11 §14).
 
-`sign()` and `reject()` take the acting user and their re-entered credentials explicitly; pages, API and
-tests call the same functions. In order, under a lock on the version row (so two people completing the
+`sign()` and `reject()` take the acting user and their re-entered credentials explicitly; pages, API,
+demo and tests reach them through edms.application.signing, which adds the notices. In order, under a lock on the version row (so two people completing the
 last step at once produce one approval): the version must be the latest and in review, the step the one
 due, the person allowed to sign it and ready (identity, policy, training, second factor); then the
 credentials (user name and password at the first signing of a session, at least the password after);
@@ -9,7 +9,8 @@ then the person's key signs the canonical manifest, the organisation's TSA time-
 both are verified, and the row and its audit event are written in the caller's transaction.
 
 A refusal (`SigningRefused`) leaves only its audit event (and, for wrong credentials, the failure count
-towards lockout): callers commit. `SigningFailed` (no PKI, no time-stamp) means roll back.
+towards lockout): an audited refusal, which the unit of work keeps. `SigningFailed` (no PKI, no
+time-stamp) is rolled back.
 """
 from __future__ import annotations
 
@@ -85,8 +86,11 @@ class SigningEnvironment:
     record_gates: tuple[RecordGate, ...] = ()
 
     @classmethod
-    def from_settings(cls, settings, record_gates: tuple[RecordGate, ...] = ()) -> SigningEnvironment:
-        return cls(settings.password, lambda: signing_authority(settings), load_policy(),
+    def from_settings(cls, settings, record_gates: tuple[RecordGate, ...] = (), *,
+                      authority: Callable[[], SigningAuthority] | None = None) -> SigningEnvironment:
+        """`authority` opens the signing CA (the `Services` object keeps it open); by default it is opened
+        when a signature is made."""
+        return cls(settings.password, authority or (lambda: signing_authority(settings)), load_policy(),
                    frozenset(settings.totp_roles), record_gates)
 
 

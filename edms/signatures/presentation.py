@@ -2,23 +2,20 @@
 
 Every manifestation carries the printed name, the date and time (UTC here; shown in the viewer's zone
 with the zone), the meaning, the step and role, the signature id and the verification result, computed
-when shown. Renditions get them through `edms.documents.presentation.register_manifestations`, so
-documents never import signatures.
+when shown. Renditions get them from `rendition_signatures`, passed in by the caller, so documents never
+import signatures.
 """
 from __future__ import annotations
 
-import weakref
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edms.documents import models as dm
-from edms.documents.presentation import register_manifestations
 from edms.documents.renditions import RenditionSignature
 from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES, DocumentType, LocalizedText
 from edms.pki.store import ROOT, SIGNING_CA, PkiError, PkiStore, trust_anchors
@@ -27,25 +24,6 @@ from edms.signatures.manifest import REJECTION, ManifestError, parse_manifest
 from edms.signatures.models import Signature, SigningCredential
 from edms.signatures.verification import Trust, Verdict, verify_stored
 from edms.timeutil import format_in_zone, isoformat_utc, parse_utc
-
-
-@dataclass(frozen=True)
-class _Binding:
-    settings: Any
-    document_types: Mapping[str, DocumentType]
-
-
-_bindings: weakref.WeakKeyDictionary[Engine, _Binding] = weakref.WeakKeyDictionary()
-
-
-def bind(engine: Engine, settings, document_types: Mapping[str, DocumentType]) -> None:
-    """Tell manifestations made through sessions on `engine` where the PKI and the document types are."""
-    _bindings[engine] = _Binding(settings, document_types)
-
-
-def _binding(session: Session) -> _Binding | None:
-    bind_ = session.get_bind()
-    return _bindings.get(getattr(bind_, "engine", bind_))
 
 
 def current_trust(session: Session, settings) -> Trust | None:
@@ -164,11 +142,9 @@ def chain_pem(credential: SigningCredential, settings) -> bytes:
     return b"".join(cert.public_bytes(Encoding.PEM) for cert in chain)
 
 
-def _rendition_source(session: Session, version: dm.DocumentVersion, display_tz: str) -> list[RenditionSignature]:
-    binding = _binding(session)
-    trust = current_trust(session, binding.settings) if binding else None
-    document = session.get(dm.Document, version.document_id)
-    doc_type = binding.document_types.get(document.type_key) if binding and document else None
+def rendition_signatures(session: Session, version: dm.DocumentVersion, trust: Trust | None,
+                         doc_type: DocumentType | None, display_tz: str) -> list[RenditionSignature]:
+    """The manifestations a rendition prints, each with its verification under `trust`."""
     return [
         RenditionSignature(printed_name=item.printed_name, role=item.role, meaning=item.meaning,
                            signed_at=item.signed_at, display_tz=display_tz, signature_id=item.signature_id,
@@ -177,5 +153,3 @@ def _rendition_source(session: Session, version: dm.DocumentVersion, display_tz:
         for item in manifestations(session, version, trust, doc_type)
     ]
 
-
-register_manifestations(_rendition_source)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext, record
 from edms.audit.record import diff
-from edms.errors import N_, UserError
+from edms.errors import N_, AuditedRefusal, UserError
 from edms.timeutil import is_valid_zone, require_aware, utc_now
 from edms.users.models import PasswordHistory, User, UserRole
 from edms.users.passwords import PasswordPolicy, PasswordRejected, check_new_password, hash_password, verify_password
@@ -51,6 +51,10 @@ def _notify(session: Session, ctx: AuditContext, change: AccountChange) -> None:
 
 class AccountError(UserError):
     """A refused account operation; the message is shown to the person who asked."""
+
+
+class CurrentPasswordWrong(AccountError, AuditedRefusal):
+    """A wrong current password when changing one's own: the failed attempt stays in the audit trail."""
 
 
 @dataclass(frozen=True)
@@ -205,7 +209,7 @@ def change_own_password(
 ) -> None:
     if not verify_password(policy, user.password_hash, current):
         record(session, ctx, "user.password_change_failed", "user", user.id, reason="current password wrong")
-        raise AccountError(N_("The current password is not correct."))
+        raise CurrentPasswordWrong(N_("The current password is not correct."))
     if current == new:
         raise AccountError(N_("The new password must differ from the current one."))
     _store_new_password(session, policy, user, new)

@@ -8,8 +8,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, send_file,
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from edms.audit import record
-from edms.backup import create_backup
+from edms.application import accounts, backups
+from edms.application import notifications as delivery
 from edms.notifications import outbox as notifications
 from edms.notifications.models import KIND_LABELS, STATUS_LABELS
 from edms.timeutil import utc_now
@@ -58,18 +58,14 @@ def users():
 def create_user():
     form = CreateUserForm()
     if form.validate_on_submit():
-        session = db()
         try:
-            user = ops.create_user(
-                session, audit_context(), settings().password,
-                username=form.username.data, profile=_profile(form), roles=set(form.roles.data),
-                password=form.password.data, must_change_password=True,
+            user = accounts.create_account(
+                services(), db(), audit_context(), username=form.username.data, profile=_profile(form),
+                roles=set(form.roles.data), password=form.password.data, must_change_password=True,
             )
         except ops.AccountError as exc:
-            session.rollback()
             flash(translate_error(exc), "error")
         else:
-            session.commit()
             flash(_("Account %(name)s created. The person must change the password at first sign-in.", name=user.username), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id))
     return render_template("admin/user_new.html", form=form)
@@ -90,14 +86,11 @@ def user_detail(user_id: int):
 def _apply(user_id: int, form, action):
     user = _user_or_404(user_id)
     if form.validate_on_submit():
-        session = db()
         try:
-            action(session, user, form)
+            action(user, form)
         except ops.AccountError as exc:
-            session.rollback()
             flash(translate_error(exc), "error")
         else:
-            session.commit()
             flash(_("Saved."), "success")
     else:
         flash(_("A reason is required for this change."), "error")
@@ -107,25 +100,29 @@ def _apply(user_id: int, form, action):
 @bp.post("/users/<int:user_id>/edit")
 @roles_required(ADMIN)
 def edit_user(user_id: int):
-    return _apply(user_id, EditUserForm(), lambda s, u, f: ops.update_profile(s, audit_context(), u, _profile(f), f.reason.data))
+    return _apply(user_id, EditUserForm(), lambda u, f: accounts.update_profile(
+        services(), db(), audit_context(), u, _profile(f), f.reason.data))
 
 
 @bp.post("/users/<int:user_id>/roles")
 @roles_required(ADMIN)
 def set_roles(user_id: int):
-    return _apply(user_id, RolesForm(), lambda s, u, f: ops.set_roles(s, audit_context(), u, set(f.roles.data), f.reason.data))
+    return _apply(user_id, RolesForm(), lambda u, f: accounts.set_roles(
+        services(), db(), audit_context(), u, set(f.roles.data), f.reason.data))
 
 
 @bp.post("/users/<int:user_id>/deactivate")
 @roles_required(ADMIN)
 def deactivate(user_id: int):
-    return _apply(user_id, ReasonForm(), lambda s, u, f: ops.deactivate(s, audit_context(), u, f.reason.data))
+    return _apply(user_id, ReasonForm(), lambda u, f: accounts.deactivate(
+        services(), db(), audit_context(), u, f.reason.data))
 
 
 @bp.post("/users/<int:user_id>/unlock")
 @roles_required(ADMIN)
 def unlock(user_id: int):
-    return _apply(user_id, ReasonForm(), lambda s, u, f: ops.unlock(s, audit_context(), u, f.reason.data))
+    return _apply(user_id, ReasonForm(), lambda u, f: accounts.unlock(
+        services(), db(), audit_context(), u, f.reason.data))
 
 
 @bp.post("/users/<int:user_id>/password")
@@ -133,7 +130,7 @@ def unlock(user_id: int):
 def reset_password(user_id: int):
     return _apply(
         user_id, ResetPasswordForm(),
-        lambda s, u, f: ops.admin_set_password(s, audit_context(), settings().password, u, f.password.data, f.reason.data),
+        lambda u, f: accounts.reset_password(services(), db(), audit_context(), u, f.password.data, f.reason.data),
     )
 
 
@@ -143,11 +140,8 @@ def backup():
     """Administrators download a complete backup (tables, stored files, PKI); the act is audited first."""
     form = ReasonForm()
     if form.validate_on_submit():
-        session = db()
-        record(session, audit_context(), "system.backup_exported", "system", None, reason=form.reason.data)
-        session.commit()
         spool = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)
-        create_backup(services().engine, settings().data_dir, spool)
+        backups.back_up(services(), db(), audit_context(), spool, reason=form.reason.data)
         spool.seek(0)
         name = f"edms-backup-{utc_now():%Y%m%dT%H%M%SZ}.zip"
         return send_file(spool, mimetype="application/zip", as_attachment=True, download_name=name)
@@ -167,8 +161,7 @@ def outbox():
 @bp.post("/outbox/deliver")
 @roles_required(ADMIN)
 def deliver_outbox():
-    db().commit()  # end the request's transaction: delivery commits each outcome in a transaction of its own
-    report = notifications.deliver_pending(services().sessions, audit_context(), settings().smtp, utc_now())
+    report = delivery.deliver(services(), db(), audit_context())
     if not report.configured:
         flash(_("E-mail is not configured (no SMTP host): notifications are recorded, nothing was sent."), "warning")
     else:

@@ -13,15 +13,15 @@ from sqlalchemy import select
 from wtforms import IntegerField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange
 
+from edms.application import audit_trail
 from edms.audit import reviews as review_ops
-from edms.audit.checkpoints import CheckpointError, create_checkpoint
+from edms.audit.checkpoints import CheckpointError
 from edms.audit.export import csv_chunks, jsonl_chunks
 from edms.audit.models import AuditCheckpoint, AuditEvent
-from edms.application.integrity import run_integrity_checks
-from edms.audit.operations import EXPORT_FORMATS, record_export
+from edms.audit.operations import EXPORT_FORMATS
 from edms.audit.search import AuditFilter, FilterError, field_changes, newest_first, parse_filter, stream
 from edms.audit.integrity import Problem, read_snapshot
-from edms.pki import PkiError, system_signer, trust_anchors
+from edms.pki import PkiError, trust_anchors
 from edms.timeutil import utc_now
 from edms.users.operations import find_user
 from edms.users.roles import ADMIN, INSPECTOR, QA
@@ -112,9 +112,7 @@ def export(fmt: str):
         flt = _filter()
     except FilterError as exc:
         abort(400, translate_error(exc))
-    session = db()
-    through = record_export(session, audit_context(), flt, fmt)
-    session.commit()
+    through = audit_trail.start_export(services(), db(), audit_context(), flt, fmt)
     engine, zone = services().engine, current_user.timezone
 
     def generate():
@@ -139,9 +137,7 @@ def verify_page():
         except PkiError as exc:
             flash(str(exc), "error")
             trust = None
-        report = run_integrity_checks(services().engine, db(), audit_context(), trust=trust,
-                                     data_dir=settings().data_dir)
-        db().commit()
+        report = audit_trail.verify(services(), db(), audit_context(), trust)
     checkpoints = db().execute(
         select(AuditCheckpoint.number, AuditCheckpoint.seq, AuditCheckpoint.head_hash, AuditCheckpoint.timestamped_at)
         .order_by(AuditCheckpoint.number.desc()).limit(20)
@@ -154,15 +150,12 @@ def verify_page():
 @roles_required(ADMIN)
 def checkpoint_now():
     try:
-        made = create_checkpoint(db(), audit_context(), system_signer(settings()))
+        made = audit_trail.checkpoint(services(), db(), audit_context())
     except CheckpointError as exc:
-        db().rollback()
         flash(translate_error(exc), "error")
     except PkiError as exc:
-        db().rollback()
         flash(str(exc), "error")
     else:
-        db().commit()
         flash(_("Checkpoint #%(number)s signs the chain up to seq %(seq)s.", number=made.number, seq=made.seq), "success")
     return redirect(url_for("audit.verify_page"))
 
@@ -178,15 +171,13 @@ def reviews():
             abort(403)
         if form.validate_on_submit():
             try:
-                review = review_ops.record_review(
-                    session, audit_context(), current_user.user, from_seq=form.from_seq.data, to_seq=form.to_seq.data,
-                    outcome=form.outcome.data, findings=form.findings.data,
+                review = audit_trail.review(
+                    services(), session, audit_context(), current_user.user, from_seq=form.from_seq.data,
+                    to_seq=form.to_seq.data, outcome=form.outcome.data, findings=form.findings.data,
                 )
             except review_ops.ReviewError as exc:
-                session.rollback()
                 flash(translate_error(exc), "error")
             else:
-                session.commit()
                 flash(_("Review #%(id)s of seq %(first)s–%(last)s recorded.", id=review.id, first=review.from_seq,
                         last=review.to_seq), "success")
                 return redirect(url_for("audit.reviews"))

@@ -9,13 +9,12 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from edms.audit import record
-from edms.users.authentication import authenticate
-from edms.users.operations import AccountError, change_own_password
+from edms.application import access
+from edms.users.operations import AccountError
 from edms.web.extensions import limiter
 from edms.web.forms import ChangePasswordForm, LoginForm
 from edms.web.i18n import translate_error
-from edms.web.runtime import audit_context, db, settings
+from edms.web.runtime import audit_context, db, services, settings
 from edms.web.session_user import SessionUser
 
 bp = Blueprint("auth", __name__)
@@ -39,8 +38,7 @@ def login():
         return redirect(url_for("main.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        session_db = db()
-        result = authenticate(session_db, audit_context(), settings().password, form.username.data, form.password.data)
+        result = access.sign_in(services(), db(), audit_context(), form.username.data, form.password.data)
         if result.ok:
             lang = session.get("lang")
             session.clear()  # no state carried over from before sign-in (session fixation)
@@ -50,9 +48,7 @@ def login():
             session["last_seen"] = datetime.now(timezone.utc).timestamp()
             if lang:
                 session["lang"] = lang
-            session_db.commit()
             return redirect(_safe_next(request.args.get("next")))
-        session_db.commit()
         flash(_(result.message), "error")
     return render_template("auth/login.html", form=form)
 
@@ -60,9 +56,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    session_db = db()
-    record(session_db, audit_context(), "auth.signed_out", "user", current_user.id)
-    session_db.commit()
+    access.sign_out(services(), db(), audit_context(), current_user.user)
     lang = session.get("lang")
     logout_user()
     session.clear()
@@ -80,16 +74,12 @@ def change_password():
         if form.new_password.data != form.confirm_password.data:
             flash(_("The two new passwords differ."), "error")
         else:
-            session_db = db()
-            user = current_user.user
             try:
-                change_own_password(session_db, audit_context(), settings().password, user,
-                                    form.current_password.data, form.new_password.data)
+                access.change_own_password(services(), db(), audit_context(), current_user.user,
+                                           form.current_password.data, form.new_password.data)
             except AccountError as exc:
-                session_db.commit()  # a wrong current password is itself audited
-                flash(translate_error(exc), "error")
+                flash(translate_error(exc), "error")  # a wrong current password stays audited
             else:
-                session_db.commit()
                 flash(_("Your password has been changed."), "success")
                 return redirect(url_for("main.home"))
     return render_template("auth/change_password.html", form=form, forced=current_user.user.must_change_password)

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from edms.application import cases
 from edms.cases import models as cm
 from edms.cases import operations as ops
 from edms.cases.regimes import CASE_DATES
@@ -56,21 +57,18 @@ def create():
         zone = request.form.get("site_timezone", "UTC")
         detected = parse_local(request.form.get("oos_detected_at", ""), zone) if zone in zone_names() else None
         physician = request.form.get("physician_id", type=int)
-        session = db()
         if detected is None:
             flash(_("Give the date and time the OOS result was detected."), "error")
         else:
             try:
-                case = ops.create_case(session, audit_context(), current_user.user, services().regimes, ops.CaseFacts(
+                case = cases.open_case(services(), db(), audit_context(), current_user.user, ops.CaseFacts(
                     regime_key=request.form.get("regime_key", ""), product=request.form.get("product", ""),
                     lot=request.form.get("lot", ""), patient_ref=request.form.get("patient_ref", ""),
                     treating_site=request.form.get("treating_site", ""), site_timezone=zone,
                     physician_id=physician, oos_detected_at=detected))
             except ops.CaseError as exc:
-                session.rollback()
                 flash(translate_error(exc), "error")
             else:
-                session.commit()
                 flash(_("Case %(reference)s opened.", reference=case.reference), "success")
                 return redirect(url_for("cases.detail", case_id=case.id))
     return render_template("cases/new.html", form=form, regimes=services().regimes, physicians=physicians,
@@ -90,18 +88,15 @@ def detail(case_id: int):
 
 
 def _act(case_id: int, action, success: str):
-    """Run one case operation from a form: commit and confirm, or roll back and say why."""
+    """Run one case use case from a form: confirm it, or say why it was refused."""
     case = _case_or_404(case_id)
     if not FlaskForm().validate_on_submit():
         abort(400)
-    session = db()
     try:
-        action(session, case)
+        action(case)
     except ops.CaseError as exc:
-        session.rollback()
         flash(translate_error(exc), "error")
     else:
-        session.commit()
         flash(success, "success")
     return redirect(url_for("cases.detail", case_id=case_id))
 
@@ -109,12 +104,12 @@ def _act(case_id: int, action, success: str):
 @bp.post("/<int:case_id>/dates")
 @roles_required(*CONTENT_ROLES)
 def record_date(case_id: int):
-    def action(session, case):
+    def action(case):
         value = parse_local(request.form.get("value", ""), case.site_timezone)
         if value is None:
             raise ops.CaseError(N_("Give a date and time."))
-        ops.record_date(session, audit_context(), current_user.user, case, request.form.get("key", ""), value,
-                        request.form.get("reason"))
+        cases.record_date(services(), db(), audit_context(), current_user.user, case, request.form.get("key", ""),
+                          value, request.form.get("reason"))
 
     return _act(case_id, action, _("Date recorded."))
 
@@ -122,18 +117,18 @@ def record_date(case_id: int):
 @bp.post("/<int:case_id>/answers")
 @roles_required(*CONTENT_ROLES)
 def answer(case_id: int):
-    return _act(case_id, lambda session, case: ops.answer_question(
-        session, audit_context(), current_user.user, case, services().regimes[case.regime_key],
-        request.form.get("key", ""), request.form.get("answer") == "yes", request.form.get("reason"),
+    return _act(case_id, lambda case: cases.answer_question(
+        services(), db(), audit_context(), current_user.user, case, request.form.get("key", ""),
+        request.form.get("answer") == "yes", request.form.get("reason"),
     ), _("Answer recorded."))
 
 
 @bp.post("/<int:case_id>/status")
 @roles_required(QA, REGULATORY)
 def change_status(case_id: int):
-    return _act(case_id, lambda session, case: ops.set_status(
-        session, audit_context(), current_user.user, case, request.form.get("status", ""),
-        request.form.get("reason", ""), types=services().document_types, regimes=services().regimes,
+    return _act(case_id, lambda case: cases.change_status(
+        services(), db(), audit_context(), current_user.user, case, request.form.get("status", ""),
+        request.form.get("reason", ""),
     ), _("Case status changed."))
 
 

@@ -8,15 +8,15 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from edms.application import delegations
 from edms.timeutil import parse_local, utc_now
 from edms.users.models import User
 from edms.users.roles import ADMIN, CONTENT_ROLES
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
-from edms.web.runtime import audit_context, db, settings
+from edms.web.runtime import audit_context, db, services
 from edms.workflow import delegations as ops
 from edms.workflow.models import Delegation
-from edms.workflow.notices import announce_delegation
 
 bp = Blueprint("delegations", __name__, url_prefix="/delegations")
 
@@ -45,16 +45,13 @@ def index():
             status = 400
         else:
             try:
-                row = ops.delegate(session, audit_context(), me, delegator=delegator, delegate_to=delegate_to,
-                                   role=request.form.get("role", ""), starts_at=starts, ends_at=ends,
-                                   reason=request.form.get("reason", ""))
-                announce_delegation(session, audit_context(), settings().smtp, row, delegator, delegate_to)
+                delegations.delegate(services(), session, audit_context(), me, delegator=delegator,
+                                     delegate_to=delegate_to, role=request.form.get("role", ""), starts_at=starts,
+                                     ends_at=ends, reason=request.form.get("reason", ""))
             except ops.DelegationError as exc:
-                session.rollback()
                 flash(translate_error(exc), "error")
                 status = 400
             else:
-                session.commit()
                 flash(_("Delegation recorded: %(person)s may sign your named steps in that period.",
                         person=delegate_to.printed_name), "success")
                 return redirect(url_for("delegations.index"))
@@ -76,13 +73,10 @@ def revoke(delegation_id: int):
         abort(404)
     if not form.validate_on_submit():
         abort(400)
-    session = db()
     try:
-        ops.revoke(session, audit_context(), current_user.user, row, request.form.get("reason", ""))
+        delegations.revoke(services(), db(), audit_context(), current_user.user, row, request.form.get("reason", ""))
     except ops.DelegationError as exc:
-        session.rollback()
         flash(translate_error(exc), "error")
     else:
-        session.commit()
         flash(_("The delegation has ended."), "success")
     return redirect(url_for("delegations.index"))

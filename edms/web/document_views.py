@@ -11,16 +11,16 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from edms.application import drafting, renditions
 from edms.cases.models import Case
 from edms.documents import models as m
 from edms.documents import operations as ops
-from edms.documents.presentation import build_rendition, display_value
+from edms.documents.presentation import display_value
 from edms.documents.renditions import render_docx, render_pdf
 from edms.users.roles import CONTENT_ROLES
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
-from edms.web.runtime import audit_context, db, services, settings
-from edms.workflow.notices import announce
+from edms.web.runtime import audit_context, db, services
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
@@ -101,21 +101,17 @@ def create(type_key: str):
     values: dict[str, object] = _case_values(doc_type, case)
     title = f"{doc_type.name.text(_language())} · {case.reference}" if case else ""
     if request.method == "POST" and form.validate_on_submit():
-        session = db()
         title = request.form.get("title", "")
         values = _raw_values(doc_type)
         try:
-            document = ops.create_document(session, audit_context(), current_user.user, doc_type,
-                                           title=title, raw_values=values, case_id=case.id if case else None)
+            document = drafting.create_document(services(), db(), audit_context(), current_user.user, type_key,
+                                                title=title, raw_values=values, case_id=case.id if case else None)
         except ops.ValidationFailed as exc:
-            session.rollback()
             errors = _field_errors(exc)
             flash(translate_error(exc), "error")
         except ops.DocumentError as exc:
-            session.rollback()
             flash(translate_error(exc), "error")
         else:
-            session.commit()
             flash(_("Document %(number)s created as a draft.", number=document.number), "success")
             return redirect(url_for("documents.detail", document_id=document.id))
     elif request.method == "POST":
@@ -183,22 +179,19 @@ def edit(document_id: int):
     title = draft.title
     raw = False
     if request.method == "POST" and form.validate_on_submit():
-        session = db()
         title = request.form.get("title", "")
         values = _raw_values(doc_type)
         raw = True
         try:
-            ops.save_draft(session, audit_context(), current_user.user, doc_type, document, title=title, raw_values=values)
+            drafting.save_draft(services(), db(), audit_context(), current_user.user, document, title=title,
+                                raw_values=values)
         except ops.ValidationFailed as exc:
-            session.rollback()
             errors = _field_errors(exc)
             flash(translate_error(exc), "error")
         except ops.DocumentError as exc:
-            session.rollback()
             flash(translate_error(exc), "error")
             return redirect(url_for("documents.detail", document_id=document.id))
         else:
-            session.commit()
             flash(_("Draft saved."), "success")
             return redirect(url_for("documents.detail", document_id=document.id))
     return render_template("documents/edit.html", doc_type=doc_type, form=form, values=values, errors=errors,
@@ -210,17 +203,11 @@ def _act(document_id: int, action, success: str):
     if not FlaskForm().validate_on_submit():
         flash(_("The form expired. Please try again."), "error")
         return redirect(url_for("documents.detail", document_id=document_id))
-    session = db()
     try:
-        action(session, document)
+        action(document)
     except ops.DocumentError as exc:
-        if isinstance(exc, ops.UploadRefused):
-            session.commit()  # the refusal's audit event stays (Annex 11 §5); nothing else was changed
-        else:
-            session.rollback()
-        flash(translate_error(exc), "error")
+        flash(translate_error(exc), "error")  # an upload's refusal stays in the audit trail (Annex 11 §5)
     else:
-        session.commit()
         flash(success, "success")
     return redirect(url_for("documents.detail", document_id=document_id))
 
@@ -234,33 +221,30 @@ def upload(document_id: int):
         return redirect(url_for("documents.detail", document_id=document_id))
     data = upload.read()
     declared = request.form.get("sha256") or None
-    return _act(document_id, lambda s, d: ops.add_attachment(
-        s, audit_context(), current_user.user, d, services().blobs, filename=upload.filename, data=data,
-        declared_sha256=declared, limits=services().upload_limits), _("File attached."))
+    return _act(document_id, lambda d: drafting.attach(
+        services(), db(), audit_context(), current_user.user, d, filename=upload.filename, data=data,
+        declared_sha256=declared), _("File attached."))
 
 
 @bp.post("/<int:document_id>/attachments/<int:attachment_id>/remove")
 @roles_required(*CONTENT_ROLES)
 def remove_attachment(document_id: int, attachment_id: int):
-    return _act(document_id, lambda s, d: ops.remove_attachment(s, audit_context(), current_user.user, d, attachment_id),
+    return _act(document_id, lambda d: drafting.detach(services(), db(), audit_context(), current_user.user, d,
+                                                       attachment_id),
                 _("Attachment removed from the draft."))
 
 
 @bp.post("/<int:document_id>/submit")
 @roles_required(*CONTENT_ROLES)
 def submit(document_id: int):
-    def submit_and_announce(session, document):
-        ops.submit(session, audit_context(), current_user.user, document)
-        announce(session, audit_context(), settings().smtp, _types()[document.type_key], document)
-
-    return _act(document_id, submit_and_announce, _("Submitted for review. This version is now frozen."))
+    return _act(document_id, lambda d: drafting.submit(services(), db(), audit_context(), current_user.user, d), _("Submitted for review. This version is now frozen."))
 
 
 @bp.post("/<int:document_id>/revise")
 @roles_required(*CONTENT_ROLES)
 def revise(document_id: int):
     reason = request.form.get("reason", "")
-    return _act(document_id, lambda s, d: ops.revise(s, audit_context(), current_user.user, _types()[d.type_key], d, reason),
+    return _act(document_id, lambda d: drafting.revise(services(), db(), audit_context(), current_user.user, d, reason),
                 _("A new draft version was created."))
 
 
@@ -268,7 +252,7 @@ def revise(document_id: int):
 @roles_required(*CONTENT_ROLES)
 def withdraw(document_id: int):
     reason = request.form.get("reason", "")
-    return _act(document_id, lambda s, d: ops.withdraw(s, audit_context(), current_user.user, d, reason),
+    return _act(document_id, lambda d: drafting.withdraw(services(), db(), audit_context(), current_user.user, d, reason),
                 _("The document was withdrawn."))
 
 
@@ -293,8 +277,8 @@ def rendition(document_id: int, number: int, fmt: str):
         abort(404)
     document = _document_or_404(document_id)
     version = _version_or_404(document, number)
-    rendition = build_rendition(db(), _types()[document.type_key], document, version, language=_language(),
-                                display_tz=current_user.timezone)
+    rendition = renditions.rendition(services(), db(), document, version, language=_language(),
+                                     display_tz=current_user.timezone)
     data = render_pdf(rendition) if fmt == "pdf" else render_docx(rendition)
     mimetype = "application/pdf" if fmt == "pdf" else \
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -9,9 +9,9 @@ from flask import abort, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
-from edms.audit import record
+from edms.application import access
 from edms.users.operations import password_expired
-from edms.web.runtime import audit_context, db, settings
+from edms.web.runtime import audit_context, db, services, settings
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # What a person may still reach before changing an expired or administrator-set password.
@@ -36,10 +36,7 @@ def enforce_idle_timeout():
     last_seen = session.get("last_seen")
     idle = timedelta(minutes=settings().idle_minutes)
     if last_seen is not None and now - datetime.fromtimestamp(last_seen, timezone.utc) > idle:
-        session_db = db()
-        record(session_db, audit_context(), "auth.session_timeout", "user", current_user.id,
-               reason=f"idle for more than {settings().idle_minutes:g} minutes")
-        session_db.commit()
+        access.time_out(services(), db(), audit_context(), current_user.user)
         logout_user()
         session.clear()
         flash(_("Your session ended after a period of inactivity. Please sign in again."), "warning")

@@ -1,32 +1,19 @@
-"""Per-request access to the database session, settings and the audit context."""
+"""Per-request access to the services, the request's unit of work and the audit context.
+
+The request owns one session: use cases run in it (edms.application.unit_of_work), `finish` commits it
+once the response is ready (unless the request failed with a server error), and `close_db` rolls back
+whatever is left and closes it at teardown.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from flask import current_app, g, request
+from flask import Response, current_app, g, request
 from flask_login import current_user
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from edms.application.services import Services
+from edms.application.unit_of_work import abandon, complete
 from edms.audit import AuditContext
 from edms.config import Settings
-from edms.documents.blobstore import BlobStore
-from edms.documents.operations import UploadLimits
-from edms.cases.regimes import Regime
-from edms.documents.types import DocumentType
-
-
-@dataclass
-class Services:
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    document_types: dict[str, DocumentType]
-    blobs: BlobStore
-    upload_limits: UploadLimits
-    regimes: dict[str, Regime]
-    # Gates outside a document that its signing waits for (a case's regime prerequisites).
-    record_gates: tuple = ()
 
 
 def services() -> Services:
@@ -38,16 +25,28 @@ def settings() -> Settings:
 
 
 def db() -> Session:
-    """The request's session; closed (and rolled back unless committed) at the end of the request."""
+    """The request's session: its one unit of work."""
     if "db_session" not in g:
         g.db_session = services().sessions()
     return g.db_session
 
 
+def finish(response: Response) -> Response:
+    """Commit the request's unit of work: after every other hook (an inspector's access record included),
+    before the response leaves, so that a failed commit fails the response. A server error commits nothing."""
+    session = g.get("db_session")
+    if session is not None:
+        if response.status_code >= 500:
+            abandon(session)
+        else:
+            complete(session)
+    return response
+
+
 def close_db(_exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
-        session.rollback()
+        abandon(session)
         session.close()
 
 

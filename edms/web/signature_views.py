@@ -15,6 +15,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from edms.application import signing, signing_rights
 from edms.crypto.cms import signature_value
 from edms.documents import models as dm
 from edms.documents.operations import values_of
@@ -32,15 +33,8 @@ from edms.users.roles import ADMIN, CONTENT_ROLES, QA
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services, settings
-from edms.workflow.notices import announce
 
 bp = Blueprint("signatures", __name__)
-
-
-@bp.record_once
-def _bind(state) -> None:
-    edms = state.app.extensions["edms"]
-    presentation.bind(edms.engine, edms.settings, edms.document_types)
 
 
 class CeremonyForm(FlaskForm):
@@ -95,7 +89,7 @@ def _language() -> str:
 
 
 def _environment() -> ops.SigningEnvironment:
-    return ops.SigningEnvironment.from_settings(settings(), services().record_gates)
+    return services().signing_environment()
 
 
 def _session_ref() -> str | None:
@@ -104,7 +98,7 @@ def _session_ref() -> str | None:
 
 
 def _trust():
-    return presentation.current_trust(db(), settings())
+    return services().trust(db())
 
 
 def _version_or_404(document_id: int, number: int) -> tuple[dm.Document, dm.DocumentVersion]:
@@ -143,28 +137,20 @@ def _ceremony(document_id: int, number: int, kind: str):
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
-            database = db()
             user = current_user.user
             credentials = ops.Credentials(password=form.password.data, username=form.username.data or None,
                                           totp_code=form.totp_code.data or None, session_ref=_session_ref())
             try:
                 if kind == "reject":
-                    made = ops.reject(database, audit_context(), env, doc_type, user, document, version, credentials,
-                                      reason=form.reason.data, step=form.step.data or None)
+                    made = signing.refuse(services(), db(), audit_context(), user, document, version, credentials,
+                                          reason=form.reason.data, step=form.step.data or None)
                 else:
-                    made = ops.sign(database, audit_context(), env, doc_type, user, document, version, credentials,
-                                    step=form.step.data or None, comment=form.comment.data)
-            except SigningRefused as exc:
-                database.commit()  # the refusal, and a wrong credential's count, stay in the audit trail
-                flash(translate_error(exc), "error")
-                status = exc.http_status
-            except SigningFailed as exc:
-                database.rollback()
+                    made = signing.sign(services(), db(), audit_context(), user, document, version, credentials,
+                                        step=form.step.data or None, comment=form.comment.data)
+            except (SigningRefused, SigningFailed) as exc:
                 flash(translate_error(exc), "error")
                 status = exc.http_status
             else:
-                announce(database, audit_context(), settings().smtp, doc_type, document, signed_step=made.step)
-                database.commit()
                 if kind == "reject":
                     flash(_("You refused to sign. The refusal is signed and the version is rejected."), "success")
                 else:
@@ -251,9 +237,7 @@ def policy():
     form = AcknowledgeForm()
     text = gates.load_policy()
     if form.validate_on_submit():
-        database = db()
-        gates.acknowledge_policy(database, audit_context(), current_user.user, text)
-        database.commit()
+        signing_rights.acknowledge_policy(services(), db(), audit_context(), current_user.user, text)
         flash(_("Thank you: your acknowledgement of the electronic signature policy is recorded."), "success")
         return redirect(url_for("signatures.readiness"))
     acknowledged = gates.policy_acknowledged(db(), current_user.user, text)
@@ -274,17 +258,14 @@ def totp_enrolment():
     user = current_user.user
     if request.method == "POST" and request.form.get("action") == "start":
         if FlaskForm().validate_on_submit():
-            gates.start_totp_enrolment(database, audit_context(), user)
-            database.commit()
+            signing_rights.start_totp_enrolment(services(), database, audit_context(), user)
         return redirect(url_for("signatures.totp_enrolment"))
     if form.validate_on_submit():
         try:
-            gates.confirm_totp(database, audit_context(), user, form.code.data)
+            signing_rights.confirm_totp(services(), database, audit_context(), user, form.code.data)
         except GateRecordRefused as exc:
-            database.commit()  # the failed confirmation is audited
-            flash(translate_error(exc), "error")
+            flash(translate_error(exc), "error")  # the failed confirmation stays audited
         else:
-            database.commit()
             flash(_("Your authenticator app is enrolled: signatures will ask for its code."), "success")
             return redirect(url_for("signatures.readiness"))
     pending = gates.pending_totp(database, user)
@@ -348,14 +329,11 @@ def person(user_id: int):
 def _record(user_id: int, form: FlaskForm, action, success: str):
     user = _person_or_404(user_id)
     if form.validate_on_submit():
-        database = db()
         try:
-            action(database, user, form)
+            action(user, form)
         except UserError as exc:
-            database.rollback()
             flash(translate_error(exc), "error")
         else:
-            database.commit()
             flash(success, "success")
     else:
         flash(_("Fill in every field: nothing was recorded."), "error")
@@ -365,15 +343,15 @@ def _record(user_id: int, form: FlaskForm, action, success: str):
 @bp.post("/signatures/people/<int:user_id>/identity")
 @roles_required(ADMIN)
 def record_identity(user_id: int):
-    return _record(user_id, IdentityForm(), lambda s, u, f: gates.record_identity_verification(
-        s, audit_context(), current_user.user, u, method=f.method.data, evidence=f.evidence.data),
+    return _record(user_id, IdentityForm(), lambda u, f: signing_rights.record_identity(
+        services(), db(), audit_context(), current_user.user, u, method=f.method.data, evidence=f.evidence.data),
         _("The identity verification is recorded."))
 
 
 @bp.post("/signatures/people/<int:user_id>/training")
 @roles_required(ADMIN, QA)
 def record_training(user_id: int):
-    return _record(user_id, TrainingForm(), lambda s, u, f: gates.record_training(
-        s, audit_context(), current_user.user, u, role=f.role.data, document_type=f.document_type.data or None,
-        known_types=services().document_types, course=f.course.data, trained_on=f.trained_on.data,
+    return _record(user_id, TrainingForm(), lambda u, f: signing_rights.record_training(
+        services(), db(), audit_context(), current_user.user, u, role=f.role.data,
+        document_type=f.document_type.data or None, course=f.course.data, trained_on=f.trained_on.data,
         valid_until=f.valid_until.data), _("The training record is saved."))

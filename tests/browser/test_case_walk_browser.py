@@ -43,9 +43,9 @@ def demo(app, organisation_pki):
     """What `edms demo` builds, in the live server's own database; the JP-current case's id."""
     services = app.extensions["edms"]
     with transaction(services.sessions) as session:
-        create_demo_users(session, services.settings.password)
+        create_demo_users(services, session)
     with transaction(services.sessions) as session:
-        create_demo_cases(session, services.settings, services.document_types, services.regimes, DEMO_PASSWORD)
+        create_demo_cases(services, session, DEMO_PASSWORD)
         return session.scalar(select(Case.id).where(Case.lot == LOT))
 
 

@@ -59,3 +59,18 @@ def test_init_migrates_an_empty_database(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "empty ->" in result.stdout
     assert (tmp_path / "edms.sqlite3").exists()
+
+
+def test_edms_demo_signs_through_the_use_cases_so_its_signatures_notify_the_next_signers(app, cli_env, organisation_pki):
+    from edms.documents.models import APPROVED, DocumentVersion
+    from edms.notifications.models import Notification
+
+    result = run(["demo"], cli_env)
+    assert result.returncode == 0, result.stderr
+    with app.extensions["edms"].sessions() as session:
+        kinds = {(n.document_id, n.kind) for n in session.scalars(select(Notification))}
+        approved = session.scalars(select(DocumentVersion.document_id).where(DocumentVersion.status == APPROVED)).all()
+    assert approved, "the demo approves the manufacturer's records"
+    # The owner of each approved record is told, as after a signature in the pages or the API.
+    assert all((document_id, "approved") in kinds for document_id in approved)
+    assert any(kind == "task" for _document_id, kind in kinds)

@@ -32,9 +32,9 @@ DEMO_LOTS = {"jp_current": "L2026-0412", "jp_proposed": "J2026-0088", "us": "U20
 def build_demo(services) -> None:
     """What `edms demo` does (edms/cli.py), with the app's own settings, types and regimes."""
     with transaction(services.sessions) as session:
-        create_demo_users(session, services.settings.password)
+        create_demo_users(services, session)
     with transaction(services.sessions) as session:
-        create_demo_cases(session, services.settings, services.document_types, services.regimes, DEMO_PASSWORD)
+        create_demo_cases(services, session, DEMO_PASSWORD)
 
 
 def iso(moment: datetime) -> str:

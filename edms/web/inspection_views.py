@@ -11,21 +11,21 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import get_locale
 from flask_login import current_user
 
+from edms.application import inspection
 from edms.audit.search import field_changes
 from edms.documents import models as dm
 from edms.documents.types import SIGNATURE_MEANINGS
-from edms.inspection.package import CASE, DOCUMENT, ExportError, Scope, environment_from_settings, export_package
+from edms.inspection.package import CASE, DOCUMENT, ExportError, Scope
 from edms.inspection.search import PARAMETERS, SearchError, parse_query, search
 from edms.inspection.timeline import case_timeline, document_timeline
 from edms.pki import PkiError
 from edms.signatures.errors import SigningFailed
-from edms.signatures.presentation import current_trust
 from edms.users.roles import INSPECTOR, QA, REGULATORY
 from edms.verifier.bundle import zipapp_bytes
 from edms.web.audit_views import show_value
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
-from edms.web.runtime import audit_context, db, services, settings
+from edms.web.runtime import audit_context, db, services
 
 bp = Blueprint("inspection", __name__, url_prefix="/inspection")
 
@@ -73,7 +73,7 @@ def document_history(document_id: int):
     document = db().get(dm.Document, document_id)
     if document is None:
         abort(404)
-    timeline = document_timeline(db(), document, current_trust(db(), settings()), services().document_types,
+    timeline = document_timeline(db(), document, services().trust(db()), services().document_types,
                                  include_access=_include_access())
     return render_template("inspection/timeline.html", timeline=timeline, document=document, case_id=document.case_id,
                            include_access=_include_access(), language=_language(),
@@ -83,7 +83,7 @@ def document_history(document_id: int):
 @bp.get("/cases/<int:case_id>")
 @roles_required(*READERS)
 def case_history(case_id: int):
-    timeline = case_timeline(db(), case_id, current_trust(db(), settings()), services().document_types,
+    timeline = case_timeline(db(), case_id, services().trust(db()), services().document_types,
                              include_access=_include_access())
     if not timeline.documents and not timeline.entries:
         abort(404)
@@ -94,13 +94,9 @@ def case_history(case_id: int):
 
 def _export(scope: Scope, back: str):
     ctx, language, zone = audit_context(), _language(), current_user.timezone
-    db().rollback()  # SQLite: release this request's transaction; the export writes its event itself
-    edms = services()
     out = io.BytesIO()
     try:
-        exported = export_package(edms.engine, edms.sessions, ctx,
-                                  environment_from_settings(edms.settings, edms.document_types, edms.blobs),
-                                  scope, out, language=language, display_tz=zone)
+        exported = inspection.export(services(), db(), ctx, scope, out, language=language, display_tz=zone)
     except (ExportError, SigningFailed) as exc:
         flash(translate_error(exc), "error")
         return redirect(back)

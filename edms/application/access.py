@@ -1,0 +1,64 @@
+"""Signing in and out (pages and API tokens), session time-outs, refused API credentials, and a person
+changing their own password. Every attempt, failed ones included, stays in the audit trail."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from edms.application.services import Services
+from edms.application.unit_of_work import use_case
+from edms.audit import AuditContext, record
+from edms.users import operations as ops
+from edms.users.authentication import AuthResult, authenticate
+from edms.users.models import User
+from edms.users.tokens import issue_token, revoke_token
+
+
+def sign_in(services: Services, session: Session, ctx: AuditContext, username: str, password: str, *,
+            channel: str = "web") -> AuthResult:
+    """Check the credentials; the attempt, and a failure's count towards lockout, are recorded either way."""
+    with use_case(session):
+        return authenticate(session, ctx, services.settings.password, username, password, channel=channel)
+
+
+def sign_out(services: Services, session: Session, ctx: AuditContext, user: User) -> None:
+    with use_case(session):
+        record(session, ctx, "auth.signed_out", "user", user.id)
+
+
+def time_out(services: Services, session: Session, ctx: AuditContext, user: User) -> None:
+    with use_case(session):
+        record(session, ctx, "auth.session_timeout", "user", user.id,
+               reason=f"idle for more than {services.settings.idle_minutes:g} minutes")
+
+
+def refuse_api_request(services: Services, session: Session, ctx: AuditContext, path: str, *, had_token: bool) -> None:
+    """A request without a valid bearer token (21 CFR 11.10(h)): refused, and audited."""
+    with use_case(session):
+        record(session, ctx, "api.auth_failed", "api", path,
+               reason="unknown, expired or revoked bearer token" if had_token else "missing bearer token")
+
+
+def grant_token(services: Services, session: Session, ctx: AuditContext, user: User) -> tuple[str, datetime]:
+    with use_case(session):
+        return issue_token(session, ctx, user, services.settings.api_token_minutes)
+
+
+def withdraw_token(services: Services, session: Session, ctx: AuditContext, token: str) -> bool:
+    with use_case(session):
+        return revoke_token(session, ctx, token)
+
+
+def change_own_password(services: Services, session: Session, ctx: AuditContext, user: User, current: str,
+                        new: str) -> None:
+    """A wrong current password is refused and audited (`CurrentPasswordWrong` keeps its record)."""
+    with use_case(session):
+        ops.change_own_password(session, ctx, services.settings.password, user, current, new)
+
+
+def access_expired(services: Services, session: Session, ctx: AuditContext, user: User) -> None:
+    """The access period an administrator set is over: the session ends (21 CFR 11.10(d))."""
+    with use_case(session):
+        record(session, ctx, "auth.access_expired", "user", user.id,
+               reason="the access period set by an administrator ended during the session")

@@ -1,0 +1,46 @@
+"""What administrators do to accounts: create, edit the profile, set roles, deactivate, unlock, reset a
+password. (A person's own sign-in and password are in edms.application.access.)"""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from edms.application.services import Services
+from edms.application.unit_of_work import use_case
+from edms.audit import AuditContext
+from edms.users import operations as ops
+from edms.users.models import User
+
+
+def create_account(services: Services, session: Session, ctx: AuditContext, *, username: str, profile: ops.Profile,
+                   roles: set[str], password: str, must_change_password: bool = True) -> User:
+    with use_case(session):
+        return ops.create_user(session, ctx, services.settings.password, username=username, profile=profile,
+                               roles=roles, password=password, must_change_password=must_change_password)
+
+
+def update_profile(services: Services, session: Session, ctx: AuditContext, user: User, profile: ops.Profile,
+                   reason: str) -> None:
+    with use_case(session):
+        ops.update_profile(session, ctx, user, profile, reason)
+
+
+def set_roles(services: Services, session: Session, ctx: AuditContext, user: User, roles: set[str],
+              reason: str) -> None:
+    with use_case(session):
+        ops.set_roles(session, ctx, user, roles, reason)
+
+
+def deactivate(services: Services, session: Session, ctx: AuditContext, user: User, reason: str) -> None:
+    with use_case(session):
+        ops.deactivate(session, ctx, user, reason)
+
+
+def unlock(services: Services, session: Session, ctx: AuditContext, user: User, reason: str) -> None:
+    with use_case(session):
+        ops.unlock(session, ctx, user, reason)
+
+
+def reset_password(services: Services, session: Session, ctx: AuditContext, user: User, password: str,
+                   reason: str) -> None:
+    with use_case(session):
+        ops.admin_set_password(session, ctx, services.settings.password, user, password, reason)

@@ -1,0 +1,40 @@
+"""A case's life: open it, record or correct its dates, answer its regime's questions, change its status
+(released, cancelled...)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from edms.application.services import Services
+from edms.application.unit_of_work import use_case
+from edms.audit import AuditContext
+from edms.cases import models as cm
+from edms.cases import operations as ops
+from edms.users.models import User
+
+
+def open_case(services: Services, session: Session, ctx: AuditContext, user: User, facts: ops.CaseFacts) -> cm.Case:
+    with use_case(session):
+        return ops.create_case(session, ctx, user, services.regimes, facts)
+
+
+def record_date(services: Services, session: Session, ctx: AuditContext, user: User, case: cm.Case, key: str,
+                value: datetime, reason: str | None) -> None:
+    """A first value, or a correction (which needs a reason)."""
+    with use_case(session):
+        ops.record_date(session, ctx, user, case, key, value, reason)
+
+
+def answer_question(services: Services, session: Session, ctx: AuditContext, user: User, case: cm.Case, key: str,
+                    answer: bool, reason: str | None) -> None:
+    with use_case(session):
+        ops.answer_question(session, ctx, user, case, services.regimes[case.regime_key], key, answer, reason)
+
+
+def change_status(services: Services, session: Session, ctx: AuditContext, user: User, case: cm.Case, status: str,
+                  reason: str) -> None:
+    """Release, cancel or reopen; release only once the regime allows it."""
+    with use_case(session):
+        ops.set_status(session, ctx, user, case, status, reason, types=services.document_types,
+                       regimes=services.regimes)

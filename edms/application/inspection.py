@@ -1,0 +1,29 @@
+"""Inspection acts: an inspector's access recorded in the request's unit of work, and an inspection
+package exported (which records its own event and a checkpoint in units of work of its own)."""
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from sqlalchemy.orm import Session
+
+from edms.application.services import Services
+from edms.application.unit_of_work import complete, use_case
+from edms.audit import AuditContext
+from edms.inspection import access_log
+from edms.inspection.package import ExportEnvironment, Exported, Scope, export_package
+
+
+def record_access(services: Services, session: Session, ctx: AuditContext, access: access_log.Access) -> None:
+    with use_case(session):
+        access_log.record_access(session, ctx, access)
+
+
+def export(services: Services, session: Session, ctx: AuditContext, scope: Scope, out: BinaryIO, *,
+           language: str = "en", display_tz: str = "UTC") -> Exported:
+    """Write the package to `out`. The caller's unit of work is completed first: the export reads a
+    snapshot and writes its event and checkpoint itself (SQLite allows one writer at a time)."""
+    complete(session)
+    env = ExportEnvironment(services.settings, services.document_types, services.blobs, services.system_signer,
+                            services.signing_authority)
+    return export_package(services.engine, services.sessions, ctx, env, scope, out, language=language,
+                          display_tz=display_tz)

@@ -1,0 +1,89 @@
+"""What every use case needs, built once by the app factory or a command: explicit wiring, no registries.
+
+The system signer and the signing authority are opened on first use and then kept for the life of the
+`Services` object (opening a key is deliberately slow: PBKDF2), so each process opens them once.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar, cast
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from edms.audit.checkpoints import enable_automatic_checkpoints
+from edms.cases.operations import case_signing_reasons
+from edms.cases.regimes import Regime, load_regimes
+from edms.config import Settings
+from edms.db import make_engine, make_session_factory
+from edms.documents.blobstore import BlobStore, FileBlobStore
+from edms.documents.operations import UploadLimits
+from edms.documents.types import DocumentType, load_document_types
+from edms.migrate import check_schema as check_database_schema
+from edms.pki.store import SystemSigner, system_signer
+from edms.signatures import keys
+from edms.signatures.operations import SigningEnvironment
+from edms.signatures.presentation import current_trust
+from edms.signatures.verification import Trust
+
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    document_types: dict[str, DocumentType]
+    blobs: BlobStore
+    upload_limits: UploadLimits
+    regimes: dict[str, Regime]
+    # Gates outside a document that its signing waits for (a case's regime prerequisites).
+    record_gates: tuple[Callable, ...] = ()
+    _opened: dict[str, object] = field(default_factory=dict, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def system_signer(self) -> SystemSigner:
+        """The organisation's system key (checkpoints, exports), opened once; `PkiError` without a PKI."""
+        return self._open("signer", lambda: system_signer(self.settings))
+
+    def signing_authority(self) -> keys.SigningAuthority:
+        """The signing CA and the TSA, opened once; `SigningFailed` without a PKI."""
+        return self._open("authority", lambda: keys.signing_authority(self.settings, self.system_signer))
+
+    def revocation_lists(self) -> keys.RevocationLists:
+        return self._open("crls", keys.RevocationLists)
+
+    def signing_environment(self) -> SigningEnvironment:
+        return SigningEnvironment.from_settings(self.settings, self.record_gates, authority=self.signing_authority)
+
+    def trust(self, session: Session) -> Trust | None:
+        """What verification trusts now: the anchors and the revocation records."""
+        return current_trust(session, self.settings)
+
+    def _open(self, name: str, opener: Callable[[], T]) -> T:
+        with self._lock:
+            if name not in self._opened:
+                self._opened[name] = opener()
+            return cast(T, self._opened[name])
+
+
+def build_services(settings: Settings, *, check_schema: bool = True) -> Services:
+    """The one wiring of the application, for the app factory, the CLI and the demo alike."""
+    engine = make_engine(settings.database_url)
+    if check_schema:
+        check_database_schema(engine)
+    # An invalid document type or regime definition stops start-up here, naming the file and field.
+    document_types = load_document_types(settings.forms_dir)
+    regimes = load_regimes(settings.forms_dir / "regimes", document_types)
+    services = Services(
+        settings=settings, engine=engine, sessions=make_session_factory(engine), document_types=document_types,
+        blobs=FileBlobStore(settings.data_dir / "blobs"), upload_limits=UploadLimits(), regimes=regimes,
+        record_gates=(partial(case_signing_reasons, types=document_types, regimes=regimes),),
+    )
+    enable_automatic_checkpoints(services.sessions, every=settings.audit_checkpoint_every,
+                                 signer=services.system_signer)
+    return services

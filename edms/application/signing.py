@@ -1,0 +1,38 @@
+"""Signing a version and refusing to sign it (21 CFR 11.50, 11.70, 11.200): the signature, then the notices
+it implies (the next signers, or the owner on approval or refusal). Pages, API and demo all sign here."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from edms.application.services import Services
+from edms.application.unit_of_work import use_case
+from edms.audit import AuditContext
+from edms.documents import models as dm
+from edms.signatures import operations as ops
+from edms.signatures.models import Signature
+from edms.users.models import User
+from edms.workflow.notices import announce
+
+
+def sign(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,
+         version: dm.DocumentVersion, credentials: ops.Credentials, *, step: str | None = None,
+         meaning: str | None = None, comment: str | None = None) -> Signature:
+    """Sign the step due; a refusal (`SigningRefused`) keeps only its audit record and failure count."""
+    doc_type = services.document_types[document.type_key]
+    with use_case(session):
+        made = ops.sign(session, ctx, services.signing_environment(), doc_type, user, document, version, credentials,
+                        step=step, meaning=meaning, comment=comment)
+        announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)
+    return made
+
+
+def refuse(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,
+           version: dm.DocumentVersion, credentials: ops.Credentials, *, reason: str,
+           step: str | None = None) -> Signature:
+    """A signed refusal: the version becomes rejected and its owner is told why."""
+    doc_type = services.document_types[document.type_key]
+    with use_case(session):
+        made = ops.reject(session, ctx, services.signing_environment(), doc_type, user, document, version,
+                          credentials, reason=reason, step=step)
+        announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)
+    return made
