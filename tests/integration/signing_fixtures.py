@@ -13,6 +13,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from edms.application.unit_of_work import command, use_case
 from edms.db import transaction
 from edms.documents import models as dm
 from edms.documents.operations import create_document, submit
@@ -24,7 +25,6 @@ from tests.support import people as signing_rights
 from tests.support.examples import TITLES, VALUES
 from tests.support.people import PASSWORD
 from tests.support.people import acting as context
-from tests.support.work import unit_of_work
 
 OOS = "oos_notification"
 SESSION_REF = ops.session_ref_for("the-signed-in-session-of-the-test")
@@ -117,7 +117,8 @@ class SigningStory:
                                   credentials, reason=reason or "", step=step)
             return ops.sign(session, context(user), self.environment(), doc_type, user, document, target,
                             credentials, step=step, meaning=meaning, comment=comment)
-        return unit_of_work(self.sessions, act)
+        with command(self.sessions) as session, use_case(session):
+            return act(session)
 
     def sign_through(self, *, document_id: int | None = None) -> list[Signature]:
         """Every step of the OOS notification: authored, reviewed, approved."""

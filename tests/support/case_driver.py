@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from edms.application.unit_of_work import command, use_case
 from edms.audit.models import AuditEvent
 from edms.cases import deadlines as dl
 from edms.cases import models as cm
@@ -35,7 +36,6 @@ from edms.signatures.models import Signature
 from edms.users.models import User
 from tests.support.documents import realistic_values
 from tests.support.people import PASSWORD, acting, make_ready, new_account
-from tests.support.work import unit_of_work
 
 APPROVED_MEANING = "approved"
 CASE_PHYSICIAN = "case_physician"
@@ -107,7 +107,8 @@ class CaseDriver:
 
     def run(self, action: Callable[[Session], object]) -> object:
         """One unit of work. A signing refusal is committed (its audit event stays) and re-raised."""
-        return unit_of_work(self.services.sessions, action)
+        with command(self.services.sessions) as session, use_case(session):
+            return action(session)
 
     def user(self, session: Session, username: str) -> User:
         return session.get(User, self.ids[username])
