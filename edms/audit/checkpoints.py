@@ -18,9 +18,9 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edms.audit.context import AuditContext
+from edms.audit.integrity import VerificationRun
 from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.audit.record import _lock_chain, record
-from edms.audit.integrity import VerificationRun
 from edms.crypto.cms import signature_value, verify_detached
 from edms.crypto.tsa import TimestampError, token_from_response, verify_timestamp
 from edms.db import transaction
@@ -39,6 +39,8 @@ PAYLOAD_VERSION = 1
 # session.info keys: the session appended an event at a multiple of the interval / is itself making a checkpoint.
 _CROSSED = "edms.audit.checkpoint_due"
 _CHECKPOINTING = "edms.audit.checkpointing"
+_NO_PKI = N_("the signatures cannot be checked: the organisation PKI is not available (run `edms init` or restore it)")
+_NOT_RECORDED = N_("no audit.checkpointed event records it (the event was removed, or the row was written outside edms)")
 
 
 class Signer(Protocol):
@@ -171,7 +173,7 @@ def check_checkpoints(run: VerificationRun) -> None:
             break
         run.examined("audit_checkpoint", len(rows))
         if trust is None and last_number == 0:
-            run.problem("audit_checkpoint", "*", N_("the signatures cannot be checked: the organisation PKI is not available (run `edms init` or restore it)"))
+            run.problem("audit_checkpoint", "*", _NO_PKI)
         for checkpoint in rows:
             key = f"#{checkpoint.number}"
             if checkpoint.number != expected:
@@ -186,16 +188,18 @@ def check_checkpoints(run: VerificationRun) -> None:
             if trust is None or _check_signature(run, checkpoint, trust):
                 _check_against_chain(run, checkpoint, end, previous_seq)
             if recorded.pop(str(checkpoint.number), None) is None:
-                run.problem("audit_checkpoint", key, N_("no audit.checkpointed event records it (the event was removed, or the row was written outside edms)"))
+                run.problem("audit_checkpoint", key, _NOT_RECORDED)
             expected, previous_seq, last_number = checkpoint.number + 1, max(previous_seq, checkpoint.seq), checkpoint.number
     for number, seq in sorted(recorded.items(), key=lambda item: item[1]):
-        run.problem("audit_checkpoint", f"#{number}", N_("recorded in the audit trail at seq %(seq)s but missing (removed)"), seq=seq)
+        run.problem("audit_checkpoint", f"#{number}", N_("recorded in the audit trail at seq %(seq)s but missing (removed)"),
+                    seq=seq)
 
 
 def _check_against_chain(run: VerificationRun, checkpoint: AuditCheckpoint, end: int, previous_seq: int) -> None:
     key = f"#{checkpoint.number}"
     if checkpoint.seq > end:
-        run.problem("audit_checkpoint", key, N_("the chain ends at seq %(end)s but this checkpoint signed seq %(seq)s (tail truncated)"),
+        run.problem("audit_checkpoint", key,
+                    N_("the chain ends at seq %(end)s but this checkpoint signed seq %(seq)s (tail truncated)"),
                     end=end, seq=checkpoint.seq)
         return
     if checkpoint.seq < previous_seq:
@@ -214,7 +218,8 @@ def _check_signature(run: VerificationRun, checkpoint: AuditCheckpoint, trust: T
     try:
         digest = signature_digest(checkpoint.signature)
     except ValueError:
-        run.problem("audit_checkpoint", key, N_("the signature is not a well-formed CMS structure (changed after it was written)"))
+        run.problem("audit_checkpoint", key,
+                    N_("the signature is not a well-formed CMS structure (changed after it was written)"))
         return False
     stamp = verify_timestamp(checkpoint.timestamp_token, digest, trust.tsa_roots)
     payload = checkpoint_payload(checkpoint.number, checkpoint.seq, checkpoint.head_hash, checkpoint.created_at)

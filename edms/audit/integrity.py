@@ -242,7 +242,7 @@ def _canonical_times(dialect: str, rows: list) -> list[str] | None:
 
 def chain_fields(dialect: str, row) -> dict[str, object]:
     """One row as `AuditEvent.hashed_fields()` gives it (the reference path; a test proves they agree)."""
-    fields = dict(zip(_SORTED_FIELDS, row))
+    fields = dict(zip(_SORTED_FIELDS, row, strict=False))  # the stored hash after them is not a field
     fields["occurred_at"] = canonical_time(dialect, row[_TIME])
     return fields
 
@@ -255,10 +255,10 @@ def batch_hashes(rows: list, times: list[str]) -> list[str]:
     as it is (quoted, for text); any other column is JSON-encoded value by value. Both give exactly the
     bytes `chain.canonical_bytes` gives (tests compare them on random and hostile values).
     """
-    columns = list(zip(*rows))
+    columns = list(zip(*rows, strict=True))
     columns[_TIME] = times
     parts, arguments = [], []
-    for name, column in zip(_SORTED_FIELDS, columns):
+    for name, column in zip(_SORTED_FIELDS, columns, strict=False):  # not the stored hash's column
         kinds = set(map(type, column))
         if kinds == {str} and not _NEEDS_ESCAPE.search("".join(column)):
             parts.append(f'"{name}":"%s"')
@@ -269,7 +269,7 @@ def batch_hashes(rows: list, times: list[str]) -> list[str]:
         else:
             parts.append(f'"{name}":%s')
             arguments.append(_encode_values(list(column))[1:-1].split("\x00"))
-    texts = map(("{" + ",".join(parts) + "}").__mod__, zip(*arguments))
+    texts = map(("{" + ",".join(parts) + "}").__mod__, zip(*arguments, strict=True))
     return list(map(_hexdigest, map(hashlib.sha256, map(str.encode, texts))))
 
 
@@ -336,7 +336,8 @@ def _report_batch(run: VerificationRun, rows: list, last_seq: int, last_hash: st
             if not intact:
                 run.problem("audit_event", key, N_("stored hash does not match its content (changed after it was written)"))
         if occurred is None:
-            run.problem("audit_event", key, N_("occurred_at is not a time in the form edms stores (changed after it was written)"))
+            run.problem("audit_event", key,
+                        N_("occurred_at is not a time in the form edms stores (changed after it was written)"))
         elif occurred < last_time:
             run.problem("audit_event", key, N_("occurred_at %(time)s is earlier than the event before it (%(before)s)"),
                         time=occurred, before=last_time)
