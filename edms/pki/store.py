@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -24,6 +25,9 @@ from edms.crypto.keywrap import PBKDF2_ITERATIONS, WrongPassword, encrypt_privat
 from edms.crypto.pki import bootstrap_pki
 from edms.crypto.tsa import make_timestamp_response, request_external_timestamp
 from edms.timeutil import utc_now
+
+if TYPE_CHECKING:
+    from edms.config import Settings
 
 PKI_DIRNAME = "pki"
 ROOT, SIGNING_CA, TSA, SYSTEM = "root", "signing-ca", "tsa", "system"
@@ -86,7 +90,7 @@ class PkiStore:
         self._passphrase = passphrase.encode("utf-8")
 
     @classmethod
-    def for_settings(cls, settings) -> PkiStore:
+    def for_settings(cls, settings: Settings) -> PkiStore:
         return cls(settings.data_dir / PKI_DIRNAME, settings.pki_passphrase)
 
     @staticmethod
@@ -189,7 +193,7 @@ def system_signer(settings) -> SystemSigner:
         return signer
 
 
-def trust_anchors(settings) -> TrustAnchors | None:
+def trust_anchors(settings: Settings) -> TrustAnchors | None:
     """What verification trusts, or None where no PKI was created yet (then any checkpoint fails to verify)."""
     store = PkiStore.for_settings(settings)
     if not store.exists():
