@@ -1,8 +1,9 @@
 """Imports every model so that `Base.metadata` is complete (for Alembic and the schema check)."""
 from edms.audit.models import AuditCheckpoint, AuditEvent, AuditReview  # noqa: F401
+from edms.cases.models import Case, CaseAnswer, CaseDate  # noqa: F401
 from edms.db import Base  # noqa: F401
-from edms.users.models import ApiToken, PasswordHistory, User, UserRole  # noqa: F401
 from edms.documents.models import Attachment, Document, DocumentVersion, NumberSequence  # noqa: F401
+from edms.notifications.models import Notification  # noqa: F401
 from edms.signatures.models import (  # noqa: F401
     IdentityVerification,
     PolicyAcknowledgement,
@@ -11,6 +12,5 @@ from edms.signatures.models import (  # noqa: F401
     TotpEnrolment,
     TrainingRecord,
 )
-from edms.cases.models import Case, CaseAnswer, CaseDate  # noqa: F401
+from edms.users.models import ApiToken, PasswordHistory, User, UserRole  # noqa: F401
 from edms.workflow.models import Delegation  # noqa: F401
-from edms.notifications.models import Notification  # noqa: F401

@@ -1,16 +1,16 @@
 """UTC time and its display in a person's time zone."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def require_aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("naive datetimes are not allowed: give a time zone")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def is_valid_zone(name: str) -> bool:
@@ -49,4 +49,4 @@ def parse_local(value: str, zone: str) -> datetime | None:
 
 def parse_utc(text: str) -> datetime:
     """The inverse of `isoformat_utc`."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

@@ -11,16 +11,17 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 import rfc8785
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edms.audit.context import AuditContext
+from edms.audit.integrity import VerificationRun
 from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.audit.record import _lock_chain, record
-from edms.audit.integrity import VerificationRun
 from edms.crypto.cms import signature_value, verify_detached
 from edms.crypto.tsa import TimestampError, token_from_response, verify_timestamp
 from edms.db import transaction
@@ -39,6 +40,8 @@ PAYLOAD_VERSION = 1
 # session.info keys: the session appended an event at a multiple of the interval / is itself making a checkpoint.
 _CROSSED = "edms.audit.checkpoint_due"
 _CHECKPOINTING = "edms.audit.checkpointing"
+_NO_PKI = N_("the signatures cannot be checked: the organisation PKI is not available (run `edms init` or restore it)")
+_NOT_RECORDED = N_("no audit.checkpointed event records it (the event was removed, or the row was written outside edms)")
 
 
 class Signer(Protocol):
@@ -55,7 +58,26 @@ class CheckpointError(UserError):
     pass
 
 
-def checkpoint_payload(number: int, seq: int, head_hash: str, created_at) -> bytes:
+class StoredCheckpoint(Protocol):
+    """The columns of one `audit_checkpoint` row, as the verification reads them (plain rows, not ORM objects)."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def head_hash(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def signature(self) -> bytes: ...
+    @property
+    def timestamp_token(self) -> bytes: ...
+    @property
+    def timestamped_at(self) -> datetime: ...
+
+
+def checkpoint_payload(number: int, seq: int, head_hash: str, created_at: datetime) -> bytes:
     """The exact bytes signed: RFC 8785 JSON rebuilt from the stored columns, so changing any of them
     breaks the signature."""
     return rfc8785.dumps({
@@ -93,7 +115,7 @@ def create_checkpoint(session: Session, ctx: AuditContext, signer: Signer) -> Au
     except TimestampError as exc:
         raise CheckpointError(N_("No time-stamp could be obtained for the checkpoint: %(reason)s"), reason=str(exc)) from exc
     stamp = verify_timestamp(token, digest, signer.trust.tsa_roots)
-    if not stamp.ok:
+    if not stamp.ok or stamp.gen_time is None:  # a valid stamp always has its time
         raise CheckpointError(N_("The time-stamp for the checkpoint does not verify: %(reason)s"), reason=stamp.reason)
     signed = verify_detached(signature, payload, signer.trust.roots, at=stamp.gen_time)
     if not signed.ok:
@@ -130,12 +152,12 @@ def enable_automatic_checkpoints(factory: sessionmaker[Session], *, every: int, 
         return
 
     @event.listens_for(factory, "after_flush")
-    def _note_crossing(session: Session, _context) -> None:
+    def _note_crossing(session: Session, _context: Any) -> None:
         if any(isinstance(item, AuditEvent) and item.seq % every == 0 for item in session.new):
             session.info[_CROSSED] = True
 
     @event.listens_for(factory, "after_soft_rollback")
-    def _forget_crossing(session: Session, _previous) -> None:
+    def _forget_crossing(session: Session, _previous: Any) -> None:
         session.info.pop(_CROSSED, None)
 
     @event.listens_for(factory, "after_commit")
@@ -154,9 +176,9 @@ def check_checkpoints(run: VerificationRun) -> None:
     """Every checkpoint: consecutive numbers, a valid system signature and time-stamp over exactly its
     columns, and the chain still holding the hash it signed at its seq."""
     trust: TrustAnchors | None = run.options.get("trust")
-    end = run.state.get("audit_event.end")
+    end: int | None = run.state.get("audit_event.end")
     if end is None:
-        end = run.connection.scalar(select(func.coalesce(func.max(AuditEvent.seq), 0)))
+        end = run.connection.scalar(select(func.coalesce(func.max(AuditEvent.seq), 0))) or 0
     recorded = {
         object_id: seq for object_id, seq in run.connection.execute(
             select(AuditEvent.object_id, AuditEvent.seq).where(AuditEvent.action == CHECKPOINT_ACTION)
@@ -171,7 +193,7 @@ def check_checkpoints(run: VerificationRun) -> None:
             break
         run.examined("audit_checkpoint", len(rows))
         if trust is None and last_number == 0:
-            run.problem("audit_checkpoint", "*", N_("the signatures cannot be checked: the organisation PKI is not available (run `edms init` or restore it)"))
+            run.problem("audit_checkpoint", "*", _NO_PKI)
         for checkpoint in rows:
             key = f"#{checkpoint.number}"
             if checkpoint.number != expected:
@@ -186,16 +208,18 @@ def check_checkpoints(run: VerificationRun) -> None:
             if trust is None or _check_signature(run, checkpoint, trust):
                 _check_against_chain(run, checkpoint, end, previous_seq)
             if recorded.pop(str(checkpoint.number), None) is None:
-                run.problem("audit_checkpoint", key, N_("no audit.checkpointed event records it (the event was removed, or the row was written outside edms)"))
+                run.problem("audit_checkpoint", key, _NOT_RECORDED)
             expected, previous_seq, last_number = checkpoint.number + 1, max(previous_seq, checkpoint.seq), checkpoint.number
     for number, seq in sorted(recorded.items(), key=lambda item: item[1]):
-        run.problem("audit_checkpoint", f"#{number}", N_("recorded in the audit trail at seq %(seq)s but missing (removed)"), seq=seq)
+        run.problem("audit_checkpoint", f"#{number}", N_("recorded in the audit trail at seq %(seq)s but missing (removed)"),
+                    seq=seq)
 
 
-def _check_against_chain(run: VerificationRun, checkpoint: AuditCheckpoint, end: int, previous_seq: int) -> None:
+def _check_against_chain(run: VerificationRun, checkpoint: StoredCheckpoint, end: int, previous_seq: int) -> None:
     key = f"#{checkpoint.number}"
     if checkpoint.seq > end:
-        run.problem("audit_checkpoint", key, N_("the chain ends at seq %(end)s but this checkpoint signed seq %(seq)s (tail truncated)"),
+        run.problem("audit_checkpoint", key,
+                    N_("the chain ends at seq %(end)s but this checkpoint signed seq %(seq)s (tail truncated)"),
                     end=end, seq=checkpoint.seq)
         return
     if checkpoint.seq < previous_seq:
@@ -208,13 +232,14 @@ def _check_against_chain(run: VerificationRun, checkpoint: AuditCheckpoint, end:
                     number=checkpoint.number)
 
 
-def _check_signature(run: VerificationRun, checkpoint: AuditCheckpoint, trust: TrustAnchors) -> bool:
+def _check_signature(run: VerificationRun, checkpoint: StoredCheckpoint, trust: TrustAnchors) -> bool:
     """Report what is wrong with the signature, then with the time-stamp; True if the signed content is authentic."""
     key = f"#{checkpoint.number}"
     try:
         digest = signature_digest(checkpoint.signature)
     except ValueError:
-        run.problem("audit_checkpoint", key, N_("the signature is not a well-formed CMS structure (changed after it was written)"))
+        run.problem("audit_checkpoint", key,
+                    N_("the signature is not a well-formed CMS structure (changed after it was written)"))
         return False
     stamp = verify_timestamp(checkpoint.timestamp_token, digest, trust.tsa_roots)
     payload = checkpoint_payload(checkpoint.number, checkpoint.seq, checkpoint.head_hash, checkpoint.created_at)
@@ -226,10 +251,10 @@ def _check_signature(run: VerificationRun, checkpoint: AuditCheckpoint, trust: T
                     reason=signed.reason)
     elif not authentic:
         run.problem("audit_checkpoint", key, N_("signed by %(signer)s, not by the system's own key"),
-                    signer=signed.signer_cert.subject.rfc4514_string())
+                    signer=signed.signer_cert.subject.rfc4514_string() if signed.signer_cert else "an unreadable certificate")
     if not stamp.ok:
         run.problem("audit_checkpoint", key, N_("time-stamp invalid: %(reason)s"), reason=stamp.reason)
-    elif stamp.gen_time != checkpoint.timestamped_at:
+    elif stamp.gen_time is not None and stamp.gen_time != checkpoint.timestamped_at:  # a valid stamp has its time
         run.problem("audit_checkpoint", key, N_("the stored time-stamp time %(stored)s differs from the token's %(token)s"),
                     stored=isoformat_utc(checkpoint.timestamped_at), token=isoformat_utc(stamp.gen_time))
     return authentic

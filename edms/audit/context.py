@@ -13,6 +13,6 @@ class AuditContext:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @classmethod
-    def system(cls, what: str = "system") -> "AuditContext":
+    def system(cls, what: str = "system") -> AuditContext:
         """Acts of the system itself or of an operator at the server's console."""
         return cls(user_id=None, user_name=what, client_addr="local")

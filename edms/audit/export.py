@@ -6,7 +6,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 
-from edms.audit.search import event_json
+from edms.audit.search import StoredEvent, event_json
 from edms.timeutil import format_in_zone, isoformat_utc
 
 CSV_COLUMNS = (
@@ -29,7 +29,7 @@ def spreadsheet_safe(value: object) -> object:
     return value
 
 
-def csv_chunks(events: Iterable, zone: str) -> Iterator[str]:
+def csv_chunks(events: Iterable[StoredEvent], zone: str) -> Iterator[str]:
     """CSV (RFC 4180, UTF-8 with a byte-order mark so spreadsheet programs read Japanese correctly).
 
     Values are exported as stored, `changes` as its canonical JSON: an accurate copy (11.10(b)), except
@@ -54,8 +54,8 @@ def csv_chunks(events: Iterable, zone: str) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def jsonl_chunks(events: Iterable) -> Iterator[str]:
-    lines = []
+def jsonl_chunks(events: Iterable[StoredEvent]) -> Iterator[str]:
+    lines: list[str] = []
     for event in events:
         lines.append(json.dumps(event_json(event), ensure_ascii=False, separators=(",", ":")) + "\n")
         if len(lines) == CHUNK:

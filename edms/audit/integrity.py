@@ -20,7 +20,7 @@ from datetime import datetime
 from operator import le, methodcaller
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Row, create_engine, event, text
 from sqlalchemy.pool import NullPool
 
 from edms.audit.chain import GENESIS_HASH, HASHED_FIELDS, event_hash
@@ -168,12 +168,12 @@ def read_snapshot(engine: Engine) -> Iterator[Connection]:
         reader = create_engine(engine.url, poolclass=NullPool, connect_args={"timeout": 30})
 
         @event.listens_for(reader, "connect")
-        def _read_only(dbapi_connection, _record):
+        def _read_only(dbapi_connection: Any, _record: Any) -> None:  # the driver's own sqlite3 connection
             dbapi_connection.isolation_level = None  # transactions only where we say BEGIN
             dbapi_connection.execute("PRAGMA query_only = ON")
 
         @event.listens_for(reader, "begin")
-        def _deferred_begin(connection):
+        def _deferred_begin(connection: Connection) -> None:
             connection.exec_driver_sql("BEGIN DEFERRED")
 
         try:
@@ -227,7 +227,7 @@ def canonical_time(dialect: str, stored: object) -> str | None:
     return None
 
 
-def _canonical_times(dialect: str, rows: list) -> list[str] | None:
+def _canonical_times(dialect: str, rows: Sequence[Row[Any]]) -> list[str] | None:
     """`canonical_time` of a whole batch at once, or None if any of them is not a time edms wrote."""
     stored = [row[_TIME] for row in rows]
     if dialect != "sqlite":
@@ -240,14 +240,14 @@ def _canonical_times(dialect: str, rows: list) -> list[str] | None:
     return [value.replace(" ", "T") + "Z" for value in stored]
 
 
-def chain_fields(dialect: str, row) -> dict[str, object]:
+def chain_fields(dialect: str, row: Sequence[Any]) -> dict[str, Any]:
     """One row as `AuditEvent.hashed_fields()` gives it (the reference path; a test proves they agree)."""
-    fields = dict(zip(_SORTED_FIELDS, row))
+    fields = dict(zip(_SORTED_FIELDS, row, strict=False))  # the stored hash after them is not a field
     fields["occurred_at"] = canonical_time(dialect, row[_TIME])
     return fields
 
 
-def batch_hashes(rows: list, times: list[str]) -> list[str]:
+def batch_hashes(rows: Sequence[Sequence[Any]], times: list[str]) -> list[str]:
     """SHA-256 of the canonical bytes of each row (as from `chain_rows_sql`, with `times` canonical),
     with no Python code run per row: the work happens in C, a column or a batch at a time.
 
@@ -255,10 +255,11 @@ def batch_hashes(rows: list, times: list[str]) -> list[str]:
     as it is (quoted, for text); any other column is JSON-encoded value by value. Both give exactly the
     bytes `chain.canonical_bytes` gives (tests compare them on random and hostile values).
     """
-    columns = list(zip(*rows))
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
     columns[_TIME] = times
-    parts, arguments = [], []
-    for name, column in zip(_SORTED_FIELDS, columns):
+    parts: list[str] = []
+    arguments: list[Sequence[Any]] = []
+    for name, column in zip(_SORTED_FIELDS, columns, strict=False):  # not the stored hash's column
         kinds = set(map(type, column))
         if kinds == {str} and not _NEEDS_ESCAPE.search("".join(column)):
             parts.append(f'"{name}":"%s"')
@@ -269,7 +270,7 @@ def batch_hashes(rows: list, times: list[str]) -> list[str]:
         else:
             parts.append(f'"{name}":%s')
             arguments.append(_encode_values(list(column))[1:-1].split("\x00"))
-    texts = map(("{" + ",".join(parts) + "}").__mod__, zip(*arguments))
+    texts = map(("{" + ",".join(parts) + "}").__mod__, zip(*arguments, strict=True))
     return list(map(_hexdigest, map(hashlib.sha256, map(str.encode, texts))))
 
 
@@ -294,7 +295,7 @@ def check_audit_chain(run: VerificationRun) -> None:
         run.set_chain_head(last_seq, last_hash)
 
 
-def _batch_is_intact(rows: list, times: list[str], last_seq: int, last_hash: str, last_time: str) -> bool:
+def _batch_is_intact(rows: Sequence[Row[Any]], times: list[str], last_seq: int, last_hash: str, last_time: str) -> bool:
     """The common case, at C speed: every check of the batch at once."""
     seqs = [row[_SEQ] for row in rows]
     stored = [row[_HASH] for row in rows]
@@ -311,7 +312,7 @@ def _batch_is_intact(rows: list, times: list[str], last_seq: int, last_hash: str
         return False
 
 
-def _report_batch(run: VerificationRun, rows: list, last_seq: int, last_hash: str, last_time: str) -> str:
+def _report_batch(run: VerificationRun, rows: Sequence[Row[Any]], last_seq: int, last_hash: str, last_time: str) -> str:
     """The slow path for a batch with a problem: row by row, in seq order, with the reference hash function.
     Returns the last readable time, for the next batch."""
     for row in rows:
@@ -327,7 +328,7 @@ def _report_batch(run: VerificationRun, rows: list, last_seq: int, last_hash: st
         if row[_PREV] != last_hash:
             run.problem("audit_event", key, N_("previous-hash link broken (row inserted, removed or reordered before it)"))
         fields = chain_fields(run.dialect, row)
-        occurred = fields["occurred_at"]
+        occurred: str | None = fields["occurred_at"]
         try:
             intact = event_hash(fields) == stored
         except (TypeError, ValueError):
@@ -336,7 +337,8 @@ def _report_batch(run: VerificationRun, rows: list, last_seq: int, last_hash: st
             if not intact:
                 run.problem("audit_event", key, N_("stored hash does not match its content (changed after it was written)"))
         if occurred is None:
-            run.problem("audit_event", key, N_("occurred_at is not a time in the form edms stores (changed after it was written)"))
+            run.problem("audit_event", key,
+                        N_("occurred_at is not a time in the form edms stores (changed after it was written)"))
         elif occurred < last_time:
             run.problem("audit_event", key, N_("occurred_at %(time)s is earlier than the event before it (%(before)s)"),
                         time=occurred, before=last_time)

@@ -6,9 +6,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from edms.audit.context import AuditContext
+from edms.audit.integrity import VerificationReport
 from edms.audit.record import record
 from edms.audit.search import AuditFilter, head_seq
-from edms.audit.integrity import VerificationReport
 
 VERIFIED_ACTION = "audit.verified"
 EXPORTED_ACTION = "audit.exported"

@@ -5,10 +5,10 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, Row, select
 from sqlalchemy.orm import Session
 
 from edms.audit.models import AuditEvent
@@ -16,6 +16,9 @@ from edms.errors import N_, UserError
 from edms.timeutil import isoformat_utc, require_aware
 
 MAX_PAGE = 500
+
+# An event as the ORM loads it or as a plain row of `audit_event` (the exports read rows, for speed).
+StoredEvent: TypeAlias = AuditEvent | Row[Any]
 
 
 class FilterError(UserError):
@@ -35,9 +38,9 @@ class AuditFilter:
     seq_from: int | None = None
     seq_to: int | None = None
 
-    def conditions(self) -> list:
+    def conditions(self) -> list[ColumnElement[bool]]:
         column = AuditEvent.__table__.c
-        found = []
+        found: list[ColumnElement[bool]] = []
         for name in ("object_type", "object_id", "document_version", "case_id", "actor_id", "action"):
             value = getattr(self, name)
             if value is not None:
@@ -193,7 +196,7 @@ def field_changes(changes: str | None) -> list[FieldChange]:
     ]
 
 
-def event_json(event) -> dict[str, Any]:
+def event_json(event: StoredEvent) -> dict[str, Any]:
     """An event (model or row) as the API and the JSON Lines export give it: times in UTC, changes parsed."""
     return {
         "seq": event.seq,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from edms.cases.regimes import Deadline, Regime
@@ -86,7 +86,7 @@ def format_span(delta: timedelta) -> LocalizedText:
 
 def _first_instant(day: date, zone: ZoneInfo) -> datetime:
     # Where local midnight falls in a DST gap, zoneinfo maps it to the first instant that exists.
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def _add_working_days(start: date, count: int, holidays: Collection[date]) -> date:

@@ -37,8 +37,8 @@ class Case(Base):
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
-    dates: Mapped[list["CaseDate"]] = relationship(order_by="CaseDate.id", lazy="selectin")
-    answers: Mapped[list["CaseAnswer"]] = relationship(order_by="CaseAnswer.id", lazy="selectin")
+    dates: Mapped[list[CaseDate]] = relationship(order_by="CaseDate.id", lazy="selectin")
+    answers: Mapped[list[CaseAnswer]] = relationship(order_by="CaseAnswer.id", lazy="selectin")
 
     def current_dates(self) -> dict[str, datetime]:
         return {row.key: row.value for row in self.dates}  # ordered by id: the latest entry wins

@@ -69,7 +69,8 @@ def encrypt_private_key_pem(
             "encrypted_data": ciphertext,
         }
     )
-    return pem.armor("ENCRYPTED PRIVATE KEY", info.dump())
+    armored: bytes = pem.armor("ENCRYPTED PRIVATE KEY", info.dump())  # asn1crypto is untyped
+    return armored
 
 
 def load_encrypted_private_key_pem(data: bytes, passphrase: bytes) -> ec.EllipticCurvePrivateKey:

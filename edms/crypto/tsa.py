@@ -29,7 +29,7 @@ from edms.verifier.errors import Invalid
 _GRANTED = ("granted", "granted_with_mods")
 
 
-class _TimeStampResp(core.Sequence):
+class _TimeStampResp(core.Sequence):  # type: ignore[misc]  # asn1crypto ships no types: its classes are Any
     """RFC 3161 §2.4.2 TimeStampResp. asn1crypto 1.5 declares the token mandatory, but a TSA that
     refuses sends only the status, and that refusal must be readable."""
 
@@ -125,14 +125,16 @@ def make_timestamp_response(
         }
     )
     token = asn1_cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
-    return _TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+    response: bytes = _TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+    return response
 
 
 def build_timestamp_request(digest: bytes, nonce: int) -> bytes:
     """A DER TimeStampReq for a SHA-256 digest, asking the TSA to include its certificate."""
-    return tsp.TimeStampReq(
+    request: bytes = tsp.TimeStampReq(
         {"version": "v1", "message_imprint": _imprint(digest), "nonce": nonce, "cert_req": True}
     ).dump()
+    return request
 
 
 def request_external_timestamp(url: str, data_digest: bytes, timeout: float) -> bytes:
@@ -152,7 +154,7 @@ def request_external_timestamp(url: str, data_digest: bytes, timeout: float) -> 
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310 (scheme checked above)
-            response = reply.read()
+            response: bytes = reply.read()
     except OSError as exc:  # URLError, HTTPError and timeouts are all OSErrors
         raise TimestampError(f"the time-stamping authority at {url} did not answer: {exc}") from exc
     try:
@@ -178,7 +180,8 @@ def token_from_response(tsr: bytes) -> bytes:
         raise TimestampError(f"the time-stamping authority refused: {status['status']} {detail}".strip())
     if not response["time_stamp_token"]:
         raise TimestampError("the time-stamp response grants but carries no token")
-    return response["time_stamp_token"].dump()
+    token: bytes = response["time_stamp_token"].dump()
+    return token
 
 
 def verify_timestamp(
@@ -206,10 +209,8 @@ def _imprint(digest: bytes) -> dict[str, object]:
 
 def _imprint_matches(tst_info: tsp.TSTInfo, data_digest: bytes) -> bool:
     imprint = tst_info["message_imprint"]
-    return (
-        imprint["hash_algorithm"]["algorithm"].native == "sha256"
-        and imprint["hashed_message"].native == data_digest
-    )
+    matches: bool = imprint["hash_algorithm"]["algorithm"].native == "sha256" and imprint["hashed_message"].native == data_digest
+    return matches
 
 
 def _tst_info(token: bytes) -> tuple[bytes, tsp.TSTInfo]:

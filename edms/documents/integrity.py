@@ -71,8 +71,8 @@ def check_stored_files(run: VerificationRun) -> None:
             if blobs.verify(sha256):
                 continue
         except ValueError:  # only a well-formed digest ever names a stored file
-            run.problem("stored_file", sha256, N_("the hash recorded for %(file)s is not a SHA-256 value (changed after it was stored)"),
-                        file=used_by)
+            run.problem("stored_file", sha256,
+                        N_("the hash recorded for %(file)s is not a SHA-256 value (changed after it was stored)"), file=used_by)
             continue
         if blobs.exists(sha256):
             run.problem("stored_file", sha256, N_("altered: the bytes of %(file)s no longer hash to the stored value"),

@@ -43,15 +43,15 @@ class Document(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     current_version: Mapped[int] = mapped_column(Integer, nullable=False)
 
-    versions: Mapped[list["DocumentVersion"]] = relationship(
+    versions: Mapped[list[DocumentVersion]] = relationship(
         back_populates="document", order_by="DocumentVersion.version", lazy="selectin"
     )
 
-    def version(self, number: int) -> "DocumentVersion | None":
+    def version(self, number: int) -> DocumentVersion | None:
         return next((v for v in self.versions if v.version == number), None)
 
     @property
-    def latest(self) -> "DocumentVersion":
+    def latest(self) -> DocumentVersion:
         return self.versions[-1]
 
 
@@ -75,12 +75,12 @@ class DocumentVersion(Base):
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
     document: Mapped[Document] = relationship(back_populates="versions")
-    all_attachments: Mapped[list["Attachment"]] = relationship(
+    all_attachments: Mapped[list[Attachment]] = relationship(
         back_populates="version", order_by="Attachment.id", lazy="selectin"
     )
 
     @property
-    def attachments(self) -> list["Attachment"]:
+    def attachments(self) -> list[Attachment]:
         return [a for a in self.all_attachments if a.removed_at is None]
 
     @property

@@ -39,7 +39,7 @@ from typing import BinaryIO
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import ColumnElement, Engine, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edms import __version__
@@ -169,14 +169,14 @@ class PackageContent:
     language: str
     display_tz: str
     export_seq: int
+    crl: x509.CertificateRevocationList
     documents: list[DocumentItem] = field(default_factory=list)
     events: list[AuditEvent] = field(default_factory=list)
     relevant: list[int] = field(default_factory=list)
     segments: list[tuple[int, int]] = field(default_factory=list)
     checkpoints: list[CheckpointItem] = field(default_factory=list)
     certificates: dict[str, tuple[str, x509.Certificate]] = field(default_factory=dict)  # role -> (path, cert)
-    crl: x509.CertificateRevocationList | None = None
-    renderer: Renderer | None = None
+    renderer: Renderer | None = None  # set once the snapshot is read
     renditions: list[concurrent.futures.Future] = field(default_factory=list)  # (pdf, docx) per version, in order
     app_version: str = __version__
 
@@ -241,7 +241,8 @@ def export_package(engine: Engine, factory: sessionmaker[Session], ctx: AuditCon
         try:
             files = _files(content, env)
         finally:
-            content.renderer.close()
+            if content.renderer is not None:
+                content.renderer.close()
     data, manifest_digest = seal(files, content, env.signer())
     out.write(data)
     log.info("inspection package of %s: %d files, manifest SHA-256 %s", scope.describe(), len(files), manifest_digest)
@@ -316,7 +317,7 @@ def _record_texts(session: Session, documents: Sequence[dm.Document], types: Map
 
 def _relevant_seqs(session: Session, scope: Scope, documents: Sequence[dm.Document]) -> list[int]:
     ids = [str(document.id) for document in documents]
-    conditions = [(AuditEvent.object_type == DOCUMENT) & AuditEvent.object_id.in_(ids)]
+    conditions: list[ColumnElement[bool]] = [(AuditEvent.object_type == DOCUMENT) & AuditEvent.object_id.in_(ids)]
     if scope.kind == CASE:
         conditions.append(AuditEvent.case_id == str(scope.id))
     return list(session.scalars(select(AuditEvent.seq).where(or_(*conditions)).order_by(AuditEvent.seq)))

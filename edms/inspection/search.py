@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from edms.cases.models import Case
@@ -154,8 +154,8 @@ def _signer_ids(session: Session, signer: str) -> list[int]:
     ))))
 
 
-def conditions(session: Session, query: SearchQuery) -> list:
-    found = []
+def conditions(session: Session, query: SearchQuery) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
     if query.number:
         found.append(func.upper(dm.Document.number).like(f"{_like(query.number).upper()}%", escape=_LIKE_ESCAPE))
     if query.type_key:
@@ -171,7 +171,7 @@ def conditions(session: Session, query: SearchQuery) -> list:
     if query.text:
         pattern = f"%{_like(query.text)}%"
         found.append(or_(func.lower(dm.Document.title).like(pattern, escape=_LIKE_ESCAPE), _content_matches(pattern)))
-    signed = []
+    signed: list[ColumnElement[bool]] = []
     if query.signer:
         signed.append(Signature.signer_id.in_(_signer_ids(session, query.signer)))
     if query.meaning:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from edms.audit.models import AuditEvent
@@ -108,7 +108,7 @@ def case_timeline(session: Session, case_id: int, trust: Trust | None, types: Ma
 def _entries(session: Session, documents: Sequence[dm.Document], case_id: int | None, trust: Trust | None,
              types: Mapping[str, DocumentType], include_access: bool) -> list[Entry]:
     by_id = {str(document.id): document for document in documents}
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if by_id:
         conditions.append((AuditEvent.object_type == "document") & AuditEvent.object_id.in_(list(by_id)))
     if case_id is not None:
@@ -125,11 +125,11 @@ def _entries(session: Session, documents: Sequence[dm.Document], case_id: int | 
     entries = []
     for event in events:
         changes = _changes(event)
-        document = by_id.get(event.object_id) if event.object_type == "document" else None
+        document = by_id.get(event.object_id) if event.object_type == "document" and event.object_id is not None else None
         shown = None
         if event.action in SIGNED_ACTIONS:
             signature_id = ((changes.get("signature") or {}).get("new") or {}).get("signature_id")
-            row = signatures.pop(signature_id, None)
+            row = signatures.pop(signature_id, None) if signature_id is not None else None
             if row is not None:
                 shown = manifestation(session, row, trust, types.get(document.type_key) if document else None)
         entries.append(Entry(event.occurred_at, KINDS.get(event.action, "event"), document, event.document_version,

@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -22,6 +23,9 @@ from edms.crypto.keywrap import PBKDF2_ITERATIONS, WrongPassword, encrypt_privat
 from edms.crypto.pki import bootstrap_pki
 from edms.crypto.tsa import make_timestamp_response, request_external_timestamp
 from edms.timeutil import utc_now
+
+if TYPE_CHECKING:
+    from edms.config import Settings
 
 PKI_DIRNAME = "pki"
 ROOT, SIGNING_CA, TSA, SYSTEM = "root", "signing-ca", "tsa", "system"
@@ -84,7 +88,7 @@ class PkiStore:
         self._passphrase = passphrase.encode("utf-8")
 
     @classmethod
-    def for_settings(cls, settings) -> PkiStore:
+    def for_settings(cls, settings: Settings) -> PkiStore:
         return cls(settings.data_dir / PKI_DIRNAME, settings.pki_passphrase)
 
     @staticmethod
@@ -178,7 +182,7 @@ def system_signer(settings) -> SystemSigner:
     return store.system_signer(tsa_url=settings.tsa_url, tsa_ca_file=settings.tsa_ca_file)
 
 
-def trust_anchors(settings) -> TrustAnchors | None:
+def trust_anchors(settings: Settings) -> TrustAnchors | None:
     """What verification trusts, or None where no PKI was created yet (then any checkpoint fails to verify)."""
     store = PkiStore.for_settings(settings)
     if not store.exists():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import rfc8785
@@ -127,7 +127,7 @@ def parse_manifest(data: bytes) -> Manifest:
     if rfc8785.dumps(document) != data:
         raise ManifestError("the manifest is not in canonical form (RFC 8785)")
     try:
-        signed_at = datetime.strptime(document["signed_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        signed_at = datetime.strptime(document["signed_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     except ValueError as exc:
         raise ManifestError("the manifest's signing time is not a UTC time in the form edms writes") from exc
     fields = {name: document[name] for name in _FIELD_TYPES if name not in ("type", "format")}

@@ -271,6 +271,8 @@ def _recorded_signatures(session: Session) -> dict[str, int]:
     recorded = {}
     for seq, changes in session.execute(select(AuditEvent.seq, AuditEvent.changes)
                                         .where(AuditEvent.action.in_(SIGNED_ACTIONS))):
+        if changes is None:
+            continue  # a damaged event is the audit chain check's finding
         try:
             signature_id = json.loads(changes)["signature"]["new"]["signature_id"]
         except (TypeError, ValueError, KeyError):

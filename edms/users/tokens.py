@@ -24,7 +24,8 @@ def issue_token(session: Session, ctx: AuditContext, user: User, minutes: int) -
     row = ApiToken(user_id=user.id, token_sha256=_digest(token), created_at=now, expires_at=expires)
     session.add(row)
     session.flush()
-    record(session, ctx, "api.token_issued", "api_token", row.id, changes={"expires_at": {"old": None, "new": expires.isoformat()}})
+    record(session, ctx, "api.token_issued", "api_token", row.id,
+           changes={"expires_at": {"old": None, "new": expires.isoformat()}})
     return token, expires
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from edms.verifier.constants import AUDIT_HASHED_FIELDS, GENESIS_HASH, SIGNED_ACTIONS
@@ -80,7 +81,7 @@ def segment_problems(run: list[Event], checkpoints: Mapping[int, Checkpoint]) ->
     """Every link holds, time never goes back, every checkpoint inside signed what is there, and a
     verified checkpoint signs the run's last event."""
     problems = link_problems(None, run[0])
-    for previous, event in zip(run, run[1:]):
+    for previous, event in pairwise(run):
         problems += link_problems(previous, event)
     for event in run:
         checkpoint = checkpoints.get(event.seq)

@@ -12,7 +12,8 @@ The CRL rule (one rule for the application, `edms verify` and the offline verifi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from itertools import pairwise
 from typing import TypeVar
 
 from cryptography import x509
@@ -32,7 +33,7 @@ def describe(cert: x509.Certificate) -> str:
 
 
 def utc(value: datetime) -> str:
-    return f"{value.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def extension(cert: x509.Certificate, kind: type[_Extension]) -> x509.Extension[_Extension] | None:
@@ -87,7 +88,7 @@ def check_chain(chain: Sequence[x509.Certificate], at: datetime) -> None:
 def check_revocation(chain: Sequence[x509.Certificate], crls: Sequence[x509.CertificateRevocationList],
                      at: datetime) -> None:
     """The CRL rule in this module's docstring, for every certificate of the chain and its issuer's CRLs."""
-    for position, (cert, issuer) in enumerate(zip(chain, chain[1:])):
+    for position, (cert, issuer) in enumerate(pairwise(chain)):
         whose = "signer certificate" if position == 0 else f"CA certificate of {describe(cert)}"
         for crl in crls:
             if crl.issuer != issuer.subject:

@@ -165,7 +165,7 @@ def certificates(data: SignedData) -> list[x509.Certificate]:
 
 def signer_certificate(data: SignedData) -> x509.Certificate:
     signer = data.signer
-    for der, cert in zip(data.certificates, certificates(data)):
+    for der, cert in zip(data.certificates, certificates(data), strict=True):
         if signer.key_id is not None:
             try:
                 ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest

@@ -6,7 +6,7 @@ what is wrong instead of crashing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from edms.verifier.errors import Invalid
 
@@ -112,7 +112,7 @@ def moment(node: Node) -> datetime:
         raise Invalid(f"unsupported time {text!r}")
     whole, _, fraction = text[:-1].partition(".")
     try:
-        value = datetime.strptime(whole, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+        value = datetime.strptime(whole, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
         if fraction:
             value += timedelta(microseconds=round(float(f"0.{fraction}") * 1_000_000))
     except (ValueError, OverflowError):

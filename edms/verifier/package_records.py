@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -112,7 +112,7 @@ def _signature(package: Package, trust: Trust, document: dict[str, Any], version
     if content_hash is None or manifest.get("content_sha256") != content_hash:
         raise Invalid(f"the signed content hash {manifest.get('content_sha256')} is not the SHA-256 of this version's "
                       "content.json (content changed after signing)")
-    signed_at = datetime.strptime(manifest["signed_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    signed_at = datetime.strptime(manifest["signed_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     if abs(stamp.gen_time - signed_at) > SIGNING_TIME_TOLERANCE:
         raise Invalid(f"the time-stamp ({utc(stamp.gen_time)}) does not match the signing time ({utc(signed_at)})")
     event = signature_events.get(entry["signature_id"])

@@ -5,7 +5,7 @@ from sqlalchemy.exc import DBAPIError
 
 from edms.audit.models import AuditEvent
 from edms.users.models import User
-from tests.conftest import PASSWORD, csrf_token, sign_in
+from tests.conftest import csrf_token, sign_in
 
 NEW_USER = {
     "username": "emi.nakamura", "printed_name": "Emi Nakamura", "title": "QA Specialist", "email": "emi@example.org",
@@ -83,7 +83,8 @@ def test_role_changes_are_audited_with_old_and_new_values_and_reason(app, admin_
 @pytest.mark.req("A11-9")
 def test_changes_without_a_reason_are_refused_and_change_nothing(app, admin_client, people):
     person = people.make("emi.nakamura", "qa")
-    post_form(admin_client, f"/admin/users/{person.id}", f"/admin/users/{person.id}/roles", {"roles": ["regulatory"], "reason": ""})
+    post_form(admin_client, f"/admin/users/{person.id}", f"/admin/users/{person.id}/roles",
+              {"roles": ["regulatory"], "reason": ""})
     assert user_named(app, "emi.nakamura").roles == {"qa"}
     assert latest(app, "user.roles_changed") is None
 
@@ -94,7 +95,8 @@ def test_admin_unlocks_a_locked_account(app, admin_client, people, client):
     for _ in range(5):
         sign_in(other, "emi.nakamura", "Wrong-Password-123")
     assert user_named(app, "emi.nakamura").locked
-    post_form(admin_client, f"/admin/users/{person.id}", f"/admin/users/{person.id}/unlock", {"reason": "identity confirmed by phone"})
+    post_form(admin_client, f"/admin/users/{person.id}", f"/admin/users/{person.id}/unlock",
+              {"reason": "identity confirmed by phone"})
     assert not user_named(app, "emi.nakamura").locked
     assert sign_in(other, "emi.nakamura").status_code == 302
 

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select, text
 
 from edms import __version__
+from edms.application.integrity import check_integrity as verify
 from edms.audit import AuditContext, record
 from edms.audit.chain import event_hash
 from edms.audit.checkpoints import enable_automatic_checkpoints
-from edms.audit.models import AuditCheckpoint, AuditEvent
-from edms.application.integrity import check_integrity as verify
 from edms.audit.integrity import _canonical_times, batch_hashes, chain_fields, chain_rows_sql
+from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.db import make_engine, make_session_factory, transaction
 from edms.timeutil import utc_now
 from edms.users.models import User

@@ -13,10 +13,10 @@ from asn1crypto import tsp
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from edms.application.integrity import check_integrity as verify
 from edms.audit import AuditContext, record
 from edms.audit.checkpoints import checkpoint_payload, create_checkpoint_now
 from edms.audit.models import AuditCheckpoint
-from edms.application.integrity import check_integrity as verify
 from edms.cli import main
 from edms.config import ConfigError, load_settings
 from edms.crypto.keywrap import WrongPassword, load_encrypted_private_key_pem

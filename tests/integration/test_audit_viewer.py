@@ -5,7 +5,7 @@ import csv
 import io
 import json
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -100,12 +100,12 @@ def test_an_unknown_user_or_a_bad_date_is_explained_not_an_error(story, admin_cl
 @pytest.mark.req("11.10(e)")
 def test_dates_are_whole_days_in_the_viewer_time_zone_and_stored_times_are_utc():
     tokyo = parse_filter({"from": "2026-03-10", "to": "2026-03-10"}, "Asia/Tokyo", lambda name: None)
-    assert tokyo.since == datetime(2026, 3, 9, 15, 0, tzinfo=timezone.utc)
-    assert tokyo.until == datetime(2026, 3, 10, 15, 0, tzinfo=timezone.utc)
+    assert tokyo.since == datetime(2026, 3, 9, 15, 0, tzinfo=UTC)
+    assert tokyo.until == datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
     new_york = parse_filter({"from": "2026-03-08"}, "America/New_York", lambda name: None)  # DST begins that day
-    assert new_york.since == datetime(2026, 3, 8, 5, 0, tzinfo=timezone.utc)
+    assert new_york.since == datetime(2026, 3, 8, 5, 0, tzinfo=UTC)
     exact = parse_filter({"to": "2026-03-10T12:00:00+09:00"}, "UTC", lambda name: None)
-    assert exact.until == datetime(2026, 3, 10, 3, 0, tzinfo=timezone.utc)
+    assert exact.until == datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
     with pytest.raises(FilterError):
         parse_filter({"to": "2026-03-10T12:00:00"}, "UTC", lambda name: None)  # no offset: ambiguous
 

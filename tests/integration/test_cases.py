@@ -1,5 +1,5 @@
 """The case file: one OOS lot for one patient under one regime; what it needs, who acts next, its clocks."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -67,7 +67,8 @@ def test_changing_a_recorded_date_needs_a_reason_and_keeps_the_earlier_value(app
         case = session.scalars(select(cm.Case)).one()
         rows = [(row.value, row.reason) for row in case.dates if row.key == "planned_administration"]
     tokyo = timezone(timedelta(hours=9))
-    assert rows == [(datetime(2026, 12, 1, 10, tzinfo=tokyo), None), (datetime(2026, 12, 2, 10, tzinfo=tokyo), "bed availability")]
+    assert rows == [(datetime(2026, 12, 1, 10, tzinfo=tokyo), None),
+                    (datetime(2026, 12, 2, 10, tzinfo=tokyo), "bed availability")]
     changed = events(app, "case.date_recorded")[-1]
     assert changed.reason == "bed availability" and "2026-12-01T01:00:00+00:00" in changed.changes
 
@@ -85,11 +86,11 @@ def test_eu_notification_clock_runs_48_hours_from_administration(app, qa_client)
     with app.extensions["edms"].sessions() as session:
         case = session.scalars(select(cm.Case)).one()
         status = case_status(session, case, app.extensions["edms"].document_types, app.extensions["edms"].regimes,
-                             now=datetime(2026, 10, 25, 12, tzinfo=timezone.utc))
+                             now=datetime(2026, 10, 25, 12, tzinfo=UTC))
     ema = [d for d in status.deadlines if d.deadline.anchor.text == "case.administration" and d.deadline.offset.unit == "hours"]
     assert ema, "the EU regime clocks its notification from administration"
     # 48 h of elapsed time across the end of summer time in Berlin (25 October 2026).
-    assert ema[0].due_at == datetime(2026, 10, 24, 12, tzinfo=timezone.utc) + timedelta(hours=48)
+    assert ema[0].due_at == datetime(2026, 10, 24, 12, tzinfo=UTC) + timedelta(hours=48)
 
 
 def test_cases_over_the_api(app, client, people):
@@ -148,7 +149,7 @@ def test_the_release_record_of_a_case_cannot_be_signed_before_its_prerequisites_
         case = create_case(session, ctx, qa, services.regimes, CaseFacts(
             regime_key="eu", product="Autologous anti-CD19 CAR-T", lot="E2026-0107", patient_ref="PT-EU3310",
             treating_site="Charité Berlin", site_timezone="Europe/Berlin", physician_id=None,
-            oos_detected_at=datetime(2026, 11, 20, 8, tzinfo=timezone.utc)))
+            oos_detected_at=datetime(2026, 11, 20, 8, tzinfo=UTC)))
         release = create_document(session, ctx, qa, services.document_types["qa_release"], title="Exceptional release",
                                   raw_values={"lot": "E2026-0107", "oos_result": "Viability 72 % (spec ≥ 80 %)",
                                               "relies_on": [oos_number], "release_decision": "release"},

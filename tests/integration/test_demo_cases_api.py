@@ -13,7 +13,7 @@ records it depends on, and the inspector, who reads everything and writes nothin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -52,7 +52,7 @@ class DemoCaseOverApi:
     app: object
     client: object
     regime: str
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(microsecond=0))
+    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     api: dict[str, Api] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)
     case: dict = field(default_factory=dict)

@@ -149,7 +149,7 @@ def test_real_office_and_text_files_are_accepted_with_a_matching_declared_hash(a
     document.add_paragraph("Deviation DEV-2026-0003: controlled-rate freezer profile, lot L2026-0412.")
     buffer = io.BytesIO()
     document.save(buffer)
-    for name, data in (("deviation.docx", buffer.getvalue()), ("retest.csv", "sample,viability\nretained,71.4\n".encode()),
+    for name, data in (("deviation.docx", buffer.getvalue()), ("retest.csv", b"sample,viability\nretained,71.4\n"),
                        ("CoA L2026-0412.pdf", PDF_BYTES)):
         accepted = api.post(f"/documents/{document_id}/attachments",
                             data={"file": (io.BytesIO(data), name), "sha256": sha256(data).upper()})

@@ -16,7 +16,7 @@ or CAR expression; never a safety test, which blocks release in every regime (la
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -269,8 +269,8 @@ def test_eu_case_from_oos_to_release_and_both_48_hour_notifications(driver, orga
                                                  "what_notified": "Supply of OOS batch E2026-0107 (viability 68 %) "
                                                  "to patient PT-EU3310 at the physician's request.",
                                                  "notified_at": "2026-10-25T10:00:00+01:00"})
-    due = datetime(2026, 10, 26, 12, 0, tzinfo=timezone.utc)
-    status = {s.key: s for s in d.status(datetime(2026, 10, 26, 3, 0, tzinfo=timezone.utc)).deadlines}
+    due = datetime(2026, 10, 26, 12, 0, tzinfo=UTC)
+    status = {s.key: s for s in d.status(datetime(2026, 10, 26, 3, 0, tzinfo=UTC)).deadlines}
     assert status["ema_notified"].due_at == due and status["ema_notified"].state == dl.DUE_SOON  # a draft is not enough
     d.sign_all(early)
     d.sign_all(d.create("regulatory_notification", {

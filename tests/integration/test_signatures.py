@@ -75,7 +75,8 @@ def test_an_oos_notification_is_authored_reviewed_and_approved_with_real_signatu
         assert result.ok, result.text
     # Name, time and meaning are in the signed bytes and in the audit trail.
     manifest = json.loads(approved.manifest)
-    assert (manifest["signer_printed_name"], manifest["meaning"], manifest["step"]) == ("Hiroshi Yamamoto", "approved", "qa_approval")
+    signed_as = (manifest["signer_printed_name"], manifest["meaning"], manifest["step"])
+    assert signed_as == ("Hiroshi Yamamoto", "approved", "qa_approval")
     assert manifest["content_sha256"] == document.latest.content_sha256
     signed = events(signing, "signature.signed")
     assert len(signed) == 3

@@ -83,7 +83,7 @@ def test_wrong_passwords_at_the_ceremony_sign_nothing_and_lock_the_account_and_a
     signing.sign(signing.author)
     sign_in(client, "akiko.tanaka")
     threshold = signing.settings.password.lockout_threshold
-    for attempt in range(threshold):
+    for _attempt in range(threshold):
         response = post_ceremony(client, signing.document_id, username="akiko.tanaka", password="Not-The-Password-1")
         assert response.status_code == 401
         body = response.get_data(as_text=True)

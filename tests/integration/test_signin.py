@@ -45,7 +45,7 @@ def test_sign_in_and_sign_out_are_audited(app, client, people):
 @pytest.mark.req("11.300(d)")
 def test_wrong_passwords_are_audited_and_lock_the_account_after_five(app, client, people, admin):
     people.make("kenji.sato", "author")
-    for attempt in range(5):
+    for _attempt in range(5):
         response = sign_in(client, "kenji.sato", "Wrong-Password-123")
         assert response.status_code == 200
     assert "locked" in response.get_data(as_text=True)

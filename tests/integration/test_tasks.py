@@ -1,5 +1,5 @@
 """The task inbox: what each person must sign, revise or create next (issue 6)."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from edms.audit import AuditContext
 from edms.cases.operations import CaseFacts, create_case
@@ -64,7 +64,7 @@ def open_case(app, person):
         case = create_case(session, AuditContext(user.id, user.printed_name), user, services.regimes, CaseFacts(
             regime_key="eu", product="Autologous anti-CD19 CAR-T", lot="E2026-0107", patient_ref="PT-EU3310",
             treating_site="Charité Berlin", site_timezone="Europe/Berlin", physician_id=None,
-            oos_detected_at=datetime(2026, 11, 20, 8, tzinfo=timezone.utc)))
+            oos_detected_at=datetime(2026, 11, 20, 8, tzinfo=UTC)))
         return case.id, case.reference
 
 

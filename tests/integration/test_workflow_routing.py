@@ -3,7 +3,7 @@ delegation while absent (recorded, bound into the signature and shown under it).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from tests.conftest import bearer, csrf_token, sign_in
 from tests.integration.signing_fixtures import context
 from tests.support.examples import TITLES, VALUES
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def _justification_in_case(signing, physician: User) -> int:
         case = create_case(session, context(qa), qa, _regimes(signing), CaseFacts(
             regime_key="jp_current", product="Autologous anti-CD19 CAR-T", lot="L2026-0412", patient_ref="PT-7Q4X",
             treating_site="Kansai University Hospital", site_timezone="Asia/Tokyo", physician_id=physician.id,
-            oos_detected_at=datetime(2026, 11, 20, 0, 30, tzinfo=timezone.utc)))
+            oos_detected_at=datetime(2026, 11, 20, 0, 30, tzinfo=UTC)))
         doctor = session.get(User, physician.id)
         document = create_document(session, context(doctor), doctor,
                                    signing.document_types["physician_justification"],
@@ -98,7 +98,7 @@ def test_a_delegate_signs_for_the_absent_physician_and_the_signature_says_so(app
 
     with signing.sessions() as session:
         inbox = tasks_for(session, session.get(User, weber.id), document_types=signing.document_types,
-                          regimes=app.extensions["edms"].regimes, now=datetime.now(timezone.utc))
+                          regimes=app.extensions["edms"].regimes, now=datetime.now(UTC))
     task = next(t for t in inbox if t.document_id == document_id)
     assert task.on_behalf_of == "Dr Yuki Mori" and task.step_name == "physician_author"
 
@@ -191,7 +191,7 @@ def test_qa_review_and_the_regulatory_assessment_run_in_parallel_and_approval_wa
         def inbox(person):
             return [(t.document_id, t.step_name) for t in tasks_for(
                 session, session.get(User, person.id), document_types=signing.document_types,
-                regimes=app.extensions["edms"].regimes, now=datetime.now(timezone.utc)) if t.kind == "sign"]
+                regimes=app.extensions["edms"].regimes, now=datetime.now(UTC)) if t.kind == "sign"]
         assert (document_id, "regulatory_assessment") in inbox(naoko)
         assert (document_id, "qa_review") in inbox(signing.reviewer)
 

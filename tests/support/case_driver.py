@@ -132,7 +132,7 @@ class CaseDriver:
     def document(self, document_id: int) -> dm.Document:
         with self.services.sessions() as session:
             document = session.get(dm.Document, document_id)
-            document.versions  # loaded while the session is open
+            _ = document.versions  # loaded while the session is open
             return document
 
     def version_status(self, document_id: int, version: int | None = None) -> str:

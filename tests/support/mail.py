@@ -105,7 +105,7 @@ def _certificate(directory: Path) -> tuple[str, ssl.SSLContext]:
     """A self-signed certificate for 127.0.0.1: the server's TLS context and the PEM file clients trust."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relay.test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number())

@@ -139,13 +139,13 @@ def build_signed_case(services, *, types: tuple[str, ...] = DOCUMENT_TYPES, vers
             case.numbers[document.id] = document.number
             created.setdefault(key, []).append(document.number)
         for number in range(1, versions + 1):
-            _act(services, document.id, lambda s, d: documents.submit(s, acting(_user(s, author_name)),
-                                                                      _user(s, author_name), d))
+            _act(services, document.id, lambda s, d, name=author_name: documents.submit(s, acting(_user(s, name)),
+                                                                                        _user(s, name), d))
             last = number == versions
             _sign_all(services, env, document.id, case, refuse_at=1 if number == 1 and not last else None)
             if not last:
-                _act(services, document.id, lambda s, d: documents.revise(
-                    s, acting(_user(s, author_name)), _user(s, author_name), doc_type, d, REVISION))
+                _act(services, document.id, lambda s, d, name=author_name, kind=doc_type: documents.revise(
+                    s, acting(_user(s, name)), _user(s, name), kind, d, REVISION))
     return case
 
 

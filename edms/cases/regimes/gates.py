@@ -203,7 +203,7 @@ def signing_blockers(regime: Regime, type_key: str, *, records: Iterable[CaseRec
                     f"Not answered yet: {condition.question.en} ({name.en} is needed: {when.en}.)",
                     f"未回答：{condition.question.ja}（{when.ja}は{name.ja}が必要です。）",
                 ),
-                (condition.asked_of,),
+                (ref.condition.asked_of,),
                 key,
             ))
             continue

@@ -46,7 +46,7 @@ def _check_cycles(tables: list[RegimeTable], documents: list[RegimeDocument]) ->
 
 def _check_unique(tables: list[RegimeTable], names: list[str], what: str, field: str) -> None:
     seen: set[str] = set()
-    for table, name in zip(tables, names):
+    for table, name in zip(tables, names, strict=True):
         if name in seen:
             raise table.error(f"duplicate {what} '{name}'", field)
         seen.add(name)
@@ -106,7 +106,7 @@ def _load_file(path: Path, types: Mapping[str, DocumentType]) -> Regime:
     deadlines = [parse_deadline(table, ctx) for table in deadline_tables]
     _check_unique(deadline_tables, [deadline.key for deadline in deadlines], "deadline key", "key")
     starts = {d.anchor.text: d.key for d in deadlines if d.anchor.type_key is not None}
-    for table, deadline in zip(deadline_tables, deadlines):
+    for table, deadline in zip(deadline_tables, deadlines, strict=True):
         # Starts come from drafts, ends only from approved records: one field cannot be both.
         if deadline.met_by.text in starts:
             raise table.error(f"'{deadline.met_by.text}' is the start of deadline '{starts[deadline.met_by.text]}'",

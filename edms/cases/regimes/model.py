@@ -181,7 +181,8 @@ class Regime:
 
     @property
     def assumptions(self) -> tuple[RegimeDocument | Deadline, ...]:
-        return tuple(step for step in (*self.documents, *self.deadlines) if step.assumption)
+        steps: tuple[RegimeDocument | Deadline, ...] = (*self.documents, *self.deadlines)
+        return tuple(step for step in steps if step.assumption)
 
 
 @dataclass(frozen=True)

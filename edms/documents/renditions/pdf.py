@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import MethodReturnValue, XPos, YPos
+from fpdf.fonts import TTFFont
 
 from edms.documents.renditions.fonts import find_pdf_fallback_font, find_pdf_font
 from edms.documents.renditions.layout import GREY, RED, Layout, lay_out, text_for
@@ -21,11 +22,11 @@ class _Pdf(FPDF):
         super().__init__(format="A4")
         self.layout = layout
         self.add_font(_FONT, fname=str(font_path))  # TrueType subsets are embedded in the file
-        self.covered = set(self.fonts[_FONT].cmap)
+        self.covered = self._characters_of(_FONT)
         if fallback_path is not None:
             self.add_font(_FALLBACK_FONT, fname=str(fallback_path))
             self.set_fallback_fonts([_FALLBACK_FONT])
-            self.covered |= set(self.fonts[_FALLBACK_FONT].cmap)
+            self.covered |= self._characters_of(_FALLBACK_FONT)
         self.set_auto_page_break(auto=True, margin=20)
         self.set_margins(18, 18, 18)
 
@@ -60,9 +61,18 @@ class _Pdf(FPDF):
         self.multi_cell(0, size * 0.5, self.legible(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
         self.set_text_color(0)
 
+    def _characters_of(self, name: str) -> set[int]:
+        font = self.fonts[name]
+        if not isinstance(font, TTFFont):
+            raise TypeError(f"the PDF font {name} is not a TrueType font")
+        return set(font.cmap)
+
     def text_height(self, text: str, size: float) -> float:
         self.set_font(_FONT, size=size)
-        return float(self.multi_cell(0, size * 0.5, self.legible(text), dry_run=True, output=MethodReturnValue.HEIGHT))
+        height = self.multi_cell(0, size * 0.5, self.legible(text), dry_run=True, output=MethodReturnValue.HEIGHT)
+        if not isinstance(height, int | float):  # fpdf2 types the result of every `output=` choice as one union
+            raise TypeError(f"fpdf2 returned {height!r} for a height")
+        return float(height)
 
     def keep_together(self, height: float) -> None:
         if self.will_page_break(height):

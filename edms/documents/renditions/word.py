@@ -47,10 +47,10 @@ def _docx_table(document: DocxDocument, rows: Sequence[Sequence[str]], header: S
     table = document.add_table(rows=0, cols=len(header or rows[0]))
     table.style = "Table Grid"
     if header:
-        for cell, text in zip(table.add_row().cells, header):
+        for cell, text in zip(table.add_row().cells, header, strict=True):
             cell.paragraphs[0].add_run(text).bold = True
     for row in rows:
-        for cell, text in zip(table.add_row().cells, row):
+        for cell, text in zip(table.add_row().cells, row, strict=False):  # a short row leaves its last cells empty
             cell.text = text  # python-docx turns "\n" into line breaks
     return table
 

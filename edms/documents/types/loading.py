@@ -191,7 +191,7 @@ def _parse_step(table: _Table, earlier: list[str]) -> SignatureStep:
 
 def _check_unique(tables: list[_Table], names: list[str], what: str) -> None:
     seen: set[str] = set()
-    for table, name in zip(tables, names):
+    for table, name in zip(tables, names, strict=True):
         if name in seen:
             raise table.error(f"duplicate {what} name '{name}'", "name")
         seen.add(name)

@@ -2,7 +2,7 @@
 the treating site, working days that skip weekends, and the states a dashboard shows."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ from edms.cases.regimes import Deadline, Regime, load_regimes
 from edms.documents.types import load_document_types
 
 FORMS = Path(__file__).resolve().parents[3] / "forms"
-UTC = timezone.utc
+UTC = UTC
 BERLIN, NEW_YORK, TOKYO = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo")
 
 

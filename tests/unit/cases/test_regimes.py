@@ -3,7 +3,7 @@ stops start-up with a message naming the file and the field, and the gates they 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -293,8 +293,8 @@ def test_conditions_are_read_from_approved_records_only(regimes):
 
 def test_clocks_start_from_drafts_but_are_met_only_by_approved_records(regimes):
     eu = regimes["eu"]
-    given = datetime(2026, 10, 24, 8, tzinfo=timezone.utc)
-    to_ema = datetime(2026, 10, 25, 9, tzinfo=timezone.utc)
+    given = datetime(2026, 10, 24, 8, tzinfo=UTC)
+    to_ema = datetime(2026, 10, 25, 9, tzinfo=UTC)
     records = [
         CaseRecord("regulatory_notification", {"authority": "ema", "notified_at": to_ema}, approved=False),
         CaseRecord("regulatory_notification", {"authority": "national_competent_authority", "notified_at": to_ema},

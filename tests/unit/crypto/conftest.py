@@ -2,7 +2,7 @@
 certificate issued under it, and PEM files for openssl."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ ORG = "Example Cell Therapy K.K."
 @pytest.fixture(scope="module")
 def now():
     # Real time: openssl judges certificate validity at its own clock.
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Detached CMS signatures: bound to the exact bytes and the signer, checkable by openssl, revocation by time."""
 import json
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from asn1crypto import cms as asn1_cms
@@ -56,7 +56,7 @@ def test_signature_over_the_exact_bytes_verifies_and_names_signer_chain_and_time
     assert result.ok, result.reason
     assert result.signer_cert == alice[1]
     assert result.chain == (alice[1], pki.intermediate_cert, pki.root_cert)
-    assert abs(result.signing_time - datetime.now(timezone.utc)) < timedelta(minutes=5)
+    assert abs(result.signing_time - datetime.now(UTC)) < timedelta(minutes=5)
 
 
 def test_signature_carries_content_type_message_digest_and_signing_time_attributes(signature):
@@ -102,13 +102,13 @@ def test_changed_signing_time_attribute_fails(signature, pki):
     content_info = asn1_cms.ContentInfo.load(signature)
     for attribute in content_info["content"]["signer_infos"][0]["signed_attrs"]:
         if attribute["type"].native == "signing_time":
-            attribute["values"] = [asn1_cms.Time(name="utc_time", value=datetime(2020, 1, 1, tzinfo=timezone.utc))]
+            attribute["values"] = [asn1_cms.Time(name="utc_time", value=datetime(2020, 1, 1, tzinfo=UTC))]
     result = verify(content_info.dump(force=True), MANIFEST, pki)
     assert not result.ok and "does not verify" in result.reason
 
 
 def test_signer_whose_root_is_not_trusted_fails(signature):
-    stranger_root = bootstrap_pki("Another Org", datetime.now(timezone.utc) - timedelta(days=1)).root_cert
+    stranger_root = bootstrap_pki("Another Org", datetime.now(UTC) - timedelta(days=1)).root_cert
     result = verify_detached(signature, MANIFEST, [stranger_root])
     assert not result.ok
     assert result.reason == "the certificate of Example Cell Therapy K.K. Signing CA does not chain to a trusted root"

@@ -1,6 +1,6 @@
 """The organisation's PKI: what each certificate may do, who it names, and that openssl agrees."""
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
@@ -10,7 +10,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from edms.crypto.pki import bootstrap_pki, build_crl, generate_private_key, issue_user_certificate
 from tests.unit.crypto.conftest import ORG, write_pem
 
-NOW = datetime(2026, 4, 1, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -98,14 +98,14 @@ def test_user_certificate_may_sign_with_non_repudiation_and_has_no_eku(user_cert
 
 
 def test_certificates_expiring_on_29_february_end_on_28_february():
-    leap_day = datetime(2028, 2, 29, tzinfo=timezone.utc)
+    leap_day = datetime(2028, 2, 29, tzinfo=UTC)
     root = bootstrap_pki(ORG, leap_day).root_cert
-    assert root.not_valid_after_utc == datetime(2048, 2, 29, tzinfo=timezone.utc)
+    assert root.not_valid_after_utc == datetime(2048, 2, 29, tzinfo=UTC)
     user = issue_user_certificate(
         root, generate_private_key(), generate_private_key().public_key(),
         printed_name="A", username="a", user_id="1", org_name=ORG, now=leap_day,
     )
-    assert user.not_valid_after_utc == datetime(2031, 2, 28, tzinfo=timezone.utc)
+    assert user.not_valid_after_utc == datetime(2031, 2, 28, tzinfo=UTC)
 
 
 def test_naive_datetimes_are_refused():
@@ -135,7 +135,7 @@ def test_later_crls_have_higher_crl_numbers(pki):
 
 @pytest.mark.req("11.30")
 def test_openssl_verifies_a_user_certificate_through_the_signing_ca(tmp_path):
-    now = datetime.now(timezone.utc)  # openssl judges validity at the real current time
+    now = datetime.now(UTC)  # openssl judges validity at the real current time
     current = bootstrap_pki(ORG, now)
     user = issue_user_certificate(
         current.intermediate_cert, current.intermediate_key, generate_private_key().public_key(),

@@ -3,7 +3,7 @@ import hashlib
 import http.server
 import subprocess
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from asn1crypto import cms as asn1_cms
@@ -132,7 +132,7 @@ def test_changed_time_inside_the_token_fails(response, pki, digest):
     content_info = asn1_cms.ContentInfo.load(token_from_response(response))
     encapsulated = content_info["content"]["encap_content_info"]
     tst_info = encapsulated["content"].parsed
-    tst_info["gen_time"] = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    tst_info["gen_time"] = datetime(2020, 1, 1, tzinfo=UTC)
     encapsulated["content"] = tst_info
     result = verify_timestamp(content_info.dump(force=True), digest, [pki.root_cert])
     assert not result.ok
@@ -268,7 +268,7 @@ class FakeExternalTsa(http.server.BaseHTTPRequestHandler):
         if self.mode == "other-data":
             imprint = hashlib.sha256(imprint).digest()
         body = make_timestamp_response(self.pki.tsa_key, self.pki.tsa_cert, [self.pki.root_cert],
-                                       message_imprint=imprint, serial=1, gen_time=datetime.now(timezone.utc),
+                                       message_imprint=imprint, serial=1, gen_time=datetime.now(UTC),
                                        nonce=nonce, policy_oid=POLICY)
         if self.mode == "refuse":
             body = refusal(status="rejection", fail_info={"bad_alg"})

@@ -11,7 +11,7 @@ import pytest
 from edms.documents.blobstore import BlobCorrupted, BlobNotFound, BlobStore, FileBlobStore
 
 COA = b"%PDF-1.7\nCertificate of analysis, lot L2026-0412: viability 72 % (specification >= 80 %)\n%%EOF\n"
-FLOW_CSV = "lot,viability_pct\nL2026-0412,72.0\n".encode()
+FLOW_CSV = b"lot,viability_pct\nL2026-0412,72.0\n"
 
 
 @pytest.fixture

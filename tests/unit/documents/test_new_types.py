@@ -2,7 +2,7 @@
 text, number without clashing, validate realistic records, and never offer a safety test as waivable."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -110,11 +110,11 @@ def test_a_realistic_record_of_each_new_type_validates(types, key):
 
 def test_clock_fields_are_typed_aware_utc_datetimes(types):
     report = types["safety_report"].validate(RECORDS["safety_report"]).values
-    assert report["awareness_at"] == datetime(2026, 12, 1, 14, 0, tzinfo=timezone.utc)
+    assert report["awareness_at"] == datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
     assert report["submitted_at"] is None
     assert report["serious"] is True and report["fatal_or_life_threatening"] is False
     ack = types["fda_acknowledgement"].validate(RECORDS["fda_acknowledgement"]).values
-    assert ack["telephone_authorized_at"] == datetime(2026, 10, 29, 22, 5, tzinfo=timezone.utc)
+    assert ack["telephone_authorized_at"] == datetime(2026, 10, 29, 22, 5, tzinfo=UTC)
     assert ack["earlier_treatment_allowed"] is False  # an unticked box
     assert types["ethics_approval"].validate(RECORDS["ethics_approval"]).values["decision_date"] == date(2026, 11, 24)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,7 @@ from edms.documents.types import DocumentType, load_document_types
 from tests.support.examples import VALUES
 
 FORMS = Path(__file__).resolve().parents[3] / "forms"
-UTC = timezone.utc
+UTC = UTC
 
 COA_SHA = "9f2c4e1b7a0d3c5e8f6a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6a7"
 FLOW_SHA = "0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6"

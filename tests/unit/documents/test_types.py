@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -192,17 +192,18 @@ def test_notification_time_without_a_zone_is_refused_unless_the_entering_zone_is
 
     result = reg.validate(raw, zone="Asia/Tokyo")
     assert result.ok, result.errors
-    assert result.values["notified_at"] == datetime(2026, 11, 25, 12, 6, tzinfo=timezone.utc)
+    assert result.values["notified_at"] == datetime(2026, 11, 25, 12, 6, tzinfo=UTC)
     assert reg.canonical(result.values)["notified_at"] == "2026-11-25T12:06:00.000000Z"
 
 
 def test_notification_time_with_an_offset_is_kept_as_that_instant(types):
     reg = types["regulatory_notification"]
     result = reg.validate(
-        {"authority": "fda", "jurisdiction": "US", "what_notified": "IND safety report", "notified_at": "2026-11-25T07:06:00-05:00"}
+        {"authority": "fda", "jurisdiction": "US", "what_notified": "IND safety report",
+         "notified_at": "2026-11-25T07:06:00-05:00"}
     )
     assert result.ok, result.errors
-    assert result.values["notified_at"] == datetime(2026, 11, 25, 12, 6, tzinfo=timezone.utc)
+    assert result.values["notified_at"] == datetime(2026, 11, 25, 12, 6, tzinfo=UTC)
     assert result.values["related_documents"] == []
 
 
@@ -304,7 +305,8 @@ def test_invalid_field_type_names_the_file_and_the_field_path(tmp_path):
         ('role = "author"', 'role = "manager"', "steps[0].role", "unknown role 'manager' (expected one of author, qa"),
         ('meaning = "authored"', 'meaning = "signed"', "steps[0].meaning", "unknown meaning 'signed'"),
         ('ja = "ロット番号"', 'jp = "ロット番号"', "fields[0].label.ja", "missing (required)"),
-        ('type = "text"', 'type = "text"\npattern = "L[0-9"\nexample = "L1"', "fields[0].pattern", "not a valid regular expression"),
+        ('type = "text"', 'type = "text"\npattern = "L[0-9"\nexample = "L1"', "fields[0].pattern",
+         "not a valid regular expression"),
         ('type = "text"', 'type = "text"\npattern = "L[0-9]{4}"\nexample = "X1"', "fields[0].example", "does not match"),
         ('type = "text"', 'type = "text"\npattern = "L[0-9]{4}"', "fields[0].example", "needs an example"),
         ('type = "text"', 'type = "text"\nmin = 0', "fields[0].min", "does not apply to a text field"),

@@ -106,7 +106,7 @@ def certificate_pdf() -> bytes:
         ("microscopy.tiff", lambda: image("TIFF"), TIFF),
         ("investigation.docx", investigation_docx, DOCX),
         ("trend.xlsx", lambda: ooxml("/xl/workbook.xml", XLSX_MAIN), XLSX),
-        ("viability.csv", lambda: "lot,viability_pct\nL2026-0412,72.0\n".encode(), CSV),
+        ("viability.csv", lambda: b"lot,viability_pct\nL2026-0412,72.0\n", CSV),
         ("メモ.txt", lambda: "\ufeff生存率72%（規格80%以上）。再試験71.4%。\n".encode(), TEXT),
     ],
 )
@@ -305,7 +305,7 @@ def test_long_display_names_keep_their_extension():
 
 
 def test_path_traversal_name_is_only_a_label():
-    data = "lot,viability_pct\nL2026-0412,72.0\n".encode()
+    data = b"lot,viability_pct\nL2026-0412,72.0\n"
     info = check("../../etc/passwd", data)
     assert info.safe_display_name == "passwd"
     assert "/" not in info.safe_display_name and ".." not in info.safe_display_name

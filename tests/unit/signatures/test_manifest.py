@@ -1,6 +1,6 @@
 """The signed manifest: RFC 8785 bytes that carry the name, time and meaning, and bind to one version."""
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import rfc8785
@@ -14,7 +14,7 @@ def manifest(**changes) -> Manifest:
         document_number="OOS-2026-0007", version=2, content_sha256="9f" * 32, step="qa_approval",
         meaning="approved", signer_user_id=12, signer_username="hiroshi.yamamoto",
         signer_printed_name="山本 博", signer_role="qa",
-        signed_at=datetime(2026, 11, 25, 12, 6, 2, 123456, tzinfo=timezone.utc), comment=None,
+        signed_at=datetime(2026, 11, 25, 12, 6, 2, 123456, tzinfo=UTC), comment=None,
     )
     fields.update(changes)
     return Manifest(**fields)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -61,7 +61,7 @@ def _flip(data: bytes, position: int) -> bytes:
 
 
 def build_corpus() -> tuple[object, list[Case]]:
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     pki = bootstrap_pki(ORG, now - timedelta(days=2))
     key, cert = _user(pki, now)
     cms = sign_detached(key, cert, MANIFEST, [pki.intermediate_cert])
