@@ -42,7 +42,8 @@ from edms.signatures import operations as ops
 from edms.signatures.models import Signature
 from edms.timeutil import utc_now
 from edms.users.models import User
-from edms.users.operations import Profile, create_user
+from edms.users.operations import create_user
+from edms.users.profiles import Profile
 
 PASSWORD = "Correct-Horse-2026!"
 OOS = "oos_notification"

@@ -17,7 +17,7 @@ from edms.application import cases, drafting, signing, signing_rights
 from edms.application.services import Services
 from edms.audit import AuditContext
 from edms.cases import models as cm
-from edms.cases.operations import CaseFacts
+from edms.cases.facts import CaseFacts
 from edms.documents.types import DocumentType
 from edms.signatures import gates
 from edms.signatures import operations as sig

@@ -8,17 +8,18 @@ from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
 from edms.users import operations as ops
+from edms.users.profiles import Profile
 from edms.users.models import User
 
 
-def create_account(services: Services, session: Session, ctx: AuditContext, *, username: str, profile: ops.Profile,
+def create_account(services: Services, session: Session, ctx: AuditContext, *, username: str, profile: Profile,
                    roles: set[str], password: str, must_change_password: bool = True) -> User:
     with use_case(session):
         return ops.create_user(session, ctx, services.settings.password, username=username, profile=profile,
                                roles=roles, password=password, must_change_password=must_change_password)
 
 
-def update_profile(services: Services, session: Session, ctx: AuditContext, user: User, profile: ops.Profile,
+def update_profile(services: Services, session: Session, ctx: AuditContext, user: User, profile: Profile,
                    reason: str) -> None:
     with use_case(session):
         ops.update_profile(session, ctx, user, profile, reason)

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from edms.audit.checkpoints import enable_automatic_checkpoints
-from edms.cases.operations import case_signing_reasons
+from edms.cases.queries import case_signing_reasons
 from edms.cases.regimes import Regime, load_regimes
 from edms.config import Settings
 from edms.db import make_engine, make_session_factory

@@ -16,68 +16,20 @@ from edms.audit import AuditContext, record
 from edms.audit.record import diff
 from edms.documents import models as m
 from edms.documents.blobstore import BlobStore
+from edms.documents.errors import DocumentError, NotPermitted, ReasonRequired, UploadRefused, ValidationFailed, WrongState
 from edms.documents.hashing import content_sha256
+from edms.documents.queries import may_author, values_of
 from edms.documents.types import DocumentType, FieldError
 from edms.documents.uploads import UploadRejected, inspect_upload
-from edms.errors import N_, AuditedRefusal, UserError
+from edms.errors import N_
 from edms.timeutil import utc_now
 from edms.users.models import User
-
-
-class DocumentError(UserError):
-    """A refused document operation; the message is shown to the person who asked.
-
-    `code` says what kind of refusal it is, so that the API answers each kind with its own status.
-    """
-
-    code = "refused"
-
-
-class NotPermitted(DocumentError):
-    """The person's roles, or their relation to the document, do not allow the operation."""
-
-    code = "forbidden"
-
-
-class WrongState(DocumentError):
-    """The document's state does not allow the operation now (frozen, withdrawn, still a draft)."""
-
-    code = "conflict"
-
-
-class ReasonRequired(DocumentError):
-    code = "reason_required"
-
-
-class UploadRefused(DocumentError, AuditedRefusal):
-    """The upload was refused and the refusal is in the audit trail (an audited refusal: the record stays)."""
-
-    code = "upload_refused"
-
-
-class ValidationFailed(DocumentError):
-    """Field-level errors; nothing was stored."""
-
-    code = "validation_failed"
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(N_("Some fields are not valid: nothing was saved."))
-        self.errors = errors
 
 
 @dataclass(frozen=True)
 class UploadLimits:
     max_bytes: int = 25 * 1024 * 1024
     max_expanded_bytes: int = 200 * 1024 * 1024
-
-
-def may_author(user: User, doc_type: DocumentType) -> bool:
-    """Whoever holds a role that signs one of the type's steps may create and edit it."""
-    return user.active and user.has_role(*doc_type.signing_roles)
-
-
-def values_of(version: m.DocumentVersion) -> dict[str, object]:
-    return json.loads(version.content)
 
 
 def _content_text(doc_type: DocumentType, values: dict[str, object]) -> str:
@@ -321,32 +273,3 @@ def withdraw(session: Session, ctx: AuditContext, user: User, document: m.Docume
 def _set_status(version: m.DocumentVersion, status: str, now) -> None:
     version.status = status
     version.status_changed_at = now
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    name: str
-    label: str
-    old: object
-    new: object
-
-
-def diff_versions(doc_type: DocumentType, a: m.DocumentVersion, b: m.DocumentVersion, language: str = "en") -> list[FieldChange]:
-    """Field-by-field differences between two versions, title and attachments included."""
-    old, new = values_of(a), values_of(b)
-    changes = []
-    if a.title != b.title:
-        changes.append(FieldChange("title", "Title" if language != "ja" else "表題", a.title, b.title))
-    for field in doc_type.fields:
-        if old.get(field.name) != new.get(field.name):
-            changes.append(FieldChange(field.name, field.label.text(language), old.get(field.name), new.get(field.name)))
-    old_files = sorted(f"{x.display_name} ({x.sha256[:12]}…)" for x in a.attachments)
-    new_files = sorted(f"{x.display_name} ({x.sha256[:12]}…)" for x in b.attachments)
-    if old_files != new_files:
-        changes.append(FieldChange("attachments", "Attachments" if language != "ja" else "添付ファイル",
-                                   ", ".join(old_files), ", ".join(new_files)))
-    return changes
-
-
-def get_document(session: Session, document_id: int) -> m.Document | None:
-    return session.get(m.Document, document_id)

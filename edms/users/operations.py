@@ -3,21 +3,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext, record
 from edms.audit.record import diff
-from edms.errors import N_, AuditedRefusal, UserError
+from edms.errors import N_
 from edms.timeutil import is_valid_zone, require_aware, utc_now
+from edms.users.errors import AccountError, CurrentPasswordWrong
 from edms.users.models import PasswordHistory, User, UserRole
+from edms.users.profiles import LANGUAGES, Profile
 from edms.users.passwords import PasswordPolicy, PasswordRejected, check_new_password, hash_password, verify_password
 from edms.users.roles import check_role_set
-from edms.users.usernames import UsernameRejected, check_username, normalise_username
-
-LANGUAGES = ("en", "ja")
+from edms.users.usernames import UsernameRejected, check_username
 
 # What other domains hear about an account's credentials, in the same transaction (the signatures domain
 # re-wraps or revokes the signing key), so that users never imports them.
@@ -49,24 +48,6 @@ def _notify(session: Session, ctx: AuditContext, change: AccountChange) -> None:
         hook(session, ctx, change)
 
 
-class AccountError(UserError):
-    """A refused account operation; the message is shown to the person who asked."""
-
-
-class CurrentPasswordWrong(AccountError, AuditedRefusal):
-    """A wrong current password when changing one's own: the failed attempt stays in the audit trail."""
-
-
-@dataclass(frozen=True)
-class Profile:
-    printed_name: str
-    title: str = ""
-    email: str = ""
-    timezone: str = "UTC"
-    language: str = "en"
-    access_expires_at: datetime | None = None
-
-
 def _check_profile(profile: Profile) -> None:
     if not profile.printed_name.strip():
         raise AccountError(N_("The printed name is required: it appears under every signature."))
@@ -80,10 +61,6 @@ def _check_profile(profile: Profile) -> None:
         raise AccountError(N_("Unknown language '%(language)s'."), language=profile.language)
     if profile.access_expires_at is not None:
         require_aware(profile.access_expires_at)
-
-
-def find_user(session: Session, username: str) -> User | None:
-    return session.scalar(select(User).where(User.username == normalise_username(username)))
 
 
 def create_user(
@@ -233,12 +210,6 @@ def _store_new_password(session: Session, policy: PasswordPolicy, user: User, pa
     user.password_hash = hash_password(policy, password)
     user.password_changed_at = now
     session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, created_at=now))
-
-
-def password_expired(policy: PasswordPolicy, user: User, now: datetime | None = None) -> bool:
-    if user.password_changed_at is None:
-        return True
-    return (now or utc_now()) - user.password_changed_at > timedelta(days=policy.max_age_days)
 
 
 def _require_reason(reason: str | None) -> None:

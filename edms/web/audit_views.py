@@ -23,7 +23,7 @@ from edms.audit.search import AuditFilter, FilterError, field_changes, newest_fi
 from edms.audit.integrity import Problem, read_snapshot
 from edms.pki import PkiError, trust_anchors
 from edms.timeutil import utc_now
-from edms.users.operations import find_user
+from edms.users.queries import find_user
 from edms.users.roles import ADMIN, INSPECTOR, QA
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error

@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from edms.application import signing, signing_rights
 from edms.crypto.cms import signature_value
 from edms.documents import models as dm
-from edms.documents.operations import values_of
+from edms.documents.queries import values_of
 from edms.documents.types import NAMED_SIGNERS, SIGNATURE_MEANINGS, SIGNING_ROLES
 from edms.errors import UserError
 from edms.signatures import gates, keys

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from edms.cases import models as cm
 from edms.cases.deadlines import DUE_SOON, OVERDUE, PENDING
-from edms.cases.operations import case_documents, case_status
+from edms.cases.queries import case_documents, case_status
 from edms.cases.regimes import Regime
 from edms.documents import models as dm
 from edms.documents.types import CASE_PHYSICIAN, DocumentType, LocalizedText

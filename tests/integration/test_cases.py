@@ -80,7 +80,7 @@ def test_eu_notification_clock_runs_48_hours_from_administration(app, qa_client)
     qa_client.post(f"{location}/dates", data={"key": "administration", "value": "2026-10-24T14:00", "csrf_token": token})
     response = qa_client.get(f"/api/v1/cases/{location.rsplit('/', 1)[1]}")  # no token: refused
     assert response.status_code == 401
-    from edms.cases.operations import case_status
+    from edms.cases.queries import case_status
 
     with app.extensions["edms"].sessions() as session:
         case = session.scalars(select(cm.Case)).one()
@@ -130,7 +130,8 @@ def test_the_deadline_dashboard_lists_open_clocks_for_qa(app, qa_client):
 def test_the_release_record_of_a_case_cannot_be_signed_before_its_prerequisites_are_approved(app, signing):
     """EU case: QA's release record waits for the OOS notification, the physician's request and the rest."""
     from edms.audit import AuditContext
-    from edms.cases.operations import CaseFacts, create_case
+    from edms.cases.operations import create_case
+    from edms.cases.facts import CaseFacts
     from edms.db import transaction
     from edms.documents.operations import create_document, submit
     from edms.signatures import operations as sig_ops

@@ -19,6 +19,7 @@ from edms.notifications.outbox import deliver_pending, enqueue, notify_users_wit
 from edms.notifications.smtp import SmtpSettings
 from edms.timeutil import utc_now
 from edms.users import operations as accounts
+from edms.users.profiles import Profile
 from edms.users.models import User
 from tests.conftest import csrf_token, sign_in
 from tests.integration.test_api import token_for
@@ -122,7 +123,7 @@ def test_with_smtp_configured_each_notification_is_mailed_to_its_recipient(sessi
         with transaction(sessions) as session:
             no_address = accounts.create_user(
                 session, AuditContext.system("test setup"), people.settings.password, username="emily.chen",
-                profile=accounts.Profile(printed_name="Emily Chen"), roles={"physician"}, password="Correct-Horse-2026!",
+                profile=Profile(printed_name="Emily Chen"), roles={"physician"}, password="Correct-Horse-2026!",
             )
         notify(sessions, [team["qa"], team["qa2"], no_address], smtp=smtp)
         assert [n.status for n in rows(sessions)] == ["pending", "pending", "recorded"]

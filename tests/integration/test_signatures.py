@@ -33,7 +33,8 @@ from edms.signatures.presentation import current_trust
 from edms.signatures.verification import verify_stored
 from edms.timeutil import utc_now
 from edms.users.models import User
-from edms.users.operations import Profile, admin_set_password, change_own_password, create_user, deactivate
+from edms.users.operations import admin_set_password, change_own_password, create_user, deactivate
+from edms.users.profiles import Profile
 from tests.conftest import PASSWORD
 from tests.integration.signing_fixtures import OOS, SESSION_REF, context
 

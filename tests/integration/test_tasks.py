@@ -2,7 +2,8 @@
 from datetime import datetime, timezone
 
 from edms.audit import AuditContext
-from edms.cases.operations import CaseFacts, create_case
+from edms.cases.operations import create_case
+from edms.cases.facts import CaseFacts
 from edms.db import transaction
 from edms.timeutil import utc_now
 from edms.users.models import User

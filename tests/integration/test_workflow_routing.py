@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from edms.audit.models import AuditEvent
-from edms.cases.operations import CaseFacts, create_case
+from edms.cases.operations import create_case
+from edms.cases.facts import CaseFacts
 from edms.db import transaction
 from edms.documents.operations import create_document, submit
 from edms.signatures.errors import AuthorityRefused, SequenceRefused
