@@ -25,7 +25,7 @@ from edms.documents.types import DocumentType, load_document_types
 from edms.migrate import check_schema as check_database_schema
 from edms.pki.store import SystemSigner, system_signer
 from edms.signatures import keys
-from edms.signatures.operations import SigningEnvironment
+from edms.signatures.ceremony import SigningEnvironment
 from edms.signatures.presentation import current_trust
 from edms.signatures.verification import Trust
 

@@ -14,7 +14,7 @@ from edms.notifications.smtp import SmtpSettings
 from edms.signatures.errors import SigningRefused
 from edms.signatures.manifest import REJECTION
 from edms.signatures.models import Signature
-from edms.signatures.operations import signed_steps
+from edms.signatures.planning import signed_steps
 from edms.timeutil import utc_now
 from edms.users.models import User, UserRole
 from edms.workflow import routing

@@ -21,7 +21,7 @@ from edms.cases.regimes import Regime
 from edms.documents import models as dm
 from edms.documents.types import CASE_PHYSICIAN, DocumentType, LocalizedText
 from edms.signatures.errors import SigningRefused
-from edms.signatures.operations import signed_steps
+from edms.signatures.planning import signed_steps
 from edms.users.models import User
 from edms.users.roles import CONTENT_ROLES
 from edms.workflow import routing

@@ -134,12 +134,12 @@ def test_the_release_record_of_a_case_cannot_be_signed_before_its_prerequisites_
     from edms.cases.facts import CaseFacts
     from edms.db import transaction
     from edms.documents.operations import create_document, submit
-    from edms.signatures import operations as sig_ops
+    from edms.signatures.ceremony import SigningEnvironment
     from edms.signatures.errors import SigningRefused
     from edms.users.models import User
 
     services = app.extensions["edms"]
-    signing.environment = lambda: sig_ops.SigningEnvironment.from_settings(services.settings, services.record_gates)
+    signing.environment = lambda: SigningEnvironment.from_settings(services.settings, services.record_gates)
     reviewer = signing.reviewer
     signing.train(reviewer, "qa", document_type="qa_release")
     oos_number = signing.document().number

@@ -32,6 +32,7 @@ from edms.documents import models as dm
 from edms.documents import operations as doc_ops
 from edms.documents.types import DocumentType
 from edms.signatures import operations as sig_ops
+from edms.signatures.ceremony import Credentials, SigningEnvironment
 from edms.signatures.errors import AuthorityRefused, InvalidRequest, SequenceRefused, SigningRefused
 from edms.signatures.models import Signature
 from edms.users.models import User
@@ -103,9 +104,9 @@ class CaseDriver:
 
     # --- plumbing -----------------------------------------------------------------------------------
 
-    def environment(self) -> sig_ops.SigningEnvironment:
+    def environment(self) -> SigningEnvironment:
         """The signing environment the pages and the API use, with the case gate (21 CFR 11.10(f))."""
-        return sig_ops.SigningEnvironment.from_settings(self.services.settings, self.services.record_gates)
+        return SigningEnvironment.from_settings(self.services.settings, self.services.record_gates)
 
     def run(self, action: Callable[[Session], object]) -> object:
         """One unit of work. A signing refusal is committed (its audit event stays) and re-raised."""
@@ -296,7 +297,7 @@ class CaseDriver:
             user = self.user(session, who)
             document = session.get(dm.Document, document_id)
             target = document.version(version) if version else document.latest
-            credentials = sig_ops.Credentials(password=PASSWORD, username=user.username)
+            credentials = Credentials(password=PASSWORD, username=user.username)
             doc_type = self.doc_type(document.type_key)
             if kind == "reject":
                 return sig_ops.reject(session, acting(user), self.environment(), doc_type, user, document, target,
