@@ -21,9 +21,9 @@ from edms.cases.facts import CaseFacts
 from edms.documents.types import DocumentType
 from edms.signatures import gates
 from edms.signatures.ceremony import Credentials
-from edms.signatures.errors import SigningRefused
 from edms.timeutil import utc_now
 from edms.users.models import User
+from edms.workflow.refusals import SigningRefused
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from edms.api.openapi import describe
 from edms.application import drafting, renditions
 from edms.cases.models import Case
 from edms.documents import models as m
-from edms.documents.errors import DocumentError, ReasonRequired, ValidationFailed
 from edms.documents import queries
+from edms.documents.errors import DocumentError, ReasonRequired, ValidationFailed
 from edms.documents.renditions import render_docx, render_pdf
 from edms.documents.types import LANGUAGES, DocumentType, FieldDef, LocalizedText
 from edms.timeutil import isoformat_utc

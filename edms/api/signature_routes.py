@@ -22,10 +22,11 @@ from edms.documents import models as dm
 from edms.pki.store import ROOT, SIGNING_CA, TSA, PkiError, PkiStore
 from edms.signatures import keys, presentation
 from edms.signatures.ceremony import Credentials
-from edms.signatures.errors import NotReady, SigningFailed, SigningRefused
+from edms.signatures.errors import NotReady, SigningFailed
 from edms.signatures.models import Signature, SigningCredential
 from edms.web.errors import api_error
 from edms.web.runtime import audit_context, db, services, settings
+from edms.workflow.refusals import SigningRefused
 
 CREDENTIALS_SCHEMA = {
     "username": {"type": "string", "description": "the token owner's user name"},

@@ -8,8 +8,8 @@ from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
 from edms.users import operations as ops
-from edms.users.profiles import Profile
 from edms.users.models import User
+from edms.users.profiles import Profile
 
 
 def create_account(services: Services, session: Session, ctx: AuditContext, *, username: str, profile: Profile,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from edms.application.notices import announce
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
@@ -12,7 +13,6 @@ from edms.signatures import operations as ops
 from edms.signatures.ceremony import Credentials
 from edms.signatures.models import Signature
 from edms.users.models import User
-from edms.workflow.notices import announce
 
 
 def sign(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,

@@ -13,7 +13,7 @@ from edms.documents import models as dm
 from edms.documents.types import DocumentType
 from edms.errors import N_
 from edms.signatures.ceremony import SigningEnvironment
-from edms.signatures.errors import AccountLocked, AuthorityRefused, SequenceRefused, SigningRefused
+from edms.signatures.errors import AccountLocked
 from edms.signatures.gates import Gate, missing_gates, totp_required
 from edms.signatures.manifest import SIGNATURE
 from edms.signatures.models import Signature
@@ -22,6 +22,7 @@ from edms.users.models import User
 from edms.workflow import routing
 from edms.workflow.assignees import named_people
 from edms.workflow.delegations import acting_for
+from edms.workflow.refusals import AuthorityRefused, SequenceRefused, SigningRefused
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from edms.audit import AuditContext, record
 from edms.errors import N_
 from edms.timeutil import utc_now
 from edms.users.models import User
-from edms.users.queries import find_user
 from edms.users.passwords import PasswordPolicy, verify_password
+from edms.users.queries import find_user
 
 
 class Outcome(enum.Enum):

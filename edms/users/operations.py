@@ -13,8 +13,8 @@ from edms.errors import N_
 from edms.timeutil import is_valid_zone, require_aware, utc_now
 from edms.users.errors import AccountError, CurrentPasswordWrong
 from edms.users.models import PasswordHistory, User, UserRole
-from edms.users.profiles import LANGUAGES, Profile
 from edms.users.passwords import PasswordPolicy, PasswordRejected, check_new_password, hash_password, verify_password
+from edms.users.profiles import LANGUAGES, Profile
 from edms.users.roles import check_role_set
 from edms.users.usernames import UsernameRejected, check_username
 

@@ -23,7 +23,7 @@ from edms.documents.types import NAMED_SIGNERS, SIGNATURE_MEANINGS, SIGNING_ROLE
 from edms.errors import UserError
 from edms.signatures import gates, keys, planning, presentation, totp
 from edms.signatures.ceremony import Credentials, SigningEnvironment, session_ref_for
-from edms.signatures.errors import GateRecordRefused, SigningFailed, SigningRefused
+from edms.signatures.errors import GateRecordRefused, SigningFailed
 from edms.signatures.manifest import MAX_COMMENT
 from edms.signatures.models import IdentityVerification, Signature, SigningCredential, TrainingRecord
 from edms.timeutil import utc_now
@@ -32,6 +32,7 @@ from edms.users.roles import ADMIN, CONTENT_ROLES, QA
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services, settings
+from edms.workflow.refusals import SigningRefused
 
 bp = Blueprint("signatures", __name__)
 

@@ -130,13 +130,13 @@ def test_the_deadline_dashboard_lists_open_clocks_for_qa(app, qa_client):
 def test_the_release_record_of_a_case_cannot_be_signed_before_its_prerequisites_are_approved(app, signing):
     """EU case: QA's release record waits for the OOS notification, the physician's request and the rest."""
     from edms.audit import AuditContext
-    from edms.cases.operations import create_case
     from edms.cases.facts import CaseFacts
+    from edms.cases.operations import create_case
     from edms.db import transaction
     from edms.documents.operations import create_document, submit
     from edms.signatures.ceremony import SigningEnvironment
-    from edms.signatures.errors import SigningRefused
     from edms.users.models import User
+    from edms.workflow.refusals import SigningRefused
 
     services = app.extensions["edms"]
     signing.environment = lambda: SigningEnvironment.from_settings(services.settings, services.record_gates)
@@ -164,7 +164,7 @@ def test_the_release_record_of_a_case_cannot_be_signed_before_its_prerequisites_
 def test_a_regime_sentence_in_a_refusal_is_shown_in_the_readers_language(app):
     from edms.definitions import LocalizedText
     from edms.errors import N_
-    from edms.signatures.errors import SequenceRefused
+    from edms.workflow.refusals import SequenceRefused
     from edms.web.i18n import translate_error
 
     error = SequenceRefused(N_("This record cannot be signed yet: %(reasons)s"), reasons=LocalizedText.join([

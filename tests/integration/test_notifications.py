@@ -19,8 +19,8 @@ from edms.notifications.outbox import deliver_pending, enqueue, notify_users_wit
 from edms.notifications.smtp import SmtpSettings
 from edms.timeutil import utc_now
 from edms.users import operations as accounts
-from edms.users.profiles import Profile
 from edms.users.models import User
+from edms.users.profiles import Profile
 from tests.conftest import csrf_token, sign_in
 from tests.integration.test_api import token_for
 from tests.support.mail import MailServer, free_port

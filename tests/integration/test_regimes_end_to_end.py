@@ -27,7 +27,7 @@ from edms.cases import models as cm
 from edms.cases.errors import CaseError
 from edms.documents import models as dm
 from edms.documents.errors import ReasonRequired, WrongState
-from edms.signatures.errors import AuthorityRefused, SequenceRefused
+from edms.workflow.refusals import AuthorityRefused, SequenceRefused
 from tests.support.case_driver import CaseDriver, cast_ready
 
 TOKYO, CHICAGO, BERLIN = ZoneInfo("Asia/Tokyo"), ZoneInfo("America/Chicago"), ZoneInfo("Europe/Berlin")

@@ -18,15 +18,8 @@ from edms.db import make_engine, transaction
 from edms.documents import models as dm
 from edms.documents.operations import revise
 from edms.signatures import gates, totp
-from edms.signatures.errors import (
-    AccountLocked,
-    AuthorityRefused,
-    CredentialsRefused,
-    GateRecordRefused,
-    InvalidRequest,
-    NotReady,
-    SequenceRefused,
-)
+from edms.signatures.errors import AccountLocked, CredentialsRefused, GateRecordRefused, InvalidRequest, NotReady
+from edms.users.profiles import Profile
 from edms.signatures.keys import current_credential
 from edms.signatures.models import Signature, SigningCredential
 from edms.signatures.presentation import current_trust
@@ -34,7 +27,7 @@ from edms.signatures.verification import verify_stored
 from edms.timeutil import utc_now
 from edms.users.models import User
 from edms.users.operations import admin_set_password, change_own_password, create_user, deactivate
-from edms.users.profiles import Profile
+from edms.workflow.refusals import AuthorityRefused, SequenceRefused
 from tests.conftest import PASSWORD
 from tests.integration.signing_fixtures import OOS, SESSION_REF, context
 

@@ -33,9 +33,10 @@ from edms.documents import operations as doc_ops
 from edms.documents.types import DocumentType
 from edms.signatures import operations as sig_ops
 from edms.signatures.ceremony import Credentials, SigningEnvironment
-from edms.signatures.errors import AuthorityRefused, InvalidRequest, SequenceRefused, SigningRefused
+from edms.signatures.errors import InvalidRequest
 from edms.signatures.models import Signature
 from edms.users.models import User
+from edms.workflow.refusals import AuthorityRefused, SequenceRefused, SigningRefused
 from tests.support.documents import realistic_values
 from tests.support.people import PASSWORD, acting, make_ready, new_account
 from tests.support.work import unit_of_work

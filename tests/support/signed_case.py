@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from edms.cases.operations import create_case
 from edms.cases.facts import CaseFacts
+from edms.cases.operations import create_case
 from edms.db import transaction
 from edms.documents import models as dm
 from edms.documents import operations as documents

@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from edms.signatures.errors import SigningRefused
+from edms.workflow.refusals import SigningRefused
 
 T = TypeVar("T")
 
