@@ -7,13 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext
+from edms.config import SmtpSettings
 from edms.documents import models as dm
 from edms.documents.types import DocumentType
 from edms.notifications.outbox import enqueue
-from edms.notifications.smtp import SmtpSettings
-from edms.signatures.planning import signed_steps
 from edms.signatures.manifest import REJECTION
 from edms.signatures.models import Signature
+from edms.signatures.planning import signed_steps
 from edms.timeutil import utc_now
 from edms.users.models import User, UserRole
 from edms.workflow import routing

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from edms.config import PasswordPolicy
 from edms.definitions import LocalizedText
 from edms.documents import models as dm
 from edms.signatures.gates import SignaturePolicy, load_policy
 from edms.signatures.keys import SigningAuthority, signing_authority
-from edms.users.passwords import PasswordPolicy
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,11 @@ from edms.errors import N_
 from edms.signatures import totp
 from edms.signatures.ceremony import Credentials, SigningEnvironment
 from edms.signatures.errors import AccountLocked, CredentialsRefused, InvalidRequest, NotReady, SigningFailed
-from edms.signatures.planning import check_may_sign, check_record_gates, signed_steps, username_required
 from edms.signatures.gates import active_totp, missing_gates, totp_required
 from edms.signatures.keys import SigningAuthority, certificate_of, open_signing_key
 from edms.signatures.manifest import MAX_COMMENT, REJECTION, SIGNATURE, Manifest
 from edms.signatures.models import Signature
+from edms.signatures.planning import check_may_sign, check_record_gates, signed_steps, username_required
 from edms.timeutil import isoformat_utc, utc_now
 from edms.users.authentication import Outcome, register_failure
 from edms.users.models import User

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from edms.config import PasswordPolicy
 from edms.timeutil import utc_now
 from edms.users.models import User
-from edms.users.passwords import PasswordPolicy
 from edms.users.usernames import normalise_username
 
 

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from edms.audit import AuditContext
 from edms.audit.models import AuditEvent
+from edms.config import SmtpSettings
 from edms.db import transaction
 from edms.notifications.models import Notification
 from edms.notifications.outbox import deliver_pending, enqueue, notify_users_with_roles
-from edms.notifications.smtp import SmtpSettings
 from edms.timeutil import utc_now
 from edms.users import operations as accounts
 from edms.users.models import User
