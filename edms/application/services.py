@@ -20,7 +20,7 @@ from edms.cases.regimes import Regime, load_regimes
 from edms.config import ConfigError, Settings
 from edms.db import make_engine, make_session_factory
 from edms.documents.blobstore import BlobStore, FileBlobStore
-from edms.documents.operations import UploadLimits
+from edms.documents.uploads import UploadLimits
 from edms.documents.types import DocumentType, load_document_types
 from edms.migrate import check_schema as check_database_schema
 from edms.pki.store import SystemSigner, system_signer

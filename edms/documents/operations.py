@@ -6,7 +6,6 @@ Any later change is a new version with a mandatory reason; earlier versions stay
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import rfc8785
 from sqlalchemy import select
@@ -17,19 +16,12 @@ from edms.audit.record import diff
 from edms.documents import models as m
 from edms.documents.blobstore import BlobStore
 from edms.documents.errors import DocumentError, NotPermitted, ReasonRequired, UploadRefused, ValidationFailed, WrongState
-from edms.documents.hashing import content_sha256
-from edms.documents.queries import may_author, values_of
+from edms.documents.queries import may_author, values_of, version_hash
 from edms.documents.types import DocumentType, FieldError
-from edms.documents.uploads import UploadRejected, inspect_upload
+from edms.documents.uploads import UploadLimits, UploadRejected, inspect_upload
 from edms.errors import N_
 from edms.timeutil import utc_now
 from edms.users.models import User
-
-
-@dataclass(frozen=True)
-class UploadLimits:
-    max_bytes: int = 25 * 1024 * 1024
-    max_expanded_bytes: int = 200 * 1024 * 1024
 
 
 def _content_text(doc_type: DocumentType, values: dict[str, object]) -> str:
@@ -170,15 +162,6 @@ def remove_attachment(session: Session, ctx: AuditContext, user: User, document:
     record(session, ctx, "document.attachment_removed", "document", document.id, document_version=draft.version,
            case_id=document.case_id,
            changes={"attachment": {"old": {"name": attachment.display_name, "sha256": attachment.sha256}, "new": None}})
-
-
-def version_hash(document: m.Document, version: m.DocumentVersion) -> str:
-    return content_sha256(
-        type_key=document.type_key, number=document.number, version=version.version, title=version.title,
-        fields=values_of(version),
-        attachments=[{"sha256": a.sha256, "name": a.display_name, "media_type": a.media_type, "size": a.size}
-                     for a in version.attachments],
-    )
 
 
 def submit(session: Session, ctx: AuditContext, user: User, document: m.Document) -> m.DocumentVersion:

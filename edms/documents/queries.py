@@ -1,5 +1,5 @@
-"""Reading documents: one by id, a version's values, what changed between two versions, and who may
-author a type."""
+"""Reading documents: one by id, a version's values and the hash of its content, what changed between two
+versions, and who may author a type."""
 from __future__ import annotations
 
 import json
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from edms.documents import models as m
+from edms.documents.hashing import content_sha256
 from edms.documents.types import DocumentType
 from edms.users.models import User
 
@@ -48,3 +49,12 @@ def diff_versions(doc_type: DocumentType, a: m.DocumentVersion, b: m.DocumentVer
 
 def get_document(session: Session, document_id: int) -> m.Document | None:
     return session.get(m.Document, document_id)
+
+
+def version_hash(document: m.Document, version: m.DocumentVersion) -> str:
+    return content_sha256(
+        type_key=document.type_key, number=document.number, version=version.version, title=version.title,
+        fields=values_of(version),
+        attachments=[{"sha256": a.sha256, "name": a.display_name, "media_type": a.media_type, "size": a.size}
+                     for a in version.attachments],
+    )

@@ -25,7 +25,8 @@ from edms.audit import AuditContext, record
 from edms.crypto.cms import sign_detached, signature_value, verify_detached
 from edms.crypto.tsa import TimestampError, verify_timestamp
 from edms.documents import models as dm
-from edms.documents.operations import mark_approved, mark_rejected, version_hash
+from edms.documents.operations import mark_approved, mark_rejected
+from edms.documents.queries import version_hash
 from edms.documents.types import DocumentType
 from edms.errors import N_
 from edms.signatures import totp
