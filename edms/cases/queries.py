@@ -92,7 +92,9 @@ def signing_gate(session: Session, document: dm.Document, types: Mapping[str, Do
     if document.case_id is None:
         return []
     case = session.get(cm.Case, document.case_id)
-    regime = regimes.get(case.regime_key) if case else None
+    if case is None:
+        return []
+    regime = regimes.get(case.regime_key)
     if regime is None:
         return []
     if not any(item.type_key == document.type_key for item in regime.documents):
