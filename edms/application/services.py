@@ -20,8 +20,8 @@ from edms.cases.regimes import Regime, load_regimes
 from edms.config import ConfigError, Settings
 from edms.db import make_engine, make_session_factory
 from edms.documents.blobstore import BlobStore, FileBlobStore
-from edms.documents.uploads import UploadLimits
 from edms.documents.types import DocumentType, load_document_types
+from edms.documents.uploads import UploadLimits
 from edms.migrate import check_schema as check_database_schema
 from edms.pki.store import SystemSigner, system_signer
 from edms.signatures import keys

@@ -12,8 +12,17 @@ from sqlalchemy.orm import Session
 
 from edms.cases import models as cm
 from edms.cases.deadlines import DeadlineStatus, compute_deadlines, not_yet_permitted
-from edms.cases.regimes import Blocker, CaseRecord, ChecklistItem, Regime, administration_blockers, checklist
-from edms.cases.regimes import resolve_anchors, resolve_conditions, signing_blockers
+from edms.cases.regimes import (
+    Blocker,
+    CaseRecord,
+    ChecklistItem,
+    Regime,
+    administration_blockers,
+    checklist,
+    resolve_anchors,
+    resolve_conditions,
+    signing_blockers,
+)
 from edms.documents import models as dm
 from edms.documents.types import DocumentType, LocalizedText
 from edms.timeutil import format_in_zone, utc_now

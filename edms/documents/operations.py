@@ -15,10 +15,22 @@ from edms.audit import AuditContext, record
 from edms.audit.record import diff
 from edms.documents import models as m
 from edms.documents.blobstore import BlobStore
-from edms.documents.errors import DocumentError, NotPermitted, ReasonRequired, UploadRefused, ValidationFailed, WrongState
+from edms.documents.errors import (
+    DocumentError,
+    NotPermitted,
+    ReasonRequired,
+    UploadRefused,
+    ValidationFailed,
+    WrongState,
+)
 from edms.documents.queries import may_author, values_of, version_hash
 from edms.documents.types import DocumentType, FieldError
-from edms.documents.uploads import UploadLimits, UploadRejected, inspect_upload
+from edms.documents.uploads import (
+    DEFAULT_UPLOAD_LIMITS,
+    UploadLimits,
+    UploadRejected,
+    inspect_upload,
+)
 from edms.errors import N_
 from edms.timeutil import utc_now
 from edms.users.models import User
@@ -127,7 +139,7 @@ def save_draft(
 
 def add_attachment(
     session: Session, ctx: AuditContext, user: User, document: m.Document, blobs: BlobStore, *,
-    filename: str, data: bytes, declared_sha256: str | None = None, limits: UploadLimits = UploadLimits(),
+    filename: str, data: bytes, declared_sha256: str | None = None, limits: UploadLimits = DEFAULT_UPLOAD_LIMITS,
 ) -> m.Attachment:
     draft = _editable_draft(document, user)
     try:

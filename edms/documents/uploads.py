@@ -92,6 +92,9 @@ class UploadLimits:
     max_expanded_bytes: int = 200 * 1024 * 1024
 
 
+DEFAULT_UPLOAD_LIMITS = UploadLimits()
+
+
 @dataclass(frozen=True)
 class UploadInfo:
     safe_display_name: str

@@ -8,6 +8,7 @@ from email.message import EmailMessage
 
 from edms.config import SmtpSettings
 
+
 class ConnectionFailed(Exception):
     """No connection to the relay: unreachable, or it refused the connection, TLS or sign-in."""
 

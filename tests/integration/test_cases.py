@@ -164,8 +164,8 @@ def test_the_release_record_of_a_case_cannot_be_signed_before_its_prerequisites_
 def test_a_regime_sentence_in_a_refusal_is_shown_in_the_readers_language(app):
     from edms.definitions import LocalizedText
     from edms.errors import N_
-    from edms.workflow.refusals import SequenceRefused
     from edms.web.i18n import translate_error
+    from edms.workflow.refusals import SequenceRefused
 
     error = SequenceRefused(N_("This record cannot be signed yet: %(reasons)s"), reasons=LocalizedText.join([
         LocalizedText("Physician justification must be approved first.", "医師の判断書の承認が先に必要です。"),
