@@ -39,10 +39,12 @@ from edms.migrate import upgrade
 from edms.pki import PkiStore, trust_anchors
 from edms.signatures import gates, keys, verification
 from edms.signatures import operations as ops
+from edms.signatures.ceremony import Credentials, SigningEnvironment, session_ref_for
 from edms.signatures.models import Signature
 from edms.timeutil import utc_now
 from edms.users.models import User
-from edms.users.operations import Profile, create_user
+from edms.users.operations import create_user
+from edms.users.profiles import Profile
 
 PASSWORD = "Correct-Horse-2026!"
 OOS = "oos_notification"
@@ -109,12 +111,12 @@ def setup(directory: Path, kdf: str, documents: int):
 
 def sign_all(settings, sessions, types, signer_ids, document_ids, limit: int,
              tsa: Timer) -> tuple[float, list[float], int]:
-    env = ops.SigningEnvironment.from_settings(settings)
+    env = SigningEnvironment.from_settings(settings)
     authority = env.authority()  # the CA key is opened once, as a running server has it open
     tsa.function = authority.timestamp
     timed = dataclasses.replace(authority, timestamp=tsa)
     env = dataclasses.replace(env, authority=lambda: timed)
-    session_ref = ops.session_ref_for("bench-session")
+    session_ref = session_ref_for("bench-session")
     durations, made = [], 0
     started = time.perf_counter()
     for document_id in document_ids:
@@ -127,7 +129,7 @@ def sign_all(settings, sessions, types, signer_ids, document_ids, limit: int,
                 document = session.get(dm.Document, document_id)
                 ops.sign(session, AuditContext(user.id, user.printed_name, "127.0.0.1"), env, types[OOS], user,
                          document, document.latest,
-                         ops.Credentials(password=PASSWORD, username=user.username, session_ref=session_ref))
+                         Credentials(password=PASSWORD, username=user.username, session_ref=session_ref))
             durations.append(time.perf_counter() - tick)
             made += 1
     return time.perf_counter() - started, durations, made

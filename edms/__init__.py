@@ -6,9 +6,3 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+source"
 
-
-def create_app(*args, **kwargs):
-    """Build the Flask application (imported lazily so pure modules never pull in Flask)."""
-    from edms.app import create_app as _create_app
-
-    return _create_app(*args, **kwargs)

@@ -111,7 +111,8 @@ def user() -> None:
 def user_create(username, printed_name, roles, email, title, zone, password_stdin) -> None:
     """Create an account ready to use (the operator chose its password)."""
     from edms.application.accounts import create_account
-    from edms.users.operations import AccountError, Profile
+    from edms.users.errors import AccountError
+    from edms.users.profiles import Profile
 
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:

@@ -7,10 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from edms.notifications.smtp import SmtpSettings
 from edms.resources import CONFIG_DIR, FORMS_DIR
-from edms.users.passwords import PasswordPolicy
-from edms.users.roles import ROLES
 
 DEVELOPMENT_SECRET = "insecure-development-key"
 DEVELOPMENT_PKI_PASSPHRASE = "insecure-development-pki-passphrase"
@@ -20,6 +17,58 @@ SECTIONS = ("password", "smtp")
 
 class ConfigError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """The `[password]` section: 21 CFR 11.300(a)-(b) and the cost of the Argon2id hash."""
+
+    min_length: int = 12
+    history: int = 5
+    max_age_days: int = 90
+    lockout_threshold: int = 5
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 2
+
+
+# How the connection to the relay is protected: STARTTLS on the submission port, implicit TLS
+# (SMTPS, usually port 465), or none (a relay on the same host or network only).
+SECURITY_MODES = ("starttls", "ssl", "none")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The `[smtp]` section of the configuration; an empty host means e-mail is not configured."""
+
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    password: str = ""
+    sender: str = "edms@localhost"
+    # PEM file of the CA that issued the relay's certificate (empty: the system's trust store).
+    ca_file: str = ""
+    timeout_seconds: float = 10.0
+    # A failed notification is tried again by later deliveries until it has had this many attempts.
+    max_attempts: int = 5
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host.strip())
+
+    def problems(self) -> list[str]:
+        """What is wrong with these settings, in the words of the configuration file."""
+        found = []
+        if self.security not in SECURITY_MODES:
+            found.append(f"smtp.security must be one of {', '.join(SECURITY_MODES)}, not {self.security!r}")
+        if self.configured and not self.sender.strip():
+            found.append("smtp.sender: the From address is required when smtp.host is set")
+        if self.username and self.security == "none":
+            found.append("smtp.username is set but smtp.security is none: the password would cross the network in clear")
+        if self.max_attempts < 1:
+            found.append("smtp.max_attempts must be at least 1")
+        return found
 
 
 @dataclass(frozen=True)
@@ -108,9 +157,8 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
     raw["forms_dir"] = Path(raw["forms_dir"]).absolute() if raw.get("forms_dir") else FORMS_DIR
     if not raw["database_url"]:
         raw["database_url"] = f"sqlite:///{data_dir / 'edms.sqlite3'}"
+    # The roles named here are checked against the users domain's roles when the services are built.
     raw["totp_roles"] = tuple(raw.get("totp_roles", ()))
-    if set(raw["totp_roles"]) - set(ROLES):
-        raise ConfigError(f"totp_roles: unknown role(s) {', '.join(sorted(set(raw['totp_roles']) - set(ROLES)))}")
     smtp = _section(SmtpSettings, "smtp", sections["smtp"])
     if smtp.problems():
         raise ConfigError("; ".join(smtp.problems()))

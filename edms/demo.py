@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 from edms.application import accounts
 from edms.application.services import Services
 from edms.audit import AuditContext
-from edms.users.operations import Profile, find_user
+from edms.users.profiles import Profile
+from edms.users.queries import find_user
 from edms.users.roles import ADMIN, AUTHOR, INSPECTOR, PHYSICIAN, QA, REGULATORY
 
 DEMO_PASSWORD = "Demo-Pass-2026!"

@@ -17,13 +17,13 @@ from edms.application import cases, drafting, signing, signing_rights
 from edms.application.services import Services
 from edms.audit import AuditContext
 from edms.cases import models as cm
-from edms.cases.operations import CaseFacts
+from edms.cases.facts import CaseFacts
 from edms.documents.types import DocumentType
 from edms.signatures import gates
-from edms.signatures import operations as sig
-from edms.signatures.errors import SigningRefused
+from edms.signatures.ceremony import Credentials
 from edms.timeutil import utc_now
 from edms.users.models import User
+from edms.workflow.refusals import SigningRefused
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def _sign_all(services: Services, session: Session, doc_type: DocumentType, docu
             user = _user(session, name)
             try:
                 signing.sign(services, session, _ctx(user), user, document, document.latest,
-                             sig.Credentials(password=password, username=user.username), step=step.name)
+                             Credentials(password=password, username=user.username), step=step.name)
             except SigningRefused:
                 return False
             used.add(name)

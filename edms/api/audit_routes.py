@@ -8,7 +8,7 @@ from edms.api.openapi import describe
 from edms.application import audit_trail
 from edms.audit.search import FilterError, event_json, oldest_first, parse_filter
 from edms.pki import PkiError, trust_anchors
-from edms.users.operations import find_user
+from edms.users.queries import find_user
 from edms.users.roles import ADMIN, INSPECTOR, QA
 from edms.web.errors import api_error
 from edms.web.runtime import audit_context, db, services, settings

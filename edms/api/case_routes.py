@@ -9,15 +9,17 @@ from sqlalchemy import select
 from edms.api.blueprint import aware_time, bp, json_body, token_required
 from edms.api.openapi import describe
 from edms.cases import models as cm
-from edms.cases import operations as ops
+from edms.cases.errors import CaseError
+from edms.cases.facts import CASE_OPENERS, CaseFacts
+from edms.cases.queries import case_documents, case_status
 from edms.timeutil import isoformat_utc
 from edms.web.errors import api_error
 from edms.application import cases
 from edms.web.runtime import audit_context, db, services
 
 
-@bp.errorhandler(ops.CaseError)
-def refused(exc: ops.CaseError):
+@bp.errorhandler(CaseError)
+def refused(exc: CaseError):
     return api_error(400, "case_refused", str(exc))
 
 
@@ -26,7 +28,7 @@ def _time(value: datetime | None) -> str | None:
 
 
 def _aware(body: dict, key: str) -> datetime:
-    return aware_time(body, key, ops.CaseError)
+    return aware_time(body, key, CaseError)
 
 
 def case_json(case: cm.Case, *, full: bool = False) -> dict:
@@ -39,7 +41,7 @@ def case_json(case: cm.Case, *, full: bool = False) -> dict:
         "answers": case.current_answers(),
     }
     if full:
-        status = ops.case_status(db(), case, services().document_types, services().regimes)
+        status = case_status(db(), case, services().document_types, services().regimes)
         data["checklist"] = [{
             "type": item.document.type_key, "applies": item.applies, "satisfied": item.satisfied,
             "blockers": [b.reason.en for b in item.blockers], "shortfalls": [s.en for s in item.shortfalls],
@@ -52,7 +54,7 @@ def case_json(case: cm.Case, *, full: bool = False) -> dict:
         } for d in status.deadlines]
         data["administration_blockers"] = [b.reason.en for b in status.administration_blockers]
         data["documents"] = [{"id": d.id, "number": d.number, "type": d.type_key, "status": d.status}
-                             for d in ops.case_documents(db(), case)]
+                             for d in case_documents(db(), case)]
     return data
 
 
@@ -82,10 +84,10 @@ describe("/cases", "GET", "Cases, filtered by lot, patient_ref, jurisdiction or 
 
 
 @bp.post("/cases")
-@token_required(*ops.CASE_OPENERS)
+@token_required(*CASE_OPENERS)
 def create_case():
     body = json_body()
-    case = cases.open_case(services(), db(), audit_context(), g.api_user, ops.CaseFacts(
+    case = cases.open_case(services(), db(), audit_context(), g.api_user, CaseFacts(
         regime_key=str(body.get("regime", "")), product=str(body.get("product", "")), lot=str(body.get("lot", "")),
         patient_ref=str(body.get("patient_ref", "")), treating_site=str(body.get("treating_site", "")),
         site_timezone=str(body.get("site_timezone", "UTC")),

@@ -10,7 +10,8 @@ from edms.api.openapi import describe
 from edms.application import drafting, renditions
 from edms.cases.models import Case
 from edms.documents import models as m
-from edms.documents import operations as ops
+from edms.documents import queries
+from edms.documents.errors import DocumentError, ReasonRequired, ValidationFailed
 from edms.documents.renditions import render_docx, render_pdf
 from edms.documents.types import LANGUAGES, DocumentType, FieldDef, LocalizedText
 from edms.timeutil import isoformat_utc
@@ -27,16 +28,16 @@ RENDITION_TYPES = {
 }
 
 
-@bp.errorhandler(ops.DocumentError)
-def refused(exc: ops.DocumentError):
-    details = dict(exc.errors) if isinstance(exc, ops.ValidationFailed) else {}
-    if isinstance(exc, ops.ReasonRequired):
+@bp.errorhandler(DocumentError)
+def refused(exc: DocumentError):
+    details = dict(exc.errors) if isinstance(exc, ValidationFailed) else {}
+    if isinstance(exc, ReasonRequired):
         details = {"reason": str(exc)}
     return api_error(STATUS.get(exc.code, 400), exc.code, str(exc), details)
 
 
-def _invalid(field: str, message: str) -> ops.ValidationFailed:
-    return ops.ValidationFailed({field: message})
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed({field: message})
 
 
 # --- serialisation ------------------------------------------------------------------------------------
@@ -122,7 +123,7 @@ def _version_json(document: m.Document, version: m.DocumentVersion) -> dict:
         "type": document.type_key,
         **_version_summary(version),
         "updated_at": _time(version.updated_at),
-        "values": ops.values_of(version),
+        "values": queries.values_of(version),
         "attachments": [_attachment_json(document, version, a) for a in version.attachments],
     }
 
@@ -146,7 +147,7 @@ def _document_json(document: m.Document) -> dict:
 
 
 def _document_or_404(document_id: int) -> m.Document:
-    document = ops.get_document(db(), document_id)
+    document = queries.get_document(db(), document_id)
     if document is None:
         abort(404, description=f"No document #{document_id}.")
     return document
@@ -305,7 +306,7 @@ def diff_versions(document_id: int):
     numbers = [version.version for version in document.versions]
     old = _version_or_404(document, request.args.get("a", type=int) or numbers[max(len(numbers) - 2, 0)])
     new = _version_or_404(document, request.args.get("b", type=int) or numbers[-1])
-    changes = ops.diff_versions(services().document_types[document.type_key], old, new, _language())
+    changes = queries.diff_versions(services().document_types[document.type_key], old, new, _language())
     return jsonify({
         "a": old.version, "b": new.version, "reason": new.reason,
         "changes": [{"field": c.name, "label": c.label, "old": c.old, "new": c.new} for c in changes],

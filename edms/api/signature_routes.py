@@ -21,11 +21,12 @@ from edms.crypto.tsa import TimestampError, token_from_response
 from edms.documents import models as dm
 from edms.pki.store import ROOT, SIGNING_CA, TSA, PkiError, PkiStore
 from edms.signatures import keys, presentation
-from edms.signatures import operations as ops
-from edms.signatures.errors import NotReady, SigningFailed, SigningRefused
+from edms.signatures.ceremony import Credentials
+from edms.signatures.errors import NotReady, SigningFailed
 from edms.signatures.models import Signature, SigningCredential
 from edms.web.errors import api_error
 from edms.web.runtime import audit_context, db, services, settings
+from edms.workflow.refusals import SigningRefused
 
 CREDENTIALS_SCHEMA = {
     "username": {"type": "string", "description": "the token owner's user name"},
@@ -49,13 +50,13 @@ def _version(document_id: int, number: int) -> tuple[dm.Document, dm.DocumentVer
     return None if version is None else (document, version)
 
 
-def _credentials(body: dict) -> ops.Credentials | None:
+def _credentials(body: dict) -> Credentials | None:
     username, password, code = body.get("username"), body.get("password"), body.get("totp")
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         return None
     if code is not None and not isinstance(code, str):
         return None
-    return ops.Credentials(password=password, username=username, totp_code=code)
+    return Credentials(password=password, username=username, totp_code=code)
 
 
 def _refused(exc: SigningRefused | SigningFailed):

@@ -5,9 +5,9 @@ from flask import g, jsonify
 
 from edms.api.blueprint import bp, token_required
 from edms.api.openapi import describe
+from edms.application.tasks import Task, tasks_for
 from edms.timeutil import isoformat_utc, utc_now
 from edms.web.runtime import db, services
-from edms.workflow.tasks import Task, tasks_for
 
 
 def task_json(task: Task) -> dict:

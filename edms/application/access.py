@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext, record
+from edms.signatures import keys
 from edms.users import operations as ops
 from edms.users.authentication import AuthResult, authenticate
 from edms.users.models import User
@@ -55,6 +56,8 @@ def change_own_password(services: Services, session: Session, ctx: AuditContext,
     """A wrong current password is refused and audited (`CurrentPasswordWrong` keeps its record)."""
     with use_case(session):
         ops.change_own_password(session, ctx, services.settings.password, user, current, new)
+        # The person just proved both passwords: their signing key is re-wrapped under the new one.
+        keys.rewrap(session, ctx, services.settings.password, user, current, new)
 
 
 def access_expired(services: Services, session: Session, ctx: AuditContext, user: User) -> None:

@@ -1,5 +1,6 @@
 """What administrators do to accounts: create, edit the profile, set roles, deactivate, unlock, reset a
-password. (A person's own sign-in and password are in edms.application.access.)"""
+password. (A person's own sign-in and password are in edms.application.access.) Deactivating an account
+and resetting its password revoke its signing certificates in the same transaction (21 CFR 11.300(c))."""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -7,18 +8,20 @@ from sqlalchemy.orm import Session
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
+from edms.signatures import keys
 from edms.users import operations as ops
 from edms.users.models import User
+from edms.users.profiles import Profile
 
 
-def create_account(services: Services, session: Session, ctx: AuditContext, *, username: str, profile: ops.Profile,
+def create_account(services: Services, session: Session, ctx: AuditContext, *, username: str, profile: Profile,
                    roles: set[str], password: str, must_change_password: bool = True) -> User:
     with use_case(session):
         return ops.create_user(session, ctx, services.settings.password, username=username, profile=profile,
                                roles=roles, password=password, must_change_password=must_change_password)
 
 
-def update_profile(services: Services, session: Session, ctx: AuditContext, user: User, profile: ops.Profile,
+def update_profile(services: Services, session: Session, ctx: AuditContext, user: User, profile: Profile,
                    reason: str) -> None:
     with use_case(session):
         ops.update_profile(session, ctx, user, profile, reason)
@@ -33,6 +36,7 @@ def set_roles(services: Services, session: Session, ctx: AuditContext, user: Use
 def deactivate(services: Services, session: Session, ctx: AuditContext, user: User, reason: str) -> None:
     with use_case(session):
         ops.deactivate(session, ctx, user, reason)
+        keys.revoke_all(session, ctx, user, "account deactivated")
 
 
 def unlock(services: Services, session: Session, ctx: AuditContext, user: User, reason: str) -> None:
@@ -44,3 +48,5 @@ def reset_password(services: Services, session: Session, ctx: AuditContext, user
                    reason: str) -> None:
     with use_case(session):
         ops.admin_set_password(session, ctx, services.settings.password, user, password, reason)
+        # Nobody but its owner may ever open a signing key (11.200(a)(2)-(3)): a reset ends it.
+        keys.revoke_all(session, ctx, user, "password reset by an administrator")

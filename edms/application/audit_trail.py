@@ -14,14 +14,19 @@ from edms.application.integrity import run_integrity_checks
 from edms.audit.operations import record_export
 from edms.audit.search import AuditFilter
 from edms.audit.integrity import VerificationReport
+from edms.errors import N_
 from edms.pki import TrustAnchors
 from edms.users.models import User
+from edms.users.roles import QA
 
 
 def review(services: Services, session: Session, ctx: AuditContext, reviewer: User, *, from_seq: int, to_seq: int,
            outcome: str, findings: str) -> AuditReview:
+    """A QA review of the audit trail from `from_seq` to `to_seq` (EU GMP Annex 11 §9)."""
+    if not reviewer.has_role(QA):
+        raise reviews.ReviewError(N_("Only quality assurance can record an audit-trail review."))
     with use_case(session):
-        return reviews.record_review(session, ctx, reviewer, from_seq=from_seq, to_seq=to_seq, outcome=outcome,
+        return reviews.record_review(session, ctx, from_seq=from_seq, to_seq=to_seq, outcome=outcome,
                                      findings=findings)
 
 

@@ -11,10 +11,11 @@ from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
 from edms.cases import models as cm
 from edms.cases import operations as ops
+from edms.cases.facts import CaseFacts
 from edms.users.models import User
 
 
-def open_case(services: Services, session: Session, ctx: AuditContext, user: User, facts: ops.CaseFacts) -> cm.Case:
+def open_case(services: Services, session: Session, ctx: AuditContext, user: User, facts: CaseFacts) -> cm.Case:
     with use_case(session):
         return ops.create_case(session, ctx, user, services.regimes, facts)
 

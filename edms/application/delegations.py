@@ -5,13 +5,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from edms.application.notices import announce_delegation
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
 from edms.users.models import User
 from edms.workflow import delegations as ops
 from edms.workflow.models import Delegation
-from edms.workflow.notices import announce_delegation
 
 
 def delegate(services: Services, session: Session, ctx: AuditContext, actor: User, *, delegator: User,

@@ -15,19 +15,20 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from edms.audit.checkpoints import enable_automatic_checkpoints
-from edms.cases.operations import case_signing_reasons
+from edms.cases.queries import case_signing_reasons
 from edms.cases.regimes import Regime, load_regimes
-from edms.config import Settings
+from edms.config import ConfigError, Settings
 from edms.db import make_engine, make_session_factory
 from edms.documents.blobstore import BlobStore, FileBlobStore
-from edms.documents.operations import UploadLimits
 from edms.documents.types import DocumentType, load_document_types
+from edms.documents.uploads import UploadLimits
 from edms.migrate import check_schema as check_database_schema
 from edms.pki.store import SystemSigner, system_signer
 from edms.signatures import keys
-from edms.signatures.operations import SigningEnvironment
+from edms.signatures.ceremony import SigningEnvironment
 from edms.signatures.presentation import current_trust
 from edms.signatures.verification import Trust
+from edms.users.roles import ROLES
 
 T = TypeVar("T")
 
@@ -73,6 +74,7 @@ class Services:
 
 def build_services(settings: Settings, *, check_schema: bool = True) -> Services:
     """The one wiring of the application, for the app factory, the CLI and the demo alike."""
+    _check_totp_roles(settings)
     engine = make_engine(settings.database_url)
     if check_schema:
         check_database_schema(engine)
@@ -87,3 +89,10 @@ def build_services(settings: Settings, *, check_schema: bool = True) -> Services
     enable_automatic_checkpoints(services.sessions, every=settings.audit_checkpoint_every,
                                  signer=services.system_signer)
     return services
+
+
+def _check_totp_roles(settings: Settings) -> None:
+    """The configuration knows no roles (it imports no domain): the roles it names are checked here."""
+    unknown = set(settings.totp_roles) - set(ROLES)
+    if unknown:
+        raise ConfigError(f"totp_roles: unknown role(s) {', '.join(sorted(unknown))}")

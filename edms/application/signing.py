@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from edms.application.notices import announce
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
 from edms.documents import models as dm
 from edms.signatures import operations as ops
+from edms.signatures.ceremony import Credentials
 from edms.signatures.models import Signature
 from edms.users.models import User
-from edms.workflow.notices import announce
 
 
 def sign(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,
-         version: dm.DocumentVersion, credentials: ops.Credentials, *, step: str | None = None,
+         version: dm.DocumentVersion, credentials: Credentials, *, step: str | None = None,
          meaning: str | None = None, comment: str | None = None) -> Signature:
     """Sign the step due; a refusal (`SigningRefused`) keeps only its audit record and failure count."""
     doc_type = services.document_types[document.type_key]
@@ -27,7 +28,7 @@ def sign(services: Services, session: Session, ctx: AuditContext, user: User, do
 
 
 def refuse(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,
-           version: dm.DocumentVersion, credentials: ops.Credentials, *, reason: str,
+           version: dm.DocumentVersion, credentials: Credentials, *, reason: str,
            step: str | None = None) -> Signature:
     """A signed refusal: the version becomes rejected and its owner is told why."""
     doc_type = services.document_types[document.type_key]

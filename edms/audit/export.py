@@ -13,6 +13,7 @@ CSV_COLUMNS = (
     "seq", "occurred_at_utc", "occurred_at_local", "actor_id", "actor_name", "action", "object_type", "object_id",
     "document_version", "case_id", "reason", "changes", "request_id", "client_addr", "app_version", "prev_hash", "hash",
 )
+EXPORT_FORMATS = ("csv", "jsonl")
 # Lines per chunk written to the response: the download streams without holding the export in memory.
 CHUNK = 200
 

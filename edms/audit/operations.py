@@ -6,13 +6,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from edms.audit.context import AuditContext
+from edms.audit.export import EXPORT_FORMATS
 from edms.audit.integrity import VerificationReport
 from edms.audit.record import record
 from edms.audit.search import AuditFilter, head_seq
 
 VERIFIED_ACTION = "audit.verified"
 EXPORTED_ACTION = "audit.exported"
-EXPORT_FORMATS = ("csv", "jsonl")
 
 
 def record_verification(session: Session, ctx: AuditContext, report: VerificationReport) -> None:

@@ -15,8 +15,6 @@ from edms.audit.record import record
 from edms.audit.search import head_seq
 from edms.errors import N_, UserError
 from edms.timeutil import isoformat_utc, utc_now
-from edms.users.models import User
-from edms.users.roles import QA
 
 REVIEWED_ACTION = "audit.reviewed"
 OUTCOMES = {
@@ -38,10 +36,10 @@ def next_range(session: Session) -> tuple[int, int]:
     return min(reviewed + 1, head), head
 
 
-def record_review(session: Session, ctx: AuditContext, reviewer: User, *, from_seq: int, to_seq: int,
-                  outcome: str, findings: str) -> AuditReview:
-    if not reviewer.has_role(QA):
-        raise ReviewError(N_("Only quality assurance can record an audit-trail review."))
+def record_review(session: Session, ctx: AuditContext, *, from_seq: int, to_seq: int, outcome: str,
+                  findings: str) -> AuditReview:
+    """Record the review by `ctx`'s person; whether they may review (quality assurance) is decided by the
+    use case that calls this, since the audit trail knows no roles."""
     if outcome not in OUTCOMES:
         raise ReviewError(N_("Choose the outcome of the review."))
     findings = findings.strip()
@@ -56,7 +54,7 @@ def record_review(session: Session, ctx: AuditContext, reviewer: User, *, from_s
     if first is None or last is None:
         raise ReviewError(N_("The audit trail has no event with seq %(seq)s."), seq=from_seq if first is None else to_seq)
     review = AuditReview(
-        reviewed_at=utc_now(), reviewer_id=reviewer.id, reviewer_name=reviewer.printed_name,
+        reviewed_at=utc_now(), reviewer_id=ctx.user_id, reviewer_name=ctx.user_name,
         from_seq=from_seq, to_seq=to_seq, period_start=first.occurred_at, period_end=last.occurred_at,
         outcome=outcome, findings=findings,
     )

@@ -1,47 +1,24 @@
-"""Every state change of a case, audited in the same transaction, and what the case needs next."""
+"""Every state change of a case, audited in the same transaction."""
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext, record
 from edms.cases import models as cm
-from edms.cases.deadlines import DeadlineStatus, compute_deadlines, not_yet_permitted
-from edms.cases.regimes import CASE_DATES, Blocker, CaseRecord, ChecklistItem, Regime, administration_blockers, checklist
-from edms.cases.regimes import resolve_anchors, resolve_conditions, signing_blockers
-from edms.documents import models as dm
+from edms.cases.errors import CaseError
+from edms.cases.facts import CASE_OPENERS, PATIENT_REF_PATTERN, CaseFacts
+from edms.cases.queries import case_records, case_status
+from edms.cases.regimes import CASE_DATES, Regime, administration_blockers
 from edms.documents.operations import next_in_sequence
-from edms.documents.types import DocumentType, LocalizedText
-from edms.errors import N_, UserError
-from edms.timeutil import format_in_zone, is_valid_zone, require_aware, utc_now
+from edms.documents.types import DocumentType
+from edms.errors import N_
+from edms.timeutil import is_valid_zone, require_aware, utc_now
 from edms.users.models import User
 from edms.users.roles import AUTHOR, PHYSICIAN, QA, REGULATORY
-
-# Manufacturing, QA and regulatory open cases; the physician is named on it.
-CASE_OPENERS = (AUTHOR, QA, REGULATORY)
-PATIENT_REF_PATTERN = r"PT-[A-Z0-9]{4,12}"
-
-
-class CaseError(UserError):
-    """A refused case operation; the message is shown to the person who asked."""
-
-
-@dataclass(frozen=True)
-class CaseFacts:
-    regime_key: str
-    product: str
-    lot: str
-    patient_ref: str
-    treating_site: str
-    site_timezone: str
-    physician_id: int | None
-    oos_detected_at: datetime
 
 
 def create_case(session: Session, ctx: AuditContext, user: User, regimes: Mapping[str, Regime], facts: CaseFacts) -> cm.Case:
@@ -144,92 +121,3 @@ def set_status(session: Session, ctx: AuditContext, user: User, case: cm.Case, s
     case.status = status
     record(session, ctx, "case.status_changed", "case", case.id, case_id=case.id, reason=reason.strip(),
            changes={"status": {"old": old, "new": status}})
-
-
-def case_documents(session: Session, case: cm.Case) -> list[dm.Document]:
-    return list(session.scalars(select(dm.Document).where(dm.Document.case_id == case.id).order_by(dm.Document.id)))
-
-
-def case_records(session: Session, case: cm.Case, types: Mapping[str, DocumentType]) -> list[CaseRecord]:
-    """Each record as the regime sees it: its approved version, or its latest draft while none is approved."""
-    records = []
-    for document in case_documents(session, case):
-        if document.status == dm.WITHDRAWN or document.type_key not in types:
-            continue
-        approved = [v for v in document.versions if v.status == dm.APPROVED]
-        version = approved[-1] if approved else document.latest
-        values = types[document.type_key].validate(json.loads(version.content), zone=case.site_timezone).values
-        records.append(CaseRecord(type_key=document.type_key, values=values, approved=bool(approved)))
-    return records
-
-
-@dataclass(frozen=True)
-class CaseStatus:
-    regime: Regime
-    checklist: list[ChecklistItem]
-    deadlines: list[DeadlineStatus]
-    administration_blockers: list[Blocker]
-    conditions: dict[str, bool | None]
-
-
-def case_status(session: Session, case: cm.Case, types: Mapping[str, DocumentType], regimes: Mapping[str, Regime],
-                now: datetime | None = None) -> CaseStatus:
-    regime = regimes[case.regime_key]
-    records = case_records(session, case, types)
-    conditions = resolve_conditions(regime, answers=case.current_answers(), records=records)
-    anchors = resolve_anchors(regime, case_dates=case.current_dates(), records=records)
-    now = now or utc_now()
-    deadlines = compute_deadlines(regime, anchors, site_zone=case.site_timezone, now=now, conditions=conditions,
-                                  holidays=regime.holidays)
-    for record_type in dict.fromkeys(d.record_type for d in regime.deadlines if d.record_type):
-        # A per-record clock (e.g. each adverse event's report) runs from that record's own dates.
-        for record in (r for r in records if r.type_key == record_type):
-            own = [record]
-            deadlines += compute_deadlines(
-                regime, resolve_anchors(regime, case_dates=case.current_dates(), records=own), site_zone=case.site_timezone,
-                now=now, conditions=resolve_conditions(regime, answers=case.current_answers(), records=own),
-                holidays=regime.holidays, record_type=record_type)
-    return CaseStatus(
-        regime=regime,
-        checklist=checklist(regime, records=records, conditions=conditions),
-        deadlines=deadlines,
-        administration_blockers=administration_blockers(regime, records=records, conditions=conditions)
-        + _waiting_periods(deadlines, case.site_timezone),
-        conditions=conditions,
-    )
-
-
-def _waiting_periods(deadlines: list[DeadlineStatus], zone: str) -> list[Blocker]:
-    """A "not before" clock still running (e.g. 30 days after FDA's receipt) forbids administration."""
-    blockers = []
-    for status in not_yet_permitted(deadlines):
-        label = status.deadline.label
-        if status.due_at is None:
-            blockers.append(Blocker(LocalizedText(f"{label.en}: its start date is not recorded yet.",
-                                                  f"{label.ja}：起算日がまだ記録されていません。")))
-        else:
-            when = format_in_zone(status.due_at, zone)
-            blockers.append(Blocker(LocalizedText(f"{label.en}: not before {when}.", f"{label.ja}：{when} 以降。")))
-    return blockers
-
-
-def signing_gate(session: Session, document: dm.Document, types: Mapping[str, DocumentType],
-                 regimes: Mapping[str, Regime]) -> list[Blocker]:
-    """Why a case record may not be signed yet: its regime's prerequisites (21 CFR 11.10(f))."""
-    if document.case_id is None:
-        return []
-    case = session.get(cm.Case, document.case_id)
-    regime = regimes.get(case.regime_key) if case else None
-    if regime is None:
-        return []
-    if not any(item.type_key == document.type_key for item in regime.documents):
-        return []
-    records = case_records(session, case, types)
-    conditions = resolve_conditions(regime, answers=case.current_answers(), records=records)
-    return signing_blockers(regime, document.type_key, records=records, conditions=conditions)
-
-
-def case_signing_reasons(session: Session, document: dm.Document, *, types: Mapping[str, DocumentType],
-                         regimes: Mapping[str, Regime]) -> list[LocalizedText]:
-    """The case gate as the signing ceremony consumes it: one sentence per blocker, in both languages."""
-    return [blocker.reason for blocker in signing_gate(session, document, types, regimes)]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from edms.audit.integrity import VerificationRun
 from edms.documents import models as m
 from edms.documents.blobstore import FileBlobStore
-from edms.documents.operations import version_hash
+from edms.documents.queries import version_hash
 from edms.errors import N_
 
 

@@ -6,7 +6,6 @@ Any later change is a new version with a mandatory reason; earlier versions stay
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import rfc8785
 from sqlalchemy import select
@@ -16,68 +15,25 @@ from edms.audit import AuditContext, record
 from edms.audit.record import diff
 from edms.documents import models as m
 from edms.documents.blobstore import BlobStore
-from edms.documents.hashing import content_sha256
+from edms.documents.errors import (
+    DocumentError,
+    NotPermitted,
+    ReasonRequired,
+    UploadRefused,
+    ValidationFailed,
+    WrongState,
+)
+from edms.documents.queries import may_author, values_of, version_hash
 from edms.documents.types import DocumentType, FieldError
-from edms.documents.uploads import UploadRejected, inspect_upload
-from edms.errors import N_, AuditedRefusal, UserError
+from edms.documents.uploads import (
+    DEFAULT_UPLOAD_LIMITS,
+    UploadLimits,
+    UploadRejected,
+    inspect_upload,
+)
+from edms.errors import N_
 from edms.timeutil import utc_now
 from edms.users.models import User
-
-
-class DocumentError(UserError):
-    """A refused document operation; the message is shown to the person who asked.
-
-    `code` says what kind of refusal it is, so that the API answers each kind with its own status.
-    """
-
-    code = "refused"
-
-
-class NotPermitted(DocumentError):
-    """The person's roles, or their relation to the document, do not allow the operation."""
-
-    code = "forbidden"
-
-
-class WrongState(DocumentError):
-    """The document's state does not allow the operation now (frozen, withdrawn, still a draft)."""
-
-    code = "conflict"
-
-
-class ReasonRequired(DocumentError):
-    code = "reason_required"
-
-
-class UploadRefused(DocumentError, AuditedRefusal):
-    """The upload was refused and the refusal is in the audit trail (an audited refusal: the record stays)."""
-
-    code = "upload_refused"
-
-
-class ValidationFailed(DocumentError):
-    """Field-level errors; nothing was stored."""
-
-    code = "validation_failed"
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(N_("Some fields are not valid: nothing was saved."))
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class UploadLimits:
-    max_bytes: int = 25 * 1024 * 1024
-    max_expanded_bytes: int = 200 * 1024 * 1024
-
-
-def may_author(user: User, doc_type: DocumentType) -> bool:
-    """Whoever holds a role that signs one of the type's steps may create and edit it."""
-    return user.active and user.has_role(*doc_type.signing_roles)
-
-
-def values_of(version: m.DocumentVersion) -> dict[str, object]:
-    return json.loads(version.content)
 
 
 def _content_text(doc_type: DocumentType, values: dict[str, object]) -> str:
@@ -183,7 +139,7 @@ def save_draft(
 
 def add_attachment(
     session: Session, ctx: AuditContext, user: User, document: m.Document, blobs: BlobStore, *,
-    filename: str, data: bytes, declared_sha256: str | None = None, limits: UploadLimits = UploadLimits(),
+    filename: str, data: bytes, declared_sha256: str | None = None, limits: UploadLimits = DEFAULT_UPLOAD_LIMITS,
 ) -> m.Attachment:
     draft = _editable_draft(document, user)
     try:
@@ -218,15 +174,6 @@ def remove_attachment(session: Session, ctx: AuditContext, user: User, document:
     record(session, ctx, "document.attachment_removed", "document", document.id, document_version=draft.version,
            case_id=document.case_id,
            changes={"attachment": {"old": {"name": attachment.display_name, "sha256": attachment.sha256}, "new": None}})
-
-
-def version_hash(document: m.Document, version: m.DocumentVersion) -> str:
-    return content_sha256(
-        type_key=document.type_key, number=document.number, version=version.version, title=version.title,
-        fields=values_of(version),
-        attachments=[{"sha256": a.sha256, "name": a.display_name, "media_type": a.media_type, "size": a.size}
-                     for a in version.attachments],
-    )
 
 
 def submit(session: Session, ctx: AuditContext, user: User, document: m.Document) -> m.DocumentVersion:
@@ -321,32 +268,3 @@ def withdraw(session: Session, ctx: AuditContext, user: User, document: m.Docume
 def _set_status(version: m.DocumentVersion, status: str, now) -> None:
     version.status = status
     version.status_changed_at = now
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    name: str
-    label: str
-    old: object
-    new: object
-
-
-def diff_versions(doc_type: DocumentType, a: m.DocumentVersion, b: m.DocumentVersion, language: str = "en") -> list[FieldChange]:
-    """Field-by-field differences between two versions, title and attachments included."""
-    old, new = values_of(a), values_of(b)
-    changes = []
-    if a.title != b.title:
-        changes.append(FieldChange("title", "Title" if language != "ja" else "表題", a.title, b.title))
-    for field in doc_type.fields:
-        if old.get(field.name) != new.get(field.name):
-            changes.append(FieldChange(field.name, field.label.text(language), old.get(field.name), new.get(field.name)))
-    old_files = sorted(f"{x.display_name} ({x.sha256[:12]}…)" for x in a.attachments)
-    new_files = sorted(f"{x.display_name} ({x.sha256[:12]}…)" for x in b.attachments)
-    if old_files != new_files:
-        changes.append(FieldChange("attachments", "Attachments" if language != "ja" else "添付ファイル",
-                                   ", ".join(old_files), ", ".join(new_files)))
-    return changes
-
-
-def get_document(session: Session, document_id: int) -> m.Document | None:
-    return session.get(m.Document, document_id)

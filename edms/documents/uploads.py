@@ -85,6 +85,17 @@ class UploadRejected(UserError):
 
 
 @dataclass(frozen=True)
+class UploadLimits:
+    """How large an upload, and the archive inside an OOXML file once expanded, may be."""
+
+    max_bytes: int = 25 * 1024 * 1024
+    max_expanded_bytes: int = 200 * 1024 * 1024
+
+
+DEFAULT_UPLOAD_LIMITS = UploadLimits()
+
+
+@dataclass(frozen=True)
 class UploadInfo:
     safe_display_name: str
     media_type: str

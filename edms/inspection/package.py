@@ -54,8 +54,8 @@ from edms.db import transaction
 from edms.documents import models as dm
 from edms.documents.blobstore import BlobStore
 from edms.documents.hashing import canonical_content
-from edms.documents.operations import values_of
 from edms.documents.presentation import build_rendition
+from edms.documents.queries import values_of
 from edms.documents.types import DocumentType
 from edms.errors import N_, UserError
 from edms.inspection import report

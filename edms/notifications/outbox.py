@@ -16,9 +16,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edms.audit import AuditContext, record
+from edms.config import SmtpSettings
 from edms.db import transaction
 from edms.notifications.models import FAILED, KIND_LABELS, PENDING, RECORDED, SENT, SUBJECT_MAX, Notification
-from edms.notifications.smtp import ConnectionFailed, SmtpConnection, SmtpSettings, describe_error
+from edms.notifications.smtp import ConnectionFailed, SmtpConnection, describe_error
 from edms.timeutil import utc_now
 from edms.users.models import User, UserRole
 

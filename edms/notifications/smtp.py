@@ -1,48 +1,12 @@
-"""SMTP settings and the connection that sends the outbox's messages (smtplib; no Flask, no ORM)."""
+"""The connection that sends the outbox's messages (smtplib; no Flask, no ORM); its settings are
+edms.config.SmtpSettings."""
 from __future__ import annotations
 
 import smtplib
 import ssl
-from dataclasses import dataclass
 from email.message import EmailMessage
 
-# How the connection to the relay is protected: STARTTLS on the submission port, implicit TLS
-# (SMTPS, usually port 465), or none (a relay on the same host or network only).
-SECURITY_MODES = ("starttls", "ssl", "none")
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """The `[smtp]` section of the configuration; an empty host means e-mail is not configured."""
-
-    host: str = ""
-    port: int = 587
-    security: str = "starttls"
-    username: str = ""
-    password: str = ""
-    sender: str = "edms@localhost"
-    # PEM file of the CA that issued the relay's certificate (empty: the system's trust store).
-    ca_file: str = ""
-    timeout_seconds: float = 10.0
-    # A failed notification is tried again by later deliveries until it has had this many attempts.
-    max_attempts: int = 5
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.host.strip())
-
-    def problems(self) -> list[str]:
-        """What is wrong with these settings, in the words of the configuration file."""
-        found = []
-        if self.security not in SECURITY_MODES:
-            found.append(f"smtp.security must be one of {', '.join(SECURITY_MODES)}, not {self.security!r}")
-        if self.configured and not self.sender.strip():
-            found.append("smtp.sender: the From address is required when smtp.host is set")
-        if self.username and self.security == "none":
-            found.append("smtp.username is set but smtp.security is none: the password would cross the network in clear")
-        if self.max_attempts < 1:
-            found.append("smtp.max_attempts must be at least 1")
-        return found
+from edms.config import SmtpSettings
 
 
 class ConnectionFailed(Exception):

@@ -1,18 +1,14 @@
 """Why nothing was signed. Each refusal names what is missing or wrong, in words the signer can act on.
 
-`SigningRefused` and its subclasses are raised before anything but the attempt's own audit event (and a
-failure count) was written: they are audited refusals, which the unit of work keeps in the audit trail.
+The ceremony's own refusals (credentials, readiness, an invalid request) extend `SigningRefused`, which
+lives with the routing's refusals in edms.workflow.refusals: they are audited refusals, raised before
+anything but the attempt's own audit event (and a failure count) was written.
 `SigningFailed` means the system could not complete a signature it had allowed; it is rolled back.
 """
 from __future__ import annotations
 
 from edms.errors import AuditedRefusal, UserError
-
-
-class SigningRefused(AuditedRefusal):
-    code = "refused"
-    http_status = 403
-    detail: str | None = None  # for the audit trail only, never shown (e.g. which credential was wrong)
+from edms.workflow.refusals import SigningRefused
 
 
 class CredentialsRefused(SigningRefused):
@@ -34,19 +30,6 @@ class NotReady(SigningRefused):
     def __init__(self, message: str, *, missing: list | None = None, **params: object) -> None:
         super().__init__(message, **params)
         self.missing = missing or []
-
-
-class AuthorityRefused(SigningRefused):
-    """This person may not sign this step (21 CFR 11.10(g))."""
-
-    code = "forbidden"
-
-
-class SequenceRefused(SigningRefused):
-    """Not this step, not now, or not this version (21 CFR 11.10(f))."""
-
-    code = "conflict"
-    http_status = 409
 
 
 class SigningFailed(UserError):

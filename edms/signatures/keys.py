@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext, record
+from edms.config import PasswordPolicy
 from edms.crypto.keywrap import WrongPassword, rewrap_user_key, unwrap_user_key, wrap_user_key
 from edms.crypto.pki import build_crl, generate_private_key, issue_user_certificate
 from edms.errors import N_
@@ -31,14 +32,6 @@ from edms.signatures.errors import SigningFailed
 from edms.signatures.models import SigningCredential
 from edms.timeutil import isoformat_utc, utc_now
 from edms.users.models import User
-from edms.users.operations import (
-    DEACTIVATED,
-    PASSWORD_CHANGED,
-    PASSWORD_RESET,
-    AccountChange,
-    register_account_hook,
-)
-from edms.users.passwords import PasswordPolicy
 
 # A published CRL is valid this long and re-issued (with the same entries) once this old.
 CRL_VALIDITY = timedelta(days=7)
@@ -188,18 +181,6 @@ def rewrap(session: Session, ctx: AuditContext, policy: PasswordPolicy, user: Us
         credential.key_wrapped_at = utc_now()
         record(session, ctx, "signature.key_rewrapped", "user", user.id,
                changes={"certificate_serial": {"old": credential.serial_hex, "new": credential.serial_hex}})
-
-
-def _on_account_change(session: Session, ctx: AuditContext, change: AccountChange) -> None:
-    if change.kind == PASSWORD_CHANGED and change.policy is not None:
-        rewrap(session, ctx, change.policy, change.user, change.old_password or "", change.new_password or "")
-    elif change.kind == PASSWORD_RESET:
-        revoke_all(session, ctx, change.user, "password reset by an administrator")
-    elif change.kind == DEACTIVATED:
-        revoke_all(session, ctx, change.user, "account deactivated")
-
-
-register_account_hook(_on_account_change)
 
 
 def revocations(session: Session) -> list[tuple[int, datetime]]:

@@ -16,131 +16,35 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext, record
 from edms.crypto.cms import sign_detached, signature_value, verify_detached
 from edms.crypto.tsa import TimestampError, verify_timestamp
-from edms.definitions import LocalizedText
 from edms.documents import models as dm
-from edms.documents.operations import mark_approved, mark_rejected, version_hash
+from edms.documents.operations import mark_approved, mark_rejected
+from edms.documents.queries import version_hash
 from edms.documents.types import DocumentType
 from edms.errors import N_
 from edms.signatures import totp
-from edms.signatures.errors import (
-    AccountLocked,
-    AuthorityRefused,
-    CredentialsRefused,
-    InvalidRequest,
-    NotReady,
-    SequenceRefused,
-    SigningFailed,
-    SigningRefused,
-)
-from edms.signatures.gates import Gate, SignaturePolicy, active_totp, load_policy, missing_gates, totp_required
-from edms.signatures.keys import SigningAuthority, certificate_of, open_signing_key, signing_authority
+from edms.signatures.ceremony import Credentials, SigningEnvironment
+from edms.signatures.errors import AccountLocked, CredentialsRefused, InvalidRequest, NotReady, SigningFailed
+from edms.signatures.gates import active_totp, missing_gates, totp_required
+from edms.signatures.keys import SigningAuthority, certificate_of, open_signing_key
 from edms.signatures.manifest import MAX_COMMENT, REJECTION, SIGNATURE, Manifest
 from edms.signatures.models import Signature
+from edms.signatures.planning import check_may_sign, check_record_gates, signed_steps, username_required
 from edms.timeutil import isoformat_utc, utc_now
 from edms.users.authentication import Outcome, register_failure
 from edms.users.models import User
-from edms.users.passwords import PasswordPolicy, verify_password
+from edms.users.passwords import verify_password
 from edms.users.usernames import normalise_username
 from edms.workflow import routing
-from edms.workflow.assignees import named_people
-from edms.workflow.delegations import acting_for, describe, find_active
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """What the signer re-enters. `session_ref` identifies the signed-in session (see `session_ref_for`);
-    None (the API) means every signature needs both components."""
-
-    password: str
-    username: str | None = None
-    totp_code: str | None = None
-    session_ref: str | None = None
-
-
-def session_ref_for(sid: str) -> str:
-    return hashlib.sha256(sid.encode("utf-8")).hexdigest()
-
-
-RecordGate = Callable[[Session, dm.Document], list[LocalizedText]]
-
-
-@dataclass(frozen=True)
-class SigningEnvironment:
-    """What the organisation provides to every signature, from the settings."""
-
-    password_policy: PasswordPolicy
-    authority: Callable[[], SigningAuthority]  # opened only when a signature is actually made
-    policy: SignaturePolicy
-    totp_roles: frozenset[str] = frozenset()
-    # Prerequisites outside the document (a case's regime): each returns why it may not be signed yet.
-    record_gates: tuple[RecordGate, ...] = ()
-
-    @classmethod
-    def from_settings(cls, settings, record_gates: tuple[RecordGate, ...] = (), *,
-                      authority: Callable[[], SigningAuthority] | None = None) -> SigningEnvironment:
-        """`authority` opens the signing CA (the `Services` object keeps it open); by default it is opened
-        when a signature is made."""
-        return cls(settings.password, authority or (lambda: signing_authority(settings)), load_policy(),
-                   frozenset(settings.totp_roles), record_gates)
-
-
-@dataclass(frozen=True)
-class SigningPlan:
-    """What the ceremony page shows before anyone types a password."""
-
-    states: list[routing.StepProgress]
-    due: routing.StepProgress | None  # the step this person would sign (or the first open one)
-    refusal: SigningRefused | None  # state, sequence or authority
-    grounds: routing.Authority | None = None  # the role they sign in, and whom they act for
-    missing: list[Gate] = field(default_factory=list)
-    username_required: bool = True
-    totp_required: bool = False
-
-    @property
-    def may_sign(self) -> bool:
-        return self.refusal is None and not self.missing
-
-
-def username_required(session: Session, user: User, session_ref: str | None) -> bool:
-    """11.200(a)(1): both components at the first signing of a continuous session, the password after."""
-    if session_ref is None:
-        return True
-    return not session.scalar(select(exists().where(Signature.signer_id == user.id,
-                                                    Signature.session_ref == session_ref)))
-
-
-def signed_steps(session: Session, version: dm.DocumentVersion) -> list[routing.StepSignature]:
-    rows = session.execute(
-        select(Signature.step, Signature.signer_id)
-        .where(Signature.version_id == version.id, Signature.kind == SIGNATURE).order_by(Signature.id)
-    ).all()
-    return [routing.StepSignature(step, signer_id) for step, signer_id in rows]
-
-
-def plan(session: Session, env: SigningEnvironment, doc_type: DocumentType, user: User, document: dm.Document,
-         version: dm.DocumentVersion, *, session_ref: str | None = None, step: str | None = None) -> SigningPlan:
-    signed = signed_steps(session, version)
-    states = routing.progress(doc_type.steps, signed)
-    current = next((item for item in states if item.due), None)
-    try:
-        target, grounds = _check(session, doc_type, user, document, version, signed, step_name=step, meaning=None)
-        _check_record_gates(session, env, document)
-    except SigningRefused as refusal:
-        return SigningPlan(states, current, refusal)
-    missing = missing_gates(session, user, role=grounds.role, document_type=doc_type.key, policy=env.policy,
-                            totp_roles=env.totp_roles)
-    return SigningPlan(states, target, None, grounds, missing, username_required(session, user, session_ref),
-                       totp_required(user, env.totp_roles))
+from edms.workflow.delegations import describe, find_active
+from edms.workflow.refusals import AuthorityRefused, SigningRefused
 
 
 def sign(session: Session, ctx: AuditContext, env: SigningEnvironment, doc_type: DocumentType, user: User,
@@ -170,10 +74,10 @@ def _sign(session: Session, ctx: AuditContext, env: SigningEnvironment, doc_type
             raise InvalidRequest(N_("The comment is too long (%(n)s characters at most)."), n=MAX_COMMENT)
         document, version = _lock(session, document, version)
         signed = signed_steps(session, version)
-        target, grounds = _check(session, doc_type, user, document, version, signed, step_name=step_name,
+        target, grounds = check_may_sign(session, doc_type, user, document, version, signed, step_name=step_name,
                                  meaning=meaning)
         if kind != REJECTION:  # refusing to sign is always possible; signing waits for the prerequisites
-            _check_record_gates(session, env, document)
+            check_record_gates(session, env, document)
         missing = missing_gates(session, user, role=grounds.role, document_type=doc_type.key,
                                 policy=env.policy, totp_roles=env.totp_roles)
         if missing:
@@ -238,25 +142,6 @@ def _lock(session: Session, document: dm.Document, version: dm.DocumentVersion) 
     return fresh, locked
 
 
-def _check(session: Session, doc_type: DocumentType, user: User, document: dm.Document, version: dm.DocumentVersion,
-           signed: list[routing.StepSignature], *, step_name: str | None,
-           meaning: str | None) -> tuple[routing.StepProgress, routing.Authority]:
-    """State, sequence and authority: the step `user` may sign now and on what grounds, or the refusal."""
-    latest = session.scalar(select(func.max(dm.DocumentVersion.version))
-                            .where(dm.DocumentVersion.document_id == document.id))
-    _check_state(document, version, latest)
-    signer = routing.Signer(user.id, frozenset(user.roles), user.id in (version.created_by, document.owner_id),
-                            acting_for(session, user.id, utc_now()))
-    named = named_people(session, document)
-    target = routing.resolve(doc_type.steps, signed, step_name=step_name, meaning=meaning, signer=signer, named=named)
-    if not user.active:
-        raise AuthorityRefused(N_("This account is deactivated."))
-    if user.locked:
-        raise AccountLocked(N_("This account is locked after repeated failed attempts. Ask an administrator to unlock it."))
-    grounds = routing.authority(routing.progress(doc_type.steps, signed), target, signer, named)
-    return target, grounds
-
-
 def _delegation(session: Session, user: User, grounds: routing.Authority, at: datetime) -> dict | None:
     """The delegation a signature for an absent person is made under, as its manifest names it."""
     if grounds.on_behalf_of is None:
@@ -265,27 +150,6 @@ def _delegation(session: Session, user: User, grounds: routing.Authority, at: da
     if row is None:  # ended between the check and now
         raise AuthorityRefused(N_("The delegation you would sign under is no longer active."))
     return describe(row, session.get(User, row.delegator_id), user)
-
-
-def _check_record_gates(session: Session, env: SigningEnvironment, document: dm.Document) -> None:
-    """A record whose prerequisites are not approved yet cannot be signed (21 CFR 11.10(f))."""
-    reasons = [reason for gate in env.record_gates for reason in gate(session, document)]
-    if reasons:
-        raise SequenceRefused(N_("This record cannot be signed yet: %(reasons)s"), reasons=LocalizedText.join(reasons))
-
-
-def _check_state(document: dm.Document, version: dm.DocumentVersion, latest: int | None) -> None:
-    if document.status == dm.WITHDRAWN or version.status == dm.WITHDRAWN:
-        raise SequenceRefused(N_("The document has been withdrawn: it can no longer be signed."))
-    if version.version != latest or version.status == dm.SUPERSEDED:
-        raise SequenceRefused(N_("Version %(version)s has been superseded by a newer version: it can no longer be signed."),
-                              version=version.version)
-    if version.status == dm.APPROVED:
-        raise SequenceRefused(N_("This version is already approved: every step is signed."))
-    if version.status == dm.REJECTED:
-        raise SequenceRefused(N_("This version was refused: its author revises it as a new version."))
-    if version.status != dm.IN_REVIEW or not version.frozen:
-        raise SequenceRefused(N_("This version is a draft: it can be signed once it is submitted and frozen."))
 
 
 def _authenticate(session: Session, ctx: AuditContext, env: SigningEnvironment, user: User, credentials: Credentials) -> None:

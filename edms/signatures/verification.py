@@ -34,7 +34,7 @@ from edms.audit.integrity import VerificationRun
 from edms.audit.models import AuditEvent
 from edms.crypto.cms import signer_certificate
 from edms.documents import models as dm
-from edms.documents.operations import version_hash
+from edms.documents.queries import version_hash
 from edms.errors import N_
 from edms.pki.store import TrustAnchors
 from edms.signatures.keys import revocations, subject_identity

@@ -7,11 +7,12 @@ from dataclasses import dataclass, replace
 from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext, record
+from edms.config import PasswordPolicy
 from edms.errors import N_
 from edms.timeutil import utc_now
 from edms.users.models import User
-from edms.users.operations import find_user
-from edms.users.passwords import PasswordPolicy, verify_password
+from edms.users.passwords import verify_password
+from edms.users.queries import find_user
 
 
 class Outcome(enum.Enum):

@@ -1,71 +1,21 @@
 """Every state change of an account: one function each, audited in the same transaction."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext, record
 from edms.audit.record import diff
-from edms.errors import N_, AuditedRefusal, UserError
+from edms.config import PasswordPolicy
+from edms.errors import N_
 from edms.timeutil import is_valid_zone, require_aware, utc_now
+from edms.users.errors import AccountError, CurrentPasswordWrong
 from edms.users.models import PasswordHistory, User, UserRole
-from edms.users.passwords import PasswordPolicy, PasswordRejected, check_new_password, hash_password, verify_password
+from edms.users.passwords import PasswordRejected, check_new_password, hash_password, verify_password
+from edms.users.profiles import LANGUAGES, Profile
 from edms.users.roles import check_role_set
-from edms.users.usernames import UsernameRejected, check_username, normalise_username
-
-LANGUAGES = ("en", "ja")
-
-# What other domains hear about an account's credentials, in the same transaction (the signatures domain
-# re-wraps or revokes the signing key), so that users never imports them.
-PASSWORD_CHANGED = "password_changed"
-PASSWORD_RESET = "password_reset"
-DEACTIVATED = "deactivated"
-
-
-@dataclass(frozen=True)
-class AccountChange:
-    kind: str
-    user: User
-    policy: PasswordPolicy | None = None
-    old_password: str | None = None  # only for PASSWORD_CHANGED: the person just proved both
-    new_password: str | None = None
-
-
-AccountHook = Callable[[Session, AuditContext, AccountChange], None]
-_account_hooks: list[AccountHook] = []
-
-
-def register_account_hook(hook: AccountHook) -> None:
-    if hook not in _account_hooks:
-        _account_hooks.append(hook)
-
-
-def _notify(session: Session, ctx: AuditContext, change: AccountChange) -> None:
-    for hook in _account_hooks:
-        hook(session, ctx, change)
-
-
-class AccountError(UserError):
-    """A refused account operation; the message is shown to the person who asked."""
-
-
-class CurrentPasswordWrong(AccountError, AuditedRefusal):
-    """A wrong current password when changing one's own: the failed attempt stays in the audit trail."""
-
-
-@dataclass(frozen=True)
-class Profile:
-    printed_name: str
-    title: str = ""
-    email: str = ""
-    timezone: str = "UTC"
-    language: str = "en"
-    access_expires_at: datetime | None = None
-
+from edms.users.usernames import UsernameRejected, check_username
 
 def _check_profile(profile: Profile) -> None:
     if not profile.printed_name.strip():
@@ -80,10 +30,6 @@ def _check_profile(profile: Profile) -> None:
         raise AccountError(N_("Unknown language '%(language)s'."), language=profile.language)
     if profile.access_expires_at is not None:
         require_aware(profile.access_expires_at)
-
-
-def find_user(session: Session, username: str) -> User | None:
-    return session.scalar(select(User).where(User.username == normalise_username(username)))
 
 
 def create_user(
@@ -179,7 +125,6 @@ def deactivate(session: Session, ctx: AuditContext, user: User, reason: str) -> 
     user.active = False
     user.deactivated_at = utc_now()
     record(session, ctx, "user.deactivated", "user", user.id, changes={"active": {"old": True, "new": False}}, reason=reason)
-    _notify(session, ctx, AccountChange(DEACTIVATED, user))
 
 
 def unlock(session: Session, ctx: AuditContext, user: User, reason: str) -> None:
@@ -201,7 +146,6 @@ def admin_set_password(
     _store_new_password(session, policy, user, password)
     user.must_change_password = True
     record(session, ctx, "user.password_reset", "user", user.id, reason=reason)
-    _notify(session, ctx, AccountChange(PASSWORD_RESET, user, policy))
 
 
 def change_own_password(
@@ -215,7 +159,6 @@ def change_own_password(
     _store_new_password(session, policy, user, new)
     user.must_change_password = False
     record(session, ctx, "user.password_changed", "user", user.id)
-    _notify(session, ctx, AccountChange(PASSWORD_CHANGED, user, policy, old_password=current, new_password=new))
 
 
 def _store_new_password(session: Session, policy: PasswordPolicy, user: User, password: str) -> None:
@@ -233,12 +176,6 @@ def _store_new_password(session: Session, policy: PasswordPolicy, user: User, pa
     user.password_hash = hash_password(policy, password)
     user.password_changed_at = now
     session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, created_at=now))
-
-
-def password_expired(policy: PasswordPolicy, user: User, now: datetime | None = None) -> bool:
-    if user.password_changed_at is None:
-        return True
-    return (now or utc_now()) - user.password_changed_at > timedelta(days=policy.max_age_days)
 
 
 def _require_reason(reason: str | None) -> None:

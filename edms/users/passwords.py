@@ -1,30 +1,20 @@
-"""Argon2id password hashing and the password policy (21 CFR 11.300(a)-(b))."""
+"""Argon2id password hashing and the checks of a new password against the policy (21 CFR 11.300(a)-(b));
+the policy itself is the `[password]` section of the settings (edms.config.PasswordPolicy)."""
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from edms.config import PasswordPolicy
 from edms.errors import N_, UserError
 
 
-@dataclass(frozen=True)
-class PasswordPolicy:
-    min_length: int = 12
-    history: int = 5
-    max_age_days: int = 90
-    lockout_threshold: int = 5
-    argon2_time_cost: int = 3
-    argon2_memory_kib: int = 65536
-    argon2_parallelism: int = 2
-
-    def hasher(self) -> PasswordHasher:
-        return PasswordHasher(
-            time_cost=self.argon2_time_cost,
-            memory_cost=self.argon2_memory_kib,
-            parallelism=self.argon2_parallelism,
-        )
+def _hasher(policy: PasswordPolicy) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=policy.argon2_time_cost,
+        memory_cost=policy.argon2_memory_kib,
+        parallelism=policy.argon2_parallelism,
+    )
 
 
 class PasswordRejected(UserError):
@@ -32,14 +22,14 @@ class PasswordRejected(UserError):
 
 
 def hash_password(policy: PasswordPolicy, password: str) -> str:
-    return policy.hasher().hash(password)
+    return _hasher(policy).hash(password)
 
 
 def verify_password(policy: PasswordPolicy, stored_hash: str | None, password: str) -> bool:
     if not stored_hash:
         return False
     try:
-        return policy.hasher().verify(stored_hash, password)
+        return _hasher(policy).verify(stored_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

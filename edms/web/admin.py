@@ -13,8 +13,9 @@ from edms.application import notifications as delivery
 from edms.notifications import outbox as notifications
 from edms.notifications.models import KIND_LABELS, STATUS_LABELS
 from edms.timeutil import utc_now
-from edms.users import operations as ops
+from edms.users.errors import AccountError
 from edms.users.models import User
+from edms.users.profiles import Profile
 from edms.users.roles import ADMIN
 from edms.web.forms import CreateUserForm, EditUserForm, ReasonForm, ResetPasswordForm, RolesForm
 from edms.web.guards import roles_required
@@ -28,8 +29,8 @@ def _utc(value):
     return value.replace(tzinfo=utc_now().tzinfo) if value is not None else None
 
 
-def _profile(form) -> ops.Profile:
-    return ops.Profile(
+def _profile(form) -> Profile:
+    return Profile(
         printed_name=form.printed_name.data or "",
         title=form.title.data or "",
         email=form.email.data or "",
@@ -63,7 +64,7 @@ def create_user():
                 services(), db(), audit_context(), username=form.username.data, profile=_profile(form),
                 roles=set(form.roles.data), password=form.password.data, must_change_password=True,
             )
-        except ops.AccountError as exc:
+        except AccountError as exc:
             flash(translate_error(exc), "error")
         else:
             flash(_("Account %(name)s created. The person must change the password at first sign-in.", name=user.username), "success")
@@ -88,7 +89,7 @@ def _apply(user_id: int, form, action):
     if form.validate_on_submit():
         try:
             action(user, form)
-        except ops.AccountError as exc:
+        except AccountError as exc:
             flash(translate_error(exc), "error")
         else:
             flash(_("Saved."), "success")

@@ -16,14 +16,13 @@ from wtforms.validators import DataRequired, Length, NumberRange
 from edms.application import audit_trail
 from edms.audit import reviews as review_ops
 from edms.audit.checkpoints import CheckpointError
-from edms.audit.export import csv_chunks, jsonl_chunks
+from edms.audit.export import EXPORT_FORMATS, csv_chunks, jsonl_chunks
 from edms.audit.models import AuditCheckpoint, AuditEvent
-from edms.audit.operations import EXPORT_FORMATS
 from edms.audit.search import AuditFilter, FilterError, field_changes, newest_first, parse_filter, stream
 from edms.audit.integrity import Problem, read_snapshot
 from edms.pki import PkiError, trust_anchors
 from edms.timeutil import utc_now
-from edms.users.operations import find_user
+from edms.users.queries import find_user
 from edms.users.roles import ADMIN, INSPECTOR, QA
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error

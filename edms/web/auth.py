@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from edms.application import access
-from edms.users.operations import AccountError
+from edms.users.errors import AccountError
 from edms.web.extensions import limiter
 from edms.web.forms import ChangePasswordForm, LoginForm
 from edms.web.i18n import translate_error

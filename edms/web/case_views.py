@@ -10,7 +10,9 @@ from sqlalchemy import select
 
 from edms.application import cases
 from edms.cases import models as cm
-from edms.cases import operations as ops
+from edms.cases.errors import CaseError
+from edms.cases.facts import CASE_OPENERS, CaseFacts
+from edms.cases.queries import case_documents, case_status
 from edms.cases.regimes import CASE_DATES
 from edms.errors import N_
 from edms.timeutil import parse_local, zone_names
@@ -47,7 +49,7 @@ def index():
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@roles_required(*ops.CASE_OPENERS)
+@roles_required(*CASE_OPENERS)
 def create():
     form = FlaskForm()
     physicians = [u for u in db().scalars(select(User).where(User.active.is_(True)).order_by(User.printed_name))
@@ -61,12 +63,12 @@ def create():
             flash(_("Give the date and time the OOS result was detected."), "error")
         else:
             try:
-                case = cases.open_case(services(), db(), audit_context(), current_user.user, ops.CaseFacts(
+                case = cases.open_case(services(), db(), audit_context(), current_user.user, CaseFacts(
                     regime_key=request.form.get("regime_key", ""), product=request.form.get("product", ""),
                     lot=request.form.get("lot", ""), patient_ref=request.form.get("patient_ref", ""),
                     treating_site=request.form.get("treating_site", ""), site_timezone=zone,
                     physician_id=physician, oos_detected_at=detected))
-            except ops.CaseError as exc:
+            except CaseError as exc:
                 flash(translate_error(exc), "error")
             else:
                 flash(_("Case %(reference)s opened.", reference=case.reference), "success")
@@ -79,8 +81,8 @@ def create():
 @login_required
 def detail(case_id: int):
     case = _case_or_404(case_id)
-    status = ops.case_status(db(), case, services().document_types, services().regimes)
-    documents = ops.case_documents(db(), case)
+    status = case_status(db(), case, services().document_types, services().regimes)
+    documents = case_documents(db(), case)
     physician = db().get(User, case.physician_id) if case.physician_id else None
     return render_template("cases/detail.html", case=case, status=status, documents=documents, physician=physician,
                            types=services().document_types, case_dates=CASE_DATES, form=FlaskForm(),
@@ -94,7 +96,7 @@ def _act(case_id: int, action, success: str):
         abort(400)
     try:
         action(case)
-    except ops.CaseError as exc:
+    except CaseError as exc:
         flash(translate_error(exc), "error")
     else:
         flash(success, "success")
@@ -107,7 +109,7 @@ def record_date(case_id: int):
     def action(case):
         value = parse_local(request.form.get("value", ""), case.site_timezone)
         if value is None:
-            raise ops.CaseError(N_("Give a date and time."))
+            raise CaseError(N_("Give a date and time."))
         cases.record_date(services(), db(), audit_context(), current_user.user, case, request.form.get("key", ""),
                           value, request.form.get("reason"))
 
@@ -138,7 +140,7 @@ def deadlines():
     """Every open case's deadlines, most urgent first: for QA and regulatory users."""
     rows = []
     for case in db().scalars(select(cm.Case).where(cm.Case.status.in_((cm.OPEN, cm.RELEASED)))):
-        status = ops.case_status(db(), case, services().document_types, services().regimes)
+        status = case_status(db(), case, services().document_types, services().regimes)
         rows.extend((case, item) for item in status.deadlines if item.due_at is not None and item.state != "met")
     rows.sort(key=lambda row: row[1].due_at)
     return render_template("cases/deadlines.html", rows=rows, language=_language())

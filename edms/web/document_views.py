@@ -14,8 +14,9 @@ from sqlalchemy import select
 from edms.application import drafting, renditions
 from edms.cases.models import Case
 from edms.documents import models as m
-from edms.documents import operations as ops
+from edms.documents.errors import DocumentError, ValidationFailed
 from edms.documents.presentation import display_value
+from edms.documents.queries import diff_versions, get_document, may_author, values_of
 from edms.documents.renditions import render_docx, render_pdf
 from edms.users.roles import CONTENT_ROLES
 from edms.web.guards import roles_required
@@ -34,7 +35,7 @@ def _language() -> str:
 
 
 def _document_or_404(document_id: int) -> m.Document:
-    document = ops.get_document(db(), document_id)
+    document = get_document(db(), document_id)
     if document is None:
         abort(404)
     return document
@@ -55,7 +56,7 @@ def _raw_values(doc_type) -> dict[str, object]:
             for f in doc_type.fields if f"field_{f.name}" in form}
 
 
-def _field_errors(exc: ops.ValidationFailed) -> dict[str, str]:
+def _field_errors(exc: ValidationFailed) -> dict[str, str]:
     return {name: translate_error(error) for name, error in exc.errors.items()}
 
 
@@ -106,10 +107,10 @@ def create(type_key: str):
         try:
             document = drafting.create_document(services(), db(), audit_context(), current_user.user, type_key,
                                                 title=title, raw_values=values, case_id=case.id if case else None)
-        except ops.ValidationFailed as exc:
+        except ValidationFailed as exc:
             errors = _field_errors(exc)
             flash(translate_error(exc), "error")
-        except ops.DocumentError as exc:
+        except DocumentError as exc:
             flash(translate_error(exc), "error")
         else:
             flash(_("Document %(number)s created as a draft.", number=document.number), "success")
@@ -159,10 +160,10 @@ def _render_version(document: m.Document, version: m.DocumentVersion):
     may_edit = (not version.frozen and version.id == document.latest.id and
                 current_user.id in (version.created_by, document.owner_id))
     may_revise = (version.id == document.latest.id and version.frozen and document.status != m.WITHDRAWN
-                  and ops.may_author(current_user.user, doc_type))
+                  and may_author(current_user.user, doc_type))
     return render_template(
         "documents/detail.html", document=document, version=version, doc_type=doc_type, owner=owner,
-        values=ops.values_of(version), may_edit=may_edit, may_revise=may_revise, form=FlaskForm(),
+        values=values_of(version), may_edit=may_edit, may_revise=may_revise, form=FlaskForm(),
         language=_language(),
     )
 
@@ -175,7 +176,7 @@ def edit(document_id: int):
     draft = document.latest
     form = FlaskForm()
     errors: dict[str, str] = {}
-    values = ops.values_of(draft)
+    values = values_of(draft)
     title = draft.title
     raw = False
     if request.method == "POST" and form.validate_on_submit():
@@ -185,10 +186,10 @@ def edit(document_id: int):
         try:
             drafting.save_draft(services(), db(), audit_context(), current_user.user, document, title=title,
                                 raw_values=values)
-        except ops.ValidationFailed as exc:
+        except ValidationFailed as exc:
             errors = _field_errors(exc)
             flash(translate_error(exc), "error")
-        except ops.DocumentError as exc:
+        except DocumentError as exc:
             flash(translate_error(exc), "error")
             return redirect(url_for("documents.detail", document_id=document.id))
         else:
@@ -205,7 +206,7 @@ def _act(document_id: int, action, success: str):
         return redirect(url_for("documents.detail", document_id=document_id))
     try:
         action(document)
-    except ops.DocumentError as exc:
+    except DocumentError as exc:
         flash(translate_error(exc), "error")  # an upload's refusal stays in the audit trail (Annex 11 §5)
     else:
         flash(success, "success")
@@ -265,7 +266,7 @@ def diff(document_id: int):
     a = request.args.get("a", type=int) or (numbers[-2] if len(numbers) > 1 else numbers[-1])
     b = request.args.get("b", type=int) or numbers[-1]
     old, new = _version_or_404(document, a), _version_or_404(document, b)
-    changes = ops.diff_versions(doc_type, old, new, _language())
+    changes = diff_versions(doc_type, old, new, _language())
     return render_template("documents/diff.html", document=document, doc_type=doc_type, old=old, new=new,
                            changes=changes, numbers=numbers)
 

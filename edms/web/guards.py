@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 from edms.application import access
-from edms.users.operations import password_expired
+from edms.users.queries import password_expired
 from edms.web.runtime import audit_context, db, services, settings
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

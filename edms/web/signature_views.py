@@ -18,13 +18,12 @@ from wtforms.validators import DataRequired, Length, Optional
 from edms.application import signing, signing_rights
 from edms.crypto.cms import signature_value
 from edms.documents import models as dm
-from edms.documents.operations import values_of
+from edms.documents.queries import values_of
 from edms.documents.types import NAMED_SIGNERS, SIGNATURE_MEANINGS, SIGNING_ROLES
 from edms.errors import UserError
-from edms.signatures import gates, keys
-from edms.signatures import operations as ops
-from edms.signatures import presentation, totp
-from edms.signatures.errors import GateRecordRefused, SigningFailed, SigningRefused
+from edms.signatures import gates, keys, planning, presentation, totp
+from edms.signatures.ceremony import Credentials, SigningEnvironment, session_ref_for
+from edms.signatures.errors import GateRecordRefused, SigningFailed
 from edms.signatures.manifest import MAX_COMMENT
 from edms.signatures.models import IdentityVerification, Signature, SigningCredential, TrainingRecord
 from edms.timeutil import utc_now
@@ -33,6 +32,7 @@ from edms.users.roles import ADMIN, CONTENT_ROLES, QA
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services, settings
+from edms.workflow.refusals import SigningRefused
 
 bp = Blueprint("signatures", __name__)
 
@@ -88,13 +88,13 @@ def _language() -> str:
     return str(get_locale() or "en")
 
 
-def _environment() -> ops.SigningEnvironment:
+def _environment() -> SigningEnvironment:
     return services().signing_environment()
 
 
 def _session_ref() -> str | None:
     sid = session.get("sid")
-    return ops.session_ref_for(sid) if sid else None
+    return session_ref_for(sid) if sid else None
 
 
 def _trust():
@@ -115,7 +115,7 @@ def signature_helpers():
         """What `documents/_signatures.html` shows: manifestations, progress, and whether I may sign."""
         doc_type = services().document_types[document.type_key]
         items = presentation.manifestations(db(), version, _trust(), doc_type)
-        plan = ops.plan(db(), _environment(), doc_type, current_user.user, document, version,
+        plan = planning.plan(db(), _environment(), doc_type, current_user.user, document, version,
                         session_ref=_session_ref())
         return {"items": items, "plan": plan, "doc_type": doc_type}
 
@@ -138,7 +138,7 @@ def _ceremony(document_id: int, number: int, kind: str):
     if request.method == "POST":
         if form.validate_on_submit():
             user = current_user.user
-            credentials = ops.Credentials(password=form.password.data, username=form.username.data or None,
+            credentials = Credentials(password=form.password.data, username=form.username.data or None,
                                           totp_code=form.totp_code.data or None, session_ref=_session_ref())
             try:
                 if kind == "reject":
@@ -161,7 +161,7 @@ def _ceremony(document_id: int, number: int, kind: str):
             flash(_("Fill in the required fields: nothing was signed."), "error")
             status = 400
     # A task link names the step (parallel steps may be open at once); the form keeps it on a retry.
-    plan = ops.plan(db(), env, doc_type, current_user.user, document, version, session_ref=_session_ref(),
+    plan = planning.plan(db(), env, doc_type, current_user.user, document, version, session_ref=_session_ref(),
                     step=form.step.data or request.args.get("step") or None)
     if plan.due is not None and not form.step.data:
         form.step.data = plan.due.step.name

@@ -5,11 +5,11 @@ from flask import Blueprint, render_template
 from flask_babel import get_locale
 from flask_login import current_user
 
+from edms.application.tasks import Task, tasks_for
 from edms.timeutil import utc_now
 from edms.users.roles import CONTENT_ROLES
 from edms.web.guards import roles_required
 from edms.web.runtime import db, services
-from edms.workflow.tasks import Task, tasks_for
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from edms.documents.types import SignatureStep
 from edms.errors import N_
-from edms.signatures.errors import AuthorityRefused, SequenceRefused, SigningRefused
 from edms.users.roles import ADMIN, INSPECTOR
+from edms.workflow.refusals import AuthorityRefused, SequenceRefused, SigningRefused
 
 # The meaning whose signature makes a record effective: never given by its own author.
 APPROVAL_MEANING = "approved"

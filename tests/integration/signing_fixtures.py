@@ -19,6 +19,7 @@ from edms.documents import models as dm
 from edms.documents.operations import create_document, submit
 from edms.documents.types import DocumentType
 from edms.signatures import operations as ops
+from edms.signatures.ceremony import Credentials, SigningEnvironment, session_ref_for
 from edms.signatures.models import Signature
 from edms.users.models import User
 from tests.support import people as signing_rights
@@ -27,7 +28,7 @@ from tests.support.people import PASSWORD
 from tests.support.people import acting as context
 
 OOS = "oos_notification"
-SESSION_REF = ops.session_ref_for("the-signed-in-session-of-the-test")
+SESSION_REF = session_ref_for("the-signed-in-session-of-the-test")
 
 
 @dataclass
@@ -97,8 +98,8 @@ class SigningStory:
             return list(session.query(Signature).filter(Signature.document_id == (document_id or self.document_id))
                         .order_by(Signature.id))
 
-    def environment(self) -> ops.SigningEnvironment:
-        return ops.SigningEnvironment.from_settings(self.settings)
+    def environment(self) -> SigningEnvironment:
+        return SigningEnvironment.from_settings(self.settings)
 
     def sign(self, person: User, *, kind: str = "sign", password: str = PASSWORD, username: str | None = "",
              totp_code: str | None = None, session_ref: str | None = None, step: str | None = None,
@@ -109,7 +110,7 @@ class SigningStory:
             user = session.get(User, person.id)
             document = session.get(dm.Document, document_id or self.document_id)
             target = document.version(version) if version else document.latest
-            credentials = ops.Credentials(password=password, username=user.username if username == "" else username,
+            credentials = Credentials(password=password, username=user.username if username == "" else username,
                                           totp_code=totp_code, session_ref=session_ref)
             doc_type = self.document_types[document.type_key]
             if kind == "reject":

@@ -14,7 +14,7 @@ from edms.audit.models import AuditEvent
 from edms.crypto.tsa import TimestampError
 from edms.documents import models as dm
 from edms.notifications.models import Notification
-from edms.signatures import operations as ops
+from edms.signatures.ceremony import Credentials
 from edms.signatures.errors import CredentialsRefused, SigningFailed
 from edms.signatures.models import Signature, SigningCredential
 from edms.users.models import User
@@ -50,7 +50,7 @@ def test_a_use_case_that_fails_midway_leaves_nothing_and_the_unit_of_work_keeps_
         document = session.get(dm.Document, story.document_id)
         with pytest.raises(SigningFailed):
             signing.sign(services, session, context(author), author, document, document.latest,
-                         ops.Credentials(password=PASSWORD, username=author.username))
+                         Credentials(password=PASSWORD, username=author.username))
     with services.sessions() as session:
         after = _counts(session)
     assert after["documents"] == before["documents"] + 1  # the use case before the failure stands
@@ -69,7 +69,7 @@ def test_a_refused_signature_keeps_its_audit_event_and_failure_count_while_nothi
         document = session.get(dm.Document, story.document_id)
         with pytest.raises(CredentialsRefused):
             signing.sign(services, session, context(author), author, document, document.latest,
-                         ops.Credentials(password="not-the-password", username=author.username))
+                         Credentials(password="not-the-password", username=author.username))
         complete(session)
     with services.sessions() as session:
         after = _counts(session)
@@ -99,7 +99,7 @@ def test_signing_notifies_the_next_signers_through_the_one_use_case(signing_stor
         author = session.get(User, story.author.id)
         document = session.get(dm.Document, story.document_id)
         signing.sign(services, session, context(author), author, document, document.latest,
-                     ops.Credentials(password=PASSWORD, username=author.username))
+                     Credentials(password=PASSWORD, username=author.username))
     with services.sessions() as session:
         kinds = [n.kind for n in session.scalars(select(Notification).where(Notification.document_id == story.document_id))]
     assert "task" in kinds

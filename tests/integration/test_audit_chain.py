@@ -20,7 +20,8 @@ from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.db import make_engine, make_session_factory, transaction
 from edms.timeutil import utc_now
 from edms.users.models import User
-from edms.users.operations import Profile, create_user
+from edms.users.operations import create_user
+from edms.users.profiles import Profile
 
 THREADS, PER_THREAD, PROCESSES, PER_PROCESS = 8, 25, 2, 25
 

@@ -23,7 +23,6 @@ from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.audit.reviews import record_review
 from edms.cli import main
 from edms.db import make_engine, transaction
-from edms.users.models import User
 
 EVENTS = AuditEvent.__table__
 CHECKPOINTS = AuditCheckpoint.__table__
@@ -252,8 +251,8 @@ def test_checkpoints_cannot_be_checked_without_the_organisation_pki(settings, tr
 def test_update_and_delete_on_the_audit_tables_fail_on_both_engines(settings, sessions, trail, people, table):
     reviewer = people.make("akiko.tanaka", "qa")
     with transaction(sessions) as session:
-        record_review(session, AuditContext(reviewer.id, reviewer.printed_name), session.get(User, reviewer.id),
-                      from_seq=1, to_seq=18, outcome="no_findings", findings="none")
+        record_review(session, AuditContext(reviewer.id, reviewer.printed_name), from_seq=1, to_seq=18,
+                      outcome="no_findings", findings="none")
     engine = make_engine(settings.database_url)
     column = {"audit_event": "reason", "audit_checkpoint": "head_hash", "audit_review": "findings"}[table]
     for statement in (f"UPDATE {table} SET {column} = 'x'", f"DELETE FROM {table}"):

@@ -81,7 +81,7 @@ def test_eu_notification_clock_runs_48_hours_from_administration(app, qa_client)
     qa_client.post(f"{location}/dates", data={"key": "administration", "value": "2026-10-24T14:00", "csrf_token": token})
     response = qa_client.get(f"/api/v1/cases/{location.rsplit('/', 1)[1]}")  # no token: refused
     assert response.status_code == 401
-    from edms.cases.operations import case_status
+    from edms.cases.queries import case_status
 
     with app.extensions["edms"].sessions() as session:
         case = session.scalars(select(cm.Case)).one()
@@ -131,15 +131,16 @@ def test_the_deadline_dashboard_lists_open_clocks_for_qa(app, qa_client):
 def test_the_release_record_of_a_case_cannot_be_signed_before_its_prerequisites_are_approved(app, signing):
     """EU case: QA's release record waits for the OOS notification, the physician's request and the rest."""
     from edms.audit import AuditContext
-    from edms.cases.operations import CaseFacts, create_case
+    from edms.cases.facts import CaseFacts
+    from edms.cases.operations import create_case
     from edms.db import transaction
     from edms.documents.operations import create_document, submit
-    from edms.signatures import operations as sig_ops
-    from edms.signatures.errors import SigningRefused
+    from edms.signatures.ceremony import SigningEnvironment
     from edms.users.models import User
+    from edms.workflow.refusals import SigningRefused
 
     services = app.extensions["edms"]
-    signing.environment = lambda: sig_ops.SigningEnvironment.from_settings(services.settings, services.record_gates)
+    signing.environment = lambda: SigningEnvironment.from_settings(services.settings, services.record_gates)
     reviewer = signing.reviewer
     signing.train(reviewer, "qa", document_type="qa_release")
     oos_number = signing.document().number
@@ -164,8 +165,8 @@ def test_the_release_record_of_a_case_cannot_be_signed_before_its_prerequisites_
 def test_a_regime_sentence_in_a_refusal_is_shown_in_the_readers_language(app):
     from edms.definitions import LocalizedText
     from edms.errors import N_
-    from edms.signatures.errors import SequenceRefused
     from edms.web.i18n import translate_error
+    from edms.workflow.refusals import SequenceRefused
 
     error = SequenceRefused(N_("This record cannot be signed yet: %(reasons)s"), reasons=LocalizedText.join([
         LocalizedText("Physician justification must be approved first.", "医師の判断書の承認が先に必要です。"),

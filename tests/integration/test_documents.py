@@ -16,7 +16,7 @@ from sqlalchemy import select
 from edms.audit.models import AuditEvent
 from edms.config import load_settings
 from edms.documents import models as m
-from edms.documents.operations import version_hash
+from edms.documents.queries import version_hash
 from edms.documents.renditions import display_field
 from edms.documents.types import load_document_types
 from tests.conftest import csrf_token, sign_in

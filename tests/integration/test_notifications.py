@@ -13,13 +13,14 @@ from sqlalchemy import select
 
 from edms.audit import AuditContext
 from edms.audit.models import AuditEvent
+from edms.config import SmtpSettings
 from edms.db import transaction
 from edms.notifications.models import Notification
 from edms.notifications.outbox import deliver_pending, enqueue, notify_users_with_roles
-from edms.notifications.smtp import SmtpSettings
 from edms.timeutil import utc_now
 from edms.users import operations as accounts
 from edms.users.models import User
+from edms.users.profiles import Profile
 from tests.conftest import csrf_token, sign_in
 from tests.integration.test_api import token_for
 from tests.support.mail import MailServer, free_port
@@ -122,7 +123,7 @@ def test_with_smtp_configured_each_notification_is_mailed_to_its_recipient(sessi
         with transaction(sessions) as session:
             no_address = accounts.create_user(
                 session, AuditContext.system("test setup"), people.settings.password, username="emily.chen",
-                profile=accounts.Profile(printed_name="Emily Chen"), roles={"physician"}, password="Correct-Horse-2026!",
+                profile=Profile(printed_name="Emily Chen"), roles={"physician"}, password="Correct-Horse-2026!",
             )
         notify(sessions, [team["qa"], team["qa2"], no_address], smtp=smtp)
         assert [n.status for n in rows(sessions)] == ["pending", "pending", "recorded"]

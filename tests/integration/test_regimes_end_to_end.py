@@ -24,10 +24,10 @@ import pytest
 from edms.application.integrity import check_integrity as verify
 from edms.cases import deadlines as dl
 from edms.cases import models as cm
-from edms.cases.operations import CaseError
+from edms.cases.errors import CaseError
 from edms.documents import models as dm
-from edms.documents.operations import ReasonRequired, WrongState
-from edms.signatures.errors import AuthorityRefused, SequenceRefused
+from edms.documents.errors import ReasonRequired, WrongState
+from edms.workflow.refusals import AuthorityRefused, SequenceRefused
 from tests.support.case_driver import CaseDriver, cast_ready
 
 TOKYO, CHICAGO, BERLIN = ZoneInfo("Asia/Tokyo"), ZoneInfo("America/Chicago"), ZoneInfo("Europe/Berlin")

@@ -12,28 +12,23 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from edms.application import access, accounts
 from edms.audit.models import AuditEvent
 from edms.crypto.keywrap import WrongPassword, unwrap_user_key
 from edms.db import make_engine, transaction
 from edms.documents import models as dm
 from edms.documents.operations import revise
 from edms.signatures import gates, totp
-from edms.signatures.errors import (
-    AccountLocked,
-    AuthorityRefused,
-    CredentialsRefused,
-    GateRecordRefused,
-    InvalidRequest,
-    NotReady,
-    SequenceRefused,
-)
+from edms.signatures.errors import AccountLocked, CredentialsRefused, GateRecordRefused, InvalidRequest, NotReady
 from edms.signatures.keys import current_credential
 from edms.signatures.models import Signature, SigningCredential
 from edms.signatures.presentation import current_trust
 from edms.signatures.verification import verify_stored
 from edms.timeutil import utc_now
 from edms.users.models import User
-from edms.users.operations import Profile, admin_set_password, change_own_password, create_user, deactivate
+from edms.users.operations import create_user
+from edms.users.profiles import Profile
+from edms.workflow.refusals import AuthorityRefused, SequenceRefused
 from tests.conftest import PASSWORD
 from tests.integration.signing_fixtures import OOS, SESSION_REF, context
 
@@ -171,11 +166,12 @@ def test_training_is_recorded_by_administrators_or_qa_never_by_oneself(signing):
 
 
 @pytest.mark.req("11.200(a)(2)-(3)")
-def test_no_key_is_ever_issued_under_a_password_an_administrator_set(signing):
+def test_no_key_is_ever_issued_under_a_password_an_administrator_set(signing, app):
+    services = app.extensions["edms"]
     signing.sign(signing.author)
     with transaction(signing.sessions) as session:
-        admin_set_password(session, context(signing.admin), signing.settings.password,
-                           session.get(User, signing.reviewer.id), "Temporary-Pass-2026", "forgot the password")
+        accounts.reset_password(services, session, context(signing.admin), session.get(User, signing.reviewer.id),
+                                "Temporary-Pass-2026", "forgot the password")
     with pytest.raises(NotReady, match="temporary password an administrator set"):
         signing.sign(signing.reviewer, password="Temporary-Pass-2026")
     assert credentials_of(signing, signing.reviewer) == []
@@ -361,7 +357,8 @@ def test_a_refusal_is_a_signed_act_with_a_mandatory_reason(signing):
 
 
 @pytest.mark.req("11.200(a)(2)-(3)")
-def test_the_key_opens_only_with_the_signers_own_password_and_follows_a_password_change(signing):
+def test_the_key_opens_only_with_the_signers_own_password_and_follows_a_password_change(signing, app):
+    services = app.extensions["edms"]
     signing.sign(signing.author)
     [credential] = credentials_of(signing, signing.author)
     assert unwrap_user_key(credential.wrapped_key, PASSWORD)
@@ -369,8 +366,8 @@ def test_the_key_opens_only_with_the_signers_own_password_and_follows_a_password
         with pytest.raises(WrongPassword):
             unwrap_user_key(credential.wrapped_key, guess)
     with transaction(signing.sessions) as session:
-        change_own_password(session, context(signing.author), signing.settings.password,
-                            session.get(User, signing.author.id), PASSWORD, NEW_PASSWORD)
+        access.change_own_password(services, session, context(signing.author), session.get(User, signing.author.id),
+                                   PASSWORD, NEW_PASSWORD)
     [rewrapped] = credentials_of(signing, signing.author)
     assert rewrapped.serial_hex == credential.serial_hex and rewrapped.wrapped_key != credential.wrapped_key
     with pytest.raises(WrongPassword):
@@ -382,18 +379,19 @@ def test_the_key_opens_only_with_the_signers_own_password_and_follows_a_password
 
 
 @pytest.mark.req("11.200(a)(2)-(3)", "11.300(c)")
-def test_an_administrators_reset_revokes_the_certificate_and_the_person_gets_a_new_one(signing):
+def test_an_administrators_reset_revokes_the_certificate_and_the_person_gets_a_new_one(signing, app):
+    services = app.extensions["edms"]
     first = signing.sign(signing.author)
     [old] = credentials_of(signing, signing.author)
     with transaction(signing.sessions) as session:
-        admin_set_password(session, context(signing.admin), signing.settings.password,
-                           session.get(User, signing.author.id), "Temporary-Pass-2026", "locked out on night shift")
+        accounts.reset_password(services, session, context(signing.admin), session.get(User, signing.author.id),
+                                "Temporary-Pass-2026", "locked out on night shift")
     [revoked] = credentials_of(signing, signing.author)
     assert revoked.revoked_at is not None and revoked.wrapped_key == b""  # the key is destroyed
     assert revoked.revocation_reason == "password reset by an administrator"
     with transaction(signing.sessions) as session:
-        change_own_password(session, context(signing.author), signing.settings.password,
-                            session.get(User, signing.author.id), "Temporary-Pass-2026", NEW_PASSWORD)
+        access.change_own_password(services, session, context(signing.author), session.get(User, signing.author.id),
+                                   "Temporary-Pass-2026", NEW_PASSWORD)
     later = signing.new_oos()
     made = signing.sign(signing.author, password=NEW_PASSWORD, document_id=later.id)
     new = credentials_of(signing, signing.author)[-1]
@@ -403,10 +401,12 @@ def test_an_administrators_reset_revokes_the_certificate_and_the_person_gets_a_n
 
 
 @pytest.mark.req("11.300(c)", "11.100(a)")
-def test_deactivation_revokes_the_certificate_without_invalidating_earlier_signatures(signing):
+def test_deactivation_revokes_the_certificate_without_invalidating_earlier_signatures(signing, app):
+    services = app.extensions["edms"]
     made = signing.sign(signing.author)
     with transaction(signing.sessions) as session:
-        deactivate(session, context(signing.admin), session.get(User, signing.author.id), "left the company")
+        accounts.deactivate(services, session, context(signing.admin), session.get(User, signing.author.id),
+                            "left the company")
     [credential] = credentials_of(signing, signing.author)
     assert credential.revoked_at is not None
     with signing.sessions() as session:
@@ -420,7 +420,8 @@ def test_deactivation_revokes_the_certificate_without_invalidating_earlier_signa
 
 
 @pytest.mark.req("11.10(c)", "11.70")
-def test_signatures_and_signing_rights_cannot_be_changed_or_deleted_even_with_sql(signing):
+def test_signatures_and_signing_rights_cannot_be_changed_or_deleted_even_with_sql(signing, app):
+    services = app.extensions["edms"]
     made = signing.sign(signing.author)
     signing.people.make("yui.kobayashi", "qa")
     engine = make_engine(signing.settings.database_url)
@@ -439,7 +440,8 @@ def test_signatures_and_signing_rights_cannot_be_changed_or_deleted_even_with_sq
         with pytest.raises(DBAPIError), engine.begin() as connection:
             connection.execute(text(statement))
     with transaction(signing.sessions) as session:
-        deactivate(session, context(signing.admin), session.get(User, signing.author.id), "left the company")
+        accounts.deactivate(services, session, context(signing.admin), session.get(User, signing.author.id),
+                            "left the company")
     for statement in ("UPDATE signing_credentials SET revoked_at = NULL",
                       "UPDATE signing_credentials SET revocation_reason = 'never happened'"):
         with pytest.raises(DBAPIError), engine.begin() as connection:

@@ -25,6 +25,7 @@ from docx import Document as DocxDocument
 from pypdf import PdfReader
 from sqlalchemy import insert, select, text, update
 
+from edms.application import accounts
 from edms.application.integrity import check_integrity as verify
 from edms.cli import main
 from edms.crypto.cms import sign_detached, signature_value
@@ -42,7 +43,6 @@ from edms.signatures.presentation import current_trust
 from edms.signatures.verification import verify_stored
 from edms.timeutil import utc_now
 from edms.users.models import User
-from edms.users.operations import deactivate
 from tests.conftest import PASSWORD, sign_in
 from tests.integration.signing_fixtures import context
 
@@ -150,7 +150,8 @@ def test_openssl_verifies_every_stored_signature_and_time_stamp(signing, client,
 
 
 @pytest.mark.req("11.300(c)", "11.30")
-def test_the_published_crl_lists_revoked_certificates_and_openssl_checks_against_it(signing, client, tmp_path):
+def test_the_published_crl_lists_revoked_certificates_and_openssl_checks_against_it(signing, client, tmp_path, app):
+    services = app.extensions["edms"]
     made = signing.sign(signing.author)
     with signing.sessions() as session:
         credential = session.get(SigningCredential, made.credential_id)
@@ -167,7 +168,8 @@ def test_the_published_crl_lists_revoked_certificates_and_openssl_checks_against
 
     assert check().returncode == 0
     with transaction(signing.sessions) as session:
-        deactivate(session, context(signing.admin), session.get(User, signing.author.id), "left the company")
+        accounts.deactivate(services, session, context(signing.admin), session.get(User, signing.author.id),
+                            "left the company")
     der = client.get("/api/v1/pki/crl")
     assert der.status_code == 200 and der.mimetype == "application/pkix-crl"
     crl = x509.load_der_x509_crl(der.data)
@@ -346,13 +348,15 @@ def test_an_administrator_with_the_database_and_the_pki_cannot_sign_for_someone_
 
 
 @pytest.mark.req("11.300(c)")
-def test_a_revoked_certificate_fails_after_its_revocation_and_passes_before(signing):
+def test_a_revoked_certificate_fails_after_its_revocation_and_passes_before(signing, app):
+    services = app.extensions["edms"]
     before = signing.sign(signing.author)
     with signing.sessions() as session:
         credential = session.get(SigningCredential, before.credential_id)
         key, cert = unwrap_user_key(credential.wrapped_key, PASSWORD), certificate_of(credential)  # stolen earlier
     with transaction(signing.sessions) as session:
-        deactivate(session, context(signing.admin), session.get(User, signing.author.id), "credentials compromised")
+        accounts.deactivate(services, session, context(signing.admin), session.get(User, signing.author.id),
+                            "credentials compromised")
     time.sleep(1.1)  # a revocation takes effect at the next whole second, as the CRL states it
     after = Manifest(signature_id=str(uuid.uuid4()), kind="signature", document_id=signing.document_id,
                      document_number=signing.document().number, version=1,

@@ -1,12 +1,13 @@
 """The task inbox: what each person must sign, revise or create next (issue 6)."""
 from datetime import UTC, datetime
 
+from edms.application.tasks import tasks_for
 from edms.audit import AuditContext
-from edms.cases.operations import CaseFacts, create_case
+from edms.cases.facts import CaseFacts
+from edms.cases.operations import create_case
 from edms.db import transaction
 from edms.timeutil import utc_now
 from edms.users.models import User
-from edms.workflow.tasks import tasks_for
 from tests.integration.signing_fixtures import OOS
 from tests.integration.test_api import token_for
 

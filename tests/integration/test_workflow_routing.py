@@ -8,15 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from edms.application.tasks import tasks_for
 from edms.audit.models import AuditEvent
-from edms.cases.operations import CaseFacts, create_case
+from edms.cases.facts import CaseFacts
+from edms.cases.operations import create_case
 from edms.db import transaction
 from edms.documents.operations import create_document, submit
-from edms.signatures.errors import AuthorityRefused, SequenceRefused
 from edms.users.models import User
 from edms.workflow import delegations
 from edms.workflow.models import Delegation
-from edms.workflow.tasks import tasks_for
+from edms.workflow.refusals import AuthorityRefused, SequenceRefused
 from tests.conftest import bearer, csrf_token, sign_in
 from tests.integration.signing_fixtures import context
 from tests.support.examples import TITLES, VALUES
@@ -253,8 +254,8 @@ def _notified(signing, kind: str | None = None) -> list[tuple[str, str, str]]:
 
 
 def _announce(signing, document_id: int, signed_step: str | None = None) -> None:
+    from edms.application.notices import announce
     from edms.audit import AuditContext
-    from edms.workflow.notices import announce
 
     with transaction(signing.sessions) as session:
         from edms.documents import models as dm

@@ -25,15 +25,19 @@ from edms.audit.models import AuditEvent
 from edms.cases import deadlines as dl
 from edms.cases import models as cm
 from edms.cases import operations as case_ops
+from edms.cases.facts import CaseFacts
+from edms.cases.queries import CaseStatus, case_documents, case_records, case_status
 from edms.cases.regimes import resolve_anchors, resolve_conditions
 from edms.db import transaction
 from edms.documents import models as dm
 from edms.documents import operations as doc_ops
 from edms.documents.types import DocumentType
 from edms.signatures import operations as sig_ops
-from edms.signatures.errors import AuthorityRefused, InvalidRequest, SequenceRefused, SigningRefused
+from edms.signatures.ceremony import Credentials, SigningEnvironment
+from edms.signatures.errors import InvalidRequest
 from edms.signatures.models import Signature
 from edms.users.models import User
+from edms.workflow.refusals import AuthorityRefused, SequenceRefused, SigningRefused
 from tests.support.documents import realistic_values
 from tests.support.people import PASSWORD, acting, make_ready, new_account
 
@@ -101,9 +105,9 @@ class CaseDriver:
 
     # --- plumbing -----------------------------------------------------------------------------------
 
-    def environment(self) -> sig_ops.SigningEnvironment:
+    def environment(self) -> SigningEnvironment:
         """The signing environment the pages and the API use, with the case gate (21 CFR 11.10(f))."""
-        return sig_ops.SigningEnvironment.from_settings(self.services.settings, self.services.record_gates)
+        return SigningEnvironment.from_settings(self.services.settings, self.services.record_gates)
 
     def run(self, action: Callable[[Session], object]) -> object:
         """One unit of work. A signing refusal is committed (its audit event stays) and re-raised."""
@@ -160,7 +164,7 @@ class CaseDriver:
                   physician: str, oos_detected_at: datetime, opener: str = "akiko.tanaka") -> int:
         def act(session):
             user = self.user(session, opener)
-            return case_ops.create_case(session, acting(user), user, self.services.regimes, case_ops.CaseFacts(
+            return case_ops.create_case(session, acting(user), user, self.services.regimes, CaseFacts(
                 regime_key=regime_key, product=product, lot=lot, patient_ref=patient_ref, treating_site=site,
                 site_timezone=zone, physician_id=self.ids[physician], oos_detected_at=oos_detected_at)).id
         self.case_id = self.run(act)
@@ -188,9 +192,9 @@ class CaseDriver:
                                 types=self.services.document_types, regimes=self.services.regimes)
         self.run(act)
 
-    def status(self, now: datetime | None = None) -> case_ops.CaseStatus:
+    def status(self, now: datetime | None = None) -> CaseStatus:
         with self.services.sessions() as session:
-            return case_ops.case_status(session, self.case(session), self.services.document_types,
+            return case_status(session, self.case(session), self.services.document_types,
                                         self.services.regimes, now=now)
 
     def checklist(self, now: datetime | None = None) -> dict[str, object]:
@@ -202,7 +206,7 @@ class CaseDriver:
         with self.services.sessions() as session:
             case = self.case(session)
             regime = self.services.regimes[case.regime_key]
-            records = case_ops.case_records(session, case, self.services.document_types)
+            records = case_records(session, case, self.services.document_types)
         results = []
         for record in records:
             if record.type_key != type_key:
@@ -225,7 +229,7 @@ class CaseDriver:
     def numbers(self, type_keys: Iterable[str]) -> list[str]:
         wanted = set(type_keys)
         with self.services.sessions() as session:
-            return [d.number for d in case_ops.case_documents(session, self.case(session))
+            return [d.number for d in case_documents(session, self.case(session))
                     if d.type_key in wanted and d.status != dm.WITHDRAWN]
 
     def values_for(self, type_key: str, overrides: Mapping[str, object] | None = None) -> dict[str, object]:
@@ -295,7 +299,7 @@ class CaseDriver:
             user = self.user(session, who)
             document = session.get(dm.Document, document_id)
             target = document.version(version) if version else document.latest
-            credentials = sig_ops.Credentials(password=PASSWORD, username=user.username)
+            credentials = Credentials(password=PASSWORD, username=user.username)
             doc_type = self.doc_type(document.type_key)
             if kind == "reject":
                 return sig_ops.reject(session, acting(user), self.environment(), doc_type, user, document, target,

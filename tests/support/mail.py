@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from edms.notifications.smtp import SmtpSettings
+from edms.config import SmtpSettings
 
 LOOPBACK = "127.0.0.1"
 

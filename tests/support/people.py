@@ -19,7 +19,8 @@ from edms.db import transaction
 from edms.signatures import gates
 from edms.timeutil import utc_now
 from edms.users.models import User
-from edms.users.operations import Profile, create_user
+from edms.users.operations import create_user
+from edms.users.profiles import Profile
 
 PASSWORD = "Correct-Horse-2026!"
 TRAINING_COURSE = "SOP QA-014 v3: electronic signatures on OOS records"

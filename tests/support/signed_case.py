@@ -15,12 +15,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from edms.cases.operations import CaseFacts, create_case
+from edms.cases.facts import CaseFacts
+from edms.cases.operations import create_case
 from edms.db import transaction
 from edms.documents import models as dm
 from edms.documents import operations as documents
 from edms.pki import PkiStore
 from edms.signatures import operations as signing
+from edms.signatures.ceremony import Credentials, SigningEnvironment
 from edms.users.models import User
 from tests.support.documents import PDF_BYTES, realistic_values, title_for
 from tests.support.examples import VALUES
@@ -93,7 +95,7 @@ def _sign_all(services, env, document_id: int, case: SignedCase, *, refuse_at: i
             version = document.latest
             signer = _signer_for(session, step, document.owner_id, used)
             used.add(signer.id)
-            credentials = signing.Credentials(password=PASSWORD, username=signer.username)
+            credentials = Credentials(password=PASSWORD, username=signer.username)
             if index == refuse_at:
                 return signing.reject(session, acting(signer), env, doc_type, signer, document, version, credentials,
                                       reason=REFUSAL)
@@ -119,7 +121,7 @@ def build_signed_case(services, *, types: tuple[str, ...] = DOCUMENT_TYPES, vers
                       attachment: bool = True) -> SignedCase:
     """A case and its documents, each signed through `versions` versions (see the module's story)."""
     ensure_signers(services)
-    env = signing.SigningEnvironment.from_settings(services.settings)
+    env = SigningEnvironment.from_settings(services.settings)
     case = SignedCase(open_case(services))
     case_id = case.case_id
     created: dict[str, list[str]] = {}  # numbers by type, for the references of later documents

@@ -1,7 +1,8 @@
 """Pure rules for accounts: user names, roles and the password policy."""
 import pytest
 
-from edms.users.passwords import PasswordPolicy, PasswordRejected, check_new_password, hash_password
+from edms.config import PasswordPolicy
+from edms.users.passwords import PasswordRejected, check_new_password, hash_password
 from edms.users.roles import RoleError, check_role_set
 from edms.users.usernames import UsernameRejected, check_username, normalise_username
 

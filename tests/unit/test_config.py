@@ -56,3 +56,13 @@ def test_a_relative_data_directory_is_taken_from_the_directory_edms_is_started_i
     monkeypatch.setenv("EDMS_DATA_DIR", "var")
     monkeypatch.delenv("EDMS_DATABASE_URL", raising=False)
     assert load_settings("testing").data_dir == tmp_path / "var"
+
+
+def test_an_unknown_role_in_totp_roles_stops_the_services_before_anything_is_opened(monkeypatch, tmp_path):
+    from edms.application.services import build_services
+
+    monkeypatch.setenv("EDMS_DATA_DIR", str(tmp_path))
+    settings = load_settings("testing", overrides={"totp_roles": ["qa", "nurse"]})
+    with pytest.raises(ConfigError, match="totp_roles: unknown role\\(s\\) nurse"):
+        build_services(settings)
+    assert list(tmp_path.iterdir()) == []

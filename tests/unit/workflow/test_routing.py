@@ -3,8 +3,8 @@ steps, named people and their delegates, segregation of duties."""
 import pytest
 
 from edms.documents.types import LocalizedText, SignatureStep
-from edms.signatures.errors import AuthorityRefused, SequenceRefused
 from edms.workflow import routing
+from edms.workflow.refusals import AuthorityRefused, SequenceRefused
 
 
 def step(name, *roles, meaning="reviewed", after=None, **options):

@@ -7,19 +7,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext
+from edms.config import SmtpSettings
 from edms.documents import models as dm
 from edms.documents.types import DocumentType
 from edms.notifications.outbox import enqueue
-from edms.notifications.smtp import SmtpSettings
-from edms.signatures.errors import SigningRefused
 from edms.signatures.manifest import REJECTION
 from edms.signatures.models import Signature
-from edms.signatures.operations import signed_steps
+from edms.signatures.planning import signed_steps
 from edms.timeutil import utc_now
 from edms.users.models import User, UserRole
 from edms.workflow import routing
 from edms.workflow.assignees import named_people
 from edms.workflow.delegations import acting_for
+from edms.workflow.refusals import SigningRefused
 
 
 def announce(session: Session, ctx: AuditContext, smtp: SmtpSettings, doc_type: DocumentType, document: dm.Document,

@@ -16,17 +16,17 @@ from sqlalchemy.orm import Session, aliased
 
 from edms.cases import models as cm
 from edms.cases.deadlines import DUE_SOON, OVERDUE, PENDING
-from edms.cases.operations import case_documents, case_status
+from edms.cases.queries import case_documents, case_status
 from edms.cases.regimes import Regime
 from edms.documents import models as dm
 from edms.documents.types import CASE_PHYSICIAN, DocumentType, LocalizedText
-from edms.signatures.errors import SigningRefused
-from edms.signatures.operations import signed_steps
+from edms.signatures.planning import signed_steps
 from edms.users.models import User
 from edms.users.roles import CONTENT_ROLES
 from edms.workflow import routing
 from edms.workflow.assignees import named_people
 from edms.workflow.delegations import acting_for
+from edms.workflow.refusals import SigningRefused
 
 SIGN = "sign"
 DRAFT = "draft"

@@ -1,0 +1,8 @@
+"""Why a case operation was refused."""
+from __future__ import annotations
+
+from edms.errors import UserError
+
+
+class CaseError(UserError):
+    """A refused case operation; the message is shown to the person who asked."""

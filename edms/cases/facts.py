@@ -1,0 +1,23 @@
+"""What opening a case takes: its facts, and who may open one."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from edms.users.roles import AUTHOR, QA, REGULATORY
+
+# Manufacturing, QA and regulatory open cases; the physician is named on it.
+CASE_OPENERS = (AUTHOR, QA, REGULATORY)
+PATIENT_REF_PATTERN = r"PT-[A-Z0-9]{4,12}"
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    regime_key: str
+    product: str
+    lot: str
+    patient_ref: str
+    treating_site: str
+    site_timezone: str
+    physician_id: int | None
+    oos_detected_at: datetime

@@ -1,0 +1,1 @@
+"""Controlled documents: their types (from forms/), versions, drafting, attachments and renditions."""

@@ -1,0 +1,60 @@
+"""Reading documents: one by id, a version's values and the hash of its content, what changed between two
+versions, and who may author a type."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from edms.documents import models as m
+from edms.documents.hashing import content_sha256
+from edms.documents.types import DocumentType
+from edms.users.models import User
+
+
+def may_author(user: User, doc_type: DocumentType) -> bool:
+    """Whoever holds a role that signs one of the type's steps may create and edit it."""
+    return user.active and user.has_role(*doc_type.signing_roles)
+
+
+def values_of(version: m.DocumentVersion) -> dict[str, object]:
+    return json.loads(version.content)
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    name: str
+    label: str
+    old: object
+    new: object
+
+
+def diff_versions(doc_type: DocumentType, a: m.DocumentVersion, b: m.DocumentVersion, language: str = "en") -> list[FieldChange]:
+    """Field-by-field differences between two versions, title and attachments included."""
+    old, new = values_of(a), values_of(b)
+    changes = []
+    if a.title != b.title:
+        changes.append(FieldChange("title", "Title" if language != "ja" else "表題", a.title, b.title))
+    for field in doc_type.fields:
+        if old.get(field.name) != new.get(field.name):
+            changes.append(FieldChange(field.name, field.label.text(language), old.get(field.name), new.get(field.name)))
+    old_files = sorted(f"{x.display_name} ({x.sha256[:12]}…)" for x in a.attachments)
+    new_files = sorted(f"{x.display_name} ({x.sha256[:12]}…)" for x in b.attachments)
+    if old_files != new_files:
+        changes.append(FieldChange("attachments", "Attachments" if language != "ja" else "添付ファイル",
+                                   ", ".join(old_files), ", ".join(new_files)))
+    return changes
+
+
+def get_document(session: Session, document_id: int) -> m.Document | None:
+    return session.get(m.Document, document_id)
+
+
+def version_hash(document: m.Document, version: m.DocumentVersion) -> str:
+    return content_sha256(
+        type_key=document.type_key, number=document.number, version=version.version, title=version.title,
+        fields=values_of(version),
+        attachments=[{"sha256": a.sha256, "name": a.display_name, "media_type": a.media_type, "size": a.size}
+                     for a in version.attachments],
+    )
