@@ -13,8 +13,22 @@ from edms.config import Settings, load_settings
 from edms.resources import TEMPLATES_DIR
 from edms.users.models import User
 from edms.users.roles import ROLE_LABELS
-from edms.web import admin, audit_views, auth, case_views, document_views, errors, guards, main, signature_views, task_views
-from edms.web import access_log, delegation_views, inspection_views, notification_views
+from edms.web import (
+    access_log,
+    admin,
+    audit_views,
+    auth,
+    case_views,
+    delegation_views,
+    document_views,
+    errors,
+    guards,
+    inspection_views,
+    main,
+    notification_views,
+    signature_views,
+    task_views,
+)
 from edms.web.extensions import babel, csrf, limiter, login_manager
 from edms.web.i18n import LANGUAGES, local_time, select_locale
 from edms.web.runtime import close_db, db, finish
@@ -69,8 +83,18 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from edms.api import audit_routes, auth_routes, case_routes, document_routes, signature_routes, users_routes  # noqa: F401  (routes register on the blueprint)
-    from edms.api import delegation_routes, inspection_routes, notification_routes, task_routes  # noqa: F401  (routes register on the blueprint)
+    from edms.api import (  # noqa: F401  (routes register on the blueprint)  # noqa: F401  (routes register on the blueprint)
+        audit_routes,
+        auth_routes,
+        case_routes,
+        delegation_routes,
+        document_routes,
+        inspection_routes,
+        notification_routes,
+        signature_routes,
+        task_routes,
+        users_routes,
+    )
     from edms.api.blueprint import bp as api_bp
 
     app.register_blueprint(auth.bp)

@@ -67,7 +67,7 @@ def demo() -> None:
     with command(services.sessions) as session:
         cases = create_demo_cases(services, session, DEMO_PASSWORD)
         references = [f"{case.reference} ({case.jurisdiction}, lot {case.lot})" for case in cases]
-    click.echo("Demo accounts (password for all: %s)" % DEMO_PASSWORD)
+    click.echo(f"Demo accounts (password for all: {DEMO_PASSWORD})")
     for person, created in results:
         state = "created" if created else "exists"
         click.echo(f"  {person.username:<18} {person.role:<11} {person.printed_name} [{state}]")
@@ -231,12 +231,15 @@ def export(document_id: int | None, case_id: int | None, output: str, language: 
     from edms.signatures.errors import SigningFailed
     from edms.timeutil import is_valid_zone
 
-    if (document_id is None) == (case_id is None):
+    if document_id is not None and case_id is None:
+        scope = Scope(DOCUMENT, document_id)
+    elif case_id is not None and document_id is None:
+        scope = Scope(CASE, case_id)
+    else:
         raise click.UsageError("give exactly one of --document ID and --case ID")
     if not is_valid_zone(zone):
         raise click.BadParameter(f"unknown time zone {zone!r}", param_hint="--timezone")
     services = _services(_settings())
-    scope = Scope(DOCUMENT, document_id) if document_id is not None else Scope(CASE, case_id)
     try:
         with open(output, "wb") as out, command(services.sessions) as session:
             exported = inspection.export(services, session, AuditContext.system("edms export (console)"), scope, out,

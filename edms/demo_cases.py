@@ -8,7 +8,7 @@ physician's records are left for the physician to write and sign in the browser.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -62,7 +62,7 @@ SIGNERS = {"author": "kenji.sato", "qa": ("akiko.tanaka", "hiroshi.yamamoto"), "
 
 
 def _user(session: Session, username: str) -> User:
-    return session.scalar(select(User).where(User.username == username))
+    return session.scalars(select(User).where(User.username == username)).one()
 
 
 def _ctx(user: User) -> AuditContext:
@@ -151,7 +151,7 @@ def create_demo_cases(services: Services, session: Session, password: str) -> li
         if session.scalar(select(cm.Case).where(cm.Case.lot == demo.lot)) is not None:
             continue
         qa = _user(session, "akiko.tanaka")
-        detected = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=2)
+        detected = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
         case = cases.open_case(services, session, _ctx(qa), qa, CaseFacts(
             regime_key=demo.regime, product=demo.product, lot=demo.lot, patient_ref=demo.patient_ref,
             treating_site=demo.site, site_timezone=demo.zone, physician_id=_user(session, demo.physician).id,

@@ -8,13 +8,13 @@ from sqlalchemy import select
 
 from edms.api.blueprint import aware_time, bp, json_body, token_required
 from edms.api.openapi import describe
+from edms.application import cases
 from edms.cases import models as cm
 from edms.cases.errors import CaseError
 from edms.cases.facts import CASE_OPENERS, CaseFacts
 from edms.cases.queries import case_documents, case_status
 from edms.timeutil import isoformat_utc
 from edms.web.errors import api_error
-from edms.application import cases
 from edms.web.runtime import audit_context, db, services
 
 

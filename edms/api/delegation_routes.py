@@ -7,12 +7,12 @@ from flask import abort, g, jsonify
 
 from edms.api.blueprint import aware_time, bp, json_body, token_required
 from edms.api.openapi import describe
+from edms.application import delegations
 from edms.timeutil import isoformat_utc
 from edms.users.models import User
 from edms.users.roles import ADMIN, CONTENT_ROLES
 from edms.web.errors import api_error
 from edms.web.runtime import audit_context, db, services
-from edms.application import delegations
 from edms.workflow import delegations as ops
 from edms.workflow.models import Delegation
 

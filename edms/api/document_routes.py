@@ -13,7 +13,7 @@ from edms.documents import models as m
 from edms.documents import queries
 from edms.documents.errors import DocumentError, ReasonRequired, ValidationFailed
 from edms.documents.renditions import render_docx, render_pdf
-from edms.documents.types import LANGUAGES, DocumentType, FieldDef, LocalizedText
+from edms.documents.types import LANGUAGES, DocumentType, FieldDef, FieldError, LocalizedText
 from edms.timeutil import isoformat_utc
 from edms.users.roles import CONTENT_ROLES
 from edms.web.errors import api_error
@@ -30,14 +30,14 @@ RENDITION_TYPES = {
 
 @bp.errorhandler(DocumentError)
 def refused(exc: DocumentError):
-    details = dict(exc.errors) if isinstance(exc, ValidationFailed) else {}
+    details: dict[str, str] = dict(exc.errors) if isinstance(exc, ValidationFailed) else {}
     if isinstance(exc, ReasonRequired):
         details = {"reason": str(exc)}
     return api_error(STATUS.get(exc.code, 400), exc.code, str(exc), details)
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed({field: message})
+    return ValidationFailed({field: FieldError(message)})
 
 
 # --- serialisation ------------------------------------------------------------------------------------
@@ -189,7 +189,8 @@ def document_types():
     return jsonify({"items": [_type_json(doc_type) for doc_type in services().document_types.values()]})
 
 
-describe("/document-types", "GET", "Controlled document types: fields with English and Japanese labels, numbering, signature steps")
+describe("/document-types", "GET",
+         "Controlled document types: fields with English and Japanese labels, numbering, signature steps")
 
 
 @bp.post("/documents")
@@ -236,7 +237,7 @@ def update_document(document_id: int):
     body = json_body()
     draft, created = drafting.edit(services(), db(), audit_context(), g.api_user, document,
                                    title=body.get("title", document.latest.title), raw_values=_values(body),
-                                   reason=body.get("reason"))
+                                   reason=body.get("reason") or "")
     return jsonify(_version_json(document, draft)), 201 if created else 200
 
 
@@ -268,7 +269,7 @@ describe("/documents/{id}/submit", "POST", "Submit the draft for review: the ver
 @token_required(*CONTENT_ROLES)
 def withdraw_document(document_id: int):
     document = _document_or_404(document_id)
-    drafting.withdraw(services(), db(), audit_context(), g.api_user, document, json_body().get("reason"))
+    drafting.withdraw(services(), db(), audit_context(), g.api_user, document, json_body().get("reason") or "")
     return jsonify(_document_json(document))
 
 

@@ -14,8 +14,8 @@ from flask import Response, g, jsonify, request
 from sqlalchemy import select
 
 from edms.api.blueprint import bp, json_body, token_required
-from edms.application import signing
 from edms.api.openapi import describe
+from edms.application import signing
 from edms.crypto.cms import signature_value
 from edms.crypto.tsa import TimestampError, token_from_response
 from edms.documents import models as dm
@@ -47,7 +47,7 @@ SIGNATURE_RESPONSES = {
 def _version(document_id: int, number: int) -> tuple[dm.Document, dm.DocumentVersion] | None:
     document = db().get(dm.Document, document_id)
     version = document.version(number) if document is not None else None
-    return None if version is None else (document, version)
+    return None if document is None or version is None else (document, version)
 
 
 def _credentials(body: dict) -> Credentials | None:

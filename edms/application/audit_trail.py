@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from edms.application.integrity import run_integrity_checks
 from edms.application.services import Services
 from edms.application.unit_of_work import complete, use_case
-from edms.audit import AuditContext
-from edms.audit import reviews
+from edms.audit import AuditContext, reviews
 from edms.audit.checkpoints import create_checkpoint
+from edms.audit.integrity import VerificationReport
 from edms.audit.models import AuditCheckpoint, AuditReview
-from edms.application.integrity import run_integrity_checks
 from edms.audit.operations import record_export
 from edms.audit.search import AuditFilter
-from edms.audit.integrity import VerificationReport
 from edms.errors import N_
 from edms.pki import TrustAnchors
 from edms.users.models import User

@@ -10,7 +10,7 @@ from edms.application.services import Services
 from edms.application.unit_of_work import complete, use_case
 from edms.audit import AuditContext
 from edms.inspection import access_log
-from edms.inspection.package import ExportEnvironment, Exported, Scope, export_package
+from edms.inspection.package import Exported, ExportEnvironment, Scope, export_package
 
 
 def record_access(services: Services, session: Session, ctx: AuditContext, access: access_log.Access) -> None:

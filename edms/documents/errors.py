@@ -1,6 +1,9 @@
 """Why a document operation was refused; the message is shown to the person who asked."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from edms.documents.types.values import FieldError
 from edms.errors import N_, AuditedRefusal, UserError
 
 
@@ -40,6 +43,6 @@ class ValidationFailed(DocumentError):
 
     code = "validation_failed"
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    def __init__(self, errors: Mapping[str, FieldError]) -> None:
         super().__init__(N_("Some fields are not valid: nothing was saved."))
         self.errors = errors

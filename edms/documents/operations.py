@@ -51,7 +51,8 @@ def _validate(session: Session, doc_type: DocumentType, title: object, raw: dict
         errors["title"] = FieldError(N_("The title is too long (300 characters at most)."))
     for field in doc_type.fields:
         if field.type == "document_refs" and field.name not in errors:
-            missing = _unknown_numbers(session, result.values[field.name])
+            numbers = result.values[field.name]
+            missing = _unknown_numbers(session, numbers if isinstance(numbers, list) else [])
             if missing:
                 errors[field.name] = FieldError(N_("No document has the number %(numbers)s."), numbers=", ".join(missing))
     if errors:

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from edms.documents import models as m
-from edms.documents.queries import values_of
-from edms.documents.queries import version_hash
+from edms.documents.queries import values_of, version_hash
 from edms.documents.renditions import Rendition, RenditionAttachment, RenditionSignature, RenditionVersion, display_field
 from edms.documents.types import DocumentType, FieldDef
 from edms.timeutil import utc_now
+
 
 def display_value(field: FieldDef, value: object, language: str, zone: str) -> str:
     return display_field(field, value, language, zone)

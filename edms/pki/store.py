@@ -175,7 +175,7 @@ def _write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def system_signer(settings) -> SystemSigner:
+def system_signer(settings: Settings) -> SystemSigner:
     """The configured system signer, opened now. Opening a key is deliberately slow (PBKDF2): the caller
     keeps what it opened (`edms.application.services.Services` does, once per process)."""
     store = PkiStore.for_settings(settings)

@@ -189,7 +189,7 @@ def revocations(session: Session) -> list[tuple[int, datetime]]:
         select(SigningCredential.serial_hex, SigningCredential.revoked_at)
         .where(SigningCredential.revoked_at.is_not(None)).order_by(SigningCredential.id)
     ).all()
-    return [(int(serial, 16), revoked_at) for serial, revoked_at in rows]
+    return [(int(serial, 16), revoked_at) for serial, revoked_at in rows if revoked_at is not None]
 
 
 class RevocationLists:

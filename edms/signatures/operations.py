@@ -1,12 +1,13 @@
 """The signing ceremony and the signature (21 CFR 11.50, 11.70, 11.200(a)(1), 11.300; ER/ES; Annex 11 §14).
 
-`sign()` and `reject()` take the acting user and their re-entered credentials explicitly; pages, API,
-demo and tests reach them through edms.application.signing, which adds the notices. In order, under a lock on the version row (so two people completing the
-last step at once produce one approval): the version must be the latest and in review, the step the one
-due, the person allowed to sign it and ready (identity, policy, training, second factor); then the
-credentials (user name and password at the first signing of a session, at least the password after);
-then the person's key signs the canonical manifest, the organisation's TSA time-stamps the signature,
-both are verified, and the row and its audit event are written in the caller's transaction.
+`sign()` and `reject()` take the acting user and their re-entered credentials explicitly; pages, API, demo and
+tests reach them through edms.application.signing, which adds the notices. In order, under a lock on the
+version row (so two people completing the last step at once produce one approval): the version must be the
+latest and in review, the step the one due, the person allowed to sign it and ready (identity, policy,
+training, second factor); then the credentials (user name and password at the first signing of a session, at
+least the password after); then the person's key signs the canonical manifest, the organisation's TSA time-
+stamps the signature, both are verified, and the row and its audit event are written in the caller's
+transaction.
 
 A refusal (`SigningRefused`) leaves only its audit event (and, for wrong credentials, the failure count
 towards lockout): an audited refusal, which the unit of work keeps. `SigningFailed` (no PKI, no
@@ -139,6 +140,8 @@ def _lock(session: Session, document: dm.Document, version: dm.DocumentVersion) 
     locked = session.scalar(query.execution_options(populate_existing=True))
     fresh = session.scalar(select(dm.Document).where(dm.Document.id == document.id)
                            .execution_options(populate_existing=True))
+    if fresh is None or locked is None:  # nothing controlled is deleted: only a broken database gets here
+        raise SigningFailed(N_("The record to sign is missing from the database: nothing was signed."))
     return fresh, locked
 
 
@@ -149,7 +152,7 @@ def _delegation(session: Session, user: User, grounds: routing.Authority, at: da
     row = find_active(session, user.id, grounds.on_behalf_of.user_id, grounds.role, at)
     if row is None:  # ended between the check and now
         raise AuthorityRefused(N_("The delegation you would sign under is no longer active."))
-    return describe(row, session.get(User, row.delegator_id), user)
+    return describe(row, session.get_one(User, row.delegator_id), user)
 
 
 def _authenticate(session: Session, ctx: AuditContext, env: SigningEnvironment, user: User, credentials: Credentials) -> None:
@@ -166,7 +169,7 @@ def _authenticate(session: Session, ctx: AuditContext, env: SigningEnvironment, 
         counter = None if enrolment is None else totp.accepted_counter(
             totp.from_base32(enrolment.secret_base32), credentials.totp_code or "", utc_now(),
             last_counter=enrolment.last_counter)
-        if counter is None:
+        if enrolment is None or counter is None:
             failure = "wrong or reused one-time code"
         else:
             enrolment.last_counter = counter  # a code is accepted once

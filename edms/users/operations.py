@@ -1,7 +1,6 @@
 """Every state change of an account: one function each, audited in the same transaction."""
 from __future__ import annotations
 
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,8 +13,9 @@ from edms.users.errors import AccountError, CurrentPasswordWrong
 from edms.users.models import PasswordHistory, User, UserRole
 from edms.users.passwords import PasswordRejected, check_new_password, hash_password, verify_password
 from edms.users.profiles import LANGUAGES, Profile
-from edms.users.roles import check_role_set
+from edms.users.roles import RoleError, check_role_set
 from edms.users.usernames import UsernameRejected, check_username
+
 
 def _check_profile(profile: Profile) -> None:
     if not profile.printed_name.strip():
@@ -53,7 +53,7 @@ def create_user(
     try:
         check_role_set(roles)
         check_new_password(policy, name, password, [])
-    except (ValueError, PasswordRejected) as exc:
+    except (RoleError, PasswordRejected) as exc:
         raise AccountError(exc.message, **exc.params) from exc
     now = utc_now()
     user = User(
@@ -98,7 +98,7 @@ def set_roles(session: Session, ctx: AuditContext, user: User, roles: set[str], 
     _require_reason(reason)
     try:
         check_role_set(roles)
-    except ValueError as exc:
+    except RoleError as exc:
         raise AccountError(exc.message, **exc.params) from exc
     if ctx.user_id == user.id:
         raise AccountError(N_("Administrators cannot change their own roles."))

@@ -67,7 +67,8 @@ def create_user():
         except AccountError as exc:
             flash(translate_error(exc), "error")
         else:
-            flash(_("Account %(name)s created. The person must change the password at first sign-in.", name=user.username), "success")
+            flash(_("Account %(name)s created. The person must change the password at first sign-in.",
+                    name=user.username), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id))
     return render_template("admin/user_new.html", form=form)
 

@@ -17,9 +17,9 @@ from edms.application import audit_trail
 from edms.audit import reviews as review_ops
 from edms.audit.checkpoints import CheckpointError
 from edms.audit.export import EXPORT_FORMATS, csv_chunks, jsonl_chunks
+from edms.audit.integrity import Problem, read_snapshot
 from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.audit.search import AuditFilter, FilterError, field_changes, newest_first, parse_filter, stream
-from edms.audit.integrity import Problem, read_snapshot
 from edms.pki import PkiError, trust_anchors
 from edms.timeutil import utc_now
 from edms.users.queries import find_user

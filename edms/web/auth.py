@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
@@ -45,7 +45,7 @@ def login():
             login_user(SessionUser(result.user))
             # A fresh id per signed-in session: the signing ceremony asks for both components once per session.
             session["sid"] = secrets.token_hex(16)
-            session["last_seen"] = datetime.now(timezone.utc).timestamp()
+            session["last_seen"] = datetime.now(UTC).timestamp()
             if lang:
                 session["lang"] = lang
             return redirect(_safe_next(request.args.get("next")))

@@ -238,7 +238,8 @@ def remove_attachment(document_id: int, attachment_id: int):
 @bp.post("/<int:document_id>/submit")
 @roles_required(*CONTENT_ROLES)
 def submit(document_id: int):
-    return _act(document_id, lambda d: drafting.submit(services(), db(), audit_context(), current_user.user, d), _("Submitted for review. This version is now frozen."))
+    return _act(document_id, lambda d: drafting.submit(services(), db(), audit_context(), current_user.user, d),
+                _("Submitted for review. This version is now frozen."))
 
 
 @bp.post("/<int:document_id>/revise")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 
 from flask import abort, flash, g, redirect, request, session, url_for
@@ -32,10 +32,10 @@ def assign_request_id() -> None:
 def enforce_idle_timeout():
     if not current_user.is_authenticated or request.endpoint == "static":
         return None
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     last_seen = session.get("last_seen")
     idle = timedelta(minutes=settings().idle_minutes)
-    if last_seen is not None and now - datetime.fromtimestamp(last_seen, timezone.utc) > idle:
+    if last_seen is not None and now - datetime.fromtimestamp(last_seen, UTC) > idle:
         access.time_out(services(), db(), audit_context(), current_user.user)
         logout_user()
         session.clear()

@@ -8,6 +8,7 @@ from flask_babel import get_locale, gettext
 from flask_login import current_user
 
 from edms.definitions import LocalizedText
+from edms.documents.types import FieldError
 from edms.errors import UserError
 from edms.timeutil import format_in_zone
 
@@ -23,7 +24,7 @@ def select_locale() -> str:
     return request.accept_languages.best_match(list(LANGUAGES)) or "en"
 
 
-def translate_error(error: UserError) -> str:
+def translate_error(error: UserError | FieldError) -> str:
     """The error in the page's language; a parameter that carries its own translations (a sentence from a
     regime definition) is shown in that language too."""
     message = gettext(error.message)

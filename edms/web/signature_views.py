@@ -104,7 +104,7 @@ def _trust():
 def _version_or_404(document_id: int, number: int) -> tuple[dm.Document, dm.DocumentVersion]:
     document = db().get(dm.Document, document_id)
     version = document.version(number) if document is not None else None
-    if version is None:
+    if document is None or version is None:
         abort(404)
     return document, version
 
@@ -138,12 +138,12 @@ def _ceremony(document_id: int, number: int, kind: str):
     if request.method == "POST":
         if form.validate_on_submit():
             user = current_user.user
-            credentials = Credentials(password=form.password.data, username=form.username.data or None,
+            credentials = Credentials(password=form.password.data or "", username=form.username.data or None,
                                           totp_code=form.totp_code.data or None, session_ref=_session_ref())
             try:
                 if kind == "reject":
                     made = signing.refuse(services(), db(), audit_context(), user, document, version, credentials,
-                                          reason=form.reason.data, step=form.step.data or None)
+                                          reason=form.reason.data or "", step=form.step.data or None)
                 else:
                     made = signing.sign(services(), db(), audit_context(), user, document, version, credentials,
                                         step=form.step.data or None, comment=form.comment.data)
@@ -211,13 +211,16 @@ ARTEFACTS = {
 }
 
 
-@bp.get("/signatures/<uuid:signature_id>/<any('manifest.json', 'signature.p7s', 'timestamp.tsr', 'signature-value.bin', 'chain.pem'):name>")
+ARTEFACT_NAMES = "any('manifest.json', 'signature.p7s', 'timestamp.tsr', 'signature-value.bin', 'chain.pem')"
+
+
+@bp.get(f"/signatures/<uuid:signature_id>/<{ARTEFACT_NAMES}:name>")
 @login_required
 def artefact(signature_id: UUID, name: str):
     """The stored bytes themselves, so anyone can check them with openssl (docs on the detail page)."""
     signature = _signature_or_404(signature_id)
     if name == "chain.pem":
-        credential = db().get(SigningCredential, signature.credential_id)
+        credential = db().get_one(SigningCredential, signature.credential_id)
         data, mimetype = presentation.chain_pem(credential, settings()), "application/x-pem-file"
     elif name == "signature-value.bin":
         data, mimetype = signature_value(signature.cms), "application/octet-stream"

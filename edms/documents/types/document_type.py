@@ -5,6 +5,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edms.definitions import LocalizedText
 from edms.documents.types.model import FieldDef, SignatureStep
@@ -73,6 +74,6 @@ class DocumentType:
                 errors[definition.name] = invalid.error
         return ValidationResult(values=values, errors=errors)
 
-    def canonical(self, values: Mapping[str, object]) -> dict[str, object]:
-        """JSON-ready content for hashing and storage."""
+    def canonical(self, values: Mapping[str, object]) -> dict[str, Any]:
+        """JSON-ready content for hashing and storage (JSON values, hence `Any`)."""
         return {definition.name: canonical_value(definition, values.get(definition.name)) for definition in self.fields}
