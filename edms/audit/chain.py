@@ -5,13 +5,12 @@ event's hash, so changing, removing, inserting or reordering any event breaks ev
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import rfc8785
 
+from edms.verifier import audit_log
 from edms.verifier.constants import AUDIT_HASHED_FIELDS as HASHED_FIELDS
 from edms.verifier.constants import GENESIS_HASH
 
@@ -26,19 +25,15 @@ def canonical_changes(changes: Mapping[str, Any] | None) -> str | None:
 
 
 def canonical_bytes(fields: Mapping[str, str | int | None]) -> bytes:
-    """RFC 8785 canonical JSON of one event's flat fields.
+    """RFC 8785 canonical JSON of one event's flat fields, exactly as the standalone verifier reads an event
+    line (`edms.verifier.audit_log.canonical`: one definition for the database and for every package).
 
     All values are strings, integers or null (changes are already canonical text), and all keys are
     ASCII; for that domain `json.dumps` with sorted keys and no whitespace produces exactly the RFC 8785
     bytes (a test proves it against the rfc8785 library), at C speed for long chains.
     """
-    return json.dumps(
-        {name: fields[name] for name in HASHED_FIELDS},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    ).encode("utf-8")
+    return audit_log.canonical({name: fields[name] for name in HASHED_FIELDS})
 
 
 def event_hash(fields: Mapping[str, str | int | None]) -> str:
-    return hashlib.sha256(canonical_bytes(fields)).hexdigest()
+    return audit_log.event_hash(canonical_bytes(fields))
