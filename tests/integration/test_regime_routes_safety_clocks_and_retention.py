@@ -186,21 +186,21 @@ def jp_current_case_released(d: CaseDriver) -> None:
         "committee_name": "Osaka University Hospital IRB (治験審査委員会)", "committee_type": "gcp_irb",
         "review_type": "protocol_approval", "patient_ref": None, "decision": "approved",
         "submitted_at": "2026-04-20T10:00:00+09:00", "decision_date": "2026-05-12"}))
-    consent = d.create("informed_consent", {"consent_date": "2026-11-05"})
-    # J-GCP: the trial may run at the institution only once its head has approved it.
-    d.gate_closed(consent, *name(d, "institution_head_approval"))
+    d.sign_all(d.create("informed_consent", {"consent_date": "2026-11-05"}))
+    d.sign_all(d.create("physician_justification"))
+    d.sign_all(d.create("deviation_report"))
+    # J-GCP: the lot is delivered to the institution only once its head has approved the trial.
+    release = d.create("qa_release", by="emi.nakamura")
+    d.gate_closed(release, *name(d, "institution_head_approval"))
     head = d.create("institution_head_approval", {
         "institution": "Osaka University Hospital", "head_name": "Director of Osaka University Hospital",
         "protocol_number": "CART-JP-301", "decision": "not_approved", "decided_on": "2026-05-14"})
     d.sign_all(head)
-    d.gate_closed(consent, "Decision is Trial not approved (needed: Trial approved at the institution)")
+    d.gate_closed(release, "Decision is Trial not approved (needed: Trial approved at the institution)")
     d.revise(head, "Recorded from the wrong notice: the head approved the trial.", "yuki.mori",
              {"decision": "approved", "irb_opinion": d.numbers(("ethics_approval",))})
     d.sign_all(head)
-    d.sign_all(consent)
-    d.sign_all(d.create("physician_justification"))
-    d.sign_all(d.create("deviation_report"))
-    d.sign_all(d.create("qa_release", by="emi.nakamura"))
+    d.sign_all(release)
 
 
 @pytest.mark.req("11.10(f)")
