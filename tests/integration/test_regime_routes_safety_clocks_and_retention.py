@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from edms.cases import deadlines as dl
-from tests.conftest import sign_in
+from tests.conftest import bearer, sign_in
 from tests.integration.test_regimes_end_to_end import (
     assert_all_refusals_audited_and_everything_verifies,
     assert_case_complete,
@@ -111,6 +111,22 @@ def test_us_protocol_case_is_released_without_a_30_day_wait_once_irb_approval_is
         {"letter_of_authorization", "fda_acknowledgement", "treatment_summary"})
     close_the_case(d)
     assert_all_refusals_audited_and_everything_verifies(d, organisation_pki)
+
+
+def test_the_protocol_route_is_chosen_by_key_when_a_case_is_opened_over_the_api(driver, client):
+    headers = bearer(client, "naoko.ito")
+    response = client.post("/api/v1/cases", headers=headers, json={
+        "regime": "us_protocol", "product": "Autologous anti-BCMA CAR-T, marketed", "lot": "U2026-0477",
+        "patient_ref": "PT-US2299", "treating_site": "MD Anderson Cancer Center, Houston",
+        "site_timezone": "America/Chicago", "physician_id": driver.ids["emily.chen"],
+        "oos_detected_at": "2026-11-02T15:00:00-06:00"})
+    assert response.status_code == 201, response.json
+    case = response.json
+    assert (case["regime"], case["jurisdiction"]) == ("us_protocol", "US")
+    assert [item["type"] for item in case["checklist"]][:3] == ["oos_notification", "deviation_report",
+                                                                "protocol_enrolment"]
+    assert [d["key"] for d in case["deadlines"] if d["direction"] == "not_before"] == []
+    assert not any("30 days" in reason for reason in case["administration_blockers"])
 
 
 # --- EU: adverse reactions after an exceptional supply --------------------------------------------------------
