@@ -14,10 +14,9 @@ from zoneinfo import ZoneInfo
 
 from edms.cases.regimes import Regime
 from edms.cases.regimes.model import Retention
+from edms.cases.regimes.parsing import RECORD_APPROVED
 from edms.definitions import LocalizedText
 from edms.timeutil import require_aware
-
-RECORD_APPROVED = "record.approved"
 
 
 @dataclass(frozen=True)

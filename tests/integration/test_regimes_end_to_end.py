@@ -493,6 +493,7 @@ SAFETY_CASES = [
     ("jp_proposed", "endotoxin", "Endotoxin"),
     ("us", "mycoplasma", "Mycoplasma"),
     ("us_emergency", "sterility", "Sterility"),
+    ("us_protocol", "endotoxin", "Endotoxin"),
     ("eu", "endotoxin", "Endotoxin"),
 ]
 

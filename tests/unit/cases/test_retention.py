@@ -15,7 +15,7 @@ from edms.documents.types import load_document_types
 from tests.unit.cases.test_regimes import MINIMAL, SHIPPED, write
 
 ROOT = Path(__file__).resolve().parents[3]
-TOKYO, BERLIN = ZoneInfo("Asia/Tokyo"), ZoneInfo("Europe/Berlin")
+BERLIN = ZoneInfo("Europe/Berlin")
 RETENTION = '[retention]\nperiod = "30 years"\nfrom = "case.administration"\nsource = "R1"\n'
 
 
