@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from edms.cases.regimes import Deadline, Regime
 from edms.documents.types import LocalizedText
-from edms.timeutil import is_valid_zone, require_aware
+from edms.timeutil import format_in_zone, is_valid_zone, require_aware
 
 PENDING = "pending"
 DUE_SOON = "due_soon"
@@ -127,13 +127,24 @@ def compute_deadline(deadline: Deadline, anchors: Mapping[str, datetime | None],
         return DeadlineStatus(deadline, NOT_APPLICABLE, None, None, None, text, site_zone)
     unanswered = deadline.condition is not None and applies is None
     start = anchors.get(deadline.anchor.text)
-    if start is None:
-        label = deadline.anchor.label
-        return DeadlineStatus(deadline, WAITING_FOR_ANCHOR, None, None, None,
-                              LocalizedText(f"waiting for: {label.en}", f"{label.ja}待ち"), site_zone, unanswered)
-    due_at = due_time(deadline, start, site_zone=site_zone, holidays=holidays)
     event = anchors.get(deadline.met_by.text)
     met_at = None if event is None else require_aware(event)
+    early = anchors.get(deadline.warn_from.text) if deadline.warn_from is not None else None
+    early_due = None if early is None else due_time(deadline, early, site_zone=site_zone, holidays=holidays)
+    if start is None:
+        label = deadline.anchor.label
+        text = LocalizedText(f"waiting for: {label.en}", f"{label.ja}待ち")
+        if early_due is not None and met_at is None and deadline.warn_from is not None:
+            # Counted from the earlier moment the clock is already running: say by when, without a state change.
+            when, since = format_in_zone(early_due, site_zone), deadline.warn_from.label
+            text = LocalizedText(f"{text.en}; counted from {since.en.lower()}: by {when}",
+                                 f"{text.ja}。{since.ja}から起算すると {when} まで")
+        return DeadlineStatus(deadline, WAITING_FOR_ANCHOR, None, None, None, text, site_zone, unanswered)
+    due_at = due_time(deadline, start, site_zone=site_zone, holidays=holidays)
+    # Warned from the earlier count too (never later than the deadline's own warning).
+    warn_at = due_at - deadline.warn_before
+    if early_due is not None:
+        warn_at = min(warn_at, early_due - deadline.warn_before)
 
     def status(state: str, en: str, ja: str) -> DeadlineStatus:
         time_left = due_at - now if met_at is None and state != MET else None
@@ -149,12 +160,12 @@ def compute_deadline(deadline: Deadline, anchors: Mapping[str, datetime | None],
             return status(BREACHED, f"met {late.en} late", f"{late.ja}遅れて完了")
         if left < timedelta(0):
             return status(OVERDUE, f"overdue by {span.en}", f"{span.ja}超過")
-        return status(DUE_SOON if left <= deadline.warn_before else PENDING, f"in {span.en}", f"あと{span.ja}")
+        return status(DUE_SOON if now >= warn_at else PENDING, f"in {span.en}", f"あと{span.ja}")
     if met_at is not None and met_at >= due_at:
         return status(MET, "met", "遵守")
     if met_at is not None:
-        early = format_span(due_at - met_at)
-        return status(BREACHED, f"{early.en} too early", f"{early.ja}早く実施")
+        ahead = format_span(due_at - met_at)
+        return status(BREACHED, f"{ahead.en} too early", f"{ahead.ja}早く実施")
     if left > timedelta(0):
         return status(PENDING, f"allowed in {span.en}", f"あと{span.ja}で可能")
     return status(MET, "allowed now", "実施可能")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from edms.cases.regimes import (
     resolve_conditions,
     signing_blockers,
 )
+from edms.cases.retention import RecordRetention, record_retention
 from edms.documents import models as dm
 from edms.documents.types import DocumentType, LocalizedText
 from edms.timeutil import format_in_zone, utc_now
@@ -52,6 +53,7 @@ class CaseStatus:
     deadlines: list[DeadlineStatus]
     administration_blockers: list[Blocker]
     conditions: dict[str, bool | None]
+    retention: list[RecordRetention] = field(default_factory=list)  # every record of the case, withdrawn ones too
 
 
 def case_status(session: Session, case: cm.Case, types: Mapping[str, DocumentType], regimes: Mapping[str, Regime],
@@ -78,7 +80,22 @@ def case_status(session: Session, case: cm.Case, types: Mapping[str, DocumentTyp
         administration_blockers=administration_blockers(regime, records=records, conditions=conditions)
         + _waiting_periods(deadlines, case.site_timezone),
         conditions=conditions,
+        retention=case_retention(session, case, regime),
     )
+
+
+def case_retention(session: Session, case: cm.Case, regime: Regime) -> list[RecordRetention]:
+    """How long each record of the case must be kept, and from when (the regime's retention or its type's)."""
+    rows = []
+    for document in case_documents(session, case):
+        approved = [v for v in document.versions if v.status == dm.APPROVED]
+        row = record_retention(regime, number=document.number, type_key=document.type_key,
+                               case_dates=case.current_dates(),
+                               approved_at=approved[-1].status_changed_at if approved else None,
+                               site_zone=case.site_timezone)
+        if row is not None:
+            rows.append(row)
+    return rows
 
 
 def _waiting_periods(deadlines: list[DeadlineStatus], zone: str) -> list[Blocker]:

@@ -65,7 +65,7 @@ def _document_json(item: DocumentItem) -> dict[str, Any]:
     document = item.row
     return {
         "id": document.id, "number": document.number, "type": document.type_key, "title": document.title,
-        "status": document.status, "case_id": document.case_id,
+        "status": document.status, "case_id": document.case_id, "retention": _retention_json(item),
         "versions": [{
             "version": version.row.version, "status": version.row.status, "title": version.row.title,
             "reason": version.row.reason, "created_at": isoformat_utc(version.row.created_at),
@@ -82,6 +82,20 @@ def _document_json(item: DocumentItem) -> dict[str, Any]:
                 "timestamped_at": isoformat_utc(signed.row.timestamped_at), "dir": signed.directory,
             } for signed in version.signatures],
         } for version in item.versions],
+    }
+
+
+def _retention_json(item: DocumentItem) -> dict[str, Any] | None:
+    """How long the record must be kept (the case regime's rule); `keep_until` is the last day at the site."""
+    retention = item.retention
+    if retention is None:
+        return None
+    rule = retention.rule
+    return {
+        "keep_until": retention.keep_until.isoformat() if retention.keep_until else None,
+        "years": rule.years, "from": rule.start,
+        "starts_at": isoformat_utc(retention.starts_at) if retention.starts_at else None,
+        "source": rule.source, "assumption": rule.assumption,
     }
 
 

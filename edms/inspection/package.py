@@ -48,6 +48,9 @@ from edms.audit.chain import canonical_bytes
 from edms.audit.checkpoints import CheckpointError, checkpoint_payload, create_checkpoint_now
 from edms.audit.integrity import read_snapshot
 from edms.audit.models import AuditCheckpoint, AuditEvent
+from edms.cases import models as cm
+from edms.cases.regimes import Regime, load_regimes
+from edms.cases.retention import RecordRetention, record_retention
 from edms.crypto.cms import signature_value, signer_certificate
 from edms.crypto.pki import build_crl
 from edms.db import transaction
@@ -124,6 +127,8 @@ class ExportEnvironment:
     blobs: BlobStore
     signer: Callable[[], SystemSigner]
     authority: Callable[[], SigningAuthority]
+    # The case regimes, for each case record's retention end (manifest and report).
+    regimes: Mapping[str, Regime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,7 @@ class DocumentItem:
     directory: str
     versions: list[VersionItem]
     timeline: Timeline
+    retention: RecordRetention | None = None  # a case record's, from its case's regime
 
 
 @dataclass(frozen=True)
@@ -296,11 +302,26 @@ def _read(engine: Engine, env: ExportEnvironment, scope: Scope, ctx: AuditContex
                         session, doc_type, document, version, language=language, display_tz=display_tz,
                         signatures=presentation.rendition_signatures(session, version, trust, doc_type, display_tz))))
                     versions.append(_version_item(session, document, version, directory, shown, trust, env))
-                content.documents.append(DocumentItem(document, doc_type, directory, versions, timeline))
+                content.documents.append(DocumentItem(document, doc_type, directory, versions, timeline,
+                                                      _retention(session, document, env.regimes)))
         except BaseException:
             content.renderer.close()
             raise
         return content
+
+
+def _retention(session: Session, document: dm.Document, regimes: Mapping[str, Regime]) -> RecordRetention | None:
+    case = session.get(cm.Case, document.case_id) if document.case_id is not None else None
+    if case is None:
+        return None
+    regime = regimes.get(case.regime_key)
+    if regime is None:
+        return None
+    approved = [v for v in document.versions if v.status == dm.APPROVED]
+    return record_retention(regime, number=document.number, type_key=document.type_key,
+                            case_dates=case.current_dates(),
+                            approved_at=approved[-1].status_changed_at if approved else None,
+                            site_zone=case.site_timezone)
 
 
 def _record_texts(session: Session, documents: Sequence[dm.Document], types: Mapping[str, DocumentType]) -> list:
@@ -426,7 +447,11 @@ def _checkpoint_files(item: CheckpointItem) -> dict[str, bytes]:
     }
 
 
-def environment_from_settings(settings, document_types: Mapping[str, DocumentType], blobs: BlobStore) -> ExportEnvironment:
+def environment_from_settings(settings, document_types: Mapping[str, DocumentType], blobs: BlobStore,
+                              regimes: Mapping[str, Regime] | None = None) -> ExportEnvironment:
+    """Without `regimes`, the regimes of the configured forms directory (as the application loads them)."""
+    if regimes is None:
+        regimes = load_regimes(settings.forms_dir / "regimes", document_types)
     return ExportEnvironment(settings, document_types, blobs, lambda: system_signer(settings),
-                             lambda: signing_authority(settings))
+                             lambda: signing_authority(settings), regimes)
 

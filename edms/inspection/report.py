@@ -263,6 +263,9 @@ def report_pdf(content: PackageContent) -> bytes:
         pdf.heading(f"{row.number} · {row.title}")
         pdf.line_of(f"{document.doc_type.name.text(content.language)} · status {row.status}"
                     + (f" · case {row.case_id}" if row.case_id is not None else ""))
+        if document.retention is not None:
+            pdf.line_of(f"Retention: {document.retention.text.text(content.language)} "
+                        f"({document.retention.rule.period.text(content.language)}; {document.retention.rule.source})")
         for version in document.versions:
             v = version.row
             pdf.heading(f"Version {v.version} ({v.status})", size=11)

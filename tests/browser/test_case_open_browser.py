@@ -142,9 +142,10 @@ def test_qa_opens_an_eu_case_sees_the_checklist_corrects_a_date_answers_the_ques
     expect(page.locator("#checklist-qa_release")).to_contain_text(
         "Manufacturer-MAH written agreement (OOS supply) must be approved first")
 
-    # The 48-hour clocks start at administration: waiting until it is recorded, then due with time left.
+    # The 48-hour clocks (EMA, the competent authority and, the MAH differing, the MAH) start at administration:
+    # waiting until it is recorded, then due with time left.
     deadlines = page.locator("#deadlines")
-    expect(deadlines.locator("tr.deadline-waiting_for_anchor")).to_have_count(2)
+    expect(deadlines.locator("tr.deadline-waiting_for_anchor")).to_have_count(3)
     expect(deadlines).to_contain_text("waiting for: Administration")
     administered = now - timedelta(hours=2)
     record_date(page, "administration", administered)
@@ -153,7 +154,7 @@ def test_qa_opens_an_eu_case_sees_the_checklist_corrects_a_date_answers_the_ques
     expect(ema).to_have_class(re.compile(r"deadline-pending"))
     expect(ema.locator("td").nth(1)).to_have_text(shown(administered + timedelta(hours=48)))
     expect(ema.locator("td").nth(3)).to_have_text(re.compile(r"^in 1 day 2[12] h$"))
-    expect(page.locator("#deadlines tr.deadline-pending")).to_have_count(2)
+    expect(page.locator("#deadlines tr.deadline-pending")).to_have_count(3)
 
     # The same clocks on the QA dashboard, in the site's zone and in the user's own (Tokyo).
     page.click("#nav-cases")

@@ -86,6 +86,10 @@ def records(now: datetime, numbers: dict[str, str]) -> dict[str, dict[str, objec
             "patient_ref": "", "submitted_at": tokyo(now - timedelta(days=30)), "decision": "approved",
             "decision_date": day(now - timedelta(days=21)), "valid_until": day(now + timedelta(days=344)),
         },
+        "institution_head_approval": {
+            "institution": "Osaka University Hospital", "head_name": "Director of Osaka University Hospital",
+            "protocol_number": "CART-JP-301", "decision": "approved", "decided_on": day(now - timedelta(days=19)),
+        },
         "physician_justification": {
             "oos_notification": numbers["oos_notification"],
             "diagnosis": "Relapsed diffuse large B-cell lymphoma after two lines of therapy",
@@ -287,9 +291,11 @@ def test_the_demo_jp_case_is_carried_from_its_oos_notification_to_qa_release_and
 
     # The physician, in Japanese: the IRB record, her justification and the consent record. The IRB record she
     # signs; the justification waits for QA to verify the IRB approval, and the signing page says so.
-    yuki = walk.turn("yuki.mori", writes=("ethics_approval", "physician_justification", "informed_consent"))
+    # She also records the head of the institution's approval of the trial (J-GCP), which waits for the IRB record.
+    yuki = walk.turn("yuki.mori", writes=("ethics_approval", "institution_head_approval", "physician_justification",
+                                          "informed_consent"))
     assert yuki.language == "ja"
-    assert sorted(number.split("-")[0] for number in yuki.created) == ["ETH", "IC", "PJ"]
+    assert sorted(number.split("-")[0] for number in yuki.created) == ["ETH", "HOI", "IC", "PJ"]
     assert any(entry.startswith("ETH-") for entry in yuki.signed)
     justification = next(number for number in yuki.created if number.startswith("PJ-"))
     assert justification in yuki.refused
@@ -329,7 +335,10 @@ def test_the_demo_jp_case_is_carried_from_its_oos_notification_to_qa_release_and
 
     # The physician signs her justification and the consent record, each as author and as the responsible physician.
     yuki = walk.turn("yuki.mori")
-    assert sorted(entry.split("-")[0] for entry in yuki.signed) == ["IC", "IC", "PJ", "PJ"]
+    assert sorted(entry.split("-")[0] for entry in yuki.signed) == ["HOI", "IC", "IC", "PJ", "PJ"]
+    # Regulatory Affairs checks the head's approval against the head's notice.
+    naoko = walk.turn("naoko.ito")
+    assert any(entry.startswith("HOI-") for entry in naoko.signed)
 
     # Now QA reviews the release and a second QA person approves it.
     akiko = walk.turn("akiko.tanaka")

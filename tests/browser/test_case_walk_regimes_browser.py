@@ -331,13 +331,15 @@ def test_the_demo_eu_case_is_released_at_the_physicians_request_and_ema_and_the_
     akiko = walk.turn("akiko.tanaka")
     assert sorted(akiko.signed) == sorted([f"{to_ema}: Approved by QA", f"{to_authority}: Approved by QA"])
 
-    # The case file as the physician in Berlin sees it: both 48-hour deadlines met, everything approved.
+    # The case file as the physician in Berlin sees it: both 48-hour deadlines met, everything approved; no
+    # suspected adverse reaction, so no report to EudraVigilance is needed.
     walk.sign_in("lukas.weber")
     case = walk.open_case()
+    answer(case, "suspected adverse reaction", "no")
     for label in ("EMA informed within 48 hours", "Competent authority that granted"):
         expect(deadline(case, label)).to_have_class("deadline-met")
         expect(deadline(case, label).locator("td").nth(3)).to_have_text("met on time")
-    assert_case_file_complete(walk, not_needed=("mah_agreement",))
+    assert_case_file_complete(walk, not_needed=("mah_agreement", "safety_report"))
     assert_release_signed(walk, BERLIN, reviewer="hiroshi.yamamoto", approver="akiko.tanaka")
     page = open_record(walk, "supply_request")
     expect(page.locator("#manifestations .signer")).to_have_text(f"{PRINTED['lukas.weber']} (lukas.weber)")
@@ -500,9 +502,22 @@ def test_the_demo_us_case_is_released_under_the_physicians_expanded_access_ind_a
     case = record_date(walk, "administration", minute(CHICAGO), CHICAGO)
     expect(deadline(case, wait)).to_have_class("deadline-met")
     answer(case, "adverse event", "no")
+    answer(case, "unanticipated problem", "no")
+
+    # At the end of treatment she writes the summary to FDA (312.310(c)(2)); Regulatory Affairs submits it.
+    summary = walk.create(case.locator("#create-treatment_summary").get_attribute("href"), "treatment_summary", {
+        "treatment_concluded_at": entered(walk.now, "emily.chen"),
+        "results": "Infusion tolerated; discharged on day 8 without CRS above grade 1.",
+        "adverse_effects": "Grade 1 CRS on day 2, resolved without tocilizumab.",
+        "submitted_at": entered(walk.now, "emily.chen")})
+    emily = walk.turn("emily.chen", signed_in=True)
+    assert emily.signed == [f"{summary}: Written by the treating physician"]
+    naoko = walk.turn("naoko.ito")
+    assert f"{summary}: Checked and submitted by Regulatory Affairs" in naoko.signed
 
     # The case file as she sees it.
-    assert_case_file_complete(walk, not_needed=("safety_report",))
+    walk.sign_in("emily.chen")
+    assert_case_file_complete(walk, not_needed=("safety_report", "irb_problem_report"))
     assert_release_signed(walk, CHICAGO, reviewer="akiko.tanaka", approver="hiroshi.yamamoto")
     page = open_record(walk, "fda_acknowledgement")
     expect(page.locator("#manifestations .signer")).to_have_text([f"{PRINTED['naoko.ito']} (naoko.ito)",

@@ -240,6 +240,10 @@ def test_demo_jp_current_case_released_over_the_api_and_its_safety_report(demo_d
         "valid_until": (now + timedelta(days=180)).date().isoformat()})
     wrong_people_are_refused_on_a_physician_record(demo, ethics)
     demo.sign_all(ethics)
+    demo.sign_all(demo.create("institution_head_approval", {
+        "institution": "Osaka University Hospital", "head_name": "Director of Osaka University Hospital",
+        "protocol_number": "CART-JP-301", "decision": "approved",
+        "decided_on": (now - timedelta(days=178)).date().isoformat(), "irb_opinion": demo.numbers("ethics_approval")}))
     deviation = demo.create("deviation_report")
     demo.refused(deviation, "qa_approval", SECOND_QA, 409, "not due yet")
     demo.sign_all(deviation)
@@ -292,8 +296,13 @@ def test_demo_us_case_released_over_the_api_after_fda_allowed_earlier_treatment(
 
     demo.record("administration", now + timedelta(hours=1), physician)
     assert demo.answer("adverse_event", False, physician).status_code == 200
+    assert demo.answer("unanticipated_problem", False, physician).status_code == 200
+    demo.sign_all(demo.create("treatment_summary", {
+        "treatment_concluded_at": iso(now + timedelta(days=7)), "submitted_at": iso(now + timedelta(days=9)),
+        "related_documents": demo.numbers("qa_release")}))
     assert_released_and_complete(demo, {"treatment_not_before_30_days": "not_applicable",
-                                        "treatment_not_before_fda_permission": "met"})
+                                        "treatment_not_before_fda_permission": "met",
+                                        "treatment_summary_30_days": "met"})
     refusals_are_in_the_audit_trail_for_the_inspector(demo, at_least=6)
 
 
@@ -324,7 +333,9 @@ def test_demo_eu_case_released_over_the_api_and_notified_within_48_hours(demo_da
         demo.sign_all(demo.create("regulatory_notification", {
             "authority": authority, "jurisdiction": "EU", "notified_at": iso(administration + timedelta(hours=hours)),
             "what_notified": f"Supply of OOS batch {demo.case['lot']} to patient {demo.case['patient_ref']}."}))
-    assert_released_and_complete(demo, {"ema_notified": "met", "competent_authority_notified": "met"})
+    assert demo.answer("adverse_event", False, physician).status_code == 200
+    assert_released_and_complete(demo, {"ema_notified": "met", "competent_authority_notified": "met",
+                                        "mah_informed": "not_applicable"})
     refusals_are_in_the_audit_trail_for_the_inspector(demo, at_least=5)
 
 

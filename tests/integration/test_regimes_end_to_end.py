@@ -151,6 +151,10 @@ def test_jp_current_case_from_oos_to_release_and_the_trial_safety_report(driver,
                                             "patient_ref": None, "decision": "approved",
                                             "submitted_at": "2026-04-20T10:00:00+09:00",
                                             "decision_date": "2026-05-12", "valid_until": "2027-05-11"}))
+    d.sign_all(d.create("institution_head_approval", {  # J-GCP: the head of the institution approves the trial
+        "institution": "Osaka University Hospital", "head_name": "Director of Osaka University Hospital",
+        "protocol_number": "CART-JP-301", "decision": "approved", "decided_on": "2026-05-14",
+        "irb_opinion": d.numbers(("ethics_approval",))}))
 
     # The physician corrects the justification before signing: the first version is superseded.
     assert d.revise(justification, "Diagnosis completed with the line of therapy.", "yuki.mori",
@@ -180,7 +184,8 @@ def test_jp_current_case_from_oos_to_release_and_the_trial_safety_report(driver,
     d.sign_all(report)
     [clocks] = d.record_deadlines("safety_report", now=datetime(2026, 11, 21, tzinfo=TOKYO))
     assert {c.key: c.state for c in clocks} == {"trial_safety_report_7_days": dl.NOT_APPLICABLE,
-                                                "trial_safety_report_15_days": dl.MET}
+                                                "trial_safety_report_15_days": dl.MET,
+                                                "trial_safety_report_15_days_expected": dl.NOT_APPLICABLE}
     shown = {c.key: c.state for c in d.status(datetime(2026, 11, 21, tzinfo=TOKYO)).deadlines}
     assert shown["trial_safety_report_15_days"] == dl.MET  # the case page and dashboard list it too
 
@@ -277,10 +282,17 @@ def test_eu_case_from_oos_to_release_and_both_48_hour_notifications(driver, orga
         "authority": "national_competent_authority", "jurisdiction": "EU", "reference_number": "PEI-2026-0412",
         "what_notified": "Supply of OOS batch E2026-0107 to patient PT-EU3310 (Paul-Ehrlich-Institut).",
         "notified_at": "2026-10-26T09:00:00+01:00"}))
+    # The MAH is not the manufacturer: it is told too (Part IV 11.54); no adverse reaction followed.
+    d.sign_all(d.create("regulatory_notification", {
+        "authority": "marketing_authorisation_holder", "jurisdiction": "EU", "reference_number": "MAH-OOS-2026-031",
+        "what_notified": "Supply and administration of OOS batch E2026-0107 to patient PT-EU3310.",
+        "notified_at": "2026-10-25T09:30:00+01:00"}))
+    d.answer("adverse_event", False, by="lukas.weber")
 
     assert_case_complete(d, now=datetime(2026, 10, 27, tzinfo=BERLIN))
     assert_clocks(d, datetime(2026, 10, 27, tzinfo=BERLIN), {"ema_notified": dl.MET,
-                                                             "competent_authority_notified": dl.MET}, all_kept=True)
+                                                             "competent_authority_notified": dl.MET,
+                                                             "mah_informed": dl.MET}, all_kept=True)
     close_the_case(d)
     assert_all_refusals_audited_and_everything_verifies(d, organisation_pki)
 
@@ -340,6 +352,18 @@ def test_us_case_from_oos_to_release_30_days_after_fda_receipt_and_the_7_day_ind
     d.sign_all(report)
     [clocks] = d.record_deadlines("safety_report", now=datetime(2026, 11, 12, tzinfo=CHICAGO))
     assert {c.key: c.state for c in clocks} == {"ind_safety_report_7_days": dl.MET, "ind_safety_report_15_days": dl.MET}
+    # Unexpected, related and serious: an unanticipated problem the IRB hears of (312.66), and at the end of
+    # treatment the written summary to FDA (312.310(c)(2)).
+    d.answer("unanticipated_problem", True, by="emily.chen")
+    d.sign_all(d.create("irb_problem_report", {
+        "committee_name": "MD Anderson IRB", "problem": "Grade 4 ICANS after an OOS lot (CAR expression 14.5 %).",
+        "aware_at": "2026-11-04T07:30:00-06:00", "reported_at": "2026-11-06T10:00:00-06:00",
+        "related_documents": d.numbers(("safety_report",))}))
+    d.sign_all(d.create("treatment_summary", {
+        "treatment_concluded_at": "2026-11-10T12:00:00-06:00", "submitted_at": "2026-11-11T15:00:00-06:00",
+        "results": "Complete metabolic response on day 28 PET-CT is pending; ICANS resolved by day 8.",
+        "adverse_effects": "Grade 4 ICANS (AE report, IND 031744 SN 0004).",
+        "related_documents": d.numbers(("qa_release", "safety_report"))}))
 
     assert_case_complete(d, now=datetime(2026, 11, 12, tzinfo=CHICAGO))
     assert_clocks(d, datetime(2026, 11, 12, tzinfo=CHICAGO), {"treatment_not_before_30_days": dl.MET,
@@ -390,6 +414,11 @@ def test_us_emergency_case_released_on_telephone_authorisation_then_irb_report_a
 
     d.record_date("administration", datetime(2026, 11, 10, 6, 0, tzinfo=CHICAGO), by="emily.chen")
     d.answer("adverse_event", False, by="emily.chen")
+    d.answer("unanticipated_problem", False, by="emily.chen")
+    d.sign_all(d.create("treatment_summary", {
+        "treatment_concluded_at": "2026-11-17T12:00:00-06:00", "submitted_at": "2026-11-20T11:00:00-06:00",
+        "results": "Infusion tolerated; discharged on day 7.", "adverse_effects": "None beyond grade 1 CRS.",
+        "related_documents": d.numbers(("qa_release",))}))
     d.sign_all(irb_report)
     d.sign_all(d.create("regulatory_notification", {
         "authority": "fda", "jurisdiction": "US", "reference_number": "IND 031902 SN 0000",
@@ -398,8 +427,8 @@ def test_us_emergency_case_released_on_telephone_authorisation_then_irb_report_a
     now = datetime(2026, 11, 23, tzinfo=CHICAGO)
     assert_case_complete(d, now)
     assert d.checklist(now)["safety_report"].applies is False
-    assert_clocks(d, now, {"irb_notified_5_working_days": dl.MET, "written_ind_15_working_days": dl.MET},
-                  all_kept=True)
+    assert_clocks(d, now, {"irb_notified_5_working_days": dl.MET, "written_ind_15_working_days": dl.MET,
+                           "treatment_summary_30_days": dl.MET}, all_kept=True)
     close_the_case(d)
     assert_all_refusals_audited_and_everything_verifies(d, organisation_pki)
 
@@ -464,6 +493,7 @@ SAFETY_CASES = [
     ("jp_proposed", "endotoxin", "Endotoxin"),
     ("us", "mycoplasma", "Mycoplasma"),
     ("us_emergency", "sterility", "Sterility"),
+    ("us_protocol", "endotoxin", "Endotoxin"),
     ("eu", "endotoxin", "Endotoxin"),
 ]
 

@@ -42,7 +42,10 @@ def resolve_anchors(regime: Regime, *, case_dates: Mapping[str, datetime | None]
     case_records = list(records)
     resolved: dict[str, datetime | None] = {}
     for deadline in regime.deadlines:
-        for anchor, approved_only in ((deadline.anchor, False), (deadline.met_by, True)):
+        moments_of = [(deadline.anchor, False), (deadline.met_by, True)]
+        if deadline.warn_from is not None:
+            moments_of.append((deadline.warn_from, False))
+        for anchor, approved_only in moments_of:
             if anchor.type_key is None:
                 moment = case_dates.get(anchor.name)
                 resolved[anchor.text] = None if moment is None else require_aware(moment)

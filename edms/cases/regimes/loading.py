@@ -15,12 +15,13 @@ from edms.cases.regimes.parsing import (
     parse_condition,
     parse_deadline,
     parse_document,
+    parse_retention,
 )
 from edms.documents.types import DocumentType
 
 _TOP_KEYS = (
     "key", "jurisdiction", "default", "variant_of", "name", "description", "source", "release", "holidays",
-    "conditions", "documents", "deadlines",
+    "conditions", "documents", "deadlines", "retention",
 )
 
 
@@ -77,6 +78,8 @@ def _load_file(path: Path, types: Mapping[str, DocumentType]) -> Regime:
     default, variant_of = top.boolean("default", False), top.optional_string("variant_of")
     name, description, source = top.localized("name"), top.localized("description"), top.string("source")
     release, holidays = top.identifier("release"), _parse_holidays(top)
+    # Every regime says how long its records are kept (21 CFR 11.10(c)); a record type may differ.
+    retention = parse_retention(top.subtable("retention"), "retention")
     condition_tables = top.tables("conditions", required=False)
     document_tables, deadline_tables = top.tables("documents"), top.tables("deadlines", required=False)
     top.finish(_TOP_KEYS)
@@ -129,6 +132,7 @@ def _load_file(path: Path, types: Mapping[str, DocumentType]) -> Regime:
         deadlines=tuple(deadlines),
         path=path,
         source_sha256=hashlib.sha256(raw).hexdigest(),
+        retention=retention,
     )
 
 

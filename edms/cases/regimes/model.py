@@ -29,6 +29,7 @@ CASE_DATES: dict[str, LocalizedText] = {
     "oos_detected": LocalizedText("OOS result detected", "規格外結果の判明"),
     "decision": LocalizedText("Decision to use the OOS lot", "規格外ロット使用の決定"),
     "planned_administration": LocalizedText("Planned administration", "投与予定"),
+    "supply": LocalizedText("Lot supplied to the treating site", "実施医療機関へのロットの供給"),
     "administration": LocalizedText("Administration", "投与"),
 }
 
@@ -83,6 +84,25 @@ class ConditionRef:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long a record must be kept, from when, and why: `years` whole years after the moment `start`
+    names (a case date `case.<date>`, or `record.approved`, the approval of the record's version)."""
+
+    key: str  # "retention" for the regime's, "<type>.retention" for a record type's own
+    years: int
+    start: str
+    start_label: LocalizedText
+    source: str
+    assumption: bool
+    note: str | None
+
+    @property
+    def period(self) -> LocalizedText:
+        return LocalizedText(f"{self.years} year{'' if self.years == 1 else 's'} from {self.start_label.en.lower()}",
+                             f"{self.start_label.ja}から{self.years}年")
+
+
+@dataclass(frozen=True)
 class RegimeDocument:
     type_key: str
     document_type: DocumentType
@@ -92,6 +112,8 @@ class RegimeDocument:
     source: str
     assumption: bool
     note: str | None
+    # Where this record's retention differs from the regime's; `Regime.retention_of` gives the one that applies.
+    retention: Retention | None = None
 
     @property
     def required(self) -> bool:
@@ -150,6 +172,9 @@ class Deadline:
     source: str
     assumption: bool
     note: str | None
+    # Also warn when `offset` has passed since this moment, where sources count the same clock from an
+    # earlier moment (EU: 48 hours from supply in Sasai et al., from administration in the EMA Q&A).
+    warn_from: Anchor | None = None
 
     @property
     def record_type(self) -> str | None:
@@ -172,6 +197,14 @@ class Regime:
     deadlines: tuple[Deadline, ...]
     path: Path
     source_sha256: str
+    retention: Retention | None = None  # the loader requires it; None only for regimes built in code
+
+    def retention_of(self, type_key: str) -> Retention | None:
+        """The retention of a record of this type: its own where the regime declares one, else the regime's."""
+        for document in self.documents:
+            if document.type_key == type_key and document.retention is not None:
+                return document.retention
+        return self.retention
 
     def document(self, type_key: str) -> RegimeDocument:
         for document in self.documents:
@@ -180,9 +213,11 @@ class Regime:
         raise KeyError(f"regime '{self.key}' has no document '{type_key}'")
 
     @property
-    def assumptions(self) -> tuple[RegimeDocument | Deadline, ...]:
+    def assumptions(self) -> tuple[RegimeDocument | Deadline | Retention, ...]:
         steps: tuple[RegimeDocument | Deadline, ...] = (*self.documents, *self.deadlines)
-        return tuple(step for step in steps if step.assumption)
+        retentions = (self.retention, *(document.retention for document in self.documents))
+        return tuple(step for step in steps if step.assumption) + tuple(
+            retention for retention in retentions if retention is not None and retention.assumption)
 
 
 @dataclass(frozen=True)

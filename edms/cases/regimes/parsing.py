@@ -21,6 +21,7 @@ from edms.cases.regimes.model import (
     FieldTest,
     RegimeDocument,
     RegimeError,
+    Retention,
 )
 from edms.definitions import DefinitionTable, LocalizedText
 from edms.documents.types import SIGNING_ROLES, DocumentType, FieldDef
@@ -29,20 +30,30 @@ _DURATION = re.compile(r"^(\d{1,4}) (hours?|calendar days?|working days?)$")
 _CASE_ANCHOR = re.compile(r"^case\.([a-z][a-z0-9_]*)$")
 _FIELD_ANCHOR = re.compile(r"^([a-z][a-z0-9_]*)(?:\[([a-z][a-z0-9_]*)=([A-Za-z0-9_]+)\])?\.([a-z][a-z0-9_]*)$")
 _FIELD_PATH = re.compile(r"^([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)$")
+_YEARS = re.compile(r"^(\d{1,3}) years?$")
+RECORD_APPROVED = "record.approved"
+_RECORD_APPROVED_LABEL = LocalizedText("Approval of the record", "記録の承認")
 
 _CONDITION_KEYS = ("key", "question", "if_yes", "if_no", "asked_of", "answered_by", "equals")
 _DOCUMENT_KEYS = (
     "type", "prerequisites", "applies_when", "applies_unless", "satisfied_when", "source", "assumption", "note",
+    "retention",
 )
+_RETENTION_KEYS = ("period", "from", "source", "assumption", "note")
 _TEST_KEYS = ("field", "equals", "includes_all_of")
 _DEADLINE_KEYS = (
     "key", "label", "anchor", "offset", "direction", "met_by", "applies_when", "applies_unless", "per_record",
-    "warn_before", "source", "assumption", "note",
+    "warn_before", "warn_from", "source", "assumption", "note",
 )
 
 
 class RegimeTable(DefinitionTable):
     error_class = RegimeError
+
+    def subtable(self, key: str) -> RegimeTable:
+        """The table under `key` (required), read with the same error paths."""
+        value = self.take(key, (dict,), "a table", True)
+        return RegimeTable(self.source, f"{self.path}.{key}" if self.path else key, value)
 
 
 @dataclass
@@ -192,8 +203,34 @@ def parse_document(table: RegimeTable, ctx: RegimeContext) -> RegimeDocument:
     tests = tuple(_parse_test(item, type_key, ctx) for item in table.tables("satisfied_when", required=False))
     source = table.string("source")
     assumption, note = _parse_assumption(table)
+    retention = None
+    if table.has("retention"):
+        retention = parse_retention(table.subtable("retention"), f"{type_key}.retention")
     table.finish(_DOCUMENT_KEYS)
-    return RegimeDocument(type_key, ctx.types[type_key], prerequisites, condition, tests, source, assumption, note)
+    return RegimeDocument(type_key, ctx.types[type_key], prerequisites, condition, tests, source, assumption, note,
+                          retention)
+
+
+def parse_retention(table: RegimeTable, key: str) -> Retention:
+    """`period = "30 years"`, `from = "case.administration"` (a case date) or `"record.approved"`, `source`."""
+    period = table.string("period")
+    match = _YEARS.match(period)
+    if match is None or int(match.group(1)) < 1:
+        raise table.error(f"'{period}' is not a retention period (expected e.g. '30 years')", "period")
+    start = table.string("from")
+    case = _CASE_ANCHOR.match(start)
+    if start == RECORD_APPROVED:
+        label = _RECORD_APPROVED_LABEL
+    elif case is not None and case.group(1) in CASE_DATES:
+        label = CASE_DATES[case.group(1)]
+    else:
+        dates = ", ".join(f"case.{name}" for name in CASE_DATES)
+        raise table.error(f"'{start}' is not a moment retention can run from (expected {RECORD_APPROVED} or one of "
+                          f"{dates})", "from")
+    source = table.string("source")
+    assumption, note = _parse_assumption(table)
+    table.finish(_RETENTION_KEYS)
+    return Retention(key, int(match.group(1)), start, label, source, assumption, note)
 
 
 def _parse_anchor(table: RegimeTable, key: str, ctx: RegimeContext) -> Anchor:
@@ -261,8 +298,15 @@ def parse_deadline(table: RegimeTable, ctx: RegimeContext) -> Deadline:
         if warn.unit == "working_days":
             raise table.error("a warning window is elapsed time: give hours or calendar days", "warn_before")
         warn_before = timedelta(hours=warn.amount) if warn.unit == "hours" else timedelta(days=warn.amount)
+    warn_from = None
+    if table.has("warn_from"):
+        if direction == "not_before":
+            raise table.error("warn_from applies only to not_after deadlines", "warn_from")
+        warn_from = _parse_anchor(table, "warn_from", ctx)
+        if warn_from.text in (anchor.text, met_by.text):
+            raise table.error("warn_from must be another moment than the deadline's start and end", "warn_from")
     source = table.string("source")
     assumption, note = _parse_assumption(table)
     table.finish(_DEADLINE_KEYS)
     return Deadline(key, label, anchor, offset, direction, met_by, condition, per_record, warn_before, source,
-                    assumption, note)
+                    assumption, note, warn_from)

@@ -28,7 +28,7 @@ from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES, DocumentType
 
 ROOT = Path(__file__).resolve().parents[3]
 FORMS = ROOT / "forms"
-SHIPPED = ("eu", "us", "us_emergency", "jp_current", "jp_proposed")
+SHIPPED = ("eu", "us", "us_emergency", "us_protocol", "jp_current", "jp_proposed")
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,10 @@ def test_the_regimes_carry_the_clocks_of_the_issue(regimes):
         "fda_acknowledgement.telephone_authorized_at", "15 working days", "not_after")
     assert clock("us", "ind_safety_report_7_days")[1] == "7 calendar days"
     assert clock("jp_current", "trial_safety_report_15_days")[1] == "15 calendar days"
-    assert regimes["jp_proposed"].deadlines == ()  # ethics approval before administration is a gate
+    # Ethics approval before administration is a gate; the only clocks are the MAH's post-marketing reports.
+    assert [clock("jp_proposed", key)[1:] for key in ("postmarketing_report_15_days", "postmarketing_report_30_days")] == [
+        ("15 calendar days", "not_after"), ("30 calendar days", "not_after")]
+    assert all(deadline.per_record for deadline in regimes["jp_proposed"].deadlines)
     assert "ethics_approval" in regimes["jp_proposed"].document("qa_release").prerequisites
 
 
@@ -303,8 +306,12 @@ def test_clocks_start_from_drafts_but_are_met_only_by_approved_records(regimes):
     anchors = resolve_anchors(eu, case_dates={"administration": given}, records=records)
     assert anchors == {
         "case.administration": given,
+        "case.supply": None,
         "regulatory_notification[authority=ema].notified_at": None,
         "regulatory_notification[authority=national_competent_authority].notified_at": to_ema,
+        "regulatory_notification[authority=marketing_authorisation_holder].notified_at": None,
+        "safety_report.awareness_at": None,
+        "safety_report.submitted_at": None,
     }
     with pytest.raises(ValueError, match="naive"):
         resolve_anchors(eu, case_dates={"administration": datetime(2026, 10, 24, 8)}, records=[])
@@ -323,6 +330,11 @@ release = "qa_release"
 source = "Test source"
 name = { en = "Test", ja = "テスト" }
 description = { en = "Test regime", ja = "テスト制度" }
+
+[retention]
+period = "30 years"
+from = "case.administration"
+source = "R1"
 
 [[conditions]]
 key = "differ"

@@ -72,7 +72,8 @@ RECORDS: dict[str, dict[str, object]] = {
     "mah_agreement": {
         "manufacturer": "Example Manufacturing GmbH", "manufacturing_authorisation": "DE_BY_01_MIA_2024_0042",
         "mah": "Example Pharma B.V.", "agreement_reference": "QAG-ATMP-017 v3", "effective_from": "2025-06-01",
-        "covers_oos_supply": "yes", "responsibilities": "Manufacturer evaluates risk; MAH informs EMA within 48 h.",
+        "covers_oos_supply": "yes", "importer": "none",
+        "responsibilities": "Manufacturer evaluates risk; MAH informs EMA within 48 h.",
     },
 }
 
