@@ -20,6 +20,7 @@ from edms.documents.hashing import content_sha256
 from edms.documents.types import DocumentType, FieldError
 from edms.documents.uploads import UploadRejected, inspect_upload
 from edms.errors import N_, AuditedRefusal, UserError
+from edms.plaintext import UnsafeText, clean_line
 from edms.timeutil import utc_now
 from edms.users.models import User
 
@@ -93,6 +94,11 @@ def _validate(session: Session, doc_type: DocumentType, title: object, raw: dict
         errors["title"] = FieldError(N_("A title is required."))
     elif len(title) > 300:
         errors["title"] = FieldError(N_("The title is too long (300 characters at most)."))
+    else:
+        try:
+            title = clean_line(title)  # NFC like the values; no control, bidi or invisible characters
+        except UnsafeText as exc:
+            errors["title"] = FieldError(exc.message, **exc.params)
     for field in doc_type.fields:
         if field.type == "document_refs" and field.name not in errors:
             missing = _unknown_numbers(session, result.values[field.name])
