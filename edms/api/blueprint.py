@@ -7,8 +7,8 @@ from functools import wraps
 from flask import Blueprint, g, request
 
 from edms.application import access
-from edms.users.roles import INSPECTOR
 from edms.timeutil import require_aware
+from edms.users.roles import INSPECTOR
 from edms.users.tokens import user_for_token
 from edms.web.bounds import request_json
 from edms.web.errors import api_error

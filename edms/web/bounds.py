@@ -28,7 +28,7 @@ class HostileInput(Exception):
 class IdConverter(IntegerConverter):
     """`<int:...>` in a URL: an id a database column can hold; longer or larger is a 404."""
 
-    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002  (werkzeug's argument name)
+    def __init__(self, map, *args, **kwargs) -> None:
         kwargs.setdefault("max", DB_INT_MAX)
         super().__init__(map, *args, **kwargs)
 

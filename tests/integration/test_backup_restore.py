@@ -149,16 +149,16 @@ def test_a_backup_restored_after_edms_init_carries_its_own_pki_so_edms_verify_pa
         create_backup(app.extensions["edms"].engine, settings.data_dir, out)
     target = tmp_path / "target"
     env = {**os.environ, "EDMS_ENV": "testing", "EDMS_DATABASE_URL": "", "EDMS_DATA_DIR": str(target)}
-    assert subprocess.run([sys.executable, "-m", "edms.cli", "init"], env=env, capture_output=True).returncode == 0
+    assert subprocess.run(check=False, args=[sys.executable, "-m", "edms.cli", "init"], env=env, capture_output=True).returncode == 0
     created_by_init = (target / "pki" / "root-ca.pem").read_bytes() if (target / "pki" / "root-ca.pem").exists() else None
-    restored = subprocess.run([sys.executable, "-m", "edms.cli", "restore", str(archive)], env=env, capture_output=True, text=True)
+    restored = subprocess.run(check=False, args=[sys.executable, "-m", "edms.cli", "restore", str(archive)], env=env, capture_output=True, text=True)
     assert restored.returncode == 0, restored.stderr
     for path in (settings.data_dir / "pki").rglob("*"):
         if path.is_file():
             assert (target / "pki" / path.relative_to(settings.data_dir / "pki")).read_bytes() == path.read_bytes()
     set_aside = list(target.glob("pki.replaced-by-restore-*"))
     assert len(set_aside) == 1 and (created_by_init is None or (set_aside[0] / "root-ca.pem").read_bytes() == created_by_init)
-    verified = subprocess.run([sys.executable, "-m", "edms.cli", "verify"], env=env, capture_output=True, text=True)
+    verified = subprocess.run(check=False, args=[sys.executable, "-m", "edms.cli", "verify"], env=env, capture_output=True, text=True)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 

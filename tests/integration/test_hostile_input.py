@@ -66,7 +66,7 @@ def build(rule, integer) -> str:
         elif isinstance(converter, UUIDConverter):
             arguments[name] = uuid.uuid4()
         elif isinstance(converter, AnyConverter):
-            arguments[name] = sorted(converter.items)[0]
+            arguments[name] = min(converter.items)
         else:
             arguments[name] = "pdf"
     return rule.build(arguments, append_unknown=False)[1]

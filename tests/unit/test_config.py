@@ -87,7 +87,7 @@ def test_the_console_reports_a_bad_configuration_value_in_one_line_without_a_tra
     import sys
 
     env = {**os.environ, "EDMS_ENV": "testing", "EDMS_DATA_DIR": str(tmp_path), "EDMS_IDLE_MINUTES": "0.1"}
-    done = subprocess.run([sys.executable, "-m", "edms.cli", command], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(check=False, args=[sys.executable, "-m", "edms.cli", command], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == ["Error: EDMS_IDLE_MINUTES='0.1': expected a whole number"]
     assert not (tmp_path / "edms.sqlite3").exists()

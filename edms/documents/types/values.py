@@ -112,7 +112,7 @@ def _unit_suffix(field: FieldDef) -> str:
 
 def _written_digits(number: Decimal) -> int:
     """Digits of the number written out in full: 1e20 has 21, 0.001 has 4, 72.50 has 4."""
-    sign, digits, exponent = number.as_tuple()
+    _, digits, exponent = number.as_tuple()
     assert isinstance(exponent, int), "finite numbers only"
     before = max(len(digits) + exponent, 1)
     return before + max(-exponent, 0)
