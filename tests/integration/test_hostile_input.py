@@ -226,3 +226,16 @@ def test_a_nul_character_in_a_query_or_form_value_is_a_400(app, client, hostile)
     response = client.post(f"/cases/{hostile['case_id']}/status", data={
         "csrf_token": hostile["csrf"], "status": "closed", "reason": "done\x00"})
     assert response.status_code == 400
+
+
+@pytest.mark.req("A11-5")
+@pytest.mark.parametrize("name", ["Kenji\u202eSato", "Kenji\u200bSato", "Kenji\x07Sato"])
+def test_a_printed_name_with_control_bidirectional_or_invisible_characters_is_refused(app, people, name):
+    from edms.users.operations import AccountError
+
+    with pytest.raises(AccountError, match="The printed name may not hold U"):
+        people.make("kenji.sato", "author", printed_name=name)
+
+
+def test_a_printed_name_is_stored_in_nfc(app, people):
+    assert people.make("kenji.sato", "author", printed_name="Rene\u0301 Sato").printed_name == "Ren\u00e9 Sato"
