@@ -20,7 +20,7 @@ from edms.documents.hashing import content_sha256
 from edms.documents.types import DocumentType, FieldError
 from edms.documents.uploads import UploadRejected, inspect_upload
 from edms.errors import N_, AuditedRefusal, UserError
-from edms.plaintext import UnsafeText, clean_line
+from edms.plaintext import UnsafeText, check_text, clean_line
 from edms.timeutil import utc_now
 from edms.users.models import User
 
@@ -254,6 +254,10 @@ def revise(session: Session, ctx: AuditContext, user: User, doc_type: DocumentTy
     """A new draft version from the latest frozen one; the reason is mandatory (11.10(e), Annex 11 §9)."""
     if not isinstance(reason, str) or not reason.strip():
         raise ReasonRequired(N_("A reason is required for a new version."))
+    try:
+        check_text(reason, multi_line=True)  # printed in every rendition of the record
+    except UnsafeText as exc:
+        raise ReasonRequired(exc.message, **exc.params) from None
     if not may_author(user, doc_type):
         raise NotPermitted(N_("Your roles do not allow you to revise this type of document."))
     if document.status == m.WITHDRAWN:

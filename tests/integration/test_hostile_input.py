@@ -239,3 +239,31 @@ def test_a_printed_name_with_control_bidirectional_or_invisible_characters_is_re
 
 def test_a_printed_name_is_stored_in_nfc(app, people):
     assert people.make("kenji.sato", "author", printed_name="Rene\u0301 Sato").printed_name == "Ren\u00e9 Sato"
+
+
+@pytest.mark.req("A11-5")
+def test_a_signature_comment_or_refusal_reason_with_a_control_character_is_refused_and_nothing_is_signed(signing, client):
+    from edms.signatures.models import Signature
+    from tests.conftest import PASSWORD
+
+    path = f"/api/v1/documents/{signing.document_id}/versions/1"
+    headers = bearer(client, "kenji.sato")
+    signed = client.post(f"{path}/signatures", headers=headers, json={
+        "username": "kenji.sato", "password": PASSWORD, "meaning": "authored", "comment": "Confirmed\x0c by retest"})
+    assert signed.status_code == 400 and "U+000C" in signed.json["error"]["message"], signed.json
+    refused = client.post(f"{path}/reject", headers=headers, json={
+        "username": "kenji.sato", "password": PASSWORD, "reason": "Data\x1b missing"})
+    assert refused.status_code == 400 and "U+001B" in refused.json["error"]["message"], refused.json
+    with signing.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Signature)) == 0
+
+
+@pytest.mark.req("A11-5")
+def test_a_new_version_with_a_control_character_in_its_reason_is_refused(app, client, hostile):
+    document = hostile["document_id"]
+    assert client.post(f"/api/v1/documents/{document}/submit", headers=hostile["headers"]).status_code == 200
+    before = audit_count(app)
+    page = client.post(f"/documents/{document}/revise", data={"csrf_token": hostile["csrf"], "reason": "typo\x07"},
+                       follow_redirects=True)
+    assert page.status_code < 500 and "U+0007" in page.get_data(as_text=True)
+    assert audit_count(app) == before
