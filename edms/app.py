@@ -29,6 +29,7 @@ from edms.web import (
     signature_views,
     task_views,
 )
+from edms.web.bounds import IdConverter, refuse_nul_characters
 from edms.web.extensions import babel, csrf, limiter, login_manager
 from edms.web.i18n import LANGUAGES, local_time, select_locale
 from edms.web.runtime import close_db, db, finish
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         JSON_SORT_KEYS=False,
     )
     app.extensions["edms"] = build_services(settings, check_schema=check_schema)
+    app.url_map.converters["int"] = IdConverter  # an id too large for the database is a 404, not an overflow
 
     _init_extensions(app)
     _register_blueprints(app)
@@ -116,6 +118,7 @@ def _register_hooks(app: Flask) -> None:
     # Registered first, so it runs after every other after-request hook: the request's one commit.
     app.after_request(finish)
     app.before_request(guards.assign_request_id)
+    app.before_request(refuse_nul_characters)
     app.before_request(guards.enforce_idle_timeout)
     app.before_request(access_log.end_expired_sessions)
     app.before_request(guards.enforce_password_change)

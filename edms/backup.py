@@ -8,10 +8,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import stat
 import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from sqlalchemy import Date, Engine, LargeBinary, func, select, text, update
@@ -26,6 +27,8 @@ FORMAT = "edms-backup/1"
 # Protected rows whose content freezes once this column is set: restored unfrozen, then frozen, so the
 # triggers that refuse changes to frozen content (and new attachments on them) accept the restore.
 FREEZE_COLUMN = "frozen_at"
+# The only folders of the data directory a backup carries files for.
+FILE_FOLDERS = ("blobs", "pki")
 
 
 class BackupError(RuntimeError):
@@ -83,7 +86,7 @@ def create_backup(engine: Engine, data_dir: Path, out: BinaryIO) -> dict[str, An
                     digest.update(line)
                     count += 1
             description["tables"][table.name] = {"rows": count, "sha256": digest.hexdigest()}
-        for folder in ("blobs", "pki"):
+        for folder in FILE_FOLDERS:
             root = data_dir / folder
             for path in sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []:
                 data = path.read_bytes()
@@ -95,7 +98,12 @@ def create_backup(engine: Engine, data_dir: Path, out: BinaryIO) -> dict[str, An
 
 
 def restore_backup(archive_path: Path, engine: Engine, data_dir: Path) -> dict[str, Any]:
-    """Restore into an EMPTY database already migrated to the backup's schema revision."""
+    """Restore into an EMPTY database already migrated to the backup's schema revision.
+
+    The data directory may hold only what `edms init` made for that empty database: its PKI, which the
+    backup's PKI replaces (moved aside, never deleted), because the restored signatures verify only
+    under the keys that made them and the new keys have signed nothing. Stored files already there
+    are refused: they would belong to another instance. Every file lands inside the data directory."""
     with zipfile.ZipFile(archive_path) as archive:
         description = json.loads(archive.read("backup.json"))
         if description.get("format") != FORMAT:
@@ -106,21 +114,53 @@ def restore_backup(archive_path: Path, engine: Engine, data_dir: Path) -> dict[s
                 f"the backup is at schema {description['schema_revision']}, the database at {revision}: "
                 "migrate an empty database with `edms init` to the same version first"
             )
+        targets = {name: _file_target(archive, data_dir, name) for name in description["files"]}
         _check_members(archive, description)
         with engine.begin() as connection:
             for table in _tables():
                 if connection.execute(select(func.count()).select_from(table)).scalar_one():
                     raise BackupError(f"the database is not empty (table {table.name} has rows): restore needs an empty database")
+            _check_no_stored_files(data_dir)
             for table in _tables():
                 _restore_table(connection, archive, table)
             _refreeze(connection)
             _reset_sequences(connection)
-        for name in description["files"]:
-            target = data_dir / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.exists():
+            _set_pki_aside(data_dir, carried=any(name.startswith("pki/") for name in targets))
+            for name, target in targets.items():
+                target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(archive.read(name))
     return description
+
+
+def _file_target(archive: zipfile.ZipFile, data_dir: Path, name: object) -> Path:
+    """Where a listed file goes: under blobs/ or pki/ of the data directory, whatever the archive says."""
+    parts = PurePosixPath(name).parts if isinstance(name, str) and "\\" not in name and ":" not in name else ()
+    if (len(parts) < 2 or parts[0] not in FILE_FOLDERS or any(part in {"", ".", ".."} for part in parts)
+            or name != "/".join(parts)):
+        raise BackupError(f"the backup lists a file outside blobs/ and pki/: {name!r}; nothing was restored")
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise BackupError(f"the backup lists {name} but does not hold it; nothing was restored") from None
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise BackupError(f"{name} is a symbolic link; nothing was restored")
+    root = data_dir.resolve()
+    target = (data_dir / Path(*parts)).resolve()
+    if not target.is_relative_to(root):
+        raise BackupError(f"{name} would be written outside the data directory; nothing was restored")
+    return data_dir / Path(*parts)
+
+
+def _check_no_stored_files(data_dir: Path) -> None:
+    blobs = data_dir / "blobs"
+    if blobs.exists() and any(path.is_file() for path in blobs.rglob("*")):
+        raise BackupError(f"the data directory is not empty ({blobs} holds stored files): restore needs a new data directory")
+
+
+def _set_pki_aside(data_dir: Path, *, carried: bool) -> None:
+    pki = data_dir / "pki"
+    if carried and pki.exists():
+        pki.rename(data_dir / f"pki.replaced-by-restore-{utc_now():%Y%m%dT%H%M%SZ}")
 
 
 def _check_members(archive: zipfile.ZipFile, description: dict[str, Any]) -> None:

@@ -199,7 +199,7 @@ def backup(archive: str) -> None:
 @main.command()
 @click.argument("archive", type=click.Path(exists=True, dir_okay=False))
 def restore(archive: str) -> None:
-    """Restore a backup into an EMPTY database migrated with `edms init`."""
+    """Restore a backup into an EMPTY database migrated with `edms init` (its PKI replaces the new one)."""
     from pathlib import Path
 
     from edms.application import backups

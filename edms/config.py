@@ -94,30 +94,62 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
 
-def _coerce(value: str, like: Any) -> Any:
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+# Settings that count something (minutes, events): a value below 1 would disable a control silently.
+POSITIVE_SETTINGS = ("idle_minutes", "api_token_minutes", "audit_checkpoint_every")
+
+
+def _coerce(name: str, value: str, like: Any) -> Any:
+    """The variable's text as the type of the value it overrides; a bad value is a ConfigError naming it."""
     if isinstance(like, list):
         return [item.strip() for item in value.split(",") if item.strip()]
     if isinstance(like, bool):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    if isinstance(like, int):
-        return int(value)
-    if isinstance(like, float):
-        return float(value)
+        word = value.strip().lower()
+        if word not in TRUE_WORDS | FALSE_WORDS:
+            raise ConfigError(f"{name}={value!r}: expected one of {', '.join(sorted(TRUE_WORDS | FALSE_WORDS))}")
+        return word in TRUE_WORDS
+    try:
+        if isinstance(like, int):
+            return int(value)
+        if isinstance(like, float):
+            return float(value)
+    except ValueError:
+        kind = "a whole number" if isinstance(like, int) else "a number"
+        raise ConfigError(f"{name}={value!r}: expected {kind}") from None
     return value
 
 
 def _apply_environment(values: dict[str, Any], prefix: str) -> None:
     for key, value in list(values.items()):
-        env_value = os.environ.get(f"{prefix}{key.upper()}")
+        name = f"{prefix}{key.upper()}"
+        env_value = os.environ.get(name)
         if env_value is not None:
-            values[key] = _coerce(env_value, value)
+            values[key] = _coerce(name, env_value, value)
+
+
+def _check_positive(raw: dict[str, Any]) -> None:
+    for key in POSITIVE_SETTINGS:
+        value = raw.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value < 10**9:
+            raise ConfigError(f"{key} (EDMS_{key.upper()}) must be a number from 1 up, not {value!r}")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def _section(kind, name: str, values: dict[str, Any]):
     unknown = set(values) - {f.name for f in fields(kind)}
     if unknown:
         raise ConfigError(f"unknown configuration key(s) in [{name}]: {', '.join(sorted(unknown))}")
-    return kind(**values)
+    try:
+        return kind(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[{name}]: {exc}") from None
 
 
 def _config_file(name: str) -> Path:
@@ -131,12 +163,12 @@ def _config_file(name: str) -> Path:
 def load_settings(environment: str | None = None, overrides: dict[str, Any] | None = None) -> Settings:
     """Merge default.toml, <environment>.toml, EDMS_* variables, then explicit overrides."""
     environment = environment or os.environ.get("EDMS_ENV", "development")
-    raw: dict[str, Any] = tomllib.loads(_config_file("default.toml").read_text("utf-8"))
+    raw: dict[str, Any] = _read_toml(_config_file("default.toml"))
     env_file = _config_file(f"{environment}.toml")
     if environment != "development":
         if not env_file.exists():
             raise ConfigError(f"unknown environment '{environment}': no {env_file}")
-        layered = tomllib.loads(env_file.read_text("utf-8"))
+        layered = _read_toml(env_file)
         for name in SECTIONS:
             raw[name] = {**raw.get(name, {}), **layered.pop(name, {})}
         raw.update(layered)
@@ -151,6 +183,7 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"unknown configuration key(s): {', '.join(sorted(unknown))}")
+    _check_positive(raw)
     # Relative to the directory edms is started in: an installed edms has no project folder of its own.
     data_dir = Path(raw["data_dir"]).absolute()
     raw["data_dir"] = data_dir

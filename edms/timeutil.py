@@ -10,7 +10,10 @@ def utc_now() -> datetime:
 def require_aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("naive datetimes are not allowed: give a time zone")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is outside the years 1 to 9999 in UTC") from None
 
 
 def is_valid_zone(name: str) -> bool:
@@ -42,9 +45,11 @@ def isoformat_utc(value: datetime) -> str:
 def parse_local(value: str, zone: str) -> datetime | None:
     """An HTML datetime-local value read in `zone` (None if it is not a date and time)."""
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(zone))
+        moment = datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(zone))
+        require_aware(moment)  # a local time near year 1 or 9999 may have no UTC equivalent
     except ValueError:
         return None
+    return moment
 
 
 def parse_utc(text: str) -> datetime:

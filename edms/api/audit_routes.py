@@ -6,10 +6,11 @@ from flask import g, jsonify, request
 from edms.api.blueprint import bp, token_required
 from edms.api.openapi import describe
 from edms.application import audit_trail
-from edms.audit.search import FilterError, event_json, oldest_first, parse_filter
+from edms.audit.search import MAX_PAGE, FilterError, event_json, oldest_first, parse_filter
 from edms.pki import PkiError, trust_anchors
 from edms.users.queries import find_user
 from edms.users.roles import ADMIN, INSPECTOR, QA
+from edms.web.bounds import query_int
 from edms.web.errors import api_error
 from edms.web.runtime import audit_context, db, services, settings
 
@@ -27,8 +28,8 @@ def _user_id(username: str) -> int | None:
 def audit_events():
     try:
         flt = parse_filter(request.args, g.api_user.timezone, _user_id)
-        after = request.args.get("after", type=int)
-        limit = request.args.get("limit", default=100, type=int)
+        after = query_int("after")
+        limit = query_int("limit", 100, low=1, high=MAX_PAGE)
     except FilterError as exc:
         return api_error(400, "invalid_filter", str(exc), {"parameters": list(FILTERS)})
     events, next_after = oldest_first(db(), flt, after=after, limit=limit)

@@ -7,8 +7,10 @@ from functools import wraps
 from flask import Blueprint, g, request
 
 from edms.application import access
+from edms.timeutil import require_aware
 from edms.users.roles import INSPECTOR
 from edms.users.tokens import user_for_token
+from edms.web.bounds import request_json
 from edms.web.errors import api_error
 from edms.web.runtime import audit_context, db, services
 
@@ -42,8 +44,14 @@ def token_required(*roles: str):
     return decorator
 
 
+@bp.before_request
+def refuse_hostile_json() -> None:
+    """Every JSON body is checked, also where the view ignores it: no request carries one past this."""
+    request_json()
+
+
 def json_body() -> dict:
-    body = request.get_json(silent=True)
+    body = request_json()
     return body if isinstance(body, dict) else {}
 
 
@@ -55,4 +63,8 @@ def aware_time(body: dict, key: str, error: type[Exception]) -> datetime:
         raise error(f"'{key}' must be an ISO 8601 date and time with its offset") from None
     if value.tzinfo is None:
         raise error(f"'{key}' must include its UTC offset, e.g. 2026-11-20T09:30:00+09:00")
+    try:
+        require_aware(value)
+    except ValueError:
+        raise error(f"'{key}' is outside the years 1 to 9999 in UTC") from None
     return value

@@ -14,6 +14,7 @@ from edms.cases.errors import CaseError
 from edms.cases.facts import CASE_OPENERS, CaseFacts
 from edms.cases.queries import case_documents, case_status
 from edms.timeutil import isoformat_utc
+from edms.web.bounds import query_int
 from edms.web.errors import api_error
 from edms.web.runtime import audit_context, db, services
 
@@ -72,10 +73,10 @@ def list_cases():
     for name in ("lot", "patient_ref", "jurisdiction", "status"):
         if request.args.get(name):
             query = query.where(getattr(cm.Case, name) == request.args[name])
-    after = request.args.get("after", type=int)
+    after = query_int("after")
     if after:
         query = query.where(cm.Case.id > after)
-    limit = min(request.args.get("limit", 50, type=int), 200)
+    limit = query_int("limit", 50, low=1, high=200)
     cases = db().scalars(query.limit(limit)).all()
     return jsonify({"items": [case_json(c) for c in cases], "next_after": cases[-1].id if len(cases) == limit else None})
 

@@ -16,6 +16,7 @@ from edms.documents.renditions import render_docx, render_pdf
 from edms.documents.types import LANGUAGES, DocumentType, FieldDef, FieldError, LocalizedText
 from edms.timeutil import isoformat_utc
 from edms.users.roles import CONTENT_ROLES
+from edms.web.bounds import query_int
 from edms.web.errors import api_error
 from edms.web.runtime import audit_context, db, services
 
@@ -305,8 +306,8 @@ describe("/documents/{id}/versions/{n}", "GET", "One version: values, status, co
 def diff_versions(document_id: int):
     document = _document_or_404(document_id)
     numbers = [version.version for version in document.versions]
-    old = _version_or_404(document, request.args.get("a", type=int) or numbers[max(len(numbers) - 2, 0)])
-    new = _version_or_404(document, request.args.get("b", type=int) or numbers[-1])
+    old = _version_or_404(document, query_int("a") or numbers[max(len(numbers) - 2, 0)])
+    new = _version_or_404(document, query_int("b") or numbers[-1])
     changes = queries.diff_versions(services().document_types[document.type_key], old, new, _language())
     return jsonify({
         "a": old.version, "b": new.version, "reason": new.reason,

@@ -18,13 +18,14 @@ from edms.inspection.package import (
     NothingToExport,
     Scope,
 )
-from edms.inspection.search import CASE_FIELDS, PAGE_SIZE, SearchError, parse_query, search
+from edms.inspection.search import CASE_FIELDS, MAX_PAGE, PAGE_SIZE, SearchError, parse_query, search
 from edms.inspection.timeline import Timeline, case_timeline, document_timeline
 from edms.pki import PkiError
 from edms.signatures.errors import SigningFailed
 from edms.signatures.presentation import manifestation_json
 from edms.timeutil import isoformat_utc
 from edms.users.roles import INSPECTOR, QA, REGULATORY
+from edms.web.bounds import query_int
 from edms.web.errors import api_error
 from edms.web.runtime import audit_context, db, services
 
@@ -52,8 +53,7 @@ def search_records():
         query = parse_query(request.args, g.api_user.timezone)
     except SearchError as exc:
         return api_error(400, "invalid_query", str(exc))
-    results = search(db(), query, before=request.args.get("before", type=int),
-                     limit=request.args.get("limit", default=PAGE_SIZE, type=int))
+    results = search(db(), query, before=query_int("before"), limit=query_int("limit", PAGE_SIZE, low=1, high=MAX_PAGE))
     return jsonify({"items": [_hit_json(hit) for hit in results.hits], "next_before": results.next_before})
 
 

@@ -73,9 +73,12 @@ def _integer(params: Mapping[str, str], name: str) -> int | None:
     if value is None:
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise FilterError(N_("'%(name)s' must be a whole number."), name=name) from None
+    if abs(number) > 2**63 - 1:  # what a database column holds
+        raise FilterError(N_("'%(name)s' is out of range."), name=name)
+    return number
 
 
 def _moment(value: str, zone: str, name: str, *, end_of_day: bool) -> datetime:
@@ -83,9 +86,9 @@ def _moment(value: str, zone: str, name: str, *, end_of_day: bool) -> datetime:
     try:
         if "T" not in value:
             day = date.fromisoformat(value) + timedelta(days=1 if end_of_day else 0)
-            return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(ZoneInfo("UTC"))
+            return require_aware(datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)))
         return require_aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
         raise FilterError(
             N_("'%(name)s' must be a date (YYYY-MM-DD) or a date and time with its offset."), name=name
         ) from None

@@ -16,6 +16,7 @@ from edms.cases.regimes import CASE_DATES, Regime, administration_blockers
 from edms.documents.operations import next_in_sequence
 from edms.documents.types import DocumentType
 from edms.errors import N_
+from edms.plaintext import UnsafeText, check_text
 from edms.timeutil import is_valid_zone, require_aware, utc_now
 from edms.users.models import User
 from edms.users.roles import AUTHOR, PHYSICIAN, QA, REGULATORY
@@ -27,9 +28,17 @@ def create_case(session: Session, ctx: AuditContext, user: User, regimes: Mappin
     regime = regimes.get(facts.regime_key)
     if regime is None:
         raise CaseError(N_("Unknown regime '%(regime)s'."), regime=facts.regime_key)
-    for name, value in (("product", facts.product), ("lot", facts.lot), ("treating site", facts.treating_site)):
+    for name, value, longest in (("product", facts.product, 200), ("lot", facts.lot, 64),
+                                 ("treating site", facts.treating_site, 200)):
         if not value.strip():
             raise CaseError(N_("The %(what)s is required."), what=name)
+        try:
+            check_text(value)
+        except UnsafeText as exc:
+            raise CaseError(N_("The %(what)s may not hold %(code)s: control, bidirectional and invisible characters "
+                               "are refused."), what=name, code=exc.params["code"]) from None
+        if len(value.strip()) > longest:
+            raise CaseError(N_("The %(what)s is too long (%(limit)s characters at most)."), what=name, limit=longest)
     if not re.fullmatch(PATIENT_REF_PATTERN, facts.patient_ref.strip()):
         raise CaseError(N_("The patient reference must be a pseudonymous code such as PT-7Q4X, never a name."))
     if not is_valid_zone(facts.site_timezone):

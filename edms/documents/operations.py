@@ -32,6 +32,7 @@ from edms.documents.uploads import (
     inspect_upload,
 )
 from edms.errors import N_
+from edms.plaintext import UnsafeText, check_text, clean_line
 from edms.timeutil import utc_now
 from edms.users.models import User
 
@@ -49,6 +50,11 @@ def _validate(session: Session, doc_type: DocumentType, title: object, raw: dict
         errors["title"] = FieldError(N_("A title is required."))
     elif len(title) > 300:
         errors["title"] = FieldError(N_("The title is too long (300 characters at most)."))
+    else:
+        try:
+            title = clean_line(title)  # NFC like the values; no control, bidi or invisible characters
+        except UnsafeText as exc:
+            errors["title"] = FieldError(exc.message, **exc.params)
     for field in doc_type.fields:
         if field.type == "document_refs" and field.name not in errors:
             numbers = result.values[field.name]
@@ -196,6 +202,10 @@ def revise(session: Session, ctx: AuditContext, user: User, doc_type: DocumentTy
     """A new draft version from the latest frozen one; the reason is mandatory (11.10(e), Annex 11 §9)."""
     if not isinstance(reason, str) or not reason.strip():
         raise ReasonRequired(N_("A reason is required for a new version."))
+    try:
+        check_text(reason, multi_line=True)  # printed in every rendition of the record
+    except UnsafeText as exc:
+        raise ReasonRequired(exc.message, **exc.params) from None
     if not may_author(user, doc_type):
         raise NotPermitted(N_("Your roles do not allow you to revise this type of document."))
     if document.status == m.WITHDRAWN:

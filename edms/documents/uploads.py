@@ -12,9 +12,14 @@ import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass
-from xml.etree import ElementTree
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+
+from edms.documents.pdf_scan import PdfTooLarge, active_content
+from edms.documents.zip_scan import scan_parts
 from edms.errors import N_, UserError
+from edms.plaintext import BIDI_CONTROLS
 
 PDF = "application/pdf"
 PNG = "image/png"
@@ -55,7 +60,18 @@ _EXECUTABLES: tuple[tuple[bytes, str], ...] = (
     (b"\xcf\xfa\xed\xfe", "a macOS executable (Mach-O)"),
     (b"\xca\xfe\xba\xbe", "a macOS universal executable or Java class"),
     (b"#!", "a script with an interpreter line (#!)"),
+    (b"\xef\xbb\xbf#!", "a script with an interpreter line (#!)"),
+    (b"L\x00\x00\x00\x01\x14\x02\x00", "a Windows shortcut (LNK)"),
+    (b"\x00asm", "a WebAssembly module"),
 )
+
+# Names that Windows, a browser or a shell runs when opened, whatever the content looks like.
+_EXECUTABLE_NAMES = frozenset({
+    "exe", "dll", "scr", "com", "pif", "cpl", "msi", "msp", "msc", "bat", "cmd", "ps1", "psm1", "vbs", "vbe", "js",
+    "jse", "wsf", "wsh", "hta", "jar", "sh", "bash", "zsh", "py", "pl", "rb", "php", "lnk", "reg", "inf", "apk", "app",
+    "dmg", "pkg", "deb", "rpm", "iso", "img", "vhd", "svg", "svgz", "htm", "html", "xhtml", "mht", "mhtml", "url",
+    "website", "application", "appref-ms", "gadget", "chm", "iqy", "slk", "library-ms", "settingcontent-ms",
+})
 
 _OTHER_FORMATS: tuple[tuple[bytes, str], ...] = (
     (b"\x1f\x8b", "a gzip archive"),
@@ -70,6 +86,11 @@ _OTHER_FORMATS: tuple[tuple[bytes, str], ...] = (
 )
 
 _MARKUP = re.compile(rb"^\s*<(?:!doctype|html|\?xml|svg|script)", re.IGNORECASE)
+# What a browser that sniffs content takes for a page, anywhere near the start of a "text" file.
+_SNIFFED_MARKUP = re.compile(rb"<(?:!doctype|html|head|body|script|svg|iframe|object|embed|img|a\s|\?xml)[\s>/]",
+                             re.IGNORECASE)
+_LEADING_NOISE = re.compile(rb"^(?:\xef\xbb\xbf|\s|<!--.*?-->)+", re.DOTALL)
+_SNIFF_BYTES = 1024
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _UNSAFE_NAME_CHARS = re.compile(r'[<>:"|?*]')
 
@@ -121,6 +142,7 @@ def inspect_upload(
     sha256 = hashlib.sha256(data).hexdigest()
     if declared_sha256 is not None:
         _check_declared_hash(declared_sha256, sha256)
+    _check_name(filename)
     display_name = safe_display_name(filename)
     media_type = detect_media_type(display_name, data, max_expanded_bytes=max_expanded_bytes)
     extension = display_name.rpartition(".")[2].lower() if "." in display_name else ""
@@ -132,6 +154,17 @@ def inspect_upload(
             media_type=media_type,
         )
     return UploadInfo(safe_display_name=display_name, media_type=media_type, size=len(data), sha256=sha256)
+
+
+def _check_name(filename: str) -> None:
+    """Refuse names that disguise their extension or that the reader's system would run."""
+    hidden = sorted({f"U+{ord(char):04X}" for char in filename if char in BIDI_CONTROLS})
+    if hidden:
+        raise UploadRejected(N_("The file name contains %(codes)s, which can disguise its real extension; rename the file."),
+                             codes=", ".join(hidden))
+    extension = safe_display_name(filename).rpartition(".")[2].lower()
+    if "." in safe_display_name(filename) and extension in _EXECUTABLE_NAMES:
+        raise UploadRejected(N_("Files named .%(extension)s are run when opened and are not accepted."), extension=extension)
 
 
 def _check_declared_hash(declared: str, actual: str) -> None:
@@ -170,6 +203,8 @@ def detect_media_type(display_name: str, data: bytes, *, max_expanded_bytes: int
             raise UploadRejected(N_("Executable files are not accepted (this is %(what)s)."), what=description)
     for magic, media_type in _SIGNATURES:
         if data.startswith(magic):
+            if media_type == PDF:
+                _check_pdf(data, max_expanded_bytes)
             return media_type
     if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return _ooxml_type(data, max_expanded_bytes)
@@ -179,6 +214,17 @@ def detect_media_type(display_name: str, data: bytes, *, max_expanded_bytes: int
     if len(data) > 262 and data[257:262] == b"ustar":
         raise UploadRejected(N_("This file type is not accepted (this is %(what)s)."), what="a tar archive")
     return _text_type(display_name, data)
+
+
+def _check_pdf(data: bytes, max_expanded_bytes: int) -> None:
+    try:
+        found = active_content(data, max_expanded_bytes)
+    except PdfTooLarge:
+        raise UploadRejected(N_("The PDF's streams expand beyond the limit of %(limit)d bytes (possible compression bomb)."),
+                             limit=max_expanded_bytes) from None
+    if found:
+        raise UploadRejected(N_("PDFs with active content are not accepted (this one has %(what)s); print it to a plain PDF."),
+                             what=", ".join(found))
 
 
 def _text_type(display_name: str, data: bytes) -> str:
@@ -193,7 +239,8 @@ def _text_type(display_name: str, data: bytes) -> str:
         raise UploadRejected(
             N_("Text files must be UTF-8; this one is not (Shift_JIS or another encoding?). Save it as UTF-8 and upload again.")
         ) from None
-    if _MARKUP.match(data.removeprefix(b"\xef\xbb\xbf")):
+    head = _LEADING_NOISE.sub(b"", data[:_SNIFF_BYTES * 64], count=1)
+    if _MARKUP.match(head) or _SNIFFED_MARKUP.search(head[:_SNIFF_BYTES]) or head.startswith(b"#!"):
         raise UploadRejected(N_("HTML, SVG or XML markup is not accepted; upload a PDF instead."))
     # Content cannot tell CSV from other text; the name only chooses between two equally safe types.
     return CSV if display_name.lower().endswith(".csv") else TEXT
@@ -219,6 +266,12 @@ def _ooxml_type(data: bytes, max_expanded_bytes: int) -> str:
     content_types = _read_content_types(archive)
     if any("macroenabled" in value.lower() or "vbaproject" in value.lower() for value in content_types):
         raise UploadRejected(N_("Macro-enabled Office files (DOCM, XLSM) are not accepted; save as DOCX or XLSX."))
+    try:
+        finding = scan_parts(archive, data, max_expanded_bytes)
+    except (zipfile.BadZipFile, ValueError):
+        raise UploadRejected(N_("The file looks like a ZIP archive but is damaged.")) from None
+    if finding is not None:
+        raise UploadRejected(finding.message, **finding.params)
     for value in content_types:
         if value in _OOXML_MAIN_PARTS:
             return _OOXML_MAIN_PARTS[value]
@@ -260,8 +313,7 @@ def _read_content_types(archive: zipfile.ZipFile) -> list[str]:
             xml = part.read(_MAX_CONTENT_TYPES_BYTES + 1)
         if len(xml) > _MAX_CONTENT_TYPES_BYTES:
             raise UploadRejected(N_("The Office file's content type list is implausibly large."))
-        # Stdlib expat: no external entities are fetched and entity expansion is bounded.
-        root = ElementTree.fromstring(xml)
-    except (zipfile.BadZipFile, ElementTree.ParseError, RuntimeError, NotImplementedError, OSError):
+        root = fromstring(xml, forbid_dtd=True)  # defusedxml: no DTD, no entity expansion, nothing fetched
+    except (zipfile.BadZipFile, ParseError, DefusedXmlException, RuntimeError, NotImplementedError, OSError):
         raise UploadRejected(N_("The Office file is damaged (its content type list cannot be read).")) from None
     return [element.get("ContentType", "") for element in root if element.tag.endswith(("}Override", "}Default"))]

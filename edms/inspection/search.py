@@ -71,16 +71,16 @@ def _day(value: str, zone: str, name: str, *, end: bool) -> datetime:
     try:
         if "T" not in value:
             day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
-            return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(ZoneInfo("UTC"))
+            return require_aware(datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)))
         return require_aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
         raise SearchError(N_("'%(name)s' must be a date (YYYY-MM-DD) or a date and time with its offset."),
                           name=name) from None
 
 
 def parse_query(params: Mapping[str, str], zone: str) -> SearchQuery:
     case = _text(params, "case")
-    if case is not None and not case.isdigit():
+    if case is not None and not (case.isascii() and case.isdigit() and len(case) <= 18):
         raise SearchError(N_("'%(name)s' must be a whole number."), name="case")
     since, until = _text(params, "from"), _text(params, "to")
     return SearchQuery(

@@ -30,6 +30,7 @@ from edms.documents.operations import mark_approved, mark_rejected
 from edms.documents.queries import version_hash
 from edms.documents.types import DocumentType
 from edms.errors import N_
+from edms.plaintext import UnsafeText, check_text
 from edms.signatures import totp
 from edms.signatures.ceremony import Credentials, SigningEnvironment
 from edms.signatures.errors import AccountLocked, CredentialsRefused, InvalidRequest, NotReady, SigningFailed
@@ -73,6 +74,10 @@ def _sign(session: Session, ctx: AuditContext, env: SigningEnvironment, doc_type
             raise InvalidRequest(N_("A reason is required to refuse to sign."))
         if comment and len(comment) > MAX_COMMENT:
             raise InvalidRequest(N_("The comment is too long (%(n)s characters at most)."), n=MAX_COMMENT)
+        try:
+            check_text(comment or "", multi_line=True)  # printed under the signature in every rendition
+        except UnsafeText as exc:
+            raise InvalidRequest(exc.message, **exc.params) from None
         document, version = _lock(session, document, version)
         signed = signed_steps(session, version)
         target, grounds = check_may_sign(session, doc_type, user, document, version, signed, step_name=step_name,

@@ -1,6 +1,8 @@
 """Every state change of an account: one function each, audited in the same transaction."""
 from __future__ import annotations
 
+import unicodedata
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -8,6 +10,7 @@ from edms.audit import AuditContext, record
 from edms.audit.record import diff
 from edms.config import PasswordPolicy
 from edms.errors import N_
+from edms.plaintext import UnsafeText, check_text
 from edms.timeutil import is_valid_zone, require_aware, utc_now
 from edms.users.errors import AccountError, CurrentPasswordWrong
 from edms.users.models import PasswordHistory, User, UserRole
@@ -22,6 +25,14 @@ def _check_profile(profile: Profile) -> None:
         raise AccountError(N_("The printed name is required: it appears under every signature."))
     if len(profile.printed_name) > 200:
         raise AccountError(N_("The printed name is too long (200 characters at most)."))
+    for text, refusal in ((profile.printed_name, N_("The printed name may not hold %(code)s: control, bidirectional "
+                                                    "and invisible characters are refused.")),
+                          (profile.title, N_("The title may not hold %(code)s: control, bidirectional and invisible "
+                                             "characters are refused."))):
+        try:
+            check_text(text)
+        except UnsafeText as exc:
+            raise AccountError(refusal, code=exc.params["code"]) from None
     if profile.email and ("@" not in profile.email or len(profile.email) > 254):
         raise AccountError(N_("The e-mail address is not valid."))
     if not is_valid_zone(profile.timezone):
@@ -58,7 +69,7 @@ def create_user(
     now = utc_now()
     user = User(
         username=name,
-        printed_name=profile.printed_name.strip(),
+        printed_name=unicodedata.normalize("NFC", profile.printed_name.strip()),
         title=profile.title.strip(),
         email=profile.email.strip(),
         timezone=profile.timezone,
@@ -83,7 +94,7 @@ def update_profile(session: Session, ctx: AuditContext, user: User, profile: Pro
     _require_reason(reason)
     _check_profile(profile)
     before = user.snapshot()
-    user.printed_name = profile.printed_name.strip()
+    user.printed_name = unicodedata.normalize("NFC", profile.printed_name.strip())
     user.title = profile.title.strip()
     user.email = profile.email.strip()
     user.timezone = profile.timezone

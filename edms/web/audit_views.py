@@ -24,6 +24,7 @@ from edms.pki import PkiError, trust_anchors
 from edms.timeutil import utc_now
 from edms.users.queries import find_user
 from edms.users.roles import ADMIN, INSPECTOR, QA
+from edms.web.bounds import query_int
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services, settings
@@ -63,8 +64,7 @@ def _filter_params() -> dict[str, str]:
 
 
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return query_int(name)
 
 
 def show_value(value: Any) -> str:

@@ -18,6 +18,7 @@ from edms.errors import N_
 from edms.timeutil import parse_local, zone_names
 from edms.users.models import User
 from edms.users.roles import CONTENT_ROLES, PHYSICIAN, QA, REGULATORY
+from edms.web.bounds import db_int
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services
@@ -58,7 +59,7 @@ def create():
     if request.method == "POST" and form.validate_on_submit():
         zone = request.form.get("site_timezone", "UTC")
         detected = parse_local(request.form.get("oos_detected_at", ""), zone) if zone in zone_names() else None
-        physician = request.form.get("physician_id", type=int)
+        physician = request.form.get("physician_id", type=db_int)
         if detected is None:
             flash(_("Give the date and time the OOS result was detected."), "error")
         else:

@@ -12,6 +12,7 @@ from edms.application import delegations
 from edms.timeutil import parse_local, utc_now
 from edms.users.models import User
 from edms.users.roles import ADMIN, CONTENT_ROLES
+from edms.web.bounds import db_int
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services
@@ -35,8 +36,8 @@ def index():
     status = 200
     if request.method == "POST" and form.validate_on_submit():
         session = db()
-        delegator = session.get(User, request.form.get("delegator_id", type=int) or 0) if is_admin else me
-        delegate_to = session.get(User, request.form.get("delegate_id", type=int) or 0)
+        delegator = session.get(User, request.form.get("delegator_id", type=db_int) or 0) if is_admin else me
+        delegate_to = session.get(User, request.form.get("delegate_id", type=db_int) or 0)
         # Entered in the person's own zone, as the form says.
         starts = parse_local(request.form.get("starts_at", ""), me.timezone)
         ends = parse_local(request.form.get("ends_at", ""), me.timezone)

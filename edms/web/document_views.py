@@ -19,6 +19,7 @@ from edms.documents.presentation import display_value
 from edms.documents.queries import diff_versions, get_document, may_author, values_of
 from edms.documents.renditions import render_docx, render_pdf
 from edms.users.roles import CONTENT_ROLES
+from edms.web.bounds import db_int, query_int
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services
@@ -123,7 +124,7 @@ def create(type_key: str):
 
 def _case_from_request():
     """A document created from a case page belongs to that case."""
-    case_id = request.values.get("case", type=int)
+    case_id = request.values.get("case", type=db_int)
     if case_id is None:
         return None
     case = db().get(Case, case_id)
@@ -264,8 +265,8 @@ def diff(document_id: int):
     document = _document_or_404(document_id)
     doc_type = _types()[document.type_key]
     numbers = [v.version for v in document.versions]
-    a = request.args.get("a", type=int) or (numbers[-2] if len(numbers) > 1 else numbers[-1])
-    b = request.args.get("b", type=int) or numbers[-1]
+    a = query_int("a") or (numbers[-2] if len(numbers) > 1 else numbers[-1])
+    b = query_int("b") or numbers[-1]
     old, new = _version_or_404(document, a), _version_or_404(document, b)
     changes = diff_versions(doc_type, old, new, _language())
     return render_template("documents/diff.html", document=document, doc_type=doc_type, old=old, new=new,

@@ -23,6 +23,7 @@ from edms.signatures.errors import SigningFailed
 from edms.users.roles import INSPECTOR, QA, REGULATORY
 from edms.verifier.bundle import zipapp_bytes
 from edms.web.audit_views import show_value
+from edms.web.bounds import query_int
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services
@@ -62,7 +63,7 @@ def search_page():
     except SearchError as exc:
         error, query = translate_error(exc), None
     if query is not None and not query.empty:
-        results = search(db(), query, before=request.args.get("before", type=int))
+        results = search(db(), query, before=query_int("before"))
     return render_template("inspection/search.html", params=params, error=error, results=results,
                            statuses=dm.VERSION_STATUSES, meanings=SIGNATURE_MEANINGS, language=_language())
 

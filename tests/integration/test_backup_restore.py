@@ -135,6 +135,101 @@ def test_backup_and_restore_from_the_console(app, people, settings, tmp_path):
     assert again.returncode != 0 and "not empty" in again.stderr
 
 
+
+@pytest.mark.req("11.10(c)")
+@pytest.mark.req("A11-7")
+def test_a_backup_restored_after_edms_init_carries_its_own_pki_so_edms_verify_passes(app, people, settings, organisation_pki,
+                                                                                    tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    def edms(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "edms.cli", *args], env=env, capture_output=True, text=True,
+                              check=False)
+
+    fill(app, people)
+    archive = tmp_path / "edms-backup.zip"
+    with archive.open("wb") as out:
+        create_backup(app.extensions["edms"].engine, settings.data_dir, out)
+    target = tmp_path / "target"
+    env = {**os.environ, "EDMS_ENV": "testing", "EDMS_DATABASE_URL": "", "EDMS_DATA_DIR": str(target)}
+    assert edms("init").returncode == 0
+    init_root = target / "pki" / "root-ca.pem"
+    created_by_init = init_root.read_bytes() if init_root.exists() else None
+    restored = edms("restore", str(archive))
+    assert restored.returncode == 0, restored.stderr
+    for path in (settings.data_dir / "pki").rglob("*"):
+        if path.is_file():
+            assert (target / "pki" / path.relative_to(settings.data_dir / "pki")).read_bytes() == path.read_bytes()
+    set_aside = list(target.glob("pki.replaced-by-restore-*"))
+    assert len(set_aside) == 1 and (created_by_init is None or (set_aside[0] / "root-ca.pem").read_bytes() == created_by_init)
+    verified = edms("verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def _archive_listing(source: bytes, tmp_path, name: str, *, symlink: bool = False):
+    """The backup with one more listed file under `name` (its hash recorded, so only the name is wrong)."""
+    import hashlib
+    import json
+
+    hostile = tmp_path / "hostile.zip"
+    with zipfile.ZipFile(io.BytesIO(source)) as original, zipfile.ZipFile(hostile, "w") as copy:
+        description = json.loads(original.read("backup.json"))
+        for item in original.infolist():
+            if item.filename != "backup.json":
+                copy.writestr(item, original.read(item))
+        member = zipfile.ZipInfo(name)
+        if symlink:
+            member.external_attr = (0o120777 << 16)
+        copy.writestr(member, b"owned")
+        description["files"][name] = hashlib.sha256(b"owned").hexdigest()
+        copy.writestr("backup.json", json.dumps(description))
+    return hostile
+
+
+@pytest.mark.req("A11-7")
+@pytest.mark.parametrize(("name", "symlink"), [
+    ("../escaped.txt", False), ("blobs/../../escaped.txt", False), ("/tmp/edms-escaped.txt", False),
+    ("pki/../../escaped.txt", False), ("blobs\\..\\..\\escaped.txt", False), ("C:/escaped.txt", False),
+    ("config/escaped.txt", False), ("blobs/link", True),
+])
+def test_restore_never_writes_outside_the_data_directory_whatever_names_the_archive_holds(
+        app, people, settings, tmp_path, name, symlink):
+    fill(app, people)
+    buffer = io.BytesIO()
+    create_backup(app.extensions["edms"].engine, settings.data_dir, buffer)
+    hostile = _archive_listing(buffer.getvalue(), tmp_path, name, symlink=symlink)
+    data_dir = tmp_path / "deep" / "data"
+    data_dir.mkdir(parents=True)
+    fresh = make_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    upgrade(fresh)
+    with pytest.raises(BackupError, match="nothing was restored"):
+        restore_backup(hostile, fresh, data_dir)
+    assert not (tmp_path / "deep" / "escaped.txt").exists() and not (tmp_path / "escaped.txt").exists()
+    assert not list(data_dir.rglob("*"))
+    with make_session_factory(fresh)() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+    fresh.dispose()
+
+
+def test_restore_refuses_a_data_directory_that_already_holds_stored_files(app, people, settings, tmp_path):
+    fill(app, people)
+    buffer = io.BytesIO()
+    create_backup(app.extensions["edms"].engine, settings.data_dir, buffer)
+    archive = tmp_path / "backup.zip"
+    archive.write_bytes(buffer.getvalue())
+    data_dir = tmp_path / "used"
+    (data_dir / "blobs" / "ab").mkdir(parents=True)
+    (data_dir / "blobs" / "ab" / "abcdef").write_bytes(b"another instance's file")
+    fresh = make_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    upgrade(fresh)
+    with pytest.raises(BackupError, match="data directory is not empty"):
+        restore_backup(archive, fresh, data_dir)
+    with make_session_factory(fresh)() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+    fresh.dispose()
+
 @pytest.mark.req("A11-7")
 def test_an_administrator_downloads_a_backup_from_the_admin_page_and_the_act_is_audited(app, people, admin_client):
     from tests.conftest import csrf_token

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Rule
 
 from edms.api.blueprint import SAFE_METHODS
 from edms.signatures.models import Signature
@@ -44,7 +44,7 @@ def url_for_rule(rule: Rule, values: dict[str, object]) -> str:
             arguments[name] = converter.items[0]
         elif kind == "UUIDConverter":
             arguments[name] = values["uuid"]
-        elif kind == "IntegerConverter":
+        elif isinstance(converter, IntegerConverter):  # edms's bounded ids are one
             arguments[name] = values.get(name, values["document_id"])
         else:
             arguments[name] = "x"

@@ -1,6 +1,7 @@
 """Role × route: administrators manage accounts but never touch controlled content; content roles never
 administer (21 CFR 11.10(g), PIC/S PI 041 §9.5). Routes come from the app's URL map, so new ones are covered."""
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from tests.conftest import csrf_token, sign_in
 
@@ -14,7 +15,7 @@ def write_routes(app, prefixes):
 
 
 def url(rule):
-    return rule.build({name: 1 if type(rule._converters[name]).__name__ == "IntegerConverter" else "pdf"
+    return rule.build({name: 1 if isinstance(rule._converters[name], IntegerConverter) else "pdf"
                        for name in rule.arguments})[1]
 
 

@@ -66,3 +66,39 @@ def test_an_unknown_role_in_totp_roles_stops_the_services_before_anything_is_ope
     with pytest.raises(ConfigError, match="totp_roles: unknown role\\(s\\) nurse"):
         build_services(settings)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("EDMS_IDLE_MINUTES", "0.1", "EDMS_IDLE_MINUTES='0.1': expected a whole number"),
+    ("EDMS_IDLE_MINUTES", "abc", "EDMS_IDLE_MINUTES='abc': expected a whole number"),
+    ("EDMS_IDLE_MINUTES", "0", r"idle_minutes \(EDMS_IDLE_MINUTES\) must be a number from 1 up"),
+    ("EDMS_API_TOKEN_MINUTES", "-5", r"api_token_minutes \(EDMS_API_TOKEN_MINUTES\) must be a number from 1 up"),
+    ("EDMS_SECURE_COOKIES", "maybe", "EDMS_SECURE_COOKIES='maybe': expected one of"),
+    ("EDMS_PASSWORD_MIN_LENGTH", "twelve", "EDMS_PASSWORD_MIN_LENGTH='twelve': expected a whole number"),
+    ("EDMS_SMTP_TIMEOUT_SECONDS", "soon", "EDMS_SMTP_TIMEOUT_SECONDS='soon': expected a number"),
+])
+def test_a_bad_environment_value_is_a_configuration_error_naming_the_variable(monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=message):
+        load_settings("testing")
+
+
+def test_a_configuration_file_that_is_not_toml_is_a_configuration_error_naming_the_file(monkeypatch, tmp_path):
+    (tmp_path / "default.toml").write_text("idle_minutes = = 15\n", "utf-8")
+    monkeypatch.setenv("EDMS_CONFIG_DIR", str(tmp_path))
+    with pytest.raises(ConfigError, match="default.toml"):
+        load_settings("development")
+
+
+@pytest.mark.parametrize("command", ["init", "serve"])
+def test_the_console_reports_a_bad_configuration_value_in_one_line_without_a_traceback(tmp_path, command):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "EDMS_ENV": "testing", "EDMS_DATA_DIR": str(tmp_path), "EDMS_IDLE_MINUTES": "0.1"}
+    done = subprocess.run([sys.executable, "-m", "edms.cli", command], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == ["Error: EDMS_IDLE_MINUTES='0.1': expected a whole number"]
+    assert not (tmp_path / "edms.sqlite3").exists()

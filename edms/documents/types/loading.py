@@ -27,10 +27,15 @@ from edms.documents.types.model import (
 
 # Unbounded input is never accepted; a definition may lower or raise these.
 DEFAULT_MAX_LENGTH = {"text": 200, "textarea": 20000}
+# Digits a number may have written out in full (before and after the point): `1e2000000` would be two
+# million. Integers stop at 15 digits, which the canonical JSON (RFC 8785, IEEE doubles) holds exactly.
+DEFAULT_MAX_DIGITS = {"number": 20, "integer": 15}
+HIGHEST_MAX_DIGITS = {"number": 100, "integer": 15}
 
 # Keys that only make sense for some field types.
 _TYPE_KEYS: dict[str, frozenset[str]] = {
     "max_length": frozenset({"text", "textarea"}),
+    "max_digits": frozenset({"number", "integer"}),
     "pattern": frozenset({"text"}),
     "example": frozenset({"text"}),
     "min": frozenset({"number", "integer"}),
@@ -131,6 +136,7 @@ def _parse_field(table: _Table) -> FieldDef:
         max_length=table.integer("max_length", default=DEFAULT_MAX_LENGTH.get(kind), high=1_000_000),
         pattern=_parse_pattern(table, example),
         example=example,
+        max_digits=table.integer("max_digits", default=DEFAULT_MAX_DIGITS.get(kind), high=HIGHEST_MAX_DIGITS.get(kind, 1)),
         minimum=table.decimal("min"),
         maximum=table.decimal("max"),
         unit=table.optional_string("unit"),

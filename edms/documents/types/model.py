@@ -53,6 +53,8 @@ class FieldDef:
     max_length: int | None = None
     pattern: re.Pattern[str] | None = None
     example: str | None = None
+    # Number and integer fields: digits written out in full, before and after the point.
+    max_digits: int | None = None
     minimum: Decimal | None = None
     maximum: Decimal | None = None
     unit: str | None = None

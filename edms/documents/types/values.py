@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from edms.documents.types.model import FieldDef
 from edms.errors import N_
+from edms.plaintext import UnsafeText, check_text
 from edms.timeutil import isoformat_utc, require_aware
 
 _MAX_NUMBER_CHARS = 50
@@ -92,6 +93,10 @@ def _clean_text(field: FieldDef, value: object, zone: str | None) -> str:
     allowed = "\n\t" if field.type == "textarea" else ""
     if any(unicodedata.category(char) == "Cc" and char not in allowed for char in text):
         raise InvalidValue(N_("Contains control characters.") if allowed else N_("Contains control characters or line breaks."))
+    try:
+        check_text(text, multi_line=field.type == "textarea")
+    except UnsafeText as exc:
+        raise InvalidValue(exc.message, **exc.params) from None
     if field.max_length is not None and len(text) > field.max_length:
         raise InvalidValue(N_("At most %(limit)s characters are allowed (got %(length)s)."), limit=field.max_length,
                        length=len(text))
@@ -105,7 +110,18 @@ def _unit_suffix(field: FieldDef) -> str:
     return f" {field.unit}" if field.unit else ""
 
 
+def _written_digits(number: Decimal) -> int:
+    """Digits of the number written out in full: 1e20 has 21, 0.001 has 4, 72.50 has 4."""
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int), "finite numbers only"
+    before = max(len(digits) + exponent, 1)
+    return before + max(-exponent, 0)
+
+
 def _check_range(field: FieldDef, number: Decimal) -> None:
+    if field.max_digits is not None and _written_digits(number) > field.max_digits:
+        raise InvalidValue(N_("The number has too many digits (%(limit)s at most, written out in full)."),
+                           limit=field.max_digits)
     if field.minimum is not None and number < field.minimum:
         raise InvalidValue(N_("Must be at least %(limit)s%(unit)s."), limit=field.minimum, unit=_unit_suffix(field))
     if field.maximum is not None and number > field.maximum:
@@ -168,7 +184,10 @@ def _clean_datetime(field: FieldDef, value: object, zone: str | None) -> datetim
         if zone is None:
             raise InvalidValue(N_("Give the time zone offset, e.g. 2026-11-25T21:06+09:00."))
         moment = moment.replace(tzinfo=ZoneInfo(zone))
-    return require_aware(moment)
+    try:
+        return require_aware(moment)
+    except ValueError:
+        raise InvalidValue(N_("'%(value)s' is outside the years 1 to 9999 in UTC."), value=value) from None
 
 
 def _clean_choice(field: FieldDef, value: object, zone: str | None) -> str:
