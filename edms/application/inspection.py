@@ -24,6 +24,6 @@ def export(services: Services, session: Session, ctx: AuditContext, scope: Scope
     snapshot and writes its event and checkpoint itself (SQLite allows one writer at a time)."""
     complete(session)
     env = ExportEnvironment(services.settings, services.document_types, services.blobs, services.system_signer,
-                            services.signing_authority)
+                            services.signing_authority, services.regimes)
     return export_package(services.engine, services.sessions, ctx, env, scope, out, language=language,
                           display_tz=display_tz)

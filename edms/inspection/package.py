@@ -128,7 +128,7 @@ class ExportEnvironment:
     signer: Callable[[], SystemSigner]
     authority: Callable[[], SigningAuthority]
     # The case regimes, for each case record's retention end (manifest and report).
-    regimes: Mapping[str, Regime] = field(default_factory=dict)
+    regimes: Mapping[str, Regime]
 
 
 @dataclass(frozen=True)
