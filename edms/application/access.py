@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from edms.application.reauthentication import confirm_identity
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext, record
@@ -13,6 +14,7 @@ from edms.signatures import keys
 from edms.users import operations as ops
 from edms.users.authentication import AuthResult, authenticate
 from edms.users.models import User
+from edms.users.sessions import end_sessions, end_web_sessions
 from edms.users.tokens import issue_token, revoke_token
 
 
@@ -24,7 +26,9 @@ def sign_in(services: Services, session: Session, ctx: AuditContext, username: s
 
 
 def sign_out(services: Services, session: Session, ctx: AuditContext, user: User) -> None:
+    """The session ends on the server: its cookie, replayed, no longer signs anyone in."""
     with use_case(session):
+        end_web_sessions(user)
         record(session, ctx, "auth.signed_out", "user", user.id)
 
 
@@ -53,9 +57,12 @@ def withdraw_token(services: Services, session: Session, ctx: AuditContext, toke
 
 def change_own_password(services: Services, session: Session, ctx: AuditContext, user: User, current: str,
                         new: str) -> None:
-    """A wrong current password is refused and audited (`CurrentPasswordWrong` keeps its record)."""
+    """A wrong current password is refused, audited and counted towards lockout; on success every other
+    session and token of the person ends (the caller starts a fresh session for the page in use)."""
     with use_case(session):
+        confirm_identity(services, session, ctx, user, current, act="a password change")
         ops.change_own_password(session, ctx, services.settings.password, user, current, new)
+        end_sessions(session, ctx, user, "password changed")
         # The person just proved both passwords: their signing key is re-wrapped under the new one.
         keys.rewrap(session, ctx, services.settings.password, user, current, new)
 

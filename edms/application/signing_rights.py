@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from edms.application.reauthentication import confirm_identity
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
@@ -25,9 +26,12 @@ def start_totp_enrolment(services: Services, session: Session, ctx: AuditContext
         return gates.start_totp_enrolment(session, ctx, user)
 
 
-def confirm_totp(services: Services, session: Session, ctx: AuditContext, user: User, code: str) -> TotpEnrolment:
-    """A wrong code is refused and audited (`GateRecordRefused` keeps its record)."""
+def confirm_totp(services: Services, session: Session, ctx: AuditContext, user: User, code: str, *,
+                 password: str | None) -> TotpEnrolment:
+    """The new second factor takes effect: confirmed with the person's password first (a wrong one is refused,
+    audited and counted towards lockout); a wrong code is refused and audited (`GateRecordRefused` keeps its record)."""
     with use_case(session):
+        confirm_identity(services, session, ctx, user, password, act="a second-factor enrolment")
         return gates.confirm_totp(session, ctx, user, code)
 
 

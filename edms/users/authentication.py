@@ -13,6 +13,7 @@ from edms.timeutil import utc_now
 from edms.users.models import User
 from edms.users.passwords import verify_password
 from edms.users.queries import find_user
+from edms.users.sessions import end_sessions
 
 
 class Outcome(enum.Enum):
@@ -85,5 +86,6 @@ def register_failure(session: Session, ctx: AuditContext, policy: PasswordPolicy
         # The lockout event is the administrators' alert (11.300(d)); the web layer also lists it on their home page.
         record(session, ctx, "auth.locked", "user", user.id, changes={"locked": {"old": False, "new": True}},
                reason=f"{user.failed_logins} consecutive failed attempts")
+        end_sessions(session, ctx, user, "account locked")
         return AuthResult(Outcome.LOCKED, user)
     return AuthResult(Outcome.BAD_CREDENTIALS, user)

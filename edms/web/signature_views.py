@@ -16,6 +16,7 @@ from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectF
 from wtforms.validators import DataRequired, Length, Optional
 
 from edms.application import signing, signing_rights
+from edms.application.reauthentication import ReauthenticationRefused
 from edms.crypto.cms import signature_value
 from edms.documents import models as dm
 from edms.documents.queries import values_of
@@ -82,6 +83,8 @@ class TrainingForm(FlaskForm):
 
 class TotpConfirmForm(FlaskForm):
     code = StringField(_l("Code shown by the app"), validators=[DataRequired(), Length(max=12)])
+    # A new second factor changes how the person signs: confirmed with the password, like a signature.
+    password = PasswordField(_l("Your password, to confirm"), validators=[DataRequired(), Length(max=1024)])
 
 
 def _language() -> str:
@@ -265,8 +268,9 @@ def totp_enrolment():
         return redirect(url_for("signatures.totp_enrolment"))
     if form.validate_on_submit():
         try:
-            signing_rights.confirm_totp(services(), database, audit_context(), user, form.code.data)
-        except GateRecordRefused as exc:
+            signing_rights.confirm_totp(services(), database, audit_context(), user, form.code.data,
+                                        password=form.password.data)
+        except (GateRecordRefused, ReauthenticationRefused) as exc:
             flash(translate_error(exc), "error")  # the failed confirmation stays audited
         else:
             flash(_("Your authenticator app is enrolled: signatures will ask for its code."), "success")

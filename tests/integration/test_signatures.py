@@ -171,7 +171,8 @@ def test_no_key_is_ever_issued_under_a_password_an_administrator_set(signing, ap
     signing.sign(signing.author)
     with transaction(signing.sessions) as session:
         accounts.reset_password(services, session, context(signing.admin), session.get(User, signing.reviewer.id),
-                                "Temporary-Pass-2026", "forgot the password")
+                                "Temporary-Pass-2026", "forgot the password",
+                                actor=session.get(User, signing.admin.id), actor_password=PASSWORD)
     with pytest.raises(NotReady, match="temporary password an administrator set"):
         signing.sign(signing.reviewer, password="Temporary-Pass-2026")
     assert credentials_of(signing, signing.reviewer) == []
@@ -385,7 +386,8 @@ def test_an_administrators_reset_revokes_the_certificate_and_the_person_gets_a_n
     [old] = credentials_of(signing, signing.author)
     with transaction(signing.sessions) as session:
         accounts.reset_password(services, session, context(signing.admin), session.get(User, signing.author.id),
-                                "Temporary-Pass-2026", "locked out on night shift")
+                                "Temporary-Pass-2026", "locked out on night shift",
+                                actor=session.get(User, signing.admin.id), actor_password=PASSWORD)
     [revoked] = credentials_of(signing, signing.author)
     assert revoked.revoked_at is not None and revoked.wrapped_key == b""  # the key is destroyed
     assert revoked.revocation_reason == "password reset by an administrator"
