@@ -12,6 +12,7 @@ from edms.users.roles import INSPECTOR
 from edms.users.tokens import user_for_token
 from edms.web.bounds import request_json
 from edms.web.errors import api_error
+from edms.web.guards import PACKAGE_EXPORTS
 from edms.web.runtime import audit_context, db, services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -33,7 +34,7 @@ def token_required(*roles: str):
                 access.refuse_api_request(services(), session, audit_context(), request.path, had_token=bool(token))
                 return api_error(401, "unauthorized", "A valid bearer token is required: POST /api/v1/auth/token.")
             g.api_user = user
-            if request.method not in SAFE_METHODS and user.has_role(INSPECTOR):
+            if request.method not in SAFE_METHODS and user.has_role(INSPECTOR) and request.endpoint not in PACKAGE_EXPORTS:
                 return api_error(403, "forbidden", "Inspector accounts are read-only.")
             if roles and not user.has_role(*roles):
                 return api_error(403, "forbidden", "Your roles do not allow this request.")
