@@ -7,10 +7,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from edms.application.reauthentication import confirm_identity
+from edms.application.refusal_windows import RefusalWindows
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext, record
 from edms.signatures import keys
+from edms.timeutil import utc_now
 from edms.users import operations as ops
 from edms.users.authentication import AuthResult, authenticate
 from edms.users.models import User
@@ -38,11 +40,21 @@ def time_out(services: Services, session: Session, ctx: AuditContext, user: User
                reason=f"idle for more than {services.settings.idle_minutes:g} minutes")
 
 
-def refuse_api_request(services: Services, session: Session, ctx: AuditContext, path: str, *, had_token: bool) -> None:
-    """A request without a valid bearer token (21 CFR 11.10(h)): refused, and audited."""
+def refuse_api_request(services: Services, session: Session, ctx: AuditContext, path: str, *, had_token: bool,
+                       windows: RefusalWindows) -> None:
+    """A request without a valid bearer token (21 CFR 11.10(h)): refused, and audited, the first few of its
+    client's window at once and the rest of the window as one event with their count (`RefusalWindows`)."""
+    client = ctx.client_addr or "unknown"
+    at_once, closed = windows.refuse(client, utc_now())
     with use_case(session):
-        record(session, ctx, "api.auth_failed", "api", path,
-               reason="unknown, expired or revoked bearer token" if had_token else "missing bearer token")
+        for window in closed:
+            record(session, ctx, "api.auth_failed", "api", window.client,
+                   changes={"count": {"old": None, "new": window.count}},
+                   reason=f"{window.count} further requests refused (no valid bearer token, or throttled) from {window.client} "
+                          f"between {window.start.isoformat()} and {window.end.isoformat()}")
+        if at_once:
+            record(session, ctx, "api.auth_failed", "api", path, changes={"count": {"old": None, "new": 1}},
+                   reason="unknown, expired or revoked bearer token" if had_token else "missing bearer token")
 
 
 def grant_token(services: Services, session: Session, ctx: AuditContext, user: User) -> tuple[str, datetime]:
