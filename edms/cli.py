@@ -8,7 +8,7 @@ import click
 from edms.application.services import Services, build_services
 from edms.application.unit_of_work import command
 from edms.audit import AuditContext
-from edms.config import ConfigError, load_settings
+from edms.config import ConfigError, load_settings, refuse_public_secrets
 from edms.db import make_engine
 from edms.notifications.models import STATUS_LABELS as NOTIFICATION_STATUSES
 
@@ -86,9 +86,11 @@ def serve(host: str, port: int, threads: int) -> None:
     from edms.app import create_app
     from edms.migrate import SchemaOutOfDate
 
+    settings = _settings()
     try:
-        app = create_app(_settings())
-    except SchemaOutOfDate as exc:
+        refuse_public_secrets(settings, host=host)
+        app = create_app(settings)
+    except (SchemaOutOfDate, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"edms listening on http://{host}:{port}/")
     waitress_serve(app, host=host, port=port, threads=threads)
