@@ -11,6 +11,7 @@ from edms.audit import AuditContext
 from edms.config import ConfigError, load_settings, refuse_public_secrets
 from edms.db import make_engine
 from edms.notifications.models import STATUS_LABELS as NOTIFICATION_STATUSES
+from edms.signatures.totp_secrets import sealing_key
 
 
 def _settings():
@@ -45,7 +46,7 @@ def init() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     before = current_revision(engine)
-    upgrade(engine)
+    upgrade(engine, totp_sealing_key=sealing_key(settings))
     click.echo(f"Database {engine.url.render_as_string(hide_password=True)}: {before or 'empty'} -> {head_revision()}")
     store = PkiStore.for_settings(settings)
     try:

@@ -90,6 +90,7 @@ class Settings:
     tsa_url: str = ""
     tsa_ca_file: str = ""
     totp_roles: tuple[str, ...] = ()
+    totp_key: str = ""  # seals TOTP secrets in the database; empty: derived from secret_key
     forms_dir: Path = FORMS_DIR
     password: PasswordPolicy = field(default_factory=PasswordPolicy)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)

@@ -12,6 +12,7 @@ from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
 from edms.signatures import gates
 from edms.signatures.models import IdentityVerification, PolicyAcknowledgement, TotpEnrolment, TrainingRecord
+from edms.signatures.totp_secrets import sealing_key
 from edms.users.models import User
 
 
@@ -23,7 +24,7 @@ def acknowledge_policy(services: Services, session: Session, ctx: AuditContext, 
 
 def start_totp_enrolment(services: Services, session: Session, ctx: AuditContext, user: User) -> TotpEnrolment:
     with use_case(session):
-        return gates.start_totp_enrolment(session, ctx, user)
+        return gates.start_totp_enrolment(session, ctx, user, sealing_key(services.settings))
 
 
 def confirm_totp(services: Services, session: Session, ctx: AuditContext, user: User, code: str, *,
@@ -32,7 +33,7 @@ def confirm_totp(services: Services, session: Session, ctx: AuditContext, user: 
     audited and counted towards lockout); a wrong code is refused and audited (`GateRecordRefused` keeps its record)."""
     with use_case(session):
         confirm_identity(services, session, ctx, user, password, act="a second-factor enrolment")
-        return gates.confirm_totp(session, ctx, user, code)
+        return gates.confirm_totp(session, ctx, user, code, sealing_key(services.settings))
 
 
 def record_identity(services: Services, session: Session, ctx: AuditContext, verifier: User, subject: User, *,

@@ -27,6 +27,7 @@ from edms.signatures.ceremony import Credentials, SigningEnvironment, session_re
 from edms.signatures.errors import GateRecordRefused, SigningFailed
 from edms.signatures.manifest import MAX_COMMENT
 from edms.signatures.models import IdentityVerification, Signature, SigningCredential, TrainingRecord
+from edms.signatures.totp_secrets import sealing_key, secret_of
 from edms.timeutil import utc_now
 from edms.users.models import User, UserRole
 from edms.users.roles import ADMIN, CONTENT_ROLES, QA
@@ -276,11 +277,13 @@ def totp_enrolment():
             flash(_("Your authenticator app is enrolled: signatures will ask for its code."), "success")
             return redirect(url_for("signatures.readiness"))
     pending = gates.pending_totp(database, user)
-    uri = None
+    uri = secret = None
     if pending is not None:
-        uri = totp.provisioning_uri(totp.from_base32(pending.secret_base32), account=user.username,
-                                    issuer=settings().organisation)
+        shared = secret_of(sealing_key(settings()), pending)
+        secret = totp.to_base32(shared)
+        uri = totp.provisioning_uri(shared, account=user.username, issuer=settings().organisation)
     return render_template("signatures/totp.html", form=form, start_form=FlaskForm(), pending=pending, uri=uri,
+                           secret=secret,
                            active=gates.active_totp(database, user),
                            required=gates.totp_required(user, settings().totp_roles))
 

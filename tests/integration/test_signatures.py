@@ -23,6 +23,7 @@ from edms.signatures.errors import AccountLocked, CredentialsRefused, GateRecord
 from edms.signatures.keys import current_credential
 from edms.signatures.models import Signature, SigningCredential
 from edms.signatures.presentation import current_trust
+from edms.signatures.totp_secrets import sealing_key, secret_of
 from edms.signatures.verification import verify_stored
 from edms.timeutil import utc_now
 from edms.users.models import User
@@ -231,12 +232,14 @@ def test_a_role_listed_in_totp_roles_signs_with_a_one_time_code(signing):
         signing.sign(signing.reviewer)
     with transaction(signing.sessions) as session:
         reviewer = session.get(User, signing.reviewer.id)
-        secret = totp.from_base32(gates.start_totp_enrolment(session, context(reviewer), reviewer).secret_base32)
+        key = sealing_key(signing.settings)
+        secret = secret_of(key, gates.start_totp_enrolment(session, context(reviewer), reviewer, key))
     with pytest.raises(GateRecordRefused, match="code is not correct"), transaction(signing.sessions) as session:
-        gates.confirm_totp(session, context(signing.reviewer), session.get(User, signing.reviewer.id), "000000")
+        gates.confirm_totp(session, context(signing.reviewer), session.get(User, signing.reviewer.id), "000000",
+                           key)
     with transaction(signing.sessions) as session:
         gates.confirm_totp(session, context(signing.reviewer), session.get(User, signing.reviewer.id),
-                           totp.hotp(secret, totp.counter_at(utc_now()) - 1))
+                           totp.hotp(secret, totp.counter_at(utc_now()) - 1), key)
     with pytest.raises(CredentialsRefused):
         signing.sign(signing.reviewer)  # no code
     with pytest.raises(CredentialsRefused):
