@@ -1,10 +1,10 @@
 """Token issue and the caller's identity."""
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, request
 
 from edms.api.blueprint import bp, json_body, token_required
-from edms.api.openapi import describe, document
+from edms.api.openapi import document, operation
 from edms.application import access
 from edms.web.errors import api_error
 from edms.web.extensions import limiter
@@ -24,14 +24,20 @@ def user_json(user) -> dict:
 
 
 @bp.get("/openapi.json")
+@operation("This OpenAPI document", secured=False)
 def openapi():
-    return jsonify(document())
-
-
-describe("/openapi.json", "GET", "This OpenAPI document", secured=False)
+    return jsonify(document(current_app))
 
 
 @bp.post("/auth/token")
+@operation(
+    "Exchange a user name and password for a bearer token",
+    secured=False,
+    body={"type": "object", "required": ["username", "password"],
+          "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
+    responses={"201": "Token issued", "400": "Invalid request", "401": "Wrong credentials, locked or inactive",
+               "429": "Too many attempts from this client"},
+)
 @limiter.limit(lambda: settings().login_rate_limit)
 def token():
     body = json_body()
@@ -48,16 +54,8 @@ def token():
     return jsonify({"token": value, "token_type": "Bearer", "expires_at": expires.isoformat()}), 201
 
 
-describe(
-    "/auth/token", "POST", "Exchange a user name and password for a bearer token",
-    secured=False,
-    body={"type": "object", "required": ["username", "password"],
-          "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
-    responses={"201": "Token issued", "400": "Invalid request", "401": "Wrong credentials, locked or inactive"},
-)
-
-
 @bp.post("/auth/revoke")
+@operation("Revoke the bearer token used for this request")
 @token_required()
 def revoke():
     header = request.headers.get("Authorization", "")
@@ -65,13 +63,9 @@ def revoke():
     return jsonify({"revoked": True})
 
 
-describe("/auth/revoke", "POST", "Revoke the bearer token used for this request")
-
-
 @bp.get("/me")
+@operation("The authenticated user", responses={"200": "OK", "401": "No valid token"})
 @token_required()
 def me():
     return jsonify(user_json(g.api_user))
 
-
-describe("/me", "GET", "The authenticated user", responses={"200": "OK", "401": "No valid token"})
