@@ -62,6 +62,24 @@ def operation(summary: str, *, body: dict | None = None, body_type: str = "appli
     return decorate
 
 
+_JSON_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "boolean": (bool,), "object": (dict,),
+                                            "array": (list,), "number": (int, float)}
+
+
+def body_problems(body: dict, schema: dict) -> dict[str, str]:
+    """What in a JSON body contradicts the schema its operation declares: each given field must have the
+    declared JSON type (a missing one is the view's to explain, in the terms of the use case)."""
+    problems = {}
+    for name, field in schema.get("properties", {}).items():
+        if body.get(name) is None or "type" not in field:  # null is an absent field, as the views read it
+            continue
+        value = body[name]
+        expected = _JSON_TYPES[field["type"]]
+        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+            problems[name] = f"must be a JSON {field['type']}"
+    return problems
+
+
 def _openapi_path(rule: Rule) -> str:
     """/documents/<int:document_id> becomes /documents/{document_id}."""
     return _VARIABLE.sub(r"{\1}", rule.rule[len(PREFIX):])
