@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
 bin=$(dirname "$PYTHON")
+st=$(realpath "$bin/st")
 case ${API_CONTRACT_PROFILE:-ci} in
   ci) examples=${API_CONTRACT_EXAMPLES:-25} seconds=${API_CONTRACT_SECONDS:-270} ;;
   long) examples=${API_CONTRACT_EXAMPLES:-200} seconds=${API_CONTRACT_SECONDS:-3600} ;;
@@ -65,11 +66,12 @@ for user in "${users[@]}"; do
   echo "== api contract: $user, $examples examples an operation, at most $budget s"
   status=0
   # /auth/revoke is left out: it would end the token the rest of the run uses.
-  timeout --signal=INT --kill-after=10 "$budget" "$bin/st" run "$api/openapi.json" --url "$api" \
+  # Run in the instance's directory, where schemathesis leaves its cache (.schemathesis) to be removed.
+  (cd "$work" && timeout --signal=INT --kill-after=10 "$budget" "$st" run "$api/openapi.json" --url "$api" \
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
     --max-examples "$examples" --phases examples,coverage,fuzzing --exclude-path /auth/revoke \
-    --generation-database none --request-timeout 60 --no-color | tee "$work/run.log" || status=$?
+    --generation-database none --request-timeout 60 --no-color) | tee "$work/run.log" || status=$?
   summary=$(grep -E '^=+ .* =+$' "$work/run.log" | tail -1)
   if [ "$status" -eq 124 ] && ! grep -qE 'failure|error' <<< "$summary"; then
     # The time bound ends the run where it is: what ran conformed, the rest waits for the next run.

@@ -85,7 +85,7 @@ def list_cases():
 @bp.post("/cases")
 @operation(
     "Open a case (regime, product, lot, patient_ref, treating_site, site_timezone, "
-         "physician_id, oos_detected_at with offset)",
+    "physician_id, oos_detected_at with offset)",
     body={"type": "object", "required": ["regime", "product", "lot", "patient_ref", "treating_site", "oos_detected_at"],
           "properties": {**{name: {"type": "string"} for name in ("regime", "product", "lot", "patient_ref", "treating_site",
                                                                 "site_timezone")},

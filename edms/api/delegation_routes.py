@@ -55,7 +55,7 @@ def list_delegations():
 @bp.post("/delegations")
 @operation(
     "Delegate one's named signing steps while absent (delegate_id, role, starts_at and "
-         "ends_at with offsets, reason; administrators may give delegator_id)",
+    "ends_at with offsets, reason; administrators may give delegator_id)",
     body={"type": "object", "required": ["delegate_id", "role", "starts_at", "ends_at", "reason"],
           "properties": {"delegate_id": {"type": "integer"}, "delegator_id": {"type": "integer"}, "role": {"type": "string"},
                          "starts_at": {"type": "string", "format": "date-time"},

@@ -81,7 +81,7 @@ def _timeline_json(timeline: Timeline) -> dict:
 @bp.get("/documents/<int:document_id>/timeline")
 @operation(
     "The document's signed history: every audit event in order, each linked to its version, signatures with "
-         "their manifestation and verification now; `access=1` includes inspectors' access records",
+    "their manifestation and verification now; `access=1` includes inspectors' access records",
     responses={"200": "OK: {documents, entries}", "404": "No such document", **READER_RESPONSES},
 )
 @token_required(*READERS)
@@ -134,8 +134,8 @@ LANGUAGE = [{"name": "language", "in": "query", "schema": {"type": "string", "en
 @bp.get("/documents/<int:document_id>/export")
 @operation(
     "An inspection package of the document: every version's content, renditions, attachments, signatures, "
-         "time-stamps, certificates, CRL and audit events with signed checkpoints, sealed by the system key; "
-         "verify offline with `edms-verify` or the openssl commands in its VERIFY.md (recorded as inspection.exported)",
+    "time-stamps, certificates, CRL and audit events with signed checkpoints, sealed by the system key; "
+    "verify offline with `edms-verify` or the openssl commands in its VERIFY.md (recorded as inspection.exported)",
     responses=EXPORT_RESPONSES, media_types=ZIP,
     parameters=LANGUAGE,
 )
@@ -146,7 +146,7 @@ def export_document(document_id: int):
 
 @bp.get("/cases/<int:case_id>/export")
 @operation("An inspection package of every document of the case (see the document "
-         "export)", responses=EXPORT_RESPONSES, media_types=ZIP, parameters=LANGUAGE)
+           "export)", responses=EXPORT_RESPONSES, media_types=ZIP, parameters=LANGUAGE)
 @token_required(*READERS)
 def export_case(case_id: int):
     return _export(Scope(CASE, case_id))

@@ -23,7 +23,7 @@ def notification_json(notification: Notification) -> dict:
 @bp.get("/notifications")
 @operation(
     "The caller's own notifications, newest first, with their delivery status "
-         "(recorded: no e-mail configured or no address; pending; sent; failed)",
+    "(recorded: no e-mail configured or no address; pending; sent; failed)",
     responses={"200": "OK", "401": "No valid token"},
 )
 @token_required()

@@ -138,7 +138,7 @@ def list_signatures(document_id: int, number: int):
 @bp.get("/signatures/<signature_id>")
 @operation(
     "One signature with its evidence: the manifest (exact bytes, base64), the detached CMS, the signature "
-         "value, the RFC 3161 response and token, the certificate chain (PEM) and the verification result",
+    "value, the RFC 3161 response and token, the certificate chain (PEM) and the verification result",
     responses={"200": "OK", "401": "No valid token", "404": "No such signature"},
 )
 @token_required()
@@ -195,7 +195,7 @@ def _pem(name: str):
 
 @bp.get("/pki/ca.pem")
 @operation("The organisation's root CA certificate (PEM): the trust anchor for signatures and "
-         "time-stamps", secured=False, responses=PEM_RESPONSES, media_types=PEM)
+           "time-stamps", secured=False, responses=PEM_RESPONSES, media_types=PEM)
 def pki_ca():
     return _pem(ROOT)
 

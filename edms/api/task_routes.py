@@ -23,7 +23,7 @@ def task_json(task: Task) -> dict:
 
 @bp.get("/tasks")
 @operation("The caller's tasks, most urgent first: versions to sign (kind sign), own drafts and "
-         "refused records to revise (draft), records an open case still needs from the caller's roles (case)")
+           "refused records to revise (draft), records an open case still needs from the caller's roles (case)")
 @token_required()
 def list_tasks():
     tasks = tasks_for(db(), g.api_user, document_types=services().document_types, regimes=services().regimes,
