@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import g, jsonify, request
 
 from edms.api.blueprint import bp, token_required
-from edms.api.openapi import operation
+from edms.api.openapi import listing, operation
 from edms.application import audit_trail
 from edms.audit.search import MAX_PAGE, FilterError, event_json, oldest_first, parse_filter
 from edms.pki import PkiError, trust_anchors
@@ -31,6 +31,7 @@ def _user_id(username: str) -> int | None:
     "`next_after` back as `after`; `limit` up to 500.",
     responses={"200": "OK: {items, next_after}", "400": "Invalid filter", "401": "No valid token",
                "403": "Not allowed to read the audit trail"},
+    schemas=listing("next_after"),
 )
 @token_required(ADMIN, QA, INSPECTOR)
 def audit_events():

@@ -10,6 +10,11 @@ from edms.web.errors import api_error
 from edms.web.extensions import limiter
 from edms.web.runtime import audit_context, db, services, settings
 
+USER_SCHEMA = {"type": "object", "required": ["id", "username", "printed_name", "title", "roles", "timezone", "active"],
+               "properties": {"id": {"type": "integer"}, "username": {"type": "string"}, "printed_name": {"type": "string"},
+                              "title": {"type": ["string", "null"]}, "roles": {"type": "array", "items": {"type": "string"}},
+                              "timezone": {"type": "string"}, "active": {"type": "boolean"}}}
+
 
 def user_json(user) -> dict:
     return {
@@ -37,6 +42,9 @@ def openapi():
           "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
     responses={"201": "Token issued", "400": "Invalid request", "401": "Wrong credentials, locked or inactive",
                "429": "Too many attempts from this client"},
+    schemas={"201": {"type": "object", "required": ["token", "token_type", "expires_at"], "properties": {
+        "token": {"type": "string"}, "token_type": {"const": "Bearer"},
+        "expires_at": {"type": "string", "format": "date-time"}}}},
 )
 @limiter.limit(lambda: settings().login_rate_limit)
 def token():
@@ -64,7 +72,7 @@ def revoke():
 
 
 @bp.get("/me")
-@operation("The authenticated user", responses={"200": "OK", "401": "No valid token"})
+@operation("The authenticated user", responses={"200": "OK", "401": "No valid token"}, schemas={"200": USER_SCHEMA})
 @token_required()
 def me():
     return jsonify(user_json(g.api_user))

@@ -7,7 +7,7 @@ from flask import abort, g, jsonify, request
 from sqlalchemy import select
 
 from edms.api.blueprint import aware_time, bp, json_body, token_required
-from edms.api.openapi import operation
+from edms.api.openapi import listing, operation
 from edms.application import cases
 from edms.cases import models as cm
 from edms.cases.errors import CaseError
@@ -67,7 +67,8 @@ def _case_or_404(case_id: int) -> cm.Case:
 
 
 @bp.get("/cases")
-@operation("Cases, filtered by lot, patient_ref, jurisdiction or status; keyset-paginated with `after`")
+@operation("Cases, filtered by lot, patient_ref, jurisdiction or status; keyset-paginated with `after`",
+           schemas=listing("next_after"))
 @token_required()
 def list_cases():
     query = select(cm.Case).order_by(cm.Case.id)

@@ -6,7 +6,7 @@ from datetime import datetime
 from flask import abort, g, jsonify
 
 from edms.api.blueprint import aware_time, bp, json_body, token_required
-from edms.api.openapi import operation
+from edms.api.openapi import listing, operation
 from edms.application import delegations
 from edms.timeutil import isoformat_utc
 from edms.users.models import User
@@ -45,7 +45,7 @@ def _user(body: dict, key: str) -> User:
 
 
 @bp.get("/delegations")
-@operation("Delegations given or received by the caller (every delegation for administrators)")
+@operation("Delegations given or received by the caller (every delegation for administrators)", schemas=listing())
 @token_required(*CONTENT_ROLES, ADMIN)
 def list_delegations():
     rows = ops.every(db()) if g.api_user.has_role(ADMIN) else ops.involving(db(), g.api_user.id)

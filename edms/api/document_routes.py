@@ -6,7 +6,7 @@ from urllib.parse import quote
 from flask import Response, abort, g, jsonify, request, url_for
 
 from edms.api.blueprint import bp, json_body, token_required
-from edms.api.openapi import operation
+from edms.api.openapi import listing, operation
 from edms.application import drafting, renditions
 from edms.cases.models import Case
 from edms.documents import models as m
@@ -183,7 +183,7 @@ _WRITE = {"401": "No valid token", "403": "Not allowed (inspectors and administr
 
 
 @bp.get("/document-types")
-@operation("Controlled document types: fields with English and Japanese labels, numbering, signature steps")
+@operation("Controlled document types: fields with English and Japanese labels, numbering, signature steps", schemas=listing())
 @token_required()
 def document_types():
     return jsonify({"items": [_type_json(doc_type) for doc_type in services().document_types.values()]})
@@ -267,7 +267,7 @@ def withdraw_document(document_id: int):
 
 
 @bp.get("/documents/<int:document_id>/versions")
-@operation("Every version, earliest first, with status, reason and content hash", responses=_READ)
+@operation("Every version, earliest first, with status, reason and content hash", responses=_READ, schemas=listing())
 @token_required()
 def list_versions(document_id: int):
     document = _document_or_404(document_id)

@@ -6,7 +6,7 @@ import io
 from flask import Response, g, jsonify, request, url_for
 
 from edms.api.blueprint import bp, token_required
-from edms.api.openapi import operation
+from edms.api.openapi import listing, operation
 from edms.application import inspection
 from edms.audit.search import event_json
 from edms.documents import models as dm
@@ -52,6 +52,7 @@ def _hit_json(hit) -> dict:
     f"type, case, {', '.join(CASE_FIELDS)} (exact field values), status, signer (user name or part of the printed "
     "name), meaning, from and to (dates in your zone, or date-times with offset), q (text in title or fields). "
     "Newest first; pass `next_before` back as `before`; `limit` up to 200.",
+    schemas=listing("next_before"),
     responses={"200": "OK: {items, next_before}", "400": "Invalid criterion", **READER_RESPONSES},
 )
 @token_required(*READERS)

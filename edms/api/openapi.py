@@ -32,13 +32,20 @@ ERROR_SCHEMA = {
 OBJECT = {"type": "object"}
 ATTRIBUTE = "openapi_operation"
 
+
+def listing(page_key: str | None = None) -> dict[str, dict]:
+    """The success schema of a list: {items: [objects]}, with the key that pages on when there is one."""
+    properties: dict[str, dict] = {"items": {"type": "array", "items": OBJECT}}
+    if page_key:
+        properties[page_key] = {"type": ["integer", "string", "null"]}
+    return {"200": {"type": "object", "required": sorted(properties), "properties": properties}}
+
 # What a refusal means, when the route does not say it in its own words.
 _DEFAULT_ERRORS = {
     "400": "Invalid request (a malformed body or parameter): nothing was changed",
     "401": "No valid bearer token",
     "403": "Not allowed for the caller's roles",
     "404": "No such object",
-    "429": "Too many requests from this client",
 }
 
 

@@ -14,7 +14,7 @@ from flask import Response, g, jsonify, request
 from sqlalchemy import select
 
 from edms.api.blueprint import bp, json_body, token_required
-from edms.api.openapi import operation
+from edms.api.openapi import listing, operation
 from edms.application import signing
 from edms.crypto.cms import signature_value
 from edms.crypto.tsa import TimestampError, token_from_response
@@ -121,6 +121,7 @@ def reject_version(document_id: int, number: int):
 @bp.get("/documents/<int:document_id>/versions/<int:number>/signatures")
 @operation(
     "The version's signatures (printed name, UTC time, meaning, step, role) with their verification now",
+    schemas=listing(),
     responses={"200": "OK: {items}", "401": "No valid token", "404": "No such document version"},
 )
 @token_required()

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from edms.api.auth_routes import user_json
 from edms.api.blueprint import bp, token_required
-from edms.api.openapi import operation
+from edms.api.openapi import listing, operation
 from edms.users.models import User
 from edms.users.roles import ADMIN
 from edms.web.runtime import db
@@ -15,6 +15,7 @@ from edms.web.runtime import db
 @bp.get("/users")
 @operation(
     "Access report: every account and its roles (administrators)",
+    schemas=listing(),
     responses={"200": "OK", "401": "No valid token", "403": "Not an administrator"},
 )
 @token_required(ADMIN)
