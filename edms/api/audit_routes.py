@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import g, jsonify, request
 
 from edms.api.blueprint import bp, token_required
-from edms.api.openapi import describe
+from edms.api.openapi import listing, operation
 from edms.application import audit_trail
 from edms.audit.search import MAX_PAGE, FilterError, event_json, oldest_first, parse_filter
 from edms.pki import PkiError, trust_anchors
@@ -24,6 +24,15 @@ def _user_id(username: str) -> int | None:
 
 
 @bp.get("/audit")
+@operation(
+    "Audit events in chain order (administrators, QA, inspectors). Filters as query parameters: object_type, "
+    "object_id, document_version, case_id, user (user name) or actor_id, action, from and to (a date, whole days "
+    "in your time zone, or a date-time with offset; `to` dates are inclusive), seq_from, seq_to. Pages: pass "
+    "`next_after` back as `after`; `limit` up to 500.",
+    responses={"200": "OK: {items, next_after}", "400": "Invalid filter", "401": "No valid token",
+               "403": "Not allowed to read the audit trail"},
+    schemas=listing("next_after"),
+)
 @token_required(ADMIN, QA, INSPECTOR)
 def audit_events():
     try:
@@ -36,18 +45,12 @@ def audit_events():
     return jsonify({"items": [event_json(event) for event in events], "next_after": next_after})
 
 
-describe(
-    "/audit", "GET",
-    "Audit events in chain order (administrators, QA, inspectors). Filters as query parameters: object_type, "
-    "object_id, document_version, case_id, user (user name) or actor_id, action, from and to (a date, whole days "
-    "in your time zone, or a date-time with offset; `to` dates are inclusive), seq_from, seq_to. Pages: pass "
-    "`next_after` back as `after`; `limit` up to 500.",
-    responses={"200": "OK: {items, next_after}", "400": "Invalid filter", "401": "No valid token",
-               "403": "Not allowed to read the audit trail"},
-)
-
-
 @bp.get("/audit/verify")
+@operation(
+    "Verify the audit chain, its signed checkpoints and every registered check now (recorded as audit.verified). "
+    "`ok` is false and `first_problem` names the first broken item when anything fails.",
+    responses={"200": "The verification report", "401": "No valid token", "403": "Not allowed to verify"},
+)
 @token_required(ADMIN, INSPECTOR, QA)
 def audit_verify():
     try:
@@ -57,10 +60,3 @@ def audit_verify():
     report = audit_trail.verify(services(), db(), audit_context(), trust)
     return jsonify(report.to_dict())
 
-
-describe(
-    "/audit/verify", "GET",
-    "Verify the audit chain, its signed checkpoints and every registered check now (recorded as audit.verified). "
-    "`ok` is false and `first_problem` names the first broken item when anything fails.",
-    responses={"200": "The verification report", "401": "No valid token", "403": "Not allowed to verify"},
-)

@@ -1,14 +1,19 @@
 """Token issue and the caller's identity."""
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, request
 
 from edms.api.blueprint import bp, json_body, token_required
-from edms.api.openapi import describe, document
+from edms.api.openapi import document, operation
 from edms.application import access
 from edms.web.errors import api_error
 from edms.web.extensions import limiter
 from edms.web.runtime import audit_context, db, services, settings
+
+USER_SCHEMA = {"type": "object", "required": ["id", "username", "printed_name", "title", "roles", "timezone", "active"],
+               "properties": {"id": {"type": "integer"}, "username": {"type": "string"}, "printed_name": {"type": "string"},
+                              "title": {"type": ["string", "null"]}, "roles": {"type": "array", "items": {"type": "string"}},
+                              "timezone": {"type": "string"}, "active": {"type": "boolean"}}}
 
 
 def user_json(user) -> dict:
@@ -24,14 +29,25 @@ def user_json(user) -> dict:
 
 
 @bp.get("/openapi.json")
+@operation("This OpenAPI document", secured=False)
 def openapi():
-    return jsonify(document())
-
-
-describe("/openapi.json", "GET", "This OpenAPI document", secured=False)
+    return jsonify(document(current_app))
 
 
 @bp.post("/auth/token")
+@operation(
+    "Exchange a user name and password for a bearer token",
+    secured=False,
+    body={"type": "object", "required": ["username", "password"],
+          "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
+    responses={"201": "Token issued", "400": "Invalid request",
+               "401": "Refused: one answer (code bad_credentials) whether the name is unknown, the password wrong, "
+                      "or the account locked, deactivated or expired",
+               "429": "Too many attempts from this client"},
+    schemas={"201": {"type": "object", "required": ["token", "token_type", "expires_at"], "properties": {
+        "token": {"type": "string"}, "token_type": {"const": "Bearer"},
+        "expires_at": {"type": "string", "format": "date-time"}}}},
+)
 @limiter.limit(lambda: settings().login_rate_limit)
 def token():
     body = json_body()
@@ -48,18 +64,8 @@ def token():
     return jsonify({"token": value, "token_type": "Bearer", "expires_at": expires.isoformat()}), 201
 
 
-describe(
-    "/auth/token", "POST", "Exchange a user name and password for a bearer token",
-    secured=False,
-    body={"type": "object", "required": ["username", "password"],
-          "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
-    responses={"201": "Token issued", "400": "Invalid request",
-               "401": "Refused: one answer (code bad_credentials) whether the name is unknown, the password wrong, "
-                      "or the account locked, deactivated or expired"},
-)
-
-
 @bp.post("/auth/revoke")
+@operation("Revoke the bearer token used for this request")
 @token_required()
 def revoke():
     header = request.headers.get("Authorization", "")
@@ -67,13 +73,9 @@ def revoke():
     return jsonify({"revoked": True})
 
 
-describe("/auth/revoke", "POST", "Revoke the bearer token used for this request")
-
-
 @bp.get("/me")
+@operation("The authenticated user", responses={"200": "OK", "401": "No valid token"}, schemas={"200": USER_SCHEMA})
 @token_required()
 def me():
     return jsonify(user_json(g.api_user))
 
-
-describe("/me", "GET", "The authenticated user", responses={"200": "OK", "401": "No valid token"})

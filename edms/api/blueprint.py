@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from functools import wraps
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, abort, current_app, g, request
 
+from edms.api.openapi import ATTRIBUTE, body_problems
 from edms.application import access
 from edms.application.refusal_windows import RefusalWindows
 from edms.timeutil import require_aware
@@ -45,6 +46,7 @@ def token_required(*roles: str):
                 return api_error(403, "forbidden", "Your roles do not allow this request.")
             return view(*args, **kwargs)
 
+        wrapped.required_roles = roles  # read by the OpenAPI document (which then lists a 403)
         # Refused credentials are throttled per client by the sign-in limiter; a valid token costs nothing.
         return limiter.shared_limit(lambda: settings().login_rate_limit, scope="api-bad-credentials",
                                     deduct_when=lambda response: response.status_code == 401,
@@ -72,8 +74,18 @@ def refuse_hostile_json() -> None:
 
 
 def json_body() -> dict:
+    """The JSON object the request carries ({} for none), its fields of the types the view's operation
+    declares (the same schema the OpenAPI document publishes); a 400 naming the fields otherwise."""
     body = request_json()
-    return body if isinstance(body, dict) else {}
+    body = body if isinstance(body, dict) else {}
+    declared = getattr(current_app.view_functions.get(request.endpoint or ""), ATTRIBUTE, None)
+    problems = body_problems(body, declared["body"]) if declared and declared["body"] else {}
+    if problems:
+        response, status = api_error(400, "invalid_request",
+                                     "Some fields have the wrong type: " + ", ".join(sorted(problems)) + ".", problems)
+        response.status_code = status
+        abort(response)
+    return body
 
 
 def aware_time(body: dict, key: str, error: type[Exception]) -> datetime:

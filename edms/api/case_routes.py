@@ -7,7 +7,7 @@ from flask import abort, g, jsonify, request
 from sqlalchemy import select
 
 from edms.api.blueprint import aware_time, bp, json_body, token_required
-from edms.api.openapi import describe
+from edms.api.openapi import listing, operation
 from edms.application import cases
 from edms.cases import models as cm
 from edms.cases.errors import CaseError
@@ -67,6 +67,8 @@ def _case_or_404(case_id: int) -> cm.Case:
 
 
 @bp.get("/cases")
+@operation("Cases, filtered by lot, patient_ref, jurisdiction or status; keyset-paginated with `after`",
+           schemas=listing("next_after"))
 @token_required()
 def list_cases():
     query = select(cm.Case).order_by(cm.Case.id)
@@ -81,10 +83,16 @@ def list_cases():
     return jsonify({"items": [case_json(c) for c in cases], "next_after": cases[-1].id if len(cases) == limit else None})
 
 
-describe("/cases", "GET", "Cases, filtered by lot, patient_ref, jurisdiction or status; keyset-paginated with `after`")
-
-
 @bp.post("/cases")
+@operation(
+    "Open a case (regime, product, lot, patient_ref, treating_site, site_timezone, "
+    "physician_id, oos_detected_at with offset)",
+    body={"type": "object", "required": ["regime", "product", "lot", "patient_ref", "treating_site", "oos_detected_at"],
+          "properties": {**{name: {"type": "string"} for name in ("regime", "product", "lot", "patient_ref", "treating_site",
+                                                                "site_timezone")},
+                         "physician_id": {"type": "integer"}, "oos_detected_at": {"type": "string", "format": "date-time"}}},
+    responses={"201": "Created", "400": "Refused", "403": "Role not allowed"},
+)
 @token_required(*CASE_OPENERS)
 def create_case():
     body = json_body()
@@ -97,22 +105,21 @@ def create_case():
     return jsonify(case_json(case, full=True)), 201
 
 
-describe("/cases", "POST", "Open a case (regime, product, lot, patient_ref, treating_site, site_timezone, "
-         "physician_id, oos_detected_at with offset)",
-         body={"type": "object", "required": ["regime", "product", "lot", "patient_ref", "treating_site", "oos_detected_at"]},
-         responses={"201": "Created", "400": "Refused", "403": "Role not allowed"})
-
-
 @bp.get("/cases/<int:case_id>")
+@operation("A case with its checklist (what is missing, who acts next), deadlines and documents")
 @token_required()
 def get_case(case_id: int):
     return jsonify(case_json(_case_or_404(case_id), full=True))
 
 
-describe("/cases/{case_id}", "GET", "A case with its checklist (what is missing, who acts next), deadlines and documents")
-
-
 @bp.post("/cases/<int:case_id>/dates")
+@operation(
+    "Record a case date (key, value with offset; reason to change one)",
+    body={"type": "object", "required": ["key", "value"],
+          "properties": {"key": {"type": "string"}, "value": {"type": "string", "format": "date-time"},
+                         "reason": {"type": "string"}}},
+    responses={"200": "Recorded", "400": "Refused"},
+)
 @token_required()
 def record_case_date(case_id: int):
     case = _case_or_404(case_id)
@@ -122,11 +129,13 @@ def record_case_date(case_id: int):
     return jsonify(case_json(case, full=True))
 
 
-describe("/cases/{case_id}/dates", "POST", "Record a case date (key, value with offset; reason to change one)",
-         body={"type": "object", "required": ["key", "value"]})
-
-
 @bp.post("/cases/<int:case_id>/answers")
+@operation(
+    "Answer one of the regime's questions about the case (key, answer, reason)",
+    body={"type": "object", "required": ["key", "answer"],
+          "properties": {"key": {"type": "string"}, "answer": {"type": "boolean"}, "reason": {"type": "string"}}},
+    responses={"200": "Recorded", "400": "Refused"},
+)
 @token_required()
 def answer_case_question(case_id: int):
     case = _case_or_404(case_id)
@@ -137,6 +146,3 @@ def answer_case_question(case_id: int):
                           body["answer"], body.get("reason"))
     return jsonify(case_json(case, full=True))
 
-
-describe("/cases/{case_id}/answers", "POST", "Answer one of the regime's questions about the case (key, answer, reason)",
-         body={"type": "object", "required": ["key", "answer"]})

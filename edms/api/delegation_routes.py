@@ -6,7 +6,7 @@ from datetime import datetime
 from flask import abort, g, jsonify
 
 from edms.api.blueprint import aware_time, bp, json_body, token_required
-from edms.api.openapi import describe
+from edms.api.openapi import listing, operation
 from edms.application import delegations
 from edms.application.reauthentication import ReauthenticationRefused
 from edms.timeutil import isoformat_utc
@@ -51,16 +51,27 @@ def _user(body: dict, key: str) -> User:
 
 
 @bp.get("/delegations")
+@operation("Delegations given or received by the caller (every delegation for administrators)", schemas=listing())
 @token_required(*CONTENT_ROLES, ADMIN)
 def list_delegations():
     rows = ops.every(db()) if g.api_user.has_role(ADMIN) else ops.involving(db(), g.api_user.id)
     return jsonify({"items": [delegation_json(row) for row in rows]})
 
 
-describe("/delegations", "GET", "Delegations given or received by the caller (every delegation for administrators)")
-
-
 @bp.post("/delegations")
+@operation(
+    "Delegate one's named signing steps while absent (delegate_id, role, starts_at and "
+    "ends_at with offsets, reason; administrators may give delegator_id). Handing over signing authority is "
+    "confirmed with the caller's own password: a bearer token alone never suffices; a wrong password is "
+    "refused (403), audited and counted towards lockout",
+    body={"type": "object", "required": ["delegate_id", "role", "starts_at", "ends_at", "reason", "password"],
+          "properties": {"delegate_id": {"type": "integer"}, "delegator_id": {"type": "integer"}, "role": {"type": "string"},
+                         "starts_at": {"type": "string", "format": "date-time"},
+                         "ends_at": {"type": "string", "format": "date-time"}, "reason": {"type": "string"},
+                         "password": {"type": "string",
+                                      "description": "the caller's password, re-entered as for a signature"}}},
+    responses={"201": "Created", "400": "Refused", "403": "Role not allowed, or wrong password"},
+)
 @token_required(*CONTENT_ROLES, ADMIN)
 def create_delegation():
     body = json_body()
@@ -73,17 +84,10 @@ def create_delegation():
     return jsonify(delegation_json(row)), 201
 
 
-describe("/delegations", "POST", "Delegate one's named signing steps while absent (delegate_id, role, starts_at and "
-         "ends_at with offsets, reason; administrators may give delegator_id). Handing over signing authority is "
-         "confirmed with the caller's own password: a bearer token alone never suffices; a wrong password is "
-         "refused (403), audited and counted towards lockout",
-         body={"type": "object", "required": ["delegate_id", "role", "starts_at", "ends_at", "reason", "password"],
-               "properties": {"password": {"type": "string",
-                                           "description": "the caller's password, re-entered as for a signature"}}},
-         responses={"201": "Created", "400": "Refused", "403": "Role not allowed, or wrong password"})
-
-
 @bp.post("/delegations/<int:delegation_id>/revoke")
+@operation("End a delegation early (reason required)", body={"type": "object", "required": ["reason"],
+                                                             "properties": {"reason": {"type": "string"}}},
+           responses={"200": "Revoked", "400": "Refused"})
 @token_required(*CONTENT_ROLES, ADMIN)
 def revoke_delegation(delegation_id: int):
     row = db().get(Delegation, delegation_id)
@@ -92,6 +96,3 @@ def revoke_delegation(delegation_id: int):
     delegations.revoke(services(), db(), audit_context(), g.api_user, row, str(json_body().get("reason", "")))
     return jsonify(delegation_json(row))
 
-
-describe("/delegations/{delegation_id}/revoke", "POST", "End a delegation early (reason required)",
-         body={"type": "object", "required": ["reason"]})

@@ -6,7 +6,7 @@ from urllib.parse import quote
 from flask import Response, abort, g, jsonify, request, url_for
 
 from edms.api.blueprint import bp, json_body, token_required
-from edms.api.openapi import describe
+from edms.api.openapi import listing, operation
 from edms.application import drafting, renditions
 from edms.cases.models import Case
 from edms.documents import models as m
@@ -175,8 +175,6 @@ def _language() -> str:
 
 # --- routes -------------------------------------------------------------------------------------------
 
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-_N = {"name": "n", "in": "path", "required": True, "schema": {"type": "integer"}, "description": "version number"}
 _LANG = {"name": "lang", "in": "query", "schema": {"enum": list(LANGUAGES)},
          "description": "language of labels (default: the caller's language)"}
 _READ = {"200": "OK", "401": "No valid token", "404": "No such document or version"}
@@ -185,16 +183,21 @@ _WRITE = {"401": "No valid token", "403": "Not allowed (inspectors and administr
 
 
 @bp.get("/document-types")
+@operation("Controlled document types: fields with English and Japanese labels, numbering, signature steps", schemas=listing())
 @token_required()
 def document_types():
     return jsonify({"items": [_type_json(doc_type) for doc_type in services().document_types.values()]})
 
 
-describe("/document-types", "GET",
-         "Controlled document types: fields with English and Japanese labels, numbering, signature steps")
-
-
 @bp.post("/documents")
+@operation(
+    "Create a document as a draft version 1 (numbered from the type's sequence)",
+    body={"type": "object", "required": ["type", "title", "values"],
+          "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "values": {"type": "object"},
+                         "case_id": {"type": "integer", "description": "The case the record belongs to"}}},
+    responses={"201": "Created: id and number", "400": "validation_failed: details name each field; nothing was stored",
+               **_WRITE},
+)
 @token_required(*CONTENT_ROLES)
 def create_document():
     body = json_body()
@@ -212,26 +215,22 @@ def create_document():
     return jsonify(_document_json(document)), 201, {"Location": url_for("api.get_document", document_id=document.id)}
 
 
-describe(
-    "/documents", "POST", "Create a document as a draft version 1 (numbered from the type's sequence)",
-    body={"type": "object", "required": ["type", "title", "values"],
-          "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "values": {"type": "object"},
-                         "case_id": {"type": "integer", "description": "The case the record belongs to"}}},
-    responses={"201": "Created: id and number", "400": "validation_failed: details name each field; nothing was stored",
-               **_WRITE},
-)
-
-
 @bp.get("/documents/<int:document_id>")
+@operation("A document, its status and its versions", responses=_READ)
 @token_required()
 def get_document(document_id: int):
     return jsonify(_document_json(_document_or_404(document_id)))
 
 
-describe("/documents/{id}", "GET", "A document, its status and its versions", parameters=[_ID], responses=_READ)
-
-
 @bp.put("/documents/<int:document_id>")
+@operation(
+    "Edit the draft; if the latest version is frozen, create a new version with these values (a reason is then required)",
+    body={"type": "object", "required": ["values"],
+          "properties": {"title": {"type": "string"}, "values": {"type": "object"},
+                         "reason": {"type": "string", "description": "required when a new version is created"}}},
+    responses={"200": "Draft saved", "201": "New version created",
+               "400": "validation_failed or reason_required: nothing was changed", **_WRITE},
+)
 @token_required(*CONTENT_ROLES)
 def update_document(document_id: int):
     document = _document_or_404(document_id)
@@ -242,19 +241,11 @@ def update_document(document_id: int):
     return jsonify(_version_json(document, draft)), 201 if created else 200
 
 
-describe(
-    "/documents/{id}", "PUT",
-    "Edit the draft; if the latest version is frozen, create a new version with these values (a reason is then required)",
-    parameters=[_ID],
-    body={"type": "object", "required": ["values"],
-          "properties": {"title": {"type": "string"}, "values": {"type": "object"},
-                         "reason": {"type": "string", "description": "required when a new version is created"}}},
-    responses={"200": "Draft saved", "201": "New version created",
-               "400": "validation_failed or reason_required: nothing was changed", **_WRITE},
-)
-
-
 @bp.post("/documents/<int:document_id>/submit")
+@operation(
+    "Submit the draft for review: the version is frozen for ever with its content hash",
+    responses={"200": "Submitted", **_WRITE},
+)
 @token_required(*CONTENT_ROLES)
 def submit_document(document_id: int):
     document = _document_or_404(document_id)
@@ -262,11 +253,12 @@ def submit_document(document_id: int):
     return jsonify(_version_json(document, version))
 
 
-describe("/documents/{id}/submit", "POST", "Submit the draft for review: the version is frozen for ever with its content hash",
-         parameters=[_ID], responses={"200": "Submitted", **_WRITE})
-
-
 @bp.post("/documents/<int:document_id>/withdraw")
+@operation(
+    "Withdraw the document (owner or QA); nothing is deleted",
+    body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
+    responses={"200": "Withdrawn", "400": "reason_required", **_WRITE},
+)
 @token_required(*CONTENT_ROLES)
 def withdraw_document(document_id: int):
     document = _document_or_404(document_id)
@@ -274,34 +266,26 @@ def withdraw_document(document_id: int):
     return jsonify(_document_json(document))
 
 
-describe("/documents/{id}/withdraw", "POST", "Withdraw the document (owner or QA); nothing is deleted",
-         parameters=[_ID], body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
-         responses={"200": "Withdrawn", "400": "reason_required", **_WRITE})
-
-
 @bp.get("/documents/<int:document_id>/versions")
+@operation("Every version, earliest first, with status, reason and content hash", responses=_READ, schemas=listing())
 @token_required()
 def list_versions(document_id: int):
     document = _document_or_404(document_id)
     return jsonify({"items": [_version_summary(version) for version in document.versions]})
 
 
-describe("/documents/{id}/versions", "GET", "Every version, earliest first, with status, reason and content hash",
-         parameters=[_ID], responses=_READ)
-
-
 @bp.get("/documents/<int:document_id>/versions/<int:number>")
+@operation("One version: values, status, content hash, attachments with their SHA-256", responses=_READ)
 @token_required()
 def get_version(document_id: int, number: int):
     document = _document_or_404(document_id)
     return jsonify(_version_json(document, _version_or_404(document, number)))
 
 
-describe("/documents/{id}/versions/{n}", "GET", "One version: values, status, content hash, attachments with their SHA-256",
-         parameters=[_ID, _N], responses=_READ)
-
-
 @bp.get("/documents/<int:document_id>/diff")
+@operation("Field-by-field differences between two versions (default: the last two)", parameters=[_LANG,
+                {"name": "a", "in": "query", "schema": {"type": "integer"}, "description": "from version"},
+                {"name": "b", "in": "query", "schema": {"type": "integer"}, "description": "to version"}], responses=_READ)
 @token_required()
 def diff_versions(document_id: int):
     document = _document_or_404(document_id)
@@ -315,16 +299,10 @@ def diff_versions(document_id: int):
     })
 
 
-describe(
-    "/documents/{id}/diff", "GET", "Field-by-field differences between two versions (default: the last two)",
-    parameters=[_ID, _LANG,
-                {"name": "a", "in": "query", "schema": {"type": "integer"}, "description": "from version"},
-                {"name": "b", "in": "query", "schema": {"type": "integer"}, "description": "to version"}],
-    responses=_READ,
-)
-
-
 @bp.get("/documents/<int:document_id>/versions/<int:number>/rendition.<fmt>")
+@operation("A PDF or DOCX copy of the version, generated from the stored content and stamped with its hash",
+           parameters=[_LANG, {"name": "fmt", "in": "path", "schema": {"enum": list(RENDITION_TYPES)}}],
+           responses=_READ, media_types={"200": tuple(RENDITION_TYPES.values())})
 @token_required()
 def rendition(document_id: int, number: int, fmt: str):
     if fmt not in RENDITION_TYPES:
@@ -338,13 +316,16 @@ def rendition(document_id: int, number: int, fmt: str):
     return Response(data, mimetype=RENDITION_TYPES[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-for _fmt in RENDITION_TYPES:
-    describe(f"/documents/{{id}}/versions/{{n}}/rendition.{_fmt}", "GET",
-             f"A {_fmt.upper()} copy of the version, generated from the stored content and stamped with its hash",
-             parameters=[_ID, _N, _LANG], responses=_READ)
-
-
 @bp.post("/documents/<int:document_id>/attachments")
+@operation(
+    "Attach a file to the draft; a declared SHA-256 that differs from the received bytes is refused (Annex 11 §5)",
+    body_type="multipart/form-data",
+    body={"type": "object", "required": ["file"],
+          "properties": {"file": {"type": "string", "format": "binary"},
+                         "sha256": {"type": "string", "description": "SHA-256 of the file as sent (hex)"}}},
+    responses={"201": "Attached", "400": "upload_refused (type, size, macros, archive, hash) or validation_failed",
+               "413": "Larger than the request limit", **_WRITE},
+)
 @token_required(*CONTENT_ROLES)
 def add_attachment(document_id: int):
     document = _document_or_404(document_id)
@@ -356,19 +337,9 @@ def add_attachment(document_id: int):
     return jsonify(_attachment_json(document, document.latest, attachment)), 201
 
 
-describe(
-    "/documents/{id}/attachments", "POST",
-    "Attach a file to the draft; a declared SHA-256 that differs from the received bytes is refused (Annex 11 §5)",
-    parameters=[_ID], body_type="multipart/form-data",
-    body={"type": "object", "required": ["file"],
-          "properties": {"file": {"type": "string", "format": "binary"},
-                         "sha256": {"type": "string", "description": "SHA-256 of the file as sent (hex)"}}},
-    responses={"201": "Attached", "400": "upload_refused (type, size, macros, archive, hash) or validation_failed",
-               "413": "Larger than the request limit", **_WRITE},
-)
-
-
 @bp.get("/documents/<int:document_id>/versions/<int:number>/attachments/<int:attachment_id>")
+@operation("The attachment's bytes, re-hashed on the way out; X-Content-SHA256 gives the stored hash",
+           responses=_READ, media_types={"200": "application/octet-stream"})
 @token_required()
 def document_attachment(document_id: int, number: int, attachment_id: int):
     document = _document_or_404(document_id)
@@ -382,8 +353,3 @@ def document_attachment(document_id: int, number: int, attachment_id: int):
         "X-Content-SHA256": attachment.sha256,
     })
 
-
-describe("/documents/{id}/versions/{n}/attachments/{attachment_id}", "GET",
-         "The attachment's bytes, re-hashed on the way out; X-Content-SHA256 gives the stored hash",
-         parameters=[_ID, _N, {"name": "attachment_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-         responses=_READ)

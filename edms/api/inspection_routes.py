@@ -6,7 +6,7 @@ import io
 from flask import Response, g, jsonify, request, url_for
 
 from edms.api.blueprint import bp, token_required
-from edms.api.openapi import describe
+from edms.api.openapi import listing, operation
 from edms.application import inspection
 from edms.audit.search import event_json
 from edms.documents import models as dm
@@ -47,6 +47,14 @@ def _hit_json(hit) -> dict:
 
 
 @bp.get("/search")
+@operation(
+    "Find documents (inspectors, QA, regulatory affairs). Criteria, all optional and combined: number (prefix), "
+    f"type, case, {', '.join(CASE_FIELDS)} (exact field values), status, signer (user name or part of the printed "
+    "name), meaning, from and to (dates in your zone, or date-times with offset), q (text in title or fields). "
+    "Newest first; pass `next_before` back as `before`; `limit` up to 200.",
+    schemas=listing("next_before"),
+    responses={"200": "OK: {items, next_before}", "400": "Invalid criterion", **READER_RESPONSES},
+)
 @token_required(*READERS)
 def search_records():
     try:
@@ -55,16 +63,6 @@ def search_records():
         return api_error(400, "invalid_query", str(exc))
     results = search(db(), query, before=query_int("before"), limit=query_int("limit", PAGE_SIZE, low=1, high=MAX_PAGE))
     return jsonify({"items": [_hit_json(hit) for hit in results.hits], "next_before": results.next_before})
-
-
-describe(
-    "/search", "GET",
-    "Find documents (inspectors, QA, regulatory affairs). Criteria, all optional and combined: number (prefix), "
-    f"type, case, {', '.join(CASE_FIELDS)} (exact field values), status, signer (user name or part of the printed "
-    "name), meaning, from and to (dates in your zone, or date-times with offset), q (text in title or fields). "
-    "Newest first; pass `next_before` back as `before`; `limit` up to 200.",
-    responses={"200": "OK: {items, next_before}", "400": "Invalid criterion", **READER_RESPONSES},
-)
 
 
 def _timeline_json(timeline: Timeline) -> dict:
@@ -82,6 +80,11 @@ def _timeline_json(timeline: Timeline) -> dict:
 
 
 @bp.get("/documents/<int:document_id>/timeline")
+@operation(
+    "The document's signed history: every audit event in order, each linked to its version, signatures with "
+    "their manifestation and verification now; `access=1` includes inspectors' access records",
+    responses={"200": "OK: {documents, entries}", "404": "No such document", **READER_RESPONSES},
+)
 @token_required(*READERS)
 def document_timeline_json(document_id: int):
     document = db().get(dm.Document, document_id)
@@ -92,13 +95,11 @@ def document_timeline_json(document_id: int):
     return jsonify(_timeline_json(timeline))
 
 
-describe("/documents/{document_id}/timeline", "GET",
-         "The document's signed history: every audit event in order, each linked to its version, signatures with "
-         "their manifestation and verification now; `access=1` includes inspectors' access records",
-         responses={"200": "OK: {documents, entries}", "404": "No such document", **READER_RESPONSES})
-
-
 @bp.get("/cases/<int:case_id>/timeline")
+@operation(
+    "The signed history of every document of the case, in one timeline",
+    responses={"200": "OK: {documents, entries}", "404": "No such case", **READER_RESPONSES},
+)
 @token_required(*READERS)
 def case_timeline_json(case_id: int):
     timeline = case_timeline(db(), case_id, services().trust(db()), services().document_types,
@@ -106,10 +107,6 @@ def case_timeline_json(case_id: int):
     if not timeline.documents and not timeline.entries:
         return api_error(404, "not_found", "No such case.")
     return jsonify(_timeline_json(timeline))
-
-
-describe("/cases/{case_id}/timeline", "GET", "The signed history of every document of the case, in one timeline",
-         responses={"200": "OK: {documents, entries}", "404": "No such case", **READER_RESPONSES})
 
 
 def _export(scope: Scope):
@@ -128,6 +125,7 @@ def _export(scope: Scope):
         "Content-Disposition": f'attachment; filename="{exported.filename}"', "X-Content-SHA256": exported.sha256})
 
 
+ZIP = {"200": "application/zip"}
 EXPORT_RESPONSES = {"200": "The inspection package (application/zip)", "404": "Nothing to export",
                     "503": "No checkpoint, time-stamp or PKI available: nothing was exported", **READER_RESPONSES}
 LANGUAGE = [{"name": "language", "in": "query", "schema": {"type": "string", "enum": ["en", "ja"]},
@@ -135,25 +133,24 @@ LANGUAGE = [{"name": "language", "in": "query", "schema": {"type": "string", "en
 
 
 @bp.post("/documents/<int:document_id>/export")
+@operation(
+    "An inspection package of the document: every version's content, renditions, attachments, signatures, "
+    "time-stamps, certificates, CRL and audit events with signed checkpoints, sealed by the system key; "
+    "verify offline with `edms-verify` or the openssl commands in its VERIFY.md (recorded as "
+    "inspection.exported). A POST: the export writes its audit event and a checkpoint, and state changes never "
+    "happen on GET; inspectors' tokens may make it",
+    responses=EXPORT_RESPONSES, media_types=ZIP,
+    parameters=LANGUAGE,
+)
 @token_required(*READERS)
 def export_document(document_id: int):
     return _export(Scope(DOCUMENT, document_id))
 
 
-describe("/documents/{document_id}/export", "POST",
-         "An inspection package of the document: every version's content, renditions, attachments, signatures, "
-         "time-stamps, certificates, CRL and audit events with signed checkpoints, sealed by the system key; "
-         "verify offline with `edms-verify` or the openssl commands in its VERIFY.md (recorded as "
-         "inspection.exported). A POST: the export writes its audit event and a checkpoint, and state changes never "
-         "happen on GET; inspectors' tokens may make it",
-         responses=EXPORT_RESPONSES, parameters=LANGUAGE)
-
-
 @bp.post("/cases/<int:case_id>/export")
+@operation("An inspection package of every document of the case (see the document "
+           "export)", responses=EXPORT_RESPONSES, media_types=ZIP, parameters=LANGUAGE)
 @token_required(*READERS)
 def export_case(case_id: int):
     return _export(Scope(CASE, case_id))
 
-
-describe("/cases/{case_id}/export", "POST", "An inspection package of every document of the case (see the document "
-         "export)", responses=EXPORT_RESPONSES, parameters=LANGUAGE)

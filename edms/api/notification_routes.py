@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import g, jsonify
 
 from edms.api.blueprint import bp, token_required
-from edms.api.openapi import describe
+from edms.api.openapi import listing, operation
 from edms.notifications.models import Notification
 from edms.notifications.outbox import notifications_for
 from edms.timeutil import isoformat_utc
@@ -21,11 +21,13 @@ def notification_json(notification: Notification) -> dict:
 
 
 @bp.get("/notifications")
+@operation(
+    "The caller's own notifications, newest first, with their delivery status "
+    "(recorded: no e-mail configured or no address; pending; sent; failed)",
+    schemas=listing(),
+    responses={"200": "OK", "401": "No valid token"},
+)
 @token_required()
 def list_notifications():
     return jsonify({"items": [notification_json(n) for n in notifications_for(db(), g.api_user.id)]})
 
-
-describe("/notifications", "GET", "The caller's own notifications, newest first, with their delivery status "
-         "(recorded: no e-mail configured or no address; pending; sent; failed)",
-         responses={"200": "OK", "401": "No valid token"})

@@ -14,7 +14,7 @@ from flask import Response, g, jsonify, request
 from sqlalchemy import select
 
 from edms.api.blueprint import bp, json_body, token_required
-from edms.api.openapi import describe
+from edms.api.openapi import listing, operation
 from edms.application import signing
 from edms.crypto.cms import signature_value
 from edms.crypto.tsa import TimestampError, token_from_response
@@ -93,13 +93,7 @@ def _act(document_id: int, number: int, kind: str):
 
 
 @bp.post("/documents/<int:document_id>/versions/<int:number>/signatures")
-@token_required()
-def create_signature(document_id: int, number: int):
-    return _act(document_id, number, "sign")
-
-
-describe(
-    "/documents/{document_id}/versions/{number}/signatures", "POST",
+@operation(
     "Sign the step due on this version (by `meaning` or `step`; default: the step due) with an optional "
     "`comment`. The last step approves the version.",
     body={"type": "object", "required": ["username", "password"], "properties": {
@@ -107,24 +101,29 @@ describe(
         **CREDENTIALS_SCHEMA}},
     responses=SIGNATURE_RESPONSES,
 )
+@token_required()
+def create_signature(document_id: int, number: int):
+    return _act(document_id, number, "sign")
 
 
 @bp.post("/documents/<int:document_id>/versions/<int:number>/reject")
-@token_required()
-def reject_version(document_id: int, number: int):
-    return _act(document_id, number, "reject")
-
-
-describe(
-    "/documents/{document_id}/versions/{number}/reject", "POST",
+@operation(
     "Refuse to sign the step due, with a mandatory `reason`: a signed refusal; the version becomes rejected.",
     body={"type": "object", "required": ["reason", "username", "password"], "properties": {
         "reason": {"type": "string"}, "step": {"type": "string"}, **CREDENTIALS_SCHEMA}},
     responses={**SIGNATURE_RESPONSES, "201": "Refused: {signature, version_status, document_status}"},
 )
+@token_required()
+def reject_version(document_id: int, number: int):
+    return _act(document_id, number, "reject")
 
 
 @bp.get("/documents/<int:document_id>/versions/<int:number>/signatures")
+@operation(
+    "The version's signatures (printed name, UTC time, meaning, step, role) with their verification now",
+    schemas=listing(),
+    responses={"200": "OK: {items}", "401": "No valid token", "404": "No such document version"},
+)
 @token_required()
 def list_signatures(document_id: int, number: int):
     found = _version(document_id, number)
@@ -137,12 +136,12 @@ def list_signatures(document_id: int, number: int):
     return jsonify({"items": [presentation.manifestation_json(item) for item in items]})
 
 
-describe("/documents/{document_id}/versions/{number}/signatures", "GET",
-         "The version's signatures (printed name, UTC time, meaning, step, role) with their verification now",
-         responses={"200": "OK: {items}", "401": "No valid token", "404": "No such document version"})
-
-
 @bp.get("/signatures/<signature_id>")
+@operation(
+    "One signature with its evidence: the manifest (exact bytes, base64), the detached CMS, the signature "
+    "value, the RFC 3161 response and token, the certificate chain (PEM) and the verification result",
+    responses={"200": "OK", "401": "No valid token", "404": "No such signature"},
+)
 @token_required()
 def get_signature(signature_id: str):
     session = db()
@@ -180,13 +179,11 @@ def get_signature(signature_id: str):
     })
 
 
-describe("/signatures/{signature_id}", "GET",
-         "One signature with its evidence: the manifest (exact bytes, base64), the detached CMS, the signature "
-         "value, the RFC 3161 response and token, the certificate chain (PEM) and the verification result",
-         responses={"200": "OK", "401": "No valid token", "404": "No such signature"})
-
-
 # --- the organisation's public PKI: what anyone needs to verify signatures offline ---------------------
+
+
+PEM = {"200": "application/x-pem-file"}
+PEM_RESPONSES = {"200": "PEM certificate", "503": "No PKI"}
 
 
 def _pem(name: str):
@@ -198,33 +195,40 @@ def _pem(name: str):
 
 
 @bp.get("/pki/ca.pem")
+@operation("The organisation's root CA certificate (PEM): the trust anchor for signatures and "
+           "time-stamps", secured=False, responses=PEM_RESPONSES, media_types=PEM)
 def pki_ca():
     return _pem(ROOT)
 
 
-describe("/pki/ca.pem", "GET", "The organisation's root CA certificate (PEM): the trust anchor for signatures and "
-         "time-stamps", secured=False, responses={"200": "PEM certificate", "503": "No PKI"})
-
-
 @bp.get("/pki/signing-ca.pem")
+@operation(
+    "The signing CA certificate that issues people's certificates (PEM)",
+    secured=False,
+    responses=PEM_RESPONSES, media_types=PEM,
+)
 def pki_signing_ca():
     return _pem(SIGNING_CA)
 
 
-describe("/pki/signing-ca.pem", "GET", "The signing CA certificate that issues people's certificates (PEM)",
-         secured=False, responses={"200": "PEM certificate", "503": "No PKI"})
-
-
 @bp.get("/pki/tsa.pem")
+@operation(
+    "The internal time-stamping authority's certificate (PEM)",
+    secured=False,
+    responses=PEM_RESPONSES, media_types=PEM,
+)
 def pki_tsa():
     return _pem(TSA)
 
 
-describe("/pki/tsa.pem", "GET", "The internal time-stamping authority's certificate (PEM)", secured=False,
-         responses={"200": "PEM certificate", "503": "No PKI"})
-
-
 @bp.get("/pki/crl")
+@operation(
+    "The signing CA's certificate revocation list: DER, or PEM with ?format=pem",
+    secured=False,
+    responses={"200": "CRL", "503": "No PKI"},
+    media_types={"200": ("application/pkix-crl", "application/x-pem-file")},
+    parameters=[{"name": "format", "in": "query", "schema": {"enum": ["der", "pem"]}, "description": "der (default) or pem"}],
+)
 def pki_crl():
     try:
         crl = services().revocation_lists().current(services().signing_authority(), keys.revocations(db()))
@@ -234,6 +238,3 @@ def pki_crl():
         return Response(crl.public_bytes(Encoding.PEM), mimetype="application/x-pem-file")
     return Response(crl.public_bytes(Encoding.DER), mimetype="application/pkix-crl")
 
-
-describe("/pki/crl", "GET", "The signing CA's certificate revocation list: DER, or PEM with ?format=pem",
-         secured=False, responses={"200": "CRL", "503": "No PKI"})

@@ -6,18 +6,20 @@ from sqlalchemy import select
 
 from edms.api.auth_routes import user_json
 from edms.api.blueprint import bp, token_required
-from edms.api.openapi import describe
+from edms.api.openapi import listing, operation
 from edms.users.models import User
 from edms.users.roles import ADMIN
 from edms.web.runtime import db
 
 
 @bp.get("/users")
+@operation(
+    "Access report: every account and its roles (administrators)",
+    schemas=listing(),
+    responses={"200": "OK", "401": "No valid token", "403": "Not an administrator"},
+)
 @token_required(ADMIN)
 def list_users():
     users = db().scalars(select(User).order_by(User.username)).all()
     return jsonify({"items": [user_json(user) for user in users]})
 
-
-describe("/users", "GET", "Access report: every account and its roles (administrators)",
-         responses={"200": "OK", "401": "No valid token", "403": "Not an administrator"})

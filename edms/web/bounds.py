@@ -8,6 +8,7 @@ import math
 import re
 
 from flask import abort, request
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from edms.plaintext import has_surrogates
@@ -33,9 +34,14 @@ class IdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
     def to_python(self, value: str) -> int:
+        # NotFound, not ValidationError: werkzeug would then answer 405 when the same path has a rule for
+        # another method, but an id no column can hold names nothing, whatever the method.
         if len(value) > 19:
-            raise ValidationError()
-        return super().to_python(value)
+            raise NotFound()
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            raise NotFound() from None
 
 
 def db_int(text: str) -> int:
@@ -123,6 +129,8 @@ def refuse_nul_characters() -> None:
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         values += request.form.items(multi=True)
     for name, value in values:
+        # A multipart part whose header werkzeug cannot read has no name (None): nothing it holds is read.
+        name, value = name or "", value or ""
         if "\x00" in name or "\x00" in value:
             abort(400, f"'{name.replace(chr(0), '')}' holds a NUL character (U+0000).")
 

@@ -328,11 +328,15 @@ def test_another_author_cannot_edit_someone_elses_draft(app, client, people):
 
 def test_the_openapi_document_describes_the_document_api(client):
     paths = client.get("/api/v1/openapi.json").json["paths"]
-    assert {"get", "put"} <= set(paths["/documents/{id}"])
-    for path in ("/document-types", "/documents", "/documents/{id}/submit", "/documents/{id}/withdraw",
-                 "/documents/{id}/versions", "/documents/{id}/versions/{n}", "/documents/{id}/diff",
-                 "/documents/{id}/versions/{n}/rendition.pdf", "/documents/{id}/versions/{n}/rendition.docx",
-                 "/documents/{id}/attachments", "/documents/{id}/versions/{n}/attachments/{attachment_id}"):
+    assert {"get", "put"} <= set(paths["/documents/{document_id}"])
+    for path in ("/document-types", "/documents", "/documents/{document_id}/submit", "/documents/{document_id}/withdraw",
+                 "/documents/{document_id}/versions", "/documents/{document_id}/versions/{number}",
+                 "/documents/{document_id}/diff", "/documents/{document_id}/versions/{number}/rendition.{fmt}",
+                 "/documents/{document_id}/attachments",
+                 "/documents/{document_id}/versions/{number}/attachments/{attachment_id}"):
         assert path in paths, path
-    upload = paths["/documents/{id}/attachments"]["post"]["requestBody"]["content"]
+    rendition = paths["/documents/{document_id}/versions/{number}/rendition.{fmt}"]["get"]
+    [fmt] = [parameter for parameter in rendition["parameters"] if parameter["name"] == "fmt"]
+    assert fmt["schema"]["enum"] == ["pdf", "docx"]
+    upload = paths["/documents/{document_id}/attachments"]["post"]["requestBody"]["content"]
     assert "sha256" in upload["multipart/form-data"]["schema"]["properties"]

@@ -1,0 +1,64 @@
+"""The OpenAPI document is complete: generated from the app's URL map, it describes every API route with its
+path parameters, a request body schema for every write with a body, and a schema for every response. The
+routes are walked here independently of the generator, so a route added without `@operation` fails."""
+import re
+
+import pytest
+
+from edms.api.openapi import ERROR_SCHEMA
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+# Writes whose only input is the path (and the token): no body to describe.
+WITHOUT_BODY = {("POST", "/documents/{document_id}/submit"), ("POST", "/auth/revoke")}
+
+
+def api_operations(app):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/"):
+            path = re.sub(r"<(?:[^:<>]+:)?([^:<>]+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule, method, path
+
+
+def resolve(schema, spec):
+    if "$ref" in schema:
+        name = schema["$ref"].removeprefix("#/components/schemas/")
+        return spec["components"]["schemas"][name]
+    return schema
+
+
+@pytest.mark.req("A11-5")
+def test_the_openapi_document_describes_every_api_route_completely(app):
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    operations = list(api_operations(app))
+    assert len(operations) >= 40
+    for rule, method, path in operations:
+        where = f"{method} {path}"
+        operation = spec["paths"][path][method.lower()]
+        assert operation["summary"], where
+        path_parameters = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+        assert path_parameters == set(rule.arguments), where
+        for parameter in operation.get("parameters", []):
+            assert parameter["schema"], (where, parameter["name"])
+        if method in BODY_METHODS and (method, path) not in WITHOUT_BODY:
+            [(media_type, body)] = operation["requestBody"]["content"].items()
+            assert body["schema"]["type"] == "object" and body["schema"]["properties"], where
+            assert set(body["schema"].get("required", [])) <= set(body["schema"]["properties"]), where
+        assert operation["responses"], where
+        for status, response in operation["responses"].items():
+            assert response["content"], (where, status)
+            for content in response["content"].values():
+                assert content["schema"], (where, status)
+                if status.startswith(("4", "5")):
+                    assert resolve(content["schema"], spec) == ERROR_SCHEMA, (where, status)
+
+
+@pytest.mark.req("A11-5")
+def test_an_operation_names_the_refusals_its_route_can_give(app):
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    create = spec["paths"]["/documents"]["post"]["responses"]
+    assert {"201", "400", "401", "403"} <= set(create)
+    version = spec["paths"]["/documents/{document_id}/versions/{number}"]["get"]
+    assert "404" in version["responses"]
+    [number] = [p for p in version["parameters"] if p["name"] == "number"]
+    assert number["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
