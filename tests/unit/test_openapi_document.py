@@ -9,7 +9,9 @@ from edms.api.openapi import ERROR_SCHEMA
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 # Writes whose only input is the path (and the token): no body to describe.
-WITHOUT_BODY = {("POST", "/documents/{document_id}/submit"), ("POST", "/auth/revoke")}
+# POSTs that take nothing but the path (the exports are POST because they write their audit event and a checkpoint).
+WITHOUT_BODY = {("POST", "/documents/{document_id}/submit"), ("POST", "/auth/revoke"),
+                ("POST", "/documents/{document_id}/export"), ("POST", "/cases/{case_id}/export")}
 
 
 def api_operations(app):
