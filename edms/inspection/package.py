@@ -420,8 +420,9 @@ def _files(content: PackageContent, env: ExportEnvironment) -> dict[str, bytes]:
     for checkpoint in content.checkpoints:
         files.update(_checkpoint_files(checkpoint))
     files[VERIFIER_FILE] = zipapp_bytes()
-    files["report.html"] = report.report_html(content).encode("utf-8")
-    files["report.pdf"] = report.report_pdf(content)
+    verifier_sha256 = hashlib.sha256(files[VERIFIER_FILE]).hexdigest()
+    files["report.html"] = report.report_html(content, verifier_sha256).encode("utf-8")
+    files["report.pdf"] = report.report_pdf(content, verifier_sha256)
     files["VERIFY.md"] = report.verify_markdown(content, files).encode("utf-8")  # last: it lists the others' hashes
     return files
 
