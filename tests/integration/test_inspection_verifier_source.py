@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import zipfile
 
 import pytest
 from pypdf import PdfReader
 
+from edms.verifier.package import verify_package
 from tests.support.inspection import inspector, inspector_client  # noqa: F401
 
 
@@ -26,3 +28,42 @@ def test_the_package_names_a_trusted_verifier_and_the_hash_of_its_copy(app, sign
     assert f"its SHA-256 is `{digest}`" in verify_md
     assert f'<code id="verifier-sha256">{digest}</code>' in html
     assert digest in pdf.replace("\n", "")
+
+
+@pytest.mark.req("WITNESS")
+@pytest.mark.req("ERES-authenticity")
+def test_the_package_carries_merkle_proofs_that_the_offline_verifier_checks(app, signed_case, inspector_client):  # noqa: F811
+    response = inspector_client.get(f"/inspection/cases/{signed_case.case_id}/export")
+    assert response.status_code == 200
+    report = verify_package(io.BytesIO(response.data))
+    assert report.ok, [item.line() for item in report.failures]
+    names = {item.name: item for item in report.items}
+    assert names["audit tree head"].ok
+    assert names["audit events in the witnessed tree"].detail.startswith("all ")
+    assert names["audit tree consistency"].ok
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        tree = json.loads(archive.read("audit/tree.json"))
+    assert manifest["audit"]["tree"] == "audit/tree.json"
+    # A tree head whose root was changed no longer carries the system signature.
+    tree["head"]["root_hash"] = "00" * 32
+    from edms.verifier.contents import Package
+    from edms.verifier.package_tree import check_tree
+    from edms.verifier.report import Report
+
+    files = {"audit/tree.json": json.dumps(tree).encode()}
+    forged = Report()
+    trust = _trust(response.data)
+    check_tree(forged, Package(files, {"audit": {"tree": "audit/tree.json"}}), trust, {})
+    assert not forged.ok and any(item.name == "audit tree head" and not item.ok for item in forged.items)
+
+
+def _trust(data):
+    from cryptography import x509
+
+    from edms.verifier.contents import Trust
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        load = lambda role: x509.load_pem_x509_certificate(archive.read(manifest["pki"][role]))  # noqa: E731
+        return Trust(load("root"), load("system"), [load("signing_ca")], [])
