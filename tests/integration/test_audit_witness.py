@@ -164,3 +164,16 @@ def test_no_witness_file_warns_for_every_event(settings, sessions):
     result = edms_verify(settings)
     assert result.exit_code == 0, result.output
     assert any("3 event(s) after the newest witnessed tree head (size 0)" in line for line in warnings(result))
+
+
+@pytest.mark.req("WITNESS")
+def test_the_verification_page_shows_the_unwitnessed_events_as_a_warning(app, admin_client, settings):
+    # The app witnesses its own commits; three events committed outside it are not witnessed.
+    engine = make_engine(settings.database_url)
+    unwitnessed = make_session_factory(engine)
+    for number in range(1, 4):
+        append(unwitnessed, number)
+    engine.dispose()
+    html = admin_client.get("/audit/verify?run=1").get_data(as_text=True)
+    assert "Audit trail verified: no problem found." in html
+    assert 'id="warnings"' in html and "are not witnessed yet" in html
