@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, g, request, session
 from flask_babel import get_locale
 
 from edms import __version__
@@ -13,6 +13,7 @@ from edms.config import Settings, load_settings
 from edms.resources import TEMPLATES_DIR
 from edms.users.models import User
 from edms.users.roles import ROLE_LABELS
+from edms.users.sessions import session_current
 from edms.web import (
     access_log,
     admin,
@@ -77,7 +78,9 @@ def _init_extensions(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(user_id: str):
         user = db().get(User, int(user_id))
-        return SessionUser(user) if user is not None and user.active and not user.locked else None
+        if user is None or not user.active or user.locked or not session_current(user, session.get("epoch")):
+            return None  # ended on the server: signed out, password changed or reset, role removed, locked
+        return SessionUser(user)
 
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

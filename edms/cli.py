@@ -8,9 +8,10 @@ import click
 from edms.application.services import Services, build_services
 from edms.application.unit_of_work import command
 from edms.audit import AuditContext
-from edms.config import ConfigError, load_settings
+from edms.config import ConfigError, load_settings, refuse_public_secrets
 from edms.db import make_engine
 from edms.notifications.models import STATUS_LABELS as NOTIFICATION_STATUSES
+from edms.signatures.totp_secrets import sealing_key
 
 
 def _settings():
@@ -45,7 +46,7 @@ def init() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     before = current_revision(engine)
-    upgrade(engine)
+    upgrade(engine, totp_sealing_key=sealing_key(settings))
     click.echo(f"Database {engine.url.render_as_string(hide_password=True)}: {before or 'empty'} -> {head_revision()}")
     store = PkiStore.for_settings(settings)
     try:
@@ -86,9 +87,11 @@ def serve(host: str, port: int, threads: int) -> None:
     from edms.app import create_app
     from edms.migrate import SchemaOutOfDate
 
+    settings = _settings()
     try:
-        app = create_app(_settings())
-    except SchemaOutOfDate as exc:
+        refuse_public_secrets(settings, host=host)
+        app = create_app(settings)
+    except (SchemaOutOfDate, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"edms listening on http://{host}:{port}/")
     waitress_serve(app, host=host, port=port, threads=threads)

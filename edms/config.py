@@ -1,6 +1,7 @@
 """Settings from config/*.toml (or a deployment's own, in EDMS_CONFIG_DIR) with EDMS_* environment overrides."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -91,6 +92,7 @@ class Settings:
     tsa_url: str = ""
     tsa_ca_file: str = ""
     totp_roles: tuple[str, ...] = ()
+    totp_key: str = ""  # seals TOTP secrets in the database; empty: derived from secret_key
     forms_dir: Path = FORMS_DIR
     password: PasswordPolicy = field(default_factory=PasswordPolicy)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
@@ -204,10 +206,39 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
     if smtp.problems():
         raise ConfigError("; ".join(smtp.problems()))
     settings = Settings(password=_section(PasswordPolicy, "password", sections["password"]), smtp=smtp, **raw)
-    if settings.environment == "production" and settings.secret_key in {DEVELOPMENT_SECRET, ""}:
-        raise ConfigError("refusing to start in production with the development secret key: set EDMS_SECRET_KEY")
-    if settings.environment == "production" and len(settings.secret_key) < 32:
-        raise ConfigError("the production secret key must have at least 32 characters")
-    if settings.environment == "production" and settings.pki_passphrase in {DEVELOPMENT_PKI_PASSPHRASE, ""}:
-        raise ConfigError("refusing to start in production without a PKI passphrase of its own: set EDMS_PKI_PASSPHRASE")
+    refuse_public_secrets(settings)
     return settings
+
+
+# Environments in which the secrets shipped with edms (public, in its config files) may be used.
+LOCAL_ENVIRONMENTS = ("development", "testing")
+
+
+def _shipped_secrets(key: str) -> set[str]:
+    """The values of `key` in the configuration files that come with edms: public, so never a secret."""
+    return {"", *(str(_read_toml(CONFIG_DIR / name).get(key, "")) for name in ("default.toml", "testing.toml")
+                  if (CONFIG_DIR / name).exists())} | {DEVELOPMENT_SECRET, DEVELOPMENT_PKI_PASSPHRASE}
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def refuse_public_secrets(settings: Settings, *, host: str | None = None) -> None:
+    """The secret key and PKI passphrase shipped with edms are refused outside development and testing, and
+    whenever the server listens on anything but the loopback interface (`host`)."""
+    if settings.environment in LOCAL_ENVIRONMENTS and (host is None or is_loopback(host)):
+        return
+    where = (f"while listening on {host} (not the loopback interface)" if host is not None and not is_loopback(host)
+             else f"in the {settings.environment} environment")
+    if settings.secret_key in _shipped_secrets("secret_key"):
+        raise ConfigError(f"refusing to start {where} with the secret key shipped with edms: set EDMS_SECRET_KEY")
+    if len(settings.secret_key) < 32:
+        raise ConfigError(f"refusing to start {where}: the secret key must have at least 32 characters")
+    if settings.pki_passphrase in _shipped_secrets("pki_passphrase"):
+        raise ConfigError(f"refusing to start {where} with the PKI passphrase shipped with edms: set EDMS_PKI_PASSPHRASE")

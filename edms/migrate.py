@@ -14,10 +14,12 @@ class SchemaOutOfDate(RuntimeError):
     pass
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine, totp_sealing_key: bytes | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
+    # 0009 seals stored TOTP secrets under the server key (edms.signatures.totp_secrets).
+    config.attributes["totp_sealing_key"] = totp_sealing_key
     return config
 
 
@@ -33,8 +35,8 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+def upgrade(engine: Engine, revision: str = "head", *, totp_sealing_key: bytes | None = None) -> None:
+    command.upgrade(alembic_config(engine, totp_sealing_key), revision)
 
 
 def check_schema(engine: Engine) -> None:

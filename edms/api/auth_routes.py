@@ -41,7 +41,7 @@ def token():
                          {"username": "required", "password": "required"})
     result = access.sign_in(services(), db(), audit_context(), username, password, channel="api")
     if not result.ok:
-        return api_error(401, result.outcome.value, result.message)
+        return api_error(401, "bad_credentials", result.message)  # one answer, whatever the reason
     if result.user.must_change_password:
         return api_error(403, "password_change_required", "Sign in to the web interface and change your password first.")
     value, expires = access.grant_token(services(), db(), audit_context(), result.user)
@@ -53,7 +53,9 @@ describe(
     secured=False,
     body={"type": "object", "required": ["username", "password"],
           "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
-    responses={"201": "Token issued", "400": "Invalid request", "401": "Wrong credentials, locked or inactive"},
+    responses={"201": "Token issued", "400": "Invalid request",
+               "401": "Refused: one answer (code bad_credentials) whether the name is unknown, the password wrong, "
+                      "or the account locked, deactivated or expired"},
 )
 
 

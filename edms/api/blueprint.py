@@ -1,22 +1,27 @@
 """The /api/v1 blueprint and its bearer-token authentication."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
 
 from edms.application import access
+from edms.application.refusal_windows import RefusalWindows
 from edms.timeutil import require_aware
 from edms.users.roles import INSPECTOR
 from edms.users.tokens import user_for_token
 from edms.web.bounds import request_json
 from edms.web.errors import api_error
-from edms.web.runtime import audit_context, db, services
+from edms.web.extensions import limiter
+from edms.web.guards import PACKAGE_EXPORTS
+from edms.web.runtime import audit_context, db, services, settings
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+REFUSAL_WINDOW = timedelta(minutes=1)
+REFUSALS_RECORDED_ONE_BY_ONE = 5  # per client and window; past it, one event with the count
 
 
 def token_required(*roles: str):
@@ -30,18 +35,34 @@ def token_required(*roles: str):
             session = db()
             user = user_for_token(session, token) if token else None
             if user is None:
-                access.refuse_api_request(services(), session, audit_context(), request.path, had_token=bool(token))
+                access.refuse_api_request(services(), session, audit_context(), request.path, had_token=bool(token),
+                                          windows=refusal_windows())
                 return api_error(401, "unauthorized", "A valid bearer token is required: POST /api/v1/auth/token.")
             g.api_user = user
-            if request.method not in SAFE_METHODS and user.has_role(INSPECTOR):
+            if request.method not in SAFE_METHODS and user.has_role(INSPECTOR) and request.endpoint not in PACKAGE_EXPORTS:
                 return api_error(403, "forbidden", "Inspector accounts are read-only.")
             if roles and not user.has_role(*roles):
                 return api_error(403, "forbidden", "Your roles do not allow this request.")
             return view(*args, **kwargs)
 
-        return wrapped
+        # Refused credentials are throttled per client by the sign-in limiter; a valid token costs nothing.
+        return limiter.shared_limit(lambda: settings().login_rate_limit, scope="api-bad-credentials",
+                                    deduct_when=lambda response: response.status_code == 401,
+                                    on_breach=_throttled)(wrapped)
 
     return decorator
+
+
+def refusal_windows() -> RefusalWindows:
+    """This app's windows of refused credentials (one per app, per node)."""
+    return current_app.extensions.setdefault("edms.refused_credentials", RefusalWindows(REFUSAL_WINDOW,
+                                                                                   REFUSALS_RECORDED_ONE_BY_ONE))
+
+
+def _throttled(_limit) -> None:
+    """A throttled request is counted with the client's other refusals (the answer stays the limiter's 429)."""
+    access.refuse_api_request(services(), db(), audit_context(), request.path, had_token=True,
+                              windows=refusal_windows())
 
 
 @bp.before_request

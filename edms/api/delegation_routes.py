@@ -8,6 +8,7 @@ from flask import abort, g, jsonify
 from edms.api.blueprint import aware_time, bp, json_body, token_required
 from edms.api.openapi import describe
 from edms.application import delegations
+from edms.application.reauthentication import ReauthenticationRefused
 from edms.timeutil import isoformat_utc
 from edms.users.models import User
 from edms.users.roles import ADMIN, CONTENT_ROLES
@@ -20,6 +21,11 @@ from edms.workflow.models import Delegation
 @bp.errorhandler(ops.DelegationError)
 def refused(exc: ops.DelegationError):
     return api_error(400, "delegation_refused", str(exc))
+
+
+@bp.errorhandler(ReauthenticationRefused)
+def reauthentication_refused(exc: ReauthenticationRefused):
+    return api_error(403, "password_confirmation_failed", str(exc))
 
 
 def delegation_json(row: Delegation) -> dict:
@@ -63,14 +69,18 @@ def create_delegation():
     row = delegations.delegate(services(), db(), audit_context(), g.api_user, delegator=delegator,
                                delegate_to=delegate_to, role=str(body.get("role", "")),
                                starts_at=_aware(body, "starts_at"), ends_at=_aware(body, "ends_at"),
-                               reason=str(body.get("reason", "")))
+                               reason=str(body.get("reason", "")), password=body.get("password"))
     return jsonify(delegation_json(row)), 201
 
 
 describe("/delegations", "POST", "Delegate one's named signing steps while absent (delegate_id, role, starts_at and "
-         "ends_at with offsets, reason; administrators may give delegator_id)",
-         body={"type": "object", "required": ["delegate_id", "role", "starts_at", "ends_at", "reason"]},
-         responses={"201": "Created", "400": "Refused", "403": "Role not allowed"})
+         "ends_at with offsets, reason; administrators may give delegator_id). Handing over signing authority is "
+         "confirmed with the caller's own password: a bearer token alone never suffices; a wrong password is "
+         "refused (403), audited and counted towards lockout",
+         body={"type": "object", "required": ["delegate_id", "role", "starts_at", "ends_at", "reason", "password"],
+               "properties": {"password": {"type": "string",
+                                           "description": "the caller's password, re-entered as for a signature"}}},
+         responses={"201": "Created", "400": "Refused", "403": "Role not allowed, or wrong password"})
 
 
 @bp.post("/delegations/<int:delegation_id>/revoke")

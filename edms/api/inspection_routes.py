@@ -134,24 +134,26 @@ LANGUAGE = [{"name": "language", "in": "query", "schema": {"type": "string", "en
              "description": "language of the renditions and labels (default en)"}]
 
 
-@bp.get("/documents/<int:document_id>/export")
+@bp.post("/documents/<int:document_id>/export")
 @token_required(*READERS)
 def export_document(document_id: int):
     return _export(Scope(DOCUMENT, document_id))
 
 
-describe("/documents/{document_id}/export", "GET",
+describe("/documents/{document_id}/export", "POST",
          "An inspection package of the document: every version's content, renditions, attachments, signatures, "
          "time-stamps, certificates, CRL and audit events with signed checkpoints, sealed by the system key; "
-         "verify offline with `edms-verify` or the openssl commands in its VERIFY.md (recorded as inspection.exported)",
+         "verify offline with `edms-verify` or the openssl commands in its VERIFY.md (recorded as "
+         "inspection.exported). A POST: the export writes its audit event and a checkpoint, and state changes never "
+         "happen on GET; inspectors' tokens may make it",
          responses=EXPORT_RESPONSES, parameters=LANGUAGE)
 
 
-@bp.get("/cases/<int:case_id>/export")
+@bp.post("/cases/<int:case_id>/export")
 @token_required(*READERS)
 def export_case(case_id: int):
     return _export(Scope(CASE, case_id))
 
 
-describe("/cases/{case_id}/export", "GET", "An inspection package of every document of the case (see the document "
+describe("/cases/{case_id}/export", "POST", "An inspection package of every document of the case (see the document "
          "export)", responses=EXPORT_RESPONSES, parameters=LANGUAGE)

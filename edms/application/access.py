@@ -6,13 +6,17 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from edms.application.reauthentication import confirm_identity
+from edms.application.refusal_windows import RefusalWindows
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext, record
 from edms.signatures import keys
+from edms.timeutil import utc_now
 from edms.users import operations as ops
 from edms.users.authentication import AuthResult, authenticate
 from edms.users.models import User
+from edms.users.sessions import end_sessions, end_web_sessions
 from edms.users.tokens import issue_token, revoke_token
 
 
@@ -24,7 +28,9 @@ def sign_in(services: Services, session: Session, ctx: AuditContext, username: s
 
 
 def sign_out(services: Services, session: Session, ctx: AuditContext, user: User) -> None:
+    """The session ends on the server: its cookie, replayed, no longer signs anyone in."""
     with use_case(session):
+        end_web_sessions(user)
         record(session, ctx, "auth.signed_out", "user", user.id)
 
 
@@ -34,11 +40,21 @@ def time_out(services: Services, session: Session, ctx: AuditContext, user: User
                reason=f"idle for more than {services.settings.idle_minutes:g} minutes")
 
 
-def refuse_api_request(services: Services, session: Session, ctx: AuditContext, path: str, *, had_token: bool) -> None:
-    """A request without a valid bearer token (21 CFR 11.10(h)): refused, and audited."""
+def refuse_api_request(services: Services, session: Session, ctx: AuditContext, path: str, *, had_token: bool,
+                       windows: RefusalWindows) -> None:
+    """A request without a valid bearer token (21 CFR 11.10(h)): refused, and audited, the first few of its
+    client's window at once and the rest of the window as one event with their count (`RefusalWindows`)."""
+    client = ctx.client_addr or "unknown"
+    at_once, closed = windows.refuse(client, utc_now())
     with use_case(session):
-        record(session, ctx, "api.auth_failed", "api", path,
-               reason="unknown, expired or revoked bearer token" if had_token else "missing bearer token")
+        for window in closed:
+            record(session, ctx, "api.auth_failed", "api", window.client,
+                   changes={"count": {"old": None, "new": window.count}},
+                   reason=f"{window.count} further requests refused (no valid bearer token, or throttled) from {window.client} "
+                          f"between {window.start.isoformat()} and {window.end.isoformat()}")
+        if at_once:
+            record(session, ctx, "api.auth_failed", "api", path, changes={"count": {"old": None, "new": 1}},
+                   reason="unknown, expired or revoked bearer token" if had_token else "missing bearer token")
 
 
 def grant_token(services: Services, session: Session, ctx: AuditContext, user: User) -> tuple[str, datetime]:
@@ -53,9 +69,12 @@ def withdraw_token(services: Services, session: Session, ctx: AuditContext, toke
 
 def change_own_password(services: Services, session: Session, ctx: AuditContext, user: User, current: str,
                         new: str) -> None:
-    """A wrong current password is refused and audited (`CurrentPasswordWrong` keeps its record)."""
+    """A wrong current password is refused, audited and counted towards lockout; on success every other
+    session and token of the person ends (the caller starts a fresh session for the page in use)."""
     with use_case(session):
+        confirm_identity(services, session, ctx, user, current, act="a password change")
         ops.change_own_password(session, ctx, services.settings.password, user, current, new)
+        end_sessions(session, ctx, user, "password changed")
         # The person just proved both passwords: their signing key is re-wrapped under the new one.
         keys.rewrap(session, ctx, services.settings.password, user, current, new)
 

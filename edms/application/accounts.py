@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from edms.application.reauthentication import confirm_identity
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
@@ -12,6 +13,7 @@ from edms.signatures import keys
 from edms.users import operations as ops
 from edms.users.models import User
 from edms.users.profiles import Profile
+from edms.users.sessions import end_sessions
 
 
 def create_account(services: Services, session: Session, ctx: AuditContext, *, username: str, profile: Profile,
@@ -28,14 +30,20 @@ def update_profile(services: Services, session: Session, ctx: AuditContext, user
 
 
 def set_roles(services: Services, session: Session, ctx: AuditContext, user: User, roles: set[str],
-              reason: str) -> None:
+              reason: str, *, actor: User, password: str | None) -> None:
+    """The administrator confirms with their password; a role taken away ends the person's sessions and tokens."""
     with use_case(session):
+        confirm_identity(services, session, ctx, actor, password, act="a role change")
+        removed = user.roles - roles
         ops.set_roles(session, ctx, user, roles, reason)
+        if removed:
+            end_sessions(session, ctx, user, "role removed")
 
 
 def deactivate(services: Services, session: Session, ctx: AuditContext, user: User, reason: str) -> None:
     with use_case(session):
         ops.deactivate(session, ctx, user, reason)
+        end_sessions(session, ctx, user, "account deactivated")
         keys.revoke_all(session, ctx, user, "account deactivated")
 
 
@@ -45,8 +53,10 @@ def unlock(services: Services, session: Session, ctx: AuditContext, user: User, 
 
 
 def reset_password(services: Services, session: Session, ctx: AuditContext, user: User, password: str,
-                   reason: str) -> None:
+                   reason: str, *, actor: User, actor_password: str | None) -> None:
     with use_case(session):
+        confirm_identity(services, session, ctx, actor, actor_password, act="a password reset")
         ops.admin_set_password(session, ctx, services.settings.password, user, password, reason)
         # Nobody but its owner may ever open a signing key (11.200(a)(2)-(3)): a reset ends it.
         keys.revoke_all(session, ctx, user, "password reset by an administrator")
+        end_sessions(session, ctx, user, "password reset by an administrator")

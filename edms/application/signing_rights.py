@@ -6,11 +6,13 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from edms.application.reauthentication import confirm_identity
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
 from edms.signatures import gates
 from edms.signatures.models import IdentityVerification, PolicyAcknowledgement, TotpEnrolment, TrainingRecord
+from edms.signatures.totp_secrets import sealing_key
 from edms.users.models import User
 
 
@@ -22,13 +24,16 @@ def acknowledge_policy(services: Services, session: Session, ctx: AuditContext, 
 
 def start_totp_enrolment(services: Services, session: Session, ctx: AuditContext, user: User) -> TotpEnrolment:
     with use_case(session):
-        return gates.start_totp_enrolment(session, ctx, user)
+        return gates.start_totp_enrolment(session, ctx, user, sealing_key(services.settings))
 
 
-def confirm_totp(services: Services, session: Session, ctx: AuditContext, user: User, code: str) -> TotpEnrolment:
-    """A wrong code is refused and audited (`GateRecordRefused` keeps its record)."""
+def confirm_totp(services: Services, session: Session, ctx: AuditContext, user: User, code: str, *,
+                 password: str | None) -> TotpEnrolment:
+    """The new second factor takes effect: confirmed with the person's password first (a wrong one is refused,
+    audited and counted towards lockout); a wrong code is refused and audited (`GateRecordRefused` keeps its record)."""
     with use_case(session):
-        return gates.confirm_totp(session, ctx, user, code)
+        confirm_identity(services, session, ctx, user, password, act="a second-factor enrolment")
+        return gates.confirm_totp(session, ctx, user, code, sealing_key(services.settings))
 
 
 def record_identity(services: Services, session: Session, ctx: AuditContext, verifier: User, subject: User, *,

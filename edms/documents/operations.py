@@ -9,6 +9,7 @@ import json
 
 import rfc8785
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext, record
@@ -79,6 +80,12 @@ def next_in_sequence(session: Session, key: str, year: int) -> int:
     query = select(m.NumberSequence).where(m.NumberSequence.type_key == key, m.NumberSequence.year == year)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
+        if session.scalar(query) is None:
+            # The year's first number, asked for by two requests at once: one inserts the row, the other waits
+            # for it here and then locks it below (never a unique violation, a 500, for the second).
+            session.execute(pg_insert(m.NumberSequence).values(type_key=key, year=year, last=0)
+                            .on_conflict_do_nothing(index_elements=["type_key", "year"]))
+    # SQLite: the application's transactions begin IMMEDIATE, so writers are already serialised.
     sequence = session.scalar(query)
     if sequence is None:
         sequence = m.NumberSequence(type_key=key, year=year, last=0)

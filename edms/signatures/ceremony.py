@@ -13,6 +13,7 @@ from edms.definitions import LocalizedText
 from edms.documents import models as dm
 from edms.signatures.gates import SignaturePolicy, load_policy
 from edms.signatures.keys import SigningAuthority, signing_authority
+from edms.signatures.totp_secrets import sealing_key
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class SigningEnvironment:
     totp_roles: frozenset[str] = frozenset()
     # Prerequisites outside the document (a case's regime): each returns why it may not be signed yet.
     record_gates: tuple[RecordGate, ...] = ()
+    totp_key: bytes = b""  # the server key TOTP secrets are sealed under (edms.signatures.totp_secrets)
 
     @classmethod
     def from_settings(cls, settings, record_gates: tuple[RecordGate, ...] = (), *,
@@ -50,4 +52,4 @@ class SigningEnvironment:
         """`authority` opens the signing CA (the `Services` object keeps it open); by default it is opened
         when a signature is made."""
         return cls(settings.password, authority or (lambda: signing_authority(settings)), load_policy(),
-                   frozenset(settings.totp_roles), record_gates)
+                   frozenset(settings.totp_roles), record_gates, sealing_key(settings))

@@ -27,6 +27,7 @@ from edms.resources import SIGNATURE_POLICY_FILE
 from edms.signatures import totp
 from edms.signatures.errors import GateRecordRefused
 from edms.signatures.models import IdentityVerification, PolicyAcknowledgement, TotpEnrolment, TrainingRecord
+from edms.signatures.totp_secrets import seal_secret, secret_of
 from edms.timeutil import utc_now
 from edms.users.models import User
 from edms.users.roles import ADMIN, QA
@@ -206,9 +207,11 @@ def record_training(session: Session, ctx: AuditContext, recorder: User, subject
     return training
 
 
-def start_totp_enrolment(session: Session, ctx: AuditContext, user: User) -> TotpEnrolment:
-    """A new secret to enter in an authenticator app; it counts only once confirmed with a first code."""
-    enrolment = TotpEnrolment(user_id=user.id, secret_base32=totp.to_base32(totp.new_secret()), created_at=utc_now())
+def start_totp_enrolment(session: Session, ctx: AuditContext, user: User, key: bytes) -> TotpEnrolment:
+    """A new secret to enter in an authenticator app (stored sealed under `key`); it counts only once
+    confirmed with a first code."""
+    enrolment = TotpEnrolment(user_id=user.id, sealed_secret=seal_secret(key, user.id, totp.new_secret()),
+                              created_at=utc_now())
     session.add(enrolment)
     session.flush()
     record(session, ctx, "signature.totp_enrolment_started", "user", user.id)
@@ -223,12 +226,12 @@ def pending_totp(session: Session, user: User) -> TotpEnrolment | None:
     )
 
 
-def confirm_totp(session: Session, ctx: AuditContext, user: User, code: str) -> TotpEnrolment:
+def confirm_totp(session: Session, ctx: AuditContext, user: User, code: str, key: bytes) -> TotpEnrolment:
     enrolment = pending_totp(session, user)
     if enrolment is None:
         raise GateRecordRefused(N_("Start an enrolment first."))
     now = utc_now()
-    counter = totp.accepted_counter(totp.from_base32(enrolment.secret_base32), code, now, last_counter=None)
+    counter = totp.accepted_counter(secret_of(key, enrolment), code, now, last_counter=None)
     if counter is None:
         record(session, ctx, "signature.totp_enrolment_failed", "user", user.id, reason="wrong code")
         raise GateRecordRefused(N_("The code is not correct: check the app's clock and enter the current code."))

@@ -115,7 +115,8 @@ class TotpEnrolment(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
-    secret_base32: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Sealed under the server key (edms.signatures.totp_secrets); the column keeps its first name.
+    sealed_secret: Mapped[str] = mapped_column("secret_base32", String(64), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_counter: Mapped[int | None] = mapped_column(BigInteger)

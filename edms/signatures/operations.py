@@ -39,6 +39,7 @@ from edms.signatures.keys import SigningAuthority, certificate_of, open_signing_
 from edms.signatures.manifest import MAX_COMMENT, REJECTION, SIGNATURE, Manifest
 from edms.signatures.models import Signature
 from edms.signatures.planning import check_may_sign, check_record_gates, signed_steps, username_required
+from edms.signatures.totp_secrets import secret_of
 from edms.timeutil import isoformat_utc, utc_now
 from edms.users.authentication import Outcome, register_failure
 from edms.users.models import User
@@ -172,7 +173,7 @@ def _authenticate(session: Session, ctx: AuditContext, env: SigningEnvironment, 
     elif totp_required(user, env.totp_roles):
         enrolment = active_totp(session, user)
         counter = None if enrolment is None else totp.accepted_counter(
-            totp.from_base32(enrolment.secret_base32), credentials.totp_code or "", utc_now(),
+            secret_of(env.totp_key, enrolment), credentials.totp_code or "", utc_now(),
             last_counter=enrolment.last_counter)
         if enrolment is None or counter is None:
             failure = "wrong or reused one-time code"

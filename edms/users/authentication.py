@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import enum
+import functools
+import secrets
 from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
@@ -11,8 +13,9 @@ from edms.config import PasswordPolicy
 from edms.errors import N_
 from edms.timeutil import utc_now
 from edms.users.models import User
-from edms.users.passwords import verify_password
+from edms.users.passwords import hash_password, verify_password
 from edms.users.queries import find_user
+from edms.users.sessions import end_sessions
 
 
 class Outcome(enum.Enum):
@@ -23,12 +26,10 @@ class Outcome(enum.Enum):
     EXPIRED = "expired"
 
 
-MESSAGES = {
-    Outcome.BAD_CREDENTIALS: N_("The user name or password is not correct."),
-    Outcome.LOCKED: N_("This account is locked after repeated failed sign-in attempts. Ask an administrator to unlock it."),
-    Outcome.INACTIVE: N_("This account is deactivated."),
-    Outcome.EXPIRED: N_("This account's access period has ended."),
-}
+# One answer for every refused sign-in, whatever the reason: the page and the API never reveal whether an
+# account exists, is locked, deactivated or expired (the audit trail records which).
+REFUSED = N_("Sign-in failed: the user name or password is not correct, or the account is locked, deactivated or "
+             "its access period has ended. Ask an administrator if this keeps happening.")
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class AuthResult:
 
     @property
     def message(self) -> str:
-        return MESSAGES.get(self.outcome, "")
+        return "" if self.ok else REFUSED
 
 
 def authenticate(
@@ -51,6 +52,9 @@ def authenticate(
     """Check credentials and record the attempt. The caller commits even when the attempt fails,
     so failures are counted and audited."""
     user = find_user(session, username)
+    # The password is checked before anything about the account is looked at, and for an unknown name
+    # against a stand-in hash, so that every attempt costs one Argon2 verification (no timing difference).
+    password_ok = verify_password(policy, (user.password_hash if user else None) or _stand_in_hash(policy), password)
     if user is None:
         record(session, ctx, "auth.failed", "user", None, changes={"username": {"old": None, "new": username[:64]}},
                reason=f"unknown user name ({channel})")
@@ -61,7 +65,7 @@ def authenticate(
     if user.locked:
         record(session, ctx, "auth.refused", "user", user.id, reason=f"account locked ({channel})")
         return AuthResult(Outcome.LOCKED, user)
-    if not verify_password(policy, user.password_hash, password):
+    if not password_ok:
         return register_failure(session, ctx, policy, user, channel)
     if user.access_expires_at is not None and user.access_expires_at <= utc_now():
         record(session, ctx, "auth.refused", "user", user.id, reason=f"access period ended ({channel})")
@@ -72,6 +76,12 @@ def authenticate(
     record(session, replace(ctx, user_id=user.id, user_name=user.printed_name), "auth.signed_in", "user", user.id,
            reason=channel)
     return AuthResult(Outcome.OK, user)
+
+
+@functools.cache
+def _stand_in_hash(policy: PasswordPolicy) -> str:
+    """A hash no password matches, made with the policy's costs: what an unknown user name is checked against."""
+    return hash_password(policy, secrets.token_urlsafe(32))
 
 
 def register_failure(session: Session, ctx: AuditContext, policy: PasswordPolicy, user: User, channel: str) -> AuthResult:
@@ -85,5 +95,6 @@ def register_failure(session: Session, ctx: AuditContext, policy: PasswordPolicy
         # The lockout event is the administrators' alert (11.300(d)); the web layer also lists it on their home page.
         record(session, ctx, "auth.locked", "user", user.id, changes={"locked": {"old": False, "new": True}},
                reason=f"{user.failed_logins} consecutive failed attempts")
+        end_sessions(session, ctx, user, "account locked")
         return AuthResult(Outcome.LOCKED, user)
     return AuthResult(Outcome.BAD_CREDENTIALS, user)

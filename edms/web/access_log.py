@@ -1,6 +1,6 @@
 """Inspector access and access periods, as request hooks.
 
-`record_inspector_access` runs after each request: a successful GET by an inspector (signed in, or with an
+`record_inspector_access` runs after each request: a successful GET (or package export) by an inspector (signed in, or with an
 inspector's bearer token) is recorded (edms.inspection.access_log) in the request's unit of work, which
 commits after it: if the event cannot be written the response fails, so an inspection is never
 unrecorded. `end_expired_sessions` ends a signed-in session as soon as the account's access period (set
@@ -19,6 +19,7 @@ from edms.application import access, inspection
 from edms.inspection.access_log import Access
 from edms.timeutil import utc_now
 from edms.users.roles import INSPECTOR
+from edms.web.guards import PACKAGE_EXPORTS
 from edms.web.runtime import audit_context, db, services
 
 _FILENAME = re.compile(r"""filename\*=UTF-8''([^;]+)|filename="([^"]+)\"""")
@@ -43,7 +44,9 @@ def _file(response) -> dict[str, object] | None:
 
 
 def record_inspector_access(response):
-    if request.method != "GET" or response.status_code != 200 or request.endpoint in (None, "static"):
+    if request.method != "GET" and request.endpoint not in PACKAGE_EXPORTS:
+        return response
+    if response.status_code != 200 or request.endpoint in (None, "static"):
         return response
     if _inspector() is None:
         return response

@@ -6,6 +6,7 @@ import tempfile
 
 from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
 from edms.application import accounts, backups
@@ -94,6 +95,8 @@ def _apply(user_id: int, form, action):
             flash(translate_error(exc), "error")
         else:
             flash(_("Saved."), "success")
+    elif "your_password" in form.errors and "reason" not in form.errors:
+        flash(_("Enter your password to confirm this change."), "error")
     else:
         flash(_("A reason is required for this change."), "error")
     return redirect(url_for("admin.user_detail", user_id=user_id))
@@ -110,7 +113,8 @@ def edit_user(user_id: int):
 @roles_required(ADMIN)
 def set_roles(user_id: int):
     return _apply(user_id, RolesForm(), lambda u, f: accounts.set_roles(
-        services(), db(), audit_context(), u, set(f.roles.data), f.reason.data))
+        services(), db(), audit_context(), u, set(f.roles.data), f.reason.data, actor=current_user.user,
+        password=f.your_password.data))
 
 
 @bp.post("/users/<int:user_id>/deactivate")
@@ -132,7 +136,8 @@ def unlock(user_id: int):
 def reset_password(user_id: int):
     return _apply(
         user_id, ResetPasswordForm(),
-        lambda u, f: accounts.reset_password(services(), db(), audit_context(), u, f.password.data, f.reason.data),
+        lambda u, f: accounts.reset_password(services(), db(), audit_context(), u, f.password.data, f.reason.data,
+                                             actor=current_user.user, actor_password=f.your_password.data),
     )
 
 

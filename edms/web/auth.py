@@ -45,6 +45,7 @@ def login():
             login_user(SessionUser(result.user))
             # A fresh id per signed-in session: the signing ceremony asks for both components once per session.
             session["sid"] = secrets.token_hex(16)
+            session["epoch"] = result.user.session_epoch  # the session ends when the account's epoch moves on
             session["last_seen"] = datetime.now(UTC).timestamp()
             if lang:
                 session["lang"] = lang
@@ -80,6 +81,8 @@ def change_password():
             except AccountError as exc:
                 flash(translate_error(exc), "error")  # a wrong current password stays audited
             else:
+                # Every session of the person ended with the change; this one continues under the new epoch.
+                session["epoch"] = current_user.user.session_epoch
                 flash(_("Your password has been changed."), "success")
                 return redirect(url_for("main.home"))
     return render_template("auth/change_password.html", form=form, forced=current_user.user.must_change_password)

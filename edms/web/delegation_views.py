@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from edms.application import delegations
+from edms.application.reauthentication import ReauthenticationRefused
 from edms.timeutil import parse_local, utc_now
 from edms.users.models import User
 from edms.users.roles import ADMIN, CONTENT_ROLES
@@ -48,8 +49,9 @@ def index():
             try:
                 delegations.delegate(services(), session, audit_context(), me, delegator=delegator,
                                      delegate_to=delegate_to, role=request.form.get("role", ""), starts_at=starts,
-                                     ends_at=ends, reason=request.form.get("reason", ""))
-            except ops.DelegationError as exc:
+                                     ends_at=ends, reason=request.form.get("reason", ""),
+                                     password=request.form.get("password", ""))
+            except (ops.DelegationError, ReauthenticationRefused) as exc:
                 flash(translate_error(exc), "error")
                 status = 400
             else:

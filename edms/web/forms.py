@@ -64,7 +64,12 @@ class EditUserForm(ProfileFields):
     reason = TextAreaField(_l("Reason for the change"), validators=[DataRequired(), Length(max=2000)])
 
 
-class RolesForm(FlaskForm):
+class ConfirmWithPassword(FlaskForm):
+    # An act of authority is confirmed with the administrator's own password, like a signature.
+    your_password = PasswordField(_l("Your password, to confirm"), validators=[DataRequired(), Length(max=1024)])
+
+
+class RolesForm(ConfirmWithPassword):
     roles = MultiCheckboxField(_l("Roles"), validators=[DataRequired()])
     reason = TextAreaField(_l("Reason for the change"), validators=[DataRequired(), Length(max=2000)])
 
@@ -77,6 +82,6 @@ class ReasonForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(ConfirmWithPassword):
     password = PasswordField(_l("New temporary password"), validators=[DataRequired()])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])

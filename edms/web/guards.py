@@ -16,8 +16,12 @@ from edms.web.runtime import audit_context, db, services, settings
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # What a person may still reach before changing an expired or administrator-set password.
 PASSWORD_CHANGE_ALLOWED = {"auth.change_password", "auth.logout", "main.set_language", "static"}
-# Writes that read-only accounts may still make: they only concern their own session.
-READ_ONLY_ALLOWED_WRITES = {"auth.logout", "auth.change_password", "main.set_language", "auth.login"}
+# Exporting an inspection package writes its audit event and a checkpoint, so it is a POST (state changes
+# never happen on GET); inspectors may make it: it records what they take away, and changes no record.
+PACKAGE_EXPORTS = frozenset({"inspection.export_document", "inspection.export_case",
+                             "api.export_document", "api.export_case"})
+# Writes that read-only accounts may still make: they only concern their own session, or record an export.
+READ_ONLY_ALLOWED_WRITES = {"auth.logout", "auth.change_password", "main.set_language", "auth.login"} | PACKAGE_EXPORTS
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

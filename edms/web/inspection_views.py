@@ -1,7 +1,7 @@
 """Inspection pages: search, signed-history timelines of a document or a case, packages, verification help.
 
 Read-only by construction: every route is a GET (the guard `enforce_read_only_roles` refuses any other
-method to inspectors anyway). Exporting a package writes only its audit event and a checkpoint.
+method to inspectors anyway) but the package export, a POST: it writes its audit event and a checkpoint.
 """
 from __future__ import annotations
 
@@ -108,13 +108,13 @@ def _export(scope: Scope, back: str):
         "Content-Disposition": f'attachment; filename="{exported.filename}"', "X-Content-SHA256": exported.sha256})
 
 
-@bp.get("/documents/<int:document_id>/export")
+@bp.post("/documents/<int:document_id>/export")
 @roles_required(*READERS)
 def export_document(document_id: int):
     return _export(Scope(DOCUMENT, document_id), url_for("inspection.document_history", document_id=document_id))
 
 
-@bp.get("/cases/<int:case_id>/export")
+@bp.post("/cases/<int:case_id>/export")
 @roles_required(*READERS)
 def export_case(case_id: int):
     return _export(Scope(CASE, case_id), url_for("inspection.case_history", case_id=case_id))

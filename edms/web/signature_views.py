@@ -16,6 +16,7 @@ from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectF
 from wtforms.validators import DataRequired, Length, Optional
 
 from edms.application import signing, signing_rights
+from edms.application.reauthentication import ReauthenticationRefused
 from edms.crypto.cms import signature_value
 from edms.documents import models as dm
 from edms.documents.queries import values_of
@@ -26,6 +27,7 @@ from edms.signatures.ceremony import Credentials, SigningEnvironment, session_re
 from edms.signatures.errors import GateRecordRefused, SigningFailed
 from edms.signatures.manifest import MAX_COMMENT
 from edms.signatures.models import IdentityVerification, Signature, SigningCredential, TrainingRecord
+from edms.signatures.totp_secrets import sealing_key, secret_of
 from edms.timeutil import utc_now
 from edms.users.models import User, UserRole
 from edms.users.roles import ADMIN, CONTENT_ROLES, QA
@@ -82,6 +84,8 @@ class TrainingForm(FlaskForm):
 
 class TotpConfirmForm(FlaskForm):
     code = StringField(_l("Code shown by the app"), validators=[DataRequired(), Length(max=12)])
+    # A new second factor changes how the person signs: confirmed with the password, like a signature.
+    password = PasswordField(_l("Your password, to confirm"), validators=[DataRequired(), Length(max=1024)])
 
 
 def _language() -> str:
@@ -265,18 +269,21 @@ def totp_enrolment():
         return redirect(url_for("signatures.totp_enrolment"))
     if form.validate_on_submit():
         try:
-            signing_rights.confirm_totp(services(), database, audit_context(), user, form.code.data)
-        except GateRecordRefused as exc:
+            signing_rights.confirm_totp(services(), database, audit_context(), user, form.code.data,
+                                        password=form.password.data)
+        except (GateRecordRefused, ReauthenticationRefused) as exc:
             flash(translate_error(exc), "error")  # the failed confirmation stays audited
         else:
             flash(_("Your authenticator app is enrolled: signatures will ask for its code."), "success")
             return redirect(url_for("signatures.readiness"))
     pending = gates.pending_totp(database, user)
-    uri = None
+    uri = secret = None
     if pending is not None:
-        uri = totp.provisioning_uri(totp.from_base32(pending.secret_base32), account=user.username,
-                                    issuer=settings().organisation)
+        shared = secret_of(sealing_key(settings()), pending)
+        secret = totp.to_base32(shared)
+        uri = totp.provisioning_uri(shared, account=user.username, issuer=settings().organisation)
     return render_template("signatures/totp.html", form=form, start_form=FlaskForm(), pending=pending, uri=uri,
+                           secret=secret,
                            active=gates.active_totp(database, user),
                            required=gates.totp_required(user, settings().totp_roles))
 

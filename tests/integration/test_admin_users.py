@@ -5,7 +5,7 @@ from sqlalchemy.exc import DBAPIError
 
 from edms.audit.models import AuditEvent
 from edms.users.models import User
-from tests.conftest import csrf_token, sign_in
+from tests.conftest import PASSWORD, csrf_token, sign_in
 
 NEW_USER = {
     "username": "emi.nakamura", "printed_name": "Emi Nakamura", "title": "QA Specialist", "email": "emi@example.org",
@@ -73,7 +73,8 @@ def test_accounts_cannot_be_deleted_even_with_sql(app, people):
 def test_role_changes_are_audited_with_old_and_new_values_and_reason(app, admin_client, people):
     person = people.make("emi.nakamura", "qa")
     response = post_form(admin_client, f"/admin/users/{person.id}", f"/admin/users/{person.id}/roles",
-                         {"roles": ["qa", "regulatory"], "reason": "covers regulatory submissions from December"})
+                         {"roles": ["qa", "regulatory"], "reason": "covers regulatory submissions from December",
+                          "your_password": PASSWORD})
     assert response.status_code == 302
     event = latest(app, "user.roles_changed")
     assert event.changes == '{"roles":{"new":["qa","regulatory"],"old":["qa"]}}'
@@ -84,7 +85,7 @@ def test_role_changes_are_audited_with_old_and_new_values_and_reason(app, admin_
 def test_changes_without_a_reason_are_refused_and_change_nothing(app, admin_client, people):
     person = people.make("emi.nakamura", "qa")
     post_form(admin_client, f"/admin/users/{person.id}", f"/admin/users/{person.id}/roles",
-              {"roles": ["regulatory"], "reason": ""})
+              {"roles": ["regulatory"], "reason": "", "your_password": PASSWORD})
     assert user_named(app, "emi.nakamura").roles == {"qa"}
     assert latest(app, "user.roles_changed") is None
 
@@ -104,7 +105,8 @@ def test_admin_unlocks_a_locked_account(app, admin_client, people, client):
 def test_admin_password_reset_forces_a_change(app, admin_client, people):
     person = people.make("emi.nakamura", "qa")
     post_form(admin_client, f"/admin/users/{person.id}", f"/admin/users/{person.id}/password",
-              {"password": "Temporary-Pass-2026", "reason": "forgotten password, identity checked in person"})
+              {"password": "Temporary-Pass-2026", "reason": "forgotten password, identity checked in person",
+               "your_password": PASSWORD})
     assert user_named(app, "emi.nakamura").must_change_password
 
 

@@ -12,7 +12,7 @@ from werkzeug.routing import AnyConverter, IntegerConverter, UUIDConverter
 
 from edms.audit.models import AuditEvent
 from edms.documents.models import Document
-from tests.conftest import bearer, csrf_token, sign_in
+from tests.conftest import PASSWORD, bearer, csrf_token, sign_in
 from tests.support.examples import VALUES
 
 HUGE_IDS = (2**63, 10**30, int("9" * 400))
@@ -206,7 +206,8 @@ def test_a_time_outside_the_years_utc_can_hold_is_a_400_not_an_overflow(app, cli
                         json={"key": "oos_detected", "value": moment})
     assert dated.status_code == 400 and "outside the years 1 to 9999" in dated.json["error"]["message"], dated.json
     delegated = client.post("/api/v1/delegations", headers=hostile["headers"], json={
-        "delegate_id": 1, "role": "qa", "starts_at": moment, "ends_at": moment, "reason": "leave"})
+        "delegate_id": 1, "role": "qa", "starts_at": moment, "ends_at": moment, "reason": "leave",
+        "password": PASSWORD})
     assert 400 <= delegated.status_code < 500
     for name, value in (("from", "0001-01-01"), ("to", "9999-12-31"), ("from", moment)):
         for url in ("/api/v1/audit", "/api/v1/search"):
@@ -244,7 +245,6 @@ def test_a_printed_name_is_stored_in_nfc(app, people):
 @pytest.mark.req("A11-5")
 def test_a_signature_comment_or_refusal_reason_with_a_control_character_is_refused_and_nothing_is_signed(signing, client):
     from edms.signatures.models import Signature
-    from tests.conftest import PASSWORD
 
     path = f"/api/v1/documents/{signing.document_id}/versions/1"
     headers = bearer(client, "kenji.sato")

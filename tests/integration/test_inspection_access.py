@@ -172,7 +172,8 @@ def test_inspection_pages_are_for_inspectors_qa_and_regulatory_only(app, client,
     people.make("yui.hayashi", "admin", printed_name="Yui Hayashi")
     sign_in(client, "yui.hayashi")
     assert client.get("/inspection/search").status_code == 403
-    assert client.get(f"/inspection/cases/{signed_case.case_id}/export").status_code == 403
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    assert client.post(f"/inspection/cases/{signed_case.case_id}/export", data={"csrf_token": token}).status_code == 403
     client.post("/logout", data={"csrf_token": csrf_token(client.get("/").get_data(as_text=True))})
     sign_in(client, "kenji.sato")
     assert client.get("/inspection/search").status_code == 403

@@ -19,6 +19,7 @@ from edms.crypto.cms import signature_value
 from edms.inspection.package import EXPORTED_ACTION
 from edms.pki import PkiStore
 from edms.verifier.package import verify_package
+from tests.conftest import csrf_token
 from tests.support.documents import Api
 from tests.support.inspection import (  # noqa: F401
     INSPECTOR,
@@ -41,7 +42,9 @@ def commands(verify_md: str, language: str) -> list[str]:
 @pytest.mark.req("ERES-e-signature")
 @pytest.mark.req("ERES-preservation")
 def test_case_package_verifies_with_edms_verify_and_with_openssl_alone(app, signed_case, inspector_client, tmp_path):
-    response = inspector_client.get(f"/inspection/cases/{signed_case.case_id}/export")
+    timeline = inspector_client.get(f"/inspection/cases/{signed_case.case_id}").get_data(as_text=True)
+    response = inspector_client.post(f"/inspection/cases/{signed_case.case_id}/export",
+                                     data={"csrf_token": csrf_token(timeline)})
     assert response.status_code == 200 and response.mimetype == "application/zip"
     assert response.headers["X-Content-SHA256"] == hashlib.sha256(response.data).hexdigest()
     package = tmp_path / "package.zip"
@@ -94,7 +97,7 @@ def test_case_package_verifies_with_edms_verify_and_with_openssl_alone(app, sign
 def test_document_package_from_the_api_and_the_console(app, client, signed_case, inspector, settings, tmp_path):
     document_id = signed_case.documents[0]
     api = Api(client, INSPECTOR[0])
-    response = api.get(f"/documents/{document_id}/export?language=ja")
+    response = api.post(f"/documents/{document_id}/export?language=ja")
     assert response.status_code == 200
     report = verify_package(io.BytesIO(response.data))
     assert report.ok, [item.line() for item in report.failures]
@@ -105,8 +108,8 @@ def test_document_package_from_the_api_and_the_console(app, client, signed_case,
     version = manifest["documents"][0]["versions"][-1]
     printed = "".join(page.extract_text() for page in PdfReader(io.BytesIO(files[version["renditions"]["pdf"]])).pages)
     assert "文書番号" in printed and "品質保証部門" in printed and "[U+" not in printed
-    assert api.get("/documents/999999/export").status_code == 404
-    assert api.get(f"/documents/{document_id}/export?language=fr").status_code == 400
+    assert api.post("/documents/999999/export").status_code == 404
+    assert api.post(f"/documents/{document_id}/export?language=fr").status_code == 400
 
     output = tmp_path / "console.zip"
     env = {**os.environ, "EDMS_ENV": "testing", "EDMS_DATABASE_URL": settings.database_url,
@@ -143,7 +146,7 @@ def reseal(files: dict[str, bytes], pki: PkiStore) -> dict[str, bytes]:
 def test_an_insider_with_the_system_key_still_cannot_change_a_signed_record(app, client, signed_case, inspector,
                                                                              organisation_pki, tmp_path):
     document_id = signed_case.documents[0]
-    original = package_files(Api(client, INSPECTOR[0]).get(f"/documents/{document_id}/export").data)
+    original = package_files(Api(client, INSPECTOR[0]).post(f"/documents/{document_id}/export").data)
     manifest = json.loads(original["manifest.json"])
     version = manifest["documents"][0]["versions"][1]
     content = json.loads(original[version["content"]])
@@ -171,3 +174,25 @@ def test_an_insider_with_the_system_key_still_cannot_change_a_signed_record(app,
     result = run_verifier(forged)
     assert result.returncode == 1
     assert f"FAIL  signature {refused['signature_id']}: recorded in the audit trail" in result.stdout
+
+
+@pytest.mark.req("11.10(e)")
+def test_a_package_is_exported_by_post_only_and_a_get_writes_nothing(app, signed_case, inspector, inspector_client):
+    from sqlalchemy import func, select
+
+    from edms.audit.models import AuditCheckpoint
+
+    def written():
+        with app.extensions["edms"].sessions() as session:
+            return (len(events(app, EXPORTED_ACTION)),
+                    session.scalar(select(func.count()).select_from(AuditCheckpoint)))
+
+    before = written()
+    document_id = signed_case.documents[0]
+    assert inspector_client.get(f"/inspection/cases/{signed_case.case_id}/export").status_code == 405
+    api = Api(app.test_client(), INSPECTOR[0])
+    assert api.get(f"/documents/{document_id}/export").status_code == 405
+    assert written() == before
+    assert api.post(f"/documents/{document_id}/export").status_code == 200
+    exported, checkpoints = written()
+    assert exported == before[0] + 1 and checkpoints >= before[1]

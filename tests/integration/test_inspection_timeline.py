@@ -87,7 +87,7 @@ def test_timeline_pages_link_every_entry_to_its_version(app, signed_case, inspec
     for version in (1, 2, 3):
         assert f'href="/documents/{document_id}/versions/{version}"' in page
     assert REFUSAL in page and "Refused to sign" in page and "Hiroshi Yamada (hiroshi.yamada)" in page
-    assert f'href="/inspection/documents/{document_id}/export"' in page
+    assert f'method="post" action="/inspection/documents/{document_id}/export"' in page
     assert "inspection.viewed" not in page  # access records only on request
     shown = inspector_client.get(f"/inspection/documents/{document_id}?access=1").get_data(as_text=True)
     assert "inspection.viewed" in shown

@@ -11,13 +11,14 @@ import pytest
 from pypdf import PdfReader
 
 from edms.verifier.package import verify_package
+from tests.conftest import csrf_token
 from tests.support.inspection import inspector, inspector_client  # noqa: F401
 
 
 @pytest.mark.req("ERES-authenticity")
 @pytest.mark.req("11.10(b)")
 def test_the_package_names_a_trusted_verifier_and_the_hash_of_its_copy(app, signed_case, inspector_client):  # noqa: F811
-    response = inspector_client.get(f"/inspection/cases/{signed_case.case_id}/export")
+    response = _export(inspector_client, signed_case)
     assert response.status_code == 200
     with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
         verify_md = archive.read("VERIFY.md").decode("utf-8")
@@ -33,7 +34,7 @@ def test_the_package_names_a_trusted_verifier_and_the_hash_of_its_copy(app, sign
 @pytest.mark.req("WITNESS")
 @pytest.mark.req("ERES-authenticity")
 def test_the_package_carries_merkle_proofs_that_the_offline_verifier_checks(app, signed_case, inspector_client):  # noqa: F811
-    response = inspector_client.get(f"/inspection/cases/{signed_case.case_id}/export")
+    response = _export(inspector_client, signed_case)
     assert response.status_code == 200
     report = verify_package(io.BytesIO(response.data))
     assert report.ok, [item.line() for item in report.failures]
@@ -67,3 +68,9 @@ def _trust(data):
         manifest = json.loads(archive.read("manifest.json"))
         load = lambda role: x509.load_pem_x509_certificate(archive.read(manifest["pki"][role]))  # noqa: E731
         return Trust(load("root"), load("system"), [load("signing_ca")], [])
+
+
+def _export(inspector_client, signed_case):
+    timeline = inspector_client.get(f"/inspection/cases/{signed_case.case_id}").get_data(as_text=True)
+    return inspector_client.post(f"/inspection/cases/{signed_case.case_id}/export",
+                                 data={"csrf_token": csrf_token(timeline)})

@@ -38,3 +38,36 @@ def test_the_app_refuses_a_database_not_at_head_and_says_how_to_fix_it(database_
     engine.dispose()
     with pytest.raises(SchemaOutOfDate, match="an_old_revision"):
         create_app(load_settings("testing", overrides={"database_url": database_url, "data_dir": str(tmp_path)}))
+
+
+@pytest.mark.req("11.300(a)-(b)")
+def test_the_migration_seals_every_stored_totp_secret_under_the_server_key(database_url):
+    from alembic import command
+
+    from edms.crypto.sealing import derive_key, unseal
+    from edms.migrate import alembic_config
+    from edms.signatures import totp
+    from edms.timeutil import utc_now
+
+    engine = make_engine(database_url)
+    command.downgrade(alembic_config(engine), "0008_session_epoch")
+    secret = totp.new_secret()
+    users, enrolments = Base.metadata.tables["users"], Base.metadata.tables["totp_enrolments"]
+    with engine.begin() as connection:
+        user_id = connection.execute(users.insert().values(
+            username="akiko.tanaka", printed_name="Akiko Tanaka", title="", email="", timezone="UTC", language="en",
+            active=True, created_at=utc_now(), must_change_password=False, failed_logins=0, session_epoch=0,
+        )).inserted_primary_key[0]
+        connection.execute(enrolments.insert().values(user_id=user_id, secret_base32=totp.to_base32(secret),
+                                                      created_at=utc_now()))
+    with pytest.raises(RuntimeError, match="edms init"):
+        upgrade(engine)  # no server key: the clear secret is not left behind silently
+    key = derive_key("a server secret", "totp secrets")
+    upgrade(engine, totp_sealing_key=key)
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT secret_base32 FROM totp_enrolments")).scalar_one()
+    assert totp.to_base32(secret) not in stored
+    assert unseal(key, stored, f"totp_enrolments.user_id={user_id}") == secret
+    with engine.begin() as connection, pytest.raises(Exception, match="only the key wrapping"):
+        connection.execute(text("UPDATE totp_enrolments SET secret_base32 = 'x'"))  # the guard is back
+    engine.dispose()

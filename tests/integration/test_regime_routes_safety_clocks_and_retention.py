@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from edms.cases import deadlines as dl
-from tests.conftest import bearer, sign_in
+from tests.conftest import bearer, csrf_token, sign_in
 from tests.integration.test_regimes_end_to_end import (
     assert_all_refusals_audited_and_everything_verifies,
     assert_case_complete,
@@ -317,7 +317,8 @@ def test_each_records_retention_end_is_on_the_case_page_and_in_the_inspection_pa
     assert {r.number: r.keep_until for r in status.retention} == {n: date(2036, 11, 5) for n in d.numbers(
         [item.document.type_key for item in status.checklist])}
 
-    response = client.get(f"/inspection/cases/{d.case_id}/export")
+    timeline = client.get(f"/inspection/cases/{d.case_id}").get_data(as_text=True)
+    response = client.post(f"/inspection/cases/{d.case_id}/export", data={"csrf_token": csrf_token(timeline)})
     assert response.status_code == 200
     with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
         manifest = json.loads(archive.read("manifest.json"))

@@ -41,3 +41,44 @@ def test_a_content_role_is_refused_every_administration_write_route(app, client,
     for rule, method in routes:
         response = client.open(url(rule), method=method, data={"csrf_token": token, "reason": "x", "password": "y" * 12})
         assert response.status_code == 403, (rule.rule, method, response.status_code)
+
+
+AUTHORITY_ACTS = {
+    # An act that grants, delegates or changes authority, as a form a signed-in person posts.
+    "role change": ("/admin/users/{person}/roles", {"roles": ["qa", "regulatory"], "reason": "covers submissions"}),
+    "password reset": ("/admin/users/{person}/password", {"password": "Temporary-Pass-2026", "reason": "forgotten"}),
+    "delegation": ("/delegations/", {"role": "qa", "delegate_id": "{person}", "starts_at": "2030-01-01T09:00",
+                                     "ends_at": "2030-01-08T09:00", "reason": "leave"}),
+}
+
+
+@pytest.mark.req("11.10(g)")
+@pytest.mark.req("11.300(d)")
+@pytest.mark.parametrize("act", sorted(AUTHORITY_ACTS))
+@pytest.mark.parametrize("password", ["", "Wrong-Password-123"])
+def test_an_act_of_authority_needs_the_actors_password_again_and_a_wrong_one_counts_towards_lockout(
+        app, admin_client, people, act, password):
+    from sqlalchemy import func, select
+
+    from edms.audit.models import AuditEvent
+    from edms.users.models import User
+
+    person = people.make("emi.nakamura", "qa")
+    path, form = AUTHORITY_ACTS[act]
+    form = {key: value.format(person=person.id) if isinstance(value, str) else value for key, value in form.items()}
+    if act == "delegation":
+        people.make("kenji.sato", "qa")  # the absent person delegates to Emi; administrators name the delegator
+        with app.extensions["edms"].sessions() as session:
+            form["delegator_id"] = str(session.scalar(select(User.id).where(User.username == "kenji.sato")))
+    page = admin_client.get("/admin/users").get_data(as_text=True)
+    admin_client.post(path.format(person=person.id),
+                      data={**form, "csrf_token": csrf_token(page), "your_password": password,
+                            **({"password": password} if act == "delegation" else {})})
+    with app.extensions["edms"].sessions() as session:
+        admin = session.scalar(select(User).where(User.username == "daisuke.kato"))
+        changed = session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action.in_(
+            ("user.roles_changed", "user.password_reset", "delegation.created"))))
+        failures = session.scalars(select(AuditEvent.reason).where(AuditEvent.action == "auth.failed")).all()
+    assert changed == 0
+    if password:  # an empty field is an incomplete form (a page refuses it before any check); a wrong one counts
+        assert admin.failed_logins == 1 and len(failures) == 1 and "confirmation of" in failures[0]

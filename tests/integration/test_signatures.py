@@ -23,6 +23,7 @@ from edms.signatures.errors import AccountLocked, CredentialsRefused, GateRecord
 from edms.signatures.keys import current_credential
 from edms.signatures.models import Signature, SigningCredential
 from edms.signatures.presentation import current_trust
+from edms.signatures.totp_secrets import sealing_key, secret_of
 from edms.signatures.verification import verify_stored
 from edms.timeutil import utc_now
 from edms.users.models import User
@@ -171,7 +172,8 @@ def test_no_key_is_ever_issued_under_a_password_an_administrator_set(signing, ap
     signing.sign(signing.author)
     with transaction(signing.sessions) as session:
         accounts.reset_password(services, session, context(signing.admin), session.get(User, signing.reviewer.id),
-                                "Temporary-Pass-2026", "forgot the password")
+                                "Temporary-Pass-2026", "forgot the password",
+                                actor=session.get(User, signing.admin.id), actor_password=PASSWORD)
     with pytest.raises(NotReady, match="temporary password an administrator set"):
         signing.sign(signing.reviewer, password="Temporary-Pass-2026")
     assert credentials_of(signing, signing.reviewer) == []
@@ -230,12 +232,14 @@ def test_a_role_listed_in_totp_roles_signs_with_a_one_time_code(signing):
         signing.sign(signing.reviewer)
     with transaction(signing.sessions) as session:
         reviewer = session.get(User, signing.reviewer.id)
-        secret = totp.from_base32(gates.start_totp_enrolment(session, context(reviewer), reviewer).secret_base32)
+        key = sealing_key(signing.settings)
+        secret = secret_of(key, gates.start_totp_enrolment(session, context(reviewer), reviewer, key))
     with pytest.raises(GateRecordRefused, match="code is not correct"), transaction(signing.sessions) as session:
-        gates.confirm_totp(session, context(signing.reviewer), session.get(User, signing.reviewer.id), "000000")
+        gates.confirm_totp(session, context(signing.reviewer), session.get(User, signing.reviewer.id), "000000",
+                           key)
     with transaction(signing.sessions) as session:
         gates.confirm_totp(session, context(signing.reviewer), session.get(User, signing.reviewer.id),
-                           totp.hotp(secret, totp.counter_at(utc_now()) - 1))
+                           totp.hotp(secret, totp.counter_at(utc_now()) - 1), key)
     with pytest.raises(CredentialsRefused):
         signing.sign(signing.reviewer)  # no code
     with pytest.raises(CredentialsRefused):
@@ -385,7 +389,8 @@ def test_an_administrators_reset_revokes_the_certificate_and_the_person_gets_a_n
     [old] = credentials_of(signing, signing.author)
     with transaction(signing.sessions) as session:
         accounts.reset_password(services, session, context(signing.admin), session.get(User, signing.author.id),
-                                "Temporary-Pass-2026", "locked out on night shift")
+                                "Temporary-Pass-2026", "locked out on night shift",
+                                actor=session.get(User, signing.admin.id), actor_password=PASSWORD)
     [revoked] = credentials_of(signing, signing.author)
     assert revoked.revoked_at is not None and revoked.wrapped_key == b""  # the key is destroyed
     assert revoked.revocation_reason == "password reset by an administrator"

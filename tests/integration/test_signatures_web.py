@@ -188,13 +188,20 @@ def test_an_authenticator_app_is_enrolled_on_the_page(signing, client):
     page = client.get("/signatures/totp").get_data(as_text=True)
     secret = totp.from_base32(re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1))
     assert "otpauth://totp/" in page
+    with signing.sessions() as session:  # stored sealed under the server key, never in clear
+        from sqlalchemy import text
+
+        stored = session.execute(text("SELECT secret_base32 FROM totp_enrolments")).scalar_one()
+    assert totp.to_base32(secret) not in stored and len(stored) == 64
     now = totp.counter_at(utc_now())
     valid = {totp.hotp(secret, counter) for counter in range(now - 1, now + 3)}
     wrong = next(code for code in ("000000", "111111", "222222", "333333", "444444") if code not in valid)
-    refused = client.post("/signatures/totp", data={"csrf_token": csrf_token(page), "code": wrong}, follow_redirects=True)
+    refused = client.post("/signatures/totp", data={"csrf_token": csrf_token(page), "code": wrong,
+                                                       "password": PASSWORD}, follow_redirects=True)
     assert "code is not correct" in refused.get_data(as_text=True)
     code = totp.totp(secret, utc_now())
-    done = client.post("/signatures/totp", data={"csrf_token": csrf_token(page), "code": code}, follow_redirects=True)
+    done = client.post("/signatures/totp", data={"csrf_token": csrf_token(page), "code": code,
+                                                    "password": PASSWORD}, follow_redirects=True)
     assert "authenticator app is enrolled" in done.get_data(as_text=True)
     assert actions(signing, "signature.totp_enrolled")
 

@@ -18,7 +18,7 @@ from edms.users.models import User
 from edms.workflow import delegations
 from edms.workflow.models import Delegation
 from edms.workflow.refusals import AuthorityRefused, SequenceRefused
-from tests.conftest import bearer, csrf_token, sign_in
+from tests.conftest import PASSWORD, bearer, csrf_token, sign_in
 from tests.integration.signing_fixtures import context
 from tests.support.examples import TITLES, VALUES
 
@@ -215,7 +215,7 @@ def test_a_physician_delegates_on_the_page_and_ends_it_early_with_a_reason(clien
     start = (NOW + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     end = (NOW + timedelta(days=8)).strftime("%Y-%m-%dT%H:%M")
     form = {"csrf_token": csrf_token(page), "role": "physician", "delegate_id": str(weber.id), "starts_at": start,
-            "ends_at": end, "reason": "Annual leave"}
+            "ends_at": end, "reason": "Annual leave", "password": PASSWORD}
     refused = client.post("/delegations/", data={**form, "reason": ""})
     assert refused.status_code == 400 and "A reason is required" in refused.get_data(as_text=True)
     response = client.post("/delegations/", data=form, follow_redirects=True)
@@ -232,7 +232,7 @@ def test_delegations_over_the_api(client, signing, physicians):
     mori, weber = physicians
     headers = bearer(client, "yuki.mori")
     body = {"delegate_id": weber.id, "role": "physician", "starts_at": NOW.isoformat(),
-            "ends_at": (NOW + timedelta(days=3)).isoformat(), "reason": "Conference"}
+            "ends_at": (NOW + timedelta(days=3)).isoformat(), "reason": "Conference", "password": PASSWORD}
     assert client.post("/api/v1/delegations", json={**body, "ends_at": "2026-12-01T09:00"},
                        headers=headers).status_code == 400  # no offset: refused, never guessed
     created = client.post("/api/v1/delegations", json=body, headers=headers)
@@ -309,6 +309,42 @@ def test_submitting_on_the_page_and_delegating_notify_the_people_concerned(clien
 
     _delegate_on_api = client.post("/api/v1/delegations", headers=bearer(client, "yuki.mori"), json={
         "delegate_id": weber.id, "role": "physician", "starts_at": NOW.isoformat(),
-        "ends_at": (NOW + timedelta(days=3)).isoformat(), "reason": "Conference"})
+        "ends_at": (NOW + timedelta(days=3)).isoformat(), "reason": "Conference", "password": PASSWORD})
     assert _delegate_on_api.status_code == 201
     assert ("lukas.weber", "delegation", "Delegation from Dr Yuki Mori") in _notified(signing)
+
+
+@pytest.mark.req("11.200(a)(1)")
+@pytest.mark.req("11.300(d)")
+@pytest.mark.parametrize("password", [None, "", "Wrong-Password-123"])
+def test_a_bearer_token_alone_cannot_hand_a_physicians_signing_authority_to_another(client, signing, physicians,
+                                                                                   password):
+    mori, weber = physicians
+    headers = bearer(client, "yuki.mori")  # e.g. a token copied from a script or a log
+    body = {"delegate_id": weber.id, "role": "physician", "starts_at": NOW.isoformat(),
+            "ends_at": (NOW + timedelta(days=3)).isoformat(), "reason": "Conference"}
+    if password is not None:
+        body["password"] = password
+    refused = client.post("/api/v1/delegations", json=body, headers=headers)
+    assert refused.status_code == 403 and refused.json["error"]["code"] == "password_confirmation_failed"
+    with signing.sessions() as session:
+        assert session.scalars(select(Delegation)).all() == []
+        assert session.get(User, mori.id).failed_logins == 1  # counted towards lockout, as a failed sign-in
+        failed = session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.failed")).all()
+    assert [e.reason for e in failed] == ["wrong password (confirmation of a delegation)"]
+    document_id = _justification_in_case(signing, mori)
+    with pytest.raises(AuthorityRefused):
+        signing.sign(weber, document_id=document_id)
+
+
+def test_a_delegation_on_the_page_without_the_password_is_refused(client, signing, physicians):
+    mori, weber = physicians
+    sign_in(client, "yuki.mori")
+    page = client.get("/delegations/").get_data(as_text=True)
+    form = {"csrf_token": csrf_token(page), "role": "physician", "delegate_id": str(weber.id),
+            "starts_at": (NOW + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (NOW + timedelta(days=8)).strftime("%Y-%m-%dT%H:%M"), "reason": "Annual leave"}
+    refused = client.post("/delegations/", data={**form, "password": "Wrong-Password-123"})
+    assert refused.status_code == 400 and "Your password is not correct" in refused.get_data(as_text=True)
+    with signing.sessions() as session:
+        assert session.scalars(select(Delegation)).all() == []

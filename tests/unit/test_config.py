@@ -1,7 +1,7 @@
 """Configuration: files plus EDMS_* overrides; production refuses unsafe settings."""
 import pytest
 
-from edms.config import ConfigError, load_settings
+from edms.config import ConfigError, load_settings, refuse_public_secrets
 
 
 def test_default_is_sqlite_in_the_data_directory(monkeypatch, tmp_path):
@@ -37,7 +37,9 @@ def test_the_part11_certification_letter_reference_is_configured():
 
 
 def test_a_deployment_s_own_configuration_directory_takes_the_place_of_the_shipped_file(monkeypatch, tmp_path):
-    (tmp_path / "staging.toml").write_text('environment = "staging"\nidle_minutes = 7\n', "utf-8")
+    # Staging is not development: it has secrets of its own.
+    (tmp_path / "staging.toml").write_text('environment = "staging"\nidle_minutes = 7\n'
+                                           f'secret_key = "{"x" * 48}"\npki_passphrase = "our own passphrase"\n', "utf-8")
     monkeypatch.setenv("EDMS_CONFIG_DIR", str(tmp_path))
     settings = load_settings("staging")
     assert settings.environment == "staging" and settings.idle_minutes == 7
@@ -102,3 +104,43 @@ def test_the_console_reports_a_bad_configuration_value_in_one_line_without_a_tra
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == ["Error: EDMS_IDLE_MINUTES='0.1': expected a whole number"]
     assert not (tmp_path / "edms.sqlite3").exists()
+
+
+@pytest.mark.req("11.30")
+@pytest.mark.parametrize("environment", ["staging", "qualification"])
+def test_any_environment_but_development_and_testing_refuses_the_shipped_secrets(monkeypatch, tmp_path, environment):
+    (tmp_path / f"{environment}.toml").write_text(f'environment = "{environment}"\n', "utf-8")
+    monkeypatch.setenv("EDMS_CONFIG_DIR", str(tmp_path))
+    monkeypatch.delenv("EDMS_SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="secret key shipped with edms"):
+        load_settings(environment)
+    monkeypatch.setenv("EDMS_SECRET_KEY", "x" * 48)
+    monkeypatch.delenv("EDMS_PKI_PASSPHRASE", raising=False)
+    with pytest.raises(ConfigError, match="PKI passphrase shipped with edms"):
+        load_settings(environment)
+
+
+@pytest.mark.req("11.30")
+@pytest.mark.parametrize("environment", ["development", "testing"])
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "edms.example.org"])
+def test_the_shipped_secrets_are_refused_when_the_server_listens_beyond_the_loopback_interface(environment, host):
+    settings = load_settings(environment)
+    with pytest.raises(ConfigError, match=f"while listening on {host}"):
+        refuse_public_secrets(settings, host=host)
+    for loopback in ("127.0.0.1", "::1", "localhost"):
+        refuse_public_secrets(settings, host=loopback)
+
+
+def test_edms_serve_on_every_interface_with_the_shipped_secret_stops_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "EDMS_ENV": "development", "EDMS_DATA_DIR": str(tmp_path)}
+    env.pop("EDMS_SECRET_KEY", None)
+    done = subprocess.run([sys.executable, "-m", "edms.cli", "serve", "--host", "0.0.0.0", "--port", "1"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        "Error: refusing to start while listening on 0.0.0.0 (not the loopback interface) with the secret key "
+        "shipped with edms: set EDMS_SECRET_KEY"]
