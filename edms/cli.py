@@ -166,6 +166,8 @@ def verify(as_json: bool) -> None:
                 click.echo(f"  also: {problem.describe()}")
             if report.problem_count > len(report.problems):
                 click.echo(f"  ... and {report.problem_count - len(report.problems)} more")
+        for warning in report.warnings:
+            click.echo(f"WARN: {warning.describe()}")
     if not report.ok:
         sys.exit(1)
 

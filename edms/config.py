@@ -86,6 +86,8 @@ class Settings:
     secure_cookies: bool
     default_language: str
     audit_checkpoint_every: int = 1000
+    # The witness of the audit log's signed tree heads: empty = <data_dir>/witness/tree-heads.jsonl.
+    witness_file: str = ""
     pki_passphrase: str = ""
     tsa_url: str = ""
     tsa_ca_file: str = ""
@@ -94,6 +96,12 @@ class Settings:
     forms_dir: Path = FORMS_DIR
     password: PasswordPolicy = field(default_factory=PasswordPolicy)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+
+
+    @property
+    def witness_path(self) -> Path:
+        """Where the signed tree heads are appended: a volume the database administrator does not control."""
+        return Path(self.witness_file).absolute() if self.witness_file else self.data_dir / "witness" / "tree-heads.jsonl"
 
 
 TRUE_WORDS = {"1", "true", "yes", "on"}

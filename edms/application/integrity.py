@@ -11,10 +11,12 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from edms.application.record_events import check_creating_events, check_submitted_hashes
 from edms.audit.checkpoints import check_checkpoints
 from edms.audit.context import AuditContext
 from edms.audit.integrity import Check, VerificationReport, check_audit_chain, run_checks
 from edms.audit.operations import record_verification
+from edms.audit.witness_check import check_witness
 from edms.documents.integrity import check_stored_files, check_version_hashes
 from edms.errors import N_
 from edms.signatures.verification import check_signatures
@@ -32,6 +34,15 @@ CHECKS: tuple[Check, ...] = (
     Check("signatures", check_signatures,
           N_("Electronic signatures: time-stamp, CMS signature, certificate chain and revocation at the stamped "
              "time, signer identity, link to the version's recomputed content hash")),
+    Check("record_events", check_creating_events,
+          N_("Records against the audit trail: every document, version, case, delegation, signature and user has "
+             "the audit event that created it")),
+    Check("recorded_hashes", check_submitted_hashes,
+          N_("Frozen versions and files against the audit trail: each content hash is the one recorded at submission, "
+             "each attachment's hash one recorded at an upload")),
+    Check("audit_witness", check_witness,
+          N_("Audit trail witness: the Merkle tree of the events gives every signed tree head held outside the "
+             "database, successive heads are consistent; events not yet witnessed are a warning")),
 )
 
 
@@ -39,7 +50,7 @@ def check_integrity(engine: Engine, *, only: Collection[str] | None = None, **op
     """Every check of `CHECKS` (or those named in `only`) on one read-only snapshot; records nothing.
 
     `options` are handed to the checks: `trust=` (see `edms.pki.TrustAnchors`) for signatures and
-    checkpoints, `data_dir=` for stored files, `batch_size=`."""
+    checkpoints, `data_dir=` for stored files, `witness_file=` for the witness, `batch_size=`."""
     return run_checks(engine, CHECKS, only=only, **options)
 
 

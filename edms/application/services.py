@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from edms.audit.checkpoints import enable_automatic_checkpoints
+from edms.audit.witness import enable_witness
 from edms.cases.queries import case_signing_reasons
 from edms.cases.regimes import Regime, load_regimes
 from edms.config import ConfigError, Settings
@@ -88,6 +89,7 @@ def build_services(settings: Settings, *, check_schema: bool = True) -> Services
     )
     enable_automatic_checkpoints(services.sessions, every=settings.audit_checkpoint_every,
                                  signer=services.system_signer)
+    enable_witness(services.sessions, path=settings.witness_path, signer=services.system_signer)
     return services
 
 

@@ -162,7 +162,8 @@ def enable_automatic_checkpoints(factory: sessionmaker[Session], *, every: int, 
 
     @event.listens_for(factory, "after_commit")
     def _checkpoint(session: Session) -> None:
-        if not session.info.pop(_CROSSED, False) or session.info.get(_CHECKPOINTING):
+        # Also fired when a SAVEPOINT is released: only the outermost commit makes the events durable.
+        if session.in_nested_transaction() or not session.info.pop(_CROSSED, False) or session.info.get(_CHECKPOINTING):
             return
         try:
             checkpoint = create_checkpoint_now(factory, AuditContext.system("edms automatic checkpoint"), signer())

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, create_engine, event, text
 from sqlalchemy.pool import NullPool
 
-from edms.audit.chain import GENESIS_HASH, HASHED_FIELDS, event_hash
+from edms.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_bytes, event_hash
 from edms.errors import N_
 from edms.timeutil import utc_now
 
@@ -63,6 +63,8 @@ class VerificationReport:
     counts: dict[str, int] = field(default_factory=dict)  # rows examined, per table
     problems: list[Problem] = field(default_factory=list)  # the first MAX_PROBLEMS_KEPT, in the order found
     problem_count: int = 0
+    # What does not make the run fail but must never pass silently (e.g. events not yet witnessed).
+    warnings: list[Problem] = field(default_factory=list)
     chain_head: tuple[int, str] | None = None  # (seq, hash) of the last event
 
     @property
@@ -76,7 +78,8 @@ class VerificationReport:
     def summary(self) -> str:
         examined = ", ".join(f"{count} {table}" for table, count in self.counts.items()) or "nothing"
         if self.ok:
-            return f"verified: {examined} examined, no problem found"
+            warned = f"; {len(self.warnings)} warning(s)" if self.warnings else ""
+            return f"verified: {examined} examined, no problem found{warned}"
         return f"FAILED: {self.problem_count} problem(s) in {examined} examined"
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,6 +94,7 @@ class VerificationReport:
             "problem_count": self.problem_count,
             "first_problem": self.first_problem.to_dict() if self.first_problem else None,
             "problems": [problem.to_dict() for problem in self.problems],
+            "warnings": [warning.to_dict() for warning in self.warnings],
         }
 
 
@@ -112,6 +116,11 @@ class VerificationRun:
         self._report.problem_count += 1
         if len(self._report.problems) < MAX_PROBLEMS_KEPT:
             self._report.problems.append(Problem(self.current_check, table, key, message, params))
+
+    def warning(self, table: str, key: str, message: str, **params: Any) -> None:
+        """Something to act on that is not a broken item: reported (WARN), the run still verifies."""
+        if len(self._report.warnings) < MAX_PROBLEMS_KEPT:
+            self._report.warnings.append(Problem(self.current_check, table, key, message, params))
 
     def set_chain_head(self, seq: int, head_hash: str) -> None:
         self._report.chain_head = (seq, head_hash)
@@ -249,7 +258,12 @@ def chain_fields(dialect: str, row: Sequence[Any]) -> dict[str, Any]:
 
 def batch_hashes(rows: Sequence[Sequence[Any]], times: list[str]) -> list[str]:
     """SHA-256 of the canonical bytes of each row (as from `chain_rows_sql`, with `times` canonical),
-    with no Python code run per row: the work happens in C, a column or a batch at a time.
+    with no Python code run per row: the work happens in C, a column or a batch at a time."""
+    return list(map(_hexdigest, map(hashlib.sha256, batch_canonical(rows, times))))
+
+
+def batch_canonical(rows: Sequence[Sequence[Any]], times: list[str]) -> list[bytes]:
+    """The canonical bytes of each row (as from `chain_rows_sql`, with `times` canonical), built in C.
 
     A column whose values are all text needing no JSON escape, or all integers, goes into the template
     as it is (quoted, for text); any other column is JSON-encoded value by value. Both give exactly the
@@ -271,7 +285,25 @@ def batch_hashes(rows: Sequence[Sequence[Any]], times: list[str]) -> list[str]:
             parts.append(f'"{name}":%s')
             arguments.append(_encode_values(list(column))[1:-1].split("\x00"))
     texts = map(("{" + ",".join(parts) + "}").__mod__, zip(*arguments, strict=True))
-    return list(map(_hexdigest, map(hashlib.sha256, map(str.encode, texts))))
+    return list(map(str.encode, texts))
+
+
+def batch_leaves(dialect: str, rows: Sequence[Sequence[Any]]) -> list[bytes]:
+    """The canonical bytes of each row (as from `chain_rows_sql`): the leaves of the audit log's Merkle
+    tree. A row holding what no event can hold gives empty bytes (the chain check names it)."""
+    times = _canonical_times(dialect, rows)  # type: ignore[arg-type]
+    if times is not None:
+        try:
+            return batch_canonical(rows, times)
+        except (TypeError, ValueError):
+            pass
+    leaves = []
+    for row in rows:
+        try:
+            leaves.append(canonical_bytes(chain_fields(dialect, row)))
+        except (TypeError, ValueError):
+            leaves.append(b"")
+    return leaves
 
 
 def check_audit_chain(run: VerificationRun) -> None:

@@ -53,6 +53,7 @@ def manifest_json(files: Mapping[str, bytes], content: PackageContent) -> bytes:
             "segments": [list(segment) for segment in content.segments],
             "checkpoints": [{"number": item.row.number, "seq": item.row.seq, "dir": item.directory}
                             for item in content.checkpoints],
+            **({"tree": "audit/tree.json"} if content.tree is not None else {}),
         },
         "reports": {"html": "report.html", "pdf": "report.pdf", "verify": "VERIFY.md", "verifier": VERIFIER_FILE},
         "files": [{"path": path, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}

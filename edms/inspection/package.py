@@ -28,6 +28,7 @@ from __future__ import annotations
 import bisect
 import concurrent.futures
 import hashlib
+import json
 import logging
 import re
 import tempfile
@@ -51,6 +52,7 @@ from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.cases import models as cm
 from edms.cases.regimes import Regime, load_regimes
 from edms.cases.retention import RecordRetention, record_retention
+from edms.config import Settings
 from edms.crypto.cms import signature_value, signer_certificate
 from edms.crypto.pki import build_crl
 from edms.db import transaction
@@ -65,6 +67,7 @@ from edms.inspection import report
 from edms.inspection.manifest import CRL_FILE, EVENTS_FILE, FORMAT, VERIFIER_FILE, seal
 from edms.inspection.renderer import Renderer
 from edms.inspection.timeline import Timeline, case_documents, document_timeline
+from edms.inspection.tree_proofs import TREE_FILE, tree_proofs
 from edms.pki.store import (
     ROOT,
     SIGNING_CA,
@@ -122,7 +125,7 @@ class ExportEnvironment:
     """What an export needs besides the database: the settings (PKI), document types and stored files.
     The keys are opened only when called."""
 
-    settings: object
+    settings: Settings
     document_types: Mapping[str, DocumentType]
     blobs: BlobStore
     signer: Callable[[], SystemSigner]
@@ -184,6 +187,7 @@ class PackageContent:
     certificates: dict[str, tuple[str, x509.Certificate]] = field(default_factory=dict)  # role -> (path, cert)
     renderer: Renderer | None = None  # set once the snapshot is read
     renditions: list[concurrent.futures.Future] = field(default_factory=list)  # (pdf, docx) per version, in order
+    tree: dict | None = None  # the Merkle proofs of the events (edms.inspection.tree_proofs), when witnessed
     app_version: str = __version__
 
     @property
@@ -288,6 +292,7 @@ def _read(engine: Engine, env: ExportEnvironment, scope: Scope, ctx: AuditContex
             # Issued now, after every signature in the snapshot: it shows each was unrevoked when stamped.
             crl=build_crl(authority.ca_cert, authority.ca_key, revocations(session), now, now + CRL_VALIDITY),
         )
+        content.tree = tree_proofs(session, env.settings.witness_path, [event.seq for event in content.events])
         content.renderer = Renderer(scratch, sum(len(document.versions) for document in documents))
         try:
             content.renderer.prepare(_record_texts(session, documents, env.document_types))
@@ -419,9 +424,12 @@ def _files(content: PackageContent, env: ExportEnvironment) -> dict[str, bytes]:
     files[EVENTS_FILE] = b"".join(canonical_bytes(event.hashed_fields()) + b"\n" for event in content.events)
     for checkpoint in content.checkpoints:
         files.update(_checkpoint_files(checkpoint))
+    if content.tree is not None:
+        files[TREE_FILE] = json.dumps(content.tree, sort_keys=True, indent=1).encode("ascii")
     files[VERIFIER_FILE] = zipapp_bytes()
-    files["report.html"] = report.report_html(content).encode("utf-8")
-    files["report.pdf"] = report.report_pdf(content)
+    verifier_sha256 = hashlib.sha256(files[VERIFIER_FILE]).hexdigest()
+    files["report.html"] = report.report_html(content, verifier_sha256).encode("utf-8")
+    files["report.pdf"] = report.report_pdf(content, verifier_sha256)
     files["VERIFY.md"] = report.verify_markdown(content, files).encode("utf-8")  # last: it lists the others' hashes
     return files
 

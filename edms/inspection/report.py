@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from edms.documents.renditions import find_pdf_fallback_font, find_pdf_font
 from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES
+from edms.inspection.manifest import VERIFIER_FILE
 from edms.resources import TEMPLATES_DIR
 from edms.timeutil import format_in_zone, isoformat_utc
 
@@ -82,12 +83,20 @@ def verify_markdown(content: PackageContent, files: Mapping[str, bytes]) -> str:
         "`verify OK` or `OK`. Validity is judged with `-attime` at the moment each signature was time-stamped, "
         "so the commands give the same answer after the certificates have expired.",
         "",
-        "The same checks, and the links between the files (content hashes, signers, audit events), are made "
-        "in one go by the standalone verifier shipped in the package as a zipapp, `edms_verify.pyz` (Python 3.11 and "
-        "the `cryptography` package only; packages exported by edms 0.1 ship it as the single file `edms_verify.py`):",
+        "The same checks, and the links between the files (content hashes, signers, audit events, the audit "
+        "log's Merkle inclusion and consistency proofs), are made in one go by the standalone verifier, "
+        "`edms-verify` (Python 3.11 and the `cryptography` package only).",
+        "",
+        "**Take the verifier from a trusted source, never from the package it checks**: the `edms-verify` "
+        f"published with the release of edms {content.app_version}, or installed by your organisation. Whoever "
+        "could alter this package could also alter a verifier shipped inside it so that it passes. The copy in "
+        "the package, the zipapp `edms_verify.pyz`, is for convenience only; its SHA-256 is "
+        f"`{hashlib.sha256(files.get(VERIFIER_FILE, b'')).hexdigest()}`: compare it with the SHA-256 published "
+        "with the release before you run it (packages exported by edms 0.1 ship it as `edms_verify.py`).",
         "",
         "```",
-        "python3 edms_verify.pyz PACKAGE.zip --root ROOT-CA-YOU-TRUST.pem",
+        "edms-verify PACKAGE.zip --root ROOT-CA-YOU-TRUST.pem",
+        "python3 edms_verify.pyz PACKAGE.zip --root ROOT-CA-YOU-TRUST.pem   # the copy, once its SHA-256 matches",
         "```",
         "",
         "## 1. The trust anchor",
@@ -195,12 +204,12 @@ def _signature_commands(signed: SignedItem, content_path: str, root_path: str, c
 # --- report.html ----------------------------------------------------------------------------------------
 
 
-def report_html(content: PackageContent) -> str:
+def report_html(content: PackageContent, verifier_sha256: str = "") -> str:
     return _TEMPLATES.get_template("inspection/package_report.html").render(
         content=content, title=_title(content), local=lambda moment: format_in_zone(moment, content.display_tz),
         utc=isoformat_utc, fingerprint=fingerprint, subject=subject,
         meaning_label=lambda signed: meaning_label(signed, content.language),
-        role_label=lambda role: role_label(role, content.language),
+        role_label=lambda role: role_label(role, content.language), verifier_sha256=verifier_sha256,
     )
 
 
@@ -244,7 +253,7 @@ class _Pdf(FPDF):
         self.set_text_color(0)
 
 
-def report_pdf(content: PackageContent) -> bytes:
+def report_pdf(content: PackageContent, verifier_sha256: str = "") -> bytes:
     zone = content.display_tz
     title = _title(content)
     pdf = _Pdf(title)
@@ -257,7 +266,10 @@ def report_pdf(content: PackageContent) -> bytes:
                 f"{content.app_version}, {content.organisation}.")
     pdf.line_of(f"{len(content.documents)} document(s), {len(content.signatures)} signature(s), "
                 f"{len(content.events)} audit events, {len(content.checkpoints)} checkpoint(s). Verification results "
-                "below are those computed at export; run edms_verify.pyz or the commands in VERIFY.md to check again.")
+                "below are those computed at export; check again with edms-verify from a trusted source (the release, "
+                "or your organisation), not from the package, or with the commands in VERIFY.md. The copy in the "
+                f"package, edms_verify.pyz, has SHA-256 {verifier_sha256 or 'see VERIFY.md'}: compare it with the "
+                "one published with the release.")
     for document in content.documents:
         row = document.row
         pdf.heading(f"{row.number} · {row.title}")

@@ -25,3 +25,4 @@ AUDIT_HASHED_FIELDS = (
     "seq", "occurred_at", "actor_id", "actor_name", "action", "object_type", "object_id", "document_version",
     "case_id", "changes", "reason", "request_id", "client_addr", "app_version", "prev_hash",
 )
+TREE_HEAD_TYPE = "edms.audit-tree-head"

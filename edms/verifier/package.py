@@ -41,6 +41,7 @@ from edms.verifier.contents import Package, Trust, open_package
 from edms.verifier.errors import Invalid
 from edms.verifier.package_audit import check_audit
 from edms.verifier.package_records import check_documents
+from edms.verifier.package_tree import check_tree
 from edms.verifier.report import Report
 from edms.verifier.timestamp import Stamp
 
@@ -74,6 +75,7 @@ def verify_package(source: str | IO[bytes], *, root_pem: bytes | None = None) ->
         return report
     _check_seal(report, package, trust)
     events = _guarded(report, "audit events", lambda: check_audit(report, package, trust)) or {}
+    _guarded(report, "audit tree", lambda: check_tree(report, package, trust, events))
     _guarded(report, "documents", lambda: check_documents(report, package, trust, events))
     return report
 

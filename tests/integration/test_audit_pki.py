@@ -87,7 +87,7 @@ def test_checkpoint_and_verify_commands_and_openssl_checks_the_checkpoint(settin
     assert made.output.startswith("checkpoint #1: seq 1 ")
     verified = cli(settings, "verify")
     assert verified.exit_code == 0, verified.output
-    assert "verified: 2 audit_event, 1 audit_checkpoint examined" in verified.output
+    assert "verified: 2 audit_event, 1 audit_checkpoint, 1 audit_witness examined" in verified.output
 
     with sessions() as session:
         checkpoint = session.scalars(select(AuditCheckpoint)).one()

@@ -1,0 +1,188 @@
+"""Signed tree heads of the audit log, appended to a witness outside the database (WITNESS, 21 CFR 11.10(e)).
+
+The audit events are the leaves of a Merkle tree (RFC 9162, `edms.verifier.merkle`). After every commit
+that appended events, the head of that tree (size, root hash, time) is signed with the system key and
+appended as one line of JSON to the witness file: a file on a volume the database administrator does not
+control, shared by every app node (`witness_file`, EDMS_WITNESS_FILE). Each line also carries the
+frontier of its tree (the roots of its perfect subtrees), so the next head needs only the events after it.
+Deleting or rewriting any witnessed event, the newest included, no longer matches the witness
+(`edms.audit.witness_check`). The format is published in docs/audit-log-format.md.
+"""
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import rfc8785
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from edms.audit.integrity import batch_leaves, chain_rows_sql
+from edms.audit.models import AuditEvent
+from edms.timeutil import isoformat_utc, parse_utc, utc_now
+from edms.verifier.constants import TREE_HEAD_TYPE
+from edms.verifier.merkle import Frontier, leaf_hash
+
+log = logging.getLogger("edms")
+
+TREE_HEAD_VERSION = 1
+_APPENDED = "edms.audit.witness_due"
+_BATCH = 5000
+_TAIL_CHUNK = 4096
+
+
+class HeadSigner(Protocol):
+    def sign(self, data: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    """One line of the witness: the signed head and the frontier it was computed from."""
+
+    tree_size: int
+    root_hash: str
+    timestamp: datetime
+    signature: bytes
+    frontier: tuple[str, ...] = ()
+
+    def payload(self) -> bytes:
+        return tree_head_payload(self.tree_size, self.root_hash, self.timestamp)
+
+    def to_line(self) -> bytes:
+        return json.dumps({
+            "type": TREE_HEAD_TYPE, "version": TREE_HEAD_VERSION, "tree_size": self.tree_size,
+            "root_hash": self.root_hash, "timestamp": isoformat_utc(self.timestamp),
+            "signature": base64.b64encode(self.signature).decode("ascii"), "frontier": list(self.frontier),
+        }, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
+
+    @classmethod
+    def from_line(cls, line: bytes) -> TreeHead:
+        """ValueError (or KeyError, TypeError) when the line is not a tree head edms wrote."""
+        data: dict[str, Any] = json.loads(line.decode("utf-8"))
+        if data.get("type") != TREE_HEAD_TYPE or data.get("version") != TREE_HEAD_VERSION:
+            raise ValueError("not an edms tree head")
+        size, root, frontier = data["tree_size"], data["root_hash"], data.get("frontier", [])
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ValueError("tree_size is not a count")
+        if not isinstance(root, str) or len(bytes.fromhex(root)) != 32:
+            raise ValueError("root_hash is not a SHA-256")
+        if not isinstance(frontier, list) or not all(isinstance(node, str) for node in frontier):
+            raise ValueError("frontier is not a list of hashes")
+        return cls(size, root, parse_utc(data["timestamp"]), base64.b64decode(data["signature"], validate=True),
+                   tuple(frontier))
+
+    def resume(self) -> Frontier:
+        """The tree this head signed, ready to take the next leaves."""
+        frontier = Frontier(self.tree_size, [bytes.fromhex(node) for node in self.frontier])
+        if frontier.root().hex() != self.root_hash:
+            raise ValueError("the frontier does not give the signed root hash")
+        return frontier
+
+
+def tree_head_payload(tree_size: int, root_hash: str, timestamp: datetime) -> bytes:
+    """The exact bytes signed (RFC 8785 JSON)."""
+    return rfc8785.dumps({"type": TREE_HEAD_TYPE, "version": TREE_HEAD_VERSION, "tree_size": tree_size,
+                          "root_hash": root_hash, "timestamp": isoformat_utc(timestamp)})
+
+
+def read_heads(path: Path) -> list[tuple[int, bytes]]:
+    """Every line of the witness file with its number (none if there is no file yet)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    return [(number, line) for number, line in enumerate(data.split(b"\n"), 1) if line.strip()]
+
+
+def leaves_after(session: Session, size: int) -> list[bytes]:
+    """Leaf hashes of the events after the first `size`, in seq order."""
+    dialect = session.get_bind().dialect.name
+    statement = text(chain_rows_sql(dialect))
+    leaves: list[bytes] = []
+    after = size
+    while True:
+        rows = session.execute(statement, {"after": after, "limit": _BATCH}).all()
+        if not rows:
+            return leaves
+        leaves += map(leaf_hash, batch_leaves(dialect, rows))
+        after = rows[-1].seq
+
+
+def witness_now(sessions: sessionmaker[Session], path: Path, signer: HeadSigner) -> TreeHead | None:
+    """Sign the current tree head and append it to the witness, unless the newest head already covers every
+    event. Under an exclusive lock of the file, so heads from every node stay in order."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        fcntl.lockf(descriptor, fcntl.LOCK_EX)
+        last = _last_line(descriptor)
+        frontier = TreeHead.from_line(last).resume() if last else Frontier()
+        with sessions() as session:
+            new = leaves_after(session, frontier.size)
+        if not new:
+            return None
+        frontier.extend(new)
+        now = utc_now()
+        root = frontier.root().hex()
+        head = TreeHead(frontier.size, root, now, signer.sign(tree_head_payload(frontier.size, root, now)),
+                        tuple(node.hex() for node in frontier.nodes))
+        os.write(descriptor, head.to_line())
+        os.fsync(descriptor)
+        return head
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _last_line(descriptor: int) -> bytes:
+    end = os.lseek(descriptor, 0, os.SEEK_END)
+    data, position = b"", end
+    while position > 0:
+        step = min(_TAIL_CHUNK, position)
+        position -= step
+        data = os.pread(descriptor, step, position) + data
+        lines = [line for line in data.split(b"\n") if line.strip()]
+        if len(lines) > 1 or (lines and position == 0):
+            return lines[-1]
+    return b""
+
+
+def enable_witness(sessions: sessionmaker[Session], *, path: Path, signer: Callable[[], HeadSigner]) -> None:
+    """After every commit that appended audit events, witness the new tree head.
+
+    It runs after the commit: the change and its events are durable. A witness that fails (PKI missing,
+    volume not mounted) is logged and never undoes them; `edms verify` then reports the events after the
+    newest witnessed head as a warning, with their count, until the next commit witnesses them."""
+    failures = {"count": 0}
+
+    @event.listens_for(sessions, "after_flush")
+    def _note_append(session: Session, _context: Any) -> None:
+        if any(isinstance(item, AuditEvent) for item in session.new):
+            session.info[_APPENDED] = True
+
+    @event.listens_for(sessions, "after_soft_rollback")
+    def _forget_append(session: Session, _previous: Any) -> None:
+        session.info.pop(_APPENDED, None)
+
+    @event.listens_for(sessions, "after_commit")
+    def _witness(session: Session) -> None:
+        # Also fired when a SAVEPOINT is released: only the outermost commit makes the events durable.
+        if session.in_nested_transaction() or not session.info.pop(_APPENDED, False):
+            return
+        try:
+            witness_now(sessions, path, signer())
+        except Exception:  # noqa: BLE001 (the committed change stands; `edms verify` warns of the unwitnessed tail)
+            failures["count"] += 1
+            if failures["count"] == 1:
+                log.exception("the audit tree head could not be witnessed in %s; `edms verify` will warn", path)
+            else:
+                log.debug("the audit tree head could not be witnessed (%s failures)", failures["count"])
+        else:
+            failures["count"] = 0
