@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
+from edms.api import schemas as S
 from edms.api.blueprint import bp, token_required
 from edms.api.openapi import listing, operation
 from edms.application import audit_trail
@@ -31,7 +32,7 @@ def _user_id(username: str) -> int | None:
     "`next_after` back as `after`; `limit` up to 500.",
     responses={"200": "OK: {items, next_after}", "400": "Invalid filter", "401": "No valid token",
                "403": "Not allowed to read the audit trail"},
-    schemas=listing("next_after"),
+    schemas=listing(S.AUDIT_EVENT, "next_after"),
 )
 @token_required(ADMIN, QA, INSPECTOR)
 def audit_events():
@@ -50,6 +51,7 @@ def audit_events():
     "Verify the audit chain, its signed checkpoints and every registered check now (recorded as audit.verified). "
     "`ok` is false and `first_problem` names the first broken item when anything fails.",
     responses={"200": "The verification report", "401": "No valid token", "403": "Not allowed to verify"},
+    schemas={"200": S.VERIFICATION_REPORT},
 )
 @token_required(ADMIN, INSPECTOR, QA)
 def audit_verify():

@@ -3,17 +3,13 @@ from __future__ import annotations
 
 from flask import current_app, g, jsonify, request
 
+from edms.api import schemas as S
 from edms.api.blueprint import bp, json_body, token_required
 from edms.api.openapi import document, operation
 from edms.application import access
 from edms.web.errors import api_error
 from edms.web.extensions import limiter
 from edms.web.runtime import audit_context, db, services, settings
-
-USER_SCHEMA = {"type": "object", "required": ["id", "username", "printed_name", "title", "roles", "timezone", "active"],
-               "properties": {"id": {"type": "integer"}, "username": {"type": "string"}, "printed_name": {"type": "string"},
-                              "title": {"type": ["string", "null"]}, "roles": {"type": "array", "items": {"type": "string"}},
-                              "timezone": {"type": "string"}, "active": {"type": "boolean"}}}
 
 
 def user_json(user) -> dict:
@@ -29,7 +25,7 @@ def user_json(user) -> dict:
 
 
 @bp.get("/openapi.json")
-@operation("This OpenAPI document", secured=False)
+@operation("This OpenAPI document", secured=False, schemas={"200": S.OPENAPI})
 def openapi():
     return jsonify(document(current_app))
 
@@ -65,7 +61,7 @@ def token():
 
 
 @bp.post("/auth/revoke")
-@operation("Revoke the bearer token used for this request")
+@operation("Revoke the bearer token used for this request", schemas={"200": S.REVOKED})
 @token_required()
 def revoke():
     header = request.headers.get("Authorization", "")
@@ -74,7 +70,7 @@ def revoke():
 
 
 @bp.get("/me")
-@operation("The authenticated user", responses={"200": "OK", "401": "No valid token"}, schemas={"200": USER_SCHEMA})
+@operation("The authenticated user", responses={"200": "OK", "401": "No valid token"}, schemas={"200": S.USER})
 @token_required()
 def me():
     return jsonify(user_json(g.api_user))

@@ -6,6 +6,7 @@ from datetime import datetime
 from flask import abort, g, jsonify, request
 from sqlalchemy import select
 
+from edms.api import schemas as S
 from edms.api.blueprint import aware_time, bp, json_body, token_required
 from edms.api.openapi import listing, operation
 from edms.application import cases
@@ -68,7 +69,7 @@ def _case_or_404(case_id: int) -> cm.Case:
 
 @bp.get("/cases")
 @operation("Cases, filtered by lot, patient_ref, jurisdiction or status; keyset-paginated with `after`",
-           schemas=listing("next_after"))
+           schemas=listing(S.CASE_SUMMARY, "next_after"))
 @token_required()
 def list_cases():
     query = select(cm.Case).order_by(cm.Case.id)
@@ -91,7 +92,7 @@ def list_cases():
           "properties": {**{name: {"type": "string"} for name in ("regime", "product", "lot", "patient_ref", "treating_site",
                                                                 "site_timezone")},
                          "physician_id": {"type": "integer"}, "oos_detected_at": {"type": "string", "format": "date-time"}}},
-    responses={"201": "Created", "400": "Refused", "403": "Role not allowed"},
+    responses={"201": "Created", "400": "Refused", "403": "Role not allowed"}, schemas={"201": S.CASE},
 )
 @token_required(*CASE_OPENERS)
 def create_case():
@@ -106,7 +107,8 @@ def create_case():
 
 
 @bp.get("/cases/<int:case_id>")
-@operation("A case with its checklist (what is missing, who acts next), deadlines and documents")
+@operation("A case with its checklist (what is missing, who acts next), deadlines and documents",
+           schemas={"200": S.CASE})
 @token_required()
 def get_case(case_id: int):
     return jsonify(case_json(_case_or_404(case_id), full=True))
@@ -118,7 +120,7 @@ def get_case(case_id: int):
     body={"type": "object", "required": ["key", "value"],
           "properties": {"key": {"type": "string"}, "value": {"type": "string", "format": "date-time"},
                          "reason": {"type": "string"}}},
-    responses={"200": "Recorded", "400": "Refused"},
+    responses={"200": "Recorded", "400": "Refused"}, schemas={"200": S.CASE},
 )
 @token_required()
 def record_case_date(case_id: int):
@@ -134,7 +136,7 @@ def record_case_date(case_id: int):
     "Answer one of the regime's questions about the case (key, answer, reason)",
     body={"type": "object", "required": ["key", "answer"],
           "properties": {"key": {"type": "string"}, "answer": {"type": "boolean"}, "reason": {"type": "string"}}},
-    responses={"200": "Recorded", "400": "Refused"},
+    responses={"200": "Recorded", "400": "Refused"}, schemas={"200": S.CASE},
 )
 @token_required()
 def answer_case_question(case_id: int):

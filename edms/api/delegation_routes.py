@@ -5,6 +5,7 @@ from datetime import datetime
 
 from flask import abort, g, jsonify
 
+from edms.api import schemas as S
 from edms.api.blueprint import aware_time, bp, json_body, token_required
 from edms.api.openapi import listing, operation
 from edms.application import delegations
@@ -51,7 +52,7 @@ def _user(body: dict, key: str) -> User:
 
 
 @bp.get("/delegations")
-@operation("Delegations given or received by the caller (every delegation for administrators)", schemas=listing())
+@operation("Delegations given or received by the caller (every delegation for administrators)", schemas=listing(S.DELEGATION))
 @token_required(*CONTENT_ROLES, ADMIN)
 def list_delegations():
     rows = ops.every(db()) if g.api_user.has_role(ADMIN) else ops.involving(db(), g.api_user.id)
@@ -71,6 +72,7 @@ def list_delegations():
                          "password": {"type": "string",
                                       "description": "the caller's password, re-entered as for a signature"}}},
     responses={"201": "Created", "400": "Refused", "403": "Role not allowed, or wrong password"},
+    schemas={"201": S.DELEGATION},
 )
 @token_required(*CONTENT_ROLES, ADMIN)
 def create_delegation():
@@ -87,7 +89,7 @@ def create_delegation():
 @bp.post("/delegations/<int:delegation_id>/revoke")
 @operation("End a delegation early (reason required)", body={"type": "object", "required": ["reason"],
                                                              "properties": {"reason": {"type": "string"}}},
-           responses={"200": "Revoked", "400": "Refused"})
+           responses={"200": "Revoked", "400": "Refused"}, schemas={"200": S.DELEGATION})
 @token_required(*CONTENT_ROLES, ADMIN)
 def revoke_delegation(delegation_id: int):
     row = db().get(Delegation, delegation_id)

@@ -5,6 +5,7 @@ from urllib.parse import quote
 
 from flask import Response, abort, g, jsonify, request, url_for
 
+from edms.api import schemas as S
 from edms.api.blueprint import bp, json_body, token_required
 from edms.api.openapi import listing, operation
 from edms.application import drafting, renditions
@@ -183,7 +184,8 @@ _WRITE = {"401": "No valid token", "403": "Not allowed (inspectors and administr
 
 
 @bp.get("/document-types")
-@operation("Controlled document types: fields with English and Japanese labels, numbering, signature steps", schemas=listing())
+@operation("Controlled document types: fields with English and Japanese labels, numbering, signature steps",
+           schemas=listing(S.DOCUMENT_TYPE))
 @token_required()
 def document_types():
     return jsonify({"items": [_type_json(doc_type) for doc_type in services().document_types.values()]})
@@ -197,6 +199,7 @@ def document_types():
                          "case_id": {"type": "integer", "description": "The case the record belongs to"}}},
     responses={"201": "Created: id and number", "400": "validation_failed: details name each field; nothing was stored",
                **_WRITE},
+    schemas={"201": S.DOCUMENT},
 )
 @token_required(*CONTENT_ROLES)
 def create_document():
@@ -216,7 +219,7 @@ def create_document():
 
 
 @bp.get("/documents/<int:document_id>")
-@operation("A document, its status and its versions", responses=_READ)
+@operation("A document, its status and its versions", responses=_READ, schemas={"200": S.DOCUMENT})
 @token_required()
 def get_document(document_id: int):
     return jsonify(_document_json(_document_or_404(document_id)))
@@ -230,6 +233,7 @@ def get_document(document_id: int):
                          "reason": {"type": "string", "description": "required when a new version is created"}}},
     responses={"200": "Draft saved", "201": "New version created",
                "400": "validation_failed or reason_required: nothing was changed", **_WRITE},
+    schemas={"200": S.VERSION, "201": S.VERSION},
 )
 @token_required(*CONTENT_ROLES)
 def update_document(document_id: int):
@@ -244,7 +248,7 @@ def update_document(document_id: int):
 @bp.post("/documents/<int:document_id>/submit")
 @operation(
     "Submit the draft for review: the version is frozen for ever with its content hash",
-    responses={"200": "Submitted", **_WRITE},
+    responses={"200": "Submitted", **_WRITE}, schemas={"200": S.VERSION},
 )
 @token_required(*CONTENT_ROLES)
 def submit_document(document_id: int):
@@ -257,7 +261,7 @@ def submit_document(document_id: int):
 @operation(
     "Withdraw the document (owner or QA); nothing is deleted",
     body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
-    responses={"200": "Withdrawn", "400": "reason_required", **_WRITE},
+    responses={"200": "Withdrawn", "400": "reason_required", **_WRITE}, schemas={"200": S.DOCUMENT},
 )
 @token_required(*CONTENT_ROLES)
 def withdraw_document(document_id: int):
@@ -267,7 +271,8 @@ def withdraw_document(document_id: int):
 
 
 @bp.get("/documents/<int:document_id>/versions")
-@operation("Every version, earliest first, with status, reason and content hash", responses=_READ, schemas=listing())
+@operation("Every version, earliest first, with status, reason and content hash", responses=_READ,
+           schemas=listing(S.VERSION_SUMMARY))
 @token_required()
 def list_versions(document_id: int):
     document = _document_or_404(document_id)
@@ -275,7 +280,8 @@ def list_versions(document_id: int):
 
 
 @bp.get("/documents/<int:document_id>/versions/<int:number>")
-@operation("One version: values, status, content hash, attachments with their SHA-256", responses=_READ)
+@operation("One version: values, status, content hash, attachments with their SHA-256", responses=_READ,
+           schemas={"200": S.VERSION})
 @token_required()
 def get_version(document_id: int, number: int):
     document = _document_or_404(document_id)
@@ -285,7 +291,8 @@ def get_version(document_id: int, number: int):
 @bp.get("/documents/<int:document_id>/diff")
 @operation("Field-by-field differences between two versions (default: the last two)", parameters=[_LANG,
                 {"name": "a", "in": "query", "schema": {"type": "integer"}, "description": "from version"},
-                {"name": "b", "in": "query", "schema": {"type": "integer"}, "description": "to version"}], responses=_READ)
+                {"name": "b", "in": "query", "schema": {"type": "integer"}, "description": "to version"}], responses=_READ,
+           schemas={"200": S.DIFF})
 @token_required()
 def diff_versions(document_id: int):
     document = _document_or_404(document_id)
@@ -325,6 +332,7 @@ def rendition(document_id: int, number: int, fmt: str):
                          "sha256": {"type": "string", "description": "SHA-256 of the file as sent (hex)"}}},
     responses={"201": "Attached", "400": "upload_refused (type, size, macros, archive, hash) or validation_failed",
                "413": "Larger than the request limit", **_WRITE},
+    schemas={"201": S.ATTACHMENT},
 )
 @token_required(*CONTENT_ROLES)
 def add_attachment(document_id: int):

@@ -5,6 +5,7 @@ import io
 
 from flask import Response, g, jsonify, request, url_for
 
+from edms.api import schemas as S
 from edms.api.blueprint import bp, token_required
 from edms.api.openapi import listing, operation
 from edms.application import inspection
@@ -52,7 +53,7 @@ def _hit_json(hit) -> dict:
     f"type, case, {', '.join(CASE_FIELDS)} (exact field values), status, signer (user name or part of the printed "
     "name), meaning, from and to (dates in your zone, or date-times with offset), q (text in title or fields). "
     "Newest first; pass `next_before` back as `before`; `limit` up to 200.",
-    schemas=listing("next_before"),
+    schemas=listing(S.SEARCH_HIT, "next_before"),
     responses={"200": "OK: {items, next_before}", "400": "Invalid criterion", **READER_RESPONSES},
 )
 @token_required(*READERS)
@@ -84,6 +85,7 @@ def _timeline_json(timeline: Timeline) -> dict:
     "The document's signed history: every audit event in order, each linked to its version, signatures with "
     "their manifestation and verification now; `access=1` includes inspectors' access records",
     responses={"200": "OK: {documents, entries}", "404": "No such document", **READER_RESPONSES},
+    schemas={"200": S.TIMELINE},
 )
 @token_required(*READERS)
 def document_timeline_json(document_id: int):
@@ -99,6 +101,7 @@ def document_timeline_json(document_id: int):
 @operation(
     "The signed history of every document of the case, in one timeline",
     responses={"200": "OK: {documents, entries}", "404": "No such case", **READER_RESPONSES},
+    schemas={"200": S.TIMELINE},
 )
 @token_required(*READERS)
 def case_timeline_json(case_id: int):

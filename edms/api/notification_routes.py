@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
+from edms.api import schemas as S
 from edms.api.blueprint import bp, token_required
 from edms.api.openapi import listing, operation
 from edms.notifications.models import Notification
@@ -24,7 +25,7 @@ def notification_json(notification: Notification) -> dict:
 @operation(
     "The caller's own notifications, newest first, with their delivery status "
     "(recorded: no e-mail configured or no address; pending; sent; failed)",
-    schemas=listing(),
+    schemas=listing(S.NOTIFICATION),
     responses={"200": "OK", "401": "No valid token"},
 )
 @token_required()

@@ -33,9 +33,9 @@ OBJECT = {"type": "object"}
 ATTRIBUTE = "openapi_operation"
 
 
-def listing(page_key: str | None = None) -> dict[str, dict]:
-    """The success schema of a list: {items: [objects]}, with the key that pages on when there is one."""
-    properties: dict[str, dict] = {"items": {"type": "array", "items": OBJECT}}
+def listing(item: dict, page_key: str | None = None) -> dict[str, dict]:
+    """The success schema of a list: {items: [item]}, with the key that pages on when there is one."""
+    properties: dict[str, dict] = {"items": {"type": "array", "items": item}}
     if page_key:
         properties[page_key] = {"type": ["integer", "string", "null"]}
     return {"200": {"type": "object", "required": sorted(properties), "properties": properties}}

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Response, g, jsonify, request
 from sqlalchemy import select
 
+from edms.api import schemas as S
 from edms.api.blueprint import bp, json_body, token_required
 from edms.api.openapi import listing, operation
 from edms.application import signing
@@ -99,7 +100,7 @@ def _act(document_id: int, number: int, kind: str):
     body={"type": "object", "required": ["username", "password"], "properties": {
         "meaning": {"type": "string"}, "step": {"type": "string"}, "comment": {"type": "string"},
         **CREDENTIALS_SCHEMA}},
-    responses=SIGNATURE_RESPONSES,
+    responses=SIGNATURE_RESPONSES, schemas={"201": S.SIGNED},
 )
 @token_required()
 def create_signature(document_id: int, number: int):
@@ -112,6 +113,7 @@ def create_signature(document_id: int, number: int):
     body={"type": "object", "required": ["reason", "username", "password"], "properties": {
         "reason": {"type": "string"}, "step": {"type": "string"}, **CREDENTIALS_SCHEMA}},
     responses={**SIGNATURE_RESPONSES, "201": "Refused: {signature, version_status, document_status}"},
+    schemas={"201": S.SIGNED},
 )
 @token_required()
 def reject_version(document_id: int, number: int):
@@ -121,7 +123,7 @@ def reject_version(document_id: int, number: int):
 @bp.get("/documents/<int:document_id>/versions/<int:number>/signatures")
 @operation(
     "The version's signatures (printed name, UTC time, meaning, step, role) with their verification now",
-    schemas=listing(),
+    schemas=listing(S.MANIFESTATION),
     responses={"200": "OK: {items}", "401": "No valid token", "404": "No such document version"},
 )
 @token_required()
@@ -141,6 +143,7 @@ def list_signatures(document_id: int, number: int):
     "One signature with its evidence: the manifest (exact bytes, base64), the detached CMS, the signature "
     "value, the RFC 3161 response and token, the certificate chain (PEM) and the verification result",
     responses={"200": "OK", "401": "No valid token", "404": "No such signature"},
+    schemas={"200": S.SIGNATURE_EVIDENCE},
 )
 @token_required()
 def get_signature(signature_id: str):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
+from edms.api import schemas as S
 from edms.api.blueprint import bp, token_required
 from edms.api.openapi import listing, operation
 from edms.application.tasks import Task, tasks_for
@@ -24,7 +25,7 @@ def task_json(task: Task) -> dict:
 @bp.get("/tasks")
 @operation("The caller's tasks, most urgent first: versions to sign (kind sign), own drafts and "
            "refused records to revise (draft), records an open case still needs from the caller's roles (case)",
-           schemas=listing())
+           schemas=listing(S.TASK))
 @token_required()
 def list_tasks():
     tasks = tasks_for(db(), g.api_user, document_types=services().document_types, regimes=services().regimes,

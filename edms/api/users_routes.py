@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import jsonify
 from sqlalchemy import select
 
+from edms.api import schemas as S
 from edms.api.auth_routes import user_json
 from edms.api.blueprint import bp, token_required
 from edms.api.openapi import listing, operation
@@ -15,7 +16,7 @@ from edms.web.runtime import db
 @bp.get("/users")
 @operation(
     "Access report: every account and its roles (administrators)",
-    schemas=listing(),
+    schemas=listing(S.USER),
     responses={"200": "OK", "401": "No valid token", "403": "Not an administrator"},
 )
 @token_required(ADMIN)

@@ -64,3 +64,49 @@ def test_an_operation_names_the_refusals_its_route_can_give(app):
     assert "404" in version["responses"]
     [number] = [p for p in version["parameters"] if p["name"] == "number"]
     assert number["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+
+
+# Success answers that are files, not JSON: their schema is a string of bytes.
+BINARY_MEDIA_TYPES = {"application/pdf", "application/zip", "application/octet-stream", "application/x-pem-file",
+                      "application/pkix-crl",
+                      "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+
+
+def spelled_out(schema, spec):
+    """An object schema names its properties (a bare {"type": "object"} says nothing); a list's items too."""
+    schema = resolve(schema, spec)
+    properties = schema.get("properties")
+    if not properties:
+        return False
+    if not set(schema.get("required", [])) <= set(properties):
+        return False
+    items = properties.get("items")
+    return items is None or items.get("type") != "array" or spelled_out(items["items"], spec)
+
+
+@pytest.mark.req("A11-5")
+def test_every_success_answer_has_a_schema_with_its_fields(app):
+    import jsonschema_rs  # schemathesis's validator
+
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    for _rule, method, path in api_operations(app):
+        for status, response in spec["paths"][path][method.lower()]["responses"].items():
+            if not status.startswith("2"):
+                continue
+            for media_type, content in response["content"].items():
+                where = (method, path, status, media_type)
+                if media_type in BINARY_MEDIA_TYPES:
+                    assert content["schema"] == {"type": "string"}, where
+                    continue
+                assert media_type == "application/json", where
+                jsonschema_rs.meta.validate(content["schema"])  # a valid JSON Schema, or an error
+                assert spelled_out(content["schema"], spec), where
+
+
+def test_a_bare_object_or_a_list_of_bare_objects_is_not_spelled_out(app):
+    from edms.api.openapi import OBJECT, listing
+
+    spec = {"components": {"schemas": {}}}
+    assert not spelled_out(OBJECT, spec)
+    assert not spelled_out(listing(OBJECT)["200"], spec)
+    assert spelled_out(listing({"type": "object", "properties": {"id": {"type": "integer"}}})["200"], spec)
