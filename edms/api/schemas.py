@@ -10,6 +10,7 @@ Schema = dict[str, Any]
 STRING: Schema = {"type": "string"}
 INTEGER: Schema = {"type": "integer"}
 BOOLEAN: Schema = {"type": "boolean"}
+NULLABLE_BOOLEAN: Schema = {"type": ["boolean", "null"]}
 NULLABLE_STRING: Schema = {"type": ["string", "null"]}
 NULLABLE_INTEGER: Schema = {"type": ["integer", "null"]}
 TIME: Schema = {"type": "string", "format": "date-time"}
@@ -101,7 +102,7 @@ _CASE: dict[str, Schema] = {
 CASE_SUMMARY = obj(_CASE)
 CASE = obj({
     **_CASE,
-    "checklist": array(obj({"type": STRING, "applies": BOOLEAN, "satisfied": BOOLEAN, "blockers": STRINGS,
+    "checklist": array(obj({"type": STRING, "applies": NULLABLE_BOOLEAN, "satisfied": BOOLEAN, "blockers": STRINGS,
                             "shortfalls": STRINGS, "next_roles": STRINGS, "source": ANY})),
     "deadlines": array(obj({"key": STRING, "label": STRING, "direction": STRING, "state": STRING,
                             "due_at": NULLABLE_TIME, "time_left_seconds": NULLABLE_INTEGER, "source": ANY})),
@@ -127,10 +128,10 @@ TASK = obj({"kind": STRING, "title": STRING, "type": STRING, "document_id": NULL
 # --- the audit trail and inspection -----------------------------------------------------------------------
 
 AUDIT_EVENT = obj({
-    "seq": INTEGER, "occurred_at": TIME, "actor": obj({"id": NULLABLE_INTEGER, "name": NULLABLE_STRING}),
-    "action": STRING, "object_type": NULLABLE_STRING, "object_id": NULLABLE_STRING,
-    "document_version": NULLABLE_INTEGER, "case_id": NULLABLE_INTEGER, "reason": NULLABLE_STRING,
-    "changes": ANY, "request_id": NULLABLE_STRING, "client_addr": NULLABLE_STRING, "app_version": NULLABLE_STRING,
+    "seq": INTEGER, "occurred_at": TIME, "actor": obj({"id": NULLABLE_INTEGER, "name": STRING}),
+    "action": STRING, "object_type": STRING, "object_id": NULLABLE_STRING,
+    "document_version": NULLABLE_INTEGER, "case_id": NULLABLE_STRING, "reason": NULLABLE_STRING,
+    "changes": ANY, "request_id": STRING, "client_addr": NULLABLE_STRING, "app_version": STRING,
     "prev_hash": STRING, "hash": STRING,
 })
 PROBLEM = obj({"check": STRING, "table": STRING, "key": STRING, "description": STRING})

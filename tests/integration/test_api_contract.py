@@ -1,54 +1,82 @@
-"""What schemathesis found against the OpenAPI document (scripts/api_contract.sh), kept as tests: every answer
-is one the document declares, and a body field of the wrong type is refused by the schema the document
-publishes, before any use case sees it (EU Annex 11 §5 built-in checks)."""
+"""The published schemas are true of real answers: on the signed case (three documents, a refusal, a revision,
+signatures by every role), each resource's success answer validates against the schema the OpenAPI document
+declares for its operation and status."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import jsonschema_rs
 import pytest
-from sqlalchemy import func, select
 
-from edms.documents.models import Document
-from tests.conftest import bearer
-from tests.support.examples import VALUES
-
-
-@pytest.fixture
-def author(app, client, people, organisation_pki):
-    people.make("kenji.sato", "author")
-    return bearer(client, "kenji.sato")
+from edms.timeutil import utc_now
+from tests.support.documents import Api
+from tests.support.inspection import INSPECTOR, inspector  # noqa: F401
+from tests.support.people import PASSWORD
+from tests.support.signed_case import SIGNERS, VERIFIER
 
 
-@pytest.mark.req("A11-5")
-def test_an_id_no_column_holds_is_a_404_for_every_method_not_a_405(client, author):
-    for method in ("GET", "PUT"):
-        response = client.open("/api/v1/documents/9223372036854775808", method=method, headers=author, json={"values": {}})
-        assert response.status_code == 404, (method, response.status_code)
-        assert response.json["error"]["code"] == "not_found"
-    signatures = client.get("/api/v1/documents/1/versions/9223372036854775808/signatures", headers=author)
-    assert signatures.status_code == 404
+class Contract:
+    def __init__(self, client) -> None:
+        self.spec = client.get("/api/v1/openapi.json").get_json()
+        self.checked: set[tuple[str, str]] = set()
 
-
-@pytest.mark.req("A11-5")
-def test_a_multipart_part_without_a_readable_name_is_a_client_error_not_a_server_error(client, author):
-    created = client.post("/api/v1/documents", headers=author, json={
-        "type": "deviation_report", "title": "Low viability", "values": VALUES["deviation_report"]})
-    boundary = "b0undary"
-    # A name ending in a backslash escapes its closing quote: werkzeug reads the part with the name None.
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"a\\\"\r\n\r\n{{}}\r\n"
-            f"--{boundary}--\r\n").encode()
-    response = client.post(f"/api/v1/documents/{created.json['id']}/attachments", data=body, headers={
-        **author, "Content-Type": f"multipart/form-data; boundary={boundary}"})
-    assert 400 <= response.status_code < 500, response.status_code
-    assert set(response.json) == {"error"}
+    def holds(self, api: Api, method: str, template: str, path: str, **kwargs) -> dict:
+        response = getattr(api, method)(path, **kwargs)
+        status = str(response.status_code)
+        assert status.startswith("2"), (method, path, status, response.get_data(as_text=True)[:500])
+        schema = self.spec["paths"][template][method]["responses"][status]["content"]["application/json"]["schema"]
+        errors = [f"{error.instance_path}: {error.message}"
+                  for error in jsonschema_rs.validator_for(schema).iter_errors(response.json)]
+        assert not errors, (method, path, errors[:5])
+        self.checked.add((method, template))
+        return response.json
 
 
 @pytest.mark.req("A11-5")
-def test_a_body_field_of_the_wrong_type_is_refused_by_the_published_schema_and_nothing_is_stored(app, client, author):
-    with app.extensions["edms"].sessions() as session:
-        before = session.scalar(select(func.count()).select_from(Document))
-    response = client.post("/api/v1/documents", headers=author, json={
-        "type": "deviation_report", "title": 5, "values": VALUES["deviation_report"], "case_id": "one"})
-    assert response.status_code == 400
-    assert response.json["error"]["code"] == "invalid_request"
-    assert response.json["error"]["details"] == {"title": "must be a JSON string", "case_id": "must be a JSON integer"}
-    with app.extensions["edms"].sessions() as session:
-        assert session.scalar(select(func.count()).select_from(Document)) == before
-    schema = client.get("/api/v1/openapi.json").json["paths"]["/documents"]["post"]["requestBody"]
-    assert schema["content"]["application/json"]["schema"]["properties"]["title"] == {"type": "string"}
+def test_real_answers_on_the_signed_case_match_the_published_schemas(app, client, signed_case, inspector):  # noqa: F811
+    contract = Contract(client)
+    author = Api(client, SIGNERS["author"][0][0])
+    admin = Api(client, VERIFIER[0])
+    reader = Api(client, INSPECTOR[0])
+    case = signed_case.case_id
+
+    contract.holds(author, "get", "/me", "/me")
+    contract.holds(admin, "get", "/users", "/users")
+    contract.holds(author, "get", "/document-types", "/document-types")
+    contract.holds(author, "get", "/cases", "/cases")
+    contract.holds(author, "get", "/cases/{case_id}", f"/cases/{case}")
+    for document_id in signed_case.documents:
+        document = contract.holds(author, "get", "/documents/{document_id}", f"/documents/{document_id}")
+        contract.holds(author, "get", "/documents/{document_id}/versions", f"/documents/{document_id}/versions")
+        for summary in document["versions"]:
+            number = summary["version"]
+            contract.holds(author, "get", "/documents/{document_id}/versions/{number}",
+                           f"/documents/{document_id}/versions/{number}")
+            contract.holds(author, "get", "/documents/{document_id}/versions/{number}/signatures",
+                           f"/documents/{document_id}/versions/{number}/signatures")
+        contract.holds(author, "get", "/documents/{document_id}/diff", f"/documents/{document_id}/diff")
+        contract.holds(reader, "get", "/documents/{document_id}/timeline", f"/documents/{document_id}/timeline")
+    for signature_id in signed_case.signatures:
+        contract.holds(author, "get", "/signatures/{signature_id}", f"/signatures/{signature_id}")
+    contract.holds(reader, "get", "/cases/{case_id}/timeline", f"/cases/{case}/timeline")
+    contract.holds(reader, "get", "/search", "/search")
+    contract.holds(reader, "get", "/audit", "/audit")
+    contract.holds(reader, "get", "/audit/verify", "/audit/verify")
+    for who in (author, admin, reader):
+        contract.holds(who, "get", "/tasks", "/tasks")
+        contract.holds(who, "get", "/notifications", "/notifications")
+    contract.holds(author, "get", "/delegations", "/delegations")
+    contract.holds(admin, "get", "/delegations", "/delegations")
+
+    # writes: a physician hands her signing over while away, then ends it early; a token is withdrawn
+    users = {user["username"]: user["id"] for user in contract.holds(admin, "get", "/users", "/users")["items"]}
+    (absent, _), (delegate, _) = SIGNERS["physician"]
+    physician = Api(client, absent)
+    start = utc_now() + timedelta(days=1)
+    given = contract.holds(physician, "post", "/delegations", "/delegations", json={
+        "delegate_id": users[delegate], "role": "physician", "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(days=3)).isoformat(), "reason": "Conference in Osaka", "password": PASSWORD})
+    contract.holds(physician, "post", "/delegations/{delegation_id}/revoke", f"/delegations/{given['id']}/revoke",
+                   json={"reason": "Back early"})
+    contract.holds(physician, "post", "/auth/revoke", "/auth/revoke")
+    assert len(contract.checked) >= 22
