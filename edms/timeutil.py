@@ -38,8 +38,9 @@ def format_in_zone(value: datetime | None, zone: str = "UTC") -> str:
 
 
 def isoformat_utc(value: datetime) -> str:
-    """Canonical UTC form used inside hashed and signed records."""
-    return require_aware(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Canonical UTC form used inside hashed and signed records: always a four-digit year (strftime's %Y
+    writes year 51 as "51", which is not RFC 3339)."""
+    return require_aware(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_local(value: str, zone: str) -> datetime | None:

@@ -129,7 +129,8 @@ def test_after_the_delegation_ends_the_delegate_may_no_longer_sign(signing, phys
     with pytest.raises(AuthorityRefused, match="Only Dr Yuki Mori"):
         signing.sign(weber, document_id=document_id)
     with signing.sessions() as session:
-        actions = [e.action for e in session.scalars(select(AuditEvent).where(AuditEvent.object_type == "delegation"))]
+        actions = [e.action for e in session.scalars(select(AuditEvent).where(AuditEvent.object_type == "delegation")
+                                                     .order_by(AuditEvent.seq))]
     assert actions == ["delegation.created", "delegation.revoked"]
 
 
