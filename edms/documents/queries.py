@@ -2,13 +2,14 @@
 versions, and who may author a type."""
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from edms.documents import models as m
-from edms.documents.hashing import content_sha256
+from edms.documents.hashing import canonical_content
 from edms.documents.types import DocumentType
 from edms.users.models import User
 
@@ -51,10 +52,15 @@ def get_document(session: Session, document_id: int) -> m.Document | None:
     return session.get(m.Document, document_id)
 
 
-def version_hash(document: m.Document, version: m.DocumentVersion) -> str:
-    return content_sha256(
+def version_content(document: m.Document, version: m.DocumentVersion) -> bytes:
+    """Exactly the bytes the version's content hash (and through it every signature) covers."""
+    return canonical_content(
         type_key=document.type_key, number=document.number, version=version.version, title=version.title,
         fields=values_of(version),
         attachments=[{"sha256": a.sha256, "name": a.display_name, "media_type": a.media_type, "size": a.size}
                      for a in version.attachments],
     )
+
+
+def version_hash(document: m.Document, version: m.DocumentVersion) -> str:
+    return hashlib.sha256(version_content(document, version)).hexdigest()

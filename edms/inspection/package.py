@@ -58,9 +58,8 @@ from edms.crypto.pki import build_crl
 from edms.db import transaction
 from edms.documents import models as dm
 from edms.documents.blobstore import BlobStore
-from edms.documents.hashing import canonical_content
 from edms.documents.presentation import build_rendition
-from edms.documents.queries import values_of
+from edms.documents.queries import version_content
 from edms.documents.types import DocumentType
 from edms.errors import N_, UserError
 from edms.inspection import report
@@ -372,7 +371,7 @@ def _certificates(settings) -> dict[str, tuple[str, x509.Certificate]]:
 def _version_item(session: Session, document: dm.Document, version: dm.DocumentVersion, directory: str,
                   shown: Mapping[str, presentation.Manifestation], trust, env: ExportEnvironment) -> VersionItem:
     base = f"{directory}/v{version.version}"
-    content = _content_bytes(document, version)
+    content = version_content(document, version)
     signatures = []
     for row in session.scalars(select(Signature).where(Signature.version_id == version.id).order_by(Signature.id)):
         item = shown.get(row.signature_id) or presentation.manifestation(
@@ -384,16 +383,6 @@ def _version_item(session: Session, document: dm.Document, version: dm.DocumentV
         attachments=[(attachment, f"{base}/attachments/{attachment.sha256[:12]}-{_safe(attachment.display_name)}")
                      for attachment in version.attachments],
         signatures=signatures,
-    )
-
-
-def _content_bytes(document: dm.Document, version: dm.DocumentVersion) -> bytes:
-    """Exactly the bytes the version's content hash (and through it every signature) covers."""
-    return canonical_content(
-        type_key=document.type_key, number=document.number, version=version.version, title=version.title,
-        fields=values_of(version),
-        attachments=[{"sha256": a.sha256, "name": a.display_name, "media_type": a.media_type, "size": a.size}
-                     for a in version.attachments],
     )
 
 
@@ -410,7 +399,7 @@ def _files(content: PackageContent, env: ExportEnvironment) -> dict[str, bytes]:
     rendered = iter(content.renditions)
     for document in content.documents:
         for version in document.versions:
-            files[version.content_path] = _content_bytes(document.row, version.row)
+            files[version.content_path] = version_content(document.row, version.row)
             pdf, docx = next(rendered).result()
             files[version.renditions["pdf"]] = pdf
             files[version.renditions["docx"]] = docx
