@@ -11,9 +11,11 @@ from edms.api.blueprint import aware_time, bp, json_body, token_required
 from edms.api.openapi import listing, operation
 from edms.application import cases
 from edms.cases import models as cm
+from edms.cases.attachable import document_by_number
 from edms.cases.errors import CaseError
 from edms.cases.facts import CASE_OPENERS, CaseFacts
 from edms.cases.queries import case_documents, case_status
+from edms.errors import N_
 from edms.timeutil import isoformat_utc
 from edms.web.bounds import query_int
 from edms.web.errors import api_error
@@ -148,3 +150,26 @@ def answer_case_question(case_id: int):
                           body["answer"], body.get("reason"))
     return jsonify(case_json(case, full=True))
 
+
+
+@bp.post("/cases/<int:case_id>/records")
+@operation(
+    "Attach an existing record written outside any case (same lot and patient, a type the case's regime uses) "
+    "to the case, with a reason; the case's checklist then counts it",
+    body={"type": "object", "required": ["number", "reason"],
+          "properties": {"number": {"type": "string", "description": "The record's document number"},
+                         "reason": {"type": "string"}}},
+    responses={"200": "Attached: the case with its checklist", "400": "Refused (case_refused): the message says why",
+               "404": "No such case"},
+    schemas={"200": S.CASE},
+)
+@token_required()
+def attach_case_record(case_id: int):
+    case = _case_or_404(case_id)
+    body = json_body()
+    number = str(body.get("number", "")).strip()
+    document = document_by_number(db(), number) if number else None
+    if document is None:
+        raise CaseError(N_("No record has the number %(number)s."), number=number or "—")
+    cases.attach_record(services(), db(), audit_context(), g.api_user, case, document, str(body.get("reason", "")))
+    return jsonify(case_json(case, full=True))

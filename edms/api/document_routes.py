@@ -247,8 +247,10 @@ def update_document(document_id: int):
 
 @bp.post("/documents/<int:document_id>/submit")
 @operation(
-    "Submit the draft for review: the version is frozen for ever with its content hash",
-    responses={"200": "Submitted", **_WRITE}, schemas={"200": S.VERSION},
+    "Submit the draft for review: the version is frozen for ever with its content hash; a case record that "
+    "could never satisfy its case's gate is refused (requirement_not_met, audited; details name each field)",
+    responses={"200": "Submitted", "400": "requirement_not_met: nothing was submitted", **_WRITE},
+    schemas={"200": S.VERSION},
 )
 @token_required(*CONTENT_ROLES)
 def submit_document(document_id: int):

@@ -12,6 +12,7 @@ from edms.audit import AuditContext
 from edms.cases import models as cm
 from edms.cases import operations as ops
 from edms.cases.facts import CaseFacts
+from edms.documents import models as dm
 from edms.users.models import User
 
 
@@ -39,3 +40,12 @@ def change_status(services: Services, session: Session, ctx: AuditContext, user:
     with use_case(session):
         ops.set_status(session, ctx, user, case, status, reason, types=services.document_types,
                        regimes=services.regimes)
+
+
+def attach_record(services: Services, session: Session, ctx: AuditContext, user: User, case: cm.Case,
+                  document: dm.Document, reason: str) -> None:
+    """An existing record written outside any case (same lot and patient) joins the case, with a reason;
+    the case's checklist then counts it."""
+    with use_case(session):
+        ops.attach_document(session, ctx, user, case, document, services.regimes[case.regime_key],
+                            services.document_types[document.type_key], reason)

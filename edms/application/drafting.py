@@ -8,23 +8,34 @@ from edms.application.notices import announce
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
+from edms.cases import models as cm
+from edms.cases import operations as case_ops
+from edms.cases.requirements import submission_shortfalls, type_in_case
 from edms.documents import models as dm
 from edms.documents import operations as ops
+from edms.documents.types import DocumentType
 from edms.users.models import User
+
+
+def _type_of(services: Services, session: Session, type_key: str, case_id: int | None) -> DocumentType:
+    """The record's type as its case sees it: "records relied on" accepts what the case's regime requires."""
+    case = session.get(cm.Case, case_id) if case_id is not None else None
+    return type_in_case(services.document_types[type_key], case, types=services.document_types,
+                        regimes=services.regimes)
 
 
 def create_document(services: Services, session: Session, ctx: AuditContext, user: User, type_key: str, *,
                     title: str, raw_values: dict[str, object], case_id: int | None = None) -> dm.Document:
     with use_case(session):
-        return ops.create_document(session, ctx, user, services.document_types[type_key], title=title,
+        return ops.create_document(session, ctx, user, _type_of(services, session, type_key, case_id), title=title,
                                    raw_values=raw_values, case_id=case_id)
 
 
 def save_draft(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document, *,
                title: str, raw_values: dict[str, object]) -> None:
     with use_case(session):
-        ops.save_draft(session, ctx, user, services.document_types[document.type_key], document, title=title,
-                       raw_values=raw_values)
+        ops.save_draft(session, ctx, user, _type_of(services, session, document.type_key, document.case_id), document,
+                       title=title, raw_values=raw_values)
 
 
 def attach(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document, *,
@@ -43,11 +54,27 @@ def detach(services: Services, session: Session, ctx: AuditContext, user: User, 
 
 def submit(services: Services, session: Session, ctx: AuditContext, user: User,
            document: dm.Document) -> dm.DocumentVersion:
-    """Freeze the draft for review and tell whoever may sign the steps now due."""
+    """Freeze the draft for review and tell whoever may sign the steps now due. A case record that could never
+    satisfy its case's gate is refused first (`check_case_requirements`)."""
     with use_case(session):
+        check_case_requirements(services, session, ctx, user, document)
         version = ops.submit(session, ctx, user, document)
         announce(session, ctx, services.settings.smtp, services.document_types[document.type_key], document)
     return version
+
+
+def check_case_requirements(services: Services, session: Session, ctx: AuditContext, user: User,
+                            document: dm.Document) -> None:
+    """Nobody learns after two signatures that a record can never satisfy the gate it was written for: a
+    draft failing its case's requirements on what it is (the committee's review, the authority told) is
+    refused at submission, audited. A draft that is frozen or withdrawn is left to `submit` to refuse."""
+    if document.status == dm.WITHDRAWN or document.latest.frozen or document.case_id is None:
+        return
+    reasons = submission_shortfalls(session, document, types=services.document_types, regimes=services.regimes)
+    if reasons:
+        case = session.get(cm.Case, document.case_id)
+        assert case is not None, "submission_shortfalls found the case"
+        case_ops.refuse_submission(session, ctx, user, document, case, reasons)
 
 
 def revise(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,
@@ -66,7 +93,7 @@ def edit(services: Services, session: Session, ctx: AuditContext, user: User, do
          title: str, raw_values: dict[str, object], reason: str) -> tuple[dm.DocumentVersion, bool]:
     """Save the draft; if the latest version is frozen, first revise it as a new version (with `reason`).
     Returns the draft and whether it is a new version."""
-    doc_type = services.document_types[document.type_key]
+    doc_type = _type_of(services, session, document.type_key, document.case_id)
     with use_case(session):
         created = document.latest.frozen
         if created:

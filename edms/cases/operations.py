@@ -1,18 +1,23 @@
 """Every state change of a case, audited in the same transaction."""
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from typing import NoReturn
 
 from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext, record
 from edms.cases import models as cm
-from edms.cases.errors import CaseError
+from edms.cases.attachable import CASE_IDENTITY_FIELDS
+from edms.cases.errors import CaseError, RequirementNotMet
 from edms.cases.facts import CASE_OPENERS, PATIENT_REF_PATTERN, CaseFacts
 from edms.cases.queries import case_records, case_status
 from edms.cases.regimes import CASE_DATES, Regime, administration_blockers
+from edms.definitions import LocalizedText
+from edms.documents import models as dm
 from edms.documents.operations import next_in_sequence
 from edms.documents.types import DocumentType
 from edms.errors import N_
@@ -130,3 +135,55 @@ def set_status(session: Session, ctx: AuditContext, user: User, case: cm.Case, s
     case.status = status
     record(session, ctx, "case.status_changed", "case", case.id, case_id=case.id, reason=reason.strip(),
            changes={"status": {"old": old, "new": status}})
+
+
+def refuse_submission(session: Session, ctx: AuditContext, user: User, document: dm.Document, case: cm.Case,
+                      reasons: Mapping[str, LocalizedText]) -> NoReturn:
+    """A record that could never satisfy its case's gate is not submitted: the refusal is audited, with the
+    fields and the values the case needs, and nothing else changes."""
+    error = RequirementNotMet(document.number, case.reference, reasons)
+    record(session, ctx, "document.submission_refused", "document", document.id,
+           document_version=document.latest.version, case_id=case.id, reason=str(error))
+    raise error
+
+
+def attach_document(session: Session, ctx: AuditContext, user: User, case: cm.Case, document: dm.Document,
+                    regime: Regime, doc_type: DocumentType, reason: str) -> None:
+    """A record written outside any case joins this one (its checklist then counts it), with a reason; the
+    record must be of the case's lot and patient and of a type the case's regime uses."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise CaseError(N_("A reason is required to attach a record to a case."))
+    try:
+        check_text(reason, multi_line=True)
+    except UnsafeText as exc:
+        raise CaseError(exc.message, **exc.params) from None
+    if not user.has_role(AUTHOR, QA, PHYSICIAN, REGULATORY):
+        raise CaseError(N_("Only manufacturing, QA, regulatory users or physicians attach records to a case."))
+    if case.status not in (cm.OPEN, cm.RELEASED):
+        raise CaseError(N_("Case %(case)s is closed or cancelled: no record can be attached to it."),
+                        case=case.reference)
+    if document.status == dm.WITHDRAWN:
+        raise CaseError(N_("%(number)s has been withdrawn and cannot be attached to a case."), number=document.number)
+    if document.case_id is not None:
+        other = session.get(cm.Case, document.case_id)
+        raise CaseError(N_("%(number)s already belongs to case %(case)s."), number=document.number,
+                        case=other.reference if other is not None else str(document.case_id))
+    if not any(entry.type_key == document.type_key for entry in regime.documents):
+        raise CaseError(N_("%(number)s is a record of the type “%(type)s”, which case %(case)s does not use "
+                           "(%(regime)s)."), number=document.number, type=doc_type.name, case=case.reference,
+                        regime=regime.name)
+    values = json.loads(document.latest.content)
+    for field_name, attribute in CASE_IDENTITY_FIELDS:
+        if not any(field.name == field_name for field in doc_type.fields):
+            continue
+        value, expected = values.get(field_name), getattr(case, attribute)
+        if value not in (None, "") and value != expected:
+            raise CaseError(N_("%(number)s names %(what)s %(value)s, but case %(case)s is for %(expected)s."),
+                            number=document.number, what=doc_type.field(field_name).label, value=value,
+                            case=case.reference, expected=expected)
+    document.case_id = case.id
+    session.flush()
+    record(session, ctx, "document.attached_to_case", "document", document.id,
+           document_version=document.current_version, case_id=case.id, reason=reason,
+           changes={"case_id": {"old": None, "new": case.id}, "case": {"old": None, "new": case.reference}})

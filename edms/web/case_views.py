@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from edms.application import cases
 from edms.cases import models as cm
+from edms.cases.attachable import attachable_documents, document_by_number
 from edms.cases.errors import CaseError
 from edms.cases.facts import CASE_OPENERS, CaseFacts
 from edms.cases.queries import case_documents, case_status
@@ -145,3 +146,31 @@ def deadlines():
         rows.extend((case, item) for item in status.deadlines if item.due_at is not None and item.state != "met")
     rows.sort(key=lambda row: row[1].due_at)
     return render_template("cases/deadlines.html", rows=rows, language=_language())
+
+
+@bp.route("/<int:case_id>/attach", methods=["GET", "POST"])
+@roles_required(*CONTENT_ROLES)
+def attach(case_id: int):
+    """Attach an existing record written outside any case (same lot and patient), with a reason."""
+    case = _case_or_404(case_id)
+    form = FlaskForm()
+    number, reason = request.form.get("number", "").strip(), request.form.get("reason", "")
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        document = document_by_number(db(), number) if number else None
+        if document is None:
+            flash(_("No record has the number %(number)s.", number=number or "—"), "error")
+        else:
+            try:
+                cases.attach_record(services(), db(), audit_context(), current_user.user, case, document, reason)
+            except CaseError as exc:
+                flash(translate_error(exc), "error")
+            else:
+                flash(_("%(number)s now belongs to case %(case)s.", number=document.number, case=case.reference),
+                      "success")
+                return redirect(url_for("cases.detail", case_id=case.id))
+    candidates = attachable_documents(db(), case, types=services().document_types, regimes=services().regimes)
+    return render_template("cases/attach.html", case=case, form=form, candidates=candidates, number=number,
+                           reason=reason, types=services().document_types, regime=services().regimes[case.regime_key],
+                           language=_language())

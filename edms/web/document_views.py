@@ -22,6 +22,7 @@ from edms.users.roles import CONTENT_ROLES
 from edms.web.bounds import db_int, query_int
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
+from edms.web.requirement_forms import flash_warnings, prefill, record_form, warn
 from edms.web.runtime import audit_context, db, services
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
@@ -100,11 +101,13 @@ def create(type_key: str):
     case = _case_from_request()
     form = FlaskForm()
     errors: dict[str, str] = {}
-    values: dict[str, object] = _case_values(doc_type, case)
+    shown = record_form(doc_type, case)
+    values: dict[str, object] = prefill(shown, _case_values(doc_type, case))
     title = f"{doc_type.name.text(_language())} · {case.reference}" if case else ""
     if request.method == "POST" and form.validate_on_submit():
         title = request.form.get("title", "")
         values = _raw_values(doc_type)
+        warn(shown, values)
         try:
             document = drafting.create_document(services(), db(), audit_context(), current_user.user, type_key,
                                                 title=title, raw_values=values, case_id=case.id if case else None)
@@ -115,11 +118,13 @@ def create(type_key: str):
             flash(translate_error(exc), "error")
         else:
             flash(_("Document %(number)s created as a draft.", number=document.number), "success")
+            flash_warnings(document)
             return redirect(url_for("documents.detail", document_id=document.id))
     elif request.method == "POST":
         flash(_("The form expired. Please try again."), "error")
-    return render_template("documents/edit.html", doc_type=doc_type, form=form, values=values, errors=errors,
-                           title_value=title, document=None, raw=True, case=case)
+    return render_template("documents/edit.html", doc_type=shown.doc_type, form=form, values=values, errors=errors,
+                           title_value=title, document=None, raw=True, case=case, requirements=shown.requirements,
+                           warnings=shown.warnings)
 
 
 def _case_from_request():
@@ -178,12 +183,16 @@ def edit(document_id: int):
     form = FlaskForm()
     errors: dict[str, str] = {}
     values = values_of(draft)
+    case = db().get(Case, document.case_id) if document.case_id is not None else None
+    shown = record_form(doc_type, case, document.id)
+    warn(shown, values)
     title = draft.title
     raw = False
     if request.method == "POST" and form.validate_on_submit():
         title = request.form.get("title", "")
         values = _raw_values(doc_type)
         raw = True
+        warn(shown, values)
         try:
             drafting.save_draft(services(), db(), audit_context(), current_user.user, document, title=title,
                                 raw_values=values)
@@ -195,9 +204,11 @@ def edit(document_id: int):
             return redirect(url_for("documents.detail", document_id=document.id))
         else:
             flash(_("Draft saved."), "success")
+            flash_warnings(document)
             return redirect(url_for("documents.detail", document_id=document.id))
-    return render_template("documents/edit.html", doc_type=doc_type, form=form, values=values, errors=errors,
-                           title_value=title, document=document, raw=raw)
+    return render_template("documents/edit.html", doc_type=shown.doc_type, form=form, values=values, errors=errors,
+                           title_value=title, document=document, raw=raw, case=case, requirements=shown.requirements,
+                           warnings=shown.warnings)
 
 
 def _act(document_id: int, action, success: str):

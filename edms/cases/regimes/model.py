@@ -45,12 +45,18 @@ class RegimeError(ValueError):
 @dataclass(frozen=True)
 class FieldTest:
     """A test on one field of an approved record: its value is one of `equals`, or (for a multichoice)
-    it includes every value that `includes_all_of` (type key, field) holds in the case's approved records."""
+    it includes every value that `includes_all_of` (type key, field) holds in the case's approved records.
+
+    An `outcome` test reads a decision (consent given, release, proceed): a record of the other outcome is a
+    true record that keeps the gate closed. Every other test is a requirement on what the record is (what
+    the committee reviewed, which authority was told): a record failing it can never open the gate, so it
+    is refused at submission (`requirements`)."""
 
     type_key: str
     field: FieldDef
     equals: tuple[object, ...] = ()
     includes_all_of: tuple[str, FieldDef] | None = None
+    outcome: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from edms.cases.regimes.model import (
@@ -40,7 +40,7 @@ _DOCUMENT_KEYS = (
     "retention",
 )
 _RETENTION_KEYS = ("period", "from", "source", "assumption", "note")
-_TEST_KEYS = ("field", "equals", "includes_all_of")
+_TEST_KEYS = ("field", "equals", "includes_all_of", "outcome")
 _DEADLINE_KEYS = (
     "key", "label", "anchor", "offset", "direction", "met_by", "applies_when", "applies_unless", "per_record",
     "warn_before", "warn_from", "source", "assumption", "note",
@@ -181,6 +181,11 @@ def _parse_test(table: RegimeTable, type_key: str, ctx: RegimeContext) -> FieldT
             raise table.error(f"choices of '{name}' not among those of '{reference}': {', '.join(foreign)}",
                               "includes_all_of")
         test = FieldTest(type_key, field, includes_all_of=(ref_type, ref_field))
+    outcome = table.boolean("outcome", False)
+    if outcome:
+        if test.includes_all_of is not None:
+            raise table.error("outcome applies to a decision (equals), not to includes_all_of", "outcome")
+        test = replace(test, outcome=True)
     table.finish(_TEST_KEYS)
     return test
 

@@ -10,7 +10,7 @@ definition is reported with the file and the field path so that the person editi
 """
 from edms.definitions import LocalizedText
 from edms.documents.types.document_type import DocumentType
-from edms.documents.types.loading import DefinitionError, load_document_types
+from edms.documents.types.loading import DefinitionError, load_document_types, with_accepted_references
 from edms.documents.types.model import (
     CASE_PHYSICIAN,
     LANGUAGES,
@@ -36,4 +36,5 @@ __all__ = [
     "SignatureStep",
     "canonical_value",
     "load_document_types",
+    "with_accepted_references",
 ]

@@ -65,8 +65,8 @@ class DocumentType:
         errors: dict[str, FieldError] = {}
         for name in raw:
             if not any(definition.name == name for definition in self.fields):
-                errors[str(name)] = FieldError(N_("Unknown field: document type '%(type)s' has no field '%(name)s'."),
-                                               type=self.key, name=name)
+                errors[str(name)] = FieldError(N_("Unknown field: %(type)s has no field '%(name)s'."),
+                                               type=self.name, name=name)
         for definition in self.fields:
             try:
                 values[definition.name] = clean_value(definition, raw.get(definition.name), zone)

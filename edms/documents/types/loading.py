@@ -43,6 +43,7 @@ _TYPE_KEYS: dict[str, frozenset[str]] = {
     "unit": frozenset({"number", "integer"}),
     "choices": frozenset({"choice", "multichoice"}),
     "ref_types": frozenset({"document_refs"}),
+    "accepts_prerequisites": frozenset({"document_refs"}),
     "safety": frozenset({"boolean"}),
 }
 _FIELD_KEYS = ("name", "type", "required", "label", "help", *_TYPE_KEYS)
@@ -142,6 +143,7 @@ def _parse_field(table: _Table) -> FieldDef:
         unit=table.optional_string("unit"),
         choices=_parse_choices(table) if kind in ("choice", "multichoice") else (),
         ref_types=table.strings("ref_types"),
+        accepts_prerequisites=table.boolean("accepts_prerequisites", False),
         safety=table.boolean("safety", False),
     )
     if definition.minimum is not None and definition.maximum is not None and definition.minimum > definition.maximum:
@@ -250,9 +252,27 @@ def _resolve_refs(doc_type: DocumentType, types: Mapping[str, DocumentType]) -> 
                         f"{doc_type.source}: fields[{index}].ref_types[{position}]: unknown document type '{ref}' "
                         f"(expected one of {', '.join(sorted(types))})"
                     )
-            targets = [types[ref] for ref in definition.ref_types] or list(types.values())
-            union = "|".join(f"(?:{target.number_pattern.pattern})" for target in targets)
-            definition = replace(definition, ref_pattern=re.compile(union))
+            definition = _with_ref_types(definition, definition.ref_types, types)
+        fields.append(definition)
+    return replace(doc_type, fields=tuple(fields))
+
+
+def _with_ref_types(definition: FieldDef, ref_types: tuple[str, ...], types: Mapping[str, DocumentType]) -> FieldDef:
+    targets = [types[ref] for ref in ref_types] or list(types.values())
+    union = "|".join(f"(?:{target.number_pattern.pattern})" for target in targets)
+    return replace(definition, ref_types=ref_types, ref_pattern=re.compile(union),
+                   ref_labels=tuple(types[ref].name for ref in ref_types))
+
+
+def with_accepted_references(doc_type: DocumentType, extra: tuple[str, ...],
+                             types: Mapping[str, DocumentType]) -> DocumentType:
+    """The type as a case sees it: each reference field declared `accepts_prerequisites` also accepts the
+    record types in `extra` (those the case's regime makes prerequisites of this one)."""
+    fields = []
+    for definition in doc_type.fields:
+        if definition.type == "document_refs" and definition.accepts_prerequisites and definition.ref_types:
+            wider = tuple(dict.fromkeys((*definition.ref_types, *(key for key in extra if key in types))))
+            definition = _with_ref_types(definition, wider, types)
         fields.append(definition)
     return replace(doc_type, fields=tuple(fields))
 

@@ -60,11 +60,16 @@ class FieldDef:
     unit: str | None = None
     choices: tuple[Choice, ...] = ()
     ref_types: tuple[str, ...] = ()
+    # A reference field that, in a case, also accepts every record type the case's regime makes a
+    # prerequisite of this record (a QA release relies on the ethics and regulatory records the regime needs).
+    accepts_prerequisites: bool = False
     # A boolean whose "yes" means the record concerns a safety specification (e.g. sterility), which is
     # never waived under any regime.
     safety: bool = False
     # Resolved by the loader from ref_types (or all types): what a referenced document number looks like.
     ref_pattern: re.Pattern[str] | None = None
+    # Resolved by the loader: the names of the ref_types, for messages (never the keys).
+    ref_labels: tuple[LocalizedText, ...] = ()
 
     def choice_label(self, value: str, language: str) -> str:
         for choice in self.choices:

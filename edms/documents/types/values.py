@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Self
 from zoneinfo import ZoneInfo
 
+from edms.definitions import LocalizedText
 from edms.documents.types.model import FieldDef
 from edms.errors import N_
 from edms.plaintext import UnsafeText, check_text
@@ -193,8 +194,14 @@ def _clean_datetime(field: FieldDef, value: object, zone: str | None) -> datetim
 def _clean_choice(field: FieldDef, value: object, zone: str | None) -> str:
     allowed = [choice.value for choice in field.choices]
     if not isinstance(value, str) or value.strip() not in allowed:
-        raise InvalidValue(N_("'%(value)s' is not one of: %(allowed)s."), value=value, allowed=", ".join(allowed))
+        raise InvalidValue(N_("'%(value)s' is not one of: %(allowed)s."), value=value, allowed=_choice_labels(field))
     return value.strip()
+
+
+def _choice_labels(field: FieldDef) -> LocalizedText:
+    """The choices by their labels (never their keys), in both languages."""
+    return LocalizedText(", ".join(choice.label.en for choice in field.choices),
+                         "、".join(choice.label.ja for choice in field.choices))
 
 
 def _clean_multichoice(field: FieldDef, value: object, zone: str | None) -> list[str]:
@@ -206,7 +213,7 @@ def _clean_multichoice(field: FieldDef, value: object, zone: str | None) -> list
     unknown = sorted(chosen - set(allowed))
     if unknown:
         raise InvalidValue(N_("Not a valid choice: %(values)s (expected any of: %(allowed)s)."), values=", ".join(unknown),
-                       allowed=", ".join(allowed))
+                       allowed=_choice_labels(field))
     return [value for value in allowed if value in chosen]  # definition order: stable canonical content
 
 
@@ -230,9 +237,11 @@ def _clean_document_refs(field: FieldDef, value: object, zone: str | None) -> li
     assert field.ref_pattern is not None, "document_refs fields are resolved by load_document_types"
     wrong = [ref for ref in refs if not field.ref_pattern.fullmatch(ref)]
     if wrong:
-        if field.ref_types:
-            raise InvalidValue(N_("Not a document number of %(types)s: %(numbers)s."), types=", ".join(field.ref_types),
-                           numbers=", ".join(wrong))
+        if field.ref_labels:
+            types = LocalizedText(", ".join(label.en for label in field.ref_labels),
+                                  "、".join(label.ja for label in field.ref_labels))
+            raise InvalidValue(N_("Not the number of a record this field accepts (%(types)s): %(numbers)s."),
+                               types=types, numbers=", ".join(wrong))
         raise InvalidValue(N_("Not a controlled document number: %(numbers)s."), numbers=", ".join(wrong))
     if field.required and not refs:
         raise InvalidValue(N_("This field is required."))

@@ -123,7 +123,9 @@ def test_clock_fields_are_typed_aware_utc_datetimes(types):
 def test_references_only_accept_the_named_record_types(types):
     acceptance = types["physician_acceptance"]
     bad = acceptance.validate({**RECORDS["physician_acceptance"], "supply_request": "OOS-2026-0007"})
-    assert bad.errors["supply_request"] == "Not a document number of supply_request: OOS-2026-0007."
+    # Named by the type's label, never its key (issue 12).
+    assert bad.errors["supply_request"] == (
+        "Not the number of a record this field accepts (Physician's request for supply of an OOS lot): OOS-2026-0007.")
 
 
 def test_safety_tests_are_never_offered_as_waivable(types):

@@ -144,7 +144,7 @@ def test_missing_required_values_are_reported_per_field(oos):
         ("result", "seventy-two", "is not a number"),
         ("result", "-3", "Must be at least 0"),
         ("result", "NaN", "finite number"),
-        ("test", "viabilty", "is not one of: viable_car_t_dose, viability"),
+        ("test", "viabilty", "is not one of: CAR-positive viable T-cell dose, Cell viability"),
         ("safety_test", "maybe", "is not yes or no"),
         ("tested_on", "20/11/2026", "not a date in the form YYYY-MM-DD"),
         ("tested_on", "2026-02-30", "not a date in the form YYYY-MM-DD"),
