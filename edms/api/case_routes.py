@@ -15,6 +15,7 @@ from edms.cases.attachable import document_by_number
 from edms.cases.errors import CaseError
 from edms.cases.facts import CASE_OPENERS, CaseFacts
 from edms.cases.queries import case_documents, case_status
+from edms.cases.requirements import requirements_in_case, type_in_case
 from edms.errors import N_
 from edms.timeutil import isoformat_utc
 from edms.web.bounds import query_int
@@ -173,3 +174,29 @@ def attach_case_record(case_id: int):
         raise CaseError(N_("No record has the number %(number)s."), number=number or "—")
     cases.attach_record(services(), db(), audit_context(), g.api_user, case, document, str(body.get("reason", "")))
     return jsonify(case_json(case, full=True))
+
+
+@bp.get("/cases/<int:case_id>/requirements/<type_key>")
+@operation(
+    "What the case's regime requires of a record of this type, field by field, before anyone signs it: the "
+    "values needed (an outcome is a decision: shown, never pre-filled), the value a new record starts with, and "
+    "the record types each reference field accepts in this case",
+    responses={"200": "OK", "404": "No such case or document type"}, schemas={"200": S.CASE_REQUIREMENTS},
+)
+@token_required()
+def case_requirements(case_id: int, type_key: str):
+    case = _case_or_404(case_id)
+    types = services().document_types
+    if type_key not in types:
+        abort(404, description=f"No document type '{type_key}'.")
+    requirements = requirements_in_case(db(), case, type_key, types=types, regimes=services().regimes)
+    wide = type_in_case(types[type_key], case, types=types, regimes=services().regimes)
+    return jsonify({
+        "case": case.reference, "type": type_key,
+        "requirements": [{
+            "field": r.field.name, "label": {"en": r.field.label.en, "ja": r.field.label.ja},
+            "needed": list(r.needed), "outcome": r.outcome, "text": {"en": r.text.en, "ja": r.text.ja},
+            "prefill": r.prefill,
+        } for r in requirements],
+        "accepted_references": {f.name: list(f.ref_types) for f in wide.fields if f.type == "document_refs"},
+    })

@@ -109,6 +109,11 @@ CASE = obj({
     "administration_blockers": STRINGS,
     "documents": array(obj({"id": INTEGER, "number": STRING, "type": STRING, "status": STRING})),
 })
+# What a case's regime requires of a record's fields before anyone signs it (issue 12).
+REQUIREMENT = obj({"field": STRING, "label": LOCALIZED, "needed": array(ANY), "outcome": BOOLEAN,
+                   "text": LOCALIZED, "prefill": ANY})
+CASE_REQUIREMENTS = obj({"case": STRING, "type": STRING, "requirements": array(REQUIREMENT),
+                         "accepted_references": {"type": "object", "additionalProperties": STRINGS}})
 
 # --- the caller's work ------------------------------------------------------------------------------------
 

@@ -207,3 +207,18 @@ def test_the_form_shows_the_requirement_fills_it_in_and_warns_at_entry(app, clie
     assert 'id="warning-review_type"' in edit and "could never satisfy the case&#39;s gate" in edit
     with app.extensions["edms"].sessions() as session:
         assert session.get(dm.Document, created["id"]).status == dm.DRAFT
+
+
+def test_the_api_says_what_the_case_requires_of_a_record_before_it_is_written(client, team):
+    case = _case(client, team["akiko.tanaka"], "jp_proposed")
+    answer = client.get(f"/api/v1/cases/{case['id']}/requirements/ethics_approval", headers=team["haruto.ito"])
+    assert answer.status_code == 200, answer.json
+    by_field = {item["field"]: item for item in answer.json["requirements"]}
+    assert by_field["committee_type"]["prefill"] == "institutional_ethics_committee"
+    assert by_field["committee_type"]["outcome"] is False
+    assert by_field["decision"]["outcome"] is True and by_field["decision"]["prefill"] is None
+    assert "実施医療機関の倫理審査委員会" in by_field["committee_type"]["text"]["ja"]
+    release = client.get(f"/api/v1/cases/{case['id']}/requirements/qa_release", headers=team["akiko.tanaka"]).json
+    assert "ethics_approval" in release["accepted_references"]["relies_on"]
+    assert client.get(f"/api/v1/cases/{case['id']}/requirements/nonesuch",
+                      headers=team["akiko.tanaka"]).status_code == 404
