@@ -21,8 +21,8 @@ TEXT = {
     "en": {"requirement": "Required in this case", "protocol": "Protocol (clinical trial or expanded-access protocol)",
            "warning": "could never satisfy the case's gate", "refused": "was not submitted",
            "attached": "now belongs to case"},
-    "ja": {"requirement": "本ケース", "protocol": "治験実施計画書又は拡大アクセスプロトコル",
-           "warning": "この記録では本ケースの要件を満たせません", "refused": "は提出されませんでした",
+    "ja": {"requirement": "本案件", "protocol": "治験実施計画書又は拡大アクセスプロトコル",
+           "warning": "この記録では本案件の要件を満たせません", "refused": "は提出されませんでした",
            "attached": "に追加しました"},
 }
 

@@ -186,7 +186,7 @@ def test_the_attach_page_refuses_in_japanese_and_attaches(app, client, people, t
     assert "ロット番号" in refused and "J2026-0999" in refused
     done = client.post(f"/cases/{case['id']}/attach", data={"number": right, "reason": "QC archive",
                                                            "csrf_token": token}, follow_redirects=True)
-    assert f"{right} を症例 {case['reference']} に追加しました。" in done.get_data(as_text=True)
+    assert f"{right} を案件 {case['reference']} に追加しました。" in done.get_data(as_text=True)
 
 
 # --- the form -----------------------------------------------------------------------------------------

@@ -64,22 +64,22 @@ class FieldRequirement:
             if not self.needed:
                 return LocalizedText(
                     f"Required in this case ({name.en}): every {source.en.lower()} of the case must be listed.",
-                    f"本ケース（{name.ja}）の要件：本ケースの{source.ja}をすべて含むこと。",
+                    f"本案件（{name.ja}）の要件：本案件の{source.ja}をすべて含むこと。",
                 )
             return LocalizedText(
                 f"Required in this case ({name.en}): must include {self._needed('en')} ({source.en} of the case).",
-                f"本ケース（{name.ja}）の要件：「{self._needed('ja')}」を含むこと（本ケースの{source.ja}）。",
+                f"本案件（{name.ja}）の要件：「{self._needed('ja')}」を含むこと（本案件の{source.ja}）。",
             )
         if self.outcome:
             return LocalizedText(
                 f"Only {self._needed('en')} lets the case go on ({name.en}); any other answer is kept as a "
                 "true record, but it does not open the gate.",
-                f"本ケース（{name.ja}）の手続を進められるのは{self._needed('ja')}の場合のみです。"
+                f"本案件（{name.ja}）の手続を進められるのは{self._needed('ja')}の場合のみです。"
                 "それ以外の回答も記録として保存されますが、要件は満たしません。",
             )
         return LocalizedText(
             f"Required in this case ({name.en}): {self._needed('en')}.",
-            f"本ケース（{name.ja}）の要件：{self._needed('ja')}。",
+            f"本案件（{name.ja}）の要件：{self._needed('ja')}。",
         )
 
     def unmet(self, value: object) -> LocalizedText | None:
@@ -93,8 +93,8 @@ class FieldRequirement:
             return LocalizedText(
                 f"{label.en} does not include {_value_label(self.field, missing, 'en')}, which this case "
                 f"needs: the record could never satisfy the case's gate.",
-                f"{label.ja}に本ケースで必要な「{_value_label(self.field, missing, 'ja')}」が含まれていません。"
-                "この記録では本ケースの要件を満たせません。",
+                f"{label.ja}に本案件で必要な「{_value_label(self.field, missing, 'ja')}」が含まれていません。"
+                "この記録では本案件の要件を満たせません。",
             )
         if value in self.needed:
             return None
@@ -104,14 +104,14 @@ class FieldRequirement:
             return LocalizedText(
                 f"{label.en} is {shown.en}: the record will be kept, but it does not let the case go on "
                 f"(needed: {self._needed('en')}).",
-                f"{label.ja}が「{shown.ja}」です。記録は保存されますが、本ケースの要件は満たしません"
+                f"{label.ja}が「{shown.ja}」です。記録は保存されますが、本案件の要件は満たしません"
                 f"（必要：{self._needed('ja')}）。",
             )
         return LocalizedText(
             f"{label.en} is {shown.en}, but this case needs {self._needed('en')}: the record could never "
             "satisfy the case's gate.",
-            f"{label.ja}が「{shown.ja}」ですが、本ケースでは{self._needed('ja')}が必要です。"
-            "この記録では本ケースの要件を満たせません。",
+            f"{label.ja}が「{shown.ja}」ですが、本案件では{self._needed('ja')}が必要です。"
+            "この記録では本案件の要件を満たせません。",
         )
 
 
