@@ -62,12 +62,14 @@ def test_the_form_shows_and_fills_the_requirement_warns_refuses_and_an_existing_
     expect(requirement).to_contain_text(text["protocol"])
     expect(page.locator("#field_review_type")).to_have_value("protocol_approval")
     expect(page.locator("#field_decision")).to_have_value("")  # a decision is never filled in
+    expect(page.locator("#live-warning-field_review_type")).to_be_hidden()
 
     ethics = VALUES["ethics_approval"]
     page.fill("#field_committee_name", str(ethics["committee_name"]))
     page.select_option("#field_committee_type", "gcp_irb")
     page.fill("#field_committee_reference", str(ethics["committee_reference"]))
     page.select_option("#field_review_type", "chair_concurrence")  # not what this regime needs
+    expect(page.locator("#live-warning-field_review_type")).to_be_visible()  # said at once, on the page
     page.fill("#field_submitted_at", "2026-11-24T10:30")
     page.select_option("#field_decision", "approved")
     page.fill("#field_decision_date", "2026-11-25")
