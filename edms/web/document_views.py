@@ -167,10 +167,12 @@ def _render_version(document: m.Document, version: m.DocumentVersion):
                 current_user.id in (version.created_by, document.owner_id))
     may_revise = (version.id == document.latest.id and version.frozen and document.status != m.WITHDRAWN
                   and may_author(current_user.user, doc_type))
+    case = db().get(Case, document.case_id) if document.case_id is not None else None
+    shown = record_form(doc_type, case, document.id) if may_edit and case is not None else None
     return render_template(
         "documents/detail.html", document=document, version=version, doc_type=doc_type, owner=owner,
         values=values_of(version), may_edit=may_edit, may_revise=may_revise, form=FlaskForm(),
-        language=_language(),
+        language=_language(), case=case, requirement_warnings=warn(shown, values_of(version)) if shown else {},
     )
 
 

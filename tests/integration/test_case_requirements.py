@@ -205,6 +205,8 @@ def test_the_form_shows_the_requirement_fills_it_in_and_warns_at_entry(app, clie
                       case["id"]).json
     edit = client.get(f"/documents/{created['id']}/edit").get_data(as_text=True)
     assert 'id="warning-review_type"' in edit and "could never satisfy the case&#39;s gate" in edit
+    detail = client.get(f"/documents/{created['id']}").get_data(as_text=True)  # said again before submitting
+    assert 'id="submit-warning-review_type"' in detail and f'id="document-case">{case["reference"]}' in detail
     with app.extensions["edms"].sessions() as session:
         assert session.get(dm.Document, created["id"]).status == dm.DRAFT
 
