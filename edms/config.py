@@ -92,6 +92,10 @@ class Settings:
     tsa_url: str = ""
     tsa_ca_file: str = ""
     totp_roles: tuple[str, ...] = ()
+    # Failed sign-ins from one client address, all user names together (login_rate_limit counts per user name).
+    login_client_rate_limit: str = "100 per minute"
+    # Where the limiter counts (limits storage URI): memory:// per process; a shared store for several nodes.
+    rate_limit_storage: str = "memory://"
     totp_key: str = ""  # seals TOTP secrets in the database; empty: derived from secret_key
     forms_dir: Path = FORMS_DIR
     password: PasswordPolicy = field(default_factory=PasswordPolicy)
