@@ -61,13 +61,23 @@ class Gate:
         return self.message % self.params if self.params else self.message
 
 
-def identity_verified(session: Session, user: User) -> bool:
-    """A second administrator verified the person's identity; for a reactivated account, after its deactivation
-    (its earlier check vouched for a person who then left)."""
+def _current_identity(user: User):
+    """Checks that count: for a reactivated account, only those after its deactivation (an earlier check
+    vouched for a person who then left)."""
     condition = IdentityVerification.user_id == user.id
     if user.deactivated_at is not None:
         condition = condition & (IdentityVerification.verified_at > user.deactivated_at)
-    return bool(session.scalar(select(exists().where(condition))))
+    return condition
+
+
+def identity_verified(session: Session, user: User) -> bool:
+    """A second administrator verified the person's identity (since the account's last deactivation)."""
+    return bool(session.scalar(select(exists().where(_current_identity(user)))))
+
+
+def current_identity_checks(session: Session, user: User) -> list[IdentityVerification]:
+    return list(session.scalars(select(IdentityVerification).where(_current_identity(user))
+                                .order_by(IdentityVerification.id)))
 
 
 def policy_acknowledged(session: Session, user: User, policy: SignaturePolicy) -> bool:
