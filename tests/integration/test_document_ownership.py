@@ -188,3 +188,20 @@ def test_the_owner_is_told_of_every_refusal_revision_approval_and_withdrawal_of_
                                        Notification.kind != "task").order_by(Notification.id))]
     assert [kind for kind, _subject in told] == ["rejected", "revised", "approved", "withdrawn"]
     assert all(number in subject for _kind, subject in told)
+
+
+@pytest.mark.req("11.10(g)")
+@pytest.mark.req("PICS-9.5")
+def test_a_content_role_is_refused_every_handover_route_of_the_administrators(app, client, people):
+    from tests.integration.test_role_matrix import url, write_routes
+
+    people.make("emi.nakamura", "qa")
+    sign_in(client, "emi.nakamura")
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    routes = write_routes(app, ("handover.",))
+    assert len(routes) >= 4
+    for rule, method in routes:
+        response = client.open(url(rule), method=method, data={"csrf_token": token, "reason": "x"})
+        assert response.status_code == 403, (rule.rule, method, response.status_code)
+    for rule in (r for r in app.url_map.iter_rules() if r.endpoint.startswith("handover.") and "GET" in r.methods):
+        assert client.get(url(rule)).status_code == 403, rule.rule
