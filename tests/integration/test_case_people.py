@@ -282,3 +282,12 @@ def test_reactivation_from_the_account_page_and_the_api_needs_the_administrators
     response = api.post(f"/users/{person_id}/reactivate",
                         json={"password": TEMPORARY, "reason": "Again.", "your_password": PASSWORD})
     assert response.status_code == 400 and "only a deactivated account" in response.json["error"]["message"]
+
+
+def test_the_treating_physician_is_told_when_qa_changes_the_status_of_their_case(signed_case, services):
+    with command(services.sessions) as session:
+        qa, case = _user(session, "emi.nakamura"), session.get(cm.Case, signed_case.case_id)
+        cases.change_status(services, session, acting(qa), qa, case, cm.CANCELLED,
+                            "The patient's condition no longer allows the infusion.")
+        reference = case.reference
+    assert _told(services, "haruto.ito", "case") == [f"Case {reference} is now cancelled"]
