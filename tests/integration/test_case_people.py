@@ -291,3 +291,34 @@ def test_the_treating_physician_is_told_when_qa_changes_the_status_of_their_case
                             "The patient's condition no longer allows the infusion.")
         reference = case.reference
     assert _told(services, "haruto.ito", "case") == [f"Case {reference} is now cancelled"]
+
+
+@pytest.mark.req("A11-5")
+def test_the_handover_answers_match_the_published_schemas(signed_case, services, client):
+    from tests.integration.test_api_contract import Contract
+
+    contract = Contract(client)
+    admin = Api(client, "takeshi.ogawa")
+    with command(services.sessions) as session:
+        ids = {name: _user(session, name).id for name in ("haruto.ito", "mei.suzuki", "ren.kobayashi")}
+        accounts.deactivate(services, session, acting(_user(session, "takeshi.ogawa")),
+                            _user(session, "ren.kobayashi"), "Left the company.")
+    found = contract.holds(admin, "get", "/users/{user_id}/assignments", f"/users/{ids['haruto.ito']}/assignments")
+    assert found["count"] >= 1
+    contract.holds(admin, "post", "/cases/{case_id}/physician", f"/cases/{signed_case.case_id}/physician",
+                   json={"physician_id": ids["mei.suzuki"], "reason": HANDOVER})
+    document_id = signed_case.documents[0]
+    contract.holds(admin, "post", "/documents/{document_id}/owner", f"/documents/{document_id}/owner",
+                   json={"new_owner_id": _author_other_than(services, document_id),
+                         "reason": HANDOVER})
+    contract.holds(admin, "post", "/users/{user_id}/reactivate", f"/users/{ids['ren.kobayashi']}/reactivate",
+                   json={"password": TEMPORARY, "reason": "Rejoined.", "your_password": PASSWORD})
+    assert len(contract.checked) == 4
+
+
+def _author_other_than(services, document_id: int) -> int:
+    """Someone else who writes the document's type."""
+    from edms.application.assignments import owners_instead_of
+
+    with services.sessions() as session:
+        return owners_instead_of(services, session, session.get(dm.Document, document_id))[0].id
