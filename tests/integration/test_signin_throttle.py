@@ -87,3 +87,13 @@ def test_the_api_token_endpoint_shares_the_counts_and_answers_429_in_json(proxy_
     assert codes[-1].json["error"]["code"] == "too_many_attempts"
     # The page counts the same name: it is throttled there too.
     assert _attempt(client, "mei.suzuki", PASSWORD).status_code == 429
+
+
+def test_a_limit_or_a_limiter_store_the_limiter_cannot_use_is_refused_at_start_up(tmp_path):
+    from edms.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="login_client_rate_limit"):
+        load_settings("testing", overrides={"data_dir": str(tmp_path), "login_client_rate_limit": "lots"})
+    with pytest.raises(ConfigError, match="rate_limit_storage"):
+        load_settings("testing", overrides={"data_dir": str(tmp_path), "rate_limit_storage": "carrier-pigeon://loft"})
+    assert load_settings("testing", overrides={"data_dir": str(tmp_path)}).rate_limit_storage == "memory://"
