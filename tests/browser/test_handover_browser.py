@@ -88,7 +88,7 @@ def test_deactivation_lists_the_open_assignments_and_the_case_is_handed_to_anoth
     page.click("text=Users")
     page.click("text=haruto.ito")
     page.click("#review-deactivation")
-    expect(page.locator("#open-assignments")).to_contain_text("1 open assignments")
+    expect(page.locator("#open-assignments")).to_contain_text("Open assignments of Dr Haruto Ito: 1.")
     expect(page.locator("#assigned-cases")).to_contain_text(reference)
     page.select_option("#assigned-cases select", label="Dr Mei Suzuki")
     page.fill("#assigned-cases input[name=reason]", MOVE)
