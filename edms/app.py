@@ -24,6 +24,7 @@ from edms.web import (
     document_views,
     errors,
     guards,
+    handover_views,
     inspection_views,
     main,
     notification_views,
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
         BABEL_DEFAULT_LOCALE=settings.default_language,
         JSON_SORT_KEYS=False,
+        RATELIMIT_STORAGE_URI=settings.rate_limit_storage,
     )
     app.extensions["edms"] = build_services(settings, check_schema=check_schema)
     app.url_map.converters["int"] = IdConverter  # an id too large for the database is a 404, not an overflow
@@ -94,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
         case_routes,
         delegation_routes,
         document_routes,
+        handover_routes,
         inspection_routes,
         notification_routes,
         signature_routes,
@@ -113,6 +116,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(task_views.bp)
     app.register_blueprint(delegation_views.bp)
     app.register_blueprint(notification_views.bp)
+    app.register_blueprint(handover_views.bp)
     csrf.exempt(api_bp)  # the API takes bearer tokens, never cookies
     app.register_blueprint(api_bp)
 

@@ -92,6 +92,10 @@ class Settings:
     tsa_url: str = ""
     tsa_ca_file: str = ""
     totp_roles: tuple[str, ...] = ()
+    # Failed sign-ins from one client address, all user names together (login_rate_limit counts per user name).
+    login_client_rate_limit: str = "100 per minute"
+    # Where the limiter counts (limits storage URI): memory:// per process; a shared store for several nodes.
+    rate_limit_storage: str = "memory://"
     totp_key: str = ""  # seals TOTP secrets in the database; empty: derived from secret_key
     forms_dir: Path = FORMS_DIR
     password: PasswordPolicy = field(default_factory=PasswordPolicy)
@@ -108,6 +112,7 @@ TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 # Settings that count something (minutes, events): a value below 1 would disable a control silently.
 POSITIVE_SETTINGS = ("idle_minutes", "api_token_minutes", "audit_checkpoint_every")
+RATE_LIMIT_SETTINGS = ("login_rate_limit", "login_client_rate_limit")
 
 
 def _coerce(name: str, value: str, like: Any) -> Any:
@@ -143,6 +148,26 @@ def _check_positive(raw: dict[str, Any]) -> None:
         value = raw.get(key)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value < 10**9:
             raise ConfigError(f"{key} (EDMS_{key.upper()}) must be a number from 1 up, not {value!r}")
+
+
+def _check_rate_limits(raw: dict[str, Any]) -> None:
+    """A limit the limiter cannot read would fail every sign-in: refused at start-up instead."""
+    from limits import parse
+    from limits.storage import storage_from_string
+
+    for key in (key for key in RATE_LIMIT_SETTINGS if key in raw):  # absent: the Settings default
+        try:
+            parse(str(raw[key]))
+        except ValueError:
+            raise ConfigError(f"{key} (EDMS_{key.upper()}) must read like \"10 per minute\", "
+                              f"not {raw.get(key)!r}") from None
+    uri = str(raw.get("rate_limit_storage", "memory://"))
+    if uri.startswith("memory://"):
+        return
+    try:
+        storage_from_string(uri)
+    except Exception as exc:  # noqa: BLE001 (an unknown scheme or a missing driver: said at start-up)
+        raise ConfigError(f"rate_limit_storage (EDMS_RATE_LIMIT_STORAGE) {uri!r} cannot be used: {exc}") from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -194,6 +219,7 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
     if unknown:
         raise ConfigError(f"unknown configuration key(s): {', '.join(sorted(unknown))}")
     _check_positive(raw)
+    _check_rate_limits(raw)
     # Relative to the directory edms is started in: an installed edms has no project folder of its own.
     data_dir = Path(raw["data_dir"]).absolute()
     raw["data_dir"] = data_dir

@@ -7,9 +7,9 @@ from edms.api import schemas as S
 from edms.api.blueprint import bp, json_body, token_required
 from edms.api.openapi import document, operation
 from edms.application import access
+from edms.web import throttle
 from edms.web.errors import api_error
-from edms.web.extensions import limiter
-from edms.web.runtime import audit_context, db, services, settings
+from edms.web.runtime import audit_context, db, services
 
 
 def user_json(user) -> dict:
@@ -39,20 +39,23 @@ def openapi():
     responses={"201": "Token issued", "400": "Invalid request",
                "401": "Refused: one answer (code bad_credentials) whether the name is unknown, the password wrong, "
                       "or the account locked, deactivated or expired",
-               "429": "Too many attempts from this client"},
+               "429": "Too many failed sign-ins under this user name or from this client"},
     schemas={"201": {"type": "object", "required": ["token", "token_type", "expires_at"], "properties": {
         "token": {"type": "string"}, "token_type": {"const": "Bearer"},
         "expires_at": {"type": "string", "format": "date-time"}}}},
 )
-@limiter.limit(lambda: settings().login_rate_limit)
 def token():
     body = json_body()
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         return api_error(400, "invalid_request", "Give 'username' and 'password' as strings.",
                          {"username": "required", "password": "required"})
+    if throttle.throttled(username):  # the sign-in page's counts: per user name and per client
+        return api_error(429, "too_many_attempts", "Too many failed sign-ins with this user name or from this client: "
+                                                   "wait a few minutes, then try again.")
     result = access.sign_in(services(), db(), audit_context(), username, password, channel="api")
     if not result.ok:
+        throttle.failed(username)
         return api_error(401, "bad_credentials", result.message)  # one answer, whatever the reason
     if result.user.must_change_password:
         return api_error(403, "password_change_required", "Sign in to the web interface and change your password first.")

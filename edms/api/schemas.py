@@ -130,6 +130,17 @@ TASK = obj({"kind": STRING, "title": STRING, "type": STRING, "document_id": NULL
             "step_name": NULLABLE_STRING, "role": NULLABLE_STRING, "on_behalf_of": NULLABLE_STRING,
             "due_at": NULLABLE_TIME, "overdue": BOOLEAN})
 
+# What a person still holds open, listed before deactivation (edms.application.assignments).
+ASSIGNMENTS = obj({
+    "user_id": INTEGER, "count": INTEGER,
+    "cases": array(obj({"id": INTEGER, "reference": STRING, "status": STRING})),
+    "documents": array(obj({"id": INTEGER, "number": STRING, "type": STRING, "status": STRING,
+                            "candidate_owner_ids": array(INTEGER)})),
+    "steps": array(TASK),
+    "delegations": array(DELEGATION),
+    "candidate_physician_ids": array(INTEGER),
+})
+
 # --- the audit trail and inspection -----------------------------------------------------------------------
 
 AUDIT_EVENT = obj({

@@ -1,5 +1,5 @@
-"""What administrators do to accounts: create, edit the profile, set roles, deactivate, unlock, reset a
-password. (A person's own sign-in and password are in edms.application.access.) Deactivating an account
+"""What administrators do to accounts: create, edit the profile, set roles, deactivate, reactivate, unlock,
+reset a password. (A person's own sign-in and password are in edms.application.access.) Deactivating an account
 and resetting its password revoke its signing certificates in the same transaction (21 CFR 11.300(c))."""
 from __future__ import annotations
 
@@ -45,6 +45,15 @@ def deactivate(services: Services, session: Session, ctx: AuditContext, user: Us
         ops.deactivate(session, ctx, user, reason)
         end_sessions(session, ctx, user, "account deactivated")
         keys.revoke_all(session, ctx, user, "account deactivated")
+
+
+def reactivate(services: Services, session: Session, ctx: AuditContext, user: User, password: str, reason: str, *,
+               actor: User, actor_password: str | None) -> None:
+    """The account returns with a temporary password; its old certificates stay revoked, and a new key and
+    certificate come only after a second administrator's identity check (edms.signatures.gates)."""
+    with use_case(session):
+        confirm_identity(services, session, ctx, actor, actor_password, act="a reactivation")
+        ops.reactivate(session, ctx, services.settings.password, user, password, reason)
 
 
 def unlock(services: Services, session: Session, ctx: AuditContext, user: User, reason: str) -> None:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from edms.application import concerned
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
@@ -38,8 +39,10 @@ def change_status(services: Services, session: Session, ctx: AuditContext, user:
                   reason: str) -> None:
     """Release, cancel or reopen; release only once the regime allows it."""
     with use_case(session):
+        old = case.status
         ops.set_status(session, ctx, user, case, status, reason, types=services.document_types,
                        regimes=services.regimes)
+        concerned.case_status_changed(session, ctx, services.settings.smtp, case, user, old, status, reason)
 
 
 def attach_record(services: Services, session: Session, ctx: AuditContext, user: User, case: cm.Case,
@@ -49,3 +52,11 @@ def attach_record(services: Services, session: Session, ctx: AuditContext, user:
     with use_case(session):
         ops.attach_document(session, ctx, user, case, document, services.regimes[case.regime_key],
                             services.document_types[document.type_key], reason)
+
+
+def change_physician(services: Services, session: Session, ctx: AuditContext, actor: User, case: cm.Case,
+                     physician: User, reason: str) -> None:
+    """An administrator names another treating physician; both physicians are told."""
+    with use_case(session):
+        previous = ops.change_physician(session, ctx, actor, case, physician, reason)
+        concerned.physician_changed(session, ctx, services.settings.smtp, case, previous, physician, reason)

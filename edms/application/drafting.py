@@ -1,9 +1,11 @@
 """Writing a document: create it, save its draft, attach and remove files, submit it for review (which
-tells the people who may sign the first steps), revise it as a new version, withdraw it."""
+tells the people who may sign the first steps), revise it as a new version, withdraw it (the owner is told of
+both), and an administrator's transfer of its ownership to another writer of its type."""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from edms.application import concerned
 from edms.application.notices import announce
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
@@ -80,13 +82,26 @@ def check_case_requirements(services: Services, session: Session, ctx: AuditCont
 def revise(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,
            reason: str) -> dm.DocumentVersion:
     with use_case(session):
-        return ops.revise(session, ctx, user, services.document_types[document.type_key], document, reason)
+        version = ops.revise(session, ctx, user, services.document_types[document.type_key], document, reason)
+        concerned.revised(session, ctx, services.settings.smtp, document, user, reason)
+    return version
 
 
 def withdraw(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,
              reason: str) -> None:
     with use_case(session):
         ops.withdraw(session, ctx, user, document, reason)
+        concerned.withdrawn(session, ctx, services.settings.smtp, document, user, reason)
+
+
+def transfer_ownership(services: Services, session: Session, ctx: AuditContext, actor: User, document: dm.Document,
+                       new_owner: User, reason: str) -> None:
+    """An administrator hands the document to another active writer of its type; both owners are told."""
+    with use_case(session):
+        previous = session.get(User, document.owner_id)
+        ops.transfer_ownership(session, ctx, actor, services.document_types[document.type_key], document, new_owner,
+                               reason)
+        concerned.ownership_transferred(session, ctx, services.settings.smtp, document, previous, new_owner, reason)
 
 
 def edit(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document, *,
@@ -98,5 +113,6 @@ def edit(services: Services, session: Session, ctx: AuditContext, user: User, do
         created = document.latest.frozen
         if created:
             ops.revise(session, ctx, user, doc_type, document, reason)
+            concerned.revised(session, ctx, services.settings.smtp, document, user, reason)
         draft = ops.save_draft(session, ctx, user, doc_type, document, title=title, raw_values=raw_values)
     return draft, created

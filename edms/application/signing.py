@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from edms.application import concerned
 from edms.application.notices import announce
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
+from edms.cases.models import Case
 from edms.documents import models as dm
 from edms.signatures import operations as ops
 from edms.signatures.ceremony import Credentials
@@ -24,6 +26,7 @@ def sign(services: Services, session: Session, ctx: AuditContext, user: User, do
         made = ops.sign(session, ctx, services.signing_environment(), doc_type, user, document, version, credentials,
                         step=step, meaning=meaning, comment=comment)
         announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)
+        _tell_case(services, session, ctx, doc_type, document)
     return made
 
 
@@ -36,4 +39,12 @@ def refuse(services: Services, session: Session, ctx: AuditContext, user: User, 
         made = ops.reject(session, ctx, services.signing_environment(), doc_type, user, document, version,
                           credentials, reason=reason, step=step)
         announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)
+        _tell_case(services, session, ctx, doc_type, document)
     return made
+
+
+def _tell_case(services: Services, session: Session, ctx: AuditContext, doc_type, document: dm.Document) -> None:
+    """The people of the case whom an approval or a refusal concerns (its treating physician, QA)."""
+    case = session.get(Case, document.case_id) if document.case_id is not None else None
+    regime = services.regimes.get(case.regime_key) if case is not None else None
+    concerned.signed(session, ctx, services.settings.smtp, doc_type, regime, document, case)

@@ -24,7 +24,7 @@ from edms.errors import N_
 from edms.plaintext import UnsafeText, check_text
 from edms.timeutil import is_valid_zone, require_aware, utc_now
 from edms.users.models import User
-from edms.users.roles import AUTHOR, PHYSICIAN, QA, REGULATORY
+from edms.users.roles import ADMIN, AUTHOR, PHYSICIAN, QA, REGULATORY
 
 
 def create_case(session: Session, ctx: AuditContext, user: User, regimes: Mapping[str, Regime], facts: CaseFacts) -> cm.Case:
@@ -113,6 +113,29 @@ def answer_question(session: Session, ctx: AuditContext, user: User, case: cm.Ca
     session.refresh(case)
     record(session, ctx, "case.question_answered", "case", case.id, case_id=case.id, reason=(reason or "").strip() or None,
            changes={key: {"old": previous, "new": answer}})
+
+
+def change_physician(session: Session, ctx: AuditContext, actor: User, case: cm.Case, physician: User,
+                     reason: str) -> User | None:
+    """An administrator names another treating physician (the named one is absent or leaving); returns the
+    one taken off. Steps that name the case's physician then wait for the new one."""
+    if not actor.has_role(ADMIN):
+        raise CaseError(N_("Only an administrator changes a case's treating physician."))
+    if not (reason or "").strip():
+        raise CaseError(N_("A reason is required."))
+    try:
+        check_text(reason, multi_line=True)
+    except UnsafeText as exc:
+        raise CaseError(exc.message, **exc.params) from None
+    if not physician.active or physician.locked or not physician.has_role(PHYSICIAN):
+        raise CaseError(N_("The treating physician must be an active user with the physician role."))
+    if physician.id == case.physician_id:
+        raise CaseError(N_("%(name)s is already the case's treating physician."), name=physician.printed_name)
+    previous = session.get(User, case.physician_id) if case.physician_id is not None else None
+    case.physician_id = physician.id
+    record(session, ctx, "case.physician_changed", "case", case.id, case_id=case.id, reason=reason.strip(),
+           changes={"physician": {"old": previous.username if previous else None, "new": physician.username}})
+    return previous
 
 
 def set_status(session: Session, ctx: AuditContext, user: User, case: cm.Case, status: str, reason: str, *,

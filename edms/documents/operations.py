@@ -36,6 +36,7 @@ from edms.errors import N_
 from edms.plaintext import UnsafeText, check_text, clean_line
 from edms.timeutil import utc_now
 from edms.users.models import User
+from edms.users.roles import ADMIN
 
 
 def _content_text(doc_type: DocumentType, values: dict[str, object]) -> str:
@@ -122,14 +123,18 @@ def create_document(
     return document
 
 
+_OWNER_ONLY = N_("Only the document's owner may change it; others with a signing role may refuse it. If the owner "
+                 "is absent or gone, an administrator can transfer the ownership.")
+
+
 def _editable_draft(document: m.Document, user: User) -> m.DocumentVersion:
     if document.status == m.WITHDRAWN:
         raise WrongState(N_("The document has been withdrawn."))
     draft = document.latest
     if draft.frozen:
         raise WrongState(N_("This version has been submitted and is frozen: create a new version with a reason."))
-    if draft.created_by != user.id and document.owner_id != user.id:
-        raise NotPermitted(N_("Only the author of the draft may edit it."))
+    if document.owner_id != user.id:
+        raise NotPermitted(_OWNER_ONLY)
     return draft
 
 
@@ -215,6 +220,8 @@ def revise(session: Session, ctx: AuditContext, user: User, doc_type: DocumentTy
         raise ReasonRequired(exc.message, **exc.params) from None
     if not may_author(user, doc_type):
         raise NotPermitted(N_("Your roles do not allow you to revise this type of document."))
+    if document.owner_id != user.id:
+        raise NotPermitted(_OWNER_ONLY)
     if document.status == m.WITHDRAWN:
         raise WrongState(N_("The document has been withdrawn."))
     previous = document.latest
@@ -281,6 +288,32 @@ def withdraw(session: Session, ctx: AuditContext, user: User, document: m.Docume
     document.status = m.WITHDRAWN
     record(session, ctx, "document.withdrawn", "document", document.id, document_version=document.current_version,
            case_id=document.case_id, reason=reason.strip(), changes={"status": {"old": old, "new": m.WITHDRAWN}})
+
+
+def transfer_ownership(session: Session, ctx: AuditContext, actor: User, doc_type: DocumentType, document: m.Document,
+                       new_owner: User, reason: str) -> None:
+    """An administrator hands an absent or departed owner's document to another active writer of its type
+    (administrators never author: PIC/S PI 041 §9.5). The new owner edits the open draft and revises."""
+    if not actor.has_role(ADMIN):
+        raise NotPermitted(N_("Only an administrator transfers the ownership of a document."))
+    if not isinstance(reason, str) or not reason.strip():
+        raise ReasonRequired(N_("A reason is required to transfer the ownership."))
+    try:
+        check_text(reason, multi_line=True)
+    except UnsafeText as exc:
+        raise ReasonRequired(exc.message, **exc.params) from None
+    if document.status == m.WITHDRAWN:
+        raise WrongState(N_("The document has been withdrawn."))
+    if new_owner.id == document.owner_id:
+        raise DocumentError(N_("%(name)s already owns this document."), name=new_owner.printed_name)
+    if not may_author(new_owner, doc_type) or new_owner.locked:
+        raise NotPermitted(N_("%(name)s cannot own this document: the new owner must be an active account whose roles "
+                              "write this type of document."), name=new_owner.printed_name)
+    previous = session.get(User, document.owner_id)
+    document.owner_id = new_owner.id
+    record(session, ctx, "document.owner_transferred", "document", document.id,
+           document_version=document.current_version, case_id=document.case_id, reason=reason.strip(),
+           changes={"owner": {"old": previous.username if previous else None, "new": new_owner.username}})
 
 
 def _set_status(version: m.DocumentVersion, status: str, now) -> None:

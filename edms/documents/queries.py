@@ -15,8 +15,14 @@ from edms.users.models import User
 
 
 def may_author(user: User, doc_type: DocumentType) -> bool:
-    """Whoever holds a role that signs one of the type's steps may create and edit it."""
+    """Whoever holds a role that signs one of the type's steps may create documents of the type."""
     return user.active and user.has_role(*doc_type.signing_roles)
+
+
+def may_write(user: User, doc_type: DocumentType, document: m.Document) -> bool:
+    """Only the document's owner edits its draft and revises it: holders of a signing role may refuse
+    someone else's record, never rewrite it. (An administrator transfers ownership when the owner is gone.)"""
+    return document.owner_id == user.id and may_author(user, doc_type)
 
 
 def values_of(version: m.DocumentVersion) -> dict[str, object]:

@@ -36,6 +36,7 @@ KINDS = {
     "document.approved": "status",
     "document.rejected": "status",
     "document.withdrawn": "status",
+    "document.owner_transferred": "status",
     "inspection.exported": "export",
     "inspection.viewed": "access",
     "inspection.downloaded": "access",

@@ -26,14 +26,18 @@ STATUS_LABELS = {
     FAILED: N_("Failed"),
 }
 
-# Why someone is told: a record waits for them, one of theirs was refused or approved, work was
-# delegated to them, or a case deadline is near.
+# Why someone is told: a record waits for them, one of theirs was refused, approved, revised, withdrawn or
+# handed to them, work was delegated to them, a case they are concerned by changed, or a case deadline is near.
 KIND_LABELS = {
     "task": N_("Task"),
     "rejected": N_("Refused"),
     "approved": N_("Approved"),
     "delegation": N_("Delegation"),
     "deadline": N_("Deadline"),
+    "revised": N_("New version"),
+    "withdrawn": N_("Withdrawn"),
+    "ownership": N_("Ownership"),
+    "case": N_("Case"),
 }
 
 SUBJECT_MAX = 255

@@ -61,8 +61,23 @@ class Gate:
         return self.message % self.params if self.params else self.message
 
 
+def _current_identity(user: User):
+    """Checks that count: for a reactivated account, only those after its deactivation (an earlier check
+    vouched for a person who then left)."""
+    condition = IdentityVerification.user_id == user.id
+    if user.deactivated_at is not None:
+        condition = condition & (IdentityVerification.verified_at > user.deactivated_at)
+    return condition
+
+
 def identity_verified(session: Session, user: User) -> bool:
-    return bool(session.scalar(select(exists().where(IdentityVerification.user_id == user.id))))
+    """A second administrator verified the person's identity (since the account's last deactivation)."""
+    return bool(session.scalar(select(exists().where(_current_identity(user)))))
+
+
+def current_identity_checks(session: Session, user: User) -> list[IdentityVerification]:
+    return list(session.scalars(select(IdentityVerification).where(_current_identity(user))
+                                .order_by(IdentityVerification.id)))
 
 
 def policy_acknowledged(session: Session, user: User, policy: SignaturePolicy) -> bool:
@@ -142,6 +157,16 @@ def account_creator(session: Session, user: User) -> int | None:
     )
 
 
+def account_reactivator(session: Session, user: User) -> int | None:
+    """Who last reactivated the account, from its audit event (None: never reactivated)."""
+    return session.scalar(
+        select(AuditEvent.actor_id)
+        .where(AuditEvent.action == "user.reactivated", AuditEvent.object_type == "user",
+               AuditEvent.object_id == str(user.id))
+        .order_by(AuditEvent.seq.desc()).limit(1)
+    )
+
+
 def record_identity_verification(session: Session, ctx: AuditContext, verifier: User, subject: User, *,
                                  method: str, evidence: str) -> IdentityVerification:
     """A second administrator confirms who the account holder is, before signing rights (11.100(b))."""
@@ -152,6 +177,9 @@ def record_identity_verification(session: Session, ctx: AuditContext, verifier: 
     if account_creator(session, subject) == verifier.id:
         raise GateRecordRefused(N_(
             "You created this account: a second administrator must verify the person's identity."))
+    if account_reactivator(session, subject) == verifier.id:
+        raise GateRecordRefused(N_(
+            "You reactivated this account: a second administrator must verify the person's identity."))
     if not subject.active:
         raise GateRecordRefused(N_("The account is deactivated."))
     method, evidence = _text(method, "The verification method"), _text(evidence, "The evidence")

@@ -138,8 +138,29 @@ def deactivate(session: Session, ctx: AuditContext, user: User, reason: str) -> 
     record(session, ctx, "user.deactivated", "user", user.id, changes={"active": {"old": True, "new": False}}, reason=reason)
 
 
+def reactivate(session: Session, ctx: AuditContext, policy: PasswordPolicy, user: User, password: str,
+               reason: str) -> None:
+    """A deactivated account returns under a temporary password, as a new one does. `deactivated_at` stays: its
+    old certificates stay revoked and signing waits for an identity check recorded after it (edms.signatures.gates)."""
+    _require_reason(reason)
+    if ctx.user_id == user.id:
+        raise AccountError(N_("You cannot reactivate your own account."))
+    if user.active:
+        raise AccountError(N_("The account is active: only a deactivated account can be reactivated."))
+    _store_new_password(session, policy, user, password)
+    user.must_change_password = True
+    user.active = True
+    user.locked_at = None
+    user.failed_logins = 0
+    record(session, ctx, "user.reactivated", "user", user.id, changes={"active": {"old": False, "new": True}},
+           reason=reason)
+
+
 def unlock(session: Session, ctx: AuditContext, user: User, reason: str) -> None:
     _require_reason(reason)
+    if not user.active:
+        raise AccountError(N_("The account is deactivated: reactivate it instead (a second administrator then verifies "
+                              "the person's identity)."))
     if not user.locked:
         raise AccountError(N_("The account is not locked."))
     user.locked_at = None

@@ -18,7 +18,7 @@ from edms.users.errors import AccountError
 from edms.users.models import User
 from edms.users.profiles import Profile
 from edms.users.roles import ADMIN
-from edms.web.forms import CreateUserForm, EditUserForm, ReasonForm, ResetPasswordForm, RolesForm
+from edms.web.forms import CreateUserForm, EditUserForm, ReactivateForm, ReasonForm, ResetPasswordForm, RolesForm
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services, settings
@@ -82,7 +82,7 @@ def user_detail(user_id: int):
     roles = RolesForm(roles=sorted(user.roles))
     return render_template(
         "admin/user_detail.html", user=user, edit=edit, roles_form=roles,
-        reason_form=ReasonForm(), reset_form=ResetPasswordForm(),
+        reason_form=ReasonForm(), reset_form=ResetPasswordForm(), reactivate_form=ReactivateForm(),
     )
 
 

@@ -7,21 +7,18 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 
 from edms.application import access
 from edms.users.errors import AccountError
-from edms.web.extensions import limiter
+from edms.web import throttle
 from edms.web.forms import ChangePasswordForm, LoginForm
 from edms.web.i18n import translate_error
-from edms.web.runtime import audit_context, db, services, settings
+from edms.web.runtime import audit_context, db, services
 from edms.web.session_user import SessionUser
 
 bp = Blueprint("auth", __name__)
-
-
-def _login_rate_limit() -> str:
-    return settings().login_rate_limit
 
 
 def _safe_next(target: str | None) -> str:
@@ -31,13 +28,18 @@ def _safe_next(target: str | None) -> str:
     return url_for("main.home")
 
 
+THROTTLED = _l("Too many failed sign-ins with this user name or from your network. Wait a few minutes, then try "
+               "again. If you have forgotten your password, ask an administrator to reset it.")
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_rate_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     form = LoginForm()
     if form.validate_on_submit():
+        if throttle.throttled(form.username.data):  # per user name and per client (edms.web.throttle)
+            return render_template("auth/login.html", form=form, throttled=THROTTLED), 429
         result = access.sign_in(services(), db(), audit_context(), form.username.data, form.password.data)
         if result.ok:
             lang = session.get("lang")
@@ -50,6 +52,7 @@ def login():
             if lang:
                 session["lang"] = lang
             return redirect(_safe_next(request.args.get("next")))
+        throttle.failed(form.username.data)
         flash(_(result.message), "error")
     return render_template("auth/login.html", form=form)
 

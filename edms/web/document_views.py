@@ -16,7 +16,7 @@ from edms.cases.models import Case
 from edms.documents import models as m
 from edms.documents.errors import DocumentError, ValidationFailed
 from edms.documents.presentation import display_value
-from edms.documents.queries import diff_versions, get_document, may_author, values_of
+from edms.documents.queries import diff_versions, get_document, may_write, values_of
 from edms.documents.renditions import render_docx, render_pdf
 from edms.users.roles import CONTENT_ROLES
 from edms.web.bounds import db_int, query_int
@@ -163,10 +163,10 @@ def version(document_id: int, number: int):
 def _render_version(document: m.Document, version: m.DocumentVersion):
     doc_type = _types()[document.type_key]
     owner = db().get(type(current_user.user), document.owner_id)
-    may_edit = (not version.frozen and version.id == document.latest.id and
-                current_user.id in (version.created_by, document.owner_id))
+    may_edit = (not version.frozen and version.id == document.latest.id and document.status != m.WITHDRAWN
+                and document.owner_id == current_user.id)
     may_revise = (version.id == document.latest.id and version.frozen and document.status != m.WITHDRAWN
-                  and may_author(current_user.user, doc_type))
+                  and may_write(current_user.user, doc_type, document))
     case = db().get(Case, document.case_id) if document.case_id is not None else None
     shown = record_form(doc_type, case, document.id) if may_edit and case is not None else None
     return render_template(

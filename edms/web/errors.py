@@ -23,6 +23,10 @@ def _wants_json() -> bool:
 def handle_http_error(error: HTTPException):
     if _wants_json():
         return api_error(error.code or 500, (error.name or "error").lower().replace(" ", "_"), error.description or "")
+    if error.code == 429:  # the limiter's own text ("10 per 1 minute") is not for people
+        return render_template("error.html", code=429, name=_("Too many attempts"),
+                               description=_("Too many attempts in a short time. Wait a few minutes, then try "
+                                             "again.")), 429
     return render_template("error.html", code=error.code, name=error.name, description=error.description), error.code
 
 

@@ -8,4 +8,6 @@ from flask_wtf import CSRFProtect
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+# One limiter for sign-in (per user name and per client, edms.web.throttle) and refused bearer tokens (per client);
+# its storage is the `rate_limit_storage` setting (create_app sets RATELIMIT_STORAGE_URI), shared by every node.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

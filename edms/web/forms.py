@@ -82,6 +82,12 @@ class ReasonForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
 
 
+class ReactivateForm(ConfirmWithPassword):
+    password = PasswordField(_l("Temporary password (the person must change it at first sign-in)"),
+                             validators=[DataRequired()])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
+
+
 class ResetPasswordForm(ConfirmWithPassword):
     password = PasswordField(_l("New temporary password"), validators=[DataRequired()])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])

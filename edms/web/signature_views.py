@@ -26,7 +26,7 @@ from edms.signatures import gates, keys, planning, presentation, totp
 from edms.signatures.ceremony import Credentials, SigningEnvironment, session_ref_for
 from edms.signatures.errors import GateRecordRefused, SigningFailed
 from edms.signatures.manifest import MAX_COMMENT
-from edms.signatures.models import IdentityVerification, Signature, SigningCredential, TrainingRecord
+from edms.signatures.models import Signature, SigningCredential, TrainingRecord
 from edms.signatures.totp_secrets import sealing_key, secret_of
 from edms.timeutil import utc_now
 from edms.users.models import User, UserRole
@@ -292,8 +292,7 @@ def _rights(user: User) -> dict:
     database = db()
     return {
         "person": user,
-        "identity": database.scalars(select(IdentityVerification).where(IdentityVerification.user_id == user.id)
-                                     .order_by(IdentityVerification.id)).all(),
+        "identity": gates.current_identity_checks(database, user),
         "acknowledged": gates.policy_acknowledged(database, user, gates.load_policy()),
         "trainings": database.scalars(select(TrainingRecord).where(TrainingRecord.user_id == user.id)
                                       .order_by(TrainingRecord.id)).all(),
