@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from edms.cases import models as cm
-from edms.cases.deadlines import OVERDUE, DeadlineStatus
+from edms.cases.deadlines import DUE_SOON, OVERDUE, PENDING, DeadlineStatus
 from edms.cases.queries import CaseStatus, case_documents
 from edms.cases.regimes import ChecklistItem, Regime
 from edms.documents import models as dm
@@ -178,3 +178,10 @@ def _pending(session: Session, documents: list[dm.Document], doc_type: DocumentT
             people = (physician.printed_name,) if due.step.signer == CASE_PHYSICIAN and physician else ()
             return TO_SIGN, due.step.label, tuple(due.step.roles), people
     return None
+
+
+def next_deadline(deadlines: list[DeadlineStatus]) -> DeadlineStatus | None:
+    """The case's most pressing open deadline: an overdue one first, else the earliest due; None when none runs."""
+    running = [d for d in deadlines if d.due_at is not None and d.time_left is not None
+               and d.state in (OVERDUE, DUE_SOON, PENDING) and d.deadline.direction == "not_after"]
+    return min(running, key=lambda d: (d.state != OVERDUE, d.due_at), default=None)

@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from edms.application import cases
-from edms.application.case_picture import case_picture
+from edms.application.case_picture import case_picture, next_deadline
 from edms.cases import models as cm
 from edms.cases.errors import CaseError
 from edms.cases.facts import CASE_OPENERS, CaseFacts
@@ -48,7 +48,10 @@ def index():
     if request.args.get("lot"):
         query = query.where(cm.Case.lot == request.args["lot"].strip())
     cases = db().scalars(query.limit(200)).all()
-    return render_template("cases/index.html", cases=cases, regimes=services().regimes, language=_language())
+    now = utc_now()
+    due = {case.id: next_deadline(case_status(db(), case, services().document_types, services().regimes, now).deadlines)
+           for case in cases if case.status in (cm.OPEN, cm.RELEASED) and case.regime_key in services().regimes}
+    return render_template("cases/index.html", cases=cases, regimes=services().regimes, language=_language(), due=due)
 
 
 @bp.route("/new", methods=["GET", "POST"])
