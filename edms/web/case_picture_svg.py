@@ -186,7 +186,8 @@ def _box(node: FlowNode, place: tuple[float, float], box_w: float, language: str
     if who:
         lines.append(_text(x + 8, y + 20 + 3 * (FONT + 3) + 2, wrap(f"→ {who}", inner, 11, lines=2), cls="node-next",
                            size=11))
-    return (f'<g id="picture-node-{escape(node.type_key)}" class="node state-{node.state}" data-state="{node.state}">'
+    return (f'<g id="picture-node-{escape(node.type_key)}" class="node state-{node.state}" data-state="{node.state}" '
+            f'data-waiting="{node.waiting_for or ""}">'
             f'<title>{escape(describe_node(node, language))}</title>'
             f'<rect x="{x:.0f}" y="{y:.0f}" width="{box_w:.0f}" height="{BOX_H}" rx="6"/>{"".join(lines)}</g>')
 
