@@ -45,6 +45,7 @@ class FlowNode:
     column: int  # 0 for records needing nothing before them; otherwise one more than their latest prerequisite
     prerequisites: tuple[str, ...]  # type keys of the records it waits for, in the regime's order
     numbers: tuple[str, ...] = ()  # the case's documents of this type
+    document_ids: tuple[int, ...] = ()  # their ids, in the same order
     waiting_for: str | None = None  # TO_CREATE, TO_FINISH or TO_SIGN while open or blocked
     step: LocalizedText | None = None  # the step to sign next
     roles: tuple[str, ...] = ()  # who acts next, by role
@@ -141,7 +142,8 @@ def _node(session: Session, item: ChecklistItem, documents: list[dm.Document], c
              roles: tuple[str, ...] = (), people: tuple[str, ...] = ()) -> FlowNode:
         return FlowNode(type_key=regime_document.type_key, label=regime_document.document_type.name, state=state,
                         column=column, prerequisites=regime_document.prerequisites,
-                        numbers=tuple(d.number for d in documents), waiting_for=waiting_for, step=step,
+                        numbers=tuple(d.number for d in documents), document_ids=tuple(d.id for d in documents),
+                        waiting_for=waiting_for, step=step,
                         roles=roles, people=people,
                         reasons=() if state in (DONE, NOT_NEEDED) else
                         tuple(b.reason for b in item.blockers) + item.shortfalls)

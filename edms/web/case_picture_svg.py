@@ -11,6 +11,7 @@ import unicodedata
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from flask import url_for
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
@@ -186,10 +187,14 @@ def _box(node: FlowNode, place: tuple[float, float], box_w: float, language: str
     if who:
         lines.append(_text(x + 8, y + 20 + 3 * (FONT + 3) + 2, wrap(f"→ {who}", inner, 11, lines=2), cls="node-next",
                            size=11))
-    return (f'<g id="picture-node-{escape(node.type_key)}" class="node state-{node.state}" data-state="{node.state}" '
-            f'data-waiting="{node.waiting_for or ""}">'
-            f'<title>{escape(describe_node(node, language))}</title>'
-            f'<rect x="{x:.0f}" y="{y:.0f}" width="{box_w:.0f}" height="{BOX_H}" rx="6"/>{"".join(lines)}</g>')
+    box = (f'<g id="picture-node-{escape(node.type_key)}" class="node state-{node.state}" data-state="{node.state}" '
+           f'data-waiting="{node.waiting_for or ""}">'
+           f'<title>{escape(describe_node(node, language))}</title>'
+           f'<rect x="{x:.0f}" y="{y:.0f}" width="{box_w:.0f}" height="{BOX_H}" rx="6"/>{"".join(lines)}</g>')
+    if not node.document_ids:
+        return box
+    # The box opens the newest record of its type.
+    return f'<a href="{escape(url_for("documents.detail", document_id=node.document_ids[-1]))}">{box}</a>'
 
 
 # --- the time line -------------------------------------------------------------------------------------------

@@ -122,3 +122,24 @@ def sign_every_step(app, document_id: int) -> int:
         if not progressed:
             break
     return count
+
+
+def test_the_case_page_draws_the_picture_as_accessible_svg_that_links_each_written_record(app, client,
+                                                                                          organisation_pki):
+    from tests.conftest import sign_in
+
+    build_demo(app)
+    picture = picture_of(app, "E2026-0107")
+    assert sign_in(client, "akiko.tanaka", DEMO_PASSWORD).status_code == 302
+    with app.extensions["edms"].sessions() as session:
+        case_id = session.scalar(select(cm.Case.id).where(cm.Case.lot == "E2026-0107"))
+    html = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert html.index('id="case-picture"') < html.index('id="checklist"')  # the picture leads, the text follows
+    for svg in ("case-flow", "case-timeline"):
+        assert f'id="{svg}" class="{svg}" role="img"' in html
+        assert f'aria-labelledby="{svg}-title {svg}-desc"' in html and f'<desc id="{svg}-desc">' in html
+    assert f'<title id="case-flow-title">Records of case {picture.reference}</title>' in html
+    oos = picture.node("oos_notification")
+    assert f'<a href="/documents/{oos.document_ids[-1]}"><g id="picture-node-oos_notification"' in html
+    assert 'data-state="done"' in html and "✓ Done" in html  # the state in words and a symbol, not colour alone
+    assert 'data-state="blocked"' in html and "✕ Blocked" in html
