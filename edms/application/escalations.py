@@ -2,7 +2,8 @@
 
 A task is overdue when its case has an overdue deadline (application.tasks). Each overdue task is escalated
 once per level: at level 1 as soon as it is overdue, at level 2 a day later, at level 3 three days later.
-An escalation tells the task's own people, the other holders of the role the task waits for, and QA, by
+An escalation tells the task's own people, the other holders of the role the task waits for (but for a
+physician's task, which stays with the case's physician and their delegates), and QA, by
 notification (the outbox), and is recorded once (workflow.models.TaskEscalation, unique per task and level)
 with its audit event; so running the command again, or from two places at once, tells nobody twice.
 """
@@ -23,7 +24,7 @@ from edms.audit import AuditContext
 from edms.notifications.outbox import enqueue
 from edms.timeutil import format_in_zone
 from edms.users.models import User, UserRole
-from edms.users.roles import CONTENT_ROLES, QA
+from edms.users.roles import CONTENT_ROLES, PHYSICIAN, QA
 from edms.workflow.operations import escalated_levels, record_escalation
 
 # How long after its due time a task reaches each level (level = index + 1).
@@ -71,7 +72,10 @@ def overdue_tasks(services: Services, session: Session, now: datetime) -> list[O
 
 
 def _recipients(session: Session, overdue: OverdueTask) -> list[User]:
-    roles = {QA} | ({overdue.task.role} if overdue.task.role else set())
+    """The task's holders, the other holders of its role and QA. A physician's task stays with the physicians
+    who hold it (the case's own, or their delegates): other sites' physicians are not told of this case."""
+    role = overdue.task.role
+    roles = {QA} | ({role} if role and role != PHYSICIAN else set())
     others = session.scalars(select(User).join(UserRole).where(UserRole.role.in_(roles), User.active.is_(True))
                              .distinct().order_by(User.id))
     return _unique([*overdue.holders, *others])

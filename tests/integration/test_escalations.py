@@ -114,3 +114,11 @@ def test_edms_escalate_on_the_command_line_reports_what_it_escalated_and_is_safe
     again = runner.invoke(cli.main, ["escalate"])
     assert again.exit_code == 0 and again.output.strip() == "0 escalation(s)"
     assert escalations.LEVELS[0] == timedelta(0)
+
+
+def test_a_physicians_overdue_task_is_not_told_to_the_physicians_of_other_sites(app, administered):
+    made = escalate(app, administered + timedelta(hours=49))
+    physicians = {"yuki.mori", "emily.chen", "lukas.weber"}
+    for escalation in made:
+        told = physicians & set(escalation.recipients)
+        assert told <= {"lukas.weber"}, (escalation.task_key, told)  # the EU case's own physician at most
