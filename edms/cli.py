@@ -1,4 +1,4 @@
-"""The `edms` command line: init, demo, serve, user management, verify, checkpoint, outbox."""
+"""The `edms` command line: init, demo, serve, user management, verify, checkpoint, escalate, outbox."""
 from __future__ import annotations
 
 import sys
@@ -255,6 +255,20 @@ def export(document_id: int | None, case_id: int | None, output: str, language: 
     click.echo(f"{output}: {exported.documents} document(s), {exported.versions} version(s), {exported.signatures} "
                f"signature(s), {exported.files} files; SHA-256 {exported.sha256}")
     click.echo(f"export recorded at audit seq {exported.export_seq}; verify with: edms-verify {output}")
+
+
+@main.command()
+def escalate() -> None:
+    """Escalate overdue tasks to the role's other holders and QA, once per level; safe to run from cron often."""
+    from edms.application.escalations import escalate_overdue
+    from edms.timeutil import utc_now
+
+    services = _services(_settings())
+    with command(services.sessions) as session:
+        made = escalate_overdue(services, session, AuditContext.system("edms escalate (console)"), utc_now())
+    for escalation in made:
+        click.echo(f"{escalation.task_key} level {escalation.level}: told {', '.join(escalation.recipients)}")
+    click.echo(f"{len(made)} escalation(s)")
 
 
 @main.group()

@@ -56,6 +56,10 @@ DEMO_CASES = (
     DemoCase("eu", "Autologous anti-CD19 CAR-T (axicabtagene-like)", "E2026-0107", "PT-EU3310",
              "Charité – Universitätsmedizin Berlin", "Europe/Berlin", "lukas.weber", "viability",
              "Flow cytometry, 7-AAD exclusion (SOP-QC-112)", "≥ 80 % viable cells", "68.0", "%"),
+    DemoCase("us_emergency", "Autologous anti-CD19 CAR-T (lisocabtagene-like)", "U2026-0344", "PT-US1204",
+             "MD Anderson Cancer Center, Houston", "America/Chicago", "emily.chen", "viable_car_t_dose",
+             "Flow cytometry, CAR+ viable T-cell count (SOP-QC-118)", "0.6–6.0 × 10^8 CAR+ viable T cells", "0.42",
+             "× 10^8 cells"),
 )
 
 SIGNERS = {"author": "kenji.sato", "qa": ("akiko.tanaka", "hiroshi.yamamoto"), "regulatory": "naoko.ito"}

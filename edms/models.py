@@ -13,4 +13,4 @@ from edms.signatures.models import (  # noqa: F401
     TrainingRecord,
 )
 from edms.users.models import ApiToken, PasswordHistory, User, UserRole  # noqa: F401
-from edms.workflow.models import Delegation  # noqa: F401
+from edms.workflow.models import Delegation, TaskEscalation  # noqa: F401

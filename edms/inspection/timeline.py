@@ -77,10 +77,33 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class HistoryFilter:
+    """What part of a long history to show: one record, one kind of event, one person, a period (UTC, `until`
+    excluded), and the page: the entries after the event `after_seq` (keyset paging, oldest first)."""
+
+    document_id: int | None = None
+    kind: str | None = None  # one of HISTORY_KINDS
+    actor_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after_seq: int | None = None
+    limit: int = 100
+
+    @property
+    def narrowed(self) -> bool:
+        return any(value is not None for value in (self.document_id, self.kind, self.actor_id, self.since, self.until,
+                                                   self.after_seq))
+
+
+HISTORY_KINDS = ("version", "submission", "signature", "rejection", "status", "export", "access", "event")
+
+
+@dataclass(frozen=True)
 class Timeline:
     documents: list[dm.Document]
     entries: list[Entry]
     case_id: int | None = None
+    next_after: int | None = None  # the cursor of the next page, when there is one
 
     @property
     def signatures(self) -> list[Manifestation]:
@@ -96,18 +119,41 @@ def case_documents(session: Session, case_id: int) -> list[dm.Document]:
 
 
 def document_timeline(session: Session, document: dm.Document, trust: Trust | None,
-                      types: Mapping[str, DocumentType], *, include_access: bool = False) -> Timeline:
-    return Timeline([document], _entries(session, [document], None, trust, types, include_access))
+                      types: Mapping[str, DocumentType], *, include_access: bool = False,
+                      history: HistoryFilter | None = None) -> Timeline:
+    entries, next_after = _page(session, [document], None, trust, types, include_access, history)
+    return Timeline([document], entries, next_after=next_after)
 
 
 def case_timeline(session: Session, case_id: int, trust: Trust | None, types: Mapping[str, DocumentType], *,
-                  include_access: bool = False) -> Timeline:
+                  include_access: bool = False, history: HistoryFilter | None = None) -> Timeline:
     documents = case_documents(session, case_id)
-    return Timeline(documents, _entries(session, documents, case_id, trust, types, include_access), case_id)
+    entries, next_after = _page(session, documents, case_id, trust, types, include_access, history)
+    return Timeline(documents, entries, case_id, next_after)
+
+
+def _page(session: Session, documents: Sequence[dm.Document], case_id: int | None, trust: Trust | None,
+          types: Mapping[str, DocumentType], include_access: bool,
+          history: HistoryFilter | None) -> tuple[list[Entry], int | None]:
+    """Without a filter, the whole history (as the inspection package holds it); with one, one page of it."""
+    if history is None:
+        return _entries(session, documents, case_id, trust, types, include_access), None
+    entries = _entries(session, documents, case_id, trust, types, include_access, history)
+    if len(entries) > history.limit:
+        entries = entries[:history.limit]
+        return entries, entries[-1].seq
+    return entries, None
+
+
+def _kind_condition(kind: str) -> ColumnElement[bool]:
+    if kind == "event":
+        return AuditEvent.action.not_in(list(KINDS))
+    return AuditEvent.action.in_([action for action, its_kind in KINDS.items() if its_kind == kind])
 
 
 def _entries(session: Session, documents: Sequence[dm.Document], case_id: int | None, trust: Trust | None,
-             types: Mapping[str, DocumentType], include_access: bool) -> list[Entry]:
+             types: Mapping[str, DocumentType], include_access: bool,
+             history: HistoryFilter | None = None) -> list[Entry]:
     by_id = {str(document.id): document for document in documents}
     conditions: list[ColumnElement[bool]] = []
     if by_id:
@@ -119,6 +165,20 @@ def _entries(session: Session, documents: Sequence[dm.Document], case_id: int | 
     query = select(AuditEvent).where(or_(*conditions))
     if not include_access:
         query = query.where(AuditEvent.action.not_in(ACCESS_ACTIONS))
+    if history is not None:
+        if history.document_id is not None:
+            query = query.where(AuditEvent.object_type == "document", AuditEvent.object_id == str(history.document_id))
+        if history.kind is not None:
+            query = query.where(_kind_condition(history.kind))
+        if history.actor_id is not None:
+            query = query.where(AuditEvent.actor_id == history.actor_id)
+        if history.since is not None:
+            query = query.where(AuditEvent.occurred_at >= history.since)
+        if history.until is not None:
+            query = query.where(AuditEvent.occurred_at < history.until)
+        if history.after_seq is not None:
+            query = query.where(AuditEvent.seq > history.after_seq)
+        query = query.limit(history.limit + 1)
     events = list(session.scalars(query.order_by(AuditEvent.seq)))
     signatures = {row.signature_id: row for row in session.scalars(
         select(Signature).where(Signature.document_id.in_([document.id for document in documents])).order_by(Signature.id)
@@ -136,6 +196,10 @@ def _entries(session: Session, documents: Sequence[dm.Document], case_id: int | 
         entries.append(Entry(event.occurred_at, KINDS.get(event.action, "event"), document, event.document_version,
                              event, shown, changes))
     documents_by_key = {document.id: document for document in documents}
+    if history is not None and (history.narrowed or len(events) > history.limit):
+        # A signature no event records has no place in a filtered or partial page: the first page of the whole
+        # history shows it, and so does the inspection package.
+        signatures = {}
     for row in signatures.values():
         document = documents_by_key[row.document_id]
         shown = manifestation(session, row, trust, types.get(document.type_key))

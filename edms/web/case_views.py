@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from edms.application import cases
+from edms.application.case_picture import case_picture, next_deadline
 from edms.cases import models as cm
 from edms.cases.attachable import attachable_documents, document_by_number
 from edms.cases.errors import CaseError
@@ -16,10 +17,11 @@ from edms.cases.facts import CASE_OPENERS, CaseFacts
 from edms.cases.queries import case_documents, case_status
 from edms.cases.regimes import CASE_DATES
 from edms.errors import N_
-from edms.timeutil import parse_local, zone_names
+from edms.timeutil import parse_local, utc_now, zone_names
 from edms.users.models import User
 from edms.users.roles import CONTENT_ROLES, PHYSICIAN, QA, REGULATORY
 from edms.web.bounds import db_int
+from edms.web.case_picture_svg import flow_svg, timeline_svg
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services
@@ -47,7 +49,10 @@ def index():
     if request.args.get("lot"):
         query = query.where(cm.Case.lot == request.args["lot"].strip())
     cases = db().scalars(query.limit(200)).all()
-    return render_template("cases/index.html", cases=cases, regimes=services().regimes, language=_language())
+    now = utc_now()
+    due = {case.id: next_deadline(case_status(db(), case, services().document_types, services().regimes, now).deadlines)
+           for case in cases if case.status in (cm.OPEN, cm.RELEASED) and case.regime_key in services().regimes}
+    return render_template("cases/index.html", cases=cases, regimes=services().regimes, language=_language(), due=due)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -83,10 +88,13 @@ def create():
 @login_required
 def detail(case_id: int):
     case = _case_or_404(case_id)
-    status = case_status(db(), case, services().document_types, services().regimes)
+    now = utc_now()
+    status = case_status(db(), case, services().document_types, services().regimes, now)
     documents = case_documents(db(), case)
     physician = db().get(User, case.physician_id) if case.physician_id else None
+    picture = case_picture(db(), case, status, document_types=services().document_types, now=now)
     return render_template("cases/detail.html", case=case, status=status, documents=documents, physician=physician,
+                           picture_flow=flow_svg(picture, _language()), picture_timeline=timeline_svg(picture, _language()),
                            types=services().document_types, case_dates=CASE_DATES, form=FlaskForm(),
                            language=_language(), current_dates=case.current_dates(), answers=case.current_answers())
 

@@ -17,7 +17,7 @@ from edms.documents import models as dm
 from edms.documents.types import SIGNATURE_MEANINGS
 from edms.inspection.package import CASE, DOCUMENT, ExportError, Scope
 from edms.inspection.search import PARAMETERS, SearchError, parse_query, search
-from edms.inspection.timeline import case_timeline, document_timeline
+from edms.inspection.timeline import HISTORY_KINDS, case_timeline, document_timeline
 from edms.pki import PkiError
 from edms.signatures.errors import SigningFailed
 from edms.users.roles import INSPECTOR, QA, REGULATORY
@@ -25,6 +25,7 @@ from edms.verifier.bundle import zipapp_bytes
 from edms.web.audit_views import show_value
 from edms.web.bounds import query_int
 from edms.web.guards import roles_required
+from edms.web.history_filter import history_filter, history_params
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services
 
@@ -44,7 +45,8 @@ def _include_access() -> bool:
 
 @bp.context_processor
 def timeline_helpers():
-    return {"field_changes": field_changes, "show_value": show_value}
+    return {"field_changes": field_changes, "show_value": show_value, "history_kinds": HISTORY_KINDS,
+            "history_params": history_params}
 
 
 @bp.get("/")
@@ -75,7 +77,7 @@ def document_history(document_id: int):
     if document is None:
         abort(404)
     timeline = document_timeline(db(), document, services().trust(db()), services().document_types,
-                                 include_access=_include_access())
+                                 include_access=_include_access(), history=history_filter())
     return render_template("inspection/timeline.html", timeline=timeline, document=document, case_id=document.case_id,
                            include_access=_include_access(), language=_language(),
                            export_url=url_for("inspection.export_document", document_id=document.id))
@@ -85,7 +87,7 @@ def document_history(document_id: int):
 @roles_required(*READERS)
 def case_history(case_id: int):
     timeline = case_timeline(db(), case_id, services().trust(db()), services().document_types,
-                             include_access=_include_access())
+                             include_access=_include_access(), history=history_filter())
     if not timeline.documents and not timeline.entries:
         abort(404)
     return render_template("inspection/timeline.html", timeline=timeline, document=None, case_id=case_id,
