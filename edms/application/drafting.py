@@ -5,11 +5,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from edms.application.notices import announce
+from edms.application.routing_health import check_submission
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
 from edms.documents import models as dm
 from edms.documents import operations as ops
+from edms.timeutil import utc_now
 from edms.users.models import User
 
 
@@ -43,8 +45,10 @@ def detach(services: Services, session: Session, ctx: AuditContext, user: User, 
 
 def submit(services: Services, session: Session, ctx: AuditContext, user: User,
            document: dm.Document) -> dm.DocumentVersion:
-    """Freeze the draft for review and tell whoever may sign the steps now due."""
+    """Freeze the draft for review and tell whoever may sign the steps now due; refused (audited) when the
+    people active and ready now could not complete its steps (edms.application.routing_health)."""
     with use_case(session):
+        check_submission(services, session, ctx, user, document, now=utc_now())
         version = ops.submit(session, ctx, user, document)
         announce(session, ctx, services.settings.smtp, services.document_types[document.type_key], document)
     return version
