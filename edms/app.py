@@ -27,6 +27,7 @@ from edms.web import (
     inspection_views,
     main,
     notification_views,
+    routing_views,
     signature_views,
     task_views,
 )
@@ -96,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
         document_routes,
         inspection_routes,
         notification_routes,
+        routing_routes,
         signature_routes,
         task_routes,
         users_routes,
@@ -113,6 +115,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(task_views.bp)
     app.register_blueprint(delegation_views.bp)
     app.register_blueprint(notification_views.bp)
+    app.register_blueprint(routing_views.bp)
     csrf.exempt(api_bp)  # the API takes bearer tokens, never cookies
     app.register_blueprint(api_bp)
 

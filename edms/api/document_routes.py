@@ -248,7 +248,9 @@ def update_document(document_id: int):
 @bp.post("/documents/<int:document_id>/submit")
 @operation(
     "Submit the draft for review: the version is frozen for ever with its content hash",
-    responses={"200": "Submitted", **_WRITE}, schemas={"200": S.VERSION},
+    responses={"200": "Submitted", **_WRITE, "409": "Not in this state (frozen, withdrawn), or not_completable: nobody "
+               "active and ready now could sign one of its steps (the details say which, who and what would unblock it)"},
+    schemas={"200": S.VERSION},
 )
 @token_required(*CONTENT_ROLES)
 def submit_document(document_id: int):

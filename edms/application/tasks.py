@@ -3,7 +3,10 @@
 Derived on every call from the records themselves (no task table), so an inbox can never disagree with
 the documents, signatures and case clocks it summarises. The signing rules are the ceremony's own
 (workflow.routing), so nobody is offered a signature the ceremony would refuse on authority grounds
-(11.10(g)); readiness gates (training, policy) are left to the signing page, which explains them.
+(11.10(g)). A task is shown only to someone who can act on it now: a signature only to a person ready to
+sign (active, identity checked, trained: edms.signatures.availability; what they do for themselves, like
+acknowledging the policy, is left to the signing page, which explains it); a record to create whose
+prerequisites are not approved yet says what it waits for (`waiting_for`) and is not work waiting.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from edms.cases.queries import case_documents, case_status
 from edms.cases.regimes import Regime
 from edms.documents import models as dm
 from edms.documents.types import CASE_PHYSICIAN, DocumentType, LocalizedText
+from edms.signatures.availability import Readiness
 from edms.signatures.planning import signed_steps
 from edms.users.models import User
 from edms.users.roles import CONTENT_ROLES
@@ -55,6 +59,12 @@ class Task:
     due_at: datetime | None = None  # UTC: the case's earliest open deadline
     overdue: bool = False
     on_behalf_of: str | None = None  # printed name of the absent person this task is delegated from
+    waiting_for: tuple[LocalizedText, ...] = ()  # a CASE task blocked by prerequisites: what it waits for
+
+    @property
+    def waiting(self) -> bool:
+        """Blocked by a prerequisite: shown, but not work the person can do now."""
+        return bool(self.waiting_for)
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,7 @@ def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_ty
     """One task per open step this person may sign (parallel steps give several)."""
     tasks = []
     delegated = acting_for(session, user.id, now)
+    readiness = Readiness(session, now)
     rows = _latest_versions(session, dm.DocumentVersion.status == dm.IN_REVIEW, dm.DocumentVersion.frozen_at.is_not(None))
     for document, version in rows:
         doc_type = document_types.get(document.type_key)
@@ -132,6 +143,8 @@ def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_ty
                 grounds = routing.authority(states, target, signer, named)
             except SigningRefused:
                 continue
+            if readiness.person(user, doc_type).problems(grounds.role):
+                continue  # not ready (locked, untrained...): the record's page and its owner's inbox say so
             due = clock(document.case_id)
             tasks.append(Task(SIGN, version.title, document.type_key, version.status_changed_at,
                               document_id=document.id, document_number=document.number, version=version.version,
@@ -180,5 +193,6 @@ def _case_tasks(session: Session, user: User, roles: frozenset[str], document_ty
                 continue  # a record the case's physician writes is not every physician's task
             tasks.append(Task(CASE, item.document.document_type.name.en, item.document.type_key, case.created_at,
                               case_id=case.id, case_reference=case.reference, role=role,
-                              due_at=due.due_at, overdue=due.overdue))
+                              due_at=due.due_at, overdue=due.overdue,
+                              waiting_for=tuple(blocker.reason for blocker in item.blockers)))
     return tasks

@@ -182,18 +182,14 @@ def _explain(steps: Sequence[SignatureStep], signed: tuple[routing.StepSignature
         able = [p for p in people if may_sign_now(states, target, p, author_ids, named)]
         if len(able) < target.remaining:
             return _blocked(states, target, people, author_ids, named)
-    target = incomplete[-1]
-    able = [p for p in people if may_sign_now(states, target, p, author_ids, named)]
-    elsewhere = Reason(NEEDED_ELSEWHERE, _t(
-        "needed for another step of this version, and one person may not sign two of its steps",
-        "この版の他のステップに必要であり、同一人が二つのステップに署名することはできません"))
-    obstacles = tuple(Obstacle(p.user_id, p.printed_name, (elsewhere,)) for p in able)
-    return BlockedStep(target.step, target.remaining, obstacles, _missing(target.step),
-                       (_grant(target.step), _revise()))
+    return _blocked(states, incomplete[-1], people, author_ids, named, joint=True)
 
 
 def _blocked(states: Sequence[routing.StepProgress], target: routing.StepProgress, people: Sequence[Person],
-             author_ids: frozenset[int], named: Mapping[str, routing.NamedPerson | None]) -> BlockedStep:
+             author_ids: frozenset[int], named: Mapping[str, routing.NamedPerson | None], *,
+             joint: bool = False) -> BlockedStep:
+    """`joint`: each step alone has someone who may sign it, but not enough different people for all of them;
+    those who could sign this step are then needed for another."""
     step = target.step
     obstacles: list[Obstacle] = []
     advice: list[Reason] = []
@@ -203,7 +199,13 @@ def _blocked(states: Sequence[routing.StepProgress], target: routing.StepProgres
         obstacles.append(Obstacle(0, "", (Reason(NOBODY_NAMED, _t(
             "no treating physician is recorded on the case", "症例に担当医師が記録されていません")),)))
         advice.append(Reason(NAME_PHYSICIAN, _t("Record the case's treating physician.", "症例の担当医師を記録してください。")))
+    elsewhere = Reason(NEEDED_ELSEWHERE, _t(
+        "needed for another step of this version, and one person may not sign two of its steps",
+        "この版の他のステップに必要であり、同一人が二つのステップに署名することはできません"))
     for person in people:
+        if joint and may_sign_now(states, target, person, author_ids, named):
+            obstacles.append(Obstacle(person.user_id, person.printed_name, (elsewhere,)))
+            continue
         reasons = _why_not(states, target, person, author_ids, named)
         if not reasons:
             continue
