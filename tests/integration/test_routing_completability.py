@@ -330,7 +330,7 @@ def test_a_record_to_create_that_waits_for_a_prerequisite_says_so_and_is_not_cou
     assert item["waiting"] is True and item["waiting_for"][0]["ja"]
     sign_in(client, "yuki.mori")
     inbox = client.get("/tasks/").get_data(as_text=True)
-    assert 'id="waiting-tasks"' in inbox
+    assert f'id="waiting-{case_id}-physician_justification"' in inbox
     actionable = [t for t in found if not t.waiting]
     home = client.get("/").get_data(as_text=True)
     assert f"You have {len(actionable)} task" in home
