@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from edms.cases import models as cm
 from edms.cases.deadlines import DUE_SOON, OVERDUE, PENDING
-from edms.cases.queries import case_documents, case_status
+from edms.cases.queries import case_documents, case_signing_reasons, case_status
 from edms.cases.regimes import Regime
 from edms.documents import models as dm
 from edms.documents.types import CASE_PHYSICIAN, DocumentType, LocalizedText
@@ -59,7 +59,7 @@ class Task:
     due_at: datetime | None = None  # UTC: the case's earliest open deadline
     overdue: bool = False
     on_behalf_of: str | None = None  # printed name of the absent person this task is delegated from
-    waiting_for: tuple[LocalizedText, ...] = ()  # a CASE task blocked by prerequisites: what it waits for
+    waiting_for: tuple[LocalizedText, ...] = ()  # what a CASE or SIGN task waits for (the case's prerequisites)
 
     @property
     def waiting(self) -> bool:
@@ -91,7 +91,7 @@ def tasks_for(session: Session, user: User, *, document_types: Mapping[str, Docu
 
     # Case tasks first: they fill `clocks`, so each open case's deadlines are computed once.
     tasks = _case_tasks(session, user, roles, document_types, regimes, now, clocks)
-    tasks += _sign_tasks(session, user, roles, document_types, clock, now)
+    tasks += _sign_tasks(session, user, roles, document_types, regimes, clock, now)
     tasks += _draft_tasks(session, user, document_types, clock)
     return sorted(tasks, key=lambda t: (not t.overdue, t.due_at is None, t.due_at or now, t.since))
 
@@ -123,7 +123,7 @@ def _latest_versions(session: Session, *conditions):
     return session.execute(query).all()
 
 
-def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_types, clock,
+def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_types, regimes, clock,
                 now: datetime) -> list[Task]:
     """One task per open step this person may sign (parallel steps give several)."""
     tasks = []
@@ -138,6 +138,7 @@ def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_ty
         states = routing.progress(doc_type.steps, signed)
         signer = routing.Signer(user.id, roles, user.id in (version.created_by, document.owner_id), delegated)
         named = named_people(session, document)
+        waiting: tuple[LocalizedText, ...] | None = None  # the case's prerequisites, read once per version
         for target in (item for item in states if item.due):
             try:
                 grounds = routing.authority(states, target, signer, named)
@@ -146,11 +147,14 @@ def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_ty
             if readiness.person(user, doc_type).problems(grounds.role):
                 continue  # not ready (locked, untrained...): the record's page and its owner's inbox say so
             due = clock(document.case_id)
+            if waiting is None:
+                waiting = tuple(case_signing_reasons(session, document, types=document_types, regimes=regimes))
             tasks.append(Task(SIGN, version.title, document.type_key, version.status_changed_at,
                               document_id=document.id, document_number=document.number, version=version.version,
                               case_id=document.case_id, case_reference=due.reference, step=target.step.label,
                               step_name=target.step.name, role=grounds.role, due_at=due.due_at, overdue=due.overdue,
-                              on_behalf_of=grounds.on_behalf_of.printed_name if grounds.on_behalf_of else None))
+                              on_behalf_of=grounds.on_behalf_of.printed_name if grounds.on_behalf_of else None,
+                              waiting_for=waiting))
     return tasks
 
 

@@ -335,3 +335,16 @@ def test_a_record_to_create_that_waits_for_a_prerequisite_says_so_and_is_not_cou
     home = client.get("/").get_data(as_text=True)
     assert f"You have {len(actionable)} task" in home
     assert OOS  # the case's OOS notification is QC's task, never the physician's
+
+
+def test_a_signature_that_waits_for_the_cases_prerequisites_says_what_it_waits_for(app, client, signing, physicians):
+    mori, _weber = physicians
+    document_id = _consent_in_case(signing, mori)  # the OOS notification and the ethics approval are not approved
+    services = app.extensions["edms"]
+    with services.sessions() as session:
+        found = tasks_for(session, session.get(User, mori.id), document_types=services.document_types,
+                          regimes=services.regimes, now=datetime.now(UTC))
+    task = next(t for t in found if t.kind == "sign" and t.document_id == document_id)
+    assert task.waiting and task.waiting_for
+    sign_in(client, "yuki.mori")
+    assert 'class="task-waiting"' in client.get("/tasks/").get_data(as_text=True)
