@@ -60,6 +60,10 @@ def test_the_administrator_and_the_owner_see_the_stuck_record_and_a_submission_n
     mine = page.locator("#my-stuck-records")
     expect(mine).to_contain_text(number)
     expect(mine).to_contain_text("Hiroshi Yamamoto: the account is deactivated")
+    choose_language(page, "ja")
+    expect(mine).to_contain_text("完了できないご自身の記録")
+    expect(mine).to_contain_text("Hiroshi Yamamoto：アカウントが無効化されています")
+    choose_language(page, "en")
     page.click(f"#my-stuck-records a:has-text('{number}')")
     expect(page.locator("#routing-stuck")).to_contain_text("This version cannot be completed")
 
