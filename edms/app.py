@@ -28,6 +28,7 @@ from edms.web import (
     inspection_views,
     main,
     notification_views,
+    routing_views,
     signature_views,
     task_views,
 )
@@ -99,6 +100,7 @@ def _register_blueprints(app: Flask) -> None:
         handover_routes,
         inspection_routes,
         notification_routes,
+        routing_routes,
         signature_routes,
         task_routes,
         users_routes,
@@ -117,6 +119,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(delegation_views.bp)
     app.register_blueprint(notification_views.bp)
     app.register_blueprint(handover_views.bp)
+    app.register_blueprint(routing_views.bp)
     csrf.exempt(api_bp)  # the API takes bearer tokens, never cookies
     app.register_blueprint(api_bp)
 

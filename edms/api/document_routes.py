@@ -249,7 +249,9 @@ def update_document(document_id: int):
 @operation(
     "Submit the draft for review: the version is frozen for ever with its content hash; a case record that "
     "could never satisfy its case's gate is refused (requirement_not_met, audited; details name each field)",
-    responses={"200": "Submitted", "400": "requirement_not_met: nothing was submitted", **_WRITE},
+    responses={"200": "Submitted", "400": "requirement_not_met: nothing was submitted", **_WRITE,
+               "409": "Not in this state (frozen, withdrawn), or not_completable: nobody active and ready now could "
+               "sign one of its steps (the details say which, who and what would unblock it)"},
     schemas={"200": S.VERSION},
 )
 @token_required(*CONTENT_ROLES)

@@ -128,7 +128,7 @@ TASK = obj({"kind": STRING, "title": STRING, "type": STRING, "document_id": NULL
             "document_number": NULLABLE_STRING, "version": NULLABLE_INTEGER, "status": NULLABLE_STRING,
             "case_id": NULLABLE_INTEGER, "case_reference": NULLABLE_STRING, "step": NULLABLE_STRING,
             "step_name": NULLABLE_STRING, "role": NULLABLE_STRING, "on_behalf_of": NULLABLE_STRING,
-            "due_at": NULLABLE_TIME, "overdue": BOOLEAN})
+            "due_at": NULLABLE_TIME, "overdue": BOOLEAN, "waiting": BOOLEAN, "waiting_for": array(LOCALIZED)})
 
 # What a person still holds open, listed before deactivation (edms.application.assignments).
 ASSIGNMENTS = obj({
@@ -177,3 +177,17 @@ TIMELINE = obj({
 
 OPENAPI = obj({"openapi": STRING, "info": {"type": "object"}, "paths": {"type": "object"},
                "components": {"type": "object"}}, optional=("components",))
+
+# --- routing: versions nobody active and ready now could complete ---------------------------------------
+
+BLOCKED_STEP = obj({
+    "step": STRING, "step_label": LOCALIZED, "remaining": INTEGER, "missing": LOCALIZED,
+    "people": array(obj({"user_id": NULLABLE_INTEGER, "printed_name": NULLABLE_STRING, "reasons": STRINGS,
+                         "explanation": LOCALIZED})),
+    "advice": array(obj({"code": STRING, "text": LOCALIZED})),
+})
+COMPLETABILITY = obj({"document_id": INTEGER, "version": NULLABLE_INTEGER, "in_review": BOOLEAN,
+                      "completable": BOOLEAN, "blocked": nullable(BLOCKED_STEP)})
+STUCK_RECORD = obj({"document_id": INTEGER, "number": STRING, "title": STRING, "type": STRING, "version": INTEGER,
+                    "owner_id": INTEGER, "owner": STRING, "case_id": NULLABLE_INTEGER,
+                    "case_reference": NULLABLE_STRING, "submitted_at": TIME, "blocked": BLOCKED_STEP})

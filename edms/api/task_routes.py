@@ -18,6 +18,7 @@ def task_json(task: Task) -> dict:
         "case_id": task.case_id, "case_reference": task.case_reference,
         "step": task.step.en if task.step else None, "step_name": task.step_name, "role": task.role,
         "on_behalf_of": task.on_behalf_of,
+        "waiting": task.waiting, "waiting_for": [{"en": text.en, "ja": text.ja} for text in task.waiting_for],
         "due_at": isoformat_utc(task.due_at) if task.due_at else None, "overdue": task.overdue,
     }
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from edms.application import concerned
 from edms.application.notices import announce
+from edms.application.routing_health import check_submission
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
@@ -16,6 +17,7 @@ from edms.cases.requirements import submission_shortfalls, type_in_case
 from edms.documents import models as dm
 from edms.documents import operations as ops
 from edms.documents.types import DocumentType
+from edms.timeutil import utc_now
 from edms.users.models import User
 
 
@@ -56,10 +58,12 @@ def detach(services: Services, session: Session, ctx: AuditContext, user: User, 
 
 def submit(services: Services, session: Session, ctx: AuditContext, user: User,
            document: dm.Document) -> dm.DocumentVersion:
-    """Freeze the draft for review and tell whoever may sign the steps now due. A case record that could never
-    satisfy its case's gate is refused first (`check_case_requirements`)."""
+    """Freeze the draft for review and tell whoever may sign the steps now due. Refused first (audited) when
+    the record could never satisfy its case's gate (`check_case_requirements`) or when the people active and
+    ready now could not complete its steps (edms.application.routing_health)."""
     with use_case(session):
         check_case_requirements(services, session, ctx, user, document)
+        check_submission(services, session, ctx, user, document, now=utc_now())
         version = ops.submit(session, ctx, user, document)
         announce(session, ctx, services.settings.smtp, services.document_types[document.type_key], document)
     return version

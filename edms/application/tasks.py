@@ -3,7 +3,10 @@
 Derived on every call from the records themselves (no task table), so an inbox can never disagree with
 the documents, signatures and case clocks it summarises. The signing rules are the ceremony's own
 (workflow.routing), so nobody is offered a signature the ceremony would refuse on authority grounds
-(11.10(g)); readiness gates (training, policy) are left to the signing page, which explains them.
+(11.10(g)). A task is shown only to someone who can act on it now: a signature only to a person ready to
+sign (active, identity checked, trained: edms.signatures.availability; what they do for themselves, like
+acknowledging the policy, is left to the signing page, which explains it); a record to create whose
+prerequisites are not approved yet says what it waits for (`waiting_for`) and is not work waiting.
 """
 from __future__ import annotations
 
@@ -16,10 +19,11 @@ from sqlalchemy.orm import Session, aliased
 
 from edms.cases import models as cm
 from edms.cases.deadlines import DUE_SOON, OVERDUE, PENDING
-from edms.cases.queries import case_documents, case_status
+from edms.cases.queries import case_documents, case_signing_reasons, case_status
 from edms.cases.regimes import Regime
 from edms.documents import models as dm
 from edms.documents.types import CASE_PHYSICIAN, DocumentType, LocalizedText
+from edms.signatures.availability import Readiness
 from edms.signatures.planning import signed_steps
 from edms.users.models import User
 from edms.users.roles import CONTENT_ROLES
@@ -55,6 +59,12 @@ class Task:
     due_at: datetime | None = None  # UTC: the case's earliest open deadline
     overdue: bool = False
     on_behalf_of: str | None = None  # printed name of the absent person this task is delegated from
+    waiting_for: tuple[LocalizedText, ...] = ()  # what a CASE or SIGN task waits for (the case's prerequisites)
+
+    @property
+    def waiting(self) -> bool:
+        """Blocked by a prerequisite: shown, but not work the person can do now."""
+        return bool(self.waiting_for)
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,7 @@ def tasks_for(session: Session, user: User, *, document_types: Mapping[str, Docu
 
     # Case tasks first: they fill `clocks`, so each open case's deadlines are computed once.
     tasks = _case_tasks(session, user, roles, document_types, regimes, now, clocks)
-    tasks += _sign_tasks(session, user, roles, document_types, clock, now)
+    tasks += _sign_tasks(session, user, roles, document_types, regimes, clock, now)
     tasks += _draft_tasks(session, user, document_types, clock)
     return sorted(tasks, key=lambda t: (not t.overdue, t.due_at is None, t.due_at or now, t.since))
 
@@ -113,11 +123,12 @@ def _latest_versions(session: Session, *conditions):
     return session.execute(query).all()
 
 
-def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_types, clock,
+def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_types, regimes, clock,
                 now: datetime) -> list[Task]:
     """One task per open step this person may sign (parallel steps give several)."""
     tasks = []
     delegated = acting_for(session, user.id, now)
+    readiness = Readiness(session, now)
     rows = _latest_versions(session, dm.DocumentVersion.status == dm.IN_REVIEW, dm.DocumentVersion.frozen_at.is_not(None))
     for document, version in rows:
         doc_type = document_types.get(document.type_key)
@@ -127,17 +138,23 @@ def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_ty
         states = routing.progress(doc_type.steps, signed)
         signer = routing.Signer(user.id, roles, user.id in (version.created_by, document.owner_id), delegated)
         named = named_people(session, document)
+        waiting: tuple[LocalizedText, ...] | None = None  # the case's prerequisites, read once per version
         for target in (item for item in states if item.due):
             try:
                 grounds = routing.authority(states, target, signer, named)
             except SigningRefused:
                 continue
+            if readiness.person(user, doc_type).problems(grounds.role):
+                continue  # not ready (locked, untrained...): the record's page and its owner's inbox say so
             due = clock(document.case_id)
+            if waiting is None:
+                waiting = tuple(case_signing_reasons(session, document, types=document_types, regimes=regimes))
             tasks.append(Task(SIGN, version.title, document.type_key, version.status_changed_at,
                               document_id=document.id, document_number=document.number, version=version.version,
                               case_id=document.case_id, case_reference=due.reference, step=target.step.label,
                               step_name=target.step.name, role=grounds.role, due_at=due.due_at, overdue=due.overdue,
-                              on_behalf_of=grounds.on_behalf_of.printed_name if grounds.on_behalf_of else None))
+                              on_behalf_of=grounds.on_behalf_of.printed_name if grounds.on_behalf_of else None,
+                              waiting_for=waiting))
     return tasks
 
 
@@ -180,5 +197,6 @@ def _case_tasks(session: Session, user: User, roles: frozenset[str], document_ty
                 continue  # a record the case's physician writes is not every physician's task
             tasks.append(Task(CASE, item.document.document_type.name.en, item.document.type_key, case.created_at,
                               case_id=case.id, case_reference=case.reference, role=role,
-                              due_at=due.due_at, overdue=due.overdue))
+                              due_at=due.due_at, overdue=due.overdue,
+                              waiting_for=tuple(blocker.reason for blocker in item.blockers)))
     return tasks

@@ -32,7 +32,8 @@ def home():
             .order_by(AuditEvent.seq.desc())
             .limit(50)
         ).all()
-    tasks = current_tasks() if current_user.has_role(*CONTENT_ROLES) else None
+    # Work waiting: a record whose prerequisites are not approved yet is not counted (issue 12).
+    tasks = [t for t in current_tasks() if not t.waiting] if current_user.has_role(*CONTENT_ROLES) else None
     return render_template("home.html", alerts=alerts, tasks=tasks)
 
 

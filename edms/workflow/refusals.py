@@ -7,7 +7,13 @@ an audited refusal, which the unit of work keeps in the audit trail.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from edms.documents.errors import DocumentError
 from edms.errors import AuditedRefusal
+
+if TYPE_CHECKING:
+    from edms.workflow.completability import BlockedStep
 
 
 class SigningRefused(AuditedRefusal):
@@ -27,3 +33,14 @@ class SequenceRefused(SigningRefused):
 
     code = "conflict"
     http_status = 409
+
+
+class SubmissionRefused(DocumentError, AuditedRefusal):
+    """A draft whose steps could not all be signed by the people active and ready now is not submitted; the
+    refusal (with the blocked step, who is missing and what would unblock it) is in the audit trail."""
+
+    code = "not_completable"
+
+    def __init__(self, message: str, *, blocked: BlockedStep, **params: object) -> None:
+        super().__init__(message, **params)
+        self.blocked = blocked

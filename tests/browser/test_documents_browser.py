@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from tests.browser.conftest import browser_sign_in, choose_language
 from tests.conftest import PASSWORD
-from tests.support.documents import PDF_BYTES, sha256
+from tests.support.documents import PDF_BYTES, ensure_signers, sha256
 from tests.support.examples import VALUES
 
 pytestmark = pytest.mark.browser
@@ -37,6 +37,7 @@ def fill_oos_notification(page, oos_type) -> None:
 def test_an_author_writes_submits_revises_and_compares_an_oos_notification_and_downloads_the_pdf(app, page, people):
     people.make("kenji.sato", "author", printed_name="Kenji Sato")
     oos_type = app.extensions["edms"].document_types["oos_notification"]
+    ensure_signers(people, oos_type)  # a submission nobody ready could sign would be refused
     browser_sign_in(page, "kenji.sato", PASSWORD)
     page.click("#nav-documents")
     page.click("#new-oos_notification")

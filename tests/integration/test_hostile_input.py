@@ -13,6 +13,7 @@ from werkzeug.routing import AnyConverter, IntegerConverter, UUIDConverter
 from edms.audit.models import AuditEvent
 from edms.documents.models import Document
 from tests.conftest import PASSWORD, bearer, csrf_token, sign_in
+from tests.support.documents import ensure_signers
 from tests.support.examples import VALUES
 
 HUGE_IDS = (2**63, 10**30, int("9" * 400))
@@ -29,6 +30,7 @@ def hostile(app, client, people, organisation_pki):
     """A QA person (reads audit and search, opens cases) signed in on the pages and holding a token,
     with one draft document and one case to aim at."""
     people.make("akiko.tanaka", "qa", printed_name="Akiko Tanaka")
+    ensure_signers(people, app.extensions["edms"].document_types["deviation_report"])  # so it may be submitted
     headers = bearer(client, "akiko.tanaka")
     document = client.post("/api/v1/documents", headers=headers, json={
         "type": "deviation_report", "title": "Low viability, lot L2026-0412", "values": VALUES["deviation_report"]})

@@ -1,0 +1,97 @@
+"""Routing never dead-ends silently: a submission that nobody active and ready now could carry to the end
+is refused, and a submitted version that became stuck later (a signer locked, deactivated, untrained, a
+role removed, a certificate revoked, a delegation ended) is shown on its page, in its owner's inbox and on
+the administrators' list of stuck records, each with what would unblock it.
+
+Computed on every read from the records, the people and their signing rights (no cache to go stale).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from edms.application.services import Services
+from edms.audit import AuditContext
+from edms.cases import models as cm
+from edms.documents import models as dm
+from edms.signatures.availability import Readiness, submission_completability, version_completability
+from edms.users.models import User
+from edms.workflow.completability import BlockedStep, Completability
+from edms.workflow.operations import refuse_submission
+
+
+@dataclass(frozen=True)
+class StuckRecord:
+    """A submitted version that can no longer be completed, and why."""
+
+    document_id: int
+    number: str
+    title: str
+    type_key: str
+    version: int
+    owner_id: int
+    owner_name: str
+    case_id: int | None
+    case_reference: str | None
+    since: datetime  # when the version was submitted
+    blocked: BlockedStep
+
+
+def check_submission(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,
+                     *, now: datetime) -> None:
+    """Inside the submission's use case, before anything changes: an audited refusal (SubmissionRefused) if
+    the draft could not be completed by the people active and ready now. A draft the person may not submit
+    anyway is left to the submission's own refusal."""
+    draft = document.latest
+    if document.status == dm.WITHDRAWN or draft is None or draft.frozen:
+        return
+    if user.id not in (draft.created_by, document.owner_id):
+        return
+    doc_type = services.document_types.get(document.type_key)
+    if doc_type is None:
+        return
+    result = submission_completability(session, doc_type, document, user, now=now)
+    if result.blocked is not None:
+        raise refuse_submission(session, ctx, document, draft, result.blocked)
+
+
+def completability(services: Services, session: Session, document: dm.Document, *, now: datetime,
+                   readiness: Readiness | None = None) -> Completability | None:
+    """For the document's latest version while it is in review; None otherwise (nothing left to sign)."""
+    version = document.latest
+    doc_type = services.document_types.get(document.type_key)
+    if (doc_type is None or version is None or document.status == dm.WITHDRAWN or version.status != dm.IN_REVIEW
+            or not version.frozen):
+        return None
+    return version_completability(session, doc_type, document, version, now=now, readiness=readiness)
+
+
+def stuck_records(services: Services, session: Session, *, now: datetime, owner_id: int | None = None) -> list[StuckRecord]:
+    """Every version in review that can no longer be completed (only `owner_id`'s, if given), oldest first."""
+    newer = aliased(dm.DocumentVersion)
+    latest = select(func.max(newer.version)).where(newer.document_id == dm.Document.id).scalar_subquery()
+    query = (select(dm.Document, dm.DocumentVersion)
+             .join(dm.DocumentVersion, dm.DocumentVersion.document_id == dm.Document.id)
+             .where(dm.DocumentVersion.version == latest, dm.Document.status != dm.WITHDRAWN,
+                    dm.DocumentVersion.status == dm.IN_REVIEW, dm.DocumentVersion.frozen_at.is_not(None))
+             .order_by(dm.DocumentVersion.status_changed_at, dm.Document.id))
+    if owner_id is not None:
+        query = query.where(dm.Document.owner_id == owner_id)
+    readiness = Readiness(session, now)
+    stuck = []
+    for document, version in session.execute(query).all():
+        doc_type = services.document_types.get(document.type_key)
+        if doc_type is None:
+            continue
+        result = version_completability(session, doc_type, document, version, now=now, readiness=readiness)
+        if result.blocked is None:
+            continue
+        owner = session.get(User, document.owner_id)
+        case = session.get(cm.Case, document.case_id) if document.case_id else None
+        stuck.append(StuckRecord(document.id, document.number, version.title, document.type_key, version.version,
+                                 document.owner_id, owner.printed_name if owner else "", document.case_id,
+                                 case.reference if case else None, version.status_changed_at, result.blocked))
+    return stuck

@@ -1,0 +1,42 @@
+"""Routing never dead-ends silently, on the pages: the administrators' list of stuck records, and what the
+document page and the owner's inbox show of a version nobody active and ready now could complete."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_babel import get_locale
+from flask_login import current_user
+
+from edms.application.routing_health import StuckRecord, completability, stuck_records
+from edms.documents import models as dm
+from edms.timeutil import utc_now
+from edms.users.roles import ADMIN
+from edms.web.guards import roles_required
+from edms.web.runtime import db, services
+from edms.workflow.completability import BlockedStep
+
+bp = Blueprint("routing", __name__, url_prefix="/admin/stuck-records")
+
+
+@bp.get("/")
+@roles_required(ADMIN)
+def stuck():
+    return render_template("routing/stuck.html", records=stuck_records(services(), db(), now=utc_now()),
+                           types=services().document_types, language=str(get_locale() or "en"))
+
+
+def blocked_version(document: dm.Document) -> BlockedStep | None:
+    """The blocked step of the document's version in review (None: completable, or nothing to sign)."""
+    result = completability(services(), db(), document, now=utc_now())
+    return result.blocked if result is not None else None
+
+
+def my_stuck_records() -> list[StuckRecord]:
+    """The signed-in person's own records that nobody active and ready now could complete."""
+    if not current_user.is_authenticated:
+        return []
+    return stuck_records(services(), db(), now=utc_now(), owner_id=current_user.user.id)
+
+
+@bp.app_context_processor
+def routing_helpers():
+    return {"blocked_version": blocked_version, "my_stuck_records": my_stuck_records}
