@@ -10,6 +10,7 @@ from edms.api.blueprint import bp, json_body, token_required
 from edms.api.openapi import listing, operation
 from edms.application import drafting, renditions
 from edms.cases.models import Case
+from edms.cases.visibility import can_see_case
 from edms.documents import models as m
 from edms.documents import queries
 from edms.documents.errors import DocumentError, ReasonRequired, ValidationFailed
@@ -211,7 +212,7 @@ def create_document():
         raise _invalid("type", f"Unknown document type {type_key!r} (expected one of {known}).")
     case_id = body.get("case_id")
     if case_id is not None and (not isinstance(case_id, int) or isinstance(case_id, bool)
-                                or db().get(Case, case_id) is None):
+                                or db().get(Case, case_id) is None or not can_see_case(db(), g.api_user, case_id)):
         raise _invalid("case_id", f"No case has the id {case_id!r}.")
     document = drafting.create_document(services(), db(), audit_context(), g.api_user, doc_type.key,
                                         title=body.get("title"), raw_values=_values(body), case_id=case_id)

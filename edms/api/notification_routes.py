@@ -6,6 +6,7 @@ from flask import g, jsonify
 from edms.api import schemas as S
 from edms.api.blueprint import bp, token_required
 from edms.api.openapi import listing, operation
+from edms.cases.visibility import can_see_case
 from edms.notifications.models import Notification
 from edms.notifications.outbox import notifications_for
 from edms.timeutil import isoformat_utc
@@ -30,5 +31,6 @@ def notification_json(notification: Notification) -> dict:
 )
 @token_required()
 def list_notifications():
-    return jsonify({"items": [notification_json(n) for n in notifications_for(db(), g.api_user.id)]})
+    return jsonify({"items": [notification_json(n) for n in notifications_for(db(), g.api_user.id)
+                              if can_see_case(db(), g.api_user, n.case_id)]})
 

@@ -12,6 +12,7 @@ from edms.audit import AuditContext
 from edms.cases import models as cm
 from edms.cases import operations as ops
 from edms.cases.facts import CaseFacts
+from edms.cases.visibility import require_case
 from edms.users.models import User
 
 
@@ -24,12 +25,14 @@ def record_date(services: Services, session: Session, ctx: AuditContext, user: U
                 value: datetime, reason: str | None) -> None:
     """A first value, or a correction (which needs a reason)."""
     with use_case(session):
+        require_case(session, user, case)
         ops.record_date(session, ctx, user, case, key, value, reason)
 
 
 def answer_question(services: Services, session: Session, ctx: AuditContext, user: User, case: cm.Case, key: str,
                     answer: bool, reason: str | None) -> None:
     with use_case(session):
+        require_case(session, user, case)
         ops.answer_question(session, ctx, user, case, services.regimes[case.regime_key], key, answer, reason)
 
 
@@ -37,5 +40,6 @@ def change_status(services: Services, session: Session, ctx: AuditContext, user:
                   reason: str) -> None:
     """Release, cancel or reopen; release only once the regime allows it."""
     with use_case(session):
+        require_case(session, user, case)
         ops.set_status(session, ctx, user, case, status, reason, types=services.document_types,
                        regimes=services.regimes)

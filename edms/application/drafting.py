@@ -8,6 +8,7 @@ from edms.application.notices import announce
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
+from edms.cases.visibility import require_case
 from edms.documents import models as dm
 from edms.documents import operations as ops
 from edms.users.models import User
@@ -16,6 +17,7 @@ from edms.users.models import User
 def create_document(services: Services, session: Session, ctx: AuditContext, user: User, type_key: str, *,
                     title: str, raw_values: dict[str, object], case_id: int | None = None) -> dm.Document:
     with use_case(session):
+        require_case(session, user, case_id)  # a physician writes only in the cases of their sites
         return ops.create_document(session, ctx, user, services.document_types[type_key], title=title,
                                    raw_values=raw_values, case_id=case_id)
 

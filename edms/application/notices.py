@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext
+from edms.cases.visibility import can_see_case
 from edms.config import SmtpSettings
 from edms.documents import models as dm
 from edms.documents.types import DocumentType
@@ -64,6 +65,8 @@ def _who_may_sign(session: Session, document: dm.Document, version: dm.DocumentV
         UserRole.role.in_(target.step.roles), User.active.is_(True)).distinct().order_by(User.id))
     people = []
     for person in candidates:
+        if not can_see_case(session, person, document.case_id):
+            continue  # a physician of another site is not told of (nor may sign in) this case
         signer = routing.Signer(person.id, frozenset(person.roles), person.id in (version.created_by, document.owner_id),
                                 acting_for(session, person.id, now))
         try:

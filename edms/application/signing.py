@@ -8,6 +8,7 @@ from edms.application.notices import announce
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
+from edms.cases.visibility import require_case
 from edms.documents import models as dm
 from edms.signatures import operations as ops
 from edms.signatures.ceremony import Credentials
@@ -21,6 +22,7 @@ def sign(services: Services, session: Session, ctx: AuditContext, user: User, do
     """Sign the step due; a refusal (`SigningRefused`) keeps only its audit record and failure count."""
     doc_type = services.document_types[document.type_key]
     with use_case(session):
+        require_case(session, user, document.case_id)
         made = ops.sign(session, ctx, services.signing_environment(), doc_type, user, document, version, credentials,
                         step=step, meaning=meaning, comment=comment)
         announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)
@@ -33,6 +35,7 @@ def refuse(services: Services, session: Session, ctx: AuditContext, user: User, 
     """A signed refusal: the version becomes rejected and its owner is told why."""
     doc_type = services.document_types[document.type_key]
     with use_case(session):
+        require_case(session, user, document.case_id)
         made = ops.reject(session, ctx, services.signing_environment(), doc_type, user, document, version,
                           credentials, reason=reason, step=step)
         announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)

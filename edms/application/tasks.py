@@ -18,6 +18,7 @@ from edms.cases import models as cm
 from edms.cases.deadlines import DUE_SOON, OVERDUE, PENDING
 from edms.cases.queries import case_documents, case_status
 from edms.cases.regimes import Regime
+from edms.cases.visibility import sees_every_case, visible_case_ids
 from edms.documents import models as dm
 from edms.documents.types import CASE_PHYSICIAN, DocumentType, LocalizedText
 from edms.signatures.planning import signed_steps
@@ -83,6 +84,9 @@ def tasks_for(session: Session, user: User, *, document_types: Mapping[str, Docu
     tasks = _case_tasks(session, user, roles, document_types, regimes, now, clocks)
     tasks += _sign_tasks(session, user, roles, document_types, clock, now)
     tasks += _draft_tasks(session, user, document_types, clock)
+    if not sees_every_case(user):  # a physician's work is in the cases of their sites and their own
+        visible = set(session.scalars(visible_case_ids(user)))
+        tasks = [task for task in tasks if task.case_id is None or task.case_id in visible]
     return sorted(tasks, key=lambda t: (not t.overdue, t.due_at is None, t.due_at or now, t.since))
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from edms.application import drafting, renditions
 from edms.cases.models import Case
+from edms.cases.visibility import can_see_case, visible_documents
 from edms.documents import models as m
 from edms.documents.errors import DocumentError, ValidationFailed
 from edms.documents.presentation import display_value
@@ -79,7 +80,7 @@ def document_helpers():
 @bp.get("/")
 @login_required
 def index():
-    query = select(m.Document).order_by(m.Document.id.desc())
+    query = select(m.Document).where(visible_documents(current_user.user)).order_by(m.Document.id.desc())
     type_key = request.args.get("type")
     status = request.args.get("status")
     if type_key:
@@ -128,7 +129,7 @@ def _case_from_request():
     if case_id is None:
         return None
     case = db().get(Case, case_id)
-    if case is None:
+    if case is None or not can_see_case(db(), current_user.user, case):
         abort(404)
     return case
 
