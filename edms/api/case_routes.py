@@ -14,11 +14,11 @@ from edms.cases import models as cm
 from edms.cases.errors import CaseError, CaseOutOfScope
 from edms.cases.facts import CASE_OPENERS, CaseFacts
 from edms.cases.queries import case_documents, case_status
-from edms.cases.visibility import visible_cases
 from edms.timeutil import isoformat_utc
 from edms.web.bounds import query_int
 from edms.web.errors import api_error
 from edms.web.runtime import audit_context, db, services
+from edms.workflow.visibility import visible_cases
 
 
 @bp.errorhandler(CaseError)

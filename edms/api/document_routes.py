@@ -10,7 +10,6 @@ from edms.api.blueprint import bp, json_body, token_required
 from edms.api.openapi import listing, operation
 from edms.application import drafting, renditions
 from edms.cases.models import Case
-from edms.cases.visibility import can_see_case
 from edms.documents import models as m
 from edms.documents import queries
 from edms.documents.errors import DocumentError, ReasonRequired, ValidationFailed
@@ -21,6 +20,7 @@ from edms.users.roles import CONTENT_ROLES
 from edms.web.bounds import query_int
 from edms.web.errors import api_error
 from edms.web.runtime import audit_context, db, services
+from edms.workflow.visibility import can_see_case
 
 # The kind of refusal (DocumentError.code) decides the status; the message and details explain it.
 STATUS = {"forbidden": 403, "conflict": 409}

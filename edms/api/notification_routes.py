@@ -6,11 +6,11 @@ from flask import g, jsonify
 from edms.api import schemas as S
 from edms.api.blueprint import bp, token_required
 from edms.api.openapi import listing, operation
-from edms.cases.visibility import can_see_case
 from edms.notifications.models import Notification
 from edms.notifications.outbox import notifications_for
 from edms.timeutil import isoformat_utc
 from edms.web.runtime import db
+from edms.workflow.visibility import can_see_case
 
 
 def notification_json(notification: Notification) -> dict:

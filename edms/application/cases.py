@@ -12,8 +12,8 @@ from edms.audit import AuditContext
 from edms.cases import models as cm
 from edms.cases import operations as ops
 from edms.cases.facts import CaseFacts
-from edms.cases.visibility import require_case
 from edms.users.models import User
+from edms.workflow.visibility import require_case
 
 
 def open_case(services: Services, session: Session, ctx: AuditContext, user: User, facts: CaseFacts) -> cm.Case:

@@ -8,10 +8,10 @@ from edms.application.notices import announce
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
-from edms.cases.visibility import require_case
 from edms.documents import models as dm
 from edms.documents import operations as ops
 from edms.users.models import User
+from edms.workflow.visibility import require_case
 
 
 def create_document(services: Services, session: Session, ctx: AuditContext, user: User, type_key: str, *,

@@ -7,7 +7,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext
-from edms.cases.visibility import can_see_case
 from edms.config import SmtpSettings
 from edms.documents import models as dm
 from edms.documents.types import DocumentType
@@ -21,6 +20,7 @@ from edms.workflow import routing
 from edms.workflow.assignees import named_people
 from edms.workflow.delegations import acting_for
 from edms.workflow.refusals import SigningRefused
+from edms.workflow.visibility import can_see_case
 
 
 def announce(session: Session, ctx: AuditContext, smtp: SmtpSettings, doc_type: DocumentType, document: dm.Document,

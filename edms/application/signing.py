@@ -8,12 +8,12 @@ from edms.application.notices import announce
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
-from edms.cases.visibility import require_case
 from edms.documents import models as dm
 from edms.signatures import operations as ops
 from edms.signatures.ceremony import Credentials
 from edms.signatures.models import Signature
 from edms.users.models import User
+from edms.workflow.visibility import require_case
 
 
 def sign(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,

@@ -18,7 +18,6 @@ from edms.cases import models as cm
 from edms.cases.deadlines import DUE_SOON, OVERDUE, PENDING
 from edms.cases.queries import case_documents, case_status
 from edms.cases.regimes import Regime
-from edms.cases.visibility import sees_every_case, visible_case_ids
 from edms.documents import models as dm
 from edms.documents.types import CASE_PHYSICIAN, DocumentType, LocalizedText
 from edms.signatures.planning import signed_steps
@@ -28,6 +27,7 @@ from edms.workflow import routing
 from edms.workflow.assignees import named_people
 from edms.workflow.delegations import acting_for
 from edms.workflow.refusals import SigningRefused
+from edms.workflow.visibility import sees_every_case, visible_case_ids
 
 SIGN = "sign"
 DRAFT = "draft"

@@ -14,7 +14,6 @@ from edms.cases.errors import CaseError
 from edms.cases.facts import CASE_OPENERS, CaseFacts
 from edms.cases.queries import case_documents, case_status
 from edms.cases.regimes import CASE_DATES
-from edms.cases.visibility import visible_cases
 from edms.errors import N_
 from edms.sites.models import Site
 from edms.sites.queries import all_sites
@@ -25,6 +24,7 @@ from edms.web.bounds import db_int
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services
+from edms.workflow.visibility import visible_cases
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 

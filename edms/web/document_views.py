@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from edms.application import drafting, renditions
 from edms.cases.models import Case
-from edms.cases.visibility import can_see_case, visible_documents
 from edms.documents import models as m
 from edms.documents.errors import DocumentError, ValidationFailed
 from edms.documents.presentation import display_value
@@ -24,6 +23,7 @@ from edms.web.bounds import db_int, query_int
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services
+from edms.workflow.visibility import can_see_case, visible_documents
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 

@@ -54,7 +54,7 @@ def handle_unexpected(error: Exception):
 
 
 def handle_out_of_scope(error: CaseOutOfScope):
-    """A case the person may not see does not exist for them (edms.cases.visibility)."""
+    """A case the person may not see does not exist for them (edms.workflow.visibility)."""
     return handle_http_error(NotFound())
 
 

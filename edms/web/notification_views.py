@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
-from edms.cases.visibility import can_see_case
 from edms.notifications.models import KIND_LABELS, STATUS_LABELS
 from edms.notifications.outbox import notifications_for
 from edms.web.runtime import db
+from edms.workflow.visibility import can_see_case
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 

@@ -1,5 +1,5 @@
 """Every page and API route that names a case, a record or a signature in its path answers 404 to someone
-who may not see that case (edms.cases.visibility, the one rule): checked here once, for the pages before
+who may not see that case (edms.workflow.visibility, the one rule): checked here once, for the pages before
 the view runs and for the API once the token has named the caller, so no view can forget it."""
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from edms.cases.visibility import can_see_case, sees_every_case
 from edms.cases.zones import case_zone
 from edms.documents import models as dm
 from edms.signatures.models import Signature
 from edms.users.models import User
 from edms.web.runtime import db
+from edms.workflow.visibility import can_see_case, sees_every_case
 
 
 def case_named_by(session: Session, view_args: Mapping[str, Any]) -> tuple[bool, int | None]:

@@ -1,5 +1,5 @@
 """Sites (administrators): each hospital as a record with its time zone and country, and who belongs to it.
-A physician sees the cases of the sites they belong to (edms.cases.visibility)."""
+A physician sees the cases of the sites they belong to (edms.workflow.visibility)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for

@@ -1,9 +1,11 @@
 """Who sees which cases: the one rule, used by every path that reads or writes a case or a record of one
 (pages, API, search, audit viewer, timelines, inspection packages, tasks, notifications).
 
-A physician sees and writes only the cases of the sites they belong to now, and the cases they are named
-on as treating physician. QA, regulatory, manufacturing (who open cases), inspectors and administrators
-see every case. A record outside any case is not scoped by site.
+A physician sees and writes only the cases of the sites they belong to now, the cases they are named on as
+treating physician, and, while a delegation from that physician runs, the cases the delegator is named on.
+It lives with the routing and the delegations, which decide who may act on a record of a case. QA,
+regulatory, manufacturing (who open cases), inspectors and administrators see every case. A record outside
+any case is not scoped by site.
 """
 from __future__ import annotations
 
@@ -17,8 +19,10 @@ from edms.cases.errors import CaseOutOfScope
 from edms.documents import models as dm
 from edms.errors import N_
 from edms.sites.queries import member_site_ids
+from edms.timeutil import utc_now
 from edms.users.models import User
 from edms.users.roles import ADMIN, AUTHOR, INSPECTOR, PHYSICIAN, QA, REGULATORY
+from edms.workflow.models import Delegation
 
 # Roles whose work spans every site.
 SEE_EVERY_CASE = (AUTHOR, QA, REGULATORY, INSPECTOR, ADMIN)
@@ -34,7 +38,12 @@ def visible_cases(user: User) -> ColumnElement[bool]:
         return true()
     if not user.has_role(PHYSICIAN):
         return false()
-    return or_(cm.Case.physician_id == user.id, cm.Case.site_id.in_(member_site_ids(user.id)))
+    now = utc_now()
+    delegators = select(Delegation.delegator_id).where(
+        Delegation.delegate_id == user.id, Delegation.role == PHYSICIAN, Delegation.revoked_at.is_(None),
+        Delegation.starts_at <= now, Delegation.ends_at > now)
+    return or_(cm.Case.physician_id == user.id, cm.Case.site_id.in_(member_site_ids(user.id)),
+               cm.Case.physician_id.in_(delegators))
 
 
 def visible_case_ids(user: User) -> Select[Any]:
