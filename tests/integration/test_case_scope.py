@@ -1,6 +1,8 @@
 """Physicians see and write only the cases of their own sites and the cases they are named on; QA,
 regulatory, manufacturing, inspectors and administrators see every case (edms.workflow.visibility). Today's
 trap, closed: a Berlin physician recording dates and creating records in an Osaka case."""
+import io
+import zipfile
 from datetime import UTC, datetime
 
 import pytest
@@ -117,3 +119,28 @@ def test_the_named_physician_has_the_cases_work_in_their_inbox_and_a_physician_o
 
     assert case_tasks(named), "the named physician has work in the case"
     assert case_tasks(other) == []
+
+
+@pytest.mark.req("11.50(a)")
+@pytest.mark.req("ERES-legibility")
+def test_a_records_times_read_in_its_sites_zone_on_its_page_and_in_its_renditions_whoever_downloads_it(
+        app, client, people, signed_case):
+    from edms.application import renditions
+    from edms.documents import models as dm
+    from edms.documents.renditions import render_docx
+
+    services = app.extensions["edms"]
+    people.make("john.carter", "inspector", printed_name="John Carter", timezone="America/New_York")
+    with services.sessions() as session:
+        document = session.get(dm.Document, signed_case.documents[0])
+        made = renditions.rendition(services, session, document, document.latest, language="en",
+                                    display_tz="America/New_York")
+        assert made.display_tz == "Asia/Tokyo"  # the case's site, not the reader's zone
+        with zipfile.ZipFile(io.BytesIO(render_docx(made))) as docx:
+            text = docx.read("word/document.xml").decode("utf-8")
+        assert "JST (UTC+09:00)" in text and "EST" not in text
+    sign_in(client, "john.carter")
+    page = client.get(f"/documents/{signed_case.documents[0]}").get_data(as_text=True)
+    assert "JST (UTC+09:00) (your time: " in page and "EST (UTC-05:00)" in page
+    pdf = client.get(f"/documents/{signed_case.documents[0]}/versions/1/rendition.pdf")
+    assert pdf.status_code == 200
