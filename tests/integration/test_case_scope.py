@@ -144,3 +144,23 @@ def test_a_records_times_read_in_its_sites_zone_on_its_page_and_in_its_rendition
     assert "JST (UTC+09:00) (your time: " in page and "EST (UTC-05:00)" in page
     pdf = client.get(f"/documents/{signed_case.documents[0]}/versions/1/rendition.pdf")
     assert pdf.status_code == 200
+
+
+@pytest.mark.req("11.10(d)")
+def test_search_and_the_audit_viewer_are_closed_to_physicians_and_search_keeps_to_the_readers_cases(
+        app, client, people, signed_case):
+    from edms.inspection.search import parse_query, search
+
+    _berlin_physician(app, people)
+    headers = bearer(client, "lukas.weber")
+    for path in ("/api/v1/search?number=OOS", "/api/v1/audit", f"/api/v1/cases/{signed_case.case_id}/timeline"):
+        assert client.get(path, headers=headers).status_code in (403, 404), path
+    sign_in(client, "lukas.weber")
+    for path in ("/inspection/search?number=OOS", "/audit", f"/inspection/cases/{signed_case.case_id}"):
+        assert client.get(path).status_code in (403, 404), path
+    with app.extensions["edms"].sessions() as session:
+        query = parse_query({"case": str(signed_case.case_id)}, "UTC")
+        everyone = search(session, query, reader=_user(session, SIGNERS["qa"][0][0])).hits
+        assert len(everyone) == len(signed_case.documents)
+        assert search(session, query, reader=_user(session, "lukas.weber")).hits == []
+        assert len(search(session, query, reader=_user(session, SIGNERS["physician"][0][0])).hits) == len(everyone)
