@@ -164,3 +164,20 @@ def test_search_and_the_audit_viewer_are_closed_to_physicians_and_search_keeps_t
         assert len(everyone) == len(signed_case.documents)
         assert search(session, query, reader=_user(session, "lukas.weber")).hits == []
         assert len(search(session, query, reader=_user(session, SIGNERS["physician"][0][0])).hits) == len(everyone)
+
+
+@pytest.mark.req("11.10(b)")
+@pytest.mark.req("ERES-legibility")
+def test_an_inspection_package_reads_in_the_cases_site_zone_whoever_exports_it(app, client, people, signed_case,
+                                                                              organisation_pki):
+    import json
+
+    people.make("john.carter", "inspector", printed_name="John Carter", timezone="America/New_York")
+    response = client.post(f"/api/v1/documents/{signed_case.documents[0]}/export",
+                           headers=bearer(client, "john.carter"))
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        report = archive.read("report.html").decode("utf-8")
+    assert manifest["display_timezone"] == "Asia/Tokyo"
+    assert "JST (UTC+09:00)" in report and "EST (UTC-05:00)" not in report
