@@ -57,13 +57,6 @@ def visible_documents(user: User) -> ColumnElement[bool]:
     return or_(dm.Document.case_id.is_(None), dm.Document.case_id.in_(visible_case_ids(user)))
 
 
-def case_id_visible(column: Any, user: User) -> ColumnElement[bool]:
-    """A condition on `column` (a case id, possibly null): no case, or a case `user` sees."""
-    if sees_every_case(user):
-        return true()
-    return or_(column.is_(None), column.in_(visible_case_ids(user)))
-
-
 def can_see_case(session: Session, user: User, case: cm.Case | int | None) -> bool:
     """Whether `user` may see (and, with the roles for it, write) `case`; None (no case) is always visible."""
     if case is None or sees_every_case(user):
