@@ -30,12 +30,14 @@ from edms.web import (
     notification_views,
     routing_views,
     signature_views,
+    site_views,
     task_views,
 )
 from edms.web.bounds import IdConverter, refuse_nul_characters
 from edms.web.extensions import babel, csrf, limiter, login_manager
 from edms.web.i18n import LANGUAGES, local_time, select_locale
 from edms.web.runtime import close_db, db, finish
+from edms.web.scope import enforce_case_scope
 from edms.web.session_user import SessionUser
 
 
@@ -102,6 +104,7 @@ def _register_blueprints(app: Flask) -> None:
         notification_routes,
         routing_routes,
         signature_routes,
+        site_routes,
         task_routes,
         users_routes,
     )
@@ -120,6 +123,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(notification_views.bp)
     app.register_blueprint(handover_views.bp)
     app.register_blueprint(routing_views.bp)
+    app.register_blueprint(site_views.bp)
     csrf.exempt(api_bp)  # the API takes bearer tokens, never cookies
     app.register_blueprint(api_bp)
 
@@ -133,6 +137,7 @@ def _register_hooks(app: Flask) -> None:
     app.before_request(access_log.end_expired_sessions)
     app.before_request(guards.enforce_password_change)
     app.before_request(guards.enforce_read_only_roles)
+    app.before_request(enforce_case_scope)
     app.after_request(guards.security_headers)
     app.after_request(access_log.record_inspector_access)
     app.teardown_appcontext(close_db)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from edms.application import cases, drafting, signing, signing_rights
+from edms.application import cases, drafting, signing, signing_rights, sites
 from edms.application.services import Services
 from edms.audit import AuditContext
 from edms.cases import models as cm
@@ -21,6 +21,8 @@ from edms.cases.facts import CaseFacts
 from edms.documents.types import DocumentType
 from edms.signatures import gates
 from edms.signatures.ceremony import Credentials
+from edms.sites.models import Site
+from edms.sites.queries import current_membership, site_by_name
 from edms.timeutil import utc_now
 from edms.users.models import User
 from edms.workflow.refusals import SigningRefused
@@ -65,8 +67,50 @@ DEMO_CASES = (
 SIGNERS = {"author": "kenji.sato", "qa": ("akiko.tanaka", "hiroshi.yamamoto"), "regulatory": "naoko.ito"}
 
 
+@dataclass(frozen=True)
+class DemoSite:
+    name: str
+    timezone: str
+    country: str
+    physicians: tuple[str, ...]
+
+
+DEMO_SITES = (
+    DemoSite("Osaka University Hospital", "Asia/Tokyo", "JP", ("yuki.mori",)),
+    DemoSite("Kyoto University Hospital", "Asia/Tokyo", "JP", ("yuki.mori",)),
+    DemoSite("MD Anderson Cancer Center, Houston", "America/Chicago", "US", ("emily.chen",)),
+    DemoSite("Memorial Sloan Kettering Cancer Center, New York", "America/New_York", "US", ("emily.chen",)),
+    DemoSite("Charité – Universitätsmedizin Berlin", "Europe/Berlin", "DE", ("lukas.weber",)),
+)
+
+
+def create_demo_sites(services: Services, session: Session) -> list[Site]:
+    """Idempotent: the demo hospitals, created by the demo administrator, and their physicians as members."""
+    admin = _user(session, "daisuke.kato")
+    made = []
+    for demo in DEMO_SITES:
+        site = site_by_name(session, demo.name)
+        if site is None:
+            site = sites.create_site(services, session, _ctx(admin), admin, name=demo.name, timezone=demo.timezone,
+                                     country=demo.country)
+            made.append(site)
+        for username in demo.physicians:
+            person = _user(session, username)
+            if current_membership(session, site, person) is None:
+                sites.add_member(services, session, _ctx(admin), admin, site, person,
+                                 "Demo: the physician treats patients at this site")
+    return made
+
+
 def _user(session: Session, username: str) -> User:
     return session.scalars(select(User).where(User.username == username)).one()
+
+
+def _site(session: Session, name: str) -> Site:
+    site = site_by_name(session, name)
+    if site is None:
+        raise LookupError(f"the demo site {name!r} does not exist")
+    return site
 
 
 def _ctx(user: User) -> AuditContext:
@@ -149,6 +193,7 @@ def create_demo_cases(services: Services, session: Session, password: str) -> li
     """Idempotent: a case whose lot exists already is left alone. Everything goes through the use cases,
     so the demo's submissions and signatures notify the next signers as the pages' do."""
     make_signers_ready(services, session)
+    create_demo_sites(services, session)
     document_types, regimes = services.document_types, services.regimes
     made = []
     for demo in DEMO_CASES:
@@ -158,7 +203,7 @@ def create_demo_cases(services: Services, session: Session, password: str) -> li
         detected = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
         case = cases.open_case(services, session, _ctx(qa), qa, CaseFacts(
             regime_key=demo.regime, product=demo.product, lot=demo.lot, patient_ref=demo.patient_ref,
-            treating_site=demo.site, site_timezone=demo.zone, physician_id=_user(session, demo.physician).id,
+            site_id=_site(session, demo.site).id, physician_id=_user(session, demo.physician).id,
             oos_detected_at=detected))
         regime = regimes[demo.regime]
         plan = [("oos_notification", "kenji.sato", _oos_values(demo, detected), f"OOS {demo.test}, lot {demo.lot}")]

@@ -12,5 +12,6 @@ from edms.signatures.models import (  # noqa: F401
     TotpEnrolment,
     TrainingRecord,
 )
+from edms.sites.models import Site, SiteMember  # noqa: F401
 from edms.users.models import ApiToken, PasswordHistory, User, UserRole  # noqa: F401
 from edms.workflow.models import Delegation, TaskEscalation  # noqa: F401

@@ -17,6 +17,7 @@ from edms.web.errors import api_error
 from edms.web.extensions import limiter
 from edms.web.guards import PACKAGE_EXPORTS
 from edms.web.runtime import audit_context, db, services, settings
+from edms.web.scope import out_of_scope
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -44,6 +45,8 @@ def token_required(*roles: str):
                 return api_error(403, "forbidden", "Inspector accounts are read-only.")
             if roles and not user.has_role(*roles):
                 return api_error(403, "forbidden", "Your roles do not allow this request.")
+            if out_of_scope(session, user, request.view_args):
+                return api_error(404, "not_found", "No such case or record.")
             return view(*args, **kwargs)
 
         wrapped.required_roles = roles  # read by the OpenAPI document (which then lists a 403)

@@ -12,7 +12,7 @@ from edms.api.openapi import listing, operation
 from edms.application import cases
 from edms.cases import models as cm
 from edms.cases.attachable import document_by_number
-from edms.cases.errors import CaseError
+from edms.cases.errors import CaseError, CaseOutOfScope
 from edms.cases.facts import CASE_OPENERS, CaseFacts
 from edms.cases.queries import case_documents, case_status
 from edms.cases.requirements import requirements_in_case, type_in_case
@@ -21,10 +21,13 @@ from edms.timeutil import isoformat_utc
 from edms.web.bounds import query_int
 from edms.web.errors import api_error
 from edms.web.runtime import audit_context, db, services
+from edms.workflow.visibility import visible_cases
 
 
 @bp.errorhandler(CaseError)
 def refused(exc: CaseError):
+    if isinstance(exc, CaseOutOfScope):
+        return api_error(404, "not_found", "No such case or record.")
     return api_error(400, "case_refused", str(exc))
 
 
@@ -40,7 +43,7 @@ def case_json(case: cm.Case, *, full: bool = False) -> dict:
     data = {
         "id": case.id, "reference": case.reference, "regime": case.regime_key, "jurisdiction": case.jurisdiction,
         "product": case.product, "lot": case.lot, "patient_ref": case.patient_ref,
-        "treating_site": case.treating_site, "site_timezone": case.site_timezone,
+        "site_id": case.site_id, "treating_site": case.treating_site, "site_timezone": case.site_timezone,
         "physician_id": case.physician_id, "status": case.status, "created_at": _time(case.created_at),
         "dates": {key: _time(value) for key, value in case.current_dates().items()},
         "answers": case.current_answers(),
@@ -75,7 +78,7 @@ def _case_or_404(case_id: int) -> cm.Case:
            schemas=listing(S.CASE_SUMMARY, "next_after"))
 @token_required()
 def list_cases():
-    query = select(cm.Case).order_by(cm.Case.id)
+    query = select(cm.Case).where(visible_cases(g.api_user)).order_by(cm.Case.id)
     for name in ("lot", "patient_ref", "jurisdiction", "status"):
         if request.args.get(name):
             query = query.where(getattr(cm.Case, name) == request.args[name])
@@ -89,11 +92,12 @@ def list_cases():
 
 @bp.post("/cases")
 @operation(
-    "Open a case (regime, product, lot, patient_ref, treating_site, site_timezone, "
-    "physician_id, oos_detected_at with offset)",
-    body={"type": "object", "required": ["regime", "product", "lot", "patient_ref", "treating_site", "oos_detected_at"],
+    "Open a case (regime, product, lot, patient_ref, site_id, physician_id, oos_detected_at with offset). "
+    "Older clients may name the site by treating_site and site_timezone instead of site_id",
+    body={"type": "object", "required": ["regime", "product", "lot", "patient_ref", "oos_detected_at"],
           "properties": {**{name: {"type": "string"} for name in ("regime", "product", "lot", "patient_ref", "treating_site",
                                                                 "site_timezone")},
+                         "site_id": {"type": "integer", "description": "The treating site (GET /api/v1/sites)"},
                          "physician_id": {"type": "integer"}, "oos_detected_at": {"type": "string", "format": "date-time"}}},
     responses={"201": "Created", "400": "Refused", "403": "Role not allowed"}, schemas={"201": S.CASE},
 )
@@ -103,7 +107,8 @@ def create_case():
     case = cases.open_case(services(), db(), audit_context(), g.api_user, CaseFacts(
         regime_key=str(body.get("regime", "")), product=str(body.get("product", "")), lot=str(body.get("lot", "")),
         patient_ref=str(body.get("patient_ref", "")), treating_site=str(body.get("treating_site", "")),
-        site_timezone=str(body.get("site_timezone", "UTC")),
+        site_timezone=str(body.get("site_timezone", "")),
+        site_id=body.get("site_id") if isinstance(body.get("site_id"), int) else None,
         physician_id=body.get("physician_id") if isinstance(body.get("physician_id"), int) else None,
         oos_detected_at=_aware(body, "oos_detected_at")))
     return jsonify(case_json(case, full=True)), 201

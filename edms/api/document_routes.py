@@ -20,6 +20,7 @@ from edms.users.roles import CONTENT_ROLES
 from edms.web.bounds import query_int
 from edms.web.errors import api_error
 from edms.web.runtime import audit_context, db, services
+from edms.workflow.visibility import can_see_case
 
 # The kind of refusal (DocumentError.code) decides the status; the message and details explain it.
 STATUS = {"forbidden": 403, "conflict": 409}
@@ -211,7 +212,7 @@ def create_document():
         raise _invalid("type", f"Unknown document type {type_key!r} (expected one of {known}).")
     case_id = body.get("case_id")
     if case_id is not None and (not isinstance(case_id, int) or isinstance(case_id, bool)
-                                or db().get(Case, case_id) is None):
+                                or db().get(Case, case_id) is None or not can_see_case(db(), g.api_user, case_id)):
         raise _invalid("case_id", f"No case has the id {case_id!r}.")
     document = drafting.create_document(services(), db(), audit_context(), g.api_user, doc_type.key,
                                         title=body.get("title"), raw_values=_values(body), case_id=case_id)

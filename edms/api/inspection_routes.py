@@ -62,7 +62,8 @@ def search_records():
         query = parse_query(request.args, g.api_user.timezone)
     except SearchError as exc:
         return api_error(400, "invalid_query", str(exc))
-    results = search(db(), query, before=query_int("before"), limit=query_int("limit", PAGE_SIZE, low=1, high=MAX_PAGE))
+    results = search(db(), query, before=query_int("before"), limit=query_int("limit", PAGE_SIZE, low=1, high=MAX_PAGE),
+                     reader=g.api_user)
     return jsonify({"items": [_hit_json(hit) for hit in results.hits], "next_before": results.next_before})
 
 

@@ -10,6 +10,7 @@ from edms.notifications.models import Notification
 from edms.notifications.outbox import notifications_for
 from edms.timeutil import isoformat_utc
 from edms.web.runtime import db
+from edms.workflow.visibility import can_see_case
 
 
 def notification_json(notification: Notification) -> dict:
@@ -30,5 +31,6 @@ def notification_json(notification: Notification) -> dict:
 )
 @token_required()
 def list_notifications():
-    return jsonify({"items": [notification_json(n) for n in notifications_for(db(), g.api_user.id)]})
+    return jsonify({"items": [notification_json(n) for n in notifications_for(db(), g.api_user.id)
+                              if can_see_case(db(), g.api_user, n.case_id)]})
 

@@ -90,11 +90,16 @@ SIGNATURE_EVIDENCE = obj({
     "certificate_chain_pem": NULLABLE_STRING,
 })
 
+# --- sites ------------------------------------------------------------------------------------------------
+
+SITE = obj({"id": INTEGER, "name": STRING, "timezone": STRING, "country": STRING, "created_at": TIME,
+            "members": array(obj({"id": INTEGER, "username": STRING, "printed_name": STRING}))})
+
 # --- cases ------------------------------------------------------------------------------------------------
 
 _CASE: dict[str, Schema] = {
     "id": INTEGER, "reference": STRING, "regime": STRING, "jurisdiction": NULLABLE_STRING, "product": STRING,
-    "lot": STRING, "patient_ref": STRING, "treating_site": STRING, "site_timezone": STRING,
+    "lot": STRING, "patient_ref": STRING, "site_id": INTEGER, "treating_site": STRING, "site_timezone": STRING,
     "physician_id": NULLABLE_INTEGER, "status": STRING, "created_at": NULLABLE_TIME,
     "dates": {"type": "object", "additionalProperties": NULLABLE_TIME},
     "answers": {"type": "object"},

@@ -15,6 +15,7 @@ from edms.cases import operations as ops
 from edms.cases.facts import CaseFacts
 from edms.documents import models as dm
 from edms.users.models import User
+from edms.workflow.visibility import require_case
 
 
 def open_case(services: Services, session: Session, ctx: AuditContext, user: User, facts: CaseFacts) -> cm.Case:
@@ -26,12 +27,14 @@ def record_date(services: Services, session: Session, ctx: AuditContext, user: U
                 value: datetime, reason: str | None) -> None:
     """A first value, or a correction (which needs a reason)."""
     with use_case(session):
+        require_case(session, user, case)
         ops.record_date(session, ctx, user, case, key, value, reason)
 
 
 def answer_question(services: Services, session: Session, ctx: AuditContext, user: User, case: cm.Case, key: str,
                     answer: bool, reason: str | None) -> None:
     with use_case(session):
+        require_case(session, user, case)
         ops.answer_question(session, ctx, user, case, services.regimes[case.regime_key], key, answer, reason)
 
 
@@ -39,6 +42,7 @@ def change_status(services: Services, session: Session, ctx: AuditContext, user:
                   reason: str) -> None:
     """Release, cancel or reopen; release only once the regime allows it."""
     with use_case(session):
+        require_case(session, user, case)
         old = case.status
         ops.set_status(session, ctx, user, case, status, reason, types=services.document_types,
                        regimes=services.regimes)
@@ -50,6 +54,7 @@ def attach_record(services: Services, session: Session, ctx: AuditContext, user:
     """An existing record written outside any case (same lot and patient) joins the case, with a reason;
     the case's checklist then counts it."""
     with use_case(session):
+        require_case(session, user, case)
         ops.attach_document(session, ctx, user, case, document, services.regimes[case.regime_key],
                             services.document_types[document.type_key], reason)
 

@@ -19,6 +19,7 @@ from edms.documents import operations as ops
 from edms.documents.types import DocumentType
 from edms.timeutil import utc_now
 from edms.users.models import User
+from edms.workflow.visibility import require_case
 
 
 def _type_of(services: Services, session: Session, type_key: str, case_id: int | None) -> DocumentType:
@@ -31,6 +32,7 @@ def _type_of(services: Services, session: Session, type_key: str, case_id: int |
 def create_document(services: Services, session: Session, ctx: AuditContext, user: User, type_key: str, *,
                     title: str, raw_values: dict[str, object], case_id: int | None = None) -> dm.Document:
     with use_case(session):
+        require_case(session, user, case_id)  # a physician writes only in the cases of their sites
         return ops.create_document(session, ctx, user, _type_of(services, session, type_key, case_id), title=title,
                                    raw_values=raw_values, case_id=case_id)
 

@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 from edms.application.services import Services
 from edms.application.unit_of_work import complete, use_case
 from edms.audit import AuditContext
+from edms.cases.zones import case_zone, record_zone
+from edms.documents import models as dm
 from edms.inspection import access_log
-from edms.inspection.package import Exported, ExportEnvironment, Scope, export_package
+from edms.inspection.package import CASE, Exported, ExportEnvironment, Scope, export_package
 
 
 def record_access(services: Services, session: Session, ctx: AuditContext, access: access_log.Access) -> None:
@@ -18,10 +20,19 @@ def record_access(services: Services, session: Session, ctx: AuditContext, acces
         access_log.record_access(session, ctx, access)
 
 
+def _zone_of(session: Session, scope: Scope) -> str | None:
+    if scope.kind == CASE:
+        return case_zone(session, scope.id)
+    document = session.get(dm.Document, scope.id)
+    return record_zone(session, document) if document is not None else None
+
+
 def export(services: Services, session: Session, ctx: AuditContext, scope: Scope, out: BinaryIO, *,
            language: str = "en", display_tz: str = "UTC") -> Exported:
     """Write the package to `out`. The caller's unit of work is completed first: the export reads a
-    snapshot and writes its event and checkpoint itself (SQLite allows one writer at a time)."""
+    snapshot and writes its event and checkpoint itself (SQLite allows one writer at a time). Its times are
+    in the zone of the case's site (`display_tz`, the reader's, only for a record outside a case)."""
+    display_tz = _zone_of(session, scope) or display_tz
     complete(session)
     env = ExportEnvironment(services.settings, services.document_types, services.blobs, services.system_signer,
                             services.signing_authority, services.regimes)

@@ -20,6 +20,7 @@ from edms.workflow import routing
 from edms.workflow.assignees import named_people
 from edms.workflow.delegations import acting_for
 from edms.workflow.refusals import SigningRefused
+from edms.workflow.visibility import can_see_case
 
 
 def announce(session: Session, ctx: AuditContext, smtp: SmtpSettings, doc_type: DocumentType, document: dm.Document,
@@ -64,6 +65,8 @@ def _who_may_sign(session: Session, document: dm.Document, version: dm.DocumentV
         UserRole.role.in_(target.step.roles), User.active.is_(True)).distinct().order_by(User.id))
     people = []
     for person in candidates:
+        if not can_see_case(session, person, document.case_id):
+            continue  # a physician of another site is not told of (nor may sign in) this case
         signer = routing.Signer(person.id, frozenset(person.roles), person.id in (version.created_by, document.owner_id),
                                 acting_for(session, person.id, now))
         try:

@@ -15,6 +15,7 @@ from edms.signatures import operations as ops
 from edms.signatures.ceremony import Credentials
 from edms.signatures.models import Signature
 from edms.users.models import User
+from edms.workflow.visibility import require_case
 
 
 def sign(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,
@@ -23,6 +24,7 @@ def sign(services: Services, session: Session, ctx: AuditContext, user: User, do
     """Sign the step due; a refusal (`SigningRefused`) keeps only its audit record and failure count."""
     doc_type = services.document_types[document.type_key]
     with use_case(session):
+        require_case(session, user, document.case_id)
         made = ops.sign(session, ctx, services.signing_environment(), doc_type, user, document, version, credentials,
                         step=step, meaning=meaning, comment=comment)
         announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)
@@ -36,6 +38,7 @@ def refuse(services: Services, session: Session, ctx: AuditContext, user: User, 
     """A signed refusal: the version becomes rejected and its owner is told why."""
     doc_type = services.document_types[document.type_key]
     with use_case(session):
+        require_case(session, user, document.case_id)
         made = ops.reject(session, ctx, services.signing_environment(), doc_type, user, document, version,
                           credentials, reason=reason, step=step)
         announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)

@@ -31,6 +31,7 @@ from edms.workflow import routing
 from edms.workflow.assignees import named_people
 from edms.workflow.delegations import acting_for
 from edms.workflow.refusals import SigningRefused
+from edms.workflow.visibility import sees_every_case, visible_case_ids
 
 SIGN = "sign"
 DRAFT = "draft"
@@ -93,6 +94,9 @@ def tasks_for(session: Session, user: User, *, document_types: Mapping[str, Docu
     tasks = _case_tasks(session, user, roles, document_types, regimes, now, clocks)
     tasks += _sign_tasks(session, user, roles, document_types, regimes, clock, now)
     tasks += _draft_tasks(session, user, document_types, clock)
+    if not sees_every_case(user):  # a physician's work is in the cases of their sites and their own
+        visible = set(session.scalars(visible_case_ids(user)))
+        tasks = [task for task in tasks if task.case_id is None or task.case_id in visible]
     return sorted(tasks, key=lambda t: (not t.overdue, t.due_at is None, t.due_at or now, t.since))
 
 

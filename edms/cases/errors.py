@@ -25,3 +25,7 @@ class RequirementNotMet(ValidationFailed, AuditedRefusal):
                            number=number, case=case_reference, reasons=LocalizedText.join(list(reasons.values())))
         self.errors = {name: FieldError("%(reason)s", reason=reason) for name, reason in reasons.items()}
         self.reasons = dict(reasons)
+
+
+class CaseOutOfScope(CaseError):
+    """The case (or a record of it) is not one the person may see: answered as if it did not exist (404)."""

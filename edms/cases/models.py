@@ -11,6 +11,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from edms.db import Base, UTCDateTime
+from edms.sites.models import Site
 
 OPEN = "open"
 RELEASED = "released"
@@ -30,15 +31,29 @@ class Case(Base):
     lot: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     # A pseudonymous code only: the system holds no direct patient identifiers.
     patient_ref: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
-    treating_site: Mapped[str] = mapped_column(String(200), nullable=False)
-    site_timezone: Mapped[str] = mapped_column(String(64), nullable=False)
+    # The case's site record is authoritative (its name and zone as they are now); the two columns the
+    # case was opened with stay as they were written, for the history (0010_sites made the records from them).
+    # Never null (0010_sites: a CHECK on PostgreSQL, triggers on SQLite, where adding NOT NULL needs a batch copy).
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), nullable=True, index=True)
+    opened_site_name: Mapped[str] = mapped_column("treating_site", String(200), nullable=False)
+    opened_site_timezone: Mapped[str] = mapped_column("site_timezone", String(64), nullable=False)
     physician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     status: Mapped[str] = mapped_column(String(20), nullable=False)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
+    site: Mapped[Site] = relationship(lazy="joined")
     dates: Mapped[list[CaseDate]] = relationship(order_by="CaseDate.id", lazy="selectin")
     answers: Mapped[list[CaseAnswer]] = relationship(order_by="CaseAnswer.id", lazy="selectin")
+
+    @property
+    def treating_site(self) -> str:
+        return self.site.name
+
+    @property
+    def site_timezone(self) -> str:
+        """The zone every date of the case is read and shown in: its site's."""
+        return self.site.timezone
 
     def current_dates(self) -> dict[str, datetime]:
         return {row.key: row.value for row in self.dates}  # ordered by id: the latest entry wins

@@ -22,6 +22,11 @@ from edms.documents.operations import next_in_sequence
 from edms.documents.types import DocumentType
 from edms.errors import N_
 from edms.plaintext import UnsafeText, check_text
+from edms.sites.errors import SiteError
+from edms.sites.models import Site
+from edms.sites.operations import register_site
+from edms.sites.queries import site_by_name
+from edms.sites.zones import country_of_zone
 from edms.timeutil import is_valid_zone, require_aware, utc_now
 from edms.users.models import User
 from edms.users.roles import ADMIN, AUTHOR, PHYSICIAN, QA, REGULATORY
@@ -33,8 +38,7 @@ def create_case(session: Session, ctx: AuditContext, user: User, regimes: Mappin
     regime = regimes.get(facts.regime_key)
     if regime is None:
         raise CaseError(N_("Unknown regime '%(regime)s'."), regime=facts.regime_key)
-    for name, value, longest in (("product", facts.product, 200), ("lot", facts.lot, 64),
-                                 ("treating site", facts.treating_site, 200)):
+    for name, value, longest in (("product", facts.product, 200), ("lot", facts.lot, 64)):
         if not value.strip():
             raise CaseError(N_("The %(what)s is required."), what=name)
         try:
@@ -46,8 +50,7 @@ def create_case(session: Session, ctx: AuditContext, user: User, regimes: Mappin
             raise CaseError(N_("The %(what)s is too long (%(limit)s characters at most)."), what=name, limit=longest)
     if not re.fullmatch(PATIENT_REF_PATTERN, facts.patient_ref.strip()):
         raise CaseError(N_("The patient reference must be a pseudonymous code such as PT-7Q4X, never a name."))
-    if not is_valid_zone(facts.site_timezone):
-        raise CaseError(N_("Unknown time zone '%(zone)s'."), zone=facts.site_timezone)
+    site = _site(session, ctx, user, facts)
     if facts.physician_id is not None:
         physician = session.get(User, facts.physician_id)
         if physician is None or not physician.active or not physician.has_role(PHYSICIAN):
@@ -57,7 +60,7 @@ def create_case(session: Session, ctx: AuditContext, user: User, regimes: Mappin
         reference=f"CASE-{now.year}-{next_in_sequence(session, 'case', now.year):04d}",
         regime_key=regime.key, jurisdiction=regime.jurisdiction,
         product=facts.product.strip(), lot=facts.lot.strip(), patient_ref=facts.patient_ref.strip(),
-        treating_site=facts.treating_site.strip(), site_timezone=facts.site_timezone, physician_id=facts.physician_id,
+        site_id=site.id, opened_site_name=site.name, opened_site_timezone=site.timezone, physician_id=facts.physician_id,
         status=cm.OPEN, created_by=user.id, created_at=now,
     )
     session.add(case)
@@ -70,10 +73,34 @@ def create_case(session: Session, ctx: AuditContext, user: User, regimes: Mappin
         name: {"old": None, "new": value} for name, value in {
             "reference": case.reference, "regime": regime.key, "jurisdiction": regime.jurisdiction,
             "product": case.product, "lot": case.lot, "patient_ref": case.patient_ref,
-            "treating_site": case.treating_site, "site_timezone": case.site_timezone,
+            "site_id": site.id, "treating_site": site.name, "site_timezone": site.timezone,
             "physician_id": case.physician_id, "oos_detected": facts.oos_detected_at.isoformat(),
         }.items()})
     return case
+
+
+def _site(session: Session, ctx: AuditContext, user: User, facts: CaseFacts) -> Site:
+    """The case's site: the record named by id, else the one of that name (registered if there is none)."""
+    if facts.site_id is not None:
+        site = session.get(Site, facts.site_id)
+        if site is None:
+            raise CaseError(N_("Choose the treating site from the list of sites."))
+        return site
+    name = facts.treating_site.strip()
+    if not name:
+        raise CaseError(N_("The %(what)s is required."), what="treating site")
+    site = site_by_name(session, name)
+    if site is not None:
+        if facts.site_timezone and facts.site_timezone != site.timezone:
+            raise CaseError(N_("The site %(site)s keeps its times in %(zone)s."), site=site.name, zone=site.timezone)
+        return site
+    if not is_valid_zone(facts.site_timezone):
+        raise CaseError(N_("Unknown time zone '%(zone)s'."), zone=facts.site_timezone)
+    try:
+        return register_site(session, ctx, user, name, facts.site_timezone,
+                             country_of_zone(facts.site_timezone) or "ZZ", reason="named when a case was opened")
+    except SiteError as exc:
+        raise CaseError(exc.message, **exc.params) from None
 
 
 def record_date(session: Session, ctx: AuditContext, user: User, case: cm.Case, key: str, value: datetime,

@@ -23,6 +23,7 @@ from edms.signatures.models import Signature
 from edms.timeutil import isoformat_utc, require_aware
 from edms.users.models import User
 from edms.users.usernames import normalise_username
+from edms.workflow.visibility import visible_documents
 
 PAGE_SIZE = 50
 MAX_PAGE = 200
@@ -199,10 +200,14 @@ def _activity(signed: list, query: SearchQuery):
     return or_(signature, version)
 
 
-def search(session: Session, query: SearchQuery, *, before: int | None = None, limit: int = PAGE_SIZE) -> Results:
-    """One page of matching documents, newest first; `before` is the `next_before` of the previous page."""
+def search(session: Session, query: SearchQuery, *, before: int | None = None, limit: int = PAGE_SIZE,
+           reader: User | None = None) -> Results:
+    """One page of matching documents, newest first; `before` is the `next_before` of the previous page. Only
+    the records of the cases `reader` may see (edms.workflow.visibility), when a reader is named."""
     limit = max(1, min(limit, MAX_PAGE))
     statement = select(dm.Document).where(*conditions(session, query))
+    if reader is not None:
+        statement = statement.where(visible_documents(reader))
     if before is not None:
         statement = statement.where(dm.Document.id < before)
     documents = list(session.scalars(statement.order_by(dm.Document.id.desc()).limit(limit + 1)))

@@ -17,6 +17,8 @@ from edms.cases.facts import CASE_OPENERS, CaseFacts
 from edms.cases.queries import case_documents, case_status
 from edms.cases.regimes import CASE_DATES
 from edms.errors import N_
+from edms.sites.models import Site
+from edms.sites.queries import all_sites
 from edms.timeutil import parse_local, utc_now, zone_names
 from edms.users.models import User
 from edms.users.roles import CONTENT_ROLES, PHYSICIAN, QA, REGULATORY
@@ -25,6 +27,7 @@ from edms.web.case_picture_svg import flow_svg, timeline_svg
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services
+from edms.workflow.visibility import visible_cases
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -43,7 +46,7 @@ def _case_or_404(case_id: int) -> cm.Case:
 @bp.get("/")
 @login_required
 def index():
-    query = select(cm.Case).order_by(cm.Case.id.desc())
+    query = select(cm.Case).where(visible_cases(current_user.user)).order_by(cm.Case.id.desc())
     if request.args.get("jurisdiction"):
         query = query.where(cm.Case.jurisdiction == request.args["jurisdiction"])
     if request.args.get("lot"):
@@ -62,8 +65,13 @@ def create():
     physicians = [u for u in db().scalars(select(User).where(User.active.is_(True)).order_by(User.printed_name))
                   if u.has_role(PHYSICIAN)]
     values = request.form if request.method == "POST" else {}
+    sites = all_sites(db())
     if request.method == "POST" and form.validate_on_submit():
-        zone = request.form.get("site_timezone", "UTC")
+        site_id = request.form.get("site_id", type=db_int)
+        site = db().get(Site, site_id) if site_id is not None else None
+        # The site's zone reads the detection time; a form naming the site only by its name and zone is
+        # still read (scripts written before sites were records).
+        zone = site.timezone if site is not None else request.form.get("site_timezone", "UTC")
         detected = parse_local(request.form.get("oos_detected_at", ""), zone) if zone in zone_names() else None
         physician = request.form.get("physician_id", type=db_int)
         if detected is None:
@@ -73,7 +81,8 @@ def create():
                 case = cases.open_case(services(), db(), audit_context(), current_user.user, CaseFacts(
                     regime_key=request.form.get("regime_key", ""), product=request.form.get("product", ""),
                     lot=request.form.get("lot", ""), patient_ref=request.form.get("patient_ref", ""),
-                    treating_site=request.form.get("treating_site", ""), site_timezone=zone,
+                    site_id=site_id, treating_site=request.form.get("treating_site", ""),
+                    site_timezone=request.form.get("site_timezone", ""),
                     physician_id=physician, oos_detected_at=detected))
             except CaseError as exc:
                 flash(translate_error(exc), "error")
@@ -81,7 +90,7 @@ def create():
                 flash(_("Case %(reference)s opened.", reference=case.reference), "success")
                 return redirect(url_for("cases.detail", case_id=case.id))
     return render_template("cases/new.html", form=form, regimes=services().regimes, physicians=physicians,
-                           zones=zone_names(), values=values, language=_language())
+                           sites=sites, values=values, language=_language())
 
 
 @bp.get("/<int:case_id>")

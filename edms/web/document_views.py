@@ -24,6 +24,7 @@ from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.requirement_forms import flash_warnings, prefill, record_form, warn
 from edms.web.runtime import audit_context, db, services
+from edms.workflow.visibility import can_see_case, visible_documents
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
@@ -80,7 +81,7 @@ def document_helpers():
 @bp.get("/")
 @login_required
 def index():
-    query = select(m.Document).order_by(m.Document.id.desc())
+    query = select(m.Document).where(visible_documents(current_user.user)).order_by(m.Document.id.desc())
     type_key = request.args.get("type")
     status = request.args.get("status")
     if type_key:
@@ -133,7 +134,7 @@ def _case_from_request():
     if case_id is None:
         return None
     case = db().get(Case, case_id)
-    if case is None:
+    if case is None or not can_see_case(db(), current_user.user, case):
         abort(404)
     return case
 

@@ -6,7 +6,9 @@ import logging
 from flask import jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
+
+from edms.cases.errors import CaseOutOfScope
 
 log = logging.getLogger("edms")
 
@@ -55,7 +57,13 @@ def handle_unexpected(error: Exception):
         return "500 Internal Server Error: nothing was saved; the error has been logged.", 500, {"Content-Type": "text/plain"}
 
 
+def handle_out_of_scope(error: CaseOutOfScope):
+    """A case the person may not see does not exist for them (edms.workflow.visibility)."""
+    return handle_http_error(NotFound())
+
+
 def register(app) -> None:
+    app.register_error_handler(CaseOutOfScope, handle_out_of_scope)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import request, session
+from flask import g, request, session
 from flask_babel import get_locale, gettext
 from flask_login import current_user
 
@@ -36,7 +36,13 @@ def translate_error(error: UserError | FieldError) -> str:
 
 
 def local_time(value: datetime | None, zone: str | None = None) -> str:
-    """A stored UTC time shown in the viewer's zone, always with the zone's name and offset."""
-    if zone is None:
-        zone = current_user.timezone if current_user and current_user.is_authenticated else "UTC"
-    return format_in_zone(value, zone)
+    """A stored UTC time, always with the zone's name and offset: in `zone` when given; on the page of a case
+    or of one of its records in the zone of the case's site (edms.web.scope), the viewer's own beside it when
+    it differs; elsewhere in the viewer's zone."""
+    viewer = current_user.timezone if current_user and current_user.is_authenticated else "UTC"
+    if zone is not None:
+        return format_in_zone(value, zone)
+    site = g.get("record_zone")
+    if value is None or not site or site == viewer:
+        return format_in_zone(value, site or viewer)
+    return gettext("%(time)s (your time: %(local)s)", time=format_in_zone(value, site), local=format_in_zone(value, viewer))

@@ -65,7 +65,7 @@ def search_page():
     except SearchError as exc:
         error, query = translate_error(exc), None
     if query is not None and not query.empty:
-        results = search(db(), query, before=query_int("before"))
+        results = search(db(), query, before=query_int("before"), reader=current_user.user)
     return render_template("inspection/search.html", params=params, error=error, results=results,
                            statuses=dm.VERSION_STATUSES, meanings=SIGNATURE_MEANINGS, language=_language())
 

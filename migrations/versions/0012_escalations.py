@@ -1,7 +1,7 @@
 """Escalations of overdue tasks: one row per task and level, so `edms escalate` tells people once per level.
 
 Revision ID: 0012_escalations
-Revises: 0009_sealed_totp_secrets
+Revises: 0010_sites
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from edms.audit.immutability import protect_statements, unprotect_statements
 from edms.db import UTCDateTime
 
 revision = "0012_escalations"
-down_revision = "0009_sealed_totp_secrets"
+down_revision = "0010_sites"
 branch_labels = None
 depends_on = None
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from edms.cases.models import Case
 from tests.browser.conftest import browser_sign_in
 from tests.conftest import PASSWORD
+from tests.support.sites import make_site
 
 pytestmark = pytest.mark.browser
 
@@ -40,8 +41,7 @@ def fill_case_form(page, *, patient_ref: str, detected: datetime) -> None:
     page.fill("#product", "Autologous anti-CD19 CAR-T (axicabtagene-like)")
     page.fill("#lot", LOT)
     page.fill("#patient_ref", patient_ref)
-    page.fill("#treating_site", "Charité – Universitätsmedizin Berlin")
-    page.select_option("#site_timezone", "Europe/Berlin")
+    page.select_option("#site_id", label="Charité – Universitätsmedizin Berlin (DE, Europe/Berlin)")
     page.select_option("#physician_id", label="Dr. med. Lukas Weber")
     page.fill("#oos_detected_at", local_input(detected))
 
@@ -66,6 +66,7 @@ def test_qa_opens_an_eu_case_sees_the_checklist_corrects_a_date_answers_the_ques
         app, page, people):
     people.make("akiko.tanaka", "qa", printed_name="Akiko Tanaka")
     people.make("lukas.weber", "physician", printed_name="Dr. med. Lukas Weber", timezone="Europe/Berlin")
+    make_site(app, "Charité – Universitätsmedizin Berlin", "Europe/Berlin", "DE", ("lukas.weber",))
     now = datetime.now(BERLIN).replace(second=0, microsecond=0)
     detected = now - timedelta(days=1, hours=3)
 

@@ -18,6 +18,7 @@ from tests.browser.conftest import browser_sign_in, choose_language
 from tests.conftest import PASSWORD
 from tests.support.documents import realistic_values
 from tests.support.people import acting
+from tests.support.sites import make_site
 
 pytestmark = pytest.mark.browser
 
@@ -50,6 +51,7 @@ def test_a_case_on_the_us_protocol_route_has_no_30_day_wait_and_shows_each_recor
     people.make("naoko.ito", "regulatory", printed_name="Naoko Ito", timezone="America/Chicago")
     people.make("kenji.sato", "author", printed_name="Kenji Sato")
     people.make("emily.chen", "physician", printed_name="Emily Chen, MD", timezone="America/Chicago")
+    make_site(app, "MD Anderson Cancer Center, Houston", "America/Chicago", "US", ("emily.chen",))
     now = datetime.now(CHICAGO).replace(second=0, microsecond=0)
 
     browser_sign_in(page, "naoko.ito", PASSWORD)
@@ -65,8 +67,7 @@ def test_a_case_on_the_us_protocol_route_has_no_30_day_wait_and_shows_each_recor
     page.fill("#product", "Autologous anti-BCMA CAR-T (ciltacabtagene-like), marketed")
     page.fill("#lot", LOT)
     page.fill("#patient_ref", "PT-US3301")
-    page.fill("#treating_site", "MD Anderson Cancer Center, Houston")
-    page.select_option("#site_timezone", "America/Chicago")
+    page.select_option("#site_id", label="MD Anderson Cancer Center, Houston (US, America/Chicago)")
     page.select_option("#physician_id", label="Emily Chen, MD")
     page.fill("#oos_detected_at", local_input(now - timedelta(days=2)))
     page.click("#open-case")

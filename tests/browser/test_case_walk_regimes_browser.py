@@ -105,21 +105,24 @@ def open_record(walk: Walk, type_key: str, number: str | None = None):
 
 
 def wrong_physician_is_refused(walk: Walk, username: str, type_key: str, step: str, physician: str) -> None:
-    """Another physician than the case's: nothing of this case in their inbox; the record's page and its signing
-    page say that only the named physician (or their delegate) may sign, and offer no way to sign."""
+    """Another physician than the case's, of another site: nothing of this case in their inbox or case list,
+    and the case, the record and its signing page do not exist for them (404), so nothing offers to sign.
+    (Before sites were records they could open the record and were told only `physician` may sign `step`.)"""
     page = walk.page
+    walk.sign_in(physician)
+    record = re.sub(r"(/documents/\d+).*$", r"\1", open_record(walk, type_key).url)
+    walk.sign_out()
     walk.sign_in(username)
     page.click("#nav-tasks")
     page.wait_for_url(re.compile(r"/tasks/$"))
     expect(page.locator("#tasks-table tr.task").filter(
         has=page.locator(f"a[href='/cases/{walk.case_id}']"))).to_have_count(0)
-    open_record(walk, type_key)
-    refusal = f"Only {PRINTED[physician]}, or someone they delegated to, may sign the step {step}."
-    expect(page.locator("#signing-refusal")).to_have_text(refusal)
-    expect(page.locator("#sign-version")).to_have_count(0)
-    page.goto(re.sub(r"(/documents/\d+).*$", r"\1/versions/1/sign", page.url))
-    expect(page.locator("#signing-refused")).to_have_text(refusal)
-    expect(page.locator("#confirm-signature")).to_have_count(0)
+    page.click("#nav-cases")
+    expect(page.locator(f"#cases-table a[href='/cases/{walk.case_id}']")).to_have_count(0)
+    for path in (f"/cases/{walk.case_id}", record, f"{record}/versions/1/sign"):
+        response = page.goto(path)
+        assert response is not None and response.status == 404, (path, step)
+        expect(page.locator("#sign-version, #confirm-signature")).to_have_count(0)
     walk.sign_out()
 
 

@@ -161,12 +161,13 @@ class DemoCaseOverApi:
 
 
 def wrong_people_are_refused_on_a_physician_record(demo: DemoCaseOverApi, document: dict) -> None:
-    """QA cannot sign a physician's step, nor can another physician than the case's; the inspector writes nothing."""
+    """QA cannot sign a physician's step, nor can another physician than the case's (a physician of another
+    site: for them the case's records do not exist); the inspector writes nothing."""
     first = demo.types[document["type"]]["steps"][0]["name"]
     error = demo.refused(document, first, QA, 403, "Only holders of the role")
     assert error["code"] == "forbidden"
     other = next(name for name in PHYSICIANS if name != demo.physician)
-    demo.refused(document, first, other, 403, "delegated")
+    demo.refused(document, first, other, 404, "No such case or record")
     inspector = demo.sign(document, first, INSPECTOR)
     assert inspector.status_code == 403 and "read-only" in inspector.json["error"]["message"]
 
@@ -373,3 +374,17 @@ def test_a_record_is_filed_in_its_case_over_the_api(demo_data, client):
     unknown = demo.api[AUTHOR].post("/documents", json={"type": "deviation_report", "title": "Deviation",
                                                         "values": values, "case_id": 999999})
     assert unknown.status_code in (400, 404)
+
+
+def test_the_demo_cases_name_real_sites_whose_physicians_see_only_their_own_cases(demo_data, client):
+    sites = {site["name"]: site for site in Api(client, QA, DEMO_PASSWORD).get("/sites").json["items"]}
+    assert {(s["name"], s["timezone"], s["country"]) for s in sites.values()} >= {
+        ("Osaka University Hospital", "Asia/Tokyo", "JP"), ("Charité – Universitätsmedizin Berlin", "Europe/Berlin", "DE"),
+        ("MD Anderson Cancer Center, Houston", "America/Chicago", "US"),
+        ("Memorial Sloan Kettering Cancer Center, New York", "America/New_York", "US")}
+    assert [m["username"] for m in sites["Charité – Universitätsmedizin Berlin"]["members"]] == ["lukas.weber"]
+    seen = {name: sorted(case["lot"] for case in Api(client, name, DEMO_PASSWORD).get("/cases").json["items"])
+            for name in PHYSICIANS}
+    assert seen == {"yuki.mori": ["J2026-0088", "L2026-0412"], "emily.chen": ["U2026-0311"],
+                    "lukas.weber": ["E2026-0107"]}
+    assert len(Api(client, QA, DEMO_PASSWORD).get("/cases").json["items"]) == len(DEMO_LOTS)

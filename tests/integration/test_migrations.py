@@ -71,3 +71,45 @@ def test_the_migration_seals_every_stored_totp_secret_under_the_server_key(datab
     with engine.begin() as connection, pytest.raises(Exception, match="only the key wrapping"):
         connection.execute(text("UPDATE totp_enrolments SET secret_base32 = 'x'"))  # the guard is back
     engine.dispose()
+
+
+@pytest.mark.req("ERES-authenticity")
+def test_0010_makes_a_site_record_of_every_cases_free_text_site_and_keeps_what_the_case_was_opened_with(database_url):
+    from alembic import command
+
+    from edms.migrate import alembic_config
+    from edms.timeutil import utc_now
+
+    engine = make_engine(database_url)
+    command.downgrade(alembic_config(engine), "0009_sealed_totp_secrets")
+    users = Base.metadata.tables["users"]
+    with engine.begin() as connection:
+        qa = connection.execute(users.insert().values(
+            username="akiko.tanaka", printed_name="Akiko Tanaka", title="", email="", timezone="Asia/Tokyo",
+            language="en", active=True, created_at=utc_now(), must_change_password=False, failed_logins=0,
+            session_epoch=0)).inserted_primary_key[0]
+        for number, (site, zone, jurisdiction) in enumerate((
+                ("Osaka University Hospital", "Asia/Tokyo", "JP"), ("Osaka University Hospital", "Asia/Tokyo", "JP"),
+                ("Charité Berlin", "Europe/Berlin", "EU"), ("Charité Berlin", "Europe/Paris", "EU"),
+                ("MD Anderson Cancer Center", "America/Chicago", "US")), start=1):
+            connection.execute(text(
+                "INSERT INTO cases (reference, regime_key, jurisdiction, product, lot, patient_ref, treating_site, "
+                "site_timezone, status, created_by, created_at) VALUES (:ref, 'jp_current', :j, 'CAR-T', :lot, "
+                "'PT-7Q4X', :site, :zone, 'open', :qa, :at)"),
+                {"ref": f"CASE-2026-{number:04d}", "j": jurisdiction, "lot": f"L-{number}", "site": site, "zone": zone,
+                 "qa": qa, "at": utc_now().replace(tzinfo=None)})
+    upgrade(engine)
+    with engine.connect() as connection:
+        sites = {row.id: (row.name, row.timezone, row.country) for row in connection.execute(
+            text("SELECT id, name, timezone, country FROM sites"))}
+        cases = connection.execute(text(
+            "SELECT reference, site_id, treating_site, site_timezone FROM cases ORDER BY reference")).all()
+    assert sorted(sites.values()) == [
+        ("Charité Berlin (Europe/Berlin)", "Europe/Berlin", "DE"), ("Charité Berlin (Europe/Paris)", "Europe/Paris", "FR"),
+        ("MD Anderson Cancer Center", "America/Chicago", "US"), ("Osaka University Hospital", "Asia/Tokyo", "JP")]
+    assert [sites[case.site_id][1] for case in cases] == [case.site_timezone for case in cases]
+    assert cases[0].site_id == cases[1].site_id  # one site for the two Osaka cases
+    assert [case.treating_site for case in cases][2:4] == ["Charité Berlin", "Charité Berlin"]  # as opened
+    with engine.begin() as connection, pytest.raises(Exception, match="site"):
+        connection.execute(text("UPDATE cases SET site_id = NULL"))  # a case always names its site
+    engine.dispose()

@@ -3,7 +3,7 @@ administer (21 CFR 11.10(g), PIC/S PI 041 §9.5). Routes come from the app's URL
 import pytest
 from werkzeug.routing import IntegerConverter
 
-from tests.conftest import csrf_token, sign_in
+from tests.conftest import bearer, csrf_token, sign_in
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 CONTENT_BLUEPRINTS = ("documents.", "cases.", "tasks.")
@@ -82,3 +82,63 @@ def test_an_act_of_authority_needs_the_actors_password_again_and_a_wrong_one_cou
     assert changed == 0
     if password:  # an empty field is an incomplete form (a page refuses it before any check); a wrong one counts
         assert admin.failed_logins == 1 and len(failures) == 1 and "confirmation of" in failures[0]
+
+
+# Path arguments that name a case, a record of one or a signature on one (edms.web.scope): every route that
+# has one answers a physician of another site as if the case did not exist.
+CASE_ARGUMENTS = {"case_id", "document_id", "signature_id"}
+
+
+def _case_routes(app):
+    return sorted(((rule, method) for rule in app.url_map.iter_rules() if CASE_ARGUMENTS & set(rule.arguments)
+                   for method in rule.methods - {"HEAD", "OPTIONS"}), key=lambda item: (item[0].rule, item[1]))
+
+
+def _case_url(rule, signed_case):
+    values = {"case_id": signed_case.case_id, "document_id": signed_case.documents[0], "number": 1,
+              "attachment_id": 1, "signature_id": signed_case.signatures[0], "fmt": "pdf", "name": "manifest.json"}
+    return rule.build({name: values[name] for name in rule.arguments})[1]
+
+
+@pytest.mark.req("11.10(d)")
+@pytest.mark.req("11.10(g)")
+def test_a_physician_of_another_site_is_refused_every_page_and_api_route_of_the_case_and_nothing_changes(
+        app, client, people, signed_case):
+    from sqlalchemy import func, select
+
+    from edms.audit.models import AuditEvent
+    from edms.db import transaction
+    from edms.sites import operations as site_ops
+    from edms.users.models import User
+    from tests.support.people import acting
+    from tests.support.signed_case import SIGNERS, VERIFIER
+
+    people.make("lukas.weber", "physician", printed_name="Dr. med. Lukas Weber", timezone="Europe/Berlin")
+    with transaction(app.extensions["edms"].sessions) as session:
+        admin = session.scalar(select(User).where(User.username == VERIFIER[0]))
+        weber = session.scalar(select(User).where(User.username == "lukas.weber"))
+        site = site_ops.create_site(session, acting(admin), admin, "Charité Berlin", "Europe/Berlin", "DE")
+        site_ops.add_member(session, acting(admin), admin, site, weber, "Treats patients at this site")
+    headers = bearer(client, "lukas.weber")
+    sign_in(client, "lukas.weber")
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    routes = _case_routes(app)
+    assert len(routes) >= 40
+    with app.extensions["edms"].sessions() as session:
+        before = session.scalar(select(func.max(AuditEvent.seq)))
+    for rule, method in routes:
+        path = _case_url(rule, signed_case)
+        if rule.endpoint.startswith("api."):
+            response = client.open(path, method=method, headers=headers, json={"reason": "x", "password": "y"})
+            # a role the physician lacks is refused first (403); any other answer names nothing of the case
+            assert response.status_code in (403, 404), (rule.rule, method, response.status_code)
+        else:
+            response = client.open(path, method=method, data={"csrf_token": token, "reason": "x", "password": "y"})
+            assert response.status_code == 404, (rule.rule, method, response.status_code)
+    with app.extensions["edms"].sessions() as session:
+        assert session.scalar(select(func.max(AuditEvent.seq))) == before  # nothing was changed, nothing signed
+    # The physician named on the case opens the same pages.
+    client.post("/logout", data={"csrf_token": token})
+    sign_in(client, SIGNERS["physician"][0][0])
+    assert client.get(f"/cases/{signed_case.case_id}").status_code == 200
+    assert client.get(f"/documents/{signed_case.documents[0]}").status_code == 200

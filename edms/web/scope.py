@@ -1,0 +1,57 @@
+"""Every page and API route that names a case, a record or a signature in its path answers 404 to someone
+who may not see that case (edms.workflow.visibility, the one rule): checked here once, for the pages before
+the view runs and for the API once the token has named the caller, so no view can forget it."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import abort, g, request
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from edms.cases.zones import case_zone
+from edms.documents import models as dm
+from edms.signatures.models import Signature
+from edms.users.models import User
+from edms.web.runtime import db
+from edms.workflow.visibility import can_see_case, sees_every_case
+
+
+def case_named_by(session: Session, view_args: Mapping[str, Any]) -> tuple[bool, int | None]:
+    """(whether the path names something of a case, that case's id or None)."""
+    if "case_id" in view_args:
+        return True, view_args["case_id"]
+    if "document_id" in view_args:
+        return True, session.scalar(select(dm.Document.case_id).where(dm.Document.id == view_args["document_id"]))
+    if "signature_id" in view_args:
+        document_id = session.scalar(select(Signature.document_id).where(
+            Signature.signature_id == str(view_args["signature_id"])))
+        if document_id is None:
+            return False, None
+        return True, session.scalar(select(dm.Document.case_id).where(dm.Document.id == document_id))
+    return False, None
+
+
+def out_of_scope(session: Session, user: User, view_args: Mapping[str, Any] | None) -> bool:
+    """Whether the path names a case (or a record or signature of one) that `user` may not see."""
+    if not view_args or sees_every_case(user):
+        return False
+    names, case_id = case_named_by(session, view_args)
+    return names and case_id is not None and not can_see_case(session, user, case_id)
+
+
+def enforce_case_scope() -> None:
+    """Before every page: a case out of the person's scope does not exist for them. The page of a case or
+    of one of its records shows its times in the zone of the case's site (edms.web.i18n.local_time)."""
+    if request.blueprint == "api" or not current_user.is_authenticated or not request.view_args:
+        return None  # the API checks once the bearer token has named the caller (edms.api.blueprint)
+    session = db()
+    names, case_id = case_named_by(session, request.view_args)
+    if not names or case_id is None:
+        return None
+    if not can_see_case(session, current_user.user, case_id):
+        abort(404)
+    g.record_zone = case_zone(session, case_id)
+    return None
