@@ -226,6 +226,7 @@ def test_the_administrator_reads_the_assignments_and_changes_the_physician_over_
 def test_a_reactivated_account_keeps_its_old_certificate_revoked_and_signs_only_after_a_second_identity_check(
         signed_case, services, people):
     second_admin = people.make("sachiko.ono", "admin", printed_name="Sachiko Ono")
+    oos_id = _new_oos(services)  # submitted while Hiroshi Yamada can still sign its QA step
     with command(services.sessions) as session:
         admin, person = _user(session, "takeshi.ogawa"), _user(session, "hiroshi.yamada")
         old_serials = {c.serial_hex for c in session.scalars(select(SigningCredential)
@@ -246,7 +247,6 @@ def test_a_reactivated_account_keeps_its_old_certificate_revoked_and_signs_only_
     with command(services.sessions) as session:
         person = _user(session, "hiroshi.yamada")
         users.change_own_password(session, acting(person), services.settings.password, person, TEMPORARY, CHOSEN)
-    oos_id = _new_oos(services)
     _sign(services, "kenji.sato", oos_id)
     with pytest.raises(SigningRefused, match="identity"):
         _sign(services, "hiroshi.yamada", oos_id, password=CHOSEN)

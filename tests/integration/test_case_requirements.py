@@ -8,15 +8,19 @@ import pytest
 from sqlalchemy import select
 
 from edms.audit.models import AuditEvent
+from edms.db import transaction
 from edms.documents import models as dm
+from edms.users.models import User
 from tests.conftest import bearer, csrf_token, sign_in
 from tests.support.examples import VALUES
+from tests.support.people import make_ready
 
 LOT, PATIENT = "J2026-0088", "PT-JP4821"
 
 
-def _case(client, headers, regime: str) -> dict:
-    created = client.post("/api/v1/cases", headers=headers, json={
+def _case(client, team, regime: str) -> dict:
+    """QA opens the case and names Dr Ito its treating physician (so the case is his to write in)."""
+    created = client.post("/api/v1/cases", headers=team["akiko.tanaka"], json={"physician_id": team["physician_id"],
         "regime": regime, "product": "Autologous anti-CD19 CAR-T", "lot": LOT, "patient_ref": PATIENT,
         "treating_site": "Osaka University Hospital", "site_timezone": "Asia/Tokyo",
         "oos_detected_at": "2026-11-20T09:30:00+09:00"})
@@ -40,12 +44,23 @@ def _events(app, action: str) -> list[AuditEvent]:
         return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
 
 
+def _ready_to_sign(people, roles: dict[str, str]) -> None:
+    """An administrator checks the team's identity and training, so their records can be routed to them."""
+    admin = people.make("maria.garcia", "admin", printed_name="Maria Garcia")
+    with transaction(people.sessions) as session:
+        for username, role in roles.items():
+            person = session.scalar(select(User).where(User.username == username))
+            make_ready(session, session.get(User, admin.id), person, role, known_types=())
+
+
 @pytest.fixture
 def team(client, people, organisation_pki):
     people.make("akiko.tanaka", "qa", printed_name="Akiko Tanaka")
-    people.make("haruto.ito", "physician", printed_name="Haruto Ito")
+    physician = people.make("haruto.ito", "physician", printed_name="Haruto Ito")
     people.make("kenji.sato", "author", printed_name="Kenji Sato")
-    return {name: bearer(client, name) for name in ("akiko.tanaka", "haruto.ito", "kenji.sato")}
+    _ready_to_sign(people, {"akiko.tanaka": "qa", "haruto.ito": "physician"})
+    return {**{name: bearer(client, name) for name in ("akiko.tanaka", "haruto.ito", "kenji.sato")},
+            "physician_id": physician.id}
 
 
 # --- refused at submission ----------------------------------------------------------------------------
@@ -54,7 +69,7 @@ def team(client, people, organisation_pki):
 @pytest.mark.req("11.10(f)")
 def test_an_ethics_record_of_the_wrong_review_is_refused_at_submission_naming_field_and_value(app, client, team):
     """JP today: the IRB must have approved the trial protocol; a per-use review can never open the gate."""
-    case = _case(client, team["akiko.tanaka"], "jp_current")
+    case = _case(client, team, "jp_current")
     created = _create(client, team["haruto.ito"], "ethics_approval", _ethics(review_type="full_review"), case["id"])
     assert created.status_code == 201, created.json
     refused = client.post(f"/api/v1/documents/{created.json['id']}/submit", headers=team["haruto.ito"])
@@ -74,7 +89,7 @@ def test_an_ethics_record_of_the_wrong_review_is_refused_at_submission_naming_fi
 
 
 def test_the_corrected_record_is_submitted(client, team):
-    case = _case(client, team["akiko.tanaka"], "jp_current")
+    case = _case(client, team, "jp_current")
     created = _create(client, team["haruto.ito"], "ethics_approval", _ethics(review_type="full_review"), case["id"])
     document_id = created.json["id"]
     assert client.post(f"/api/v1/documents/{document_id}/submit", headers=team["haruto.ito"]).status_code == 400
@@ -87,7 +102,7 @@ def test_the_corrected_record_is_submitted(client, team):
 
 def test_a_decision_of_the_other_outcome_is_a_true_record_and_is_submitted(client, team):
     """A committee's refusal keeps the gate closed, but it must be recordable: outcomes are never refused."""
-    case = _case(client, team["akiko.tanaka"], "jp_current")
+    case = _case(client, team, "jp_current")
     created = _create(client, team["haruto.ito"], "ethics_approval",
                       _ethics(review_type="protocol_approval", decision="not_approved"), case["id"])
     assert client.post(f"/api/v1/documents/{created.json['id']}/submit", headers=team["haruto.ito"]).status_code == 200
@@ -102,7 +117,7 @@ def test_a_record_outside_any_case_is_submitted_as_before(client, team):
 
 
 def test_records_relied_on_accept_the_ethics_record_the_regime_requires_before_release(client, team):
-    case = _case(client, team["akiko.tanaka"], "jp_proposed")
+    case = _case(client, team, "jp_proposed")
     ethics = _create(client, team["haruto.ito"], "ethics_approval", _ethics(), case["id"]).json["number"]
     values = {**VALUES["qa_release"], "lot": LOT, "relies_on": [ethics]}
     in_case = _create(client, team["akiko.tanaka"], "qa_release", values, case["id"])
@@ -124,7 +139,7 @@ def _oos(**changes: object) -> dict[str, object]:
 
 @pytest.mark.req("11.10(e)")
 def test_a_record_written_outside_the_case_is_attached_with_a_reason_and_counted(app, client, team):
-    case = _case(client, team["akiko.tanaka"], "jp_current")
+    case = _case(client, team, "jp_current")
     before = {item["type"]: item for item in case["checklist"]}
     assert not any(d["type"] == "oos_notification" for d in case["documents"])
     oos = _create(client, team["kenji.sato"], "oos_notification", _oos()).json
@@ -147,11 +162,11 @@ def test_a_record_written_outside_the_case_is_attached_with_a_reason_and_counted
     ("no_reason", "A reason is required"),
 ])
 def test_attaching_refuses_what_does_not_belong_with_a_clear_message(app, client, team, setup, message):
-    case = _case(client, team["akiko.tanaka"], "jp_current")
+    case = _case(client, team, "jp_current")
     if setup == "other_lot":
         number = _create(client, team["kenji.sato"], "oos_notification", _oos(lot="J2026-0999")).json["number"]
     elif setup == "other_case":
-        other = _case(client, team["akiko.tanaka"], "jp_current")
+        other = _case(client, team, "jp_current")
         number = _create(client, team["kenji.sato"], "oos_notification", _oos(), other["id"]).json["number"]
     elif setup == "unused_type":  # the MAH's quality agreement is an EU record
         agreement = _create(client, team["akiko.tanaka"], "mah_agreement",
@@ -172,7 +187,7 @@ def test_attaching_refuses_what_does_not_belong_with_a_clear_message(app, client
 
 
 def test_the_attach_page_refuses_in_japanese_and_attaches(app, client, people, team):
-    case = _case(client, team["akiko.tanaka"], "jp_current")
+    case = _case(client, team, "jp_current")
     wrong = _create(client, team["kenji.sato"], "oos_notification", _oos(lot="J2026-0999")).json["number"]
     right = _create(client, team["kenji.sato"], "oos_notification", _oos()).json["number"]
     sign_in(client, "kenji.sato")
@@ -193,7 +208,7 @@ def test_the_attach_page_refuses_in_japanese_and_attaches(app, client, people, t
 
 
 def test_the_form_shows_the_requirement_fills_it_in_and_warns_at_entry(app, client, team):
-    case = _case(client, team["akiko.tanaka"], "jp_current")
+    case = _case(client, team, "jp_current")
     sign_in(client, "haruto.ito")
     page = client.get(f"/documents/new/ethics_approval?case={case['id']}").get_data(as_text=True)
     assert 'id="requirement-review_type"' in page
@@ -212,7 +227,7 @@ def test_the_form_shows_the_requirement_fills_it_in_and_warns_at_entry(app, clie
 
 
 def test_the_api_says_what_the_case_requires_of_a_record_before_it_is_written(client, team):
-    case = _case(client, team["akiko.tanaka"], "jp_proposed")
+    case = _case(client, team, "jp_proposed")
     answer = client.get(f"/api/v1/cases/{case['id']}/requirements/ethics_approval", headers=team["haruto.ito"])
     assert answer.status_code == 200, answer.json
     by_field = {item["field"]: item for item in answer.json["requirements"]}

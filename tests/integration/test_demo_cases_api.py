@@ -26,7 +26,8 @@ QA, SECOND_QA, REGULATORY, AUTHOR, INSPECTOR = "akiko.tanaka", "hiroshi.yamamoto
 PHYSICIANS = ("yuki.mori", "emily.chen", "lukas.weber")
 ROLE_PEOPLE = {"author": (AUTHOR,), "qa": (QA, SECOND_QA), "regulatory": (REGULATORY,)}
 WRITERS = {"author": AUTHOR, "qa": QA, "regulatory": REGULATORY}
-DEMO_LOTS = {"jp_current": "L2026-0412", "jp_proposed": "J2026-0088", "us": "U2026-0311", "eu": "E2026-0107"}
+DEMO_LOTS = {"jp_current": "L2026-0412", "jp_proposed": "J2026-0088", "us": "U2026-0311", "eu": "E2026-0107",
+             "us_emergency": "U2026-0344"}
 
 
 def build_demo(services) -> None:
@@ -385,6 +386,6 @@ def test_the_demo_cases_name_real_sites_whose_physicians_see_only_their_own_case
     assert [m["username"] for m in sites["Charité – Universitätsmedizin Berlin"]["members"]] == ["lukas.weber"]
     seen = {name: sorted(case["lot"] for case in Api(client, name, DEMO_PASSWORD).get("/cases").json["items"])
             for name in PHYSICIANS}
-    assert seen == {"yuki.mori": ["J2026-0088", "L2026-0412"], "emily.chen": ["U2026-0311"],
+    assert seen == {"yuki.mori": ["J2026-0088", "L2026-0412"], "emily.chen": ["U2026-0311", "U2026-0344"],
                     "lukas.weber": ["E2026-0107"]}
     assert len(Api(client, QA, DEMO_PASSWORD).get("/cases").json["items"]) == len(DEMO_LOTS)

@@ -96,7 +96,8 @@ def _case_routes(app):
 
 def _case_url(rule, signed_case):
     values = {"case_id": signed_case.case_id, "document_id": signed_case.documents[0], "number": 1,
-              "attachment_id": 1, "signature_id": signed_case.signatures[0], "fmt": "pdf", "name": "manifest.json"}
+              "attachment_id": 1, "signature_id": signed_case.signatures[0], "fmt": "pdf", "name": "manifest.json",
+              "type_key": "qa_release"}
     return rule.build({name: values[name] for name in rule.arguments})[1]
 
 
