@@ -54,7 +54,7 @@ def test_an_author_writes_submits_revises_and_compares_an_oos_notification_and_d
 
     page.click("#submit-document")
     expect(page.locator(".flash-success")).to_contain_text("frozen")
-    expect(page.locator("#version-status")).to_contain_text("in_review")
+    expect(page.locator("#version-status")).to_contain_text("In review")
     first_hash = page.locator("#content-hash").inner_text()
     expect(page.locator("#edit-draft")).to_have_count(0)
 
