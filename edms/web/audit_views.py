@@ -18,6 +18,7 @@ from edms.audit import reviews as review_ops
 from edms.audit.checkpoints import CheckpointError
 from edms.audit.export import EXPORT_FORMATS, csv_chunks, jsonl_chunks
 from edms.audit.integrity import Problem, read_snapshot
+from edms.audit.labels import OBJECT_LABELS
 from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.audit.search import AuditFilter, FilterError, field_changes, newest_first, parse_filter, stream
 from edms.inspection.labels import event_names
@@ -100,6 +101,7 @@ def events():
     labels = page_labels(event_names(db(), page.events) if page else None)
     return render_template(
         "audit/events.html", page=page, error=error, params=_filter_params(), actions=actions, labels=labels,
+        object_kinds=sorted(OBJECT_LABELS),
         field_changes=field_changes, show_value=show_value, can_verify=current_user.has_role(*VERIFIERS),
     )
 

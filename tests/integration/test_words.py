@@ -135,3 +135,16 @@ def test_a_case_reference_finds_the_cases_records_and_its_audit_events(app, sign
 
     history = inspector_client.get(f"/inspection/cases/{signed_case.case_id}").get_data(as_text=True)
     assert f"<h1>Case {reference} · Signed history</h1>" in history
+
+
+@pytest.mark.req("ERES-legibility")
+def test_the_api_finds_a_case_by_its_reference_too(app, client, signed_case, inspector):
+    with app.extensions["edms"].sessions() as session:
+        reference = session.get(Case, signed_case.case_id).reference
+    headers = {"Authorization": f"Bearer {token_for(client, inspector.username)}"}
+    found = client.get("/api/v1/search", query_string={"case": reference}, headers=headers)
+    assert found.status_code == 200
+    assert sorted(item["number"] for item in found.json["items"]) == sorted(signed_case.numbers.values())
+    events = client.get("/api/v1/audit", query_string={"case_id": reference, "limit": 500}, headers=headers)
+    assert events.status_code == 200 and events.json["items"]
+    assert {item["case_id"] for item in events.json["items"]} == {str(signed_case.case_id)}
