@@ -38,6 +38,7 @@ from edms.signatures.models import Signature
 from edms.users.models import User
 from edms.users.roles import ROLES
 from tests.conftest import csrf_token, sign_in
+from tests.support.documents import Api, realistic_values, title_for
 from tests.support.inspection import INSPECTOR, inspector  # noqa: F401
 
 # Machine formats and files, not pages: exempt from the walk.
@@ -136,6 +137,19 @@ def _urls(app, case) -> list[str]:
     return sorted(set(urls))
 
 
+def _record_in_review(app, client, case_id: int) -> int:
+    """One more OOS notification of the case, submitted and waiting for QA: so that tasks, the signing
+    ceremony and the steps still to sign are on the pages too, not only a finished history."""
+    doc_type = app.extensions["edms"].document_types["oos_notification"]
+    api = Api(client, "kenji.sato")
+    created = api.post("/documents", json={"type": doc_type.key, "title": title_for(doc_type), "case_id": case_id,
+                                           "values": realistic_values(doc_type)})
+    assert created.status_code == 201, created.json
+    submitted = api.post(f"/documents/{created.json['id']}/submit")
+    assert submitted.status_code == 200, submitted.json
+    return created.json["id"]
+
+
 def _case(app, signed_case) -> dict:
     with app.extensions["edms"].sessions() as session:
         rejection = session.scalar(select(Signature.signature_id).where(Signature.kind == "rejection"))
@@ -153,6 +167,7 @@ def _case(app, signed_case) -> dict:
 @pytest.mark.parametrize("language", ["en", "ja"])
 def test_no_page_shows_a_raw_key_to_any_role(app, client, signed_case, inspector, language):
     case = _case(app, signed_case)
+    case["documents"] = [*case["documents"], _record_in_review(app, client, signed_case.case_id)]
     with app.extensions["edms"].sessions() as session:
         compound, words = raw_keys(app, session)
     urls = _urls(app, case)
@@ -231,3 +246,12 @@ def test_no_rendition_or_inspection_report_shows_a_raw_key(app, client, signed_c
             found[where] = bad
     assert case["reference"] in report_html and case["reference"] in verify_md  # the case as people name it
     assert found == {}
+
+
+def test_the_rule_flags_keys_and_spares_ordinary_words_names_and_machine_text():
+    compound, words = {"in_review", "car_expression", "signature.signed", "qa_review"}, {"approved", "qa", "viability"}
+    parts = page_text('<p>Status: in_review</p><td>approved</td><td>Approved</td><p>approved by QA</p>'
+                      '<p>kenji.sato signed content.json</p><p>Signed (signature.signed).</p>'
+                      '<option value="car_expression">CAR expression</option>'
+                      '<pre class="manifest">{"step":"qa_review"}</pre><pre class="notification-body">qa_review</pre>')
+    assert offences(parts, compound, words) == {"in_review", "approved", "signature.signed", "qa_review"}
