@@ -14,12 +14,14 @@ from edms.audit.models import AuditEvent
 from edms.cases.models import Case
 from edms.db import transaction
 from edms.notifications.models import Notification
-from edms.notifications.outbox import enqueue
+from edms.notifications.outbox import deliver_pending, enqueue
+from edms.timeutil import utc_now
 from edms.users.models import User
 from edms.wording import both
 from tests.conftest import csrf_token, sign_in
 from tests.integration.test_api import token_for
 from tests.support.inspection import inspector, inspector_client  # noqa: F401
+from tests.support.mail import MailServer
 
 SERVICE = AuditContext.system("document service")
 
@@ -148,3 +150,25 @@ def test_the_api_finds_a_case_by_its_reference_too(app, client, signed_case, ins
     events = client.get("/api/v1/audit", query_string={"case_id": reference, "limit": 500}, headers=headers)
     assert events.status_code == 200 and events.json["items"]
     assert {item["case_id"] for item in events.json["items"]} == {str(signed_case.case_id)}
+
+
+@pytest.mark.req("ERES-legibility")
+def test_the_e_mail_of_a_notification_is_in_the_recipients_language(app, people):
+    reader = people.make("akiko.tanaka", "qa", printed_name="Akiko Tanaka")
+    sessions = app.extensions["edms"].sessions
+    with transaction(sessions) as session:
+        session.get(User, reader.id).language = "ja"
+    record = both("%(number)s version %(version)s (%(title)s)", number="OOS-2026-0001", version=1, title="OOS")
+    with MailServer() as relay:
+        smtp = relay.settings()
+        with transaction(sessions) as session:
+            enqueue(session, SERVICE, [session.get(User, reader.id)], kind="rejected", smtp=smtp,
+                    subject=both("%(record)s was refused.", record=record),
+                    body=both("%(record)s was refused with this reason:\n\n%(reason)s\n\n"
+                              "Revise it as a new version and submit it again.",
+                              record=record, reason="Viability data of comparable lots missing."))
+        report = deliver_pending(sessions, AuditContext.system("edms outbox deliver"), smtp, utc_now())
+    assert report.sent == 1
+    mail = relay.received[0].message
+    assert mail["Subject"] == "OOS-2026-0001 第1版（OOS）が差し戻されました。"
+    assert "新しい版として改訂し、再度提出してください。" in mail.get_content()
