@@ -10,10 +10,12 @@ from sqlalchemy import select
 
 from edms.application import access
 from edms.audit.models import AuditEvent
+from edms.inspection.labels import event_names
 from edms.timeutil import utc_now
 from edms.users.roles import CONTENT_ROLES
 from edms.web.forms import LanguageForm
 from edms.web.i18n import LANGUAGES
+from edms.web.labels import page_labels
 from edms.web.runtime import audit_context, db, services
 from edms.web.task_views import current_tasks
 
@@ -36,7 +38,7 @@ def home():
             .limit(50)
         ).all()
     tasks = current_tasks() if current_user.has_role(*CONTENT_ROLES) else None
-    return render_template("home.html", alerts=alerts, tasks=tasks)
+    return render_template("home.html", alerts=alerts, tasks=tasks, labels=page_labels(event_names(db(), alerts)))
 
 
 @bp.post("/language")
