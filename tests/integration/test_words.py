@@ -137,6 +137,8 @@ def test_a_case_reference_finds_the_cases_records_and_its_audit_events(app, sign
 
     history = inspector_client.get(f"/inspection/cases/{signed_case.case_id}").get_data(as_text=True)
     assert f"<h1>Case {reference} · Signed history</h1>" in history
+    record = inspector_client.get(f"/documents/{signed_case.documents[0]}").get_data(as_text=True)
+    assert f'id="document-case">{reference}</a>' in record
 
 
 @pytest.mark.req("ERES-legibility")
