@@ -4,7 +4,11 @@ or read."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import zipfile
 
 import pytest
 from sqlalchemy import select
@@ -174,3 +178,20 @@ def test_the_e_mail_of_a_notification_is_in_the_recipients_language(app, people)
     mail = relay.received[0].message
     assert mail["Subject"] == "OOS-2026-0001 第1版（OOS）が差し戻されました。"
     assert "新しい版として改訂し、再度提出してください。" in mail.get_content()
+
+
+def test_the_console_exports_a_case_named_by_its_reference(app, settings, signed_case, tmp_path):
+    with app.extensions["edms"].sessions() as session:
+        reference = session.get(Case, signed_case.case_id).reference
+    env = {**os.environ, "EDMS_ENV": "testing", "EDMS_DATABASE_URL": settings.database_url,
+           "EDMS_DATA_DIR": str(settings.data_dir)}
+    output = tmp_path / "case.zip"
+    console = subprocess.run([sys.executable, "-m", "edms.cli", "export", "--case", reference.lower(), "-o",
+                              str(output), "--language", "ja"], env=env, capture_output=True, text=True, timeout=300)
+    assert console.returncode == 0, console.stderr
+    with zipfile.ZipFile(output) as package:
+        verify_md = package.read(next(n for n in package.namelist() if n.endswith("VERIFY.md"))).decode()
+    assert f"Case {reference}" in verify_md
+    unknown = subprocess.run([sys.executable, "-m", "edms.cli", "export", "--case", "CASE-1999-0001", "-o",
+                              str(tmp_path / "none.zip")], env=env, capture_output=True, text=True, timeout=120)
+    assert unknown.returncode != 0 and "CASE-1999-0001" in unknown.stderr
