@@ -36,6 +36,7 @@ from edms.web import (
 from edms.web.bounds import IdConverter, refuse_nul_characters
 from edms.web.extensions import babel, csrf, limiter, login_manager
 from edms.web.i18n import LANGUAGES, local_time, select_locale
+from edms.web.labels import page_labels
 from edms.web.runtime import close_db, db, finish
 from edms.web.scope import enforce_case_scope
 from edms.web.session_user import SessionUser
@@ -147,4 +148,4 @@ def _register_hooks(app: Flask) -> None:
     def template_globals():
         return {"app_version": __version__, "languages": LANGUAGES, "role_labels": ROLE_LABELS,
                 "request_id": g.get("request_id"), "endpoint": request.endpoint,
-                "get_locale": get_locale}
+                "get_locale": get_locale, "labels": page_labels()}

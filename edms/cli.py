@@ -220,31 +220,38 @@ def restore(archive: str) -> None:
 
 @main.command("export")
 @click.option("--document", "document_id", type=int, help="Export this document (its id).")
-@click.option("--case", "case_id", type=int, help="Export every document of this case (its id).")
+@click.option("--case", "case_id", help="Export every document of this case (its reference, e.g. CASE-2026-0001, "
+                                        "or its id).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
               help="The ZIP file to write.")
 @click.option("--language", type=click.Choice(["en", "ja"]), default="en", show_default=True,
               help="Language of the renditions.")
 @click.option("--timezone", "zone", default="UTC", show_default=True, help="Time zone the renditions show times in.")
-def export(document_id: int | None, case_id: int | None, output: str, language: str, zone: str) -> None:
+def export(document_id: int | None, case_id: str | None, output: str, language: str, zone: str) -> None:
     """Write an inspection package that verifies offline (`edms-verify FILE.zip`)."""
     from pathlib import Path
 
     from edms.application import inspection
+    from edms.cases.references import find_case_id
     from edms.inspection.package import CASE, DOCUMENT, ExportError, Scope
     from edms.pki import PkiError
     from edms.signatures.errors import SigningFailed
     from edms.timeutil import is_valid_zone
 
-    if document_id is not None and case_id is None:
-        scope = Scope(DOCUMENT, document_id)
-    elif case_id is not None and document_id is None:
-        scope = Scope(CASE, case_id)
-    else:
-        raise click.UsageError("give exactly one of --document ID and --case ID")
+    if (document_id is None) == (case_id is None):
+        raise click.UsageError("give exactly one of --document ID and --case REFERENCE")
     if not is_valid_zone(zone):
         raise click.BadParameter(f"unknown time zone {zone!r}", param_hint="--timezone")
     services = _services(_settings())
+    if case_id is not None:
+        with services.sessions() as session:
+            found = find_case_id(session, case_id)
+        if found is None:
+            raise click.BadParameter(f"no case has the reference or id {case_id!r}", param_hint="--case")
+        scope = Scope(CASE, found)
+    else:
+        assert document_id is not None
+        scope = Scope(DOCUMENT, document_id)
     try:
         with open(output, "wb") as out, command(services.sessions) as session:
             exported = inspection.export(services, session, AuditContext.system("edms export (console)"), scope, out,

@@ -206,7 +206,9 @@ def create_demo_cases(services: Services, session: Session, password: str) -> li
             site_id=_site(session, demo.site).id, physician_id=_user(session, demo.physician).id,
             oos_detected_at=detected))
         regime = regimes[demo.regime]
-        plan = [("oos_notification", "kenji.sato", _oos_values(demo, detected), f"OOS {demo.test}, lot {demo.lot}")]
+        # The title names the failed test by its label, never its key ("OOS: CAR expression", not "car_expression").
+        failed = document_types["oos_notification"].field("test").choice_label(demo.test, "en")
+        plan = [("oos_notification", "kenji.sato", _oos_values(demo, detected), f"OOS: {failed}, lot {demo.lot}")]
         if any(item.type_key == "waivable_items_list" for item in regime.documents):
             plan.insert(0, ("waivable_items_list", "akiko.tanaka", _waivable_values(demo), "Waivable OOS items"))
         for type_key, author_name, values, title in plan:

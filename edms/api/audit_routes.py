@@ -13,6 +13,7 @@ from edms.users.queries import find_user
 from edms.users.roles import ADMIN, INSPECTOR, QA
 from edms.web.bounds import query_int
 from edms.web.errors import api_error
+from edms.web.labels import case_id_named
 from edms.web.runtime import audit_context, db, services, settings
 
 FILTERS = ("object_type", "object_id", "document_version", "case_id", "user", "actor_id", "action", "from", "to",
@@ -27,7 +28,8 @@ def _user_id(username: str) -> int | None:
 @bp.get("/audit")
 @operation(
     "Audit events in chain order (administrators, QA, inspectors). Filters as query parameters: object_type, "
-    "object_id, document_version, case_id, user (user name) or actor_id, action, from and to (a date, whole days "
+    "object_id, document_version, case_id (the case's number or its reference, e.g. CASE-2026-0001), "
+    "user (user name) or actor_id, action, from and to (a date, whole days "
     "in your time zone, or a date-time with offset; `to` dates are inclusive), seq_from, seq_to. Pages: pass "
     "`next_after` back as `after`; `limit` up to 500.",
     responses={"200": "OK: {items, next_after}", "400": "Invalid filter", "401": "No valid token",
@@ -37,7 +39,7 @@ def _user_id(username: str) -> int | None:
 @token_required(ADMIN, QA, INSPECTOR)
 def audit_events():
     try:
-        flt = parse_filter(request.args, g.api_user.timezone, _user_id)
+        flt = parse_filter(request.args, g.api_user.timezone, _user_id, case_id_named)
         after = query_int("after")
         limit = query_int("limit", 100, low=1, high=MAX_PAGE)
     except FilterError as exc:

@@ -20,6 +20,7 @@ def user_json(user) -> dict:
         "title": user.title,
         "roles": sorted(user.roles),
         "timezone": user.timezone,
+        "language": user.language,
         "active": user.active,
     }
 
@@ -78,3 +79,21 @@ def revoke():
 def me():
     return jsonify(user_json(g.api_user))
 
+
+
+@bp.put("/me/language")
+@operation(
+    "Set your own language (en or ja): the pages after sign-in, your notifications and their e-mails follow it. "
+    "Audited as user.language_changed.",
+    body={"type": "object", "required": ["language"], "properties": {"language": {"enum": ["en", "ja"]}}},
+    responses={"200": "The authenticated user, with the new language", "400": "Unknown language",
+               "401": "No valid token"},
+    schemas={"200": S.USER},
+)
+@token_required()
+def set_my_language():
+    language = json_body().get("language")
+    if language not in ("en", "ja"):
+        return api_error(400, "invalid_request", "Give 'language' as 'en' or 'ja'.", {"language": "en or ja"})
+    access.set_own_language(services(), db(), audit_context(), g.api_user, language)
+    return jsonify(user_json(g.api_user))

@@ -28,6 +28,7 @@ from edms.timeutil import isoformat_utc
 from edms.users.roles import INSPECTOR, QA, REGULATORY
 from edms.web.bounds import query_int
 from edms.web.errors import api_error
+from edms.web.labels import case_id_named
 from edms.web.runtime import audit_context, db, services
 
 READERS = (INSPECTOR, QA, REGULATORY)
@@ -50,7 +51,8 @@ def _hit_json(hit) -> dict:
 @bp.get("/search")
 @operation(
     "Find documents (inspectors, QA, regulatory affairs). Criteria, all optional and combined: number (prefix), "
-    f"type, case, {', '.join(CASE_FIELDS)} (exact field values), status, signer (user name or part of the printed "
+    "type, case (its reference, e.g. CASE-2026-0001, or its number), "
+    f"{', '.join(CASE_FIELDS)} (exact field values), status, signer (user name or part of the printed "
     "name), meaning, from and to (dates in your zone, or date-times with offset), q (text in title or fields). "
     "Newest first; pass `next_before` back as `before`; `limit` up to 200.",
     schemas=listing(S.SEARCH_HIT, "next_before"),
@@ -59,7 +61,7 @@ def _hit_json(hit) -> dict:
 @token_required(*READERS)
 def search_records():
     try:
-        query = parse_query(request.args, g.api_user.timezone)
+        query = parse_query(request.args, g.api_user.timezone, case_id_named)
     except SearchError as exc:
         return api_error(400, "invalid_query", str(exc))
     results = search(db(), query, before=query_int("before"), limit=query_int("limit", PAGE_SIZE, low=1, high=MAX_PAGE),

@@ -36,7 +36,7 @@ LOCALIZED = obj({"en": STRING, "ja": STRING})
 NULLABLE_LOCALIZED = nullable(LOCALIZED)
 
 USER = obj({"id": INTEGER, "username": STRING, "printed_name": STRING, "title": NULLABLE_STRING, "roles": STRINGS,
-            "timezone": STRING, "active": BOOLEAN})
+            "timezone": STRING, "language": {"enum": ["en", "ja"]}, "active": BOOLEAN})
 
 REVOKED = obj({"revoked": BOOLEAN})
 

@@ -79,6 +79,12 @@ def change_own_password(services: Services, session: Session, ctx: AuditContext,
         keys.rewrap(session, ctx, services.settings.password, user, current, new)
 
 
+def set_own_language(services: Services, session: Session, ctx: AuditContext, user: User, language: str) -> None:
+    """The person's language setting, which lasts across sign-ins (audited as user.language_changed)."""
+    with use_case(session):
+        ops.set_language(session, ctx, user, language)
+
+
 def access_expired(services: Services, session: Session, ctx: AuditContext, user: User) -> None:
     """The access period an administrator set is over: the session ends (21 CFR 11.10(d))."""
     with use_case(session):

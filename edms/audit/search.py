@@ -94,9 +94,16 @@ def _moment(value: str, zone: str, name: str, *, end_of_day: bool) -> datetime:
         ) from None
 
 
-def parse_filter(params: Mapping[str, str], zone: str, find_user_id: Callable[[str], int | None]) -> AuditFilter:
+def parse_filter(params: Mapping[str, str], zone: str, find_user_id: Callable[[str], int | None],
+                 find_case_id: Callable[[str], int | None] | None = None) -> AuditFilter:
     """The filter from query parameters. Dates are days in `zone` (the viewer's), stored times are UTC:
-    `from` is the start of its day, `to` the end of its day; date-times with an offset are taken as they are."""
+    `from` is the start of its day, `to` the end of its day; date-times with an offset are taken as they are.
+    A case is named by its number or, with `find_case_id`, by its reference (CASE-2026-0001); any other
+    value is matched as recorded."""
+    case_id = _text(params, "case_id")
+    if case_id is not None and not case_id.isdigit() and find_case_id is not None:
+        found = find_case_id(case_id)
+        case_id = str(found) if found is not None else case_id
     user = _text(params, "user")
     actor_id = _integer(params, "actor_id")
     if user is not None:
@@ -109,7 +116,7 @@ def parse_filter(params: Mapping[str, str], zone: str, find_user_id: Callable[[s
         object_type=_text(params, "object_type"),
         object_id=_text(params, "object_id"),
         document_version=_integer(params, "document_version"),
-        case_id=_text(params, "case_id"),
+        case_id=case_id,
         actor_id=actor_id,
         action=_text(params, "action"),
         since=_moment(since, zone, "from", end_of_day=False) if since else None,

@@ -60,9 +60,11 @@ from edms.documents import models as dm
 from edms.documents.blobstore import BlobStore
 from edms.documents.presentation import build_rendition
 from edms.documents.queries import version_content
+from edms.documents.statuses import status_label
 from edms.documents.types import DocumentType
 from edms.errors import N_, UserError
 from edms.inspection import report
+from edms.inspection.labels import Labels, object_names
 from edms.inspection.manifest import CRL_FILE, EVENTS_FILE, FORMAT, VERIFIER_FILE, seal
 from edms.inspection.renderer import Renderer
 from edms.inspection.timeline import Timeline, case_documents, document_timeline
@@ -86,6 +88,7 @@ from edms.signatures.keys import (
 from edms.signatures.models import Signature
 from edms.timeutil import utc_now
 from edms.verifier.bundle import zipapp_bytes
+from edms.wording import LANGUAGES
 
 log = logging.getLogger("edms")
 
@@ -188,6 +191,7 @@ class PackageContent:
     renditions: list[concurrent.futures.Future] = field(default_factory=list)  # (pdf, docx) per version, in order
     tree: dict | None = None  # the Merkle proofs of the events (edms.inspection.tree_proofs), when witnessed
     app_version: str = __version__
+    labels: Labels | None = None  # keys as people read them, in the package's language (cases by reference)
 
     @property
     def signatures(self) -> list[SignedItem]:
@@ -291,6 +295,9 @@ def _read(engine: Engine, env: ExportEnvironment, scope: Scope, ctx: AuditContex
             # Issued now, after every signature in the snapshot: it shows each was unrevoked when stamped.
             crl=build_crl(authority.ca_cert, authority.ca_key, revocations(session), now, now + CRL_VALIDITY),
         )
+        content.labels = Labels(language, env.document_types, env.regimes, object_names(session, [
+            ("case", scope.id if scope.kind == CASE else None), *(("case", d.case_id) for d in documents),
+            *(("user", event.actor_id) for event in content.events)]))
         content.tree = tree_proofs(session, env.settings.witness_path, [event.seq for event in content.events])
         content.renderer = Renderer(scratch, sum(len(document.versions) for document in documents))
         try:
@@ -337,6 +344,7 @@ def _record_texts(session: Session, documents: Sequence[dm.Document], types: Map
         [[document.number, document.title, *((v.title, v.content, v.reason) for v in document.versions),
           *(a.display_name for v in document.versions for a in v.all_attachments)] for document in documents],
         [manifest.decode("utf-8", "replace") for manifest in manifests],
+        [status_label(status, language) for status in dm.VERSION_STATUSES for language in LANGUAGES],
     ]
 
 

@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from edms.documents.renditions import find_pdf_fallback_font, find_pdf_font
 from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES
+from edms.inspection.labels import Labels
 from edms.inspection.manifest import VERIFIER_FILE
 from edms.resources import TEMPLATES_DIR
 from edms.timeutil import format_in_zone, isoformat_utc
@@ -59,9 +60,13 @@ def role_label(role: str, language: str) -> str:
     return label.text(language) if label else role
 
 
+def _labels(content: PackageContent) -> Labels:
+    return content.labels or Labels(content.language)
+
+
 def _title(content: PackageContent) -> str:
     if content.scope.kind == "case":
-        return f"Case {content.scope.id}"
+        return f"Case {_labels(content).case(content.scope.id)}"
     return content.documents[0].row.number if content.documents else content.scope.describe()
 
 
@@ -210,6 +215,7 @@ def report_html(content: PackageContent, verifier_sha256: str = "") -> str:
         utc=isoformat_utc, fingerprint=fingerprint, subject=subject,
         meaning_label=lambda signed: meaning_label(signed, content.language),
         role_label=lambda role: role_label(role, content.language), verifier_sha256=verifier_sha256,
+        labels=_labels(content),
     )
 
 
@@ -256,6 +262,7 @@ class _Pdf(FPDF):
 def report_pdf(content: PackageContent, verifier_sha256: str = "") -> bytes:
     zone = content.display_tz
     title = _title(content)
+    labels = _labels(content)
     pdf = _Pdf(title)
     pdf.set_title(f"Inspection package: {title}")
     pdf.set_creator("edms")
@@ -273,14 +280,14 @@ def report_pdf(content: PackageContent, verifier_sha256: str = "") -> bytes:
     for document in content.documents:
         row = document.row
         pdf.heading(f"{row.number} · {row.title}")
-        pdf.line_of(f"{document.doc_type.name.text(content.language)} · status {row.status}"
-                    + (f" · case {row.case_id}" if row.case_id is not None else ""))
+        pdf.line_of(f"{document.doc_type.name.text(content.language)} · status {labels.status(row.status)}"
+                    + (f" · case {labels.case(row.case_id)}" if row.case_id is not None else ""))
         if document.retention is not None:
             pdf.line_of(f"Retention: {document.retention.text.text(content.language)} "
                         f"({document.retention.rule.period.text(content.language)}; {document.retention.rule.source})")
         for version in document.versions:
             v = version.row
-            pdf.heading(f"Version {v.version} ({v.status})", size=11)
+            pdf.heading(f"Version {v.version} ({labels.status(v.status)})", size=11)
             pdf.line_of(f"Created {format_in_zone(v.created_at, zone)}"
                         + (f"; submitted {format_in_zone(v.frozen_at, zone)}" if v.frozen_at else "")
                         + (f"; reason: {v.reason}" if v.reason else ""))
@@ -295,7 +302,7 @@ def report_pdf(content: PackageContent, verifier_sha256: str = "") -> bytes:
                             colour=(0, 0, 0) if shown.verdict.ok else _RED)
         pdf.heading("History", size=11)
         for entry in document.timeline.entries:
-            what = entry.action + (f" v{entry.version}" if entry.version else "")
+            what = labels.action(entry.action) + (f" v{entry.version}" if entry.version else "")
             reason = f" — {entry.reason}" if entry.reason else ""
             pdf.line_of(f"{format_in_zone(entry.at, zone)} · seq {entry.seq or '—'} · {what} · {entry.actor}{reason}", size=8)
     pdf.heading("Audit trail and checkpoints")

@@ -8,7 +8,7 @@ field values of any version, ignoring case.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -79,15 +79,25 @@ def _day(value: str, zone: str, name: str, *, end: bool) -> datetime:
                           name=name) from None
 
 
-def parse_query(params: Mapping[str, str], zone: str) -> SearchQuery:
+def parse_query(params: Mapping[str, str], zone: str, find_case_id: Callable[[str], int | None] | None = None
+                ) -> SearchQuery:
+    """The criteria from query parameters. A case is named by its reference (CASE-2026-0001) or its number;
+    `find_case_id` (edms.cases.references) resolves a reference, without it only numbers are understood."""
     case = _text(params, "case")
-    if case is not None and not (case.isascii() and case.isdigit() and len(case) <= 18):
-        raise SearchError(N_("'%(name)s' must be a whole number."), name="case")
+    case_id = None
+    if case is not None:
+        if case.isascii() and case.isdigit() and len(case) <= 18:
+            case_id = int(case)
+        else:
+            case_id = find_case_id(case) if find_case_id is not None else None
+            if case_id is None:
+                raise SearchError(N_("'%(name)s': there is no case with the reference '%(reference)s'."), name="case",
+                                  reference=case)
     since, until = _text(params, "from"), _text(params, "to")
     return SearchQuery(
         number=_text(params, "number"),
         type_key=_text(params, "type"),
-        case_id=int(case) if case else None,
+        case_id=case_id,
         product=_text(params, "product"),
         lot=_text(params, "lot"),
         patient_ref=_text(params, "patient_ref"),

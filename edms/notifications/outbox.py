@@ -18,17 +18,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from edms.audit import AuditContext, record
 from edms.config import SmtpSettings
 from edms.db import transaction
+from edms.definitions import LocalizedText
 from edms.notifications.models import FAILED, KIND_LABELS, PENDING, RECORDED, SENT, SUBJECT_MAX, Notification
 from edms.notifications.smtp import ConnectionFailed, SmtpConnection, describe_error
 from edms.timeutil import utc_now
 from edms.users.models import User, UserRole
 
 DELIVERY_BATCH = 100
+# A message in both languages, written for each recipient in theirs; or one text for everyone.
+Wording = str | LocalizedText
 
 
-def enqueue(session: Session, ctx: AuditContext, recipients: Iterable[User], *, subject: str, body: str, kind: str,
-            smtp: SmtpSettings, document_id: int | None = None, case_id: int | None = None) -> list[Notification]:
+def enqueue(session: Session, ctx: AuditContext, recipients: Iterable[User], *, subject: Wording, body: Wording,
+            kind: str, smtp: SmtpSettings, document_id: int | None = None, case_id: int | None = None
+            ) -> list[Notification]:
     """One notification per active recipient (duplicates and deactivated or expired accounts skipped).
+
+    `subject` and `body` given in both languages (`edms.wording.both`) are written in each recipient's own
+    language (their setting); a plain string is sent as it is.
 
     Each row is "pending" when `smtp` is configured and the person has an e-mail address, "recorded"
     otherwise; each is audited as `notification.queued`. Nothing is committed: the caller's
@@ -36,8 +43,7 @@ def enqueue(session: Session, ctx: AuditContext, recipients: Iterable[User], *, 
     """
     if kind not in KIND_LABELS:
         raise ValueError(f"unknown notification kind {kind!r}: add it to KIND_LABELS in edms/notifications/models.py")
-    subject = _one_line(subject)
-    if not subject:
+    if not _one_line(str(subject)):
         raise ValueError("a notification needs a subject")
     now = utc_now()
     created, seen = [], set()
@@ -46,8 +52,10 @@ def enqueue(session: Session, ctx: AuditContext, recipients: Iterable[User], *, 
             continue
         seen.add(person.id)
         address = person.email.strip() or None
+        written = _one_line(_in_language(subject, person.language))
         notification = Notification(
-            recipient_id=person.id, recipient_email=address, subject=subject, body=body, kind=kind,
+            recipient_id=person.id, recipient_email=address, subject=written, body=_in_language(body, person.language),
+            kind=kind,
             document_id=document_id, case_id=case_id, created_at=now, attempts=0,
             status=PENDING if smtp.configured and address else RECORDED,
         )
@@ -56,7 +64,7 @@ def enqueue(session: Session, ctx: AuditContext, recipients: Iterable[User], *, 
         record(session, ctx, "notification.queued", "notification", notification.id, case_id=case_id, changes={
             "recipient": {"old": None, "new": person.username},
             "kind": {"old": None, "new": kind},
-            "subject": {"old": None, "new": subject},
+            "subject": {"old": None, "new": written},
             "status": {"old": None, "new": notification.status},
             "document_id": {"old": None, "new": document_id},
         })
@@ -64,7 +72,11 @@ def enqueue(session: Session, ctx: AuditContext, recipients: Iterable[User], *, 
     return created
 
 
-def notify_users_with_roles(session: Session, ctx: AuditContext, roles: Iterable[str], *, subject: str, body: str,
+def _in_language(text: Wording, language: str) -> str:
+    return text.text(language) if isinstance(text, LocalizedText) else text
+
+
+def notify_users_with_roles(session: Session, ctx: AuditContext, roles: Iterable[str], *, subject: Wording, body: Wording,
                             kind: str, smtp: SmtpSettings, document_id: int | None = None,
                             case_id: int | None = None, exclude_ids: Iterable[int] = ()) -> list[Notification]:
     """`enqueue` to every active person holding any of `roles`, except the accounts in `exclude_ids`."""

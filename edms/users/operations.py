@@ -105,6 +105,17 @@ def update_profile(session: Session, ctx: AuditContext, user: User, profile: Pro
         record(session, ctx, "user.updated", "user", user.id, changes=changes, reason=reason)
 
 
+def set_language(session: Session, ctx: AuditContext, user: User, language: str) -> None:
+    """A person's own choice of language: pages after sign-in, notifications and their e-mails follow it."""
+    if language not in LANGUAGES:
+        raise AccountError(N_("Unknown language '%(language)s'."), language=language)
+    if user.language == language:
+        return
+    before, user.language = user.language, language
+    record(session, ctx, "user.language_changed", "user", user.id,
+           changes={"language": {"old": before, "new": language}}, reason="chosen by the person")
+
+
 def set_roles(session: Session, ctx: AuditContext, user: User, roles: set[str], reason: str) -> None:
     _require_reason(reason)
     try:

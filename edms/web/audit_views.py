@@ -18,8 +18,10 @@ from edms.audit import reviews as review_ops
 from edms.audit.checkpoints import CheckpointError
 from edms.audit.export import EXPORT_FORMATS, csv_chunks, jsonl_chunks
 from edms.audit.integrity import Problem, read_snapshot
+from edms.audit.labels import OBJECT_LABELS
 from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.audit.search import AuditFilter, FilterError, field_changes, newest_first, parse_filter, stream
+from edms.inspection.labels import event_names
 from edms.pki import PkiError, trust_anchors
 from edms.timeutil import utc_now
 from edms.users.queries import find_user
@@ -27,6 +29,7 @@ from edms.users.roles import ADMIN, INSPECTOR, QA
 from edms.web.bounds import query_int
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
+from edms.web.labels import case_id_named, page_labels
 from edms.web.runtime import audit_context, db, services, settings
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -56,7 +59,7 @@ def _user_id(username: str) -> int | None:
 
 
 def _filter() -> AuditFilter:
-    return parse_filter(request.args, current_user.timezone, _user_id)
+    return parse_filter(request.args, current_user.timezone, _user_id, case_id_named)
 
 
 def _filter_params() -> dict[str, str]:
@@ -95,8 +98,10 @@ def events():
         error, flt = translate_error(exc), None
     page = newest_first(db(), flt, before=_int_arg("before"), after=_int_arg("after"), limit=PAGE_SIZE) if flt else None
     actions = db().scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()
+    labels = page_labels(event_names(db(), page.events) if page else None)
     return render_template(
-        "audit/events.html", page=page, error=error, params=_filter_params(), actions=actions,
+        "audit/events.html", page=page, error=error, params=_filter_params(), actions=actions, labels=labels,
+        object_kinds=sorted(OBJECT_LABELS),
         field_changes=field_changes, show_value=show_value, can_verify=current_user.has_role(*VERIFIERS),
     )
 

@@ -42,15 +42,17 @@ def login():
             return render_template("auth/login.html", form=form, throttled=THROTTLED), 429
         result = access.sign_in(services(), db(), audit_context(), form.username.data, form.password.data)
         if result.ok:
-            lang = session.get("lang")
+            # A language picked on the sign-in page is the person's choice: it becomes their setting (audited);
+            # otherwise the pages follow the setting they already have.
+            picked = session.get("lang") if session.get("lang_picked") else None
             session.clear()  # no state carried over from before sign-in (session fixation)
             login_user(SessionUser(result.user))
             # A fresh id per signed-in session: the signing ceremony asks for both components once per session.
             session["sid"] = secrets.token_hex(16)
             session["epoch"] = result.user.session_epoch  # the session ends when the account's epoch moves on
             session["last_seen"] = datetime.now(UTC).timestamp()
-            if lang:
-                session["lang"] = lang
+            if picked and picked != result.user.language:
+                access.set_own_language(services(), db(), audit_context(), result.user, picked)
             return redirect(_safe_next(request.args.get("next")))
         throttle.failed(form.username.data)
         flash(_(result.message), "error")
@@ -61,7 +63,7 @@ def login():
 @login_required
 def logout():
     access.sign_out(services(), db(), audit_context(), current_user.user)
-    lang = session.get("lang")
+    lang = current_user.user.language  # the sign-in page stays in the language the person reads
     logout_user()
     session.clear()
     if lang:

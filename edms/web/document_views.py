@@ -18,10 +18,12 @@ from edms.documents.errors import DocumentError, ValidationFailed
 from edms.documents.presentation import display_value
 from edms.documents.queries import diff_versions, get_document, may_write, values_of
 from edms.documents.renditions import render_docx, render_pdf
+from edms.inspection.labels import object_names
 from edms.users.roles import CONTENT_ROLES
 from edms.web.bounds import db_int, query_int
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
+from edms.web.labels import page_labels
 from edms.web.requirement_forms import flash_warnings, prefill, record_form, warn
 from edms.web.runtime import audit_context, db, services
 from edms.workflow.visibility import can_see_case, visible_documents
@@ -174,6 +176,7 @@ def _render_version(document: m.Document, version: m.DocumentVersion):
         "documents/detail.html", document=document, version=version, doc_type=doc_type, owner=owner,
         values=values_of(version), may_edit=may_edit, may_revise=may_revise, form=FlaskForm(),
         language=_language(), case=case, requirement_warnings=warn(shown, values_of(version)) if shown else {},
+        labels=page_labels(object_names(db(), [("case", document.case_id)])),
     )
 
 

@@ -21,7 +21,8 @@ PASSWORD_CHANGE_ALLOWED = {"auth.change_password", "auth.logout", "main.set_lang
 PACKAGE_EXPORTS = frozenset({"inspection.export_document", "inspection.export_case",
                              "api.export_document", "api.export_case"})
 # Writes that read-only accounts may still make: they only concern their own session, or record an export.
-READ_ONLY_ALLOWED_WRITES = {"auth.logout", "auth.change_password", "main.set_language", "auth.login"} | PACKAGE_EXPORTS
+READ_ONLY_ALLOWED_WRITES = {"auth.logout", "auth.change_password", "main.set_language", "main.settings_page",
+                            "auth.login"} | PACKAGE_EXPORTS
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

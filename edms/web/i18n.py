@@ -16,11 +16,13 @@ LANGUAGES = {"en": "English", "ja": "日本語"}
 
 
 def select_locale() -> str:
+    """A signed-in person reads their own language setting (it lasts across sign-ins); before sign-in, the
+    language picked on the page, else the browser's."""
+    if current_user and current_user.is_authenticated and current_user.user.language in LANGUAGES:
+        return current_user.user.language
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen
-    if current_user and current_user.is_authenticated and current_user.user.language in LANGUAGES:
-        return current_user.user.language
     return request.accept_languages.best_match(list(LANGUAGES)) or "en"
 
 

@@ -15,6 +15,7 @@ from edms.application import inspection
 from edms.audit.search import field_changes
 from edms.documents import models as dm
 from edms.documents.types import SIGNATURE_MEANINGS
+from edms.inspection.labels import event_names, object_names
 from edms.inspection.package import CASE, DOCUMENT, ExportError, Scope
 from edms.inspection.search import PARAMETERS, SearchError, parse_query, search
 from edms.inspection.timeline import HISTORY_KINDS, case_timeline, document_timeline
@@ -27,6 +28,7 @@ from edms.web.bounds import query_int
 from edms.web.guards import roles_required
 from edms.web.history_filter import history_filter, history_params
 from edms.web.i18n import translate_error
+from edms.web.labels import case_id_named, page_labels
 from edms.web.runtime import audit_context, db, services
 
 bp = Blueprint("inspection", __name__, url_prefix="/inspection")
@@ -61,13 +63,20 @@ def search_page():
     params = {name: request.args[name] for name in PARAMETERS if request.args.get(name, "").strip()}
     error, results = None, None
     try:
-        query = parse_query(request.args, current_user.timezone)
+        query = parse_query(request.args, current_user.timezone, case_id_named)
     except SearchError as exc:
         error, query = translate_error(exc), None
     if query is not None and not query.empty:
         results = search(db(), query, before=query_int("before"), reader=current_user.user)
+    names = object_names(db(), [("case", hit.document.case_id) for hit in results.hits]) if results else {}
     return render_template("inspection/search.html", params=params, error=error, results=results,
+                           labels=page_labels(names),
                            statuses=dm.VERSION_STATUSES, meanings=SIGNATURE_MEANINGS, language=_language())
+
+
+def _timeline_names(timeline, case_id: int | None) -> dict[tuple[str, str], str]:
+    events = [entry.event for entry in timeline.entries if entry.event is not None]
+    return {**event_names(db(), events), **object_names(db(), [("case", case_id)])}
 
 
 @bp.get("/documents/<int:document_id>")
@@ -79,6 +88,7 @@ def document_history(document_id: int):
     timeline = document_timeline(db(), document, services().trust(db()), services().document_types,
                                  include_access=_include_access(), history=history_filter())
     return render_template("inspection/timeline.html", timeline=timeline, document=document, case_id=document.case_id,
+                           labels=page_labels(_timeline_names(timeline, document.case_id)),
                            include_access=_include_access(), language=_language(),
                            export_url=url_for("inspection.export_document", document_id=document.id))
 
@@ -91,6 +101,7 @@ def case_history(case_id: int):
     if not timeline.documents and not timeline.entries:
         abort(404)
     return render_template("inspection/timeline.html", timeline=timeline, document=None, case_id=case_id,
+                           labels=page_labels(_timeline_names(timeline, case_id)),
                            include_access=_include_access(), language=_language(),
                            export_url=url_for("inspection.export_case", case_id=case_id))
 

@@ -20,13 +20,14 @@ def test_admin_filters_the_audit_trail_exports_csv_and_sees_it_verified(page, pe
     browser_sign_in(page, "daisuke.kato", PASSWORD)
     page.click("#nav-audit")
     expect(page.locator("h1")).to_have_text("Audit trail")
-    expect(page.locator("#audit-events")).to_contain_text("auth.signed_in")
+    expect(page.locator("#audit-events")).to_contain_text("Signed in")  # the label, never the key auth.signed_in
 
     page.fill("#f-action", "user.created")
     page.click("#apply-filter")
-    actions = page.locator("#audit-events code.action")
+    actions = page.locator("#audit-events .action")
     expect(actions).to_have_count(2)
-    expect(actions.first).to_have_text("user.created")
+    expect(actions.first).to_have_text("Account created")
+    expect(actions.first).to_have_attribute("data-action", "user.created")
     expect(page.locator("#audit-events")).to_contain_text("JST (UTC+09:00)")
 
     with page.expect_download() as download_info:

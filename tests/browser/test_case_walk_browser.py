@@ -381,7 +381,7 @@ def test_the_demo_jp_case_is_carried_from_its_oos_notification_to_qa_release_and
         expect(rows.nth(i)).to_have_class(re.compile("done"))
         expect(rows.nth(i).locator("td").nth(3)).to_have_text("Approved")
     case.click(f"#checklist-qa_release a:text-is('{release}')")
-    expect(page.locator("#version-status")).to_have_text("approved")
+    expect(page.locator("#version-status")).to_have_text("Approved")
     signatures = page.locator("#manifestations li")
     expect(signatures).to_have_count(2)
     for i, (username, meaning) in enumerate((("akiko.tanaka", "Reviewed"), ("hiroshi.yamamoto", "Approved"))):

@@ -142,7 +142,7 @@ def assert_case_file_complete(walk: Walk, not_needed: tuple[str, ...]) -> None:
 
 def assert_release_signed(walk: Walk, zone: ZoneInfo, reviewer: str, approver: str) -> None:
     page = open_record(walk, "qa_release")
-    expect(page.locator("#version-status")).to_have_text("approved")
+    expect(page.locator("#version-status")).to_have_text("Approved")
     signatures = page.locator("#manifestations li")
     expect(signatures).to_have_count(2)
     expect(signatures.locator(".signer")).to_have_text([f"{PRINTED[reviewer]} ({reviewer})",

@@ -55,7 +55,7 @@ def test_an_author_writes_submits_revises_and_compares_an_oos_notification_and_d
 
     page.click("#submit-document")
     expect(page.locator(".flash-success")).to_contain_text("frozen")
-    expect(page.locator("#version-status")).to_contain_text("in_review")
+    expect(page.locator("#version-status")).to_contain_text("In review")
     first_hash = page.locator("#content-hash").inner_text()
     expect(page.locator("#edit-draft")).to_have_count(0)
 
@@ -85,7 +85,7 @@ def test_an_author_writes_submits_revises_and_compares_an_oos_notification_and_d
     assert download.suggested_filename == f"{number}-v1.pdf"
     with open(download.path(), "rb") as stored:
         text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(stored.read())).pages)
-    assert f"{number} | Version 1 | Status: superseded" in text
+    assert f"{number} | Version 1 | Status: Superseded" in text
     assert sha256(PDF_BYTES) in text and "This record has been revised" in text
 
 

@@ -18,7 +18,7 @@ def test_a_qa_reviewer_signs_with_the_password_dialog_and_sees_the_manifestation
     signing.sign(signing.author)
     browser_sign_in(page, "akiko.tanaka", PASSWORD)
     page.goto(f"/documents/{signing.document_id}")
-    expect(page.locator("#version-status")).to_contain_text("in_review")
+    expect(page.locator("#version-status")).to_contain_text("In review")
     expect(page.locator("#step-qa_review")).to_contain_text("due now")
     page.click("#sign-version")
     expect(page).to_have_url(re.compile(r"/versions/1/sign\?step=qa_review$"))

@@ -126,7 +126,7 @@ def test_each_type_is_created_submitted_revised_with_a_reason_compared_and_print
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     pages = pdf_pages(pdf.data)
     for index, text in enumerate(pages, start=1):
-        assert f"{number} | Version 2 | Status: in_review" in text
+        assert f"{number} | Version 2 | Status: In review" in text
         assert f"Page {index} of {len(pages)}" in text
     body = flat(" ".join(pages))
     for label, shown in expected:
@@ -138,7 +138,7 @@ def test_each_type_is_created_submitted_revised_with_a_reason_compared_and_print
     docx = api.get(f"/documents/{document_id}/versions/2/rendition.docx")
     assert docx.status_code == 200
     headers, text = docx_texts(docx.data)
-    assert headers and all(header == f"{number} | Version 2 | Status: in_review" for header in headers)
+    assert headers and all(header == f"{number} | Version 2 | Status: In review" for header in headers)
     for label, shown in expected:
         assert label in text and shown in text, label
     assert sha256(PDF_BYTES) in text and second["content_sha256"] in text
@@ -147,7 +147,7 @@ def test_each_type_is_created_submitted_revised_with_a_reason_compared_and_print
 
     # The superseded first version is still printed as it was, from its own stored content.
     old_headers, old_copy = docx_texts(api.get(f"/documents/{document_id}/versions/1/rendition.docx").data)
-    assert old_headers[0] == f"{number} | Version 1 | Status: superseded" and first_hash in old_copy
+    assert old_headers[0] == f"{number} | Version 1 | Status: Superseded" and first_hash in old_copy
     assert values[changed] in old_copy and revised_values[changed] not in old_copy
 
 
@@ -157,7 +157,7 @@ def test_a_japanese_copy_prints_the_japanese_labels(app, client, people):
     pdf = api.get(f"/documents/{created['id']}/versions/1/rendition.pdf", query_string={"lang": "ja"})
     text = flat(" ".join(pdf_pages(pdf.data)))
     text = text.replace(" ", "")  # extraction may space out Japanese glyphs
-    assert f"{created['number']}|第1版|状態:draft" in text
+    assert f"{created['number']}|第1版|状態:下書き" in text
     assert "ロット番号" in text and "細胞生存率" in text and "製造販売業者の推奨事項" in text
     _headers, docx = docx_texts(api.get(f"/documents/{created['id']}/versions/1/rendition.docx",
                                         query_string={"lang": "ja"}).data)

@@ -14,6 +14,7 @@ from edms.documents import models as dm
 from edms.signatures import totp
 from edms.signatures.models import IdentityVerification, PolicyAcknowledgement, Signature, TrainingRecord
 from edms.timeutil import utc_now
+from edms.users.models import User
 from tests.conftest import PASSWORD, csrf_token, sign_in
 
 
@@ -97,7 +98,10 @@ def test_wrong_passwords_at_the_ceremony_sign_nothing_and_lock_the_account_and_a
     sign_in(admin, "daisuke.kato")
     home = admin.get("/").get_data(as_text=True)
     alerts = home.split('id="security-alerts"')[1]
-    assert "auth.locked" in alerts and str(signing.reviewer.id) in alerts
+    # The event by its label and the account by its user name, never a row id (issue 12).
+    assert 'data-action="auth.locked"' in alerts and "Account locked" in alerts
+    with app.extensions["edms"].sessions() as session:
+        assert session.get(User, signing.reviewer.id).username in alerts
 
 
 @pytest.mark.req("11.50(a)", "11.10(f)")

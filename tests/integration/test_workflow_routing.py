@@ -285,7 +285,8 @@ def test_the_people_who_must_sign_next_are_notified_and_the_owner_when_it_is_app
     assert len(_notified(signing)) == before  # approval still waits for QA's review: nobody new to tell
     signing.sign(signing.reviewer, document_id=document_id, step="qa_review")
     _announce(signing, document_id, "qa_review")
-    assert [who for who, _, subject in _notified(signing) if subject.startswith("To sign: Approved by QA")] == [
+    approval_due = "is waiting for your signature (Approved by QA)."
+    assert [who for who, _, subject in _notified(signing) if subject.endswith(approval_due)] == [
         "hiroshi.yamamoto"]  # Akiko reviewed: one person does not sign two steps
     signing.sign(signing.approver, document_id=document_id)
     _announce(signing, document_id, "qa_approval")
@@ -297,7 +298,7 @@ def test_a_refusal_tells_the_owner_with_the_reason(signing):
     signing.sign(signing.reviewer, kind="reject", reason="Risk assessment lacks the comparable-lot data.")
     _announce(signing, signing.document_id, "qa_review")
     [(who, kind, subject)] = _notified(signing)
-    assert (who, kind) == ("kenji.sato", "rejected") and subject.startswith("Refused:")
+    assert (who, kind) == ("kenji.sato", "rejected") and subject.endswith("was refused.")
 
 
 def test_submitting_on_the_page_and_delegating_notify_the_people_concerned(client, signing, physicians):
@@ -312,7 +313,7 @@ def test_submitting_on_the_page_and_delegating_notify_the_people_concerned(clien
         "delegate_id": weber.id, "role": "physician", "starts_at": NOW.isoformat(),
         "ends_at": (NOW + timedelta(days=3)).isoformat(), "reason": "Conference", "password": PASSWORD})
     assert _delegate_on_api.status_code == 201
-    assert ("lukas.weber", "delegation", "Delegation from Dr Yuki Mori") in _notified(signing)
+    assert ("lukas.weber", "delegation", "Dr Yuki Mori delegated signing steps to you.") in _notified(signing)
 
 
 @pytest.mark.req("11.200(a)(1)")

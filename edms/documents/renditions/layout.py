@@ -11,6 +11,7 @@ from edms.documents.renditions.model import (
     RenditionAttachment,
     RenditionSignature,
 )
+from edms.documents.statuses import status_label
 from edms.documents.types import (
     SIGNATURE_MEANINGS,
     SIGNING_ROLES,
@@ -170,14 +171,14 @@ def lay_out(r: Rendition) -> Layout:
     versions = [
         (
             f"{v.version}{' ' + text_for(lang, 'current') if v.version == r.version else ''}",
-            v.status,
+            status_label(v.status, lang),
             format_in_zone(v.created_at, r.display_tz),
             v.reason,
         )
         for v in sorted(r.versions, key=lambda v: v.version)
     ]
     return Layout(
-        header=text_for(lang, "header").format(number=r.number, version=r.version, status=r.status),
+        header=text_for(lang, "header").format(number=r.number, version=r.version, status=status_label(r.status, lang)),
         page=text_for(lang, "page"),
         heading=r.doc_type.name.text(lang),
         meta=[
@@ -185,7 +186,7 @@ def lay_out(r: Rendition) -> Layout:
             (text_for(lang, "title"), r.title),
             (text_for(lang, "document_type"), r.doc_type.name.text(lang)),
             (text_for(lang, "version"), str(r.version)),
-            (text_for(lang, "status"), r.status),
+            (text_for(lang, "status"), status_label(r.status, lang)),
         ],
         revised_note=text_for(lang, "revised").format(version=r.version) if revised else None,
         fields=fields,

@@ -154,7 +154,7 @@ def test_every_pdf_page_shows_number_version_status_and_page_x_of_y(pdf_en):
     pages = pdf_pages(pdf_en)
     assert len(pages) >= 2
     for index, text in enumerate(pages, start=1):
-        assert "OOS-2026-0007 | Version 2 | Status: approved" in text
+        assert "OOS-2026-0007 | Version 2 | Status: Approved" in text
         assert f"Page {index} of {len(pages)}" in text
 
 
@@ -209,7 +209,7 @@ def test_print_of_a_revised_record_says_so_and_lists_its_versions(pdf_en, docx_e
     for text in (pdf_body(pdf_en), flat(docx_text(docx_en))):
         assert "This record has been revised: this copy shows version 2." in text
         assert "Version history" in text
-        assert "superseded" in text and "Initial issue" in text
+        assert "Superseded" in text and "Initial issue" in text
         assert "2026-11-21 10:00:00 JST (UTC+09:00)" in text
         assert "Result corrected to reported precision" in text
 
@@ -235,7 +235,7 @@ def test_japanese_pdf_has_japanese_labels_headings_and_meanings(pdf_ja):
     assert "署名者 Hanako Sato 役割 品質保証 署名の意味 照査" in text
     assert "署名の意味 承認" in text and "署名の意味 作成" in text
     for index, page in enumerate(pages, start=1):
-        assert "OOS-2026-0007 | 第2版 | 状態: approved" in page
+        assert "OOS-2026-0007 | 第2版 | 状態: 承認済み" in page
         assert f"{index} / {len(pages)} ページ" in page
 
 
@@ -256,7 +256,7 @@ def test_docx_header_and_footer_on_every_page_carry_identity_and_page_x_of_y(doc
     document = Document(io.BytesIO(docx_en))
     for section in document.sections:
         assert not section.different_first_page_header_footer  # one header for all pages
-        assert section.header.paragraphs[0].text == "OOS-2026-0007 | Version 2 | Status: approved"
+        assert section.header.paragraphs[0].text == "OOS-2026-0007 | Version 2 | Status: Approved"
         footer = section.footer.paragraphs[0]
         instructions = [node.text.strip() for node in footer._p.iter() if node.tag.endswith("}instrText")]
         assert instructions == ["PAGE", "NUMPAGES"]
@@ -299,7 +299,7 @@ def test_japanese_docx(record_ja):
     text = docx_text(data)
     for expected in ("ロット番号", "記録内容", "電子署名", "照査", "承認", "品質保証", "コンテンツ SHA-256"):
         assert expected in text
-    assert document.sections[0].header.paragraphs[0].text == "OOS-2026-0007 | 第2版 | 状態: approved"
+    assert document.sections[0].header.paragraphs[0].text == "OOS-2026-0007 | 第2版 | 状態: 承認済み"
     assert document.sections[0].footer.paragraphs[0].text == " /  ページ"
 
 
