@@ -14,7 +14,8 @@ of a case:
     pki/                             root CA, signing CA, TSA and system certificates, the signing CA's CRL
     documents/<number>/v<n>/         content.json (the exact bytes of the content hash), rendition.pdf,
                                      rendition.docx, attachments/, and per signature signatures/<id>/:
-                                     manifest.json, signature.p7s, timestamp.tsr, sigvalue.bin, signer.pem
+                                     manifest.json, signature.p7s, timestamp.tsr, sigvalue.bin, signer.pem,
+                                     evidence.ers (its RFC 4998 archive time-stamps, once it has them)
     audit/events.jsonl               one line per audit event, exactly the canonical bytes its hash covers
     audit/checkpoints/<n>/           payload.json, signature.p7s, timestamp.tst (token), sigvalue.bin
 
@@ -77,6 +78,7 @@ from edms.pki.store import (
     system_signer,
 )
 from edms.signatures import presentation
+from edms.signatures.archive_queries import evidence_record
 from edms.signatures.keys import (
     CRL_VALIDITY,
     SigningAuthority,
@@ -138,6 +140,7 @@ class SignedItem:
     row: Signature
     shown: presentation.Manifestation
     directory: str
+    evidence: bytes | None = None  # the RFC 4998 Evidence Record of its archive time-stamps, once it has one
 
 
 @dataclass(frozen=True)
@@ -376,7 +379,8 @@ def _version_item(session: Session, document: dm.Document, version: dm.DocumentV
     for row in session.scalars(select(Signature).where(Signature.version_id == version.id).order_by(Signature.id)):
         item = shown.get(row.signature_id) or presentation.manifestation(
             session, row, trust, env.document_types.get(document.type_key))
-        signatures.append(SignedItem(row, item, f"{base}/signatures/{row.signature_id}"))
+        signatures.append(SignedItem(row, item, f"{base}/signatures/{row.signature_id}",
+                                     evidence_record(session, row.id)))
     return VersionItem(
         row=version, content_path=f"{base}/content.json", content_sha256=hashlib.sha256(content).hexdigest(),
         renditions={"pdf": f"{base}/rendition.pdf", "docx": f"{base}/rendition.docx"},
@@ -425,13 +429,16 @@ def _files(content: PackageContent, env: ExportEnvironment) -> dict[str, bytes]:
 
 def _signature_files(signed: SignedItem) -> dict[str, bytes]:
     row, base = signed.row, signed.directory
-    return {
+    files = {
         f"{base}/manifest.json": row.manifest,
         f"{base}/signature.p7s": row.cms,
         f"{base}/timestamp.tsr": row.timestamp_response,
         f"{base}/sigvalue.bin": signature_value(row.cms),
         f"{base}/signer.pem": signer_certificate(row.cms).public_bytes(Encoding.PEM),
     }
+    if signed.evidence is not None:
+        files[f"{base}/evidence.ers"] = signed.evidence  # RFC 4998 archive time-stamps (edms archive-timestamps)
+    return files
 
 
 def _checkpoint_files(item: CheckpointItem) -> dict[str, bytes]:

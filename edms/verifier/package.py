@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import IO, TypeVar
 
 from cryptography import x509
@@ -48,7 +49,8 @@ from edms.verifier.timestamp import Stamp
 _Result = TypeVar("_Result")
 
 
-def verify_package(source: str | IO[bytes], *, root_pem: bytes | None = None) -> Report:
+def verify_package(source: str | IO[bytes], *, root_pem: bytes | None = None,
+                   judged_at: datetime | None = None) -> Report:
     """Check everything in the package at `source` (a path or a file object); never raises for a bad package."""
     report = Report()
     try:
@@ -70,6 +72,8 @@ def verify_package(source: str | IO[bytes], *, root_pem: bytes | None = None) ->
         return report
     package = Package(files, manifest)
     trust = _check_pki(report, package, root_pem)
+    if trust is not None:
+        trust.judged_at = judged_at
     _guarded(report, "files", lambda: _check_files(report, package))
     if trust is None:
         return report
