@@ -54,7 +54,10 @@ def archive_detached_signatures(services: Services, policy: ArchivePolicy) -> Ar
     """An RFC 4998 archive time-stamp for each detached CMS signature whose evidence needs one."""
     report = ArchiverReport("detached CMS signatures")
     store = PkiStore.for_settings(services.settings)
-    tsa_roots = store.trust_anchors(services.settings.tsa_ca_file).tsa_roots
+    # The organisation's roots (its internal TSA stamped the signatures before any external TSA was
+    # configured) and the external TSA's roots (tsa_ca_file), if any.
+    tsa_roots = tuple(dict.fromkeys([*store.trust_anchors().roots,
+                                     *store.trust_anchors(services.settings.tsa_ca_file).tsa_roots]))
     internal = None if services.settings.tsa_url else store.internal_tsa()
 
     def timestamp(digest: bytes) -> bytes:
