@@ -141,3 +141,24 @@ def test_the_command_line_archives_and_says_what_it_did(settings, signed_case):
     assert first.returncode == 0, first.stderr
     assert f"archive time-stamps added {len(signed_case.signatures)}, problems 0" in first.stdout
     assert again.returncode == 0 and "examined 0, archive time-stamps added 0" in again.stdout
+
+
+@pytest.mark.req("LTV")
+def test_edms_verify_checks_the_archive_timestamps_and_finds_one_written_outside_edms(services, signed_case):
+    from edms.application.integrity import check_integrity
+    from edms.pki import trust_anchors
+
+    run(services)
+    clean = check_integrity(services.engine, only={"archive_timestamps"}, trust=trust_anchors(services.settings))
+    assert clean.ok and clean.counts["archive_timestamp"] == len(signed_case.signatures)
+
+    with command(services.sessions) as session:
+        first = session.scalars(select(ArchiveTimestamp).order_by(ArchiveTimestamp.id)).first()
+        session.add(ArchiveTimestamp(signature_id=first.signature_id, seq=2, archive_stamp=first.archive_stamp,
+                                     timestamped_at=first.timestamped_at, tsa_subject=first.tsa_subject,
+                                     valid_until=first.valid_until, reason="forged", created_at=first.created_at))
+    found = check_integrity(services.engine, only={"archive_timestamps"}, trust=trust_anchors(services.settings))
+    messages = [problem.message for problem in found.problems]
+    assert not found.ok
+    assert "no audit event records this archive time-stamp (the row was written outside edms)" in messages
+    assert "the archive time-stamps of this signature do not verify: %(reason)s" in messages
