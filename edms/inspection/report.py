@@ -137,6 +137,10 @@ def verify_markdown(content: PackageContent, files: Mapping[str, bytes]) -> str:
         "time-stamped moment. The signed `content_sha256` must equal the SHA-256 of the version's "
         "`content.json`.",
         "",
+        "A signature's `evidence.ers`, once it has one, is its RFC 4998 Evidence Record: archive time-stamps "
+        "with the certificates and CRLs that keep it verifiable after its certificates expire. openssl does not "
+        "read it; `edms-verify` checks it today, or at another moment of judgement with `--at YYYY-MM-DD`.",
+        "",
     ]
     crl_issuer = content.certificates["signing_ca"][0]
     for document in content.documents:
