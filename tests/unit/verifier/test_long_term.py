@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edms.crypto.cms import sign_detached
+from edms.crypto.cms import sign_detached, signature_value
 from edms.crypto.pki import generate_private_key, issue_user_certificate
 from edms.pki.evidence import evidence_record, next_archive_stamp
 from edms.pki.lifecycle import renew_tsa, rollover_root
@@ -59,8 +59,6 @@ def signed(tmp_path) -> Life:
                                   printed_name="Dr. Hanako Sato", username="h.sato", user_id="7",
                                   org_name=ORG, now=SIGNED - timedelta(hours=1))
     cms = sign_detached(key, cert, MANIFEST, [store.certificate(SIGNING_CA)])
-    from edms.crypto.cms import signature_value
-
     stamp = store.internal_tsa().timestamp(hashlib.sha256(signature_value(cms)).digest(), now=SIGNED)
     return Life(store, cms, stamp)
 
@@ -168,3 +166,25 @@ def test_a_tsa_renewal_and_a_root_rollover_keep_the_old_certificates_and_trust_b
     assert len(anchors.roots) == 2
     assert "Root CA 2040-01-02" in anchors.roots[0].subject.rfc4514_string()
     assert len(life.store.retired_certificates(TSA)) == 3
+
+
+ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2"
+
+
+@pytest.mark.req("LTV")
+def test_an_algorithm_retirement_makes_a_new_archive_timestamp_due_and_evidence_relying_on_it_fails_afterwards(
+        tmp_path):
+    life = signed(tmp_path)
+    assert life.archive(SIGNED + timedelta(days=1))
+    retired = {ECDSA_WITH_SHA256: datetime(2029, 1, 1, tzinfo=UTC)}
+    tsa = life.store.internal_tsa()
+    now = datetime(2028, 6, 1, tzinfo=UTC)
+
+    made = next_archive_stamp(life.store, MANIFEST, life.cms, life.stamp, life.stamps, retired=retired, now=now,
+                              timestamp=lambda digest: tsa.timestamp(digest, now=now))
+
+    assert made is not None and made.reason == (f"the algorithm {ECDSA_WITH_SHA256} of archive time-stamp 1 is "
+                                                "retired from 2029-01-01 00:00:00 UTC")
+    with pytest.raises(Invalid, match=f"uses the algorithm {ECDSA_WITH_SHA256}, retired since 2029-01-01"):
+        verify_long_term(MANIFEST, life.cms, life.stamp, evidence_record([*life.stamps, made.archive_stamp]),
+                         life.store.trust_anchors().roots, at=datetime(2029, 6, 1, tzinfo=UTC), retired=retired)
