@@ -18,7 +18,7 @@ from edms.application.services import Services
 from edms.application.unit_of_work import command, complete
 from edms.audit import AuditContext
 from edms.crypto.tsa import TimestampError
-from edms.pki.evidence import RENEW_BEFORE
+from edms.pki.evidence import RENEW_BEFORE, RunCrls
 from edms.pki.store import PkiError, PkiStore
 from edms.signatures.archive_operations import archive_signature
 from edms.signatures.archive_queries import signatures_to_examine
@@ -68,6 +68,8 @@ def archive_detached_signatures(services: Services, policy: ArchivePolicy) -> Ar
     with command(services.sessions) as session:
         candidates = list(signatures_to_examine(session, policy.now or utc_now(), policy.renew_before,
                                                 everything=bool(policy.retired)))
+        # One CRL per issuer for the whole run, issued at its start: after every signature it judges.
+        crls = RunCrls(store, revocations(session), policy.now or utc_now())
     for signature_id in candidates:
         report.examined += 1
         label = str(signature_id)
@@ -78,7 +80,7 @@ def archive_detached_signatures(services: Services, policy: ArchivePolicy) -> Ar
                     continue
                 label = signature.signature_id
                 added = archive_signature(session, policy.ctx, store, signature, timestamp=timestamp,
-                                          now=policy.now or utc_now(), revoked=revocations(session),
+                                          now=policy.now or utc_now(), crl_source=crls,
                                           tsa_roots=tsa_roots, renew_before=policy.renew_before,
                                           retired=policy.retired)
                 report.added += added is not None

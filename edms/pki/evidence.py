@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from edms.crypto.archive import Timestamper, first_archive_stamp, renewal_archive_stamp, validation_data
 from edms.pki.lifecycle import issue_crl
@@ -86,6 +87,20 @@ def next_archive_stamp(store: PkiStore, manifest: bytes, cms: bytes, stamp: byte
     else:
         made = first_archive_stamp(manifest, cms, stamp, validation, timestamp)
     return NextStamp(made, reason, newest)
+
+
+class RunCrls:
+    """The CRLs of one archiver run: each issuer's issued (or fetched) once and shared by every signature."""
+
+    def __init__(self, store: PkiStore, revoked: Sequence[tuple[int, datetime]], now: datetime) -> None:
+        self._store, self._revoked, self._now = store, revoked, now
+        self._crls: dict[bytes, x509.CertificateRevocationList] = {}
+
+    def __call__(self, cert: x509.Certificate, issuer: x509.Certificate) -> x509.CertificateRevocationList:
+        key = issuer.fingerprint(hashes.SHA256())
+        if key not in self._crls:
+            self._crls[key] = own_or_published_crl(self._store, cert, issuer, self._revoked, self._now)
+        return self._crls[key]
 
 
 def own_or_published_crl(store: PkiStore, cert: x509.Certificate, issuer: x509.Certificate,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from edms.crypto.cms import sign_detached
@@ -89,6 +89,7 @@ class PkiStore:
     def __init__(self, directory: Path, passphrase: str) -> None:
         self.directory = Path(directory)
         self._passphrase = passphrase.encode("utf-8")
+        self._opened_keys: dict[bytes, ec.EllipticCurvePrivateKey] = {}  # by certificate fingerprint (key_of)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> PkiStore:
@@ -162,7 +163,14 @@ class PkiStore:
         return [x509.load_pem_x509_certificate(path.read_bytes()) for path in files]
 
     def key_of(self, cert: x509.Certificate) -> ec.EllipticCurvePrivateKey:
-        """The private key of a current or retired certificate (a CA's, to issue its CRL)."""
+        """The private key of a current or retired certificate (a CA's, to issue its CRL); opened once per
+        store (opening is deliberately slow)."""
+        fingerprint = cert.fingerprint(hashes.SHA256())
+        if fingerprint not in self._opened_keys:
+            self._opened_keys[fingerprint] = self._find_key(cert)
+        return self._opened_keys[fingerprint]
+
+    def _find_key(self, cert: x509.Certificate) -> ec.EllipticCurvePrivateKey:
         retired = self.directory / RETIRED_DIRNAME
         candidates = [self.directory / self.cert_file(name) for name in NAMES]
         candidates += sorted(retired.glob("*.cert.pem")) if retired.is_dir() else []
