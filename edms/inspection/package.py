@@ -11,7 +11,9 @@ of a case:
     VERIFY.md                        how to check every signature and time-stamp with openssl alone
     report.html, report.pdf          the human-readable history and verification report
     edms_verify.pyz                  the offline verifier (`python3 edms_verify.pyz PACKAGE.zip`)
-    pki/                             root CA, signing CA, TSA and system certificates, the signing CA's CRL
+    pki/                             root CA, signing CA, TSA and system certificates, the signing CA's CRL,
+                                     previous-root-<n>.pem, previous-signing-ca-<n>.pem: replaced by a
+                                     rollover (and roots.pem, signing-cas.pem: bundles for openssl)
     documents/<number>/v<n>/         content.json (the exact bytes of the content hash), rendition.pdf,
                                      rendition.docx, attachments/, and per signature signatures/<id>/:
                                      manifest.json, signature.p7s, timestamp.tsr, sigvalue.bin, signer.pem,
@@ -368,7 +370,13 @@ def _segments(relevant: list[int], checkpoints: list[AuditCheckpoint]) -> tuple[
 
 def _certificates(settings) -> dict[str, tuple[str, x509.Certificate]]:
     store = PkiStore.for_settings(settings)
-    return {role: (path, store.certificate(name)) for role, (path, name) in PKI_FILES.items()}
+    certificates = {role: (path, store.certificate(name)) for role, (path, name) in PKI_FILES.items()}
+    # Roots replaced by a rollover (edms pki rollover-root): what was signed under them still chains to them.
+    for number, root in enumerate(reversed(store.retired_certificates(ROOT)), start=1):
+        certificates[f"{report.PREVIOUS_ROOT}{number}"] = (f"pki/previous-root-{number}.pem", root)
+    for number, ca in enumerate(reversed(store.retired_certificates(SIGNING_CA)), start=1):
+        certificates[f"{report.PREVIOUS_SIGNING_CA}{number}"] = (f"pki/previous-signing-ca-{number}.pem", ca)
+    return certificates
 
 
 def _version_item(session: Session, document: dm.Document, version: dm.DocumentVersion, directory: str,
@@ -413,6 +421,7 @@ def _files(content: PackageContent, env: ExportEnvironment) -> dict[str, bytes]:
                 files.update(_signature_files(signed))
     for path, cert in content.certificates.values():
         files[path] = cert.public_bytes(Encoding.PEM)
+    files.update(report.trust_files(content.certificates)[2])
     files[CRL_FILE] = content.crl.public_bytes(Encoding.PEM)
     files[EVENTS_FILE] = b"".join(canonical_bytes(event.hashed_fields()) + b"\n" for event in content.events)
     for checkpoint in content.checkpoints:

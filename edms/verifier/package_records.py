@@ -134,7 +134,7 @@ def _archived(package: Package, trust: Trust, directory: str, manifest_bytes: by
     at = trust.judged_at or datetime.now(UTC)
     try:
         result = verify_long_term(manifest_bytes, cms, package.read(f"{directory}/timestamp.tsr"), evidence,
-                                  [trust.root], at=at, crls=trust.crls)
+                                  trust.roots, at=at, crls=trust.crls)
     except Invalid as exc:
         when = f"on {utc(at)}" if trust.judged_at else "today"
         raise Invalid(f"long-term validation {when}: {exc}") from None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import zipfile
 
 import pytest
 
@@ -77,3 +79,31 @@ def test_a_package_of_signatures_without_archive_timestamps_still_passes_and_say
     assert report.ok
     assert all("no archive time-stamp yet" in detail for name, (_, detail) in lines(report).items()
                if name.startswith("signature "))
+
+
+@pytest.mark.req("LTV")
+def test_after_a_root_rollover_the_package_of_earlier_signatures_still_verifies(app, signed_case, tmp_path):
+    from edms.pki.lifecycle import rollover_root
+    from edms.pki.store import PkiStore
+
+    services = app.extensions["edms"]
+    rollover_root(PkiStore.for_settings(services.settings), services.settings.organisation, kdf_iterations=1000)
+    archiving.archive_timestamps(services, None, archiving.ArchivePolicy(AuditContext.system("archive (test)")))
+    data = export(app, signed_case)
+
+    report = verify_package(io.BytesIO(data))
+    assert report.ok, [(item.name, item.detail) for item in report.items if not item.ok]
+    files = package_files(data)
+    assert {"pki/previous-root-1.pem", "pki/previous-signing-ca-1.pem", "pki/roots.pem"} <= set(files)
+
+    # ... and with openssl alone, following its VERIFY.md (every root in pki/roots.pem)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        archive.extractall(tmp_path / "extracted")
+    verify_md = (tmp_path / "extracted" / "VERIFY.md").read_text("utf-8")
+    shell = [line for block in re.findall(r"```sh\n(.*?)```", verify_md, re.S) for line in block.splitlines()
+             if line.startswith("openssl ")]
+    assert sum("openssl cms -verify" in line for line in shell) == len(signed_case.signatures) + 2
+    for line in shell:
+        run = subprocess.run(["bash", "-c", line], cwd=tmp_path / "extracted", capture_output=True, text=True,
+                             timeout=60)
+        assert run.returncode == 0, f"{line}\n{run.stdout}{run.stderr}"
