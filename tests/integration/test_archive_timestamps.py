@@ -129,6 +129,12 @@ def test_renewing_the_tsa_and_rolling_the_root_over_are_audited_with_old_and_new
         assert set(json.loads(rolled.changes)) == {"root_certificate", "signing-ca_certificate", "tsa_certificate"}
     assert len(store.trust_anchors().roots) == 2
     assert run(services).problems == []  # the evidence of the old signatures still builds under the new PKI
+    from edms.application.integrity import check_integrity
+    from edms.pki import trust_anchors
+
+    after = check_integrity(services.engine, only={"audit_checkpoints", "signatures", "archive_timestamps"},
+                            trust=trust_anchors(services.settings))
+    assert after.ok, [problem.describe() for problem in after.problems]
 
 
 def test_the_command_line_archives_and_says_what_it_did(settings, signed_case):
