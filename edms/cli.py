@@ -277,9 +277,9 @@ def archive_timestamps(renew_before_days: int, retired: tuple[str, ...]) -> None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--retired-algorithm") from exc
     services = _services(_settings())
-    policy = archiving.ArchivePolicy(AuditContext.system("edms archive-timestamps (console)"),
-                                     renew_before=timedelta(days=renew_before_days), retired=retirements)
-    reports = archiving.archive_timestamps(services, None, policy)
+    policy = archiving.ArchivePolicy(renew_before=timedelta(days=renew_before_days), retired=retirements)
+    reports = archiving.archive_timestamps(services, None, AuditContext.system("edms archive-timestamps (console)"),
+                                           policy)
     for report in reports:
         click.echo(f"{report.name}: examined {report.examined}, archive time-stamps added {report.added}, "
                    f"problems {len(report.problems)}")

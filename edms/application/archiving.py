@@ -4,7 +4,7 @@ The job runs a list of archivers, each for one kind of signed evidence. Each is 
 what is due: a run the same day adds nothing) and commits item by item in units of work of its own, each
 addition with its audit event, so a crash loses at most the item in hand and the audit chain is never
 held for the whole run. Another kind of evidence (the signed PDFs' document time-stamps) is one more
-entry in `ARCHIVERS`: a function `(services, policy) -> ArchiverReport`.
+entry in `ARCHIVERS`: a function `(services, ctx, policy) -> ArchiverReport`.
 """
 from __future__ import annotations
 
@@ -33,7 +33,6 @@ class ArchivePolicy:
     """When evidence is renewed: `renew_before` its newest time-stamp's chain expires, or once an algorithm
     in `retired` (OID -> from when) is or will be retired within that margin."""
 
-    ctx: AuditContext
     renew_before: timedelta = RENEW_BEFORE
     retired: Mapping[str, datetime] = field(default_factory=dict)
     now: datetime | None = None  # None: the current time at each item
@@ -47,10 +46,10 @@ class ArchiverReport:
     problems: list[tuple[str, str]] = field(default_factory=list)  # (item, why it could not be archived)
 
 
-Archiver = Callable[[Services, ArchivePolicy], ArchiverReport]
+Archiver = Callable[[Services, AuditContext, ArchivePolicy], ArchiverReport]
 
 
-def archive_detached_signatures(services: Services, policy: ArchivePolicy) -> ArchiverReport:
+def archive_detached_signatures(services: Services, ctx: AuditContext, policy: ArchivePolicy) -> ArchiverReport:
     """An RFC 4998 archive time-stamp for each detached CMS signature whose evidence needs one."""
     report = ArchiverReport("detached CMS signatures")
     store = PkiStore.for_settings(services.settings)
@@ -79,7 +78,7 @@ def archive_detached_signatures(services: Services, policy: ArchivePolicy) -> Ar
                 if signature is None:
                     continue
                 label = signature.signature_id
-                added = archive_signature(session, policy.ctx, store, signature, timestamp=timestamp,
+                added = archive_signature(session, ctx, store, signature, timestamp=timestamp,
                                           now=policy.now or utc_now(), crl_source=crls,
                                           tsa_roots=tsa_roots, renew_before=policy.renew_before,
                                           retired=policy.retired)
@@ -92,9 +91,11 @@ def archive_detached_signatures(services: Services, policy: ArchivePolicy) -> Ar
 ARCHIVERS: tuple[Archiver, ...] = (archive_detached_signatures,)
 
 
-def archive_timestamps(services: Services, session: Session | None, policy: ArchivePolicy,
+def archive_timestamps(services: Services, session: Session | None, ctx: AuditContext,
+                       policy: ArchivePolicy | None = None,
                        archivers: tuple[Archiver, ...] = ARCHIVERS) -> list[ArchiverReport]:
     """Run every archiver. `session`, the caller's unit of work if it has one, is completed first."""
     if session is not None:
         complete(session)
-    return [archiver(services, policy) for archiver in archivers]
+    policy = policy or ArchivePolicy()
+    return [archiver(services, ctx, policy) for archiver in archivers]

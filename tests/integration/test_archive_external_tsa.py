@@ -109,7 +109,7 @@ def services(database_url, data_dir, signed_case, external_tsa):
 
 
 def run(services) -> archiving.ArchiverReport:
-    [report] = archiving.archive_timestamps(services, None, archiving.ArchivePolicy(AuditContext.system("test")))
+    [report] = archiving.archive_timestamps(services, None, AuditContext.system("edms archive-timestamps (test)"))
     return report
 
 

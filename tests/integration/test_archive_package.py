@@ -29,7 +29,7 @@ def export(app, signed_case) -> bytes:
 @pytest.fixture
 def archived(app, signed_case):
     services = app.extensions["edms"]
-    archiving.archive_timestamps(services, None, archiving.ArchivePolicy(AuditContext.system("archive (test)")))
+    archiving.archive_timestamps(services, None, AuditContext.system("archive (test)"))
     return export(app, signed_case)
 
 
@@ -88,7 +88,7 @@ def test_after_a_root_rollover_the_package_of_earlier_signatures_still_verifies(
 
     services = app.extensions["edms"]
     rollover_root(PkiStore.for_settings(services.settings), services.settings.organisation, kdf_iterations=1000)
-    archiving.archive_timestamps(services, None, archiving.ArchivePolicy(AuditContext.system("archive (test)")))
+    archiving.archive_timestamps(services, None, AuditContext.system("archive (test)"))
     data = export(app, signed_case)
 
     report = verify_package(io.BytesIO(data))

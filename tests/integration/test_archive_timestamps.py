@@ -38,8 +38,8 @@ def services(settings, signed_case):
 
 
 def run(services, now=None) -> archiving.ArchiverReport:
-    policy = archiving.ArchivePolicy(AuditContext.system("edms archive-timestamps (test)"), now=now)
-    [report] = archiving.archive_timestamps(services, None, policy)
+    [report] = archiving.archive_timestamps(services, None, AuditContext.system("edms archive-timestamps (test)"),
+                                            archiving.ArchivePolicy(now=now))
     return report
 
 
