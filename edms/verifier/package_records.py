@@ -124,14 +124,17 @@ def _signature(package: Package, trust: Trust, document: dict[str, Any], version
             event.fields["object_id"] != str(document.get("id")):
         raise Invalid(f"the audit event at seq {event.seq} records another signature")
     return _summary(manifest, signed_at, stamp.gen_time, content_hash, event) + \
-        _archived(package, trust, directory, manifest_bytes, cms)
+        _archived(package, trust, directory, manifest_bytes, cms, stamp.gen_time)
 
 
-def _archived(package: Package, trust: Trust, directory: str, manifest_bytes: bytes, cms: bytes) -> str:
+def _archived(package: Package, trust: Trust, directory: str, manifest_bytes: bytes, cms: bytes,
+              stamped: datetime) -> str:
     """evidence.ers: the RFC 4998 archive time-stamps that keep the signature verifiable after its
-    certificates expire, judged at the moment of judgement (today unless --at)."""
+    certificates expire, judged at the moment of judgement (today unless --at). A signature without them
+    (a package exported before they existed) is judged at its stamped moment as always, unless --at asks
+    for a moment of judgement: then it must hold at that moment too."""
     evidence = package.files.get(f"{directory}/evidence.ers")
-    at = trust.judged_at or datetime.now(UTC)
+    at = trust.judged_at or (datetime.now(UTC) if evidence is not None else stamped)
     try:
         result = verify_long_term(manifest_bytes, cms, package.read(f"{directory}/timestamp.tsr"), evidence,
                                   trust.roots, at=at, crls=trust.crls)
@@ -139,7 +142,8 @@ def _archived(package: Package, trust: Trust, directory: str, manifest_bytes: by
         when = f"on {utc(at)}" if trust.judged_at else "today"
         raise Invalid(f"long-term validation {when}: {exc}") from None
     if evidence is None:
-        return "; no archive time-stamp yet (evidence.ers)"
+        return (f"; no archive time-stamp yet (evidence.ers): in the long term it rests on its time-stamp's "
+                f"certificate chain, trusted until {utc(result.valid_until)}")
     newest = result.layers[-1]
     return (f"; {result.archive_count} archive time-stamp(s) (RFC 4998 evidence.ers) valid, the newest of "
             f"{utc(newest.gen_time)} trusted until {utc(result.valid_until)}")

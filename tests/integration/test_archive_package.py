@@ -6,6 +6,7 @@ import io
 import re
 import subprocess
 import zipfile
+from datetime import UTC, datetime
 
 import pytest
 
@@ -73,12 +74,20 @@ def test_a_changed_evidence_record_fails_the_signature(archived):
     assert not ok and "long-term validation today" in detail
 
 
-def test_a_package_of_signatures_without_archive_timestamps_still_passes_and_says_so(app, signed_case):
-    report = verify_package(io.BytesIO(export(app, signed_case)))
+@pytest.mark.req("LTV")
+def test_without_archive_timestamps_a_package_passes_at_the_stamped_moments_and_fails_when_judged_in_2056(
+        app, signed_case):
+    data = export(app, signed_case)
+    report = verify_package(io.BytesIO(data))
+    in_2056 = verify_package(io.BytesIO(data), judged_at=datetime(2056, 12, 7, tzinfo=UTC))
 
     assert report.ok
     assert all("no archive time-stamp yet" in detail for name, (_, detail) in lines(report).items()
                if name.startswith("signature "))
+    signatures = {name: value for name, value in lines(in_2056).items() if name.startswith("signature ")}
+    assert len(signatures) == len(signed_case.signatures)
+    assert all(not ok and "long-term validation on 2056-12-07 00:00:00 UTC: the signature's time-stamp can no "
+               "longer be trusted" in detail for ok, detail in signatures.values())
 
 
 @pytest.mark.req("LTV")
