@@ -168,3 +168,17 @@ def test_edms_verify_checks_the_archive_timestamps_and_finds_one_written_outside
     assert not found.ok
     assert "no audit event records this archive time-stamp (the row was written outside edms)" in messages
     assert "the archive time-stamps of this signature do not verify: %(reason)s" in messages
+
+
+def test_the_tsa_is_renewed_from_the_command_line_with_a_reason(settings, signed_case):
+    env = {**os.environ, "EDMS_ENV": "testing", "EDMS_DATABASE_URL": settings.database_url,
+           "EDMS_DATA_DIR": str(settings.data_dir)}
+    edms = [sys.executable, "-m", "edms.cli", "pki", "renew-tsa"]
+    without_reason = subprocess.run(edms, env=env, capture_output=True, text=True, timeout=120)
+    renewed = subprocess.run([*edms, "--reason", "annual PKI review"], env=env, capture_output=True, text=True,
+                             timeout=120)
+
+    assert without_reason.returncode != 0 and "--reason" in without_reason.stderr
+    assert renewed.returncode == 0, renewed.stderr
+    assert renewed.stdout.startswith("tsa: ") and "Time-Stamping Authority" in renewed.stdout
+    assert len(PkiStore.for_settings(settings).retired_certificates("tsa")) == 1
