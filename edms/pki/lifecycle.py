@@ -9,7 +9,6 @@ show its certificates unrevoked until it expires. The system certificate (audit 
 """
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -78,7 +77,10 @@ def _replace(store: PkiStore, new: dict[str, tuple[ec.EllipticCurvePrivateKey, x
     old = {name: store.certificate(name) for name in new}
     retired = store.directory / RETIRED_DIRNAME
     retired.mkdir(mode=0o700, exist_ok=True)
-    prefix = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+    # A generation number first, so that the names sort in the order of the replacements (newest last).
+    generation = 1 + max((int(path.name.split("-", 1)[0]) for path in retired.glob("*.cert.pem")
+                          if path.name.split("-", 1)[0].isdigit()), default=0)
+    prefix = f"{generation:04d}-{now:%Y%m%dT%H%M%SZ}"
     staged = []
     for name, (key, cert) in new.items():
         cert_tmp = store.directory / f".{name}.cert.pem.new"
