@@ -278,6 +278,83 @@ def escalate() -> None:
     click.echo(f"{len(made)} escalation(s)")
 
 
+@main.command("archive-timestamps")
+@click.option("--renew-before-days", default=365, show_default=True, type=click.IntRange(min=1),
+              help="Renew evidence this long before its newest time-stamp's certificate chain expires.")
+@click.option("--retired-algorithm", "retired", multiple=True, metavar="OID=YYYY-MM-DD",
+              help="An algorithm (OID) retired from that date: evidence using it is renewed. Repeatable.")
+def archive_timestamps(renew_before_days: int, retired: tuple[str, ...]) -> None:
+    """Add the archive time-stamps that are due (idempotent; run it from cron or the worker).
+
+    Exits with status 1 if any item could not be archived (each is named; the others are kept).
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from edms.application import archiving
+
+    try:
+        retirements = {oid: datetime.fromisoformat(day).replace(tzinfo=UTC)
+                       for oid, _, day in (item.partition("=") for item in retired)}
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--retired-algorithm") from exc
+    services = _services(_settings())
+    policy = archiving.ArchivePolicy(renew_before=timedelta(days=renew_before_days), retired=retirements)
+    reports = archiving.archive_timestamps(services, None, AuditContext.system("edms archive-timestamps (console)"),
+                                           policy)
+    for report in reports:
+        click.echo(f"{report.name}: examined {report.examined}, archive time-stamps added {report.added}, "
+                   f"problems {len(report.problems)}")
+        for item, problem in report.problems:
+            click.echo(f"  FAIL {item}: {problem}")
+    if any(report.problems for report in reports):
+        sys.exit(1)
+
+
+@main.group()
+def pki() -> None:
+    """The organisation PKI over the retention period (administrator's acts, audited)."""
+
+
+@pki.command("renew-tsa")
+@click.option("--reason", required=True, help="Why (recorded in the audit trail).")
+def pki_renew_tsa(reason: str) -> None:
+    """Give the internal TSA a new key and certificate (before the old one's last year); then run
+    `edms archive-timestamps` and restart the server."""
+    from edms.application import pki_lifecycle
+    from edms.pki import PkiError
+
+    services = _services(_settings())
+    try:
+        with command(services.sessions) as session:
+            replaced = pki_lifecycle.renew_tsa(services, session, AuditContext.system("edms pki renew-tsa (console)"),
+                                               reason=reason)
+            lines = [f"{item.name}: {item.new.subject.rfc4514_string()} until {item.new.not_valid_after_utc:%Y-%m-%d}"
+                     for item in replaced]
+    except PkiError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("\n".join(lines))
+
+
+@pki.command("rollover-root")
+@click.option("--reason", required=True, help="Why (recorded in the audit trail).")
+def pki_rollover_root(reason: str) -> None:
+    """A new root, signing CA and TSA (before the root's last years); the old root stays trusted for what
+    it signed. Then run `edms archive-timestamps` and restart the server."""
+    from edms.application import pki_lifecycle
+    from edms.pki import PkiError
+
+    services = _services(_settings())
+    try:
+        with command(services.sessions) as session:
+            replaced = pki_lifecycle.rollover_root(services, session,
+                                                   AuditContext.system("edms pki rollover-root (console)"), reason=reason)
+            lines = [f"{item.name}: {item.new.subject.rfc4514_string()} until {item.new.not_valid_after_utc:%Y-%m-%d}"
+                     for item in replaced]
+    except PkiError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("\n".join(lines))
+
+
 @main.group()
 def outbox() -> None:
     """The notifications outbox: e-mailed through the [smtp] relay when configured, otherwise recorded."""

@@ -19,6 +19,7 @@ from edms.audit.operations import record_verification
 from edms.audit.witness_check import check_witness
 from edms.documents.integrity import check_stored_files, check_version_hashes
 from edms.errors import N_
+from edms.signatures.archive_check import check_archive_timestamps
 from edms.signatures.verification import check_signatures
 
 CHECKS: tuple[Check, ...] = (
@@ -34,6 +35,8 @@ CHECKS: tuple[Check, ...] = (
     Check("signatures", check_signatures,
           N_("Electronic signatures: time-stamp, CMS signature, certificate chain and revocation at the stamped "
              "time, signer identity, link to the version's recomputed content hash")),
+    Check("archive_timestamps", check_archive_timestamps,
+          N_("Archive time-stamps: each signature's RFC 4998 evidence record verifies today, each addition audited")),
     Check("record_events", check_creating_events,
           N_("Records against the audit trail: every document, version, case, delegation, signature and user has "
              "the audit event that created it")),

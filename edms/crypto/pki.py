@@ -65,9 +65,13 @@ def generate_private_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def create_root_ca(key: ec.EllipticCurvePrivateKey, *, org_name: str, now: datetime) -> x509.Certificate:
-    """The self-signed trust anchor; it issues the signing CA, the TSA and the system certificate."""
-    subject = _org_name(f"{org_name} Root CA", org_name)
+def create_root_ca(key: ec.EllipticCurvePrivateKey, *, org_name: str, now: datetime,
+                   generation: str = "") -> x509.Certificate:
+    """The self-signed trust anchor; it issues the signing CA, the TSA and the system certificate.
+
+    `generation` tells apart the roots of a rollover (and the CAs under them): a verifier matches a CRL
+    to its issuer by name, so two roots must not share one."""
+    subject = _org_name(_generation(f"{org_name} Root CA", generation), org_name)
     return _issue(
         issuer=subject,
         issuer_key=key,
@@ -90,12 +94,13 @@ def create_intermediate_ca(
     *,
     org_name: str,
     now: datetime,
+    generation: str = "",
 ) -> x509.Certificate:
     """The signing-certificate issuer: issues user certificates only, never another CA (pathlen 0)."""
     return _issue(
         issuer=root_cert.subject,
         issuer_key=root_key,
-        subject=_org_name(f"{org_name} Signing CA", org_name),
+        subject=_org_name(_generation(f"{org_name} Signing CA", generation), org_name),
         public_key=public_key,
         now=now,
         years=INTERMEDIATE_YEARS,
@@ -230,6 +235,10 @@ def bootstrap_pki(org_name: str, now: datetime) -> PkiMaterial:
             root_cert, root_key, system_key.public_key(), org_name=org_name, now=now
         ),
     )
+
+
+def _generation(common_name: str, generation: str) -> str:
+    return f"{common_name} {generation}" if generation else common_name
 
 
 def _org_name(common_name: str, org_name: str) -> x509.Name:

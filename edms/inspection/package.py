@@ -11,10 +11,13 @@ of a case:
     VERIFY.md                        how to check every signature and time-stamp with openssl alone
     report.html, report.pdf          the human-readable history and verification report
     edms_verify.pyz                  the offline verifier (`python3 edms_verify.pyz PACKAGE.zip`)
-    pki/                             root CA, signing CA, TSA and system certificates, the signing CA's CRL
+    pki/                             root CA, signing CA, TSA and system certificates, the signing CA's CRL,
+                                     previous-root-<n>.pem, previous-signing-ca-<n>.pem: replaced by a
+                                     rollover (and roots.pem, signing-cas.pem: bundles for openssl)
     documents/<number>/v<n>/         content.json (the exact bytes of the content hash), rendition.pdf,
                                      rendition.docx, attachments/, and per signature signatures/<id>/:
-                                     manifest.json, signature.p7s, timestamp.tsr, sigvalue.bin, signer.pem
+                                     manifest.json, signature.p7s, timestamp.tsr, sigvalue.bin, signer.pem,
+                                     evidence.ers (its RFC 4998 archive time-stamps, once it has them)
     audit/events.jsonl               one line per audit event, exactly the canonical bytes its hash covers
     audit/checkpoints/<n>/           payload.json, signature.p7s, timestamp.tst (token), sigvalue.bin
 
@@ -79,6 +82,7 @@ from edms.pki.store import (
     system_signer,
 )
 from edms.signatures import presentation
+from edms.signatures.archive_queries import evidence_record
 from edms.signatures.keys import (
     CRL_VALIDITY,
     SigningAuthority,
@@ -141,6 +145,7 @@ class SignedItem:
     row: Signature
     shown: presentation.Manifestation
     directory: str
+    evidence: bytes | None = None  # the RFC 4998 Evidence Record of its archive time-stamps, once it has one
 
 
 @dataclass(frozen=True)
@@ -373,7 +378,13 @@ def _segments(relevant: list[int], checkpoints: list[AuditCheckpoint]) -> tuple[
 
 def _certificates(settings) -> dict[str, tuple[str, x509.Certificate]]:
     store = PkiStore.for_settings(settings)
-    return {role: (path, store.certificate(name)) for role, (path, name) in PKI_FILES.items()}
+    certificates = {role: (path, store.certificate(name)) for role, (path, name) in PKI_FILES.items()}
+    # Roots replaced by a rollover (edms pki rollover-root): what was signed under them still chains to them.
+    for number, root in enumerate(reversed(store.retired_certificates(ROOT)), start=1):
+        certificates[f"{report.PREVIOUS_ROOT}{number}"] = (f"pki/previous-root-{number}.pem", root)
+    for number, ca in enumerate(reversed(store.retired_certificates(SIGNING_CA)), start=1):
+        certificates[f"{report.PREVIOUS_SIGNING_CA}{number}"] = (f"pki/previous-signing-ca-{number}.pem", ca)
+    return certificates
 
 
 def _version_item(session: Session, document: dm.Document, version: dm.DocumentVersion, directory: str,
@@ -384,7 +395,8 @@ def _version_item(session: Session, document: dm.Document, version: dm.DocumentV
     for row in session.scalars(select(Signature).where(Signature.version_id == version.id).order_by(Signature.id)):
         item = shown.get(row.signature_id) or presentation.manifestation(
             session, row, trust, env.document_types.get(document.type_key))
-        signatures.append(SignedItem(row, item, f"{base}/signatures/{row.signature_id}"))
+        signatures.append(SignedItem(row, item, f"{base}/signatures/{row.signature_id}",
+                                     evidence_record(session, row.id)))
     return VersionItem(
         row=version, content_path=f"{base}/content.json", content_sha256=hashlib.sha256(content).hexdigest(),
         renditions={"pdf": f"{base}/rendition.pdf", "docx": f"{base}/rendition.docx"},
@@ -417,6 +429,7 @@ def _files(content: PackageContent, env: ExportEnvironment) -> dict[str, bytes]:
                 files.update(_signature_files(signed))
     for path, cert in content.certificates.values():
         files[path] = cert.public_bytes(Encoding.PEM)
+    files.update(report.trust_files(content.certificates)[2])
     files[CRL_FILE] = content.crl.public_bytes(Encoding.PEM)
     files[EVENTS_FILE] = b"".join(canonical_bytes(event.hashed_fields()) + b"\n" for event in content.events)
     for checkpoint in content.checkpoints:
@@ -433,13 +446,16 @@ def _files(content: PackageContent, env: ExportEnvironment) -> dict[str, bytes]:
 
 def _signature_files(signed: SignedItem) -> dict[str, bytes]:
     row, base = signed.row, signed.directory
-    return {
+    files = {
         f"{base}/manifest.json": row.manifest,
         f"{base}/signature.p7s": row.cms,
         f"{base}/timestamp.tsr": row.timestamp_response,
         f"{base}/sigvalue.bin": signature_value(row.cms),
         f"{base}/signer.pem": signer_certificate(row.cms).public_bytes(Encoding.PEM),
     }
+    if signed.evidence is not None:
+        files[f"{base}/evidence.ers"] = signed.evidence  # RFC 4998 archive time-stamps (edms archive-timestamps)
+    return files
 
 
 def _checkpoint_files(item: CheckpointItem) -> dict[str, bytes]:

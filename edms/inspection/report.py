@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -26,6 +27,11 @@ from edms.inspection.labels import Labels
 from edms.inspection.manifest import VERIFIER_FILE
 from edms.resources import TEMPLATES_DIR
 from edms.timeutil import format_in_zone, isoformat_utc
+
+# After a rollover (edms pki rollover-root) the package also ships the replaced roots and signing CAs
+# (manifest.json's pki entries previous_root_<n>, previous_signing_ca_<n>) and, for openssl, bundles of them.
+PREVIOUS_ROOT, PREVIOUS_SIGNING_CA = "previous_root_", "previous_signing_ca_"
+ROOTS_BUNDLE, SIGNING_CAS_BUNDLE = "pki/roots.pem", "pki/signing-cas.pem"
 
 if TYPE_CHECKING:
     from edms.inspection.package import PackageContent, SignedItem
@@ -73,9 +79,25 @@ def _title(content: PackageContent) -> str:
 # --- VERIFY.md ------------------------------------------------------------------------------------------
 
 
+def trust_files(certificates: Mapping[str, tuple[str, x509.Certificate]]) -> tuple[str, str, dict[str, bytes]]:
+    """What openssl is given: the -CAfile (the root, or after a rollover a bundle of every root), the
+    -untrusted signing CA (or a bundle of every signing CA), and the bundle files to add to the package."""
+    def bundle(role: str, prefix: str, path: str) -> tuple[str, dict[str, bytes]]:
+        certs = [cert for name, (_, cert) in certificates.items() if name == role or name.startswith(prefix)]
+        if len(certs) == 1:
+            return certificates[role][0], {}
+        return path, {path: b"".join(cert.public_bytes(Encoding.PEM) for cert in certs)}
+
+    ca_file, roots = bundle("root", PREVIOUS_ROOT, ROOTS_BUNDLE)
+    untrusted, cas = bundle("signing_ca", PREVIOUS_SIGNING_CA, SIGNING_CAS_BUNDLE)
+    return ca_file, untrusted, {**roots, **cas}
+
+
 def verify_markdown(content: PackageContent, files: Mapping[str, bytes]) -> str:
     """The instructions, with every path and time of this package. `files` are all files but VERIFY.md."""
     root_path, root = content.certificates["root"]
+    ca_file, untrusted, _ = trust_files(content.certificates)
+    crl_issuer = content.certificates["signing_ca"][0]
     created = epoch(content.created_at)
     lines = [
         f"# Verifying this inspection package: {_title(content)}",
@@ -110,8 +132,17 @@ def verify_markdown(content: PackageContent, files: Mapping[str, bytes]) -> str:
         f"fingerprint `{fingerprint(root)}`. Compare that fingerprint with the one the organisation published "
         "to you independently of this package: the checks below prove only that the evidence chains to this root.",
         "",
+        *([] if ca_file == root_path else [
+            f"The organisation rolled its root over: what was signed earlier chains to a previous root "
+            f"({', '.join(f'`{path}`' for name, (path, _) in content.certificates.items() if name.startswith(PREVIOUS_ROOT))}"
+            f"), whose fingerprint you compare the same way. `{ca_file}` holds every root and is the `-CAfile` below; "
+            f"`{untrusted}` holds every signing CA.",
+            "",
+        ]),
         "```sh",
         f"openssl x509 -in {root_path} -noout -subject -fingerprint -sha256",
+        *(f"openssl x509 -in {path} -noout -subject -fingerprint -sha256"
+          for name, (path, _) in content.certificates.items() if name.startswith(PREVIOUS_ROOT)),
         "```",
         "",
         "## 2. The package seal and every file",
@@ -121,9 +152,9 @@ def verify_markdown(content: PackageContent, files: Mapping[str, bytes]) -> str:
         "time-stamped (`manifest.json.tsr`, RFC 3161).",
         "",
         "```sh",
-        f"openssl cms -verify -binary -inform DER -in manifest.json.p7s -content manifest.json -CAfile {root_path} "
+        f"openssl cms -verify -binary -inform DER -in manifest.json.p7s -content manifest.json -CAfile {ca_file} "
         f"-attime {created} -out /dev/null",
-        f"openssl ts -verify -in manifest.json.tsr -data manifest.json.sigvalue.bin -CAfile {root_path} -attime {created}",
+        f"openssl ts -verify -in manifest.json.tsr -data manifest.json.sigvalue.bin -CAfile {ca_file} -attime {created}",
         "```",
         "",
         "The signer must be the system certificate `pki/system.pem` (`-signer signer.pem` writes the signer "
@@ -142,12 +173,15 @@ def verify_markdown(content: PackageContent, files: Mapping[str, bytes]) -> str:
         "time-stamped moment. The signed `content_sha256` must equal the SHA-256 of the version's "
         "`content.json`.",
         "",
+        "A signature's `evidence.ers`, once it has one, is its RFC 4998 Evidence Record: archive time-stamps "
+        "with the certificates and CRLs that keep it verifiable after its certificates expire. openssl does not "
+        "read it; `edms-verify` checks it today, or at another moment of judgement with `--at YYYY-MM-DD`.",
+        "",
     ]
-    crl_issuer = content.certificates["signing_ca"][0]
     for document in content.documents:
         for version in document.versions:
             for signed in version.signatures:
-                lines += _signature_commands(signed, version.content_path, root_path, crl_issuer, content.language)
+                lines += _signature_commands(signed, version.content_path, ca_file, untrusted, content.language)
     lines += [
         "Revocation: the signing CA's CRL, issued when the package was exported, must be signed by the "
         "signing CA; a signer's certificate serial (`openssl x509 -in .../signer.pem -noout -serial`) listed "
@@ -180,8 +214,8 @@ def verify_markdown(content: PackageContent, files: Mapping[str, bytes]) -> str:
             "",
             "```sh",
             f"openssl cms -verify -binary -inform DER -in {base}/signature.p7s -content {base}/payload.json "
-            f"-CAfile {root_path} -attime {when} -out /dev/null",
-            f"openssl ts -verify -token_in -in {base}/timestamp.tst -data {base}/sigvalue.bin -CAfile {root_path} "
+            f"-CAfile {ca_file} -attime {when} -out /dev/null",
+            f"openssl ts -verify -token_in -in {base}/timestamp.tst -data {base}/sigvalue.bin -CAfile {ca_file} "
             f"-attime {when}",
             "```",
             "",
@@ -189,7 +223,7 @@ def verify_markdown(content: PackageContent, files: Mapping[str, bytes]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _signature_commands(signed: SignedItem, content_path: str, root_path: str, ca_path: str, language: str) -> list[str]:
+def _signature_commands(signed: SignedItem, content_path: str, ca_file: str, ca_path: str, language: str) -> list[str]:
     base, when, shown = signed.directory, epoch(signed.row.timestamped_at), signed.shown
     return [
         f"### {signed.row.signature_id}: {shown.printed_name} ({role_label(shown.role, language)}), "
@@ -197,9 +231,9 @@ def _signature_commands(signed: SignedItem, content_path: str, root_path: str, c
         "",
         "```sh",
         f"openssl cms -verify -binary -inform DER -in {base}/signature.p7s -content {base}/manifest.json "
-        f"-CAfile {root_path} -attime {when} -out /dev/null",
-        f"openssl ts -verify -in {base}/timestamp.tsr -data {base}/sigvalue.bin -CAfile {root_path} -attime {when}",
-        f"openssl verify -attime {when} -CAfile {root_path} -untrusted {ca_path} {base}/signer.pem",
+        f"-CAfile {ca_file} -attime {when} -out /dev/null",
+        f"openssl ts -verify -in {base}/timestamp.tsr -data {base}/sigvalue.bin -CAfile {ca_file} -attime {when}",
+        f"openssl verify -attime {when} -CAfile {ca_file} -untrusted {ca_path} {base}/signer.pem",
         f"openssl dgst -sha256 -r {content_path}",
         "```",
         "",

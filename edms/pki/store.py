@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from edms.crypto.cms import sign_detached
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from edms.config import Settings
 
 PKI_DIRNAME = "pki"
+# Certificates and keys replaced by a TSA renewal or a root rollover (edms.pki.lifecycle): kept, because
+# earlier signatures and time-stamps chain to them and their CAs still issue CRLs until they expire.
+RETIRED_DIRNAME = "retired"
 ROOT, SIGNING_CA, TSA, SYSTEM = "root", "signing-ca", "tsa", "system"
 NAMES = (ROOT, SIGNING_CA, TSA, SYSTEM)
 # The internal TSA's policy: an OID under 2.25, derived from a UUID (ITU-T X.667), so no registration is needed.
@@ -86,6 +89,7 @@ class PkiStore:
     def __init__(self, directory: Path, passphrase: str) -> None:
         self.directory = Path(directory)
         self._passphrase = passphrase.encode("utf-8")
+        self._opened_keys: dict[bytes, ec.EllipticCurvePrivateKey] = {}  # by certificate fingerprint (key_of)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> PkiStore:
@@ -146,9 +150,41 @@ class PkiStore:
             raise PkiError(f"the configured pki_passphrase does not open {self.directory / self.key_file(name)}") from exc
 
     def trust_anchors(self, tsa_ca_file: str = "") -> TrustAnchors:
-        root = self.certificate(ROOT)
-        tsa_roots = tuple(x509.load_pem_x509_certificates(Path(tsa_ca_file).read_bytes())) if tsa_ca_file else (root,)
-        return TrustAnchors(roots=(root,), system_cert=self.certificate(SYSTEM), tsa_roots=tsa_roots)
+        """The current root and every root it replaced in a rollover: what was signed under an earlier
+        root is still judged at its own time-stamped moment."""
+        roots = (self.certificate(ROOT), *self.retired_certificates(ROOT))
+        tsa_roots = tuple(x509.load_pem_x509_certificates(Path(tsa_ca_file).read_bytes())) if tsa_ca_file else roots
+        return TrustAnchors(roots=roots, system_cert=self.certificate(SYSTEM), tsa_roots=tsa_roots)
+
+    def retired_certificates(self, name: str) -> list[x509.Certificate]:
+        """The certificates of `name` replaced by renewals or rollovers, newest first."""
+        retired = self.directory / RETIRED_DIRNAME
+        files = sorted(retired.glob(f"*-{self.cert_file(name)}"), reverse=True) if retired.is_dir() else []
+        return [x509.load_pem_x509_certificate(path.read_bytes()) for path in files]
+
+    def key_of(self, cert: x509.Certificate) -> ec.EllipticCurvePrivateKey:
+        """The private key of a current or retired certificate (a CA's, to issue its CRL); opened once per
+        store (opening is deliberately slow)."""
+        fingerprint = cert.fingerprint(hashes.SHA256())
+        if fingerprint not in self._opened_keys:
+            self._opened_keys[fingerprint] = self._find_key(cert)
+        return self._opened_keys[fingerprint]
+
+    def _find_key(self, cert: x509.Certificate) -> ec.EllipticCurvePrivateKey:
+        retired = self.directory / RETIRED_DIRNAME
+        candidates = [self.directory / self.cert_file(name) for name in NAMES]
+        candidates += sorted(retired.glob("*.cert.pem")) if retired.is_dir() else []
+        for path in candidates:
+            if path.is_file() and x509.load_pem_x509_certificate(path.read_bytes()) == cert:
+                key_path = path.with_name(path.name.removesuffix(".cert.pem") + ".key.pem")
+                try:
+                    return load_encrypted_private_key_pem(key_path.read_bytes(), self._passphrase)
+                except WrongPassword as exc:
+                    raise PkiError(f"the configured pki_passphrase does not open {key_path}") from exc
+        raise PkiError(f"no key of {cert.subject.rfc4514_string()} in {self.directory}")
+
+    def passphrase(self) -> bytes:
+        return self._passphrase
 
     def internal_tsa(self) -> InternalTsa:
         return InternalTsa(self.private_key(TSA), self.certificate(TSA), (self.certificate(ROOT),))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import IO, Any
 
@@ -24,10 +25,18 @@ class Trust:
     system: x509.Certificate
     intermediates: list[x509.Certificate] = field(default_factory=list)
     crls: list[x509.CertificateRevocationList] = field(default_factory=list)
+    # Roots replaced by a rollover, shipped as pki/previous-root-<n>.pem: earlier signatures chain to them.
+    previous_roots: list[x509.Certificate] = field(default_factory=list)
+    # The moment of judgement of the archive time-stamps (edms-verify --at): now unless given.
+    judged_at: datetime | None = None
+
+    @property
+    def roots(self) -> list[x509.Certificate]:
+        return [self.root, *self.previous_roots]
 
     def signed(self, cms: bytes, stamp_file: bytes, content: bytes) -> tuple[CmsResult, Stamp]:
         """A stored signature (CMS and the time-stamp of its signature value) over `content`, judged at the stamp."""
-        result = verify_stamped(cms, stamp_file, content, [self.root], untrusted=self.intermediates, crls=self.crls)
+        result = verify_stamped(cms, stamp_file, content, self.roots, untrusted=self.intermediates, crls=self.crls)
         return result.signed, result.stamp
 
 

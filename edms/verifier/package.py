@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import IO, TypeVar
 
 from cryptography import x509
@@ -46,9 +47,11 @@ from edms.verifier.report import Report
 from edms.verifier.timestamp import Stamp
 
 _Result = TypeVar("_Result")
+PREVIOUS_ROOT = "previous_root_"  # manifest.json's pki entries of the roots a rollover replaced
 
 
-def verify_package(source: str | IO[bytes], *, root_pem: bytes | None = None) -> Report:
+def verify_package(source: str | IO[bytes], *, root_pem: bytes | None = None,
+                   judged_at: datetime | None = None) -> Report:
     """Check everything in the package at `source` (a path or a file object); never raises for a bad package."""
     report = Report()
     try:
@@ -70,6 +73,8 @@ def verify_package(source: str | IO[bytes], *, root_pem: bytes | None = None) ->
         return report
     package = Package(files, manifest)
     trust = _check_pki(report, package, root_pem)
+    if trust is not None:
+        trust.judged_at = judged_at
     _guarded(report, "files", lambda: _check_files(report, package))
     if trust is None:
         return report
@@ -94,20 +99,32 @@ def _check_pki(report: Report, package: Package, root_pem: bytes | None) -> Trus
 
     def load() -> Trust:
         root = x509.load_pem_x509_certificate(package.read(paths["root"]))
-        if root_pem is not None and x509.load_pem_x509_certificate(root_pem) != root:
-            raise Invalid("the package's root CA is not the root CA you gave (--root): do not trust this package")
+        previous = [x509.load_pem_x509_certificate(package.read(path)) for name, path in sorted(paths.items())
+                    if name.startswith(PREVIOUS_ROOT)]
+        if root_pem is not None:
+            # --root may hold several PEM certificates: the current root and the roots it replaced.
+            pinned = x509.load_pem_x509_certificates(root_pem)
+            if root not in pinned:
+                raise Invalid("the package's root CA is not the root CA you gave (--root): do not trust this package")
+            for old in previous:
+                if old not in pinned:
+                    raise Invalid(f"the package's previous root {describe(old)} is not among the roots you gave "
+                                  "(--root): add it to that file if the organisation published it")
+        roots = [root, *previous]
         others = [x509.load_pem_x509_certificate(package.read(paths[name])) for name in ("signing_ca", "tsa", "system")]
         for cert in others:
-            if not issued_by(cert, root):
+            if not any(issued_by(cert, anchor) for anchor in roots):
                 raise Invalid(f"the certificate of {describe(cert)} is not issued by the package's root CA")
         crls = [x509.load_pem_x509_crl(package.read(path)) for path in paths.get("crls", [])]
-        return Trust(root, others[2], [others[0]], crls)
+        return Trust(root, others[2], [others[0]], crls, previous_roots=previous)
 
     def success(trust: Trust) -> str:
         pinned = "matches the root CA you gave" if root_pem is not None else \
             "compare this fingerprint with the one the organisation publishes, or pass --root"
+        earlier = "".join(f"; previous root {describe(old)}, SHA-256 fingerprint "
+                          f"{old.fingerprint(hashes.SHA256()).hex(':').upper()}" for old in trust.previous_roots)
         return (f"root CA {describe(trust.root)}, SHA-256 fingerprint "
-                f"{trust.root.fingerprint(hashes.SHA256()).hex(':').upper()} ({pinned})")
+                f"{trust.root.fingerprint(hashes.SHA256()).hex(':').upper()}{earlier} ({pinned})")
 
     return report.check("certificates", load, success)
 

@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from edms.verifier.archive import verify_long_term
 from edms.verifier.audit_log import Event, index, new_value
 from edms.verifier.chain import utc
 from edms.verifier.cms import signature_value
@@ -122,7 +123,30 @@ def _signature(package: Package, trust: Trust, document: dict[str, Any], version
     if recorded.get("content_sha256") != manifest.get("content_sha256") or \
             event.fields["object_id"] != str(document.get("id")):
         raise Invalid(f"the audit event at seq {event.seq} records another signature")
-    return _summary(manifest, signed_at, stamp.gen_time, content_hash, event)
+    return _summary(manifest, signed_at, stamp.gen_time, content_hash, event) + \
+        _archived(package, trust, directory, manifest_bytes, cms, stamp.gen_time)
+
+
+def _archived(package: Package, trust: Trust, directory: str, manifest_bytes: bytes, cms: bytes,
+              stamped: datetime) -> str:
+    """evidence.ers: the RFC 4998 archive time-stamps that keep the signature verifiable after its
+    certificates expire, judged at the moment of judgement (today unless --at). A signature without them
+    (a package exported before they existed) is judged at its stamped moment as always, unless --at asks
+    for a moment of judgement: then it must hold at that moment too."""
+    evidence = package.files.get(f"{directory}/evidence.ers")
+    at = trust.judged_at or (datetime.now(UTC) if evidence is not None else stamped)
+    try:
+        result = verify_long_term(manifest_bytes, cms, package.read(f"{directory}/timestamp.tsr"), evidence,
+                                  trust.roots, at=at, crls=trust.crls)
+    except Invalid as exc:
+        when = f"on {utc(at)}" if trust.judged_at else "today"
+        raise Invalid(f"long-term validation {when}: {exc}") from None
+    if evidence is None:
+        return (f"; no archive time-stamp yet (evidence.ers): in the long term it rests on its time-stamp's "
+                f"certificate chain, trusted until {utc(result.valid_until)}")
+    newest = result.layers[-1]
+    return (f"; {result.archive_count} archive time-stamp(s) (RFC 4998 evidence.ers) valid, the newest of "
+            f"{utc(newest.gen_time)} trusted until {utc(result.valid_until)}")
 
 
 def _summary(manifest: dict[str, Any], signed_at: datetime, stamped: datetime, content_hash: str, event: Event) -> str:

@@ -28,7 +28,7 @@ def _head(entry: Any, trust: Trust) -> tuple[int, bytes, datetime]:
     payload = canonical({"type": TREE_HEAD_TYPE, "version": 1, "tree_size": size, "root_hash": root,
                          "timestamp": timestamp})
     moment = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    result = verify_cms(base64.b64decode(entry["signature"], validate=True), payload, [trust.root], moment,
+    result = verify_cms(base64.b64decode(entry["signature"], validate=True), payload, trust.roots, moment,
                         untrusted=trust.intermediates, crls=trust.crls)
     if result.signer != trust.system:
         raise Invalid(f"signed by {describe(result.signer)}, not by the system certificate")
