@@ -4,8 +4,9 @@ A task is overdue when its case has an overdue deadline (application.tasks). Eac
 once per level: at level 1 as soon as it is overdue, at level 2 a day later, at level 3 three days later.
 An escalation tells the task's own people, the other holders of the role the task waits for (but for a
 physician's task, which stays with the case's physician and their delegates), and QA, by
-notification (the outbox), and is recorded once (workflow.models.TaskEscalation, unique per task and level)
-with its audit event; so running the command again, or from two places at once, tells nobody twice.
+notification (the outbox, in each recipient's language), and is recorded once (workflow.models.TaskEscalation,
+unique per task and level) with its audit event (in English); so running the command again, or from two places
+at once, tells nobody twice.
 """
 from __future__ import annotations
 
@@ -21,10 +22,13 @@ from edms.application.services import Services
 from edms.application.tasks import Task, tasks_for
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
+from edms.definitions import LocalizedText
+from edms.errors import N_
 from edms.notifications.outbox import enqueue
 from edms.timeutil import format_in_zone
 from edms.users.models import User, UserRole
 from edms.users.roles import CONTENT_ROLES, PHYSICIAN, QA
+from edms.wording import both
 from edms.workflow.operations import escalated_levels, record_escalation
 
 # How long after its due time a task reaches each level (level = index + 1).
@@ -111,31 +115,39 @@ def _escalate(services: Services, session: Session, ctx: AuditContext, overdue: 
             return []
         people = _recipients(session, overdue)
         usernames = [person.username for person in people]
-        what = _describe(task)
-        late = now - task.due_at
-        reason = (f"{what} is overdue (due {format_in_zone(task.due_at)}, {_hours(late)} late): "
-                  f"escalation level {new[-1]}.")
+        what, late, due = _describe(services, task), _hours(now - task.due_at), format_in_zone(task.due_at)
+        # The audit trail is English data; the notification is written in each recipient's language.
+        reason = f"{what.en} is overdue (due {due}, {late.en} late): escalation level {new[-1]}."
         for level in new:
             record_escalation(session, ctx, task_key=overdue.key, level=level, kind=task.kind, role=task.role,
                               case_id=task.case_id, document_id=task.document_id, due_at=task.due_at, now=now,
                               recipients=usernames, reason=reason)
         enqueue(session, ctx, people, kind="deadline", smtp=services.settings.smtp,
                 document_id=task.document_id, case_id=task.case_id,
-                subject=f"Overdue task escalated (level {new[-1]}): {what}.",
-                body=f"{reason}\n\nYou are told because you hold this task, hold the role it waits for, or are "
-                     "in quality assurance. Open the case in edms to see what is missing and who can act.")
+                subject=both(N_("An overdue task was escalated to level %(level)s: %(task)s."), level=new[-1],
+                             task=what),
+                body=both(N_("This task is overdue: %(task)s. It was due %(due)s and is %(late)s late; this is "
+                             "escalation level %(level)s.\n\nYou are told because you hold this task, hold the role "
+                             "it waits for, or are in quality assurance. Open the case in edms to see what is missing "
+                             "and who can act."), task=what, due=due, late=late, level=new[-1]))
         return [Escalation(overdue.key, level, tuple(usernames)) for level in new]
 
 
-def _describe(task: Task) -> str:
-    where = f"case {task.case_reference}" if task.case_reference else "no case"
+def _describe(services: Services, task: Task) -> LocalizedText:
+    """The task in a phrase of each language: its step's label, or the name of the record type to create."""
+    where = both(N_("case %(case)s"), case=task.case_reference) if task.case_reference else both(N_("no case"))
     if task.kind == "sign" and task.step is not None:
-        return f"the step \"{task.step.en}\" of {task.document_number} ({where})"
+        return both(N_("the step \"%(step)s\" of %(number)s (%(where)s)"), step=task.step, number=task.document_number,
+                    where=where)
     if task.kind == "draft":
-        return f"the draft {task.document_number} ({where})"
-    return f"the record \"{task.title}\" to create ({where})"
+        return both(N_("the draft %(number)s (%(where)s)"), number=task.document_number, where=where)
+    doc_type = services.document_types.get(task.type_key)
+    return both(N_("the record \"%(title)s\" to create (%(where)s)"),
+                title=doc_type.name if doc_type is not None else task.title, where=where)
 
 
-def _hours(delta: timedelta) -> str:
+def _hours(delta: timedelta) -> LocalizedText:
     hours = int(delta.total_seconds() // 3600)
-    return f"{hours // 24} d {hours % 24} h" if hours >= 24 else f"{hours} h {int(delta.total_seconds() // 60) % 60} min"
+    if hours >= 24:
+        return both(N_("%(days)s d %(hours)s h"), days=hours // 24, hours=hours % 24)
+    return both(N_("%(hours)s h %(minutes)s min"), hours=hours, minutes=int(delta.total_seconds() // 60) % 60)

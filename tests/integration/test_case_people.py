@@ -290,7 +290,7 @@ def test_the_treating_physician_is_told_when_qa_changes_the_status_of_their_case
         cases.change_status(services, session, acting(qa), qa, case, cm.CANCELLED,
                             "The patient's condition no longer allows the infusion.")
         reference = case.reference
-    assert _told(services, "haruto.ito", "case") == [f"Case {reference} is now cancelled"]
+    assert _told(services, "haruto.ito", "case") == [f"Case {reference} is now cancelled."]
 
 
 @pytest.mark.req("A11-5")

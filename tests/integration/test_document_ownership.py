@@ -121,7 +121,7 @@ def test_an_administrator_transfers_ownership_with_a_reason_and_the_new_owner_re
     _revise(services, successor, signing.document_id)
     assert signing.document().latest.created_by == successor.id
     assert [n.subject for n in _notifications(services, successor, "ownership")] == [
-        f"You are now the owner of {signing.document().number} ({signing.document().title})"]
+        f"You are now the owner of {signing.document().number} ({signing.document().title})."]
     assert len(_notifications(services, signing.author, "ownership")) == 1
 
 
