@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from edms.application import signed_pdfs
 from edms.application.notices import announce
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
@@ -46,6 +47,7 @@ def submit(services: Services, session: Session, ctx: AuditContext, user: User,
     """Freeze the draft for review and tell whoever may sign the steps now due."""
     with use_case(session):
         version = ops.submit(session, ctx, user, document)
+        signed_pdfs.freeze(services, session, ctx, document, version)
         announce(session, ctx, services.settings.smtp, services.document_types[document.type_key], document)
     return version
 
@@ -53,13 +55,16 @@ def submit(services: Services, session: Session, ctx: AuditContext, user: User,
 def revise(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,
            reason: str) -> dm.DocumentVersion:
     with use_case(session):
-        return ops.revise(session, ctx, user, services.document_types[document.type_key], document, reason)
+        draft = ops.revise(session, ctx, user, services.document_types[document.type_key], document, reason)
+        signed_pdfs.seal_final_versions(services, session, ctx, document)  # the superseded version
+        return draft
 
 
 def withdraw(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,
              reason: str) -> None:
     with use_case(session):
         ops.withdraw(session, ctx, user, document, reason)
+        signed_pdfs.seal_final_versions(services, session, ctx, document)
 
 
 def edit(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document, *,
@@ -71,5 +76,6 @@ def edit(services: Services, session: Session, ctx: AuditContext, user: User, do
         created = document.latest.frozen
         if created:
             ops.revise(session, ctx, user, doc_type, document, reason)
+            signed_pdfs.seal_final_versions(services, session, ctx, document)
         draft = ops.save_draft(session, ctx, user, doc_type, document, title=title, raw_values=raw_values)
     return draft, created

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from edms.application import signed_pdfs
 from edms.application.notices import announce
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
@@ -23,6 +24,7 @@ def sign(services: Services, session: Session, ctx: AuditContext, user: User, do
     with use_case(session):
         made = ops.sign(session, ctx, services.signing_environment(), doc_type, user, document, version, credentials,
                         step=step, meaning=meaning, comment=comment)
+        signed_pdfs.seal_final_versions(services, session, ctx, document)
         announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)
     return made
 
@@ -35,5 +37,6 @@ def refuse(services: Services, session: Session, ctx: AuditContext, user: User, 
     with use_case(session):
         made = ops.reject(session, ctx, services.signing_environment(), doc_type, user, document, version,
                           credentials, reason=reason, step=step)
+        signed_pdfs.seal_final_versions(services, session, ctx, document)
         announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)
     return made
