@@ -3,6 +3,8 @@
 versions submitted before signed PDFs (`edms freeze-legacy-pdfs`)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -10,14 +12,18 @@ from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
 from edms.crypto.pades import add_document_timestamp
+from edms.crypto.pades_validation import PdfSignatureCheck, validate_signed_pdf
 from edms.documents import models as dm
 from edms.documents.pdf_models import SignedPdfRevision
+from edms.documents.pdf_queries import pdf_revisions, signed_pdf
+from edms.pki.store import trust_anchors
 from edms.signatures import pdf_operations as ops
 from edms.signatures.errors import SigningFailed
 from edms.signatures.presentation import rendition_signatures
 
 # The reusable B-LTA step, bytes in and bytes out: `add_document_timestamp(pdf, timestamp, certs=, crls=)`.
-__all__ = ["add_document_timestamp", "freeze", "freeze_legacy_pdfs", "seal_final_versions"]
+__all__ = ["SignedPdfView", "add_document_timestamp", "download", "freeze", "freeze_legacy_pdfs", "seal_final_versions",
+           "validation"]
 
 
 def freeze(services: Services, session: Session, ctx: AuditContext, document: dm.Document,
@@ -56,3 +62,28 @@ def freeze_legacy_pdfs(services: Services, session: Session, ctx: AuditContext) 
                 frozen += ops.freeze_legacy_pdf(session, ctx, services.blobs, doc_type, document, version, signatures)
             seal_final_versions(services, session, ctx, document)
     return frozen
+
+
+@dataclass(frozen=True)
+class SignedPdfView:
+    """What the signed-PDF page and the API show: the revisions and each signature's validation now."""
+
+    revisions: list[SignedPdfRevision]
+    checks: list[PdfSignatureCheck]
+    size: int
+
+
+def validation(services: Services, session: Session, version: dm.DocumentVersion) -> SignedPdfView | None:
+    """The version's signed PDF validated now by pyHanko, the organisation's root the only trust anchor;
+    None when the version has no signed PDF."""
+    revisions = pdf_revisions(session, version)
+    data = signed_pdf(session, services.blobs, version)
+    if not revisions or data is None:
+        return None
+    anchors = trust_anchors(services.settings)
+    checks = validate_signed_pdf(data, anchors.roots) if anchors is not None else []
+    return SignedPdfView(revisions, checks, len(data))
+
+
+def download(services: Services, session: Session, version: dm.DocumentVersion) -> bytes | None:
+    return signed_pdf(session, services.blobs, version)
