@@ -16,10 +16,13 @@ No key, time or network is read here: everything is passed in.
 """
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import keys as asn1_keys
@@ -39,6 +42,20 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 Timestamp = Callable[[bytes], bytes]  # SHA-256 digest -> DER TimeStampResp
 SIGNATURE_SUBFILTER = "/ETSI.CAdES.detached"
 DOCUMENT_TIMESTAMP_SUBFILTER = "/ETSI.RFC3161"
+
+
+T = TypeVar("T")
+
+
+def off_event_loop(action: Callable[[], T]) -> T:
+    """Run `action` here, or in a worker thread when this thread already runs an asyncio event loop:
+    pyHanko's synchronous calls start their own loop (asyncio.run), which a running loop forbids."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return action()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(action).result()
 
 
 class PadesError(RuntimeError):
@@ -133,7 +150,7 @@ def sign_pdf(pdf: bytes, request: SignatureRequest, *, key: ec.EllipticCurvePriv
         metadata, signer=signer, timestamper=_OrganisationTimeStamper(timestamp), stamp_style=style,
         new_field_spec=_field_spec(request.new_field) if request.new_field else None,
     )
-    output = pdf_signer.sign_pdf(_writer(pdf), existing_fields_only=request.new_field is None)
+    output = off_event_loop(lambda: pdf_signer.sign_pdf(_writer(pdf), existing_fields_only=request.new_field is None))
     return bytes(output.getvalue())
 
 
@@ -152,8 +169,8 @@ def add_document_timestamp(pdf: bytes, timestamp: Timestamp, *, certs: Sequence[
     time-stamp over the whole file, each as an incremental update. Call it again, before the newest
     time-stamp's certificate expires, with the validation data the previous time-stamp needs."""
     extended = add_validation_data(pdf, certs, crls) if certs or crls else pdf
-    output = signers.PdfTimeStamper(_OrganisationTimeStamper(timestamp)).timestamp_pdf(
-        _writer(extended), md_algorithm="sha256")
+    stamper = signers.PdfTimeStamper(_OrganisationTimeStamper(timestamp))
+    output = off_event_loop(lambda: stamper.timestamp_pdf(_writer(extended), md_algorithm="sha256"))
     return bytes(output.getvalue())
 
 

@@ -32,6 +32,8 @@ from pyhanko_certvalidator.context import CertValidationPolicySpec, ValidationCo
 from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationCheckingPolicy, RevocationCheckingRule
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
+from edms.crypto.pades import off_event_loop
+
 SIGNATURE, DOCUMENT_TIMESTAMP = "signature", "document_timestamp"
 
 
@@ -71,6 +73,10 @@ def _ades_spec(roots: list[asn1_x509.Certificate]) -> PdfSignatureValidationSpec
 
 def validate_signed_pdf(pdf: bytes, trust_roots: Sequence[x509.Certificate]) -> list[PdfSignatureCheck]:
     """Every signature and document time-stamp of `pdf`, in file order, judged now."""
+    return off_event_loop(lambda: _validate(pdf, trust_roots))
+
+
+def _validate(pdf: bytes, trust_roots: Sequence[x509.Certificate]) -> list[PdfSignatureCheck]:
     roots = [_asn1(root) for root in trust_roots]
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
     checks: list[PdfSignatureCheck] = []
