@@ -202,7 +202,8 @@ def _signed_pdf_section(content: PackageContent, root_path: str) -> list[str]:
         "",
         "With poppler's `pdfsig` (Debian package `poppler-utils`), first trust the root in an NSS database "
         "(`certutil`, Debian package `libnss3-tools`); every `ETSI.CAdES.detached` signature must print "
-        "`Signature is Valid.` and `Certificate is Trusted.` (pdfsig does not validate document time-stamps):",
+        "`Signature is Valid.`, and its certificate line says whether the chain to that root is trusted "
+        "(pdfsig does not validate document time-stamps):",
         "",
         "```sh",
         "mkdir -p nssdb && certutil -N -d sql:nssdb --empty-password",
@@ -210,10 +211,10 @@ def _signed_pdf_section(content: PackageContent, root_path: str) -> list[str]:
         *(f"pdfsig -nssdir sql:nssdb {path}" for path in pdfs),
         "```",
         "",
-        "With pyHanko (`pip install pyHanko pyhanko-certvalidator`), including the modification analysis and "
-        "the long-term validation:",
+        "With pyHanko's command line (`pip install pyhanko-cli`), including the modification analysis and the "
+        "long-term validation:",
         "",
-        "```sh",
+        "```console",
         *(f"pyhanko sign validate --trust {root_path} --trust-replace --pretty-print --ltv-profile pades-lta {path}"
           for path in pdfs),
         "```",
