@@ -97,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
         inspection_routes,
         notification_routes,
         signature_routes,
+        signed_pdf_routes,
         task_routes,
         users_routes,
     )

@@ -85,5 +85,9 @@ def validation(services: Services, session: Session, version: dm.DocumentVersion
     return SignedPdfView(revisions, checks, len(data))
 
 
+def validation_revisions(services: Services, session: Session, version: dm.DocumentVersion) -> list[SignedPdfRevision]:
+    return pdf_revisions(session, version)
+
+
 def download(services: Services, session: Session, version: dm.DocumentVersion) -> bytes | None:
     return signed_pdf(session, services.blobs, version)

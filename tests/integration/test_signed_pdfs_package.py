@@ -66,3 +66,21 @@ def test_edms_verify_fails_a_signed_pdf_whose_earlier_revision_was_changed(app, 
     report = verify_package(io.BytesIO(rezip(files)))
     failed = [item for item in report.failures if item.name.startswith("signed PDF ")]
     assert failed and "does not hash to its recorded SHA-256" in failed[0].detail
+
+
+def test_the_api_gives_each_signature_validation_and_the_signed_pdf_itself(app, signed_case, inspector, client):
+    from tests.support.documents import Api
+
+    api = Api(client, INSPECTOR[0])
+    document_id = signed_case.documents[0]
+    answer = api.get(f"/documents/{document_id}/versions/3/signed-pdf")
+    assert answer.status_code == 200, answer.json
+    checks = answer.json["signatures"]
+    assert checks and all(check["ok"] for check in checks)
+    assert [check["kind"] for check in checks][-1] == "document_timestamp"
+    assert all(check["ltv"] and check["timestamp"] for check in checks if check["kind"] == "signature")
+    pdf = api.get(f"/documents/{document_id}/versions/3/signed.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.headers["X-Content-SHA256"] == answer.json["revisions"][-1]["sha256"]
+    assert len(pdf.data) == answer.json["size"]
+    assert api.get(f"/documents/{document_id}/versions/9/signed-pdf").status_code == 404
