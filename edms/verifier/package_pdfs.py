@@ -10,6 +10,7 @@ validation) needs a PDF library: pyHanko or poppler's pdfsig (VERIFY.md gives th
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import UTC, datetime
 from functools import partial
@@ -31,9 +32,10 @@ def check_signed_pdfs(report: Report, package: Package, trust: Trust) -> None:
             signed_pdf = version.get("signed_pdf")
             if not signed_pdf:
                 continue
-            times = {entry.get("signature_id"): entry.get("timestamped_at") for entry in version.get("signatures", [])}
+            entries = version.get("signatures", [])
+            times = {entry.get("signature_id"): entry.get("timestamped_at") for entry in entries}
             report.check(f"signed PDF {document.get('number')} v{version.get('version')}",
-                         partial(_signed_pdf, package, trust, signed_pdf, times), str)
+                         partial(_signed_pdf, package, trust, signed_pdf, times, entries), str)
 
 
 def _der(contents: bytes) -> bytes:
@@ -51,9 +53,15 @@ def _der(contents: bytes) -> bytes:
     return contents[:start + length]
 
 
-def _signed_pdf(package: Package, trust: Trust, signed_pdf: dict[str, Any], times: dict[str, Any]) -> str:
+def _signed_pdf(package: Package, trust: Trust, signed_pdf: dict[str, Any], times: dict[str, Any],
+                entries: list[dict[str, Any]]) -> str:
     pdf = package.read(signed_pdf["path"])
     revisions = signed_pdf.get("revisions") or []
+    for entry in entries:  # each signature made with the PDF names the frozen PDF in its signed manifest
+        named = json.loads(package.read(f"{entry['dir'].rstrip('/')}/manifest.json")).get("pdf_sha256")
+        if named is not None and revisions and named != revisions[0].get("sha256"):
+            raise Invalid(f"signature {entry.get('signature_id')} signed the frozen PDF {named}, not this one "
+                          f"({revisions[0].get('sha256')})")
     if not revisions or revisions[-1].get("length") != len(pdf):
         raise Invalid(f"{signed_pdf['path']} is not as long as its last recorded revision")
     ends = {}
