@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.layout import AxisAlignment, InnerScaling, Margins, SimpleBoxLayoutRule
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.validation.dss import DocumentSecurityStore
@@ -130,6 +132,33 @@ def add_signature_fields(pdf: bytes, slots: Sequence[FieldSlot]) -> bytes:
     return _written(writer)
 
 
+def _appearance_font(font_path: Path, text: str) -> Path:
+    """The font subset to `text`'s characters, scaled to 1000 units per em: pyHanko writes glyph widths in
+    font units, which a viewer reads per 1000 (IPAex and DejaVu have 2048), so their text would be spread
+    out and cut off. Written once per text into the temporary directory."""
+    import hashlib
+    import tempfile
+
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+    from fontTools.ttLib.scaleUpem import scale_upem
+
+    key = hashlib.sha256(f"{font_path}\0{text}".encode()).hexdigest()[:32]
+    target = Path(tempfile.gettempdir()) / f"edms-appearance-{key}.ttf"
+    if target.is_file():
+        return target
+    font = TTFont(str(font_path))
+    subsetter = subset.Subsetter(subset.Options(layout_features=["*"], name_IDs=["*"], notdef_outline=True))
+    subsetter.populate(text=text + " ")
+    subsetter.subset(font)
+    if font["head"].unitsPerEm != 1000:
+        scale_upem(font, 1000)
+    partial = target.with_suffix(f".{os.getpid()}.partial")
+    font.save(str(partial))
+    os.replace(partial, target)
+    return target
+
+
 def sign_pdf(pdf: bytes, request: SignatureRequest, *, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate,
              chain: Sequence[x509.Certificate], timestamp: Timestamp) -> bytes:
     """`pdf` with a PAdES B-T signature by `key` appended as an incremental update."""
@@ -144,8 +173,14 @@ def sign_pdf(pdf: bytes, request: SignatureRequest, *, key: ec.EllipticCurvePriv
         field_name=request.field, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
         name=request.name, reason=request.reason,
     )
-    box_style = TextBoxStyle(font=GlyphAccumulatorFactory(str(request.font_path))) if request.font_path else TextBoxStyle()
-    style = TextStampStyle(stamp_text=request.appearance, text_box_style=box_style, border_width=1)
+    font = _appearance_font(request.font_path, request.appearance) if request.font_path else None
+    box_style = TextBoxStyle(font=GlyphAccumulatorFactory(str(font), font_size=8), font_size=8) \
+        if font else TextBoxStyle(font_size=8)
+    # Shrunk to fit its field: a long name or zone is never cut off (21 CFR 11.50: all of it is shown).
+    fit = SimpleBoxLayoutRule(x_align=AxisAlignment.ALIGN_MIN, y_align=AxisAlignment.ALIGN_MID,
+                              inner_content_scaling=InnerScaling.SHRINK_TO_FIT, margins=Margins(4, 4, 4, 4))
+    style = TextStampStyle(stamp_text=request.appearance, text_box_style=box_style, border_width=1,
+                           inner_content_layout=fit)
     pdf_signer = signers.PdfSigner(
         metadata, signer=signer, timestamper=_OrganisationTimeStamper(timestamp), stamp_style=style,
         new_field_spec=_field_spec(request.new_field) if request.new_field else None,
