@@ -93,9 +93,10 @@ def main() -> None:
             build_crl(pki.root_cert, pki.root_key, [], now, now.replace(year=now.year + 1))]
 
     def request(field: str) -> pades.SignatureRequest:
-        return pades.SignatureRequest(field, "Emi Nakamura", "承認 (Approved)",
-                                      "Emi Nakamura\n承認 (QA review)\n2026-12-07 09:00:00 JST (UTC+09:00)",
-                                      font_path=font)
+        # Each appearance differs (its time), as in the ceremony: its font subset is made afresh each time.
+        when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return pades.SignatureRequest(field, "中村 恵美 (Emi Nakamura)", "承認 (Approved)",
+                                      f"中村 恵美 (Emi Nakamura)\n承認 (QA review)\n{when} UTC", font_path=font)
 
     sign_seconds, signed = timed(lambda: pades.sign_pdf(frozen, request(fields[0]), key=key, cert=cert, chain=chain,
                                                         timestamp=timestamp), args.signatures)

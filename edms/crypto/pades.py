@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
-import os
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,30 +132,22 @@ def add_signature_fields(pdf: bytes, slots: Sequence[FieldSlot]) -> bytes:
     return _written(writer)
 
 
-def _appearance_font(font_path: Path, text: str) -> Path:
-    """The font subset to `text`'s characters, scaled to 1000 units per em: pyHanko writes glyph widths in
-    font units, which a viewer reads per 1000 (IPAex and DejaVu have 2048), so their text would be spread
-    out and cut off. Written once per text into the temporary directory."""
-    import hashlib
-    import tempfile
-
+def _appearance_font(font_path: Path, text: str, directory: Path) -> Path:
+    """The font subset to `text`'s characters, scaled to 1000 units per em, written into `directory`:
+    pyHanko writes glyph widths in font units, which a viewer reads per 1000 (IPAex and DejaVu have 2048),
+    so their text would be spread out and cut off; the subset is also far quicker for pyHanko to read."""
     from fontTools import subset
     from fontTools.ttLib import TTFont
     from fontTools.ttLib.scaleUpem import scale_upem
 
-    key = hashlib.sha256(f"{font_path}\0{text}".encode()).hexdigest()[:32]
-    target = Path(tempfile.gettempdir()) / f"edms-appearance-{key}.ttf"
-    if target.is_file():
-        return target
     font = TTFont(str(font_path))
     subsetter = subset.Subsetter(subset.Options(layout_features=["*"], name_IDs=["*"], notdef_outline=True))
     subsetter.populate(text=text + " ")
     subsetter.subset(font)
     if font["head"].unitsPerEm != 1000:
         scale_upem(font, 1000)
-    partial = target.with_suffix(f".{os.getpid()}.partial")
-    font.save(str(partial))
-    os.replace(partial, target)
+    target = directory / "appearance.ttf"
+    font.save(str(target))
     return target
 
 
@@ -169,17 +161,24 @@ def sign_pdf(pdf: bytes, request: SignatureRequest, *, key: ec.EllipticCurvePriv
         cert_registry=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]  # unannotated in pyHanko
             [_asn1_cert(c) for c in chain]),
     )
+    with tempfile.TemporaryDirectory(prefix="edms-appearance-") as directory:
+        return _sign_pdf(pdf, request, signer, timestamp, Path(directory))
+
+
+def _sign_pdf(pdf: bytes, request: SignatureRequest, signer: signers.SimpleSigner, timestamp: Timestamp,
+              directory: Path) -> bytes:
     metadata = signers.PdfSignatureMetadata(
         field_name=request.field, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
         name=request.name, reason=request.reason,
     )
-    font = _appearance_font(request.font_path, request.appearance) if request.font_path else None
+    font = _appearance_font(request.font_path, request.appearance, directory) if request.font_path else None
     box_style = TextBoxStyle(font=GlyphAccumulatorFactory(str(font), font_size=8), font_size=8) \
         if font else TextBoxStyle(font_size=8)
     # Shrunk to fit its field: a long name or zone is never cut off (21 CFR 11.50: all of it is shown).
     fit = SimpleBoxLayoutRule(x_align=AxisAlignment.ALIGN_MIN, y_align=AxisAlignment.ALIGN_MID,
                               inner_content_scaling=InnerScaling.SHRINK_TO_FIT, margins=Margins(4, 4, 4, 4))
-    style = TextStampStyle(stamp_text=request.appearance, text_box_style=box_style, border_width=1,
+    # The stamp text is a %-format string (pyHanko fills %(ts)s and the like): a literal % is doubled.
+    style = TextStampStyle(stamp_text=request.appearance.replace("%", "%%"), text_box_style=box_style, border_width=1,
                            inner_content_layout=fit)
     pdf_signer = signers.PdfSigner(
         metadata, signer=signer, timestamper=_OrganisationTimeStamper(timestamp), stamp_style=style,
