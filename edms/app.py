@@ -105,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
         notification_routes,
         routing_routes,
         signature_routes,
+        signed_pdf_routes,
         site_routes,
         task_routes,
         users_routes,

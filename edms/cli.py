@@ -188,6 +188,20 @@ def checkpoint() -> None:
     click.echo(f"checkpoint #{made.number}: seq {made.seq} {made.head_hash}, time-stamped {made.timestamped_at.isoformat()}")
 
 
+@main.command("freeze-legacy-pdfs")
+def freeze_legacy_pdfs() -> None:
+    """Give each version submitted before signed PDFs a frozen PDF/A listing its earlier signatures.
+
+    Their detached signatures stay the record of them: nothing is re-signed. A version in a final state
+    also gets its document time-stamp."""
+    from edms.application import signed_pdfs
+
+    services = _services(_settings())
+    with command(services.sessions) as session:
+        frozen = signed_pdfs.freeze_legacy_pdfs(services, session, AuditContext.system("edms freeze-legacy-pdfs (console)"))
+    click.echo(f"{frozen} version(s) given a frozen PDF")
+
+
 @main.command()
 @click.argument("archive", type=click.Path(dir_okay=False, writable=True))
 def backup(archive: str) -> None:

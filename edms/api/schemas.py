@@ -71,6 +71,15 @@ DOCUMENT = obj({"id": INTEGER, "number": STRING, "type": STRING, "title": NULLAB
 DIFF = obj({"a": INTEGER, "b": INTEGER, "reason": NULLABLE_STRING,
             "changes": array(obj({"field": STRING, "label": ANY, "old": ANY, "new": ANY}))})
 
+SIGNED_PDF = obj({
+    "document_id": INTEGER, "number": STRING, "version": INTEGER, "size": INTEGER,
+    "revisions": array(obj({"revision": INTEGER, "kind": STRING, "length": INTEGER, "sha256": STRING,
+                            "signature_id": NULLABLE_STRING, "created_at": TIME})),
+    "signatures": array(obj({"field": STRING, "kind": STRING, "signer": STRING, "ok": BOOLEAN, "intact": BOOLEAN,
+                             "trusted": BOOLEAN, "timestamp": NULLABLE_TIME, "ltv": BOOLEAN,
+                             "modifications_ok": BOOLEAN, "summary": STRING})),
+})
+
 # --- signatures -------------------------------------------------------------------------------------------
 
 _MANIFESTATION: dict[str, Schema] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from edms.application import concerned
+from edms.application import concerned, signed_pdfs
 from edms.application.notices import announce
 from edms.application.routing_health import check_submission
 from edms.application.services import Services
@@ -67,6 +67,7 @@ def submit(services: Services, session: Session, ctx: AuditContext, user: User,
         check_case_requirements(services, session, ctx, user, document)
         check_submission(services, session, ctx, user, document, now=utc_now())
         version = ops.submit(session, ctx, user, document)
+        signed_pdfs.freeze(services, session, ctx, document, version)
         announce(session, ctx, services.settings.smtp, services.document_types[document.type_key], document)
     return version
 
@@ -88,15 +89,17 @@ def check_case_requirements(services: Services, session: Session, ctx: AuditCont
 def revise(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,
            reason: str) -> dm.DocumentVersion:
     with use_case(session):
-        version = ops.revise(session, ctx, user, services.document_types[document.type_key], document, reason)
+        draft = ops.revise(session, ctx, user, services.document_types[document.type_key], document, reason)
+        signed_pdfs.seal_final_versions(services, session, ctx, document)  # the superseded version
         concerned.revised(session, ctx, services.settings.smtp, document, user, reason)
-    return version
+    return draft
 
 
 def withdraw(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,
              reason: str) -> None:
     with use_case(session):
         ops.withdraw(session, ctx, user, document, reason)
+        signed_pdfs.seal_final_versions(services, session, ctx, document)
         concerned.withdrawn(session, ctx, services.settings.smtp, document, user, reason)
 
 
@@ -119,6 +122,7 @@ def edit(services: Services, session: Session, ctx: AuditContext, user: User, do
         created = document.latest.frozen
         if created:
             ops.revise(session, ctx, user, doc_type, document, reason)
+            signed_pdfs.seal_final_versions(services, session, ctx, document)
             concerned.revised(session, ctx, services.settings.smtp, document, user, reason)
         draft = ops.save_draft(session, ctx, user, doc_type, document, title=title, raw_values=raw_values)
     return draft, created

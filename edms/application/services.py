@@ -60,7 +60,8 @@ class Services:
         return self._open("crls", keys.RevocationLists)
 
     def signing_environment(self) -> SigningEnvironment:
-        return SigningEnvironment.from_settings(self.settings, self.record_gates, authority=self.signing_authority)
+        return SigningEnvironment.from_settings(self.settings, self.record_gates, authority=self.signing_authority,
+                                               blobs=self.blobs)
 
     def trust(self, session: Session) -> Trust | None:
         """What verification trusts now: the anchors and the revocation records."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from edms.application import concerned
+from edms.application import concerned, signed_pdfs
 from edms.application.notices import announce
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
@@ -27,6 +27,7 @@ def sign(services: Services, session: Session, ctx: AuditContext, user: User, do
         require_case(session, user, document.case_id)
         made = ops.sign(session, ctx, services.signing_environment(), doc_type, user, document, version, credentials,
                         step=step, meaning=meaning, comment=comment)
+        signed_pdfs.seal_final_versions(services, session, ctx, document)
         announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)
         _tell_case(services, session, ctx, doc_type, document)
     return made
@@ -41,6 +42,7 @@ def refuse(services: Services, session: Session, ctx: AuditContext, user: User, 
         require_case(session, user, document.case_id)
         made = ops.reject(session, ctx, services.signing_environment(), doc_type, user, document, version,
                           credentials, reason=reason, step=step)
+        signed_pdfs.seal_final_versions(services, session, ctx, document)
         announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)
         _tell_case(services, session, ctx, doc_type, document)
     return made

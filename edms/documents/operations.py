@@ -5,6 +5,7 @@ Any later change is a new version with a mandatory reason; earlier versions stay
 """
 from __future__ import annotations
 
+import hashlib
 import json
 
 import rfc8785
@@ -24,6 +25,8 @@ from edms.documents.errors import (
     ValidationFailed,
     WrongState,
 )
+from edms.documents.pdf_models import FROZEN, LEGACY, REVISION_KINDS, SignedPdfRevision
+from edms.documents.pdf_queries import latest_pdf_revision
 from edms.documents.queries import may_author, values_of, version_hash
 from edms.documents.types import DocumentType, FieldError
 from edms.documents.uploads import (
@@ -319,3 +322,32 @@ def transfer_ownership(session: Session, ctx: AuditContext, actor: User, doc_typ
 def _set_status(version: m.DocumentVersion, status: str, now) -> None:
     version.status = status
     version.status_changed_at = now
+
+
+def append_pdf_revision(session: Session, ctx: AuditContext, blobs: BlobStore, document: m.Document,
+                        version: m.DocumentVersion, data: bytes, kind: str, *,
+                        signature_id: str | None = None) -> SignedPdfRevision:
+    """Store the version's signed PDF as it now is, one revision further. The PDF is only ever appended
+    to: the new bytes must begin with the whole previous revision, or nothing is stored."""
+    if kind not in REVISION_KINDS:
+        raise ValueError(f"unknown kind of PDF revision {kind!r}")
+    previous = latest_pdf_revision(session, version)
+    if previous is None and kind not in (FROZEN, LEGACY):
+        raise WrongState(N_("This version has no frozen PDF to add to."))
+    if previous is not None and (len(data) <= previous.length
+                                 or hashlib.sha256(data[:previous.length]).hexdigest() != previous.sha256):
+        raise WrongState(N_("The signed PDF may only be appended to: the new revision does not begin with the "
+                            "previous one, so nothing was stored."))
+    row = SignedPdfRevision(
+        version_id=version.id, revision=0 if previous is None else previous.revision + 1, kind=kind,
+        sha256=blobs.put(data), length=len(data), signature_id=signature_id, created_at=utc_now(),
+    )
+    session.add(row)
+    session.flush()
+    record(session, ctx, "document.pdf_revision", "document", document.id, document_version=version.version,
+           case_id=document.case_id, changes={"signed_pdf": {
+               "old": None if previous is None else {"revision": previous.revision, "sha256": previous.sha256,
+                                                     "length": previous.length},
+               "new": {"revision": row.revision, "kind": kind, "sha256": row.sha256, "length": row.length,
+                       "signature_id": signature_id}}})
+    return row

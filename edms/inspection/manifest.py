@@ -73,6 +73,11 @@ def _document_json(item: DocumentItem) -> dict[str, Any]:
             "frozen_at": isoformat_utc(version.row.frozen_at) if version.row.frozen_at else None,
             "content_sha256": version.row.content_sha256, "content": version.content_path,
             "renditions": version.renditions,
+            "signed_pdf": None if version.signed_pdf is None else {
+                "path": version.signed_pdf[0],
+                "revisions": [{"revision": r.revision, "kind": r.kind, "length": r.length, "sha256": r.sha256,
+                               "signature_id": r.signature_id} for r in version.signed_pdf[1]],
+            },
             "attachments": [{"name": attachment.display_name, "media_type": attachment.media_type,
                              "size": attachment.size, "sha256": attachment.sha256, "path": path}
                             for attachment, path in version.attachments],

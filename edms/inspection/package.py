@@ -61,6 +61,8 @@ from edms.crypto.pki import build_crl
 from edms.db import transaction
 from edms.documents import models as dm
 from edms.documents.blobstore import BlobStore
+from edms.documents.pdf_models import SignedPdfRevision
+from edms.documents.pdf_queries import pdf_revisions
 from edms.documents.presentation import build_rendition
 from edms.documents.queries import version_content
 from edms.documents.statuses import status_label
@@ -156,6 +158,8 @@ class VersionItem:
     renditions: dict[str, str]  # format -> path
     attachments: list[tuple[dm.Attachment, str]]
     signatures: list[SignedItem]
+    # The signed PDF (PAdES) and every revision it had, as of the export: path, revisions.
+    signed_pdf: tuple[str, list[SignedPdfRevision]] | None = None
 
 
 @dataclass(frozen=True)
@@ -403,6 +407,7 @@ def _version_item(session: Session, document: dm.Document, version: dm.DocumentV
         attachments=[(attachment, f"{base}/attachments/{attachment.sha256[:12]}-{_safe(attachment.display_name)}")
                      for attachment in version.attachments],
         signatures=signatures,
+        signed_pdf=(f"{base}/signed.pdf", revisions) if (revisions := pdf_revisions(session, version)) else None,
     )
 
 
@@ -425,6 +430,9 @@ def _files(content: PackageContent, env: ExportEnvironment) -> dict[str, bytes]:
             files[version.renditions["docx"]] = docx
             for attachment, path in version.attachments:
                 files[path] = env.blobs.get(attachment.sha256)
+            if version.signed_pdf is not None:
+                path, revisions = version.signed_pdf
+                files[path] = env.blobs.get(revisions[-1].sha256)
             for signed in version.signatures:
                 files.update(_signature_files(signed))
     for path, cert in content.certificates.values():

@@ -220,7 +220,50 @@ def verify_markdown(content: PackageContent, files: Mapping[str, bytes]) -> str:
             "```",
             "",
         ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _signed_pdf_section(content, root_path)) + "\n"
+
+
+def _signed_pdf_section(content: PackageContent, root_path: str) -> list[str]:
+    """How to check the signed PDFs (PAdES) with ordinary tools: pdfsig, pyHanko, Acrobat."""
+    pdfs = [version.signed_pdf[0] for document in content.documents for version in document.versions
+            if version.signed_pdf is not None]
+    if not pdfs:
+        return []
+    return [
+        "## 5. The signed PDFs (PAdES)",
+        "",
+        "Each version's `signed.pdf` carries every signature of the version as a PAdES signature "
+        "(`/SubFilter /ETSI.CAdES.detached`, with a signature time-stamp), the certificates and CRLs in its "
+        "Document Security Store, and a document time-stamp once the version is final. It was only ever "
+        "appended to: manifest.json lists each revision's length and SHA-256, and `edms-verify` checks them, "
+        "each signature's byte range and CMS. A full PDF validation (what each later revision changed, the "
+        "long-term validation data) needs a PDF library: poppler's `pdfsig` or pyHanko.",
+        "",
+        "With poppler's `pdfsig` (Debian package `poppler-utils`), first trust the root in an NSS database "
+        "(`certutil`, Debian package `libnss3-tools`); every `ETSI.CAdES.detached` signature must print "
+        "`Signature is Valid.`, and its certificate line says whether the chain to that root is trusted "
+        "(pdfsig does not validate document time-stamps):",
+        "",
+        "```sh",
+        "mkdir -p nssdb && certutil -N -d sql:nssdb --empty-password",
+        f"certutil -A -d sql:nssdb -n edms-root -t CT,C,C -i {root_path}",
+        *(f"pdfsig -nssdir sql:nssdb {path}" for path in pdfs),
+        "```",
+        "",
+        "With pyHanko's command line (`pip install pyhanko-cli`), including the modification analysis and the "
+        "long-term validation:",
+        "",
+        "```console",
+        *(f"pyhanko sign validate --trust {root_path} --trust-replace --pretty-print --ltv-profile pades-lta {path}"
+          for path in pdfs),
+        "```",
+        "",
+        f"In Adobe Acrobat or Reader: Preferences > Signatures > Identities & Trusted Certificates > More... > "
+        f"Trusted Certificates > Import, choose `{root_path}`, then Edit Trust and tick \"Use this certificate as "
+        "a trusted root\" (and \"Certified documents\"); open each `signed.pdf`: the signature panel shows each "
+        "signature valid, time-stamped and LTV-enabled.",
+        "",
+    ]
 
 
 def _signature_commands(signed: SignedItem, content_path: str, ca_file: str, ca_path: str, language: str) -> list[str]:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from edms.config import PasswordPolicy
 from edms.definitions import LocalizedText
 from edms.documents import models as dm
+from edms.documents.blobstore import BlobStore
 from edms.signatures.gates import SignaturePolicy, load_policy
 from edms.signatures.keys import SigningAuthority, signing_authority
 from edms.signatures.totp_secrets import sealing_key
@@ -45,11 +46,14 @@ class SigningEnvironment:
     # Prerequisites outside the document (a case's regime): each returns why it may not be signed yet.
     record_gates: tuple[RecordGate, ...] = ()
     totp_key: bytes = b""  # the server key TOTP secrets are sealed under (edms.signatures.totp_secrets)
+    # Where the versions' signed PDFs are stored; None: signatures are made without touching the PDF.
+    blobs: BlobStore | None = None
 
     @classmethod
     def from_settings(cls, settings, record_gates: tuple[RecordGate, ...] = (), *,
-                      authority: Callable[[], SigningAuthority] | None = None) -> SigningEnvironment:
+                      authority: Callable[[], SigningAuthority] | None = None,
+                      blobs: BlobStore | None = None) -> SigningEnvironment:
         """`authority` opens the signing CA (the `Services` object keeps it open); by default it is opened
         when a signature is made."""
         return cls(settings.password, authority or (lambda: signing_authority(settings)), load_policy(),
-                   frozenset(settings.totp_roles), record_gates, sealing_key(settings))
+                   frozenset(settings.totp_roles), record_gates, sealing_key(settings), blobs)

@@ -27,7 +27,7 @@ from edms.config import PasswordPolicy
 from edms.crypto.keywrap import WrongPassword, rewrap_user_key, unwrap_user_key, wrap_user_key
 from edms.crypto.pki import build_crl, generate_private_key, issue_user_certificate
 from edms.errors import N_
-from edms.pki.store import SIGNING_CA, PkiError, PkiStore, SystemSigner, TrustAnchors, system_signer
+from edms.pki.store import ROOT, SIGNING_CA, PkiError, PkiStore, SystemSigner, TrustAnchors, system_signer
 from edms.signatures.errors import SigningFailed
 from edms.signatures.models import SigningCredential
 from edms.timeutil import isoformat_utc, utc_now
@@ -46,6 +46,9 @@ class SigningAuthority:
     ca_cert: x509.Certificate
     trust: TrustAnchors
     timestamp: Callable[[bytes], bytes]  # SHA-256 digest -> DER TimeStampResp
+    # The root's CRL as of a moment (the root revokes nothing, and says so): the validation data a signed
+    # PDF carries for the signing CA and the TSA, so that its signatures stay verifiable (PAdES B-LT).
+    root_crl: Callable[[datetime], x509.CertificateRevocationList] | None = None
 
     @property
     def organisation(self) -> str:
@@ -59,8 +62,10 @@ def signing_authority(settings, signer: Callable[[], SystemSigner] | None = None
     store = PkiStore.for_settings(settings)
     try:
         system = signer() if signer is not None else system_signer(settings)
+        root_key, root_cert = store.private_key(ROOT), store.certificate(ROOT)
         return SigningAuthority(store.private_key(SIGNING_CA), store.certificate(SIGNING_CA),
-                                system.trust, system.timestamp)
+                                system.trust, system.timestamp,
+                                lambda now: build_crl(root_cert, root_key, [], now, now + CRL_VALIDITY))
     except PkiError as exc:
         raise SigningFailed(N_("The organisation PKI is not available: %(reason)s"), reason=str(exc)) from exc
 

@@ -19,6 +19,9 @@ from edms.verifier.constants import SIGNATURE_MANIFEST_TYPE
 
 MANIFEST_TYPE = SIGNATURE_MANIFEST_TYPE
 MANIFEST_FORMAT = 1
+# Format 2 adds `pdf_sha256`: the SHA-256 of the version's PDF as frozen at submission, whose PAdES
+# signature the same ceremony makes; so the detached signature covers the frozen PDF too.
+MANIFEST_FORMAT_PDF = 2
 SIGNATURE = "signature"
 REJECTION = "rejection"
 KINDS = (SIGNATURE, REJECTION)
@@ -80,6 +83,7 @@ class Manifest:
     signed_at: datetime
     comment: str | None = None
     delegation: dict[str, Any] | None = None
+    pdf_sha256: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -91,7 +95,10 @@ class Manifest:
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
         document["signed_at"] = isoformat_utc(self.signed_at)
-        return {"type": MANIFEST_TYPE, "format": MANIFEST_FORMAT, **document}
+        if self.pdf_sha256 is None:
+            del document["pdf_sha256"]
+            return {"type": MANIFEST_TYPE, "format": MANIFEST_FORMAT, **document}
+        return {"type": MANIFEST_TYPE, "format": MANIFEST_FORMAT_PDF, **document}
 
     def to_bytes(self) -> bytes:
         return rfc8785.dumps(self.to_json())
@@ -116,13 +123,14 @@ def parse_manifest(data: bytes) -> Manifest:
         raise ManifestError("the manifest is not UTF-8 JSON") from exc
     if not isinstance(document, dict):
         raise ManifestError("the manifest is not a JSON object")
-    if set(document) != set(_FIELD_TYPES):
+    field_types = _FIELD_TYPES if document.get("format") == MANIFEST_FORMAT else {**_FIELD_TYPES, "pdf_sha256": str}
+    if set(document) != set(field_types):
         raise ManifestError("the manifest's fields are not those of an edms signature manifest")
-    for name, expected in _FIELD_TYPES.items():
+    for name, expected in field_types.items():
         value = document[name]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ManifestError(f"the manifest field {name} has the wrong type")
-    if (document["type"], document["format"]) != (MANIFEST_TYPE, MANIFEST_FORMAT):
+    if document["type"] != MANIFEST_TYPE or document["format"] not in (MANIFEST_FORMAT, MANIFEST_FORMAT_PDF):
         raise ManifestError(f"unsupported manifest {document['type']} format {document['format']}")
     if rfc8785.dumps(document) != data:
         raise ManifestError("the manifest is not in canonical form (RFC 8785)")
@@ -130,5 +138,5 @@ def parse_manifest(data: bytes) -> Manifest:
         signed_at = datetime.strptime(document["signed_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     except ValueError as exc:
         raise ManifestError("the manifest's signing time is not a UTC time in the form edms writes") from exc
-    fields = {name: document[name] for name in _FIELD_TYPES if name not in ("type", "format")}
+    fields = {name: document[name] for name in field_types if name not in ("type", "format")}
     return Manifest(**{**fields, "signed_at": signed_at})

@@ -27,6 +27,7 @@ from edms.crypto.cms import sign_detached, signature_value, verify_detached
 from edms.crypto.tsa import TimestampError, verify_timestamp
 from edms.documents import models as dm
 from edms.documents.operations import mark_approved, mark_rejected
+from edms.documents.pdf_queries import frozen_pdf_sha256
 from edms.documents.queries import version_hash
 from edms.documents.types import DocumentType
 from edms.errors import N_
@@ -38,6 +39,7 @@ from edms.signatures.gates import active_totp, missing_gates, totp_required
 from edms.signatures.keys import SigningAuthority, certificate_of, open_signing_key
 from edms.signatures.manifest import MAX_COMMENT, REJECTION, SIGNATURE, Manifest
 from edms.signatures.models import Signature
+from edms.signatures.pdf_operations import sign_version_pdf
 from edms.signatures.planning import check_may_sign, check_record_gates, signed_steps, username_required
 from edms.signatures.totp_secrets import secret_of
 from edms.timeutil import isoformat_utc, utc_now
@@ -109,10 +111,14 @@ def _sign(session: Session, ctx: AuditContext, env: SigningEnvironment, doc_type
         meaning=target.step.meaning, signer_user_id=user.id, signer_username=user.username,
         signer_printed_name=user.printed_name, signer_role=grounds.role, signed_at=signed_at, comment=comment,
         delegation=_delegation(session, user, grounds, signed_at),
+        pdf_sha256=frozen_pdf_sha256(session, version) if env.blobs is not None else None,
     )
     data = manifest.to_bytes()
     cms = sign_detached(key, certificate_of(credential), data, [authority.ca_cert])
     response, stamped_at = _timestamp(authority, cms, data)
+    if env.blobs is not None:  # the same key, opened by the same password entry, signs the version's PDF
+        sign_version_pdf(session, ctx, env.blobs, doc_type, document, version, manifest, key=key,
+                         cert=certificate_of(credential), authority=authority, timestamp_response=response)
     signature = Signature(
         signature_id=manifest.signature_id, kind=kind, document_id=document.id, version_id=version.id,
         version=version.version, step=manifest.step, meaning=manifest.meaning, signer_id=user.id,

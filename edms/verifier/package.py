@@ -11,7 +11,9 @@ What it checks, and prints one PASS or FAIL line for:
 - every version's content.json against its recorded content hash and its attachments' hashes;
 - every audit event's hash and previous-hash link, and each chain segment ending at a checkpoint whose
   system signature and time-stamp verify and whose signed head hash is that of the segment's last event;
-- the audit events that record the package's submissions and signatures.
+- the audit events that record the package's submissions and signatures;
+- every signed PDF: each revision's length and SHA-256, each PDF signature's byte range and CMS, each
+  document time-stamp (`package_pdfs`; a full PDF validation needs pyHanko or pdfsig).
 
 Everything is judged at the time-stamped moments, never at today's date, so a package verifies the same
 way years later (EU Annex 11 §17).
@@ -41,6 +43,7 @@ from edms.verifier.constants import (
 from edms.verifier.contents import Package, Trust, open_package
 from edms.verifier.errors import Invalid
 from edms.verifier.package_audit import check_audit
+from edms.verifier.package_pdfs import check_signed_pdfs
 from edms.verifier.package_records import check_documents
 from edms.verifier.package_tree import check_tree
 from edms.verifier.report import Report
@@ -82,6 +85,7 @@ def verify_package(source: str | IO[bytes], *, root_pem: bytes | None = None,
     events = _guarded(report, "audit events", lambda: check_audit(report, package, trust)) or {}
     _guarded(report, "audit tree", lambda: check_tree(report, package, trust, events))
     _guarded(report, "documents", lambda: check_documents(report, package, trust, events))
+    _guarded(report, "signed PDFs", lambda: check_signed_pdfs(report, package, trust))
     return report
 
 

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from edms.application import drafting, renditions
+from edms.application import drafting, renditions, signed_pdfs
 from edms.cases.models import Case
 from edms.documents import models as m
 from edms.documents.errors import DocumentError, ValidationFailed
@@ -304,6 +304,28 @@ def rendition(document_id: int, number: int, fmt: str):
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     name = f"{document.number}-v{version.version}.{fmt}"
     return Response(data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/<int:document_id>/versions/<int:number>/signed-pdf")
+@login_required
+def signed_pdf(document_id: int, number: int):
+    """The signed PDF (PAdES) of a version and each signature's validation result, computed now."""
+    document = _document_or_404(document_id)
+    version = _version_or_404(document, number)
+    view = signed_pdfs.validation(services(), db(), version)
+    return render_template("documents/signed_pdf.html", document=document, version=version, view=view)
+
+
+@bp.get("/<int:document_id>/versions/<int:number>/signed.pdf")
+@login_required
+def download_signed_pdf(document_id: int, number: int):
+    document = _document_or_404(document_id)
+    version = _version_or_404(document, number)
+    data = signed_pdfs.download(services(), db(), version)
+    if data is None:
+        abort(404)
+    name = f"{document.number}-v{version.version}-signed.pdf"
+    return Response(data, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @bp.get("/<int:document_id>/versions/<int:number>/attachments/<int:attachment_id>")

@@ -1,7 +1,7 @@
 """Archive time-stamps of detached signatures (RFC 4998 Evidence Records), append-only.
 
 Revision ID: 0016_archive_timestamps
-Revises: 0012_escalations
+Revises: 0013_signed_pdfs
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from edms.audit.immutability import protect_statements, unprotect_statements
 from edms.db import UTCDateTime
 
 revision = "0016_archive_timestamps"
-down_revision = "0012_escalations"
+down_revision = "0013_signed_pdfs"
 branch_labels = None
 depends_on = None
 

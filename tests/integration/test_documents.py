@@ -264,6 +264,10 @@ def test_every_change_leaves_its_audit_event_with_old_and_new_values(app, client
     api.post(f"/documents/{document_id}/withdraw", json={"reason": "Superseded by lot L2026-0413 decision"})
 
     events = _events(app, document_id)
+    # Submission also freezes the version's PDF (its own audited revision, issue #14).
+    frozen = next(event for event in events if event.action == "document.pdf_revision")
+    assert json.loads(frozen.changes)["signed_pdf"]["new"]["kind"] == "frozen" and frozen.document_version == 1
+    events = [event for event in events if event is not frozen]
     assert [event.action for event in events] == [
         "document.created", "document.draft_saved", "document.attachment_added", "document.submitted",
         "document.revised", "document.draft_saved", "document.withdrawn",

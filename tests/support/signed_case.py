@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from edms.application import signed_pdfs
 from edms.cases.facts import CaseFacts
 from edms.cases.operations import create_case
 from edms.db import transaction
@@ -97,13 +98,27 @@ def _sign_all(services, env, document_id: int, case: SignedCase, *, refuse_at: i
             used.add(signer.id)
             credentials = Credentials(password=PASSWORD, username=signer.username)
             if index == refuse_at:
-                return signing.reject(session, acting(signer), env, doc_type, signer, document, version, credentials,
+                made = signing.reject(session, acting(signer), env, doc_type, signer, document, version, credentials,
                                       reason=REFUSAL)
-            return signing.sign(session, acting(signer), env, doc_type, signer, document, version, credentials,
-                                comment="Checked against batch record BR-L2026-0412." if index == 0 else None)
+            else:
+                made = signing.sign(session, acting(signer), env, doc_type, signer, document, version, credentials,
+                                    comment="Checked against batch record BR-L2026-0412." if index == 0 else None)
+            signed_pdfs.seal_final_versions(services, session, acting(signer), document)  # as the use cases do
+            return made
         case.signatures.append(_act(services, document_id, act).signature_id)
         if index == refuse_at:
             return
+
+
+def _submit(services, session, document, author: User) -> None:
+    """Submission and the frozen PDF with its signature page, as `edms.application.drafting.submit` does."""
+    version = documents.submit(session, acting(author), author, document)
+    signed_pdfs.freeze(services, session, acting(author), document, version)
+
+
+def _revise(services, session, document, author: User, doc_type) -> None:
+    documents.revise(session, acting(author), author, doc_type, document, REVISION)
+    signed_pdfs.seal_final_versions(services, session, acting(author), document)  # the version superseded
 
 
 def open_case(services) -> int:
@@ -121,7 +136,7 @@ def build_signed_case(services, *, types: tuple[str, ...] = DOCUMENT_TYPES, vers
                       attachment: bool = True) -> SignedCase:
     """A case and its documents, each signed through `versions` versions (see the module's story)."""
     ensure_signers(services)
-    env = SigningEnvironment.from_settings(services.settings)
+    env = SigningEnvironment.from_settings(services.settings, blobs=services.blobs)
     case = SignedCase(open_case(services))
     case_id = case.case_id
     created: dict[str, list[str]] = {}  # numbers by type, for the references of later documents
@@ -141,13 +156,12 @@ def build_signed_case(services, *, types: tuple[str, ...] = DOCUMENT_TYPES, vers
             case.numbers[document.id] = document.number
             created.setdefault(key, []).append(document.number)
         for number in range(1, versions + 1):
-            _act(services, document.id, lambda s, d, name=author_name: documents.submit(s, acting(_user(s, name)),
-                                                                                        _user(s, name), d))
+            _act(services, document.id, lambda s, d, name=author_name: _submit(services, s, d, _user(s, name)))
             last = number == versions
             _sign_all(services, env, document.id, case, refuse_at=1 if number == 1 and not last else None)
             if not last:
-                _act(services, document.id, lambda s, d, name=author_name, kind=doc_type: documents.revise(
-                    s, acting(_user(s, name)), _user(s, name), kind, d, REVISION))
+                _act(services, document.id, lambda s, d, name=author_name, kind=doc_type: _revise(
+                    services, s, d, _user(s, name), kind))
     return case
 
 

@@ -18,8 +18,9 @@ _FALLBACK_FONT = "edms-symbols"
 
 
 class _Pdf(FPDF):
-    def __init__(self, layout: Layout, font_path: Path, fallback_path: Path | None) -> None:
-        super().__init__(format="A4")
+    def __init__(self, layout: Layout, font_path: Path, fallback_path: Path | None, *,
+                 compliance: str | None = None) -> None:
+        super().__init__(format="A4", enforce_compliance=compliance)
         self.layout = layout
         self.add_font(_FONT, fname=str(font_path))  # TrueType subsets are embedded in the file
         self.covered = self._characters_of(_FONT)
@@ -89,9 +90,14 @@ class _Pdf(FPDF):
 
 
 def render_pdf(r: Rendition, *, font_path: Path | None = None) -> bytes:
+    return bytes(rendered_pdf(r, font_path=font_path).output())
+
+
+def rendered_pdf(r: Rendition, *, font_path: Path | None = None, compliance: str | None = None) -> _Pdf:
+    """The rendition laid out on its pages, not yet output: the frozen PDF adds its signature page."""
     layout = lay_out(r)
     lang = r.language
-    pdf = _Pdf(layout, font_path or find_pdf_font(), find_pdf_fallback_font())
+    pdf = _Pdf(layout, font_path or find_pdf_font(), find_pdf_fallback_font(), compliance=compliance)
     pdf.set_title(f"{r.number} {r.title}")
     pdf.set_subject(layout.heading)
     pdf.set_creator("edms")
@@ -141,4 +147,4 @@ def render_pdf(r: Rendition, *, font_path: Path | None = None) -> bytes:
     pdf.ln(4)
     pdf.paragraph(layout.stamp, size=8, colour=GREY)
     pdf.paragraph(layout.generated, size=8, colour=GREY)
-    return bytes(pdf.output())
+    return pdf

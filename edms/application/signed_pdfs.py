@@ -1,0 +1,93 @@
+"""The signed PDF of each version: frozen at submission, signed in each signing ceremony (edms.signatures
+.pdf_operations), time-stamped when the version reaches its final state, and frozen after the fact for the
+versions submitted before signed PDFs (`edms freeze-legacy-pdfs`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from edms.application.services import Services
+from edms.application.unit_of_work import use_case
+from edms.audit import AuditContext
+from edms.crypto.pades import add_document_timestamp
+from edms.crypto.pades_validation import PdfSignatureCheck, validate_signed_pdf
+from edms.documents import models as dm
+from edms.documents.pdf_models import SignedPdfRevision
+from edms.documents.pdf_queries import pdf_revisions, signed_pdf
+from edms.pki.store import trust_anchors
+from edms.signatures import pdf_operations as ops
+from edms.signatures.errors import SigningFailed
+from edms.signatures.presentation import rendition_signatures
+
+# The reusable B-LTA step, bytes in and bytes out: `add_document_timestamp(pdf, timestamp, certs=, crls=)`.
+__all__ = ["SignedPdfView", "add_document_timestamp", "download", "freeze", "freeze_legacy_pdfs", "seal_final_versions",
+           "validation"]
+
+
+def freeze(services: Services, session: Session, ctx: AuditContext, document: dm.Document,
+           version: dm.DocumentVersion) -> None:
+    """At submission, inside the submitting use case: the version's PDF, frozen with its signature page."""
+    ops.freeze_version_pdf(session, ctx, services.blobs, services.document_types[document.type_key], document, version)
+
+
+def seal_final_versions(services: Services, session: Session, ctx: AuditContext, document: dm.Document) -> int:
+    """A document time-stamp (B-LTA) on the PDF of every version of `document` now in a final state that
+    has none yet; called by every use case that ends a version. Without a PKI there is nothing to seal
+    (no PDF was signed either). Returns how many PDFs were time-stamped."""
+    waiting = [version for version in document.versions if version.status in ops.FINAL_STATES]
+    if not waiting or session.scalar(select(SignedPdfRevision.id).where(
+            SignedPdfRevision.version_id.in_([v.id for v in waiting])).limit(1)) is None:
+        return 0
+    try:
+        authority = services.signing_authority()
+    except SigningFailed:
+        return 0
+    return sum(ops.timestamp_version_pdf(session, ctx, services.blobs, document, version, authority)
+               for version in waiting)
+
+
+def freeze_legacy_pdfs(services: Services, session: Session, ctx: AuditContext) -> int:
+    """`edms freeze-legacy-pdfs`: a frozen PDF listing its earlier signatures for every submitted version
+    that has none, and its document time-stamp where the version is final. Returns how many were frozen."""
+    frozen = 0
+    with use_case(session):
+        trust = services.trust(session)
+        for document in session.scalars(select(dm.Document).order_by(dm.Document.id)):
+            doc_type = services.document_types[document.type_key]
+            for version in document.versions:
+                zone = ops.pdf_locale(session, document)[1]
+                signatures = rendition_signatures(session, version, trust, doc_type, zone)
+                frozen += ops.freeze_legacy_pdf(session, ctx, services.blobs, doc_type, document, version, signatures)
+            seal_final_versions(services, session, ctx, document)
+    return frozen
+
+
+@dataclass(frozen=True)
+class SignedPdfView:
+    """What the signed-PDF page and the API show: the revisions and each signature's validation now."""
+
+    revisions: list[SignedPdfRevision]
+    checks: list[PdfSignatureCheck]
+    size: int
+
+
+def validation(services: Services, session: Session, version: dm.DocumentVersion) -> SignedPdfView | None:
+    """The version's signed PDF validated now by pyHanko, the organisation's root the only trust anchor;
+    None when the version has no signed PDF."""
+    revisions = pdf_revisions(session, version)
+    data = signed_pdf(session, services.blobs, version)
+    if not revisions or data is None:
+        return None
+    anchors = trust_anchors(services.settings)
+    checks = validate_signed_pdf(data, anchors.roots) if anchors is not None else []
+    return SignedPdfView(revisions, checks, len(data))
+
+
+def validation_revisions(services: Services, session: Session, version: dm.DocumentVersion) -> list[SignedPdfRevision]:
+    return pdf_revisions(session, version)
+
+
+def download(services: Services, session: Session, version: dm.DocumentVersion) -> bytes | None:
+    return signed_pdf(session, services.blobs, version)
