@@ -313,7 +313,11 @@ def signed_pdf(document_id: int, number: int):
     document = _document_or_404(document_id)
     version = _version_or_404(document, number)
     view = signed_pdfs.validation(services(), db(), version)
-    return render_template("documents/signed_pdf.html", document=document, version=version, view=view)
+    # A field is named "<step>-<n>" in the PDF; people read the step's label ("further-<n>": a field added later).
+    steps = {step.name: step.label.text(_language()) for step in _types()[document.type_key].steps}
+    fields = {check.field: steps.get(check.field.rsplit("-", 1)[0], _("Added signature field"))
+              for check in (view.checks if view else ())}
+    return render_template("documents/signed_pdf.html", document=document, version=version, view=view, fields=fields)
 
 
 @bp.get("/<int:document_id>/versions/<int:number>/signed.pdf")

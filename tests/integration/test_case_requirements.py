@@ -190,9 +190,8 @@ def test_the_attach_page_refuses_in_japanese_and_attaches(app, client, people, t
     case = _case(client, team, "jp_current")
     wrong = _create(client, team["kenji.sato"], "oos_notification", _oos(lot="J2026-0999")).json["number"]
     right = _create(client, team["kenji.sato"], "oos_notification", _oos()).json["number"]
+    assert client.put("/api/v1/me/language", json={"language": "ja"}, headers=team["kenji.sato"]).status_code == 200
     sign_in(client, "kenji.sato")
-    with client.session_transaction() as session:
-        session["lang"] = "ja"
     page = client.get(f"/cases/{case['id']}/attach").get_data(as_text=True)
     assert right in page and wrong not in page  # only records of the case's lot and patient are offered
     token = csrf_token(page)

@@ -118,6 +118,7 @@ def _urls(app, case) -> list[str]:
     values = {
         "document_id": case["documents"], "number": [1, 3], "case_id": [case["case_id"]],
         "signature_id": case["signatures"], "user_id": case["users"], "type_key": ["oos_notification"],
+        "site_id": [case["site_id"]],
     }
     urls = []
     for rule in app.url_map.iter_rules():
@@ -157,6 +158,7 @@ def _case(app, signed_case) -> dict:
                                   .order_by(Signature.id.desc()))
         return {"case_id": signed_case.case_id, "documents": signed_case.documents,
                 "reference": session.get(Case, signed_case.case_id).reference,
+                "site_id": session.get(Case, signed_case.case_id).site_id,
                 "signatures": [rejection, approval],
                 "users": [session.scalar(select(User.id).where(User.username == name)) for name in
                           ("kenji.sato", "haruto.ito")]}
