@@ -39,6 +39,7 @@ ACTION_LABELS = {
     "document.created": N_("Record created"),
     "document.draft_saved": N_("Draft saved"),
     "document.owner_transferred": N_("Ownership transferred"),
+    "document.pdf_revision": N_("Signed PDF revision added"),
     "document.rejected": N_("Version refused"),
     "document.revised": N_("New version started"),
     "document.submission_refused": N_("Submission refused"),

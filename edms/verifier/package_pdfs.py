@@ -86,7 +86,7 @@ def _signed_pdf(package: Package, trust: Trust, signed_pdf: dict[str, Any], time
         der = _der(bytes.fromhex(hole[1:-1].decode("ascii")))
         signed = pdf[:first] + pdf[second:end]
         if signed_data(der).content_type == TST_INFO:
-            verify_timestamp(der, hashlib.sha256(signed).digest(), [trust.root], untrusted=trust.intermediates,
+            verify_timestamp(der, hashlib.sha256(signed).digest(), trust.roots, untrusted=trust.intermediates,
                              crls=trust.crls)
             stamps += 1
             continue
@@ -95,7 +95,7 @@ def _signed_pdf(package: Package, trust: Trust, signed_pdf: dict[str, Any], time
             raise Invalid(f"revision {revision.get('revision')} carries a PDF signature no edms signature of this "
                           "version accounts for")
         moment = datetime.strptime(stamped, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-        verify_cms(der, signed, [trust.root], moment, untrusted=trust.intermediates, crls=trust.crls)
+        verify_cms(der, signed, trust.roots, moment, untrusted=trust.intermediates, crls=trust.crls)
         signatures += 1
     return (f"{len(revisions)} revision(s) intact (length and SHA-256 as recorded); {signatures} PDF signature(s) "
             f"(each judged at its edms signature's time-stamp) and {stamps} document time-stamp(s) verify over "

@@ -20,7 +20,11 @@ def rows(response) -> list[tuple[str, int, str]]:
 
 @pytest.mark.req("11.10(e)")
 @pytest.mark.req("A11-9")
-def test_a_case_history_narrows_to_one_record_one_kind_one_person_or_a_period(inspector_client, signed_case):
+def test_a_case_history_narrows_to_one_record_one_kind_one_person_or_a_period(inspector_client, signed_case,
+                                                                                  monkeypatch):
+    from edms.web import history_filter
+
+    monkeypatch.setattr(history_filter, "PAGE_SIZE", 1000)  # the whole history on one page, to count it
     url = f"/inspection/cases/{signed_case.case_id}"
     everything = rows(inspector_client.get(url))
     assert {kind for kind, _, _ in everything} >= {"version", "submission", "signature", "rejection", "status"}
