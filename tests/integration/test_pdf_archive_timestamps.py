@@ -1,6 +1,6 @@
 """`edms archive-timestamps` on the signed case's PDFs: before the newest document time-stamp's certificate
 chain expires, the validation data it needs and a new document time-stamp (PAdES B-LTA renewal), appended,
-audited, idempotent; and pyHanko's AdES validation of every signed PDF, at a simulated 2056 across a TSA
+audited, idempotent; and pyHanko's AdES validation of a signed PDF, at a simulated 2056 across a TSA
 renewal and a root rollover, PASSES given those document time-stamps and FAILS without them."""
 from __future__ import annotations
 
