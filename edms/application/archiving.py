@@ -108,7 +108,8 @@ def archive_signed_pdfs(services: Services, ctx: AuditContext, policy: ArchivePo
     PDF whose newest document time-stamp's chain expires within the margin or uses a retired algorithm."""
     report = ArchiverReport("signed PDFs")
     store = PkiStore.for_settings(services.settings)
-    known = known_certificates(store, _tsa_roots(services, store))
+    roots = _tsa_roots(services, store)
+    known = known_certificates(store, roots)
     timestamp = _timestamper(services, store, policy)
     with command(services.sessions) as session:
         candidates = sealed_pdf_versions(session)
@@ -125,7 +126,8 @@ def archive_signed_pdfs(services: Services, ctx: AuditContext, policy: ArchivePo
                 label = f"{document.number if document else version.document_id} v{version.version} (PDF)"
                 added = archive_signed_pdf(session, ctx, services.blobs, version, timestamp=timestamp,
                                            now=policy.now or utc_now(), crl_source=crls, known=known,
-                                           renew_before=policy.renew_before, retired=policy.retired)
+                                           roots=roots, renew_before=policy.renew_before,
+                                           retired=policy.retired)
                 report.added += added is not None
         except (Invalid, PkiError, TimestampError, PadesError) as exc:
             report.problems.append((label, str(exc)))

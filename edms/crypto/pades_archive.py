@@ -1,14 +1,22 @@
 """What the archiver needs to know of a signed PDF's newest document time-stamp (PAdES B-LTA): when it was
-made, the certificates its token carries and the algorithms it uses. Bytes in, facts out; nothing is
-validated here (`edms.crypto.pades_validation` does that)."""
+made, the certificates its token carries and the algorithms it uses; and whether a document time-stamp it
+just added holds at a given moment (intact, its TSA chaining to a trusted root then)."""
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_timestamp
+from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko_certvalidator.context import ValidationContext
+
+from edms.crypto.pades import off_event_loop
 
 
 @dataclass(frozen=True)
@@ -54,3 +62,26 @@ def _is_tsa(cert: x509.Certificate) -> bool:
     except x509.ExtensionNotFound:
         return False
     return x509.oid.ExtendedKeyUsageOID.TIME_STAMPING in usages
+
+
+def newest_timestamp_problem(pdf: bytes, roots: Sequence[x509.Certificate], at: datetime) -> str | None:
+    """None when the newest document time-stamp of `pdf` is intact and its TSA chains to one of `roots` at
+    `at`; else what is wrong (checked before a renewal is stored: edms stores no evidence it cannot verify)."""
+    return off_event_loop(lambda: _newest_timestamp_problem(pdf, roots, at))
+
+
+def _newest_timestamp_problem(pdf: bytes, roots: Sequence[x509.Certificate], at: datetime) -> str | None:
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    stamps = [embedded for embedded in reader.embedded_signatures
+              if embedded.sig_object.get("/Type") == "/DocTimeStamp"]
+    if not stamps:
+        return "the PDF has no document time-stamp"
+    anchors = [asn1_x509.Certificate.load(root.public_bytes(serialization.Encoding.DER)) for root in roots]
+    context = ValidationContext(trust_roots=anchors, moment=at, allow_fetching=False, revocation_mode="soft-fail")
+    try:
+        status = validate_pdf_timestamp(stamps[-1], validation_context=context)
+    except (SignatureValidationError, ValueError, KeyError) as exc:
+        return f"the new document time-stamp does not validate: {exc}"
+    if not (status.intact and status.valid and status.trusted):
+        return f"the new document time-stamp does not validate: {status.summary()}"
+    return None

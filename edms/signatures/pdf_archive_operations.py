@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext
 from edms.crypto.pades import Timestamp, add_document_timestamp
-from edms.crypto.pades_archive import DocumentTimestampFacts, newest_document_timestamp
+from edms.crypto.pades_archive import DocumentTimestampFacts, newest_document_timestamp, newest_timestamp_problem
 from edms.documents import models as dm
 from edms.documents.blobstore import BlobStore
 from edms.documents.operations import append_pdf_revision
@@ -79,10 +79,13 @@ def renewal_due(facts: DocumentTimestampFacts, chain: Sequence[x509.Certificate]
 
 def archive_signed_pdf(session: Session, ctx: AuditContext, blobs: BlobStore, version: dm.DocumentVersion, *,
                        timestamp: Timestamp, now: datetime, crl_source: CrlSource,
-                       known: Sequence[x509.Certificate], renew_before: timedelta = RENEW_BEFORE,
+                       known: Sequence[x509.Certificate], roots: Sequence[x509.Certificate],
+                       renew_before: timedelta = RENEW_BEFORE,
                        retired: Mapping[str, datetime] | None = None) -> SignedPdfRevision | None:
     """Add the validation data and a new document time-stamp to the version's signed PDF if one is due;
-    None when none is (or the PDF has no document time-stamp yet: sealing it is the final state's job)."""
+    None when none is (or the PDF has no document time-stamp yet: sealing it is the final state's job).
+    Raises Invalid when the evidence no longer holds or the new time-stamp does not verify against `roots`
+    (the organisation's and the external TSA's) at `now`: nothing is stored then."""
     pdf = signed_pdf(session, blobs, version)
     facts = None if pdf is None else newest_document_timestamp(pdf)
     if pdf is None or facts is None:
@@ -93,6 +96,9 @@ def archive_signed_pdf(session: Session, ctx: AuditContext, blobs: BlobStore, ve
         return None
     crls = [crl_source(cert, issuer) for cert, issuer in pairwise(chain)]
     stamped = add_document_timestamp(pdf, timestamp, certs=chain, crls=crls)
+    problem = newest_timestamp_problem(stamped, roots, now)
+    if problem is not None:
+        raise Invalid(problem)
     document = session.get(dm.Document, version.document_id)
     if document is None:
         return None

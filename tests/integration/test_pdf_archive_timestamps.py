@@ -190,3 +190,15 @@ def test_a_signed_pdf_validates_in_2056_across_a_tsa_renewal_and_a_root_rollover
                for proved, status in archived), archived
     assert all(proved is None for proved, _status in judged_at(without[sample], roots, judged)), \
         "without the archive document time-stamps nothing proves the PDF existed before its chains expired"
+
+
+@pytest.mark.req("LTV")
+def test_a_pdf_whose_newest_document_timestamp_has_already_expired_is_reported_and_left_unchanged(services):
+    before = final_pdfs(services)
+    [report] = archiving.archive_timestamps(
+        services, None, AuditContext.system("edms archive-timestamps (test)"),
+        archiving.ArchivePolicy(now=utc_now() + 11 * YEAR), archivers=(archiving.archive_signed_pdfs,))
+
+    assert (report.examined, report.added, len(report.problems)) == (len(before), 0, len(before))
+    assert all("too late to renew it" in problem for _item, problem in report.problems)
+    assert final_pdfs(services) == before
