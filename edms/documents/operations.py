@@ -326,9 +326,10 @@ def _set_status(version: m.DocumentVersion, status: str, now) -> None:
 
 def append_pdf_revision(session: Session, ctx: AuditContext, blobs: BlobStore, document: m.Document,
                         version: m.DocumentVersion, data: bytes, kind: str, *,
-                        signature_id: str | None = None) -> SignedPdfRevision:
+                        signature_id: str | None = None, reason: str | None = None) -> SignedPdfRevision:
     """Store the version's signed PDF as it now is, one revision further. The PDF is only ever appended
-    to: the new bytes must begin with the whole previous revision, or nothing is stored."""
+    to: the new bytes must begin with the whole previous revision, or nothing is stored. `reason`: why the
+    revision was added, when it is not self-evident (an archive document time-stamp says what was due)."""
     if kind not in REVISION_KINDS:
         raise ValueError(f"unknown kind of PDF revision {kind!r}")
     previous = latest_pdf_revision(session, version)
@@ -345,7 +346,7 @@ def append_pdf_revision(session: Session, ctx: AuditContext, blobs: BlobStore, d
     session.add(row)
     session.flush()
     record(session, ctx, "document.pdf_revision", "document", document.id, document_version=version.version,
-           case_id=document.case_id, changes={"signed_pdf": {
+           case_id=document.case_id, reason=reason, changes={"signed_pdf": {
                "old": None if previous is None else {"revision": previous.revision, "sha256": previous.sha256,
                                                      "length": previous.length},
                "new": {"revision": row.revision, "kind": kind, "sha256": row.sha256, "length": row.length,

@@ -109,7 +109,8 @@ def services(database_url, data_dir, signed_case, external_tsa):
 
 
 def run(services) -> archiving.ArchiverReport:
-    [report] = archiving.archive_timestamps(services, None, AuditContext.system("edms archive-timestamps (test)"))
+    [report] = archiving.archive_timestamps(services, None, AuditContext.system("edms archive-timestamps (test)"),
+                                            archivers=(archiving.archive_detached_signatures,))
     return report
 
 

@@ -39,7 +39,8 @@ def services(settings, signed_case):
 
 def run(services, now=None) -> archiving.ArchiverReport:
     [report] = archiving.archive_timestamps(services, None, AuditContext.system("edms archive-timestamps (test)"),
-                                            archiving.ArchivePolicy(now=now))
+                                            archiving.ArchivePolicy(now=now),
+                                            archivers=(archiving.archive_detached_signatures,))
     return report
 
 
