@@ -28,12 +28,12 @@ TEXT = {
 
 
 def _setup(app, people) -> tuple[dict, str]:
-    """A jp_current case opened by QA, and an OOS notification QC wrote before the case existed."""
+    """A jp_current case opened by QA naming Dr Ito its treating physician, and an OOS notification QC wrote before the case existed."""
     people.make("akiko.tanaka", "qa", printed_name="Akiko Tanaka")
     people.make("kenji.sato", "author", printed_name="Kenji Sato")
-    people.make("haruto.ito", "physician", printed_name="Haruto Ito")
+    physician = people.make("haruto.ito", "physician", printed_name="Haruto Ito")
     client = app.test_client()
-    case = client.post("/api/v1/cases", headers=bearer(client, "akiko.tanaka"), json={
+    case = client.post("/api/v1/cases", headers=bearer(client, "akiko.tanaka"), json={"physician_id": physician.id,
         "regime": "jp_current", "product": "Autologous anti-CD19 CAR-T", "lot": LOT, "patient_ref": PATIENT,
         "treating_site": "Osaka University Hospital", "site_timezone": "Asia/Tokyo",
         "oos_detected_at": "2026-11-20T09:30:00+09:00"}).json
