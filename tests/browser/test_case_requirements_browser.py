@@ -28,7 +28,8 @@ TEXT = {
 
 
 def _setup(app, people) -> tuple[dict, str]:
-    """A jp_current case opened by QA naming Dr Ito its treating physician, and an OOS notification QC wrote before the case existed."""
+    """A jp_current case opened by QA naming Dr Ito its treating physician, and an OOS notification QC
+    wrote before the case existed."""
     people.make("akiko.tanaka", "qa", printed_name="Akiko Tanaka")
     people.make("kenji.sato", "author", printed_name="Kenji Sato")
     physician = people.make("haruto.ito", "physician", printed_name="Haruto Ito")
