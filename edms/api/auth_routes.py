@@ -51,7 +51,7 @@ def token():
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         return api_error(400, "invalid_request", "Give 'username' and 'password' as strings.",
                          {"username": "required", "password": "required"})
-    if throttle.throttled(username):  # the sign-in page's counts: per user name and per client
+    if throttle.refuse(username, channel="api"):  # the sign-in page's counts: per user name and per client; audited
         return api_error(429, "too_many_attempts", "Too many failed sign-ins with this user name or from this client: "
                                                    "wait a few minutes, then try again.")
     result = access.sign_in(services(), db(), audit_context(), username, password, channel="api")

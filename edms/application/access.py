@@ -41,20 +41,47 @@ def time_out(services: Services, session: Session, ctx: AuditContext, user: User
 
 
 def refuse_api_request(services: Services, session: Session, ctx: AuditContext, path: str, *, had_token: bool,
-                       windows: RefusalWindows) -> None:
+                       windows: RefusalWindows[str]) -> None:
     """A request without a valid bearer token (21 CFR 11.10(h)): refused, and audited, the first few of its
     client's window at once and the rest of the window as one event with their count (`RefusalWindows`)."""
     client = ctx.client_addr or "unknown"
     at_once, closed = windows.refuse(client, utc_now())
     with use_case(session):
         for window in closed:
-            record(session, ctx, "api.auth_failed", "api", window.client,
+            record(session, ctx, "api.auth_failed", "api", window.key,
                    changes={"count": {"old": None, "new": window.count}},
-                   reason=f"{window.count} further requests refused (no valid bearer token, or throttled) from {window.client} "
+                   reason=f"{window.count} further requests refused (no valid bearer token, or throttled) from {window.key} "
                           f"between {window.start.isoformat()} and {window.end.isoformat()}")
         if at_once:
             record(session, ctx, "api.auth_failed", "api", path, changes={"count": {"old": None, "new": 1}},
                    reason="unknown, expired or revoked bearer token" if had_token else "missing bearer token")
+
+
+def refuse_throttled_sign_in(services: Services, session: Session, ctx: AuditContext, username: str, *,
+                             whole_client: bool, channel: str,
+                             windows: RefusalWindows[tuple[str, str]]) -> None:
+    """A sign-in the throttle refused before its password was checked (21 CFR 11.300(d)): audited as
+    auth.refused, counted per (user name, client) like refused bearer tokens (`RefusalWindows`): the first few
+    of a window at once, each naming the name as typed, the rest as one event with their count. A client
+    throttled as a whole (`whole_client`) counts in one window whatever names it tries, so that guessing
+    names cannot flood the audit trail."""
+    client = ctx.client_addr or "unknown"
+    name = "" if whole_client else username.strip().casefold()[:64]
+    why = "too many failed sign-ins from this client" if whole_client else "too many failed sign-ins under this user name"
+    at_once, closed = windows.refuse((name, client), utc_now())
+    with use_case(session):
+        for window in closed:
+            tried, where = window.key
+            under = f"under the user name '{tried}'" if tried else "under any user name"
+            record(session, ctx, "auth.refused", "user", None,
+                   changes={"username": {"old": None, "new": tried or None},
+                            "count": {"old": None, "new": window.count}},
+                   reason=f"{window.count} further sign-ins refused by the throttle {under} from {where} "
+                          f"between {window.start.isoformat()} and {window.end.isoformat()} (passwords not checked)")
+        if at_once:
+            record(session, ctx, "auth.refused", "user", None,
+                   changes={"username": {"old": None, "new": username[:64]}, "count": {"old": None, "new": 1}},
+                   reason=f"throttled: {why} ({channel}, from {client}); password not checked")
 
 
 def grant_token(services: Services, session: Session, ctx: AuditContext, user: User) -> tuple[str, datetime]:

@@ -38,7 +38,7 @@ def login():
         return redirect(url_for("main.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        if throttle.throttled(form.username.data):  # per user name and per client (edms.web.throttle)
+        if throttle.refuse(form.username.data, channel="web"):  # per user name and per client; audited
             return render_template("auth/login.html", form=form, throttled=THROTTLED), 429
         result = access.sign_in(services(), db(), audit_context(), form.username.data, form.password.data)
         if result.ok:

@@ -3,13 +3,20 @@
 Failed sign-ins count under the user name tried and under the client address. A hospital's proxy shows one
 address for everyone behind it: many failed sign-ins under one name from there throttle that name only, never
 the other people behind the same address; guessing many names from one address meets the client's own limit.
-The throttled page is a normal page in the person's language; the API answers 429 in JSON."""
+The throttled page is a normal page in the person's language; the API answers 429 in JSON. Every throttled
+attempt is audited (auth.refused, its password never checked), in counted windows per user name and client so
+that a flood cannot fill the audit trail: the first few one by one, then one event with the count."""
 from __future__ import annotations
 
 import dataclasses
+import json
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
+from edms.audit.models import AuditEvent
+from edms.timeutil import utc_now
 from tests.conftest import PASSWORD, csrf_token
 
 ACCOUNT_LIMIT = 3
@@ -32,6 +39,19 @@ def _attempt(client, username: str, password: str, *, language: str = "en"):
     page = client.get("/login", headers=headers).get_data(as_text=True)
     return client.post("/login", data={"csrf_token": csrf_token(page), "username": username, "password": password},
                        headers=headers)
+
+
+def _events(app, action: str) -> list[AuditEvent]:
+    with app.extensions["edms"].sessions() as session:
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)))
+
+
+def _count(event: AuditEvent) -> int:
+    return json.loads(event.changes or "{}")["count"]["new"]
+
+
+def _name(event: AuditEvent) -> str | None:
+    return json.loads(event.changes or "{}")["username"]["new"]
 
 
 def _people(app):
@@ -97,3 +117,73 @@ def test_a_limit_or_a_limiter_store_the_limiter_cannot_use_is_refused_at_start_u
     with pytest.raises(ConfigError, match="rate_limit_storage"):
         load_settings("testing", overrides={"data_dir": str(tmp_path), "rate_limit_storage": "carrier-pigeon://loft"})
     assert load_settings("testing", overrides={"data_dir": str(tmp_path)}).rate_limit_storage == "memory://"
+
+
+@pytest.mark.req("11.300(d)")
+def test_a_throttled_sign_in_is_audited_with_the_name_as_typed_and_the_client_and_its_password_is_never_checked(
+        proxy_app):
+    people = _people(proxy_app)
+    people.make("haruto.ito", "physician", printed_name="Dr Haruto Ito")
+    client = proxy_app.test_client()
+    for _ in range(ACCOUNT_LIMIT):
+        _attempt(client, "haruto.ito", "Wrong-Password-0000")
+    assert _events(proxy_app, "auth.refused") == []
+    # The right password, under the name typed differently: refused by the throttle before any check.
+    assert _attempt(client, " Haruto.ITO", PASSWORD).status_code == 429
+    assert client.post("/api/v1/auth/token", json={"username": "haruto.ito", "password": PASSWORD}).status_code == 429
+    page, api = _events(proxy_app, "auth.refused")
+    assert _name(page) == " Haruto.ITO" and _count(page) == 1 and page.client_addr == "127.0.0.1"
+    assert "throttled" in (page.reason or "") and "(web, from 127.0.0.1)" in (page.reason or "")
+    assert "password not checked" in (page.reason or "")
+    assert _name(api) == "haruto.ito" and "(api, from 127.0.0.1)" in (api.reason or "")
+    # No password was checked: the failed sign-ins recorded are the three before the throttle, no more.
+    assert len(_events(proxy_app, "auth.failed")) == ACCOUNT_LIMIT
+    assert _events(proxy_app, "auth.signed_in") == []
+
+
+@pytest.mark.req("11.300(d)")
+def test_a_flood_of_two_hundred_throttled_sign_ins_leaves_a_few_audit_events_whose_counts_add_up(
+        proxy_app, monkeypatch):
+    people = _people(proxy_app)
+    people.make("haruto.ito", "physician", printed_name="Dr Haruto Ito")
+    people.make("mei.suzuki", "physician", printed_name="Dr Mei Suzuki")
+    attacker = proxy_app.test_client()
+    for _ in range(ACCOUNT_LIMIT):
+        _attempt(attacker, "haruto.ito", "Wrong-Password-0000")
+    codes = {_attempt(attacker, "haruto.ito", f"Guess-{n:04d}-Password").status_code for n in range(200)}
+    assert codes == {429}
+    assert [_count(event) for event in _events(proxy_app, "auth.refused")] == [1] * 5  # the first, one by one
+    # The others behind the same proxy address still sign in.
+    assert _attempt(proxy_app.test_client(), "mei.suzuki", PASSWORD).status_code == 302
+
+    # The window closes: the next throttled sign-in writes the window's count.
+    later = utc_now() + timedelta(minutes=2)
+    monkeypatch.setattr("edms.application.access.utc_now", lambda: later)
+    assert _attempt(attacker, "haruto.ito", "Guess-after-Password").status_code == 429
+    events = _events(proxy_app, "auth.refused")
+    assert len(events) <= 7 and sum(_count(event) for event in events) == 201
+    summary = next(event for event in events if _count(event) > 1)
+    assert _name(summary) == "haruto.ito" and summary.object_id is None
+    assert "195 further sign-ins refused by the throttle under the user name 'haruto.ito' from 127.0.0.1" in (
+        summary.reason or "")
+
+
+@pytest.mark.req("11.300(d)")
+def test_guessing_names_past_the_clients_limit_is_audited_in_one_window_for_the_client_whatever_the_names(
+        proxy_app, monkeypatch):
+    client = proxy_app.test_client()
+    for n in range(CLIENT_LIMIT):
+        _attempt(client, f"guess.{n:02d}", "Wrong-Password-0000")
+    codes = {_attempt(client, f"other.{n:02d}", "Wrong-Password-0000").status_code for n in range(30)}
+    assert codes == {429}
+    events = _events(proxy_app, "auth.refused")
+    assert [_name(event) for event in events] == [f"other.{n:02d}" for n in range(5)]
+    assert all("from this client" in (event.reason or "") for event in events)
+
+    later = utc_now() + timedelta(minutes=2)
+    monkeypatch.setattr("edms.application.access.utc_now", lambda: later)
+    _attempt(client, "other.last", "Wrong-Password-0000")
+    events = _events(proxy_app, "auth.refused")
+    assert sum(_count(event) for event in events) == 31
+    summary = next(event for event in events if _count(event) > 1)
+    assert _name(summary) is None and "under any user name from 127.0.0.1" in (summary.reason or "")
