@@ -51,11 +51,6 @@ def refused_by(username: str) -> str | None:
                  if not limiter.limiter.test(item, scope, key)), None)
 
 
-def throttled(username: str) -> bool:
-    """Whether a sign-in under `username` from this client is refused before its password is checked."""
-    return refused_by(username) is not None
-
-
 def refuse(username: str, *, channel: str) -> bool:
     """Whether the throttle refuses this sign-in; a refused one is audited (its password is never checked)."""
     scope = refused_by(username)
