@@ -27,6 +27,7 @@ from edms.application.services import build_services
 from edms.application.unit_of_work import command
 from edms.audit import AuditContext
 from edms.audit.models import AuditEvent
+from edms.crypto.pades import off_event_loop
 from edms.crypto.pades_archive import newest_document_timestamp
 from edms.crypto.pades_validation import _ades_spec
 from edms.documents import models as dm
@@ -119,7 +120,9 @@ def _ades_lta(pdf: bytes, roots: list[x509.Certificate], at: datetime) -> list[t
         for embedded in reader.embedded_signatures:
             if embedded.sig_object.get("/Type") == "/DocTimeStamp":
                 continue
-            result = asyncio.run(ades_lta_validation(embedded, spec, timing_info=timing))
+            # Off the event loop a browser test of the same worker may leave running (pyHanko runs its own).
+            result = off_event_loop(lambda signature=embedded: asyncio.run(
+                ades_lta_validation(signature, spec, timing_info=timing)))
             results.append((result.oldest_evidence_record_timestamp, result.ades_subindic.status.name))
     return results
 
