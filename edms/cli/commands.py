@@ -1,39 +1,17 @@
-"""The `edms` command line: init, demo, serve, user management, verify, checkpoint, escalate, outbox."""
+"""The `edms` commands: init, demo, serve, user management, verify, checkpoint, export, escalate, outbox, pki."""
 from __future__ import annotations
 
 import sys
 
 import click
 
-from edms.application.services import Services, build_services
 from edms.application.unit_of_work import command
 from edms.audit import AuditContext
-from edms.config import ConfigError, load_settings, refuse_public_secrets
+from edms.cli.group import _services, _settings, main
+from edms.config import ConfigError, refuse_public_secrets
 from edms.db import make_engine
 from edms.notifications.models import STATUS_LABELS as NOTIFICATION_STATUSES
 from edms.signatures.totp_secrets import sealing_key
-
-
-def _settings():
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _services(settings) -> Services:
-    """The same wiring as the app factory's; each command then runs in one unit of work."""
-    from edms.migrate import SchemaOutOfDate
-
-    try:
-        return build_services(settings)
-    except SchemaOutOfDate as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@click.group()
-def main() -> None:
-    """edms: electronic records and signatures for OOS compassionate use."""
 
 
 @main.command()
@@ -408,6 +386,3 @@ def outbox_list(status: str | None, limit: int) -> None:
             click.echo(f"{n.id:>6} {n.created_at:%Y-%m-%d %H:%M:%SZ} {n.status:<8} {n.attempts} "
                        f"{n.recipient.username} <{n.recipient_email or '-'}> {n.kind}: {n.subject}{error}")
 
-
-if __name__ == "__main__":
-    main()

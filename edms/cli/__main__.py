@@ -1,0 +1,3 @@
+from edms.cli import main
+
+main()
