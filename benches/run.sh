@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Every benchmark, one after another, each printing JSON lines (a measured figure and the raw operation it is
+# held against, taken in the same run). Usage: benches/run.sh [--engine sqlite|postgresql] [--quick]
+# Writes benches/results/<UTC time>.jsonl as well as printing. Not part of .ci/run: figures need a quiet machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-.venv/bin/python}
+ENGINE=sqlite
+QUICK=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --engine) ENGINE=$2; shift 2 ;;
+    --quick) QUICK=1; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+export BENCH_ENGINE=$ENGINE BENCH_QUICK=$QUICK
+mkdir -p benches/results
+OUT="benches/results/$(date -u +%Y%m%dT%H%M%SZ)-$ENGINE.jsonl"
+run() {  # run NAME COMMAND...: one benchmark, its JSON lines kept
+  echo "== $1" >&2
+  shift
+  "$@" | tee -a "$OUT"
+}
+run signatures "$PYTHON" benches/bench_signatures.py --signatures "$([ "$QUICK" = 1 ] && echo 30 || echo 300)" --kdf testing
+run audit-verify "$PYTHON" benches/bench_audit_verify.py --events "$([ "$QUICK" = 1 ] && echo 10000 || echo 100000)"
+run export "$PYTHON" benches/bench_export.py --documents "$([ "$QUICK" = 1 ] && echo 5 || echo 20)"
+run pades "$PYTHON" benches/bench_pades.py --signatures "$([ "$QUICK" = 1 ] && echo 3 || echo 10)"
+echo "results: $OUT" >&2
