@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask, g, request, session
 from flask_babel import get_locale
+from sqlalchemy.orm import joinedload
 
 from edms import __version__
 from edms.application.services import build_services
@@ -83,7 +84,7 @@ def _init_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        user = db().get(User, int(user_id))
+        user = db().get(User, int(user_id), options=[joinedload(User.role_grants)])  # one query, roles included
         if user is None or not user.active or user.locked or not session_current(user, session.get("epoch")):
             return None  # ended on the server: signed out, password changed or reset, role removed, locked
         return SessionUser(user)
@@ -139,6 +140,7 @@ def _register_hooks(app: Flask) -> None:
     app.before_request(access_log.end_expired_sessions)
     app.before_request(guards.enforce_password_change)
     app.before_request(guards.enforce_read_only_roles)
+    app.before_request(access_log.prepare_inspector_access)
     app.before_request(enforce_case_scope)
     app.after_request(guards.security_headers)
     app.after_request(access_log.record_inspector_access)

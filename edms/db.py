@@ -1,6 +1,7 @@
 """Engine, sessions, the declarative base and a UTC-only datetime column type."""
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -66,7 +67,33 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only unit of work (`reading(engine)`) begins DEFERRED: in WAL mode it reads its snapshot
+        # without the write lock, so reads never queue behind a writer (nor writers behind reads).
+        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+READ_ONLY = "edms_read_only"
+
+
+def reading(engine: Engine) -> Engine:
+    """`engine` for a unit of work expected only to read (a GET): on SQLite its transactions begin DEFERRED,
+    taking no write lock; the same engine elsewhere. It shares `engine`'s pool and events. A unit of work
+    that turns out to write first calls `edms.application.unit_of_work.writes_ahead`, which moves it to
+    `engine` before anything is written."""
+    if engine.dialect.name != "sqlite" or is_reading(engine):
+        return engine
+    found = _READING.get(engine)
+    if found is None:
+        found = _READING[engine] = engine.execution_options(**{READ_ONLY: True})
+    return found
+
+
+_READING: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def is_reading(bind: object) -> bool:
+    """Whether `bind` is an engine from `reading` (whose SQLite transactions take no write lock)."""
+    return isinstance(bind, Engine) and bool(bind.get_execution_options().get(READ_ONLY))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

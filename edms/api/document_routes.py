@@ -223,7 +223,10 @@ def create_document():
 @operation("A document, its status and its versions", responses=_READ, schemas={"200": S.DOCUMENT})
 @token_required()
 def get_document(document_id: int):
-    return jsonify(_document_json(_document_or_404(document_id)))
+    document = queries.document_summary(db(), document_id)  # one query: the versions, not their attachments
+    if document is None:
+        abort(404, description=f"No document #{document_id}.")
+    return jsonify(_document_json(document))
 
 
 @bp.put("/documents/<int:document_id>")

@@ -19,7 +19,7 @@ from edms.audit.witness import enable_witness
 from edms.cases.queries import case_signing_reasons
 from edms.cases.regimes import Regime, load_regimes
 from edms.config import ConfigError, Settings
-from edms.db import make_engine, make_session_factory
+from edms.db import make_engine, make_session_factory, reading
 from edms.documents.blobstore import BlobStore, FileBlobStore
 from edms.documents.types import DocumentType, load_document_types
 from edms.documents.uploads import UploadLimits
@@ -47,6 +47,11 @@ class Services:
     record_gates: tuple[Callable, ...] = ()
     _opened: dict[str, object] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    @property
+    def reading_engine(self) -> Engine:
+        """The engine of read-only units of work (a GET): on SQLite, no write lock (edms.db.reading)."""
+        return self._open("reading", lambda: reading(self.engine))
 
     def system_signer(self) -> SystemSigner:
         """The organisation's system key (checkpoints, exports), opened once; `PkiError` without a PKI."""

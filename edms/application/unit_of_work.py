@@ -16,12 +16,16 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from edms.db import is_reading
 from edms.errors import AuditedRefusal
+
+WRITER = "edms.writer"  # session.info: the engine a read-only unit of work moves to when it must write
 
 
 @contextmanager
 def use_case(session: Session) -> Iterator[Session]:
     """One use case inside the caller's unit of work: all of it, its audited refusal, or nothing."""
+    writes_ahead(session)
     savepoint = session.begin_nested()
     try:
         yield session
@@ -34,6 +38,23 @@ def use_case(session: Session) -> Iterator[Session]:
             savepoint.rollback()
         raise
     savepoint.commit()
+
+
+def writes_ahead(session: Session) -> None:
+    """The unit of work will write: a read-only one (a GET on SQLite, begun DEFERRED without the write lock,
+    edms.db.reading) ends its read transaction, which wrote nothing, and continues on the writing engine, whose
+    transactions take the write lock first (BEGIN IMMEDIATE), so the audit chain's head it reads is the one it
+    extends. Objects already loaded (the caller, read moments before) are kept as read, as in any unit of
+    work: every query the use case makes reads the new transaction, and every check that matters is made
+    there (the chain's head, the version's state). A no-op for every other unit of work."""
+    writer = session.info.get(WRITER)
+    if writer is None or not is_reading(session.bind):
+        return
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            return  # never reached by a GET; the write then upgrades the lock itself (or fails, never forks)
+        session.commit()  # a read transaction: nothing written, nothing to keep
+    session.bind = writer
 
 
 def complete(session: Session) -> None:

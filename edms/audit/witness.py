@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edms.audit.integrity import batch_leaves, chain_rows_sql
 from edms.audit.models import AuditEvent
+from edms.db import reading
 from edms.timeutil import isoformat_utc, parse_utc, utc_now
 from edms.verifier.constants import TREE_HEAD_TYPE
 from edms.verifier.merkle import Frontier, leaf_hash
@@ -113,6 +114,8 @@ def leaves_after(session: Session, size: int) -> list[bytes]:
         if not rows:
             return leaves
         leaves += map(leaf_hash, batch_leaves(dialect, rows))
+        if len(rows) < _BATCH:
+            return leaves  # the last batch: no need to ask again
         after = rows[-1].seq
 
 
@@ -126,6 +129,7 @@ def witness_now(sessions: sessionmaker[Session], path: Path, signer: HeadSigner)
         last = _last_line(descriptor)
         frontier = TreeHead.from_line(last).resume() if last else Frontier()
         with sessions() as session:
+            session.bind = reading(session.get_bind().engine)  # a read: on SQLite without the write lock (WAL snapshot)
             new = leaves_after(session, frontier.size)
         if not new:
             return None

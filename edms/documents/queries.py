@@ -6,7 +6,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
 
 from edms.documents import models as m
 from edms.documents.hashing import canonical_content
@@ -56,6 +57,15 @@ def diff_versions(doc_type: DocumentType, a: m.DocumentVersion, b: m.DocumentVer
 
 def get_document(session: Session, document_id: int) -> m.Document | None:
     return session.get(m.Document, document_id)
+
+
+def document_summary(session: Session, document_id: int) -> m.Document | None:
+    """The document and its versions in one query, their attachments left unloaded until asked for (a read
+    of the document's summary, e.g. GET /api/v1/documents/{id})."""
+    return session.scalars(
+        select(m.Document).where(m.Document.id == document_id)
+        .options(joinedload(m.Document.versions).lazyload(m.DocumentVersion.all_attachments))
+    ).unique().first()
 
 
 def version_content(document: m.Document, version: m.DocumentVersion) -> bytes:

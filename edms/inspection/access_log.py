@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext, record
@@ -34,8 +35,7 @@ def _subject(session: Session, access: Access) -> tuple[str, str, int | None, st
     """(object_type, object_id, document_version, case_id) of the record the URL names."""
     args = access.view_args
     if "document_id" in args:
-        document = session.get(Document, args["document_id"])
-        case_id = document.case_id if document is not None else None
+        case_id = session.scalar(select(Document.case_id).where(Document.id == args["document_id"]))
         number = args.get("number")
         return ("document", str(args["document_id"]), number if isinstance(number, int) else None,
                 None if case_id is None else str(case_id))

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 from edms.application import access, inspection
+from edms.application.unit_of_work import writes_ahead
 from edms.inspection.access_log import Access
 from edms.timeutil import utc_now
 from edms.users.roles import INSPECTOR
@@ -41,6 +42,14 @@ def _file(response) -> dict[str, object] | None:
         data = response.get_data()
         described.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
     return described
+
+
+def prepare_inspector_access() -> None:
+    """Before an inspector's request is served: its access record goes into the request's one transaction,
+    so that transaction takes the write lock before the view reads (on SQLite a GET otherwise reads without
+    it, edms.web.runtime.db). Called by the pages' hook and by the API once the token names the caller."""
+    if request.method == "GET" and request.endpoint not in (None, "static") and _inspector() is not None:
+        writes_ahead(db())
 
 
 def record_inspector_access(response):

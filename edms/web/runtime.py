@@ -11,9 +11,11 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from edms.application.services import Services
-from edms.application.unit_of_work import abandon, complete
+from edms.application.unit_of_work import WRITER, abandon, complete
 from edms.audit import AuditContext
 from edms.config import Settings
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def services() -> Services:
@@ -25,9 +27,16 @@ def settings() -> Settings:
 
 
 def db() -> Session:
-    """The request's session: its one unit of work."""
+    """The request's session: its one unit of work. A GET reads without the database's write lock
+    (edms.db.reading); the first use case that writes moves it to the writing engine first
+    (edms.application.unit_of_work.writes_ahead)."""
     if "db_session" not in g:
-        g.db_session = services().sessions()
+        found = services()
+        if request.method in SAFE_METHODS:
+            g.db_session = found.sessions(bind=found.reading_engine)
+            g.db_session.info[WRITER] = found.engine
+        else:
+            g.db_session = found.sessions()
     return g.db_session
 
 
