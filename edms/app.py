@@ -140,7 +140,6 @@ def _register_hooks(app: Flask) -> None:
     app.before_request(access_log.end_expired_sessions)
     app.before_request(guards.enforce_password_change)
     app.before_request(guards.enforce_read_only_roles)
-    app.before_request(access_log.prepare_inspector_access)
     app.before_request(enforce_case_scope)
     app.after_request(guards.security_headers)
     app.after_request(access_log.record_inspector_access)

@@ -12,7 +12,6 @@ from edms.application.refusal_windows import RefusalWindows
 from edms.timeutil import require_aware
 from edms.users.roles import INSPECTOR
 from edms.users.tokens import user_for_token
-from edms.web.access_log import prepare_inspector_access
 from edms.web.bounds import request_json
 from edms.web.errors import api_error
 from edms.web.extensions import limiter
@@ -42,7 +41,6 @@ def token_required(*roles: str):
                                           windows=refusal_windows())
                 return api_error(401, "unauthorized", "A valid bearer token is required: POST /api/v1/auth/token.")
             g.api_user = user
-            prepare_inspector_access()
             if request.method not in SAFE_METHODS and user.has_role(INSPECTOR) and request.endpoint not in PACKAGE_EXPORTS:
                 return api_error(403, "forbidden", "Inspector accounts are read-only.")
             if roles and not user.has_role(*roles):

@@ -3,11 +3,11 @@ its system signature and time-stamp, and the ZIP they are sealed into."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import zipfile
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from edms.crypto.cms import signature_value
 from edms.crypto.tsa import token_from_response
@@ -32,7 +32,8 @@ EVENTS_FILE = "audit/events.jsonl"
 VERIFIER_FILE = "edms_verify.pyz"
 
 
-def manifest_json(files: Mapping[str, bytes], content: PackageContent) -> bytes:
+def manifest_json(files: Mapping[str, tuple[str, int]], content: PackageContent) -> bytes:
+    """`files`: each file's path with its SHA-256 (hex) and size."""
     created_by = content.created_by
     document = {
         "type": PACKAGE_TYPE,
@@ -56,8 +57,7 @@ def manifest_json(files: Mapping[str, bytes], content: PackageContent) -> bytes:
             **({"tree": "audit/tree.json"} if content.tree is not None else {}),
         },
         "reports": {"html": "report.html", "pdf": "report.pdf", "verify": "VERIFY.md", "verifier": VERIFIER_FILE},
-        "files": [{"path": path, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-                  for path, data in sorted(files.items())],
+        "files": [{"path": path, "sha256": digest, "size": size} for path, (digest, size) in sorted(files.items())],
     }
     return (json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
@@ -105,20 +105,72 @@ def _retention_json(item: DocumentItem) -> dict[str, Any] | None:
     }
 
 
-def seal(files: dict[str, bytes], content: PackageContent, signer: SystemSigner) -> tuple[bytes, str]:
-    """manifest.json, its system signature and the time-stamp of that signature; then the ZIP."""
-    manifest = manifest_json(files, content)
-    cms = signer.sign(manifest)
-    value = signature_value(cms)
-    stamp = signer.timestamp(hashlib.sha256(value).digest())
-    token_from_response(stamp)  # refuses a TSA's refusal before anything is written
-    sealed = {MANIFEST: manifest, SEAL_SIGNATURE: cms, SEAL_VALUE: value, SEAL_TIMESTAMP: stamp, **files}
-    buffer = io.BytesIO()
-    moment = content.created_at.timetuple()[:6]
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, data in sealed.items():
-            info = zipfile.ZipInfo(path, date_time=moment)  # UTC: ZIP stores no zone
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, data)
-    return buffer.getvalue(), hashlib.sha256(manifest).hexdigest()
+class PackageWriter:
+    """The package's ZIP, written to `out` file by file as the files are made: only each file's SHA-256 and
+    size are kept (for manifest.json), never the whole package. `seal` adds manifest.json, its system
+    signature and the time-stamp of that signature, and ends the ZIP. `out` needs no seek (a pipe, a
+    response stream): the entries then carry data descriptors. If anything fails before `seal` returns, `out`
+    holds an unfinished ZIP: the caller discards it."""
+
+    def __init__(self, out: BinaryIO, created_at: datetime) -> None:
+        self._out = _Digesting(out)
+        self._zip = zipfile.ZipFile(self._out, "w", zipfile.ZIP_DEFLATED)
+        self._moment = created_at.timetuple()[:6]
+        self.files: dict[str, tuple[str, int]] = {}
+
+    def add(self, path: str, data: bytes) -> None:
+        if path in self.files or path in _SEAL_FILES:
+            raise ValueError(f"{path} is already in the package")
+        self._write(path, data)
+        self.files[path] = (hashlib.sha256(data).hexdigest(), len(data))
+
+    def _write(self, path: str, data: bytes) -> None:
+        info = zipfile.ZipInfo(path, date_time=self._moment)  # UTC: ZIP stores no zone
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        self._zip.writestr(info, data)
+
+    def seal(self, content: PackageContent, signer: SystemSigner) -> str:
+        """manifest.json over every file added, signed and time-stamped; returns the manifest's SHA-256."""
+        manifest = manifest_json(self.files, content)
+        cms = signer.sign(manifest)
+        value = signature_value(cms)
+        stamp = signer.timestamp(hashlib.sha256(value).digest())
+        token_from_response(stamp)  # refuses a TSA's refusal before the package is finished
+        for path, data in ((MANIFEST, manifest), (SEAL_SIGNATURE, cms), (SEAL_VALUE, value), (SEAL_TIMESTAMP, stamp)):
+            self._write(path, data)
+        self._zip.close()
+        return hashlib.sha256(manifest).hexdigest()
+
+    @property
+    def sha256(self) -> str:
+        return self._out.digest.hexdigest()
+
+    @property
+    def size(self) -> int:
+        return self._out.size
+
+
+_SEAL_FILES = frozenset({MANIFEST, SEAL_SIGNATURE, SEAL_VALUE, SEAL_TIMESTAMP})
+
+
+class _Digesting:
+    """A write-only stream over `out` that hashes and counts what passes (no tell or seek: zipfile then
+    writes data descriptors and never goes back)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._out.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def close(self) -> None:
+        """zipfile never closes a stream it was given; neither does this one (the caller owns `out`)."""

@@ -35,7 +35,7 @@ import json
 import logging
 import re
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -70,7 +70,7 @@ from edms.documents.types import DocumentType
 from edms.errors import N_, UserError
 from edms.inspection import report
 from edms.inspection.labels import Labels, object_names
-from edms.inspection.manifest import CRL_FILE, EVENTS_FILE, FORMAT, VERIFIER_FILE, seal
+from edms.inspection.manifest import CRL_FILE, EVENTS_FILE, FORMAT, VERIFIER_FILE, PackageWriter
 from edms.inspection.renderer import Renderer
 from edms.inspection.timeline import Timeline, case_documents, document_timeline
 from edms.inspection.tree_proofs import TREE_FILE, tree_proofs
@@ -92,6 +92,7 @@ from edms.signatures.keys import (
     signing_authority,
 )
 from edms.signatures.models import Signature
+from edms.signatures.pdf_operations import pdf_locale
 from edms.timeutil import utc_now
 from edms.verifier.bundle import zipapp_bytes
 from edms.wording import LANGUAGES
@@ -260,19 +261,21 @@ def export_package(engine: Engine, factory: sessionmaker[Session], ctx: AuditCon
                 break
         else:
             raise ExportError(N_("The records kept changing while they were exported: try again."))
+        writer = PackageWriter(out, content.created_at)
         try:
-            files = _files(content, env)
+            for path, data in _files(content, env):
+                writer.add(path, data)
         finally:
             if content.renderer is not None:
                 content.renderer.close()
-    data, manifest_digest = seal(files, content, env.signer())
-    out.write(data)
-    log.info("inspection package of %s: %d files, manifest SHA-256 %s", scope.describe(), len(files), manifest_digest)
+    manifest_digest = writer.seal(content, env.signer())
+    log.info("inspection package of %s: %d files, manifest SHA-256 %s", scope.describe(), len(writer.files),
+             manifest_digest)
     return Exported(
-        filename=package_filename(scope, numbers, content.created_at), sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data), documents=len(content.documents),
+        filename=package_filename(scope, numbers, content.created_at), sha256=writer.sha256,
+        size=writer.size, documents=len(content.documents),
         versions=sum(len(document.versions) for document in content.documents),
-        signatures=len(content.signatures), files=len(files), export_seq=export_seq,
+        signatures=len(content.signatures), files=len(writer.files), export_seq=export_seq,
         checkpoints=tuple(item.row.number for item in content.checkpoints),
     )
 
@@ -308,7 +311,8 @@ def _read(engine: Engine, env: ExportEnvironment, scope: Scope, ctx: AuditContex
             ("case", scope.id if scope.kind == CASE else None), *(("case", d.case_id) for d in documents),
             *(("user", event.actor_id) for event in content.events)]))
         content.tree = tree_proofs(session, env.settings.witness_path, [event.seq for event in content.events])
-        content.renderer = Renderer(scratch, sum(len(document.versions) for document in documents))
+        frozen = _frozen_pdfs(session, documents, language, display_tz)
+        content.renderer = Renderer(scratch, sum(len(document.versions) for document in documents) - len(frozen))
         try:
             content.renderer.prepare(_record_texts(session, documents, env.document_types))
             for document in documents:
@@ -318,16 +322,34 @@ def _read(engine: Engine, env: ExportEnvironment, scope: Scope, ctx: AuditContex
                 directory = f"documents/{_safe(document.number)}"
                 versions = []
                 for version in document.versions:
+                    item = _version_item(session, document, version, directory, shown, trust, env)
+                    if version.id in frozen and item.signed_pdf is not None:
+                        item.renditions["pdf"] = item.signed_pdf[0]  # the PDF frozen and signed: not made again
                     content.renditions.append(content.renderer.submit(build_rendition(
                         session, doc_type, document, version, language=language, display_tz=display_tz,
-                        signatures=presentation.rendition_signatures(session, version, trust, doc_type, display_tz))))
-                    versions.append(_version_item(session, document, version, directory, shown, trust, env))
+                        signatures=presentation.rendition_signatures(session, version, trust, doc_type, display_tz)),
+                        pdf=version.id not in frozen))
+                    versions.append(item)
                 content.documents.append(DocumentItem(document, doc_type, directory, versions, timeline,
                                                       _retention(session, document, env.regimes)))
         except BaseException:
             content.renderer.close()
             raise
         return content
+
+
+def _frozen_pdfs(session: Session, documents: Sequence[dm.Document], language: str, display_tz: str) -> set[int]:
+    """The versions whose PDF rendition is their signed PDF: frozen at submission (edms.signatures.pdf_operations)
+    in the language and zone of the case's site, signed at each step. Where the package is in that language
+    and zone, that stored PDF is the version's rendition (no second PDF of the same record is made); elsewhere
+    a rendition in the package's language and zone is made."""
+    ids = {document.id: [version.id for version in document.versions] for document in documents
+           if pdf_locale(session, document) == (language, display_tz)}
+    wanted = [version_id for version_ids in ids.values() for version_id in version_ids]
+    if not wanted:
+        return set()
+    return set(session.scalars(select(SignedPdfRevision.version_id)
+                               .where(SignedPdfRevision.version_id.in_(wanted)).distinct()))
 
 
 def _retention(session: Session, document: dm.Document, regimes: Mapping[str, Regime]) -> RecordRetention | None:
@@ -419,37 +441,38 @@ def _safe(name: str) -> str:
 # --- the files ----------------------------------------------------------------------------------------
 
 
-def _files(content: PackageContent, env: ExportEnvironment) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
+def _files(content: PackageContent, env: ExportEnvironment) -> Iterator[tuple[str, bytes]]:
+    """Every file of the package but manifest.json and its seal, one at a time, as it is made or read."""
     rendered = iter(content.renditions)
     for document in content.documents:
         for version in document.versions:
-            files[version.content_path] = version_content(document.row, version.row)
+            yield version.content_path, version_content(document.row, version.row)
             pdf, docx = next(rendered).result()
-            files[version.renditions["pdf"]] = pdf
-            files[version.renditions["docx"]] = docx
+            if pdf is not None:  # else the rendition is the signed PDF, written below
+                yield version.renditions["pdf"], pdf
+            yield version.renditions["docx"], docx
             for attachment, path in version.attachments:
-                files[path] = env.blobs.get(attachment.sha256)
+                yield path, env.blobs.get(attachment.sha256)  # checked against its SHA-256 as it is read
             if version.signed_pdf is not None:
                 path, revisions = version.signed_pdf
-                files[path] = env.blobs.get(revisions[-1].sha256)
+                yield path, env.blobs.get(revisions[-1].sha256)
             for signed in version.signatures:
-                files.update(_signature_files(signed))
+                yield from _signature_files(signed).items()
     for path, cert in content.certificates.values():
-        files[path] = cert.public_bytes(Encoding.PEM)
-    files.update(report.trust_files(content.certificates)[2])
-    files[CRL_FILE] = content.crl.public_bytes(Encoding.PEM)
-    files[EVENTS_FILE] = b"".join(canonical_bytes(event.hashed_fields()) + b"\n" for event in content.events)
+        yield path, cert.public_bytes(Encoding.PEM)
+    yield from report.trust_files(content.certificates)[2].items()
+    yield CRL_FILE, content.crl.public_bytes(Encoding.PEM)
+    yield EVENTS_FILE, b"".join(canonical_bytes(event.hashed_fields()) + b"\n" for event in content.events)
     for checkpoint in content.checkpoints:
-        files.update(_checkpoint_files(checkpoint))
+        yield from _checkpoint_files(checkpoint).items()
     if content.tree is not None:
-        files[TREE_FILE] = json.dumps(content.tree, sort_keys=True, indent=1).encode("ascii")
-    files[VERIFIER_FILE] = zipapp_bytes()
-    verifier_sha256 = hashlib.sha256(files[VERIFIER_FILE]).hexdigest()
-    files["report.html"] = report.report_html(content, verifier_sha256).encode("utf-8")
-    files["report.pdf"] = report.report_pdf(content, verifier_sha256)
-    files["VERIFY.md"] = report.verify_markdown(content, files).encode("utf-8")  # last: it lists the others' hashes
-    return files
+        yield TREE_FILE, json.dumps(content.tree, sort_keys=True, indent=1).encode("ascii")
+    verifier = zipapp_bytes()
+    yield VERIFIER_FILE, verifier
+    verifier_sha256 = hashlib.sha256(verifier).hexdigest()
+    yield "report.html", report.report_html(content, verifier_sha256).encode("utf-8")
+    yield "report.pdf", report.report_pdf(content, verifier_sha256)
+    yield "VERIFY.md", report.verify_markdown(content, {VERIFIER_FILE: verifier}).encode("utf-8")
 
 
 def _signature_files(signed: SignedItem) -> dict[str, bytes]:

@@ -23,8 +23,8 @@ PARALLEL_FROM = 4
 _COMMON = {chr(code) for code in (*range(0xA0, 0x180), *range(0x2010, 0x2070))}
 
 
-def _render_both(rendition: Rendition, font: Path | None) -> tuple[bytes, bytes]:
-    return render_pdf(rendition, font_path=font), render_docx(rendition)
+def _render_both(rendition: Rendition, font: Path | None, pdf: bool = True) -> tuple[bytes | None, bytes]:
+    return render_pdf(rendition, font_path=font) if pdf else None, render_docx(rendition)
 
 
 class Renderer:
@@ -38,6 +38,7 @@ class Renderer:
     """
 
     def __init__(self, directory: Path, versions: int) -> None:
+        """`versions`: how many PDFs will be made (the pool's size follows)."""
         self._directory = directory
         self._font: Path | None = None
         workers = min(versions, os.cpu_count() or 1)
@@ -55,11 +56,13 @@ class Renderer:
         self._font = self._directory / "rendition-font.ttf"
         font.save(str(self._font))
 
-    def submit(self, rendition: Rendition) -> concurrent.futures.Future[tuple[bytes, bytes]]:
-        if self._pool is not None:
-            return self._pool.submit(_render_both, rendition, self._font)
-        done: concurrent.futures.Future[tuple[bytes, bytes]] = concurrent.futures.Future()
-        done.set_result(_render_both(rendition, self._font))
+    def submit(self, rendition: Rendition, *, pdf: bool = True) -> concurrent.futures.Future[tuple[bytes | None, bytes]]:
+        """The PDF (None when `pdf` is false: the version's stored PDF is its rendition) and the DOCX. Only
+        PDFs go to the worker processes: a DOCX is quick to make here."""
+        if self._pool is not None and pdf:
+            return self._pool.submit(_render_both, rendition, self._font, pdf)
+        done: concurrent.futures.Future[tuple[bytes | None, bytes]] = concurrent.futures.Future()
+        done.set_result(_render_both(rendition, self._font, pdf))
         return done
 
     def close(self) -> None:

@@ -2,9 +2,11 @@
 
 `record_inspector_access` runs after each request: a successful GET (or package export) by an inspector (signed in, or with an
 inspector's bearer token) is recorded (edms.inspection.access_log) in the request's unit of work, which
-commits after it: if the event cannot be written the response fails, so an inspection is never
-unrecorded. `end_expired_sessions` ends a signed-in session as soon as the account's access period (set
-by an administrator) is over, not only at the next sign-in.
+commits after it: if the event cannot be written the response fails, so an inspection is never unrecorded.
+On SQLite the page was read without the write lock; the record's use case takes it only to write
+(edms.application.unit_of_work.writes_ahead), so no inspector's page is rendered under the lock.
+`end_expired_sessions` ends a signed-in session as soon as the account's access period (set by an
+administrator) is over, not only at the next sign-in.
 """
 from __future__ import annotations
 
@@ -16,7 +18,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 from edms.application import access, inspection
-from edms.application.unit_of_work import writes_ahead
 from edms.inspection.access_log import Access
 from edms.timeutil import utc_now
 from edms.users.roles import INSPECTOR
@@ -42,14 +43,6 @@ def _file(response) -> dict[str, object] | None:
         data = response.get_data()
         described.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
     return described
-
-
-def prepare_inspector_access() -> None:
-    """Before an inspector's request is served: its access record goes into the request's one transaction,
-    so that transaction takes the write lock before the view reads (on SQLite a GET otherwise reads without
-    it, edms.web.runtime.db). Called by the pages' hook and by the API once the token names the caller."""
-    if request.method == "GET" and request.endpoint not in (None, "static") and _inspector() is not None:
-        writes_ahead(db())
 
 
 def record_inspector_access(response):

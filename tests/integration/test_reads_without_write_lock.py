@@ -3,8 +3,8 @@ before it writes, so the audit chain stays one line (issue 15: reads at the spee
 
 A GET's unit of work begins DEFERRED (edms.db.reading): it reads its WAL snapshot while a writer holds the
 lock. The first use case that writes moves the unit of work to the writing engine (BEGIN IMMEDIATE) first
-(edms.application.unit_of_work.writes_ahead); an inspector's GET does so before the view reads, so their
-access record is written in the request's one transaction.
+(edms.application.unit_of_work.writes_ahead): an inspector's access record is written so, in the request's
+unit of work, committed before the response leaves, while the page itself was read without the lock.
 """
 from __future__ import annotations
 

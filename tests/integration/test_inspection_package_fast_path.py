@@ -1,0 +1,121 @@
+"""The export's fast path (issue 15): the package is written into the ZIP file by file, and a version's PDF
+frozen at submission and signed at each step is its rendition where the package is in that PDF's language
+and zone, rather than a second PDF made again. The package verifies offline exactly as before, and a stored
+PDF changed behind edms's back is caught, never exported."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+import pytest
+from sqlalchemy import select
+
+from edms.audit import AuditContext
+from edms.documents.blobstore import BlobCorrupted
+from edms.documents.models import Document
+from edms.documents.pdf_models import SignedPdfRevision
+from edms.inspection.package import CASE, DOCUMENT, Scope, environment_from_settings, export_package
+from edms.signatures.pdf_operations import pdf_locale
+from edms.verifier.package import verify_package
+from tests.support.inspection import package_files
+
+
+class WriteOnly:
+    """A stream with no tell or seek (a pipe, a response body): the package is still written into it."""
+
+    def __init__(self) -> None:
+        self.buffer = io.BytesIO()
+
+    def write(self, data: bytes) -> int:
+        return self.buffer.write(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def export(app, scope: Scope, out, *, language: str, zone: str):
+    services = app.extensions["edms"]
+    env = environment_from_settings(services.settings, services.document_types, services.blobs, services.regimes)
+    return export_package(services.engine, services.sessions, AuditContext.system("test export"), env, scope, out,
+                          language=language, display_tz=zone)
+
+
+def site_locale(app, document_id: int) -> tuple[str, str]:
+    with app.extensions["edms"].sessions() as session:
+        return pdf_locale(session, session.get(Document, document_id))
+
+
+@pytest.mark.req("11.10(b)")
+@pytest.mark.req("ERES-preservation")
+def test_a_case_package_written_into_a_stream_without_seek_verifies_offline(app, signed_case):
+    language, zone = site_locale(app, signed_case.documents[0])
+    out = WriteOnly()
+    exported = export(app, Scope(CASE, signed_case.case_id), out, language=language, zone=zone)
+    data = out.buffer.getvalue()
+    report = verify_package(io.BytesIO(data))
+    assert report.ok, [item.line() for item in report.failures]
+    assert exported.size == len(data)
+    assert exported.sha256 == hashlib.sha256(data).hexdigest()
+    files = package_files(data)
+    manifest = json.loads(files["manifest.json"])
+    assert exported.files == len(manifest["files"]) == len(files) - 4  # the manifest and its seal are not listed
+    assert {entry["path"] for entry in manifest["files"]} == set(files) - {
+        "manifest.json", "manifest.json.p7s", "manifest.json.sigvalue.bin", "manifest.json.tsr"}
+
+
+@pytest.mark.req("11.10(b)")
+def test_in_the_sites_language_and_zone_a_signed_versions_rendition_is_its_stored_signed_pdf(app, signed_case):
+    document_id = signed_case.documents[0]
+    language, zone = site_locale(app, document_id)
+    out = io.BytesIO()
+    export(app, Scope(DOCUMENT, document_id), out, language=language, zone=zone)
+    files = package_files(out.getvalue())
+    manifest = json.loads(files["manifest.json"])
+    services = app.extensions["edms"]
+    with services.sessions() as session:
+        signed_versions = set(session.scalars(select(SignedPdfRevision.version_id)))
+        document = session.get(Document, document_id)
+        with_pdf = {version.version for version in document.versions if version.id in signed_versions}
+    assert with_pdf, "the signed case's versions have signed PDFs"
+    for version in manifest["documents"][0]["versions"]:
+        if version["version"] in with_pdf:
+            assert version["renditions"]["pdf"] == version["signed_pdf"]["path"]
+            stored = services.blobs.get(version["signed_pdf"]["revisions"][-1]["sha256"])
+            assert files[version["renditions"]["pdf"]] == stored
+        else:
+            assert version["renditions"]["pdf"].endswith("/rendition.pdf")
+        assert files[version["renditions"]["docx"]].startswith(b"PK")
+    assert verify_package(io.BytesIO(out.getvalue())).ok
+
+
+@pytest.mark.req("11.10(b)")
+def test_in_another_language_every_version_gets_a_rendition_of_its_own(app, signed_case):
+    document_id = signed_case.documents[0]
+    language, zone = site_locale(app, document_id)
+    other = "en" if language == "ja" else "ja"
+    out = io.BytesIO()
+    export(app, Scope(DOCUMENT, document_id), out, language=other, zone=zone)
+    files = package_files(out.getvalue())
+    manifest = json.loads(files["manifest.json"])
+    for version in manifest["documents"][0]["versions"]:
+        assert version["renditions"]["pdf"].endswith("/rendition.pdf")
+        assert files[version["renditions"]["pdf"]].startswith(b"%PDF")
+    assert verify_package(io.BytesIO(out.getvalue())).ok
+
+
+@pytest.mark.req("11.10(a)")
+def test_a_tampered_stored_signed_pdf_is_caught_and_never_exported(app, signed_case):
+    document_id = signed_case.documents[0]
+    language, zone = site_locale(app, document_id)
+    services = app.extensions["edms"]
+    with services.sessions() as session:
+        document = session.get(Document, document_id)
+        version_ids = [version.id for version in document.versions]
+        latest = session.scalars(select(SignedPdfRevision).where(SignedPdfRevision.version_id.in_(version_ids))
+                                 .order_by(SignedPdfRevision.id.desc())).first()
+    assert latest is not None
+    stored = next(path for path in (services.settings.data_dir / "blobs").rglob(latest.sha256 + "*"))
+    stored.write_bytes(stored.read_bytes().replace(b"%%EOF", b"%%EOF\n% appended behind edms's back"))
+    with pytest.raises(BlobCorrupted):
+        export(app, Scope(DOCUMENT, document_id), io.BytesIO(), language=language, zone=zone)
