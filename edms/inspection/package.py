@@ -71,7 +71,7 @@ from edms.errors import N_, UserError
 from edms.inspection import report
 from edms.inspection.labels import Labels, object_names
 from edms.inspection.manifest import CRL_FILE, EVENTS_FILE, FORMAT, VERIFIER_FILE, PackageWriter
-from edms.inspection.renderer import Renderer
+from edms.inspection.renderer import Renderer, frozen_pdfs
 from edms.inspection.timeline import Timeline, case_documents, document_timeline
 from edms.inspection.tree_proofs import TREE_FILE, tree_proofs
 from edms.pki.store import (
@@ -92,7 +92,6 @@ from edms.signatures.keys import (
     signing_authority,
 )
 from edms.signatures.models import Signature
-from edms.signatures.pdf_operations import pdf_locale
 from edms.timeutil import utc_now
 from edms.verifier.bundle import zipapp_bytes
 from edms.wording import LANGUAGES
@@ -311,7 +310,7 @@ def _read(engine: Engine, env: ExportEnvironment, scope: Scope, ctx: AuditContex
             ("case", scope.id if scope.kind == CASE else None), *(("case", d.case_id) for d in documents),
             *(("user", event.actor_id) for event in content.events)]))
         content.tree = tree_proofs(session, env.settings.witness_path, [event.seq for event in content.events])
-        frozen = _frozen_pdfs(session, documents, language, display_tz)
+        frozen = frozen_pdfs(session, documents, language, display_tz)
         content.renderer = Renderer(scratch, sum(len(document.versions) for document in documents) - len(frozen))
         try:
             content.renderer.prepare(_record_texts(session, documents, env.document_types))
@@ -336,20 +335,6 @@ def _read(engine: Engine, env: ExportEnvironment, scope: Scope, ctx: AuditContex
             content.renderer.close()
             raise
         return content
-
-
-def _frozen_pdfs(session: Session, documents: Sequence[dm.Document], language: str, display_tz: str) -> set[int]:
-    """The versions whose PDF rendition is their signed PDF: frozen at submission (edms.signatures.pdf_operations)
-    in the language and zone of the case's site, signed at each step. Where the package is in that language
-    and zone, that stored PDF is the version's rendition (no second PDF of the same record is made); elsewhere
-    a rendition in the package's language and zone is made."""
-    ids = {document.id: [version.id for version in document.versions] for document in documents
-           if pdf_locale(session, document) == (language, display_tz)}
-    wanted = [version_id for version_ids in ids.values() for version_id in version_ids]
-    if not wanted:
-        return set()
-    return set(session.scalars(select(SignedPdfRevision.version_id)
-                               .where(SignedPdfRevision.version_id.in_(wanted)).distinct()))
 
 
 def _retention(session: Session, document: dm.Document, regimes: Mapping[str, Regime]) -> RecordRetention | None:

@@ -6,16 +6,21 @@ import dataclasses
 import multiprocessing
 import os
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 from fontTools import subset
 from fontTools.ttLib import TTFont
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from edms.documents import models as dm
 from edms.documents import renditions as renditions_module
+from edms.documents.pdf_models import SignedPdfRevision
 from edms.documents.renditions import Rendition, find_pdf_font, render_docx, render_pdf
+from edms.signatures.pdf_operations import pdf_locale
 
 # Below this many versions the renditions are made in this process; above, in parallel processes.
 PARALLEL_FROM = 4
@@ -25,6 +30,20 @@ _COMMON = {chr(code) for code in (*range(0xA0, 0x180), *range(0x2010, 0x2070))}
 
 def _render_both(rendition: Rendition, font: Path | None, pdf: bool = True) -> tuple[bytes | None, bytes]:
     return render_pdf(rendition, font_path=font) if pdf else None, render_docx(rendition)
+
+
+def frozen_pdfs(session: Session, documents: Sequence[dm.Document], language: str, display_tz: str) -> set[int]:
+    """The versions whose PDF rendition is their signed PDF: frozen at submission (edms.signatures.pdf_operations)
+    in the language and zone of the case's site, signed at each step. Where the package is in that language
+    and zone, that stored PDF is the version's rendition (no second PDF of the same record is made); elsewhere
+    a rendition in the package's language and zone is made."""
+    ids = {document.id: [version.id for version in document.versions] for document in documents
+           if pdf_locale(session, document) == (language, display_tz)}
+    wanted = [version_id for version_ids in ids.values() for version_id in version_ids]
+    if not wanted:
+        return set()
+    return set(session.scalars(select(SignedPdfRevision.version_id)
+                               .where(SignedPdfRevision.version_id.in_(wanted)).distinct()))
 
 
 class Renderer:
