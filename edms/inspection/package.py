@@ -311,7 +311,8 @@ def _read(engine: Engine, env: ExportEnvironment, scope: Scope, ctx: AuditContex
             *(("user", event.actor_id) for event in content.events)]))
         content.tree = tree_proofs(session, env.settings.witness_path, [event.seq for event in content.events])
         frozen = frozen_pdfs(session, documents, language, display_tz)
-        content.renderer = Renderer(scratch, sum(len(document.versions) for document in documents) - len(frozen))
+        count = sum(len(document.versions) for document in documents)
+        content.renderer = Renderer(scratch, count, pdfs=count - len(frozen))
         try:
             content.renderer.prepare(_record_texts(session, documents, env.document_types))
             for document in documents:

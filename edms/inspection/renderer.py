@@ -56,16 +56,20 @@ class Renderer:
     a threaded server); smaller ones in this process.
     """
 
-    def __init__(self, directory: Path, versions: int) -> None:
-        """`versions`: how many PDFs will be made (the pool's size follows)."""
+    def __init__(self, directory: Path, versions: int, *, pdfs: int | None = None) -> None:
+        """`versions`: how many versions are rendered; `pdfs`: how many of them need a PDF (all by default),
+        which sets the pool's size; with none, no font is subset."""
         self._directory = directory
         self._font: Path | None = None
-        workers = min(versions, os.cpu_count() or 1)
+        self._pdfs = versions if pdfs is None else pdfs
+        workers = min(self._pdfs, os.cpu_count() or 1)
         self._pool = (concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-                      if versions >= PARALLEL_FROM and workers > 1 else None)
+                      if self._pdfs >= PARALLEL_FROM and workers > 1 else None)
 
     def prepare(self, texts: Iterable[object]) -> None:
         """Subset the rendition font to the characters of `texts` (walked through), the labels and ASCII."""
+        if self._pdfs == 0:
+            return  # every PDF is a stored one: no font needed
         characters = (set(string.printable) | _COMMON | _characters(list(vars(renditions_module).values()))
                       | _characters(texts))
         font = TTFont(str(find_pdf_font()))
@@ -77,7 +81,7 @@ class Renderer:
 
     def submit(self, rendition: Rendition, *, pdf: bool = True) -> concurrent.futures.Future[tuple[bytes | None, bytes]]:
         """The PDF (None when `pdf` is false: the version's stored PDF is its rendition) and the DOCX. Only
-        PDFs go to the worker processes: a DOCX is quick to make here."""
+        PDFs go to the worker processes: a DOCX alone is made here, sooner than a worker starts."""
         if self._pool is not None and pdf:
             return self._pool.submit(_render_both, rendition, self._font, pdf)
         done: concurrent.futures.Future[tuple[bytes | None, bytes]] = concurrent.futures.Future()
