@@ -89,6 +89,11 @@ class Settings:
     # The witness of the audit log's signed tree heads: empty = <data_dir>/witness/tree-heads.jsonl.
     witness_file: str = ""
     pki_passphrase: str = ""
+    # The organisation's keys in an HSM (edms.pki.hsm): the PKCS#11 module (.so), the token's label, and the
+    # user PIN, from EDMS_PKCS11_PIN only (refused in a configuration file outside development and testing).
+    pkcs11_module: str = ""
+    pkcs11_token_label: str = ""
+    pkcs11_pin: str = field(default="", repr=False)
     tsa_url: str = ""
     tsa_ca_file: str = ""
     totp_roles: tuple[str, ...] = ()
@@ -170,6 +175,13 @@ def _check_rate_limits(raw: dict[str, Any]) -> None:
         raise ConfigError(f"rate_limit_storage (EDMS_RATE_LIMIT_STORAGE) {uri!r} cannot be used: {exc}") from None
 
 
+def _refuse_pin_in_file(environment: str, raw: dict[str, Any]) -> None:
+    """The HSM's PIN is read from the environment (EDMS_PKCS11_PIN), never from a file anyone may copy."""
+    if raw.get("pkcs11_pin") and environment not in LOCAL_ENVIRONMENTS:
+        raise ConfigError(f"pkcs11_pin is set in a configuration file of the {environment} environment: remove it "
+                          "and give the PIN in EDMS_PKCS11_PIN")
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text("utf-8"))
@@ -207,6 +219,7 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
         for name in SECTIONS:
             raw[name] = {**raw.get(name, {}), **layered.pop(name, {})}
         raw.update(layered)
+    _refuse_pin_in_file(environment, raw)
     sections = {name: raw.pop(name, {}) for name in SECTIONS}
     _apply_environment(raw, "EDMS_")
     for name, values in sections.items():
@@ -266,5 +279,5 @@ def refuse_public_secrets(settings: Settings, *, host: str | None = None) -> Non
         raise ConfigError(f"refusing to start {where} with the secret key shipped with edms: set EDMS_SECRET_KEY")
     if len(settings.secret_key) < 32:
         raise ConfigError(f"refusing to start {where}: the secret key must have at least 32 characters")
-    if settings.pki_passphrase in _shipped_secrets("pki_passphrase"):
+    if not settings.pkcs11_module and settings.pki_passphrase in _shipped_secrets("pki_passphrase"):
         raise ConfigError(f"refusing to start {where} with the PKI passphrase shipped with edms: set EDMS_PKI_PASSPHRASE")

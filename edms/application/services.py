@@ -24,6 +24,7 @@ from edms.documents.blobstore import BlobStore, FileBlobStore
 from edms.documents.types import DocumentType, load_document_types
 from edms.documents.uploads import UploadLimits
 from edms.migrate import check_schema as check_database_schema
+from edms.pki.hsm import open_token
 from edms.pki.store import SystemSigner, system_signer
 from edms.signatures import keys
 from edms.signatures.ceremony import SigningEnvironment
@@ -77,6 +78,8 @@ class Services:
 def build_services(settings: Settings, *, check_schema: bool = True) -> Services:
     """The one wiring of the application, for the app factory, the CLI and the demo alike."""
     _check_totp_roles(settings)
+    if settings.pkcs11_module:
+        open_token(settings)  # a wrong PIN, label or module stops every node and command here (PkiError)
     engine = make_engine(settings.database_url)
     if check_schema:
         check_database_schema(engine)

@@ -31,7 +31,7 @@ def init() -> None:
         created = store.create(settings.organisation)
     except PkiError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Organisation PKI {'created' if created else 'kept'} in {store.directory} (keys encrypted under pki_passphrase)")
+    click.echo(f"Organisation PKI {'created' if created else 'kept'} in {store.location}")
 
 
 @main.command()
@@ -64,12 +64,13 @@ def serve(host: str, port: int, threads: int) -> None:
 
     from edms.app import create_app
     from edms.migrate import SchemaOutOfDate
+    from edms.pki import PkiError
 
     settings = _settings()
     try:
         refuse_public_secrets(settings, host=host)
         app = create_app(settings)
-    except (SchemaOutOfDate, ConfigError) as exc:
+    except (SchemaOutOfDate, ConfigError, PkiError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"edms listening on http://{host}:{port}/")
     waitress_serve(app, host=host, port=port, threads=threads)
