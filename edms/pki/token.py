@@ -53,6 +53,7 @@ class Token:
             raise TokenError(f"no PIN for {self.config.describe()}: set {PIN_VARIABLE} in the environment")
         try:
             library = pkcs11.lib(self.config.module)
+            _LOADED_MODULES.add(self.config.module)
             token = library.get_token(token_label=self.config.label)
             self._session = token.open(user_pin=self.config.pin, rw=True)
         except pkcs11_errors.PinIncorrect:
@@ -152,6 +153,7 @@ class Token:
 
 
 _TOKENS: dict[TokenConfig, Token] = {}
+_LOADED_MODULES: set[str] = set()
 _TOKENS_LOCK = threading.Lock()
 
 
@@ -212,3 +214,13 @@ class TokenKey(ec.EllipticCurvePrivateKey):
     def _refuse(self, what: str) -> NoReturn:
         raise TokenError(f"the key {self.key_id.hex()} stays in {self.token.config.describe()}: it cannot {what}")
 
+
+
+def forget_sessions() -> None:
+    """Close this process's sessions and have each module re-read its tokens (C_Finalize, C_Initialize): for a
+    token added or removed while the process runs (the tests' SoftHSM2 tokens, a replaced HSM partition)."""
+    with _TOKENS_LOCK:
+        _TOKENS.clear()
+        modules = set(_LOADED_MODULES)
+    for module in modules:
+        pkcs11.lib(module).reinitialize()
