@@ -50,6 +50,7 @@ class HsmPkiStore(PkiStore):
     def __init__(self, token: Token) -> None:
         super().__init__()
         self.token = token
+        self._read: dict[str, tuple[bytes, x509.Certificate]] | None = None  # read once per store; install renews
 
     @classmethod
     def for_settings(cls, settings: Settings) -> HsmPkiStore:
@@ -63,12 +64,14 @@ class HsmPkiStore(PkiStore):
 
     def _objects(self) -> dict[str, tuple[bytes, x509.Certificate]]:
         """Every edms certificate in the token by label: (CKA_ID of its key, certificate)."""
-        try:
-            found = self.token.certificates()
-        except TokenError as exc:
-            raise PkiError(str(exc)) from None
-        return {label: (key_id, x509.load_der_x509_certificate(der))
-                for label, key_id, der in found if label.startswith(LABEL_PREFIX)}
+        if self._read is None:
+            try:
+                found = self.token.certificates()
+            except TokenError as exc:
+                raise PkiError(str(exc)) from None
+            self._read = {label: (key_id, x509.load_der_x509_certificate(der))
+                          for label, key_id, der in found if label.startswith(LABEL_PREFIX)}
+        return self._read
 
     def exists(self) -> bool:
         objects = self._objects()
@@ -124,7 +127,8 @@ class HsmPkiStore(PkiStore):
 
     def install(self, pairs: dict[str, tuple[ec.EllipticCurvePrivateKey, x509.Certificate]], now: datetime, *,
                 kdf_iterations: int = PBKDF2_ITERATIONS) -> None:
-        objects = self._objects()
+        objects = dict(self._objects())
+        self._read = None
         generation = 1 + max((int(label.split(":")[2].split("-", 1)[0]) for label in objects
                               if label.startswith(RETIRED_PREFIX)), default=0)
         prefix = f"{generation:04d}-{now:%Y%m%dT%H%M%SZ}"
@@ -140,3 +144,5 @@ class HsmPkiStore(PkiStore):
                 self.token.relabel_certificate(f"{STAGED_PREFIX}{prefix}:{name}", f"{LABEL_PREFIX}{name}")
         except TokenError as exc:
             raise PkiError(str(exc)) from None
+        finally:
+            self._read = None

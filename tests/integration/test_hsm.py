@@ -8,11 +8,12 @@ import hashlib
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from edms.app import create_app
@@ -22,7 +23,7 @@ from edms.crypto.tsa import verify_timestamp
 from edms.pki import PkiError, PkiStore, lifecycle
 from edms.pki.hsm import HsmPkiStore
 from edms.pki.store import NAMES, PKI_DIRNAME, ROOT, SIGNING_CA, SYSTEM, TSA
-from edms.pki.token import TokenError, TokenKey
+from edms.pki.token import TokenError, TokenKey, token_for
 from edms.timeutil import utc_now
 from tests.support.signed_case import build_signed_case
 from tests.support.softhsm import SoftHsm, require_softhsm
@@ -184,6 +185,18 @@ def test_tsa_renewal_and_root_rollover_make_their_keys_in_the_hsm_and_retire_the
     assert other.certificate(ROOT) == new_root and other.retired_certificates(ROOT) == [first_root]
     with pytest.raises(PkiError, match="one rollover a day"):
         lifecycle.rollover_root(store, ORGANISATION, now=utc_now() + timedelta(days=1))
+
+
+def test_threads_of_one_node_share_its_session_and_every_signature_they_make_verifies(softhsm, token):
+    store = HsmPkiStore(token_for(token))
+    store.create(ORGANISATION)
+    key, public = store.private_key(SYSTEM), store.certificate(SYSTEM).public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    messages = [f"tree head {number}".encode() for number in range(64)]
+    with ThreadPoolExecutor(max_workers=8) as pool:  # as waitress's threads do
+        signatures = list(pool.map(lambda message: key.sign(message, ec.ECDSA(hashes.SHA256())), messages))
+    for message, signature in zip(messages, signatures, strict=True):
+        public.verify(signature, message, ec.ECDSA(hashes.SHA256()))  # raises InvalidSignature otherwise
 
 
 @pytest.mark.req("ERES-authenticity")
