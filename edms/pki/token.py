@@ -53,7 +53,9 @@ class Token:
             raise TokenError(f"no PIN for {self.config.describe()}: set {PIN_VARIABLE} in the environment")
         try:
             library = pkcs11.lib(self.config.module)
-            _LOADED_MODULES.add(self.config.module)
+            if _LOADED_MODULES.setdefault(self.config.module, os.getpid()) != os.getpid():
+                library.reinitialize()  # a forked child initialises the module for itself
+                _LOADED_MODULES[self.config.module] = os.getpid()
             token = library.get_token(token_label=self.config.label)
             self._session = token.open(user_pin=self.config.pin, rw=True)
         except pkcs11_errors.PinIncorrect:
@@ -153,7 +155,7 @@ class Token:
 
 
 _TOKENS: dict[TokenConfig, Token] = {}
-_LOADED_MODULES: set[str] = set()
+_LOADED_MODULES: dict[str, int] = {}  # module: the process that initialised it
 _TOKENS_LOCK = threading.Lock()
 
 

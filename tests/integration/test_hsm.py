@@ -199,6 +199,26 @@ def test_threads_of_one_node_share_its_session_and_every_signature_they_make_ver
         public.verify(signature, message, ec.ECDSA(hashes.SHA256()))  # raises InvalidSignature otherwise
 
 
+def test_a_process_forked_after_the_session_was_opened_signs_with_a_session_of_its_own(softhsm, token):
+    store = HsmPkiStore(token_for(token))
+    store.create(ORGANISATION)
+    key, public = store.private_key(SYSTEM), store.certificate(SYSTEM).public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    key.sign(b"before the fork", ec.ECDSA(hashes.SHA256()))
+    reading, writing = os.pipe()
+    child = os.fork()  # as a pre-forking server would, after the parent opened its session
+    if child == 0:
+        try:
+            os.write(writing, key.sign(b"in the child", ec.ECDSA(hashes.SHA256())))
+        finally:
+            os._exit(0)
+    os.close(writing)
+    signature = os.read(reading, 256)
+    os.waitpid(child, 0)
+    public.verify(signature, b"in the child", ec.ECDSA(hashes.SHA256()))
+    key.sign(b"after the fork", ec.ECDSA(hashes.SHA256()))  # the parent's session still works
+
+
 @pytest.mark.req("ERES-authenticity")
 def test_two_nodes_with_their_own_data_directories_sign_with_the_same_token_and_database(softhsm, token, hsm_settings,
                                                                                          tmp_path, witness_file):
