@@ -83,8 +83,12 @@ class HsmPkiStore(PkiStore):
         if len(missing) == len(NAMES):
             raise PkiError(f"the organisation PKI is not in {self.token.config.describe()}: run `edms init`")
         if missing:
+            staged = sorted(label for label in objects if label.startswith(STAGED_PREFIX)
+                            and label.rsplit(":", 1)[1] in missing)
+            hint = (f"; a replacement was interrupted: its new certificates are labelled {', '.join(staged)}"
+                    if staged else "")
             raise PkiError(f"the organisation PKI in {self.token.config.describe()} is incomplete (no certificate "
-                           f"{', '.join(missing)})")
+                           f"{', '.join(missing)}){hint}")
 
     def _current(self, name: str) -> tuple[bytes, x509.Certificate]:
         self._require_complete()

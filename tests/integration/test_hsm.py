@@ -15,8 +15,10 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select
 
 from edms.app import create_app
+from edms.audit.models import AuditEvent
 from edms.cli import main
 from edms.config import ConfigError, load_settings
 from edms.crypto.tsa import verify_timestamp
@@ -150,6 +152,24 @@ def test_a_pin_in_a_production_configuration_file_is_refused_and_one_from_the_en
     monkeypatch.setenv("EDMS_PKCS11_PIN", "4821-0736")
     settings = load_settings("production")  # no PKI passphrase needed: the keys are in the HSM
     assert settings.pkcs11_pin == "4821-0736" and "4821-0736" not in repr(settings)
+
+
+@pytest.mark.req("11.10(e)")
+def test_the_administrator_renews_the_tsa_from_the_console_and_the_new_key_is_made_in_the_token(softhsm, token,
+                                                                                                 hsm_settings):
+    assert cli(softhsm, hsm_settings, token, "init").exit_code == 0
+    before = PkiStore.for_settings(hsm_settings).certificate(TSA)
+    renewed = cli(softhsm, hsm_settings, token, "pki", "renew-tsa", "--reason", "TSA certificate in its last year")
+    assert renewed.exit_code == 0, renewed.output
+    store = PkiStore.for_settings(hsm_settings)
+    assert store.retired_certificates(TSA) == [before] and store.certificate(TSA) != before
+    assert isinstance(store.private_key(TSA), TokenKey)
+    with create_app(hsm_settings).app_context() as context:
+        services = context.app.extensions["edms"]
+        with services.sessions() as session:
+            event = session.scalars(select(AuditEvent).where(AuditEvent.action == "pki.tsa_renewed")).one()
+        services.engine.dispose()
+    assert event.reason == "TSA certificate in its last year"
 
 
 def test_tsa_renewal_and_root_rollover_make_their_keys_in_the_hsm_and_retire_the_old_ones_there(softhsm, token,
