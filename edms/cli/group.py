@@ -20,7 +20,7 @@ def _services(settings) -> Services:
 
     try:
         return build_services(settings)
-    except SchemaOutOfDate as exc:
+    except (SchemaOutOfDate, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
