@@ -197,3 +197,46 @@ def _fresh(tmp_path: Path, name: str = "fresh") -> Path:
     directory = tmp_path / name
     directory.mkdir()
     return directory
+
+
+@pytest.mark.req("A11-7")
+def test_a_backup_of_the_database_store_restores_its_files_into_an_empty_database(two_nodes, request, tmp_path):
+    node_a, _node_b = two_nodes
+    people = People(settings=node_a.extensions["edms"].settings, sessions=node_a.extensions["edms"].sessions)
+    api, created, _values = create_with_references(node_a, node_a.test_client(), people, "oos_notification")
+    api.post(f"/documents/{created['id']}/attachments", data={"file": (io.BytesIO(PDF_BYTES), "CoA L2026-0412.pdf")})
+    services = node_a.extensions["edms"]
+    archive = tmp_path / "backup.zip"
+    with archive.open("wb") as out:
+        description = create_backup(services.engine, services.settings.data_dir, out, services.blobs)
+    assert description["tables"]["blob_contents"]["rows"] == 1
+    assert not any(name.startswith("blobs/") for name in description["files"])  # the table carries them
+
+    server = request.getfixturevalue("postgres_server")
+    name, url = databases.postgres_copy(server.url(), request.getfixturevalue("postgres_template"), server.url)
+    engine = make_engine(url)
+    try:
+        restore_backup(archive, engine, tmp_path / "restored", DatabaseBlobStore(engine))
+        assert DatabaseBlobStore(engine).get(sha256(PDF_BYTES)) == PDF_BYTES
+    finally:
+        engine.dispose()
+        databases.drop_postgres(server.url(), name)
+    assert _files_under(tmp_path / "restored") == []
+
+
+def test_an_attachment_is_locked_for_its_regime_s_retention_of_the_record_type(app):
+    from datetime import UTC, datetime
+
+    from edms.application.services import longest_retention_years, retain_until
+
+    services = app.extensions["edms"]
+    now = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    regime = next(regime for regime in services.regimes.values() if regime.retention is not None)
+    rule = regime.retention_of("oos_notification")
+    assert rule is not None
+
+    assert retain_until(services, "oos_notification", regime.key, now=now) >= now.replace(year=now.year + rule.years)
+    # Without a case, the longest retention any regime declares: the safe side.
+    longest = longest_retention_years(services.regimes)
+    assert longest is not None and longest >= rule.years
+    assert retain_until(services, "oos_notification", None, now=now) >= now.replace(year=now.year + longest)
