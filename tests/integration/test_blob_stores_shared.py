@@ -240,3 +240,28 @@ def test_an_attachment_is_locked_for_its_regime_s_retention_of_the_record_type(a
     longest = longest_retention_years(services.regimes)
     assert longest is not None and longest >= rule.years
     assert retain_until(services, "oos_notification", None, now=now) >= now.replace(year=now.year + longest)
+
+
+def test_edms_init_creates_the_object_store_bucket_with_object_lock_once(tmp_path, moto):  # noqa: F811
+    import subprocess
+    import sys
+
+    from tests.support.moto_server import ACCESS_KEY, SECRET_KEY
+
+    bucket = f"edms-init-{os.getpid()}"
+    env = {**os.environ, "EDMS_ENV": "testing", "EDMS_DATA_DIR": str(tmp_path), "EDMS_DATABASE_URL": "",
+           "EDMS_BLOB_STORE": "s3", "EDMS_S3_ENDPOINT_URL": moto, "EDMS_S3_BUCKET": bucket,
+           "EDMS_S3_ACCESS_KEY_ID": ACCESS_KEY, "EDMS_S3_SECRET_ACCESS_KEY": SECRET_KEY}
+
+    def init() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "edms.cli", "init"], env=env, capture_output=True, text=True,
+                              timeout=300)
+
+    first, second = init(), init()
+
+    assert first.returncode == 0, first.stderr
+    assert f"Object store bucket {bucket} created (Object Lock, COMPLIANCE mode)" in first.stdout
+    assert second.returncode == 0 and f"Object store bucket {bucket} kept" in second.stdout
+    store = S3BlobStore(s3_location(moto, bucket), default_retention=timedelta(days=1))
+    lock = store.client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert lock["ObjectLockEnabled"] == "Enabled"
