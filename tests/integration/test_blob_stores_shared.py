@@ -265,3 +265,27 @@ def test_edms_init_creates_the_object_store_bucket_with_object_lock_once(tmp_pat
     store = S3BlobStore(s3_location(moto, bucket), default_retention=timedelta(days=1))
     lock = store.client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
     assert lock["ObjectLockEnabled"] == "Enabled"
+
+
+@pytest.mark.req("11.10(c)")
+def test_blobs_copy_moves_a_filesystem_store_into_a_locked_bucket(database_url, tmp_path, moto):  # noqa: F811
+    from tests.support.moto_server import ACCESS_KEY, SECRET_KEY
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the object store does not depend on the engine: once is enough")
+    data_dir = tmp_path / "data"
+    names = {FileBlobStore(data_dir / "blobs").put(PDF_BYTES)}
+    bucket = f"edms-copy-{os.getpid()}"
+    env = {"EDMS_ENV": "testing", "EDMS_DATABASE_URL": database_url, "EDMS_DATA_DIR": str(data_dir),
+           "EDMS_S3_ENDPOINT_URL": moto, "EDMS_S3_BUCKET": bucket, "EDMS_S3_ACCESS_KEY_ID": ACCESS_KEY,
+           "EDMS_S3_SECRET_ACCESS_KEY": SECRET_KEY, "EDMS_S3_RETENTION_YEARS": "30"}
+
+    result = CliRunner().invoke(main, ["blobs", "copy", "--to", "s3"], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert "1 file(s) copied, 0 already there" in result.output
+    store = S3BlobStore(s3_location(moto, bucket), default_retention=timedelta(days=1))
+    assert set(store.iter_hashes()) == names and store.verify(sha256(PDF_BYTES))
+    head = store.client.head_object(Bucket=bucket, Key=store.key(sha256(PDF_BYTES)))
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    assert head["ObjectLockRetainUntilDate"].year >= 2026 + 30 - 1
