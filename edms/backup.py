@@ -102,8 +102,7 @@ def create_backup(engine: Engine, data_dir: Path, out: BinaryIO, blobs: BlobStor
                 name = f"{folder}/{path.relative_to(root).as_posix()}"
                 archive.writestr(name, data)
                 description["files"][name] = hashlib.sha256(data).hexdigest()
-        if not _in_files(blobs):
-            assert blobs is not None
+        if blobs is not None and not _in_files(blobs):
             for sha256 in blobs.iter_hashes():
                 name = f"blobs/{sha256[:2]}/{sha256[2:4]}/{sha256}"
                 if name not in description["files"]:
@@ -120,7 +119,7 @@ def restore_backup(archive_path: Path, engine: Engine, data_dir: Path, blobs: Bl
     backup's PKI replaces (moved aside, never deleted), because the restored signatures verify only
     under the keys that made them and the new keys have signed nothing. Stored files already there
     are refused: they would belong to another instance. Every file lands inside the data directory, except the
-    stored files when `blobs` is an object store: they are put there (it must be empty), after the tables."""
+    stored files when `blobs` is an object store: they are put there (it must be empty)."""
     with zipfile.ZipFile(archive_path) as archive:
         description = json.loads(archive.read("backup.json"))
         if description.get("format") != FORMAT:
@@ -144,15 +143,13 @@ def restore_backup(archive_path: Path, engine: Engine, data_dir: Path, blobs: Bl
             _reset_sequences(connection)
             _set_pki_aside(data_dir, carried=any(name.startswith("pki/") for name in targets))
             for name, target in targets.items():
-                if name.startswith("blobs/") and not _in_files(blobs):
+                if name.startswith("blobs/") and blobs is not None and not _in_files(blobs):
+                    # Into the object store before the rows commit: a failure leaves orphan objects, never a
+                    # restored record whose file is missing. Each was checked against backup.json above.
+                    blobs.put(archive.read(name))
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(archive.read(name))
-        if not _in_files(blobs):
-            assert blobs is not None
-            for name in targets:
-                if name.startswith("blobs/"):
-                    blobs.put(archive.read(name))  # checked against backup.json above
     return description
 
 
@@ -179,7 +176,7 @@ def _check_no_stored_files(data_dir: Path, store: BlobStore | None = None) -> No
     blobs = data_dir / "blobs"
     if blobs.exists() and any(path.is_file() for path in blobs.rglob("*")):
         raise BackupError(f"the data directory is not empty ({blobs} holds stored files): restore needs a new data directory")
-    if not _in_files(store) and next(iter(store.iter_hashes()), None) is not None:  # type: ignore[union-attr]
+    if store is not None and not _in_files(store) and next(iter(store.iter_hashes()), None) is not None:
         raise BackupError(f"the object store is not empty ({store!r} holds stored files): restore needs a new bucket")
 
 
