@@ -27,4 +27,5 @@ run audit-verify "$PYTHON" benches/bench_audit_verify.py --events "$([ "$QUICK" 
 run export "$PYTHON" benches/bench_export.py --documents "$([ "$QUICK" = 1 ] && echo 5 || echo 20)"
 run pades "$PYTHON" benches/bench_pades.py --signatures "$([ "$QUICK" = 1 ] && echo 3 || echo 10)"
 run hsm "$PYTHON" benches/bench_hsm.py --repeat "$([ "$QUICK" = 1 ] && echo 40 || echo 400)"
+run blobstores "$PYTHON" benches/bench_blobstores.py --blobs "$([ "$QUICK" = 1 ] && echo 10 || echo 50)"
 echo "results: $OUT" >&2

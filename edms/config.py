@@ -102,6 +102,16 @@ class Settings:
     # Where the limiter counts (limits storage URI): memory:// per process; a shared store for several nodes.
     rate_limit_storage: str = "memory://"
     totp_key: str = ""  # seals TOTP secrets in the database; empty: derived from secret_key
+    # Where stored files live: auto (database with PostgreSQL, filesystem with SQLite), filesystem, database, s3.
+    blob_store: str = "auto"
+    s3_endpoint_url: str = ""  # empty: AWS itself
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""  # empty (both): boto3's own credential chain
+    s3_secret_access_key: str = ""
+    s3_prefix: str = "blobs/"
+    # Object Lock of a file whose record's retention is not known: 0 = the longest any regime declares.
+    s3_retention_years: int = 0
     forms_dir: Path = FORMS_DIR
     password: PasswordPolicy = field(default_factory=PasswordPolicy)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
@@ -118,6 +128,7 @@ FALSE_WORDS = {"0", "false", "no", "off"}
 # Settings that count something (minutes, events): a value below 1 would disable a control silently.
 POSITIVE_SETTINGS = ("idle_minutes", "api_token_minutes", "audit_checkpoint_every")
 RATE_LIMIT_SETTINGS = ("login_rate_limit", "login_client_rate_limit")
+BLOB_STORES = ("auto", "filesystem", "database", "s3")
 
 
 def _coerce(name: str, value: str, like: Any) -> Any:
@@ -180,6 +191,15 @@ def _refuse_pin_in_file(environment: str, raw: dict[str, Any]) -> None:
     if raw.get("pkcs11_pin") and environment not in LOCAL_ENVIRONMENTS:
         raise ConfigError(f"pkcs11_pin is set in a configuration file of the {environment} environment: remove it "
                           "and give the PIN in EDMS_PKCS11_PIN")
+def _check_blob_store(raw: dict[str, Any]) -> None:
+    kind = raw.get("blob_store", "auto")
+    if kind not in BLOB_STORES:
+        raise ConfigError(f"blob_store (EDMS_BLOB_STORE) must be one of {', '.join(BLOB_STORES)}, not {kind!r}")
+    if kind == "s3" and not str(raw.get("s3_bucket", "")).strip():
+        raise ConfigError("blob_store = \"s3\" needs s3_bucket (EDMS_S3_BUCKET)")
+    years = raw.get("s3_retention_years", 0)
+    if isinstance(years, bool) or not isinstance(years, int) or not 0 <= years <= 100:
+        raise ConfigError(f"s3_retention_years (EDMS_S3_RETENTION_YEARS) must be a whole number from 0 to 100, not {years!r}")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -233,6 +253,7 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
         raise ConfigError(f"unknown configuration key(s): {', '.join(sorted(unknown))}")
     _check_positive(raw)
     _check_rate_limits(raw)
+    _check_blob_store(raw)
     # Relative to the directory edms is started in: an installed edms has no project folder of its own.
     data_dir = Path(raw["data_dir"]).absolute()
     raw["data_dir"] = data_dir

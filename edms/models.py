@@ -2,6 +2,7 @@
 from edms.audit.models import AuditCheckpoint, AuditEvent, AuditReview  # noqa: F401
 from edms.cases.models import Case, CaseAnswer, CaseDate  # noqa: F401
 from edms.db import Base  # noqa: F401
+from edms.documents.blobstores.database import BlobContent  # noqa: F401
 from edms.documents.models import Attachment, Document, DocumentVersion, NumberSequence  # noqa: F401
 from edms.documents.pdf_models import SignedPdfRevision  # noqa: F401
 from edms.notifications.models import Notification  # noqa: F401

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from edms.application import concerned, signed_pdfs
 from edms.application.notices import announce
 from edms.application.routing_health import check_submission
-from edms.application.services import Services
+from edms.application.services import Services, retain_until
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
 from edms.cases import models as cm
@@ -47,9 +47,11 @@ def save_draft(services: Services, session: Session, ctx: AuditContext, user: Us
 def attach(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document, *,
            filename: str, data: bytes, declared_sha256: str | None = None) -> dm.Attachment:
     """A refused upload (`UploadRefused`) keeps its audit record."""
+    case = session.get(cm.Case, document.case_id) if document.case_id is not None else None
+    keep = retain_until(services, document.type_key, case.regime_key if case is not None else None, now=utc_now())
     with use_case(session):
         return ops.add_attachment(session, ctx, user, document, services.blobs, filename=filename, data=data,
-                                  declared_sha256=declared_sha256, limits=services.upload_limits)
+                                  declared_sha256=declared_sha256, limits=services.upload_limits, retain_until=keep)
 
 
 def detach(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,

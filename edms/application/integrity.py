@@ -53,7 +53,8 @@ def check_integrity(engine: Engine, *, only: Collection[str] | None = None, **op
     """Every check of `CHECKS` (or those named in `only`) on one read-only snapshot; records nothing.
 
     `options` are handed to the checks: `trust=` (see `edms.pki.TrustAnchors`) for signatures and
-    checkpoints, `data_dir=` for stored files, `witness_file=` for the witness, `batch_size=`."""
+    checkpoints, `blobs=` (the configured store) or `data_dir=` for stored files, `witness_file=` for the
+    witness, `batch_size=`."""
     return run_checks(engine, CHECKS, only=only, **options)
 
 

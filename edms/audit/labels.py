@@ -69,6 +69,7 @@ ACTION_LABELS = {
     "site.member_removed": N_("Site member removed"),
     "site.updated": N_("Site changed"),
     "system.backup_exported": N_("Backup exported"),
+    "system.blobs_copied": N_("Stored files copied to another store"),
     "task.escalated": N_("Overdue task escalated"),
     "user.created": N_("Account created"),
     "user.deactivated": N_("Account deactivated"),

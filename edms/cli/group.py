@@ -21,7 +21,7 @@ def _services(settings) -> Services:
 
     try:
         return build_services(settings)
-    except (SchemaOutOfDate, PkiError) as exc:
+    except (SchemaOutOfDate, PkiError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
