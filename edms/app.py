@@ -37,6 +37,7 @@ from edms.web.bounds import IdConverter, refuse_nul_characters
 from edms.web.extensions import babel, csrf, limiter, login_manager
 from edms.web.i18n import LANGUAGES, local_time, select_locale
 from edms.web.labels import page_labels
+from edms.web.live_sessions import session_alive
 from edms.web.runtime import close_db, db, finish
 from edms.web.scope import enforce_case_scope
 from edms.web.session_user import SessionUser
@@ -84,8 +85,9 @@ def _init_extensions(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(user_id: str):
         user = db().get(User, int(user_id))
-        if user is None or not user.active or user.locked or not session_current(user, session.get("epoch")):
-            return None  # ended on the server: signed out, password changed or reset, role removed, locked
+        if user is None or not user.active or user.locked or not session_current(user, session.get("epoch")) \
+                or not session_alive(user):
+            return None  # ended on the server: signed out, timed out, ended by an administrator, password changed...
         return SessionUser(user)
 
     csrf.init_app(app)
