@@ -29,6 +29,7 @@ from edms.web import (
     main,
     notification_views,
     routing_views,
+    session_views,
     signature_views,
     site_views,
     task_views,
@@ -106,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
         inspection_routes,
         notification_routes,
         routing_routes,
+        session_routes,
         signature_routes,
         signed_pdf_routes,
         site_routes,
@@ -128,6 +130,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(handover_views.bp)
     app.register_blueprint(routing_views.bp)
     app.register_blueprint(site_views.bp)
+    app.register_blueprint(session_views.bp)
     csrf.exempt(api_bp)  # the API takes bearer tokens, never cookies
     app.register_blueprint(api_bp)
 
