@@ -111,7 +111,7 @@ class WebSession(Base):
     # signed_out | idle | replaced | account_changed | ended_by_admin (edms.users.web_sessions.END_REASONS)
     end_reason: Mapped[str | None] = mapped_column(String(32))
 
-    user: Mapped[User] = relationship(lazy="joined")
+    user: Mapped[User] = relationship()  # loaded with the list (session_records.active_sessions), not per request
 
     @property
     def open(self) -> bool:

@@ -5,7 +5,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from edms.users.models import User, WebSession
 
@@ -36,6 +36,6 @@ def active_sessions(session: Session, now: datetime, idle: timedelta) -> list[We
     most recent first."""
     cutoff = now - idle - TOUCH_INTERVAL
     return list(session.scalars(
-        select(WebSession).join(User, WebSession.user_id == User.id)
+        select(WebSession).join(User, WebSession.user_id == User.id).options(joinedload(WebSession.user))
         .where(WebSession.ended_at.is_(None), WebSession.last_seen_at >= cutoff)
         .order_by(User.printed_name, WebSession.last_seen_at.desc(), WebSession.id.desc())).unique())
