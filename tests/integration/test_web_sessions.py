@@ -201,3 +201,35 @@ def test_the_api_lists_active_sessions_and_ends_one_with_a_reason(app, client, p
     assert [row["id"] for row in client.get("/api/v1/sessions", headers=headers).json["items"]
             if row["username"] == "kenji.sato"] == []
     assert len(_events(app, "auth.session_ended")) == 1
+
+
+@pytest.mark.req("11.10(d)")
+def test_signing_in_again_in_a_browser_whose_session_is_still_open_ends_that_session_as_replaced(app, people):
+    people.make("kenji.sato", "author")
+    people.make("emi.nakamura", "qa")
+    client = _signed_in(app, "kenji.sato")
+    with client.session_transaction() as cookie:
+        cookie.pop("_user_id")  # the browser no longer counts as signed in, but still holds the session's id
+    assert _signed_out(client.get("/documents/"))
+    assert sign_in(client, "emi.nakamura").status_code == 302
+    [old] = _records(app, "kenji.sato")
+    [new] = _records(app, "emi.nakamura")
+    assert old.end_reason == "replaced" and new.open
+    assert client.get("/documents/").status_code == 200
+
+
+@pytest.mark.req("11.10(d)", "A11-12")
+def test_deactivating_an_account_ends_its_session_records_as_account_changed(app, people, admin):
+    from edms.application import accounts
+    from edms.audit import AuditContext
+    from edms.users.models import User
+
+    person = people.make("kenji.sato", "author")
+    client = _signed_in(app, "kenji.sato")
+    services = app.extensions["edms"]
+    with transaction(services.sessions) as session:
+        accounts.deactivate(services, session, AuditContext(admin.id, "Daisuke Kato"), session.get(User, person.id),
+                            "left the company")
+    assert _signed_out(client.get("/documents/"))
+    [record] = _records(app, "kenji.sato")
+    assert record.end_reason == "account_changed"
