@@ -4,6 +4,7 @@ whichever node answers the next request, and CSRF tokens issued by one node are 
 import json
 from datetime import timedelta
 
+import jsonschema_rs
 import pytest
 from sqlalchemy import select
 
@@ -195,6 +196,11 @@ def test_the_api_lists_active_sessions_and_ends_one_with_a_reason(app, client, p
     ended = client.post(f"/api/v1/sessions/{mine['id']}/end", json={"reason": "Reported stolen laptop"},
                         headers=headers)
     assert ended.status_code == 200 and ended.json["end_reason"] == "ended_by_admin"
+    spec = client.get("/api/v1/openapi.json").get_json()["paths"]
+    for answer, schema in ((listed and {"items": listed}, spec["/sessions"]["get"]),
+                           (ended.json, spec["/sessions/{session_id}/end"]["post"])):
+        published = schema["responses"]["200"]["content"]["application/json"]["schema"]
+        assert not list(jsonschema_rs.validator_for(published).iter_errors(answer))
     assert client.post(f"/api/v1/sessions/{mine['id']}/end", json={"reason": "again"},
                        headers=headers).status_code == 409
     assert _signed_out(browser.get("/documents/"))
