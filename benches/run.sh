@@ -28,4 +28,5 @@ run export "$PYTHON" benches/bench_export.py --documents "$([ "$QUICK" = 1 ] && 
 run pades "$PYTHON" benches/bench_pades.py --signatures "$([ "$QUICK" = 1 ] && echo 3 || echo 10)"
 run hsm "$PYTHON" benches/bench_hsm.py --repeat "$([ "$QUICK" = 1 ] && echo 40 || echo 400)"
 run blobstores "$PYTHON" benches/bench_blobstores.py --blobs "$([ "$QUICK" = 1 ] && echo 10 || echo 50)"
+run sessions "$PYTHON" benches/bench_sessions.py --sessions 2000 --requests "$([ "$QUICK" = 1 ] && echo 1000 || echo 10000)"
 echo "results: $OUT" >&2

@@ -16,5 +16,5 @@ from edms.signatures.models import (  # noqa: F401
     TrainingRecord,
 )
 from edms.sites.models import Site, SiteMember  # noqa: F401
-from edms.users.models import ApiToken, PasswordHistory, User, UserRole  # noqa: F401
+from edms.users.models import ApiToken, PasswordHistory, User, UserRole, WebSession  # noqa: F401
 from edms.workflow.models import Delegation, TaskEscalation  # noqa: F401

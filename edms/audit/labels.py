@@ -20,6 +20,7 @@ ACTION_LABELS = {
     "auth.failed": N_("Sign-in failed"),
     "auth.locked": N_("Account locked"),
     "auth.refused": N_("Sign-in refused"),
+    "auth.session_ended": N_("Session ended by an administrator"),
     "auth.session_timeout": N_("Session timed out"),
     "auth.sessions_ended": N_("Sessions ended"),
     "auth.signed_in": N_("Signed in"),
