@@ -15,19 +15,24 @@ default here (and nothing else) puts every multi-node test on it:
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edms.config import Settings, load_settings
 from tests.cluster.postgres import Cluster
-from tests.support.server import LOOPBACK, Server, free_port
+from tests.support.server import _OPENER, LOOPBACK, Server, free_port
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class Deployment:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))
     pki_passphrase: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     nodes: list[Node] = field(default_factory=list)
+    worker: WorkerProcess | None = None
     redis_url: str = ""
 
     @property
@@ -94,12 +100,50 @@ class Deployment:
         self.nodes.append(node)
         return node
 
+    def start_worker(self) -> WorkerProcess | None:
+        """One `edms worker` beside the nodes, when that switch is on (else None: the nodes do the work)."""
+        if not self.switches.worker:
+            return None
+        data_dir = self.root / "worker"
+        data_dir.mkdir()
+        _provide_data_dir(self, data_dir, first=False)
+        self.worker = WorkerProcess(self, data_dir).start()
+        return self.worker
+
     def up(self) -> list[Node]:
         return [node for node in self.nodes if node.ready and node.process is not None and node.process.poll() is None]
 
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+        if self.worker is not None:
+            self.worker.stop()
+
+
+def start_redis(deployment: Deployment) -> subprocess.Popen[bytes]:
+    """A redis-server on a free loopback port for the shared rate limits (only when that switch is on)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("redis-server is missing (Debian package redis-server; scripts/setup.sh)")
+        import pytest
+
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    directory = deployment.root / "redis"
+    directory.mkdir()
+    process = subprocess.Popen([binary, "--bind", LOOPBACK, "--port", str(port), "--dir", str(directory), "--save", "",
+                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deployment.redis_url = f"redis://{LOOPBACK}:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("redis-server did not start")
 
 
 def node_environment(deployment: Deployment, data_dir: Path) -> dict[str, str]:
@@ -179,12 +223,6 @@ class Node(Server):
 
     def upload(self, path: str, filename: str, data: bytes, *, token: str, timeout: float = 30) -> tuple[int, dict]:
         """A multipart/form-data POST of one file in the part named `file`."""
-        import json
-        import urllib.error
-        import urllib.request
-
-        from tests.support.server import _OPENER
-
         boundary = uuid.uuid4().hex
         body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
                 f"Content-Type: text/csv\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
@@ -202,6 +240,37 @@ class Node(Server):
                 return error.code, {"raw": raw.decode(errors="replace")}
 
 
+@dataclass
+class WorkerProcess:
+    """The `edms worker` process: killed with SIGKILL and started again like a node."""
+
+    deployment: Deployment
+    data_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    def start(self) -> WorkerProcess:
+        assert self.process is None
+        self.starts += 1
+        with open(self.data_dir / f"worker-{self.starts}.log", "wb") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "edms.cli", "worker"],
+                                            env=node_environment(self.deployment, self.data_dir), stdout=log,
+                                            stderr=subprocess.STDOUT)
+        return self
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+            self.process = None
+
+
 def start_nodes(deployment: Deployment, names: tuple[str, ...] = ("node-a", "node-b")) -> list[Node]:
     """Start every node at once (they start in parallel, as behind a load balancer), then wait for each."""
     nodes = [deployment.add_node(name).start() for name in names]
@@ -214,11 +283,14 @@ def restart_against(deployment: Deployment, database: Cluster) -> None:
     for node in deployment.nodes:
         node.stop()
         node.settings = deployment.settings(node.settings.data_dir)
+    if deployment.worker is not None:
+        deployment.worker.stop()
+        deployment.worker.start()
     for node in deployment.nodes:
         node.start()
     for node in deployment.nodes:
         node.wait_ready()
 
 
-__all__ = ["SWITCHES", "Deployment", "Node", "Switches", "free_port", "node_environment", "restart_against",
-           "start_nodes"]
+__all__ = ["SWITCHES", "Deployment", "Node", "Switches", "WorkerProcess", "free_port", "node_environment",
+           "restart_against", "start_nodes", "start_redis"]

@@ -7,6 +7,8 @@ with a standby waits for it to apply each commit (`remote_apply`) before answeri
 """
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 
 import psycopg
@@ -83,9 +85,6 @@ class Cluster(PostgresServer):
 
     def stop(self) -> None:
         """Stopped if still running, and its directory removed (the fixtures' finaliser: always safe)."""
-        import shutil
-        import subprocess
-
         try:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
         except subprocess.CalledProcessError:

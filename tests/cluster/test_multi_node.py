@@ -27,6 +27,7 @@ def test_two_nodes_under_load_with_one_killed_keep_every_acknowledged_change_onc
     deployment.init()
     lanes, inspector = load.cast(deployment)
     node_a, node_b = start_nodes(deployment)
+    worker = deployment.start_worker()  # None until `edms worker` lands (harness.Switches.worker)
 
     # Stateless nodes: what one node took in, the other one serves.
     author = lanes[0].author
@@ -46,10 +47,14 @@ def test_two_nodes_under_load_with_one_killed_keep_every_acknowledged_change_onc
     load.wait_until(ledger, ACKS_BEFORE_KILL, threads, limit=LIMIT)
     open_requests = load.in_flight(ledger)
     node_b.kill()  # SIGKILL mid-load: its open requests end with the connection
+    if worker is not None:
+        worker.kill()  # and the worker, with whatever job it holds
     killed_at = ledger.acknowledged
     load.wait_until(ledger, killed_at + ACKS_WHILE_DOWN, threads, limit=LIMIT)
     assert ledger.acknowledged > killed_at, "the surviving node acknowledged nothing while the other was down"
     node_b.start().wait_ready()
+    if worker is not None:
+        worker.start()
     restarted_at = ledger.acknowledged
     load.wait_until(ledger, restarted_at + ACKS_WHILE_DOWN, threads, limit=LIMIT)
     stop.set()
