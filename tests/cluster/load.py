@@ -14,6 +14,7 @@ import hashlib
 import itertools
 import random
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -55,6 +56,7 @@ class Ledger:
     server_errors: list[str] = field(default_factory=list)
     client_errors: Counter[str] = field(default_factory=Counter)  # 4xx answers, by request and error: the report
     unknown_outcomes: int = 0
+    latencies: list[float] = field(default_factory=list)  # seconds of each answered request (benches/bench_cluster.py)
     requests: int = 0
     answered: int = 0
     failover: bool = False  # the database is being switched: a 5xx then is the honest answer
@@ -152,6 +154,7 @@ class Worker:
                 self.ledger.requests -= 1
             self.stop.wait(0.2)
             return None
+        started = time.monotonic()
         try:
             if upload is not None:
                 status, answer = node.upload(path, "viability-raw-data.csv", upload, token=self.tokens(username))
@@ -168,6 +171,7 @@ class Worker:
             return None
         with self.ledger.lock:
             self.ledger.answered += 1
+            self.ledger.latencies.append(time.monotonic() - started)
             if status >= 500 and not self.ledger.failover:
                 self.ledger.server_errors.append(f"{node.name} {method} {path}: {status} {str(answer)[:300]}")
             elif status >= 400:
@@ -268,8 +272,6 @@ def start_load(deployment: Deployment, lanes: list[Lane], inspector: str, ledger
 
 def wait_until(ledger: Ledger, acknowledged: int, threads: list[threading.Thread], *, limit: float) -> None:
     """Until the nodes have acknowledged this many changes in all, the load ends, or `limit` seconds."""
-    import time
-
     deadline = time.monotonic() + limit
     while ledger.acknowledged < acknowledged and time.monotonic() < deadline and any(t.is_alive() for t in threads):
         time.sleep(0.05)
