@@ -23,12 +23,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 from edms.config import Settings, load_settings
 from tests.cluster.postgres import Cluster
@@ -44,6 +46,7 @@ class Switches:
 
 
 SWITCHES = Switches()
+_ENVIRONMENT_LOCK = threading.Lock()
 
 
 @dataclass
@@ -73,11 +76,11 @@ class Deployment:
         return self.root / "console"
 
     def settings(self, data_dir: Path | None = None) -> Settings:
-        """The settings a node or the console reads (for the test's own connections and assertions)."""
-        overrides = {"database_url": self.database.edms_url(), "data_dir": str(data_dir or self.console_dir),
-                     "secret_key": self.secret_key, "pki_passphrase": self.pki_passphrase,
-                     "witness_file": str(self.witness_file)}
-        return load_settings("testing", overrides=overrides)
+        """The settings a node (or the console) reads from the environment `node_environment` gives it: the
+        test's own connections and checks see the same database, blob store and keys as the nodes."""
+        with _ENVIRONMENT_LOCK, mock.patch.dict(os.environ, node_environment(self, data_dir or self.console_dir),
+                                                clear=True):
+            return load_settings()
 
     def edms(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """`edms <args>` at the console; its output is returned, never raised."""

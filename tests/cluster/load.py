@@ -112,8 +112,8 @@ def _ready(session: Session, services, admin: User, person: User, role: str) -> 
 
 
 class Tokens:
-    """Each person's API token, asked for again from any node when a restarted node refuses nothing (the
-    tokens live in the database: any node accepts a token another node issued)."""
+    """Each person's API token, issued once by whichever node answers first: every node accepts a token another
+    node issued (tokens live in the database), including a node restarted after it was issued."""
 
     def __init__(self, balancer: Balancer) -> None:
         self.balancer = balancer
@@ -261,6 +261,8 @@ def start_load(deployment: Deployment, lanes: list[Lane], inspector: str, ledger
                stop: threading.Event) -> list[threading.Thread]:
     balancer = Balancer(deployment)
     tokens = Tokens(balancer)
+    for username in [inspector, *(name for lane in lanes for name in (lane.author, lane.reviewer, lane.approver))]:
+        tokens(username)  # before the load: a token is never asked for in the middle of a failover
     worker = Worker(ledger, balancer, tokens, stop)
     threads = [threading.Thread(target=drive_lane, args=(worker, lane), daemon=True, name=f"lane-{lane.author}")
                for lane in lanes]

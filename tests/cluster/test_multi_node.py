@@ -62,6 +62,7 @@ def test_two_nodes_under_load_with_one_killed_keep_every_acknowledged_change_onc
         thread.join(timeout=90)
     assert not any(thread.is_alive() for thread in threads), "a lane never finished"
     assert not ledger.server_errors, (ledger.server_errors, node_a.log(), node_b.log())
+    assert open_requests >= 1, "the kill came between requests, not under load"
     print("answers 4xx:", dict(ledger.client_errors))
     assert ledger.signatures and ledger.refused and ledger.attachments, "the load acknowledged too little"
     print(f"killed node-b with {open_requests} request(s) in flight after {killed_at} acknowledged changes; "
