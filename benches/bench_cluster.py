@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the harness of tests/cluster
 
 from tests.cluster import load  # noqa: E402
-from tests.cluster.harness import Deployment, start_nodes  # noqa: E402
+from tests.cluster.harness import Deployment, start_nodes, start_redis, start_softhsm  # noqa: E402
 from tests.cluster.postgres import Cluster  # noqa: E402
 
 
@@ -34,7 +34,12 @@ def measure(nodes: int, seconds: float, lanes: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="edms-bench-cluster-") as scratch:
         database = Cluster("primary")
         deployment = Deployment(root=Path(scratch), database=database)
+        redis = None
         try:
+            if deployment.switches.keys == "softhsm":
+                start_softhsm(deployment)
+            if deployment.switches.rate_limits == "redis":
+                redis = start_redis(deployment)
             database.start()
             database.create_database()
             deployment.init()
@@ -61,6 +66,9 @@ def measure(nodes: int, seconds: float, lanes: int) -> dict[str, float]:
         finally:
             deployment.stop()
             database.stop()
+            if redis is not None:
+                redis.kill()
+                redis.wait(timeout=30)
 
 
 def main() -> None:

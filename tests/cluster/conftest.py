@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.harness import Deployment, start_redis
+from tests.cluster.harness import Deployment, start_redis, start_softhsm
 from tests.cluster.postgres import Cluster
 
 HERE = Path(__file__).parent
@@ -43,6 +43,8 @@ def standby() -> Iterator[Cluster]:
 def deployment(tmp_path, primary) -> Iterator[Deployment]:
     """The shared part of the layout, on `primary`; the test starts the database and the nodes it needs."""
     built = Deployment(root=tmp_path, database=primary)
+    if built.switches.keys == "softhsm":
+        start_softhsm(built)
     redis = start_redis(built) if built.switches.rate_limits == "redis" else None
     yield built
     built.stop()  # every node, even when the test failed

@@ -5,8 +5,8 @@ Which infrastructure the nodes use is decided in ONE place, `node_environment()`
 below. Each switch stands for a part of issue 16 built beside this harness; when it lands, flipping its
 default here (and nothing else) puts every multi-node test on it:
 
-- blob_store: "shared-volume" today (each node's <data_dir>/blobs is a link to one shared directory,
-  as an NFS volume would be); "postgresql" or "s3" once the blob backends land (EDMS_BLOB_STORE).
+- blob_store: "shared-volume" today (EDMS_BLOB_STORE=filesystem, and each node's <data_dir>/blobs a link
+  to one shared directory, as an NFS volume would be); "database" (or "s3") once the blob backends land.
 - keys: "pki-copy" today (the organisation PKI made by `edms init` copied into every node's data
   directory); "softhsm" once the PKCS#11 keys land (EDMS_PKCS11_*, a SoftHSM2 token).
 - rate_limits: "memory" today (each node counts alone); "redis" shares the counts
@@ -39,7 +39,7 @@ from tests.support.server import _OPENER, LOOPBACK, Server, free_port
 
 @dataclass(frozen=True)
 class Switches:
-    blob_store: str = "shared-volume"  # -> "postgresql" (or "s3") when the blob backends land
+    blob_store: str = "shared-volume"  # -> "database" (or "s3") when the blob backends land
     keys: str = "pki-copy"  # -> "softhsm" when the PKCS#11 keys land
     rate_limits: str = "memory"  # -> "redis" when the shared rate limits land
     worker: bool = False  # -> True when `edms worker` lands
@@ -61,6 +61,7 @@ class Deployment:
     nodes: list[Node] = field(default_factory=list)
     worker: WorkerProcess | None = None
     redis_url: str = ""
+    hsm_environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def shared(self) -> Path:
@@ -123,6 +124,15 @@ class Deployment:
             self.worker.stop()
 
 
+def start_softhsm(deployment: Deployment) -> None:
+    """A SoftHSM2 token of the deployment's own for the organisation's keys (only when that switch is on): made
+    by the security officer's `softhsm2-util --init-token`, before `edms init` generates the keys inside it."""
+    from tests.support.softhsm import SoftHsm, require_softhsm  # the PKCS#11 part of issue 16
+
+    softhsm = SoftHsm.create(deployment.root / "softhsm", require_softhsm())
+    deployment.hsm_environment = softhsm.environment(softhsm.new_token("edms-cluster"))
+
+
 def start_redis(deployment: Deployment) -> subprocess.Popen[bytes]:
     """A redis-server on a free loopback port for the shared rate limits (only when that switch is on)."""
     binary = shutil.which("redis-server")
@@ -163,10 +173,10 @@ def node_environment(deployment: Deployment, data_dir: Path) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     switches = deployment.switches
-    if switches.blob_store != "shared-volume":
-        env["EDMS_BLOB_STORE"] = switches.blob_store
-    if switches.keys == "softhsm":  # pragma: no cover - flipped on when the PKCS#11 keys land
-        raise NotImplementedError("set EDMS_PKCS11_MODULE, EDMS_PKCS11_TOKEN_LABEL and EDMS_PKCS11_PIN here")
+    # Ignored by an edms without the setting; with it, "shared-volume" keeps the files on the shared directory.
+    env["EDMS_BLOB_STORE"] = "filesystem" if switches.blob_store == "shared-volume" else switches.blob_store
+    if switches.keys == "softhsm":
+        env.update(deployment.hsm_environment)  # SOFTHSM2_CONF, EDMS_PKCS11_MODULE, _TOKEN_LABEL, _PIN
     if switches.rate_limits == "redis":
         env["EDMS_RATE_LIMIT_STORAGE"] = deployment.redis_url
     return env
@@ -296,4 +306,4 @@ def restart_against(deployment: Deployment, database: Cluster) -> None:
 
 
 __all__ = ["SWITCHES", "Deployment", "Node", "Switches", "WorkerProcess", "free_port", "node_environment",
-           "restart_against", "start_nodes", "start_redis"]
+           "restart_against", "start_nodes", "start_redis", "start_softhsm"]

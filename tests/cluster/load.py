@@ -53,6 +53,7 @@ class Ledger:
     signatures: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # id -> (document, step, kind)
     refused: set[int] = field(default_factory=set)  # documents whose refusal was acknowledged
     exports: Counter[int] = field(default_factory=Counter)  # document -> packages received
+    export_jobs: dict[int, int] = field(default_factory=dict)  # job id -> document (an export queued: 202)
     server_errors: list[str] = field(default_factory=list)
     client_errors: Counter[str] = field(default_factory=Counter)  # 4xx answers, by request and error: the report
     unknown_outcomes: int = 0
@@ -252,6 +253,9 @@ def drive_inspector(worker: Worker, inspector: str) -> None:
             if answer is not None and answer[0] == 200 and str(answer[1]).startswith("PK"):
                 with worker.ledger.lock:
                     worker.ledger.exports[document_id] += 1
+            elif answer is not None and answer[0] == 202:  # with a worker: the export is a job, acknowledged queued
+                with worker.ledger.lock:
+                    worker.ledger.export_jobs[answer[1]["id"]] = document_id
             worker.stop.wait(1.0)
     except Stopped:
         return
@@ -277,6 +281,26 @@ def wait_until(ledger: Ledger, acknowledged: int, threads: list[threading.Thread
     deadline = time.monotonic() + limit
     while ledger.acknowledged < acknowledged and time.monotonic() < deadline and any(t.is_alive() for t in threads):
         time.sleep(0.05)
+
+
+def finish_export_jobs(deployment: Deployment, ledger: Ledger, inspector: str, *, limit: float = 180) -> None:
+    """Every export queued with a 2xx answer ends as a package the inspector downloads, the worker's SIGKILL
+    notwithstanding (retried, never half a package); counted in `ledger.exports` like an export made at once."""
+    node = deployment.up()[0]
+    token = node.token(inspector, PASSWORD)
+    deadline = time.monotonic() + limit
+    for job_id, document_id in ledger.export_jobs.items():
+        while True:
+            job = node.request("GET", f"/api/v1/jobs/{job_id}", token=token)
+            assert job.status == 200, job.body
+            if job.body["finished"]:
+                break
+            assert time.monotonic() < deadline, f"export job {job_id} not finished after {limit} s: {job.body}"
+            time.sleep(0.5)
+        assert job.body["status"] == "succeeded", job.body
+        package = node.request("GET", f"/api/v1/jobs/{job_id}/result", token=token)
+        assert package.status == 200 and str(package.body).startswith("PK"), (job_id, package.status)
+        ledger.exports[document_id] += 1
 
 
 def in_flight(ledger: Ledger) -> int:

@@ -53,6 +53,7 @@ def test_promoting_the_synchronous_standby_while_signing_loses_no_acknowledged_s
     assert len(ledger.signatures) > len(acknowledged_on_primary), "nobody signed on the new primary"
     print(f"failover after {len(acknowledged_on_primary)} acknowledged signatures; {len(ledger.signatures)} in all, "
           f"{ledger.unknown_outcomes} outcome(s) unknown")
+    load.finish_export_jobs(deployment, ledger, inspector)
     deployment.stop()
 
     verified = deployment.edms("verify")

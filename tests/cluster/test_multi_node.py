@@ -68,6 +68,7 @@ def test_two_nodes_under_load_with_one_killed_keep_every_acknowledged_change_onc
     print(f"killed node-b with {open_requests} request(s) in flight after {killed_at} acknowledged changes; "
           f"{ledger.acknowledged} acknowledged in all ({len(ledger.signatures)} signatures and refusals, "
           f"{sum(ledger.exports.values())} exports), {ledger.unknown_outcomes} outcome(s) unknown")
+    load.finish_export_jobs(deployment, ledger, inspector)
     deployment.stop()
 
     verified = deployment.edms("verify")
