@@ -29,4 +29,5 @@ run pades "$PYTHON" benches/bench_pades.py --signatures "$([ "$QUICK" = 1 ] && e
 run hsm "$PYTHON" benches/bench_hsm.py --repeat "$([ "$QUICK" = 1 ] && echo 40 || echo 400)"
 run blobstores "$PYTHON" benches/bench_blobstores.py --blobs "$([ "$QUICK" = 1 ] && echo 10 || echo 50)"
 run sessions "$PYTHON" benches/bench_sessions.py --sessions 2000 --requests "$([ "$QUICK" = 1 ] && echo 1000 || echo 10000)"
+run cluster "$PYTHON" benches/bench_cluster.py --seconds "$([ "$QUICK" = 1 ] && echo 20 || echo 90)"  # PostgreSQL always
 echo "results: $OUT" >&2
