@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask, g, request, session
 from flask_babel import get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from edms import __version__
 from edms.application.services import build_services
@@ -67,6 +68,11 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         RATELIMIT_STORAGE_URI=settings.rate_limit_storage,
     )
     app.extensions["edms"] = build_services(settings, check_schema=check_schema)
+    if settings.trusted_proxies:
+        # Behind a load balancer the peer is the balancer: the client address (audit trail, per-client limits)
+        # comes from the hops it adds, and only from as many hops as are configured as trusted.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.url_map.converters["int"] = IdConverter  # an id too large for the database is a 404, not an overflow
 
     _init_extensions(app)

@@ -101,6 +101,9 @@ class Settings:
     login_client_rate_limit: str = "100 per minute"
     # Where the limiter counts (limits storage URI): memory:// per process; a shared store for several nodes.
     rate_limit_storage: str = "memory://"
+    # Reverse proxies (load balancers) in front of every node whose X-Forwarded-For / -Proto are trusted: 0 =
+    # none, the peer address is the client's. Only the last `trusted_proxies` hops are believed, never more.
+    trusted_proxies: int = 0
     totp_key: str = ""  # seals TOTP secrets in the database; empty: derived from secret_key
     # Where stored files live: auto (database with PostgreSQL, filesystem with SQLite), filesystem, database, s3.
     blob_store: str = "auto"
@@ -191,6 +194,12 @@ def _refuse_pin_in_file(environment: str, raw: dict[str, Any]) -> None:
     if raw.get("pkcs11_pin") and environment not in LOCAL_ENVIRONMENTS:
         raise ConfigError(f"pkcs11_pin is set in a configuration file of the {environment} environment: remove it "
                           "and give the PIN in EDMS_PKCS11_PIN")
+def _check_trusted_proxies(raw: dict[str, Any]) -> None:
+    hops = raw.get("trusted_proxies", 0)
+    if isinstance(hops, bool) or not isinstance(hops, int) or not 0 <= hops <= 5:
+        raise ConfigError(f"trusted_proxies (EDMS_TRUSTED_PROXIES) must be a whole number from 0 to 5, not {hops!r}")
+
+
 def _check_blob_store(raw: dict[str, Any]) -> None:
     kind = raw.get("blob_store", "auto")
     if kind not in BLOB_STORES:
@@ -254,6 +263,7 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
     _check_positive(raw)
     _check_rate_limits(raw)
     _check_blob_store(raw)
+    _check_trusted_proxies(raw)
     # Relative to the directory edms is started in: an installed edms has no project folder of its own.
     data_dir = Path(raw["data_dir"]).absolute()
     raw["data_dir"] = data_dir

@@ -3,15 +3,15 @@ directories of their own, and what they share, all on the loopback interface.
 
 Which infrastructure the nodes use is decided in ONE place, `node_environment()`, from the `Switches`
 below. Each switch stands for a part of issue 16 built beside this harness; when it lands, flipping its
-default here (and nothing else) puts every multi-node test on it:
+default here (and nothing else) puts every multi-node test on it. Production's choices are the defaults:
 
-- blob_store: "shared-volume" today (EDMS_BLOB_STORE=filesystem, and each node's <data_dir>/blobs a link
-  to one shared directory, as an NFS volume would be); "database" (or "s3") once the blob backends land.
-- keys: "pki-copy" today (the organisation PKI made by `edms init` copied into every node's data
-  directory); "softhsm" once the PKCS#11 keys land (EDMS_PKCS11_*, a SoftHSM2 token).
-- rate_limits: "memory" today (each node counts alone); "redis" shares the counts
-  (EDMS_RATE_LIMIT_STORAGE=redis://..., a redis-server started by the harness).
-- worker: False today; True starts one `edms worker` beside the nodes once it exists.
+- blob_store: "database" (the PostgreSQL store; "s3" an object store); "shared-volume" is the filesystem store
+  with each node's <data_dir>/blobs a link to one shared directory, as an NFS volume would be.
+- keys: "softhsm" (the organisation's keys in a SoftHSM2 token every node logs in to, EDMS_PKCS11_*);
+  "pki-copy" is the encrypted-file PKI made by `edms init` copied into every node's data directory.
+- rate_limits: "redis" shares the counts (EDMS_RATE_LIMIT_STORAGE=redis://..., a redis-server started by
+  the harness); "memory" lets each node count alone.
+- worker: True starts one `edms worker` beside the nodes.
 """
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ from tests.support.server import _OPENER, LOOPBACK, Server, free_port
 
 @dataclass(frozen=True)
 class Switches:
-    blob_store: str = "shared-volume"  # -> "database" (or "s3") when the blob backends land
-    keys: str = "pki-copy"  # -> "softhsm" when the PKCS#11 keys land
-    rate_limits: str = "memory"  # -> "redis" when the shared rate limits land
+    blob_store: str = "database"  # or "s3"; "shared-volume" = one NFS-like directory, filesystem store
+    keys: str = "softhsm"  # "pki-copy": the encrypted-file PKI copied to every node
+    rate_limits: str = "redis"  # "memory": each node counts alone
     worker: bool = False  # -> True when `edms worker` lands
 
 
