@@ -151,3 +151,18 @@ def test_a_limit_out_of_range_is_refused_by_name(client, qa):
     for limit in ("0", "201", "ten"):
         response = client.get("/api/v1/cases", headers=headers, query_string={"limit": limit})
         assert response.status_code == 400 and "limit" in response.get_data(as_text=True)
+
+
+def test_the_access_report_and_the_sites_page_by_name_with_every_one_once(client, admin, qa, people):
+    for username in ("yuki.mori", "hana.ito", "ken.abe", "mika.ueda"):
+        people.make(username, "author")
+    headers = bearer(client, "daisuke.kato")
+    open_cases(client, headers=bearer(client, "akiko.tanaka"), count=3)  # three sites
+    users = [u["username"] for page in walk_api(client, headers, "/api/v1/users", limit=2) for u in page]
+    assert users == sorted(["daisuke.kato", "akiko.tanaka", "yuki.mori", "hana.ito", "ken.abe", "mika.ueda"])
+    sites = [s["name"] for page in walk_api(client, headers, "/api/v1/sites", limit=1) for s in page]
+    assert sites == sorted(name for name, _zone, _regime in SITES)
+    sign_in(client, "daisuke.kato")
+    shown = [name for page in walk_page(client, "/admin/users?limit=4") for name in re.findall(
+        r"\b(daisuke\.kato|akiko\.tanaka|yuki\.mori|hana\.ito|ken\.abe|mika\.ueda)\b", page)]
+    assert sorted(set(shown)) == users
