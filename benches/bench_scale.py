@@ -2,15 +2,16 @@
 and 10⁵ records (issue #15, scale: target within 1.5×).
 
     python benches/bench_scale.py [--small 100] [--large 10000] [--documents-per-case 10] [--requests 40]
-                                  [--database-url postgresql://...]
+                                  [--engine sqlite|postgresql]
 
-Builds two archives, each a migrated database (SQLite in a temporary directory unless --database-url names
-an empty PostgreSQL database, reused for both sizes), with a QA user who has signed in once and one case
+Builds two archives, each a migrated database (SQLite files in a temporary directory, or two databases on a
+throwaway PostgreSQL server with --engine postgresql), with a QA user who has signed in once and one case
 opened through the use case (its site, audit event and stored next deadline as the pages leave them). The
 rest is inserted in bulk with SQL, not timed: cases across the three jurisdictions (a third with a running
 48-hour clock stored), 10 records per case with one version each, 3 notifications per case for the QA user.
 Then it requests each main page and API list (first page, a filtered page, the page after the first
-cursor) through the Flask test client, signed in as the QA user, and prints one JSON line per list: the p95
+cursor) through the Flask test client, signed in as the QA user, round-robin over lists and both sizes so
+the machine's load falls on both alike, and prints one JSON line per list: the p95
 at the large size (`measured`) against the p95 at the small size (`raw`) and their ratio.
 """
 from __future__ import annotations
@@ -134,23 +135,38 @@ def _client(app):
     return client, {"Authorization": f"Bearer {bearer}"}
 
 
-def measure(app, requests: int) -> dict[str, float]:
-    client, headers = _client(app)
-    found = {}
-    for name, path, params in LISTS:
-        api = path.startswith("/api/")
-        if params == "next":
-            first = client.get(path, headers=headers if api else None)
-            cursor = first.json["next"] if api else first.get_data(as_text=True).split("cursor=")[1].split('"')[0]
-            params = {"cursor": cursor}
-        times = []
-        for _ in range(requests):
-            started = time.perf_counter()
-            response = client.get(path, query_string=params, headers=headers if api else None)
-            times.append(time.perf_counter() - started)
-            assert response.status_code == 200, (name, response.status_code)
-        found[name] = statistics.quantiles(times, n=20)[18] * 1000  # p95, ms
-    return found
+def _timed(client, headers, name: str, path: str, params) -> float:
+    started = time.perf_counter()
+    response = client.get(path, query_string=params, headers=headers if path.startswith("/api/") else None)
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200, (name, response.status_code)
+    return elapsed
+
+
+def _params(client, headers, path: str, params):
+    """The query of a list's page: its filter, or the cursor its first page gives for the next."""
+    if params != "next":
+        return params
+    if path.startswith("/api/"):
+        return {"cursor": client.get(path, headers=headers).json["next"]}
+    return {"cursor": client.get(path).get_data(as_text=True).split("cursor=")[1].split('"')[0]}
+
+
+def measure(apps: dict[int, object], requests: int) -> dict[int, dict[str, float]]:
+    """p95 in ms of each list at each size. Requests go round-robin over the lists and the sizes, so the
+    machine's load (shared, noisy) falls on both sizes alike; a first round warms each app up."""
+    clients = {size: _client(app) for size, app in apps.items()}
+    queries = {size: [_params(client, headers, path, params) for _name, path, params in LISTS]
+               for size, (client, headers) in clients.items()}
+    times: dict[int, dict[str, list[float]]] = {size: {name: [] for name, _p, _q in LISTS} for size in apps}
+    for round_ in range(requests + 1):
+        for index, (name, path, _query) in enumerate(LISTS):
+            for size, (client, headers) in clients.items():
+                elapsed = _timed(client, headers, name, path, queries[size][index])
+                if round_:  # the first round warms up
+                    times[size][name].append(elapsed)
+    return {size: {name: statistics.quantiles(found, n=20)[18] * 1000 for name, found in by_list.items()}
+            for size, by_list in times.items()}
 
 
 def main() -> None:
@@ -159,23 +175,36 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=10_000)
     parser.add_argument("--documents-per-case", type=int, default=10)
     parser.add_argument("--requests", type=int, default=40)
-    parser.add_argument("--database-url", help="an empty PostgreSQL database (default: SQLite in a temporary directory)")
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default=os.environ.get("BENCH_ENGINE", "sqlite"),
+                        help="postgresql: a throwaway server on a Unix socket in a temporary directory (initdb)")
     arguments = parser.parse_args()
-    engine_name = "postgresql" if arguments.database_url else "sqlite"
-    results = {}
-    for size in (arguments.small, arguments.large):
+    server = None
+    if arguments.engine == "postgresql":
+        from tests.support.postgres import PostgresServer
+        server = PostgresServer().start()
+    try:
         with tempfile.TemporaryDirectory() as directory:
-            url = arguments.database_url or f"sqlite:///{Path(directory) / 'edms.sqlite3'}"
-            if arguments.database_url:
-                with make_engine(url).begin() as connection:
-                    connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            app = build(url, Path(directory), size, arguments.documents_per_case)
-            results[size] = measure(app, arguments.requests)
-            app.extensions["edms"].engine.dispose()
+            apps = {}
+            for size in (arguments.small, arguments.large):
+                here = Path(directory) / str(size)
+                here.mkdir()
+                if server is not None:
+                    admin = make_engine(server.url(), isolation_level="AUTOCOMMIT")
+                    with admin.connect() as connection:
+                        connection.execute(text(f'CREATE DATABASE "bench_{size}"'))
+                    admin.dispose()
+                url = server.url(f"bench_{size}") if server is not None else f"sqlite:///{here / 'edms.sqlite3'}"
+                apps[size] = build(url, here, size, arguments.documents_per_case)
+            results = measure(apps, arguments.requests)
+            for app in apps.values():
+                app.extensions["edms"].engine.dispose()
+    finally:
+        if server is not None:
+            server.stop()
     load = os.getloadavg()[0]
     for name, _path, _params in LISTS:
         small, large = results[arguments.small][name], results[arguments.large][name]
-        print(json.dumps({"bench": f"scale.{name}", "engine": engine_name, "measured": round(large, 2),
+        print(json.dumps({"bench": f"scale.{name}", "engine": arguments.engine, "measured": round(large, 2),
                           "raw": round(small, 2), "ratio": round(large / small, 2), "unit": "ms p95",
                           "target_ratio": 1.5, "cases": [arguments.small, arguments.large],
                           "documents": [arguments.small * arguments.documents_per_case,

@@ -26,5 +26,5 @@ run signatures "$PYTHON" benches/bench_signatures.py --signatures "$([ "$QUICK" 
 run audit-verify "$PYTHON" benches/bench_audit_verify.py --events "$([ "$QUICK" = 1 ] && echo 10000 || echo 100000)"
 run export "$PYTHON" benches/bench_export.py --documents "$([ "$QUICK" = 1 ] && echo 5 || echo 20)"
 run pades "$PYTHON" benches/bench_pades.py --signatures "$([ "$QUICK" = 1 ] && echo 3 || echo 10)"
-run scale "$PYTHON" benches/bench_scale.py $([ "$QUICK" = 1 ] && echo "--small 100 --large 1000 --requests 10" || echo "--small 100 --large 10000 --requests 40") ${BENCH_DATABASE_URL:+--database-url "$BENCH_DATABASE_URL"}
+run scale "$PYTHON" benches/bench_scale.py $([ "$QUICK" = 1 ] && echo "--small 100 --large 1000 --requests 10" || echo "--small 100 --large 10000 --requests 40") --engine "$ENGINE"
 echo "results: $OUT" >&2
