@@ -152,8 +152,8 @@ def _params(client, headers, path: str, params):
     return {"cursor": client.get(path).get_data(as_text=True).split("cursor=")[1].split('"')[0]}
 
 
-def measure(apps: dict[int, object], requests: int) -> dict[int, dict[str, float]]:
-    """p95 in ms of each list at each size. Requests go round-robin over the lists and the sizes, so the
+def measure(apps: dict[int, object], requests: int) -> dict[int, dict[str, tuple[float, float]]]:
+    """(p95, median) in ms of each list at each size. Requests go round-robin over the lists and the sizes, so the
     machine's load (shared, noisy) falls on both sizes alike; a first round warms each app up."""
     clients = {size: _client(app) for size, app in apps.items()}
     queries = {size: [_params(client, headers, path, params) for _name, path, params in LISTS]
@@ -165,8 +165,8 @@ def measure(apps: dict[int, object], requests: int) -> dict[int, dict[str, float
                 elapsed = _timed(client, headers, name, path, queries[size][index])
                 if round_:  # the first round warms up
                     times[size][name].append(elapsed)
-    return {size: {name: statistics.quantiles(found, n=20)[18] * 1000 for name, found in by_list.items()}
-            for size, by_list in times.items()}
+    return {size: {name: (statistics.quantiles(found, n=20)[18] * 1000, statistics.median(found) * 1000)
+                   for name, found in by_list.items()} for size, by_list in times.items()}
 
 
 def main() -> None:
@@ -203,9 +203,11 @@ def main() -> None:
             server.stop()
     load = os.getloadavg()[0]
     for name, _path, _params in LISTS:
-        small, large = results[arguments.small][name], results[arguments.large][name]
+        (small, small_median), (large, large_median) = results[arguments.small][name], results[arguments.large][name]
         print(json.dumps({"bench": f"scale.{name}", "engine": arguments.engine, "measured": round(large, 2),
                           "raw": round(small, 2), "ratio": round(large / small, 2), "unit": "ms p95",
+                          "median_measured": round(large_median, 2), "median_raw": round(small_median, 2),
+                          "median_ratio": round(large_median / small_median, 2),
                           "target_ratio": 1.5, "cases": [arguments.small, arguments.large],
                           "documents": [arguments.small * arguments.documents_per_case,
                                         arguments.large * arguments.documents_per_case],
