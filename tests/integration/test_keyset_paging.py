@@ -166,3 +166,15 @@ def test_the_access_report_and_the_sites_page_by_name_with_every_one_once(client
     shown = [name for page in walk_page(client, "/admin/users?limit=4") for name in re.findall(
         r"\b(daisuke\.kato|akiko\.tanaka|yuki\.mori|hana\.ito|ken\.abe|mika\.ueda)\b", page)]
     assert sorted(set(shown)) == users
+
+
+def test_the_outbox_shows_every_notification_once_across_its_pages(app, client, admin, qa):
+    same_instant = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    with transaction(app.extensions["edms"].sessions) as session:
+        for number in range(5):
+            session.add(Notification(recipient_id=qa.id, recipient_email=None, subject=f"Record approved {number}",
+                                     body="", kind="approved", created_at=same_instant, status="recorded"))
+    sign_in(client, "daisuke.kato")
+    pages = walk_page(client, "/admin/outbox?limit=2")
+    shown = [s for page in pages for s in re.findall(r"Record approved \d", page)]
+    assert len(pages) == 3 and sorted(shown) == [f"Record approved {n}" for n in range(5)]
