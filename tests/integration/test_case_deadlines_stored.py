@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from edms.application import case_deadlines, cases, drafting
+from edms.application.integrity import check_integrity
 from edms.application.unit_of_work import command
 from edms.cases import models as cm
 from edms.cases.deadlines import OVERDUE
@@ -127,7 +128,7 @@ def test_the_case_list_states_the_stored_deadline_as_the_computed_one_would(stor
     assert 'class="overdue alert"' in page and stored.deadline.label.en in page
 
 
-def test_a_case_stored_before_deadlines_were_kept_is_computed_on_read_and_the_check_names_a_wrong_value(story):
+def test_a_case_stored_before_deadlines_were_kept_is_computed_on_read_and_edms_verify_names_a_wrong_value(story):
     services = story
     case_id = _act(services, "akiko.tanaka", lambda session, qa: cases.open_case(services, session, context(qa), qa, CaseFacts(
         regime_key="eu", product="Autologous anti-CD19 CAR-T", lot="E2026-0107", patient_ref="PT-EU3301",
@@ -139,6 +140,9 @@ def test_a_case_stored_before_deadlines_were_kept_is_computed_on_read_and_the_ch
         case = session.get(cm.Case, case_id)
         assert case_deadlines.mismatches(services, session) == []
         case.next_due_at = datetime(2030, 1, 1, tzinfo=UTC)  # as a faulty write would leave it
+    report = check_integrity(services.engine, only=["case_deadlines"], regimes=services.regimes,
+                             document_types=services.document_types)
+    assert report.problem_count == 1 and report.problems[0].key.startswith("CASE-")
     with command(services.sessions) as session:
         problems = case_deadlines.mismatches(services, session)
         assert len(problems) == 1 and "E2026" not in problems[0] and "next deadline" in problems[0]
@@ -148,3 +152,16 @@ def test_a_case_stored_before_deadlines_were_kept_is_computed_on_read_and_the_ch
         assert case_deadlines.stored_next(services, session, case, now) == case_deadlines.computed_next(
             services, session, case, now)
         assert case_deadlines.mismatches(services, session) == []
+
+
+def test_edms_verify_compares_every_stored_next_deadline_and_finds_them_equal(story):
+    services = story
+    _act(services, "akiko.tanaka", lambda session, qa: cases.open_case(services, session, context(qa), qa, CaseFacts(
+        regime_key="eu", product="Autologous anti-CD19 CAR-T", lot="E2026-0107", patient_ref="PT-EU3301",
+        treating_site="Charité Berlin", site_timezone="Europe/Berlin", physician_id=None,
+        oos_detected_at=datetime(2026, 10, 20, 8, tzinfo=UTC))))
+    report = check_integrity(services.engine, only=["case_deadlines"], regimes=services.regimes,
+                             document_types=services.document_types)
+    assert report.problem_count == 0 and report.counts["case"] == 1
+    without = check_integrity(services.engine, only=["case_deadlines"])
+    assert without.problem_count == 0 and "not compared" in without.warnings[0].message
