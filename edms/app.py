@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask, g, request, session
 from flask_babel import get_locale
 from sqlalchemy.orm import joinedload
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from edms import __version__
 from edms.application.services import build_services
@@ -30,6 +31,7 @@ from edms.web import (
     main,
     notification_views,
     routing_views,
+    session_views,
     signature_views,
     site_views,
     task_views,
@@ -38,6 +40,7 @@ from edms.web.bounds import IdConverter, refuse_nul_characters
 from edms.web.extensions import babel, csrf, limiter, login_manager
 from edms.web.i18n import LANGUAGES, local_time, select_locale
 from edms.web.labels import page_labels
+from edms.web.live_sessions import session_alive
 from edms.web.runtime import close_db, db, finish
 from edms.web.scope import enforce_case_scope
 from edms.web.session_user import SessionUser
@@ -66,6 +69,11 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         RATELIMIT_STORAGE_URI=settings.rate_limit_storage,
     )
     app.extensions["edms"] = build_services(settings, check_schema=check_schema)
+    if settings.trusted_proxies:
+        # Behind a load balancer the peer is the balancer: the client address (audit trail, per-client limits)
+        # comes from the hops it adds, and only from as many hops as are configured as trusted.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.url_map.converters["int"] = IdConverter  # an id too large for the database is a 404, not an overflow
 
     _init_extensions(app)
@@ -85,8 +93,9 @@ def _init_extensions(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(user_id: str):
         user = db().get(User, int(user_id), options=[joinedload(User.role_grants)])  # one query, roles included
-        if user is None or not user.active or user.locked or not session_current(user, session.get("epoch")):
-            return None  # ended on the server: signed out, password changed or reset, role removed, locked
+        if user is None or not user.active or user.locked or not session_current(user, session.get("epoch")) \
+                or not session_alive(user):
+            return None  # ended on the server: signed out, timed out, ended by an administrator, password changed...
         return SessionUser(user)
 
     csrf.init_app(app)
@@ -105,6 +114,7 @@ def _register_blueprints(app: Flask) -> None:
         inspection_routes,
         notification_routes,
         routing_routes,
+        session_routes,
         signature_routes,
         signed_pdf_routes,
         site_routes,
@@ -127,6 +137,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(handover_views.bp)
     app.register_blueprint(routing_views.bp)
     app.register_blueprint(site_views.bp)
+    app.register_blueprint(session_views.bp)
     csrf.exempt(api_bp)  # the API takes bearer tokens, never cookies
     app.register_blueprint(api_bp)
 

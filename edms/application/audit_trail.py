@@ -33,7 +33,8 @@ def verify(services: Services, session: Session, ctx: AuditContext, trust: Trust
     """Verify everything against `trust` (None: no PKI) and record who ran it and what it found."""
     with use_case(session):
         return run_integrity_checks(services.engine, session, ctx, trust=trust, data_dir=services.settings.data_dir,
-                                    witness_file=services.settings.witness_path)
+                                    blobs=services.blobs, witness_file=services.settings.witness_path,
+                                    regimes=services.regimes, document_types=services.document_types)
 
 
 def checkpoint(services: Services, session: Session, ctx: AuditContext) -> AuditCheckpoint:
