@@ -11,6 +11,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from edms.verifier import memo
 from edms.verifier.chain import verify_chain
 from edms.verifier.der import (
     CONTEXT_0,
@@ -87,7 +88,13 @@ class SignedData:
 
 
 def signed_data(der: bytes) -> SignedData:
-    """The SignedData in a ContentInfo; anything else is Invalid("... not a well-formed CMS ...")."""
+    """The SignedData in a ContentInfo; anything else is Invalid("... not a well-formed CMS ...").
+
+    Read once when the same bytes are asked for again within a shared run (`edms.verifier.memo`)."""
+    return memo.parsed("cms", der, _read_signed_data)
+
+
+def _read_signed_data(der: bytes) -> SignedData:
     try:
         content_info = expect(read_one(der), SEQUENCE, "ContentInfo").children()
         if len(content_info) != 2 or oid(content_info[0]) != SIGNED_DATA:
@@ -158,7 +165,7 @@ def _certificate_issuer(der: bytes) -> bytes:
 
 def certificates(data: SignedData) -> list[x509.Certificate]:
     try:
-        return [x509.load_der_x509_certificate(der) for der in data.certificates]
+        return [memo.certificate(der) for der in data.certificates]
     except ValueError:
         raise Invalid("a certificate in the signature is malformed") from None
 
