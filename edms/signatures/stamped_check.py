@@ -94,6 +94,14 @@ def start_worker(trust: TrustBytes) -> None:
     _worker_run.__enter__()  # left open: the worker ends with the run
 
 
+def stop_worker() -> None:
+    """End the worker's run (a pool's workers simply exit; this is for running a worker's part in-process)."""
+    global _worker_trust, _worker_run
+    if _worker_run is not None:
+        _worker_run.__exit__(None, None, None)
+    _worker_trust, _worker_run = None, None
+
+
 def check_batch(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[Outcome]:
     """`check` for each (cms, time-stamp, manifest), against the worker's trust state."""
     assert _worker_trust is not None, "start_worker first"

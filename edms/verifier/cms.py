@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
@@ -231,7 +231,10 @@ def _check_signature_value(cert: x509.Certificate, signer: SignerInfo, signed: b
     if hash_oid not in DIGESTS:
         raise Invalid(f"unsupported signature hash {hash_oid}")
     algorithm = DIGESTS[hash_oid]()
-    key = cert.public_key()
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise Invalid("the signer's certificate holds a key this verifier cannot read") from None
     try:
         if kind == "ec" and isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signer.signature, signed, ec.ECDSA(algorithm))
@@ -255,6 +258,11 @@ def verify_cms(cms_der: bytes, content: bytes | None, roots: Sequence[x509.Certi
     """A SignedData with one signer over `content` (detached) or its own content, by a certificate chaining
     to one of `roots` (through its embedded certificates or `untrusted`), valid and unrevoked at `at`."""
     data = signed_data(cms_der)
-    cert = check_signature(data, content)
-    chain = verify_chain(cert, [*untrusted, *certificates(data)], roots, crls, at)
+    try:
+        cert = check_signature(data, content)
+        chain = verify_chain(cert, [*untrusted, *certificates(data)], roots, crls, at)
+    except Invalid:
+        raise
+    except (ValueError, UnsupportedAlgorithm):  # cryptography reads certificates lazily: damage shows here
+        raise Invalid("a certificate in the signature is malformed") from None
     return CmsResult(cert, chain)
