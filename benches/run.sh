@@ -25,5 +25,6 @@ run() {  # run NAME COMMAND...: one benchmark, its JSON lines kept
 run signatures "$PYTHON" benches/bench_signatures.py --signatures "$([ "$QUICK" = 1 ] && echo 30 || echo 300)" --kdf testing
 run audit-verify "$PYTHON" benches/bench_audit_verify.py --events "$([ "$QUICK" = 1 ] && echo 10000 || echo 100000)"
 run export "$PYTHON" benches/bench_export.py --documents "$([ "$QUICK" = 1 ] && echo 5 || echo 20)"
+run verify-archive "$PYTHON" benches/bench_verify_archive.py $([ "$QUICK" = 1 ] && echo --quick)
 run pades "$PYTHON" benches/bench_pades.py --signatures "$([ "$QUICK" = 1 ] && echo 3 || echo 10)"
 echo "results: $OUT" >&2
