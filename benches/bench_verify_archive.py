@@ -166,7 +166,7 @@ def _gen_time(response: bytes):
 
 
 CHILD = """
-import json, resource, sys, time
+import json, os, resource, sys, time
 from edms.application.integrity import check_integrity
 from edms.config import load_settings
 from edms.db import make_engine
@@ -175,7 +175,7 @@ settings = load_settings("testing", overrides={"database_url": sys.argv[1], "dat
 engine = make_engine(settings.database_url)
 trust = trust_anchors(settings)
 tick = time.perf_counter()
-report = check_integrity(engine, only={sys.argv[3]}, trust=trust)
+report = check_integrity(engine, only={sys.argv[3]}, trust=trust, signature_workers=os.cpu_count())  # as `edms verify`
 seconds = time.perf_counter() - tick
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"seconds": seconds, "ok": report.ok, "counts": report.counts,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -44,18 +43,19 @@ def check_signatures(run: VerificationRun) -> None:
     """Every signature: time-stamp, CMS, certificate chain and status at the stamped time, signer identity,
     the link to its version's recomputed content hash, and the audit event that recorded it.
 
-    Options: `trust` (None: no PKI), `batch_size`, `signature_workers` (processes judging the
-    cryptography; 0 judges it here; default: one per CPU when the archive is large)."""
+    Options: `trust` (None: no PKI), `batch_size`, `signature_workers`: worker processes judging the
+    cryptography when the archive holds at least `signature_pool_threshold` signatures (default 0: all
+    in this process). Only a command-line process asks for workers (`edms verify`): a worker is a new
+    interpreter (`spawn`), which re-imports the program's main module, so a server never starts them."""
     batch_size = run.options.get("batch_size", 500)
     with Session(bind=run.connection) as session, memo.shared_run():
         anchors = run.options.get("trust")
         trust = None if anchors is None else trust_from(session, anchors)
         recorded = _recorded_signatures(session)
-        workers = run.options.get("signature_workers")
-        if workers is None:
-            workers = 0 if (os.cpu_count() or 1) < 2 or trust is None else os.cpu_count() or 1
-            if workers and (session.scalar(select(func.count()).select_from(Signature)) or 0) < POOL_THRESHOLD:
-                workers = 0
+        workers = run.options.get("signature_workers", 0) if trust is not None else 0
+        if workers and run.options.get("signature_pool_threshold", POOL_THRESHOLD) > (
+                session.scalar(select(func.count()).select_from(Signature)) or 0):
+            workers = 0
         first = True
         for rows, outcomes in _judged(_batches(session, batch_size), trust, workers):
             run.examined("signature", len(rows))

@@ -49,7 +49,7 @@ def test_the_fast_signatures_check_gives_the_reference_verdicts_on_good_and_tamp
                                                                                                  settings):
     services = app.extensions["edms"]
     trust = trust_anchors(settings)
-    clean = run_problems(services, trust, signature_workers=2, batch_size=4)
+    clean = run_problems(services, trust, signature_workers=2, signature_pool_threshold=0, batch_size=4)
     assert clean == set() == reference_problems(services, trust)
     documents = signed_case.documents
     for index, tamper in enumerate(TAMPERS):
@@ -57,5 +57,5 @@ def test_the_fast_signatures_check_gives_the_reference_verdicts_on_good_and_tamp
     expected = reference_problems(services, trust)
     assert len({key for key, _message, _params in expected}) >= min(len(TAMPERS), len(documents))
     assert run_problems(services, trust, signature_workers=0) == expected
-    assert run_problems(services, trust, signature_workers=2, batch_size=4) == expected
-    assert run_problems(services, trust, signature_workers=1, batch_size=1) == expected
+    assert run_problems(services, trust, signature_workers=2, signature_pool_threshold=0, batch_size=4) == expected
+    assert run_problems(services, trust, signature_workers=1, signature_pool_threshold=0, batch_size=1) == expected
