@@ -37,6 +37,7 @@ from edms.verifier.constants import SIGNED_ACTIONS
 
 # Below this many signatures, starting worker processes costs more than it saves.
 POOL_THRESHOLD = 2_000
+SIGNATURE_BATCH = 500
 
 
 def check_signatures(run: VerificationRun) -> None:
@@ -47,7 +48,9 @@ def check_signatures(run: VerificationRun) -> None:
     cryptography when the archive holds at least `signature_pool_threshold` signatures (default 0: all
     in this process). Only a command-line process asks for workers (`edms verify`): a worker is a new
     interpreter (`spawn`), which re-imports the program's main module, so a server never starts them."""
-    batch_size = run.options.get("batch_size", 500)
+    # At most SIGNATURE_BATCH a batch (the run's batch size is the audit chain's, thousands of small rows): a
+    # signature row holds a few kilobytes and a few batches are in flight at once.
+    batch_size = min(run.options.get("batch_size", SIGNATURE_BATCH), SIGNATURE_BATCH)
     with Session(bind=run.connection) as session, memo.shared_run():
         anchors = run.options.get("trust")
         trust = None if anchors is None else trust_from(session, anchors)
@@ -144,8 +147,10 @@ def _judge_links(run: VerificationRun, session: Session, rows: Sequence[Signatur
 
 def _recorded_signatures(session: Session) -> dict[str, int]:
     recorded = {}
+    # Streamed (yield_per): the ORM would otherwise buffer every signing event's changes at once.
     for seq, changes in session.execute(select(AuditEvent.seq, AuditEvent.changes)
-                                        .where(AuditEvent.action.in_(SIGNED_ACTIONS))):
+                                        .where(AuditEvent.action.in_(SIGNED_ACTIONS))
+                                        .execution_options(yield_per=2_000)):
         if changes is None:
             continue  # a damaged event is the audit chain check's finding
         try:
