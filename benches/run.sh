@@ -27,4 +27,9 @@ run audit-verify "$PYTHON" benches/bench_audit_verify.py --events "$([ "$QUICK" 
 run export "$PYTHON" benches/bench_export.py --documents "$([ "$QUICK" = 1 ] && echo 5 || echo 20)"
 run verify-archive "$PYTHON" benches/bench_verify_archive.py $([ "$QUICK" = 1 ] && echo --quick)
 run pades "$PYTHON" benches/bench_pades.py --signatures "$([ "$QUICK" = 1 ] && echo 3 || echo 10)"
+run hsm "$PYTHON" benches/bench_hsm.py --repeat "$([ "$QUICK" = 1 ] && echo 40 || echo 400)"
+run blobstores "$PYTHON" benches/bench_blobstores.py --blobs "$([ "$QUICK" = 1 ] && echo 10 || echo 50)"
+run sessions "$PYTHON" benches/bench_sessions.py --sessions 2000 --requests "$([ "$QUICK" = 1 ] && echo 1000 || echo 10000)"
+run cluster "$PYTHON" benches/bench_cluster.py --seconds "$([ "$QUICK" = 1 ] && echo 20 || echo 90)"  # PostgreSQL always
+run scale "$PYTHON" benches/bench_scale.py $([ "$QUICK" = 1 ] && echo "--small 100 --large 1000 --requests 10" || echo "--small 100 --large 10000 --requests 40") --engine "$ENGINE"
 echo "results: $OUT" >&2

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask, g, request, session
 from flask_babel import get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from edms import __version__
 from edms.application.services import build_services
@@ -29,6 +30,7 @@ from edms.web import (
     main,
     notification_views,
     routing_views,
+    session_views,
     signature_views,
     site_views,
     task_views,
@@ -37,6 +39,7 @@ from edms.web.bounds import IdConverter, refuse_nul_characters
 from edms.web.extensions import babel, csrf, limiter, login_manager
 from edms.web.i18n import LANGUAGES, local_time, select_locale
 from edms.web.labels import page_labels
+from edms.web.live_sessions import session_alive
 from edms.web.runtime import close_db, db, finish
 from edms.web.scope import enforce_case_scope
 from edms.web.session_user import SessionUser
@@ -65,6 +68,11 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         RATELIMIT_STORAGE_URI=settings.rate_limit_storage,
     )
     app.extensions["edms"] = build_services(settings, check_schema=check_schema)
+    if settings.trusted_proxies:
+        # Behind a load balancer the peer is the balancer: the client address (audit trail, per-client limits)
+        # comes from the hops it adds, and only from as many hops as are configured as trusted.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.url_map.converters["int"] = IdConverter  # an id too large for the database is a 404, not an overflow
 
     _init_extensions(app)
@@ -84,8 +92,9 @@ def _init_extensions(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(user_id: str):
         user = db().get(User, int(user_id))
-        if user is None or not user.active or user.locked or not session_current(user, session.get("epoch")):
-            return None  # ended on the server: signed out, password changed or reset, role removed, locked
+        if user is None or not user.active or user.locked or not session_current(user, session.get("epoch")) \
+                or not session_alive(user):
+            return None  # ended on the server: signed out, timed out, ended by an administrator, password changed...
         return SessionUser(user)
 
     csrf.init_app(app)
@@ -104,6 +113,7 @@ def _register_blueprints(app: Flask) -> None:
         inspection_routes,
         notification_routes,
         routing_routes,
+        session_routes,
         signature_routes,
         signed_pdf_routes,
         site_routes,
@@ -126,6 +136,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(handover_views.bp)
     app.register_blueprint(routing_views.bp)
     app.register_blueprint(site_views.bp)
+    app.register_blueprint(session_views.bp)
     csrf.exempt(api_bp)  # the API takes bearer tokens, never cookies
     app.register_blueprint(api_bp)
 

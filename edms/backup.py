@@ -20,6 +20,8 @@ from sqlalchemy import Date, Engine, LargeBinary, func, select, text, update
 import edms.models  # noqa: F401  (every table is known)
 from edms import __version__
 from edms.db import Base, UTCDateTime
+from edms.documents.blobstore import BlobStore, FileBlobStore
+from edms.documents.blobstores import DatabaseBlobStore
 from edms.migrate import current_revision, head_revision
 from edms.timeutil import isoformat_utc, utc_now
 
@@ -71,8 +73,15 @@ def _rows(engine: Engine, table) -> Iterator[bytes]:
             yield json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
 
 
-def create_backup(engine: Engine, data_dir: Path, out: BinaryIO) -> dict[str, Any]:
-    """Write the backup ZIP to `out`; returns its description (also stored as backup.json)."""
+def _in_files(blobs: BlobStore | None) -> bool:
+    """Whether the stored files are the data directory's own (else an object store; the database's are rows)."""
+    return blobs is None or isinstance(blobs, (FileBlobStore, DatabaseBlobStore))
+
+
+def create_backup(engine: Engine, data_dir: Path, out: BinaryIO, blobs: BlobStore | None = None) -> dict[str, Any]:
+    """Write the backup ZIP to `out`; returns its description (also stored as backup.json). The stored files
+    come from `blobs/` of the data directory, from the table `blob_contents` (database store, with the other
+    tables) or, for an object store, from the store itself (written as `blobs/ab/cd/<sha256>`)."""
     description: dict[str, Any] = {
         "format": FORMAT, "created_at": isoformat_utc(utc_now()), "app_version": __version__,
         "schema_revision": current_revision(engine), "tables": {}, "files": {},
@@ -93,17 +102,24 @@ def create_backup(engine: Engine, data_dir: Path, out: BinaryIO) -> dict[str, An
                 name = f"{folder}/{path.relative_to(root).as_posix()}"
                 archive.writestr(name, data)
                 description["files"][name] = hashlib.sha256(data).hexdigest()
+        if blobs is not None and not _in_files(blobs):
+            for sha256 in blobs.iter_hashes():
+                name = f"blobs/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+                if name not in description["files"]:
+                    archive.writestr(name, blobs.get(sha256))  # re-hashed on the way out
+                    description["files"][name] = sha256
         archive.writestr("backup.json", json.dumps(description, indent=2, sort_keys=True))
     return description
 
 
-def restore_backup(archive_path: Path, engine: Engine, data_dir: Path) -> dict[str, Any]:
+def restore_backup(archive_path: Path, engine: Engine, data_dir: Path, blobs: BlobStore | None = None) -> dict[str, Any]:
     """Restore into an EMPTY database already migrated to the backup's schema revision.
 
     The data directory may hold only what `edms init` made for that empty database: its PKI, which the
     backup's PKI replaces (moved aside, never deleted), because the restored signatures verify only
     under the keys that made them and the new keys have signed nothing. Stored files already there
-    are refused: they would belong to another instance. Every file lands inside the data directory."""
+    are refused: they would belong to another instance. Every file lands inside the data directory, except the
+    stored files when `blobs` is an object store: they are put there (it must be empty)."""
     with zipfile.ZipFile(archive_path) as archive:
         description = json.loads(archive.read("backup.json"))
         if description.get("format") != FORMAT:
@@ -120,13 +136,18 @@ def restore_backup(archive_path: Path, engine: Engine, data_dir: Path) -> dict[s
             for table in _tables():
                 if connection.execute(select(func.count()).select_from(table)).scalar_one():
                     raise BackupError(f"the database is not empty (table {table.name} has rows): restore needs an empty database")
-            _check_no_stored_files(data_dir)
+            _check_no_stored_files(data_dir, blobs)
             for table in _tables():
                 _restore_table(connection, archive, table)
             _refreeze(connection)
             _reset_sequences(connection)
             _set_pki_aside(data_dir, carried=any(name.startswith("pki/") for name in targets))
             for name, target in targets.items():
+                if name.startswith("blobs/") and blobs is not None and not _in_files(blobs):
+                    # Into the object store before the rows commit: a failure leaves orphan objects, never a
+                    # restored record whose file is missing. Each was checked against backup.json above.
+                    blobs.put(archive.read(name))
+                    continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(archive.read(name))
     return description
@@ -151,10 +172,12 @@ def _file_target(archive: zipfile.ZipFile, data_dir: Path, name: object) -> Path
     return data_dir / Path(*parts)
 
 
-def _check_no_stored_files(data_dir: Path) -> None:
+def _check_no_stored_files(data_dir: Path, store: BlobStore | None = None) -> None:
     blobs = data_dir / "blobs"
     if blobs.exists() and any(path.is_file() for path in blobs.rglob("*")):
         raise BackupError(f"the data directory is not empty ({blobs} holds stored files): restore needs a new data directory")
+    if store is not None and not _in_files(store) and next(iter(store.iter_hashes()), None) is not None:
+        raise BackupError(f"the object store is not empty ({store!r} holds stored files): restore needs a new bucket")
 
 
 def _set_pki_aside(data_dir: Path, *, carried: bool) -> None:

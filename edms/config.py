@@ -89,6 +89,11 @@ class Settings:
     # The witness of the audit log's signed tree heads: empty = <data_dir>/witness/tree-heads.jsonl.
     witness_file: str = ""
     pki_passphrase: str = ""
+    # The organisation's keys in an HSM (edms.pki.hsm): the PKCS#11 module (.so), the token's label, and the
+    # user PIN, from EDMS_PKCS11_PIN only (refused in a configuration file outside development and testing).
+    pkcs11_module: str = ""
+    pkcs11_token_label: str = ""
+    pkcs11_pin: str = field(default="", repr=False)
     tsa_url: str = ""
     tsa_ca_file: str = ""
     totp_roles: tuple[str, ...] = ()
@@ -96,7 +101,20 @@ class Settings:
     login_client_rate_limit: str = "100 per minute"
     # Where the limiter counts (limits storage URI): memory:// per process; a shared store for several nodes.
     rate_limit_storage: str = "memory://"
+    # Reverse proxies (load balancers) in front of every node whose X-Forwarded-For / -Proto are trusted: 0 =
+    # none, the peer address is the client's. Only the last `trusted_proxies` hops are believed, never more.
+    trusted_proxies: int = 0
     totp_key: str = ""  # seals TOTP secrets in the database; empty: derived from secret_key
+    # Where stored files live: auto (database with PostgreSQL, filesystem with SQLite), filesystem, database, s3.
+    blob_store: str = "auto"
+    s3_endpoint_url: str = ""  # empty: AWS itself
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""  # empty (both): boto3's own credential chain
+    s3_secret_access_key: str = ""
+    s3_prefix: str = "blobs/"
+    # Object Lock of a file whose record's retention is not known: 0 = the longest any regime declares.
+    s3_retention_years: int = 0
     forms_dir: Path = FORMS_DIR
     password: PasswordPolicy = field(default_factory=PasswordPolicy)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
@@ -113,6 +131,7 @@ FALSE_WORDS = {"0", "false", "no", "off"}
 # Settings that count something (minutes, events): a value below 1 would disable a control silently.
 POSITIVE_SETTINGS = ("idle_minutes", "api_token_minutes", "audit_checkpoint_every")
 RATE_LIMIT_SETTINGS = ("login_rate_limit", "login_client_rate_limit")
+BLOB_STORES = ("auto", "filesystem", "database", "s3")
 
 
 def _coerce(name: str, value: str, like: Any) -> Any:
@@ -170,6 +189,28 @@ def _check_rate_limits(raw: dict[str, Any]) -> None:
         raise ConfigError(f"rate_limit_storage (EDMS_RATE_LIMIT_STORAGE) {uri!r} cannot be used: {exc}") from None
 
 
+def _refuse_pin_in_file(environment: str, raw: dict[str, Any]) -> None:
+    """The HSM's PIN is read from the environment (EDMS_PKCS11_PIN), never from a file anyone may copy."""
+    if raw.get("pkcs11_pin") and environment not in LOCAL_ENVIRONMENTS:
+        raise ConfigError(f"pkcs11_pin is set in a configuration file of the {environment} environment: remove it "
+                          "and give the PIN in EDMS_PKCS11_PIN")
+def _check_trusted_proxies(raw: dict[str, Any]) -> None:
+    hops = raw.get("trusted_proxies", 0)
+    if isinstance(hops, bool) or not isinstance(hops, int) or not 0 <= hops <= 5:
+        raise ConfigError(f"trusted_proxies (EDMS_TRUSTED_PROXIES) must be a whole number from 0 to 5, not {hops!r}")
+
+
+def _check_blob_store(raw: dict[str, Any]) -> None:
+    kind = raw.get("blob_store", "auto")
+    if kind not in BLOB_STORES:
+        raise ConfigError(f"blob_store (EDMS_BLOB_STORE) must be one of {', '.join(BLOB_STORES)}, not {kind!r}")
+    if kind == "s3" and not str(raw.get("s3_bucket", "")).strip():
+        raise ConfigError("blob_store = \"s3\" needs s3_bucket (EDMS_S3_BUCKET)")
+    years = raw.get("s3_retention_years", 0)
+    if isinstance(years, bool) or not isinstance(years, int) or not 0 <= years <= 100:
+        raise ConfigError(f"s3_retention_years (EDMS_S3_RETENTION_YEARS) must be a whole number from 0 to 100, not {years!r}")
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text("utf-8"))
@@ -207,6 +248,7 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
         for name in SECTIONS:
             raw[name] = {**raw.get(name, {}), **layered.pop(name, {})}
         raw.update(layered)
+    _refuse_pin_in_file(environment, raw)
     sections = {name: raw.pop(name, {}) for name in SECTIONS}
     _apply_environment(raw, "EDMS_")
     for name, values in sections.items():
@@ -220,6 +262,8 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
         raise ConfigError(f"unknown configuration key(s): {', '.join(sorted(unknown))}")
     _check_positive(raw)
     _check_rate_limits(raw)
+    _check_blob_store(raw)
+    _check_trusted_proxies(raw)
     # Relative to the directory edms is started in: an installed edms has no project folder of its own.
     data_dir = Path(raw["data_dir"]).absolute()
     raw["data_dir"] = data_dir
@@ -266,5 +310,5 @@ def refuse_public_secrets(settings: Settings, *, host: str | None = None) -> Non
         raise ConfigError(f"refusing to start {where} with the secret key shipped with edms: set EDMS_SECRET_KEY")
     if len(settings.secret_key) < 32:
         raise ConfigError(f"refusing to start {where}: the secret key must have at least 32 characters")
-    if settings.pki_passphrase in _shipped_secrets("pki_passphrase"):
+    if not settings.pkcs11_module and settings.pki_passphrase in _shipped_secrets("pki_passphrase"):
         raise ConfigError(f"refusing to start {where} with the PKI passphrase shipped with edms: set EDMS_PKI_PASSPHRASE")

@@ -44,5 +44,6 @@ def check_schema(engine: Engine) -> None:
     if current != head:
         raise SchemaOutOfDate(
             f"The database schema is at revision {current or 'none (empty database)'} but this version of edms "
-            f"needs {head}. Back up the database, then run `edms init` to migrate it."
+            f"needs {head}. Back up the database, then run `edms migrate` once (or `edms init` on a new "
+            f"installation) to migrate it; nodes never migrate on their own."
         )

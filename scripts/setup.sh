@@ -10,8 +10,10 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_packages+=(postgresq
 command -v chromium >/dev/null 2>&1 || need_packages+=(chromium)
 [ -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || need_packages+=(fonts-ipaexfont-gothic)
 command -v openssl >/dev/null 2>&1 || need_packages+=(openssl)
+command -v redis-server >/dev/null 2>&1 || need_packages+=(redis-server)  # the rate limits every app node shares (tests start their own)
 command -v pdfsig >/dev/null 2>&1 || need_packages+=(poppler-utils)  # pdfsig: the signed PDFs checked by another tool
 command -v certutil >/dev/null 2>&1 || need_packages+=(libnss3-tools)  # certutil: trust the root for pdfsig (VERIFY.md)
+command -v softhsm2-util >/dev/null 2>&1 || need_packages+=(softhsm2)  # the HSM of the PKCS#11 tests (tests/integration/test_hsm.py)
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${need_packages[*]}"
   SUDO=""

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from edms.config import Settings, load_settings
 from edms.db import make_engine, make_session_factory
-from edms.pki import PkiStore
+from edms.pki import FilePkiStore, PkiStore
 from edms.pki.store import PKI_DIRNAME
 from tests.support import databases
 from tests.support.databases import CaseTemplate
@@ -53,7 +53,7 @@ def postgres_template(postgres_server):
 def pki_template(tmp_path_factory):
     # A cheap key-derivation count keeps the run fast; the keys and certificates are real.
     directory = tmp_path_factory.mktemp("pki-template") / PKI_DIRNAME
-    PkiStore(directory, "testing-pki-passphrase").create(TEST_ORGANISATION, kdf_iterations=1000)
+    FilePkiStore(directory, "testing-pki-passphrase").create(TEST_ORGANISATION, kdf_iterations=1000)
     return directory
 
 

@@ -20,6 +20,7 @@ from edms.errors import N_
 from edms.timeutil import isoformat_utc
 from edms.web.bounds import query_int
 from edms.web.errors import api_error
+from edms.web.paging import page_of
 from edms.web.runtime import audit_context, db, services
 from edms.workflow.visibility import visible_cases
 
@@ -74,20 +75,21 @@ def _case_or_404(case_id: int) -> cm.Case:
 
 
 @bp.get("/cases")
-@operation("Cases, filtered by lot, patient_ref, jurisdiction or status; keyset-paginated with `after`",
-           schemas=listing(S.CASE_SUMMARY, "next_after"))
+@operation("Cases, filtered by lot, patient_ref, jurisdiction or status, newest last; keyset-paginated: pass the "
+           "`next` cursor of a page as `cursor` for the next one (`after`, a case id, still works)",
+           schemas=listing(S.CASE_SUMMARY, "next_after", "next"))
 @token_required()
 def list_cases():
-    query = select(cm.Case).where(visible_cases(g.api_user)).order_by(cm.Case.id)
+    query = select(cm.Case).where(visible_cases(g.api_user))
     for name in ("lot", "patient_ref", "jurisdiction", "status"):
         if request.args.get(name):
             query = query.where(getattr(cm.Case, name) == request.args[name])
     after = query_int("after")
-    if after:
+    if after and not request.args.get("cursor"):
         query = query.where(cm.Case.id > after)
-    limit = query_int("limit", 50, low=1, high=200)
-    cases = db().scalars(query.limit(limit)).all()
-    return jsonify({"items": [case_json(c) for c in cases], "next_after": cases[-1].id if len(cases) == limit else None})
+    page = page_of(query, [cm.Case.id], descending=False, limit=query_int("limit", 50, low=1, high=200))
+    return jsonify({"items": [case_json(c) for c in page.items],
+                    "next_after": page.items[-1].id if page.next else None, "next": page.next})
 
 
 @bp.post("/cases")

@@ -7,8 +7,9 @@ from edms.api import schemas as S
 from edms.api.blueprint import bp, token_required
 from edms.api.openapi import listing, operation
 from edms.notifications.models import Notification
-from edms.notifications.outbox import notifications_for
+from edms.notifications.outbox import NEWEST_FIRST, notifications_of
 from edms.timeutil import isoformat_utc
+from edms.web.paging import page_of
 from edms.web.runtime import db
 from edms.workflow.visibility import can_see_case
 
@@ -24,13 +25,14 @@ def notification_json(notification: Notification) -> dict:
 
 @bp.get("/notifications")
 @operation(
-    "The caller's own notifications, newest first, with their delivery status "
+    "The caller's own notifications, newest first, with their delivery status; keyset-paginated (`next`, `cursor`) "
     "(recorded: no e-mail configured or no address; pending; sent; failed)",
-    schemas=listing(S.NOTIFICATION),
+    schemas=listing(S.NOTIFICATION, "next"),
     responses={"200": "OK", "401": "No valid token"},
 )
 @token_required()
 def list_notifications():
-    return jsonify({"items": [notification_json(n) for n in notifications_for(db(), g.api_user.id)
-                              if can_see_case(db(), g.api_user, n.case_id)]})
+    page = page_of(notifications_of(g.api_user.id), NEWEST_FIRST)
+    return jsonify({"items": [notification_json(n) for n in page.items if can_see_case(db(), g.api_user, n.case_id)],
+                    "next": page.next})
 

@@ -33,10 +33,11 @@ OBJECT = {"type": "object"}
 ATTRIBUTE = "openapi_operation"
 
 
-def listing(item: dict, page_key: str | None = None) -> dict[str, dict]:
-    """The success schema of a list: {items: [item]}, with the key that pages on when there is one."""
+def listing(item: dict, *page_keys: str) -> dict[str, dict]:
+    """The success schema of a list: {items: [item]}, with the keys that page on when there are some (`next`:
+    the opaque keyset cursor of the next page, null on the last one; edms.web.paging)."""
     properties: dict[str, dict] = {"items": {"type": "array", "items": item}}
-    if page_key:
+    for page_key in page_keys:
         properties[page_key] = {"type": ["integer", "string", "null"]}
     return {"200": {"type": "object", "required": sorted(properties), "properties": properties}}
 

@@ -40,6 +40,11 @@ USER = obj({"id": INTEGER, "username": STRING, "printed_name": STRING, "title": 
 
 REVOKED = obj({"revoked": BOOLEAN})
 
+WEB_SESSION = obj({"id": INTEGER, "user_id": INTEGER, "username": STRING, "printed_name": STRING, "started_at": TIME,
+                   "last_seen_at": TIME, "client_addr": STRING, "user_agent": STRING, "ended_at": NULLABLE_TIME,
+                   "end_reason": {"enum": ["signed_out", "idle", "replaced", "account_changed", "ended_by_admin",
+                                           None]}})
+
 # --- documents --------------------------------------------------------------------------------------------
 
 FIELD = obj({

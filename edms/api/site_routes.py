@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, g, jsonify
+from sqlalchemy import select
 
 from edms.api import schemas as S
 from edms.api.blueprint import bp, json_body, token_required
@@ -11,11 +12,12 @@ from edms.application import sites as site_acts
 from edms.errors import N_
 from edms.sites.errors import SiteError
 from edms.sites.models import Site
-from edms.sites.queries import all_sites, members
+from edms.sites.queries import members
 from edms.timeutil import isoformat_utc
 from edms.users.models import User
 from edms.users.roles import ADMIN
 from edms.web.errors import api_error
+from edms.web.paging import page_of
 from edms.web.runtime import audit_context, db, services
 
 _SITE_BODY = {"type": "object", "required": ["name", "timezone", "country"],
@@ -53,10 +55,12 @@ def _person(body: dict) -> User:
 
 
 @bp.get("/sites")
-@operation("Every site: its name, time zone, country and members", schemas=listing(S.SITE))
+@operation("Every site: its name, time zone, country and members, by name; keyset-paginated (`next`, `cursor`)",
+           schemas=listing(S.SITE, "next"))
 @token_required()
 def list_sites():
-    return jsonify({"items": [site_json(site) for site in all_sites(db())]})
+    page = page_of(select(Site), [Site.name, Site.id], descending=False)
+    return jsonify({"items": [site_json(site) for site in page.items], "next": page.next})
 
 
 @bp.post("/sites")

@@ -15,8 +15,16 @@ from edms.signatures import keys
 from edms.timeutil import utc_now
 from edms.users import operations as ops
 from edms.users.authentication import AuthResult, authenticate
-from edms.users.models import User
-from edms.users.sessions import end_sessions, end_web_sessions
+from edms.users.models import User, WebSession
+from edms.users.session_records import ACCOUNT_CHANGED, IDLE, SIGNED_OUT, find_session
+from edms.users.sessions import (
+    end_session_by_administrator,
+    end_sessions,
+    end_web_session,
+    end_web_sessions,
+    start_web_session,
+    touch_web_session,
+)
 from edms.users.tokens import issue_token, revoke_token
 
 
@@ -27,17 +35,43 @@ def sign_in(services: Services, session: Session, ctx: AuditContext, username: s
         return authenticate(session, ctx, services.settings.password, username, password, channel=channel)
 
 
-def sign_out(services: Services, session: Session, ctx: AuditContext, user: User) -> None:
-    """The session ends on the server: its cookie, replayed, no longer signs anyone in."""
+def start_session(services: Services, session: Session, ctx: AuditContext, user: User, sid: str, *,
+                  user_agent: str, replaces: str | None = None) -> WebSession:
+    """The record of a page session that has just signed in (`sid`: its random id, which the cookie carries),
+    seen by every app node; a session the same browser still held open (`replaces`) ends as replaced."""
     with use_case(session):
-        end_web_sessions(user)
+        return start_web_session(session, user, sid, client_addr=ctx.client_addr or "", user_agent=user_agent,
+                                 replaces=replaces)
+
+
+def touch_session(services: Services, session: Session, web_session: WebSession) -> None:
+    """The session was used now: its last_seen moves on (written at most once a minute)."""
+    with use_case(session):
+        touch_web_session(web_session, utc_now())
+
+
+def sign_out(services: Services, session: Session, ctx: AuditContext, user: User) -> None:
+    """The session ends on the server: its cookie, replayed, no longer signs anyone in, on any node."""
+    with use_case(session):
+        end_web_sessions(session, user, SIGNED_OUT)
         record(session, ctx, "auth.signed_out", "user", user.id)
 
 
-def time_out(services: Services, session: Session, ctx: AuditContext, user: User) -> None:
+def time_out(services: Services, session: Session, ctx: AuditContext, user: User, sid: str | None = None) -> None:
     with use_case(session):
+        web_session = find_session(session, sid) if sid else None
+        if web_session is not None:
+            end_web_session(web_session, IDLE)
         record(session, ctx, "auth.session_timeout", "user", user.id,
                reason=f"idle for more than {services.settings.idle_minutes:g} minutes")
+
+
+def end_session(services: Services, session: Session, ctx: AuditContext, web_session: WebSession,
+                reason: str) -> bool:
+    """An administrator ends one page session of a person, with a reason (audited as auth.session_ended); the
+    person is signed out at their next request, whichever node answers. False when it had already ended."""
+    with use_case(session):
+        return end_session_by_administrator(session, ctx, web_session, reason)
 
 
 def refuse_api_request(services: Services, session: Session, ctx: AuditContext, path: str, *, had_token: bool,
@@ -95,13 +129,13 @@ def withdraw_token(services: Services, session: Session, ctx: AuditContext, toke
 
 
 def change_own_password(services: Services, session: Session, ctx: AuditContext, user: User, current: str,
-                        new: str) -> None:
+                        new: str, *, keep: str | None = None) -> None:
     """A wrong current password is refused, audited and counted towards lockout; on success every other
     session and token of the person ends (the caller starts a fresh session for the page in use)."""
     with use_case(session):
         confirm_identity(services, session, ctx, user, current, act="a password change")
         ops.change_own_password(session, ctx, services.settings.password, user, current, new)
-        end_sessions(session, ctx, user, "password changed")
+        end_sessions(session, ctx, user, "password changed", keep=keep)
         # The person just proved both passwords: their signing key is re-wrapped under the new one.
         keys.rewrap(session, ctx, services.settings.password, user, current, new)
 
@@ -112,8 +146,12 @@ def set_own_language(services: Services, session: Session, ctx: AuditContext, us
         ops.set_language(session, ctx, user, language)
 
 
-def access_expired(services: Services, session: Session, ctx: AuditContext, user: User) -> None:
+def access_expired(services: Services, session: Session, ctx: AuditContext, user: User,
+                   sid: str | None = None) -> None:
     """The access period an administrator set is over: the session ends (21 CFR 11.10(d))."""
     with use_case(session):
+        web_session = find_session(session, sid) if sid else None
+        if web_session is not None:
+            end_web_session(web_session, ACCOUNT_CHANGED)
         record(session, ctx, "auth.access_expired", "user", user.id,
                reason="the access period set by an administrator ended during the session")

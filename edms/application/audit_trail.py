@@ -37,7 +37,9 @@ def verify(services: Services, session: Session, ctx: AuditContext, trust: Trust
     line asks for one per CPU; see `edms.signatures.verification_run`)."""
     with use_case(session):
         return run_integrity_checks(services.engine, session, ctx, trust=trust, data_dir=services.settings.data_dir,
-                                    witness_file=services.settings.witness_path, signature_workers=signature_workers)
+                                    blobs=services.blobs, witness_file=services.settings.witness_path,
+                                    regimes=services.regimes, document_types=services.document_types,
+                                    signature_workers=signature_workers)
 
 
 def checkpoint(services: Services, session: Session, ctx: AuditContext) -> AuditCheckpoint:

@@ -11,6 +11,7 @@ from edms.application.services import Services
 from edms.application.unit_of_work import complete, use_case
 from edms.audit import AuditContext, record
 from edms.backup import create_backup, restore_backup
+from edms.documents.blobstore import BlobStore
 
 
 def back_up(services: Services, session: Session | None, ctx: AuditContext | None, out: BinaryIO, *,
@@ -21,9 +22,10 @@ def back_up(services: Services, session: Session | None, ctx: AuditContext | Non
         with use_case(session):
             record(session, ctx, "system.backup_exported", "system", None, reason=reason)
         complete(session)
-    return create_backup(services.engine, services.settings.data_dir, out)
+    return create_backup(services.engine, services.settings.data_dir, out, services.blobs)
 
 
-def restore(engine: Engine, data_dir: Path, archive: Path) -> dict[str, Any]:
-    """Into an empty database migrated with `edms init` (before any `Services` can be built on it)."""
-    return restore_backup(archive, engine, data_dir)
+def restore(engine: Engine, data_dir: Path, archive: Path, blobs: BlobStore | None = None) -> dict[str, Any]:
+    """Into an empty database migrated with `edms init` (before any `Services` can be built on it); stored
+    files go to `blobs` when it is an object store."""
+    return restore_backup(archive, engine, data_dir, blobs)

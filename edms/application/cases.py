@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from edms.application import concerned
+from edms.application import case_deadlines, concerned
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
@@ -20,7 +20,9 @@ from edms.workflow.visibility import require_case
 
 def open_case(services: Services, session: Session, ctx: AuditContext, user: User, facts: CaseFacts) -> cm.Case:
     with use_case(session):
-        return ops.create_case(session, ctx, user, services.regimes, facts)
+        case = ops.create_case(session, ctx, user, services.regimes, facts)
+        case_deadlines.refresh(services, session, case)
+        return case
 
 
 def record_date(services: Services, session: Session, ctx: AuditContext, user: User, case: cm.Case, key: str,
@@ -29,6 +31,7 @@ def record_date(services: Services, session: Session, ctx: AuditContext, user: U
     with use_case(session):
         require_case(session, user, case)
         ops.record_date(session, ctx, user, case, key, value, reason)
+        case_deadlines.refresh(services, session, case)
 
 
 def answer_question(services: Services, session: Session, ctx: AuditContext, user: User, case: cm.Case, key: str,
@@ -36,6 +39,7 @@ def answer_question(services: Services, session: Session, ctx: AuditContext, use
     with use_case(session):
         require_case(session, user, case)
         ops.answer_question(session, ctx, user, case, services.regimes[case.regime_key], key, answer, reason)
+        case_deadlines.refresh(services, session, case)
 
 
 def change_status(services: Services, session: Session, ctx: AuditContext, user: User, case: cm.Case, status: str,
@@ -46,6 +50,7 @@ def change_status(services: Services, session: Session, ctx: AuditContext, user:
         old = case.status
         ops.set_status(session, ctx, user, case, status, reason, types=services.document_types,
                        regimes=services.regimes)
+        case_deadlines.refresh(services, session, case)
         concerned.case_status_changed(session, ctx, services.settings.smtp, case, user, old, status, reason)
 
 
@@ -57,6 +62,7 @@ def attach_record(services: Services, session: Session, ctx: AuditContext, user:
         require_case(session, user, case)
         ops.attach_document(session, ctx, user, case, document, services.regimes[case.regime_key],
                             services.document_types[document.type_key], reason)
+        case_deadlines.refresh(services, session, case)
 
 
 def change_physician(services: Services, session: Session, ctx: AuditContext, actor: User, case: cm.Case,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from edms.application import concerned, signed_pdfs
+from edms.application import case_deadlines, concerned, signed_pdfs
 from edms.application.notices import announce
 from edms.application.routing_health import check_submission
-from edms.application.services import Services
+from edms.application.services import Services, retain_until
 from edms.application.unit_of_work import use_case
 from edms.audit import AuditContext
 from edms.cases import models as cm
@@ -33,8 +33,10 @@ def create_document(services: Services, session: Session, ctx: AuditContext, use
                     title: str, raw_values: dict[str, object], case_id: int | None = None) -> dm.Document:
     with use_case(session):
         require_case(session, user, case_id)  # a physician writes only in the cases of their sites
-        return ops.create_document(session, ctx, user, _type_of(services, session, type_key, case_id), title=title,
-                                   raw_values=raw_values, case_id=case_id)
+        document = ops.create_document(session, ctx, user, _type_of(services, session, type_key, case_id), title=title,
+                                       raw_values=raw_values, case_id=case_id)
+        case_deadlines.refresh_document(services, session, document)
+        return document
 
 
 def save_draft(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document, *,
@@ -42,14 +44,17 @@ def save_draft(services: Services, session: Session, ctx: AuditContext, user: Us
     with use_case(session):
         ops.save_draft(session, ctx, user, _type_of(services, session, document.type_key, document.case_id), document,
                        title=title, raw_values=raw_values)
+        case_deadlines.refresh_document(services, session, document)
 
 
 def attach(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document, *,
            filename: str, data: bytes, declared_sha256: str | None = None) -> dm.Attachment:
     """A refused upload (`UploadRefused`) keeps its audit record."""
+    case = session.get(cm.Case, document.case_id) if document.case_id is not None else None
+    keep = retain_until(services, document.type_key, case.regime_key if case is not None else None, now=utc_now())
     with use_case(session):
         return ops.add_attachment(session, ctx, user, document, services.blobs, filename=filename, data=data,
-                                  declared_sha256=declared_sha256, limits=services.upload_limits)
+                                  declared_sha256=declared_sha256, limits=services.upload_limits, retain_until=keep)
 
 
 def detach(services: Services, session: Session, ctx: AuditContext, user: User, document: dm.Document,
@@ -68,6 +73,7 @@ def submit(services: Services, session: Session, ctx: AuditContext, user: User,
         check_submission(services, session, ctx, user, document, now=utc_now())
         version = ops.submit(session, ctx, user, document)
         signed_pdfs.freeze(services, session, ctx, document, version)
+        case_deadlines.refresh_document(services, session, document)
         announce(session, ctx, services.settings.smtp, services.document_types[document.type_key], document)
     return version
 
@@ -90,6 +96,7 @@ def revise(services: Services, session: Session, ctx: AuditContext, user: User, 
            reason: str) -> dm.DocumentVersion:
     with use_case(session):
         draft = ops.revise(session, ctx, user, services.document_types[document.type_key], document, reason)
+        case_deadlines.refresh_document(services, session, document)
         signed_pdfs.seal_final_versions(services, session, ctx, document)  # the superseded version
         concerned.revised(session, ctx, services.settings.smtp, document, user, reason)
     return draft
@@ -99,6 +106,7 @@ def withdraw(services: Services, session: Session, ctx: AuditContext, user: User
              reason: str) -> None:
     with use_case(session):
         ops.withdraw(session, ctx, user, document, reason)
+        case_deadlines.refresh_document(services, session, document)
         signed_pdfs.seal_final_versions(services, session, ctx, document)
         concerned.withdrawn(session, ctx, services.settings.smtp, document, user, reason)
 
@@ -125,4 +133,5 @@ def edit(services: Services, session: Session, ctx: AuditContext, user: User, do
             signed_pdfs.seal_final_versions(services, session, ctx, document)
             concerned.revised(session, ctx, services.settings.smtp, document, user, reason)
         draft = ops.save_draft(session, ctx, user, doc_type, document, title=title, raw_values=raw_values)
+        case_deadlines.refresh_document(services, session, document)
     return draft, created

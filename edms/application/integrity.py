@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from edms.application.case_deadlines import check_case_deadlines
 from edms.application.record_events import check_creating_events, check_submitted_hashes
 from edms.audit.checkpoints import check_checkpoints
 from edms.audit.context import AuditContext
@@ -43,6 +44,8 @@ CHECKS: tuple[Check, ...] = (
     Check("recorded_hashes", check_submitted_hashes,
           N_("Frozen versions and files against the audit trail: each content hash is the one recorded at submission, "
              "each attachment's hash one recorded at an upload")),
+    Check("case_deadlines", check_case_deadlines,
+          N_("Cases: each stored next deadline is the one computed from the case's dates, answers and records")),
     Check("audit_witness", check_witness,
           N_("Audit trail witness: the Merkle tree of the events gives every signed tree head held outside the "
              "database, successive heads are consistent; events not yet witnessed are a warning")),
@@ -53,7 +56,8 @@ def check_integrity(engine: Engine, *, only: Collection[str] | None = None, **op
     """Every check of `CHECKS` (or those named in `only`) on one read-only snapshot; records nothing.
 
     `options` are handed to the checks: `trust=` (see `edms.pki.TrustAnchors`) for signatures and
-    checkpoints, `data_dir=` for stored files, `witness_file=` for the witness, `batch_size=`."""
+    checkpoints, `blobs=` (the configured store) or `data_dir=` for stored files, `witness_file=` for the
+    witness, `batch_size=`."""
     return run_checks(engine, CHECKS, only=only, **options)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeVar, cast
 
@@ -20,10 +21,12 @@ from edms.cases.queries import case_signing_reasons
 from edms.cases.regimes import Regime, load_regimes
 from edms.config import ConfigError, Settings
 from edms.db import make_engine, make_session_factory
-from edms.documents.blobstore import BlobStore, FileBlobStore
+from edms.documents.blobstore import BlobStore
+from edms.documents.blobstores import open_blob_store
 from edms.documents.types import DocumentType, load_document_types
 from edms.documents.uploads import UploadLimits
 from edms.migrate import check_schema as check_database_schema
+from edms.pki.hsm import open_token
 from edms.pki.store import SystemSigner, system_signer
 from edms.signatures import keys
 from edms.signatures.ceremony import SigningEnvironment
@@ -77,6 +80,8 @@ class Services:
 def build_services(settings: Settings, *, check_schema: bool = True) -> Services:
     """The one wiring of the application, for the app factory, the CLI and the demo alike."""
     _check_totp_roles(settings)
+    if settings.pkcs11_module:
+        open_token(settings)  # a wrong PIN, label or module stops every node and command here (PkiError)
     engine = make_engine(settings.database_url)
     if check_schema:
         check_database_schema(engine)
@@ -85,13 +90,31 @@ def build_services(settings: Settings, *, check_schema: bool = True) -> Services
     regimes = load_regimes(settings.forms_dir / "regimes", document_types)
     services = Services(
         settings=settings, engine=engine, sessions=make_session_factory(engine), document_types=document_types,
-        blobs=FileBlobStore(settings.data_dir / "blobs"), upload_limits=UploadLimits(), regimes=regimes,
+        blobs=open_blob_store(settings, engine, longest_retention_years=longest_retention_years(regimes)),
+        upload_limits=UploadLimits(), regimes=regimes,
         record_gates=(partial(case_signing_reasons, types=document_types, regimes=regimes),),
     )
     enable_automatic_checkpoints(services.sessions, every=settings.audit_checkpoint_every,
                                  signer=services.system_signer)
     enable_witness(services.sessions, path=settings.witness_path, signer=services.system_signer)
     return services
+
+
+def longest_retention_years(regimes: dict[str, Regime]) -> int | None:
+    """The longest retention any regime or record type declares: an object store locks a file whose record's
+    own retention is not known for this long (the safe side)."""
+    years = [rule.years for regime in regimes.values()
+             for rule in (regime.retention, *(document.retention for document in regime.documents)) if rule is not None]
+    return max(years, default=None)
+
+
+def retain_until(services: Services, type_key: str, regime_key: str | None, *, now: datetime) -> datetime:
+    """The earliest moment a file of a record of this type may be deleted: its regime's retention for the type,
+    counted from now (the retention runs from a later moment, so the lock can only be extended, never early)."""
+    regime = services.regimes.get(regime_key) if regime_key else None
+    rule = regime.retention_of(type_key) if regime is not None else None
+    years = rule.years if rule is not None else (longest_retention_years(services.regimes) or 30)
+    return now + timedelta(days=366 * years)
 
 
 def _check_totp_roles(settings: Settings) -> None:

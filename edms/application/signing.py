@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from edms.application import concerned, signed_pdfs
+from edms.application import case_deadlines, concerned, signed_pdfs
 from edms.application.notices import announce
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
@@ -29,6 +29,7 @@ def sign(services: Services, session: Session, ctx: AuditContext, user: User, do
                         step=step, meaning=meaning, comment=comment)
         signed_pdfs.seal_final_versions(services, session, ctx, document)
         announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)
+        case_deadlines.refresh_document(services, session, document)
         _tell_case(services, session, ctx, doc_type, document)
     return made
 
@@ -44,6 +45,7 @@ def refuse(services: Services, session: Session, ctx: AuditContext, user: User, 
                           credentials, reason=reason, step=step)
         signed_pdfs.seal_final_versions(services, session, ctx, document)
         announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)
+        case_deadlines.refresh_document(services, session, document)
         _tell_case(services, session, ctx, doc_type, document)
     return made
 

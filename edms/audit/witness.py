@@ -118,7 +118,8 @@ def leaves_after(session: Session, size: int) -> list[bytes]:
 
 def witness_now(sessions: sessionmaker[Session], path: Path, signer: HeadSigner) -> TreeHead | None:
     """Sign the current tree head and append it to the witness, unless the newest head already covers every
-    event. Under an exclusive lock of the file, so heads from every node stay in order."""
+    event. Under an exclusive lock of the file (POSIX record lock: also between hosts on NFSv4), so heads from
+    every node and process stay in order and each line is written whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
     try:
@@ -134,11 +135,19 @@ def witness_now(sessions: sessionmaker[Session], path: Path, signer: HeadSigner)
         root = frontier.root().hex()
         head = TreeHead(frontier.size, root, now, signer.sign(tree_head_payload(frontier.size, root, now)),
                         tuple(node.hex() for node in frontier.nodes))
-        os.write(descriptor, head.to_line())
+        _write_all(descriptor, head.to_line())
         os.fsync(descriptor)
         return head
     finally:
         os.close(descriptor)  # releases the lock
+
+
+def _write_all(descriptor: int, line: bytes) -> None:
+    """The whole line, at the end of the file (O_APPEND), under the caller's lock: a short write is continued,
+    never interleaved with another node's line."""
+    view = memoryview(line)
+    while view:
+        view = view[os.write(descriptor, view):]
 
 
 def _last_line(descriptor: int) -> bytes:

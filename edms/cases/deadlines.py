@@ -50,6 +50,8 @@ class DeadlineStatus:
     site_zone: str
     # The condition deciding whether it applies is not answered yet; it is shown as applying.
     condition_unanswered: bool = False
+    warn_at: datetime | None = None  # UTC, from when an open "not after" deadline is due soon
+
 
     @property
     def key(self) -> str:
@@ -148,7 +150,8 @@ def compute_deadline(deadline: Deadline, anchors: Mapping[str, datetime | None],
 
     def status(state: str, en: str, ja: str) -> DeadlineStatus:
         time_left = due_at - now if met_at is None and state != MET else None
-        return DeadlineStatus(deadline, state, due_at, time_left, met_at, LocalizedText(en, ja), site_zone, unanswered)
+        return DeadlineStatus(deadline, state, due_at, time_left, met_at, LocalizedText(en, ja), site_zone, unanswered,
+                              warn_at=warn_at)
 
     left = due_at - now
     span = format_span(left)
@@ -169,6 +172,20 @@ def compute_deadline(deadline: Deadline, anchors: Mapping[str, datetime | None],
     if left > timedelta(0):
         return status(PENDING, f"allowed in {span.en}", f"あと{span.ja}で可能")
     return status(MET, "allowed now", "実施可能")
+
+
+def running_deadline(deadline: Deadline, *, due_at: datetime, warn_at: datetime, now: datetime,
+                     site_zone: str) -> DeadlineStatus:
+    """An open "not after" deadline as `compute_deadline` states it at `now`, from its stored due and
+    warning times (the case's next deadline, stored when what it depends on changes)."""
+    now, due_at, warn_at = require_aware(now), require_aware(due_at), require_aware(warn_at)
+    left = due_at - now
+    span = format_span(left)
+    if left < timedelta(0):
+        state, text = OVERDUE, LocalizedText(f"overdue by {span.en}", f"{span.ja}超過")
+    else:
+        state, text = DUE_SOON if now >= warn_at else PENDING, LocalizedText(f"in {span.en}", f"あと{span.ja}")
+    return DeadlineStatus(deadline, state, due_at, left, None, text, site_zone, warn_at=warn_at)
 
 
 def compute_deadlines(regime: Regime, anchors: Mapping[str, datetime | None], *, site_zone: str, now: datetime,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from edms.db import Base, UTCDateTime
@@ -22,6 +22,9 @@ CASE_STATUSES = (OPEN, RELEASED, CLOSED, CANCELLED)
 
 class Case(Base):
     __tablename__ = "cases"
+    # Every filter of the case lists, each with the id the lists are paged by (0020_scale_indexes).
+    __table_args__ = (Index("ix_cases_status_id", "status", "id"), Index("ix_cases_jurisdiction_id", "jurisdiction", "id"),
+                      Index("ix_cases_physician_id", "physician_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
@@ -41,6 +44,12 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(20), nullable=False)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # The next deadline, stored by edms.application.case_deadlines when what it depends on changes (a
+    # projection of the case's records, not a record): lists read it instead of computing every case.
+    next_deadline_key: Mapped[str | None] = mapped_column(String(64))
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    next_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deadlines_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when computed; None: before 0020
 
     site: Mapped[Site] = relationship(lazy="joined")
     dates: Mapped[list[CaseDate]] = relationship(order_by="CaseDate.id", lazy="selectin")

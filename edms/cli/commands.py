@@ -32,7 +32,23 @@ def init() -> None:
         created = store.create(settings.organisation)
     except PkiError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Organisation PKI {'created' if created else 'kept'} in {store.directory} (keys encrypted under pki_passphrase)")
+    click.echo(f"Organisation PKI {'created' if created else 'kept'} in {store.location}")
+    _prepare_blob_store(settings, engine)
+
+
+def _prepare_blob_store(settings, engine) -> None:
+    """Say where stored files live; an object store's bucket is created with Object Lock here (once)."""
+    from edms.documents.blobstores import ObjectStoreError, S3BlobStore, open_blob_store
+
+    try:
+        blobs = open_blob_store(settings, engine)
+        if isinstance(blobs, S3BlobStore):
+            created = blobs.ensure_bucket()
+            click.echo(f"Object store bucket {blobs.location.bucket} {'created' if created else 'kept'} "
+                       "(Object Lock, COMPLIANCE mode)")
+    except (ConfigError, ObjectStoreError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Stored files: {blobs!r}")
 
 
 @main.command()
@@ -65,12 +81,13 @@ def serve(host: str, port: int, threads: int) -> None:
 
     from edms.app import create_app
     from edms.migrate import SchemaOutOfDate
+    from edms.pki import PkiError
 
     settings = _settings()
     try:
         refuse_public_secrets(settings, host=host)
         app = create_app(settings)
-    except (SchemaOutOfDate, ConfigError) as exc:
+    except (SchemaOutOfDate, ConfigError, PkiError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"edms listening on http://{host}:{port}/")
     waitress_serve(app, host=host, port=port, threads=threads)
@@ -203,11 +220,13 @@ def restore(archive: str) -> None:
 
     from edms.application import backups
     from edms.backup import BackupError
+    from edms.documents.blobstores import ObjectStoreError, open_blob_store
 
     settings = _settings()
+    engine = make_engine(settings.database_url)
     try:
-        description = backups.restore(make_engine(settings.database_url), settings.data_dir, Path(archive))
-    except BackupError as exc:
+        description = backups.restore(engine, settings.data_dir, Path(archive), open_blob_store(settings, engine))
+    except (BackupError, ConfigError, ObjectStoreError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"restored the backup of {description['created_at']}; run `edms verify` to check it")
 

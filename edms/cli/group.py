@@ -17,10 +17,11 @@ def _settings():
 def _services(settings) -> Services:
     """The same wiring as the app factory's; each command then runs in one unit of work."""
     from edms.migrate import SchemaOutOfDate
+    from edms.pki import PkiError
 
     try:
         return build_services(settings)
-    except SchemaOutOfDate as exc:
+    except (SchemaOutOfDate, PkiError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

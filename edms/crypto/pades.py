@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from asn1crypto import crl as asn1_crl
-from asn1crypto import keys as asn1_keys
 from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -151,21 +150,30 @@ def _appearance_font(font_path: Path, text: str, directory: Path) -> Path:
     return target
 
 
+class _KeySigner(signers.Signer):
+    """pyHanko's signer over the key object itself: its `sign()` makes the signature, so a key that never
+    leaves an HSM (edms.pki.token.TokenKey) signs a PDF exactly as a key held in memory does."""
+
+    def __init__(self, key: ec.EllipticCurvePrivateKey, cert: asn1_x509.Certificate,
+                 registry: SimpleCertificateStore) -> None:
+        super().__init__(signing_cert=cert, cert_registry=registry)
+        self._key = key
+
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
+        algorithm = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[digest_algorithm]
+        return self._key.sign(data, ec.ECDSA(algorithm))
+
+
 def sign_pdf(pdf: bytes, request: SignatureRequest, *, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate,
              chain: Sequence[x509.Certificate], timestamp: Timestamp) -> bytes:
     """`pdf` with a PAdES B-T signature by `key` appended as an incremental update."""
-    key_info = asn1_keys.PrivateKeyInfo.load(key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    signer = signers.SimpleSigner(
-        signing_cert=_asn1_cert(cert), signing_key=key_info,
-        cert_registry=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]  # unannotated in pyHanko
-            [_asn1_cert(c) for c in chain]),
-    )
+    signer = _KeySigner(key, _asn1_cert(cert), SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
+        [_asn1_cert(c) for c in chain]))  # (unannotated in pyHanko)
     with tempfile.TemporaryDirectory(prefix="edms-appearance-") as directory:
         return _sign_pdf(pdf, request, signer, timestamp, Path(directory))
 
 
-def _sign_pdf(pdf: bytes, request: SignatureRequest, signer: signers.SimpleSigner, timestamp: Timestamp,
+def _sign_pdf(pdf: bytes, request: SignatureRequest, signer: signers.Signer, timestamp: Timestamp,
               directory: Path) -> bytes:
     metadata = signers.PdfSignatureMetadata(
         field_name=request.field, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,

@@ -217,9 +217,11 @@ def build_crl(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def bootstrap_pki(org_name: str, now: datetime) -> PkiMaterial:
-    """Create the organisation's whole PKI at once: fresh keys for root, signing CA, TSA and system."""
-    root_key, intermediate_key, tsa_key, system_key = (generate_private_key() for _ in range(4))
+def bootstrap_pki(org_name: str, now: datetime,
+                  keys: Sequence[ec.EllipticCurvePrivateKey] = ()) -> PkiMaterial:
+    """Create the organisation's whole PKI at once: root, signing CA, TSA and system, with `keys` in that
+    order (made where they are kept, e.g. inside an HSM) or fresh keys in memory."""
+    root_key, intermediate_key, tsa_key, system_key = keys or tuple(generate_private_key() for _ in range(4))
     root_cert = create_root_ca(root_key, org_name=org_name, now=now)
     return PkiMaterial(
         root_key=root_key,

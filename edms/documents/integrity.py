@@ -1,7 +1,8 @@
 """`edms verify` for documents: every frozen version's content hash and every stored file, re-derived
 from what is stored (21 CFR 11.10(a); EU Annex 11 §7.1). No Flask here.
 
-The stored files live in `<data_dir>/blobs`; the caller passes `data_dir=` to the integrity run.
+The caller passes the configured store as `blobs=` to the integrity run (files, database or object store); without
+it, the files in `<data_dir>/blobs` (`data_dir=`) are checked.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from edms.audit.integrity import VerificationRun
 from edms.documents import models as m
-from edms.documents.blobstore import FileBlobStore
+from edms.documents.blobstore import BlobStore, FileBlobStore
 from edms.documents.queries import version_hash
 from edms.errors import N_
 
@@ -60,11 +61,13 @@ def check_stored_files(run: VerificationRun) -> None:
         first_use.setdefault(sha256, f"{number} v{version} {name}")
     if not first_use:
         return
+    blobs: BlobStore | None = run.options.get("blobs")
     data_dir = run.options.get("data_dir")
-    if data_dir is None:
-        run.problem("stored_file", "*", N_("the stored files cannot be checked: the data directory was not given"))
-        return
-    blobs = FileBlobStore(Path(data_dir) / "blobs")
+    if blobs is None:
+        if data_dir is None:
+            run.problem("stored_file", "*", N_("the stored files cannot be checked: the data directory was not given"))
+            return
+        blobs = FileBlobStore(Path(data_dir) / "blobs")
     for sha256, used_by in first_use.items():
         run.examined("stored_file")
         try:

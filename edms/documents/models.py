@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint, event, inspect, select
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, inspect, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from edms.db import Base, UTCDateTime
@@ -32,6 +32,8 @@ class FrozenRecordError(RuntimeError):
 
 class Document(Base):
     __tablename__ = "documents"
+    # The filters of the record lists, each with the id they are paged by (0020_scale_indexes).
+    __table_args__ = (Index("ix_documents_type_key_id", "type_key", "id"), Index("ix_documents_status_id", "status", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)

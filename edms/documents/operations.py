@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 
 import rfc8785
 from sqlalchemy import select
@@ -162,6 +163,7 @@ def save_draft(
 def add_attachment(
     session: Session, ctx: AuditContext, user: User, document: m.Document, blobs: BlobStore, *,
     filename: str, data: bytes, declared_sha256: str | None = None, limits: UploadLimits = DEFAULT_UPLOAD_LIMITS,
+    retain_until: datetime | None = None,
 ) -> m.Attachment:
     draft = _editable_draft(document, user)
     try:
@@ -171,7 +173,7 @@ def add_attachment(
         record(session, ctx, "document.attachment_refused", "document", document.id, document_version=draft.version,
                case_id=document.case_id, reason=str(exc))
         raise UploadRefused(exc.message, **exc.params) from exc
-    blobs.put(data)
+    blobs.put(data, retain_until=retain_until)  # before the record: a crash leaves an orphan file, never a gap
     attachment = m.Attachment(
         version_id=draft.id, sha256=info.sha256, display_name=info.safe_display_name, media_type=info.media_type,
         size=info.size, added_by=user.id, added_at=utc_now(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from edms.cases import models as _cases  # noqa: F401  (registers the tables the foreign keys name)
@@ -45,6 +45,9 @@ SUBJECT_MAX = 255
 
 class Notification(Base):
     __tablename__ = "notifications"
+    # A person's notifications and the outbox, newest first, paged by (created_at, id) (0020_scale_indexes).
+    __table_args__ = (Index("ix_notifications_recipient_created", "recipient_id", "created_at", "id"),
+                      Index("ix_notifications_created_id", "created_at", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)

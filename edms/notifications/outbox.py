@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edms.audit import AuditContext, record
@@ -140,11 +141,19 @@ def deliver_pending(sessions: sessionmaker[Session], ctx: AuditContext, smtp: Sm
     return DeliveryReport(configured=True, sent=sent, failed=failed, waiting=_count_waiting(sessions, smtp))
 
 
+# The order every notification list is read in, newest first: the keys of its keyset pages (edms.paging).
+NEWEST_FIRST = (Notification.created_at, Notification.id)
+
+
+def notifications_of(user_id: int) -> Select[Any]:
+    """A person's own notifications, to be read newest first by NEWEST_FIRST a page at a time."""
+    return select(Notification).where(Notification.recipient_id == user_id)
+
+
 def notifications_for(session: Session, user_id: int, *, limit: int = 200) -> list[Notification]:
     """A person's own notifications, newest first."""
     return list(session.scalars(
-        select(Notification).where(Notification.recipient_id == user_id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
+        notifications_of(user_id).order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
     ))
 
 

@@ -1,14 +1,17 @@
-"""The organisation's PKI on disk: created once by `edms init`, loaded to sign and to time-stamp.
+"""The organisation's PKI: created once by `edms init`, loaded to sign and to time-stamp.
 
-`<data_dir>/pki/` holds each certificate as PEM and each private key as encrypted PKCS#8 PEM under the
+By default (one node) `<data_dir>/pki/` holds each certificate as PEM and each private key as encrypted PKCS#8 PEM under the
 configured passphrase: never in the database (someone who can rewrite the audit trail must not also
 hold the key that signs its checkpoints) and never in the repository. `openssl` reads every file.
+With `pkcs11_module` configured the keys are generated in, and never leave, an HSM shared by every node, and
+the certificates are kept there too (`edms.pki.hsm`).
 """
 from __future__ import annotations
 
 import os
 import secrets
 import shutil
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from edms.crypto.cms import sign_detached
 from edms.crypto.keywrap import PBKDF2_ITERATIONS, WrongPassword, encrypt_private_key_pem, load_encrypted_private_key_pem
-from edms.crypto.pki import bootstrap_pki
+from edms.crypto.pki import bootstrap_pki, generate_private_key
 from edms.crypto.tsa import make_timestamp_response, request_external_timestamp
 from edms.timeutil import utc_now
 
@@ -85,15 +88,117 @@ class SystemSigner:
         return self._tsa.timestamp(data_digest)
 
 
-class PkiStore:
-    def __init__(self, directory: Path, passphrase: str) -> None:
-        self.directory = Path(directory)
-        self._passphrase = passphrase.encode("utf-8")
+class PkiStore(ABC):
+    """The organisation's four key pairs and their certificates, current and retired, wherever they are kept:
+    encrypted files in the data directory (`FilePkiStore`, one node) or a PKCS#11 token (`edms.pki.hsm`,
+    several nodes). Everything else asks this interface, never which store it is."""
+
+    def __init__(self) -> None:
         self._opened_keys: dict[bytes, ec.EllipticCurvePrivateKey] = {}  # by certificate fingerprint (key_of)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> PkiStore:
-        return cls(settings.data_dir / PKI_DIRNAME, settings.pki_passphrase)
+        """The token when `pkcs11_module` is configured, else the encrypted files in <data_dir>/pki/."""
+        if settings.pkcs11_module:
+            from edms.pki.hsm import HsmPkiStore
+
+            return HsmPkiStore.for_settings(settings)
+        return FilePkiStore(settings.data_dir / PKI_DIRNAME, settings.pki_passphrase)
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the keys are, for messages (a directory, or a token's label and module)."""
+
+    @abstractmethod
+    def exists(self) -> bool:
+        """Has `edms init` created the PKI here (complete or not)?"""
+
+    @abstractmethod
+    def certificate(self, name: str) -> x509.Certificate:
+        """The current certificate of `name` (ROOT, SIGNING_CA, TSA, SYSTEM)."""
+
+    @abstractmethod
+    def private_key(self, name: str) -> ec.EllipticCurvePrivateKey:
+        """The private key of the current certificate of `name`."""
+
+    @abstractmethod
+    def retired_certificates(self, name: str) -> list[x509.Certificate]:
+        """The certificates of `name` replaced by renewals or rollovers, newest first."""
+
+    @abstractmethod
+    def new_key(self, name: str) -> ec.EllipticCurvePrivateKey:
+        """A fresh EC P-256 key for `name`, made where this store keeps keys (in the token, for an HSM)."""
+
+    @abstractmethod
+    def install(self, pairs: dict[str, tuple[ec.EllipticCurvePrivateKey, x509.Certificate]], now: datetime, *,
+                kdf_iterations: int = PBKDF2_ITERATIONS) -> None:
+        """Make `pairs` (keys from `new_key`) current; the ones they replace are retired, never deleted. Into an
+        empty store (`edms init`): the first four."""
+
+    @abstractmethod
+    def _find_key(self, cert: x509.Certificate) -> ec.EllipticCurvePrivateKey:
+        """The private key of a current or retired certificate, or PkiError."""
+
+    def create(self, organisation: str, *, now: datetime | None = None,
+               kdf_iterations: int = PBKDF2_ITERATIONS) -> bool:
+        """Create the PKI unless it exists (then nothing changes, and False is returned)."""
+        if self.exists():
+            self._require_complete()
+            return False
+        self._check_can_create()
+        keys = tuple(self.new_key(name) for name in (ROOT, SIGNING_CA, TSA, SYSTEM))
+        material = bootstrap_pki(organisation, now or utc_now(), keys=keys)
+        self.install({
+            ROOT: (material.root_key, material.root_cert),
+            SIGNING_CA: (material.intermediate_key, material.intermediate_cert),
+            TSA: (material.tsa_key, material.tsa_cert),
+            SYSTEM: (material.system_key, material.system_cert),
+        }, now or utc_now(), kdf_iterations=kdf_iterations)
+        return True
+
+    def _check_can_create(self) -> None:  # noqa: B027 (most stores need nothing more)
+        """Raise PkiError when something the creation needs is missing (a passphrase)."""
+
+    @abstractmethod
+    def _require_complete(self) -> None:
+        """PkiError unless every current certificate and key is there."""
+
+    def trust_anchors(self, tsa_ca_file: str = "") -> TrustAnchors:
+        """The current root and every root it replaced in a rollover: what was signed under an earlier
+        root is still judged at its own time-stamped moment."""
+        roots = (self.certificate(ROOT), *self.retired_certificates(ROOT))
+        tsa_roots = tuple(x509.load_pem_x509_certificates(Path(tsa_ca_file).read_bytes())) if tsa_ca_file else roots
+        return TrustAnchors(roots=roots, system_cert=self.certificate(SYSTEM), tsa_roots=tsa_roots)
+
+    def key_of(self, cert: x509.Certificate) -> ec.EllipticCurvePrivateKey:
+        """The private key of a current or retired certificate (a CA's, to issue its CRL); opened once per
+        store (opening a file key is deliberately slow)."""
+        fingerprint = cert.fingerprint(hashes.SHA256())
+        if fingerprint not in self._opened_keys:
+            self._opened_keys[fingerprint] = self._find_key(cert)
+        return self._opened_keys[fingerprint]
+
+    def internal_tsa(self) -> InternalTsa:
+        return InternalTsa(self.private_key(TSA), self.certificate(TSA), (self.certificate(ROOT),))
+
+    def system_signer(self, *, tsa_url: str = "", tsa_ca_file: str = "") -> SystemSigner:
+        return SystemSigner(self.private_key(SYSTEM), self.certificate(SYSTEM), self.internal_tsa(),
+                            self.trust_anchors(tsa_ca_file), tsa_url=tsa_url)
+
+
+class FilePkiStore(PkiStore):
+    """`<directory>/` holds each certificate as PEM and each private key as encrypted PKCS#8 PEM; replaced
+    ones under `retired/`, their names prefixed by a generation number and the time of the replacement."""
+
+    def __init__(self, directory: Path, passphrase: str) -> None:
+        super().__init__()
+        self.directory = Path(directory)
+        self._passphrase = passphrase.encode("utf-8")
+
+    @property
+    def location(self) -> str:
+        return f"{self.directory} (keys encrypted under pki_passphrase)"
 
     @staticmethod
     def cert_file(name: str) -> str:
@@ -106,24 +211,41 @@ class PkiStore:
     def exists(self) -> bool:
         return self.directory.is_dir()
 
-    def create(self, organisation: str, *, now: datetime | None = None,
-               kdf_iterations: int = PBKDF2_ITERATIONS) -> bool:
-        """Create the PKI unless it exists (then nothing changes, and False is returned).
-
-        Written to a temporary directory and renamed into place, so a crash never leaves half a PKI.
-        """
-        if self.exists():
-            self._require_complete()
-            return False
+    def _check_can_create(self) -> None:
         if not self._passphrase:
             raise PkiError("no PKI passphrase configured: set pki_passphrase (EDMS_PKI_PASSPHRASE)")
-        material = bootstrap_pki(organisation, now or utc_now())
-        pairs = {
-            ROOT: (material.root_key, material.root_cert),
-            SIGNING_CA: (material.intermediate_key, material.intermediate_cert),
-            TSA: (material.tsa_key, material.tsa_cert),
-            SYSTEM: (material.system_key, material.system_cert),
-        }
+
+    def new_key(self, name: str) -> ec.EllipticCurvePrivateKey:
+        return generate_private_key()
+
+    def install(self, pairs: dict[str, tuple[ec.EllipticCurvePrivateKey, x509.Certificate]], now: datetime, *,
+                kdf_iterations: int = PBKDF2_ITERATIONS) -> None:
+        if not self.exists():
+            self._create_directory(pairs, kdf_iterations)
+            return
+        retired = self.directory / RETIRED_DIRNAME
+        retired.mkdir(mode=0o700, exist_ok=True)
+        # A generation number first, so that the names sort in the order of the replacements (newest last).
+        generation = 1 + max((int(path.name.split("-", 1)[0]) for path in retired.glob("*.cert.pem")
+                              if path.name.split("-", 1)[0].isdigit()), default=0)
+        prefix = f"{generation:04d}-{now:%Y%m%dT%H%M%SZ}"
+        staged = []
+        for name, (key, cert) in pairs.items():
+            cert_tmp = self.directory / f".{name}.cert.pem.new"
+            key_tmp = self.directory / f".{name}.key.pem.new"
+            cert_tmp.unlink(missing_ok=True)
+            key_tmp.unlink(missing_ok=True)
+            cert_tmp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+            _write_private(key_tmp, encrypt_private_key_pem(key, self._passphrase, iterations=kdf_iterations))
+            staged.append((name, cert_tmp, key_tmp))
+        for name, cert_tmp, key_tmp in staged:
+            for current, tmp in ((self.cert_file(name), cert_tmp), (self.key_file(name), key_tmp)):
+                (self.directory / current).rename(retired / f"{prefix}-{current}")
+                tmp.rename(self.directory / current)
+
+    def _create_directory(self, pairs: dict[str, tuple[ec.EllipticCurvePrivateKey, x509.Certificate]],
+                          kdf_iterations: int) -> None:
+        """Written to a temporary directory and renamed into place, so a crash never leaves half a PKI."""
         self.directory.parent.mkdir(parents=True, exist_ok=True)
         partial = self.directory.with_name(f"{self.directory.name}.partial-{secrets.token_hex(4)}")
         partial.mkdir(mode=0o700)
@@ -136,7 +258,6 @@ class PkiStore:
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
-        return True
 
     def certificate(self, name: str) -> x509.Certificate:
         self._require_complete()
@@ -149,26 +270,10 @@ class PkiStore:
         except WrongPassword as exc:
             raise PkiError(f"the configured pki_passphrase does not open {self.directory / self.key_file(name)}") from exc
 
-    def trust_anchors(self, tsa_ca_file: str = "") -> TrustAnchors:
-        """The current root and every root it replaced in a rollover: what was signed under an earlier
-        root is still judged at its own time-stamped moment."""
-        roots = (self.certificate(ROOT), *self.retired_certificates(ROOT))
-        tsa_roots = tuple(x509.load_pem_x509_certificates(Path(tsa_ca_file).read_bytes())) if tsa_ca_file else roots
-        return TrustAnchors(roots=roots, system_cert=self.certificate(SYSTEM), tsa_roots=tsa_roots)
-
     def retired_certificates(self, name: str) -> list[x509.Certificate]:
-        """The certificates of `name` replaced by renewals or rollovers, newest first."""
         retired = self.directory / RETIRED_DIRNAME
         files = sorted(retired.glob(f"*-{self.cert_file(name)}"), reverse=True) if retired.is_dir() else []
         return [x509.load_pem_x509_certificate(path.read_bytes()) for path in files]
-
-    def key_of(self, cert: x509.Certificate) -> ec.EllipticCurvePrivateKey:
-        """The private key of a current or retired certificate (a CA's, to issue its CRL); opened once per
-        store (opening is deliberately slow)."""
-        fingerprint = cert.fingerprint(hashes.SHA256())
-        if fingerprint not in self._opened_keys:
-            self._opened_keys[fingerprint] = self._find_key(cert)
-        return self._opened_keys[fingerprint]
 
     def _find_key(self, cert: x509.Certificate) -> ec.EllipticCurvePrivateKey:
         retired = self.directory / RETIRED_DIRNAME
@@ -182,16 +287,6 @@ class PkiStore:
                 except WrongPassword as exc:
                     raise PkiError(f"the configured pki_passphrase does not open {key_path}") from exc
         raise PkiError(f"no key of {cert.subject.rfc4514_string()} in {self.directory}")
-
-    def passphrase(self) -> bytes:
-        return self._passphrase
-
-    def internal_tsa(self) -> InternalTsa:
-        return InternalTsa(self.private_key(TSA), self.certificate(TSA), (self.certificate(ROOT),))
-
-    def system_signer(self, *, tsa_url: str = "", tsa_ca_file: str = "") -> SystemSigner:
-        return SystemSigner(self.private_key(SYSTEM), self.certificate(SYSTEM), self.internal_tsa(),
-                            self.trust_anchors(tsa_ca_file), tsa_url=tsa_url)
 
     def _require_complete(self) -> None:
         if not self.exists():

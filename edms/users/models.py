@@ -92,3 +92,27 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSession(Base):
+    """One signed-in page session, whichever node answers its requests (edms.users.web_sessions). The cookie
+    carries the session's random id; only its SHA-256 is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id_sha256: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    client_addr: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    user_agent: Mapped[str] = mapped_column(String(256), nullable=False, default="")
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # signed_out | idle | replaced | account_changed | ended_by_admin (edms.users.web_sessions.END_REASONS)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+
+    user: Mapped[User] = relationship()  # loaded with the list (session_records.active_sessions), not per request
+
+    @property
+    def open(self) -> bool:
+        return self.ended_at is None

@@ -63,7 +63,7 @@ def end_expired_sessions():
     expires = current_user.user.access_expires_at
     if expires is None or expires > utc_now():
         return None
-    access.access_expired(services(), db(), audit_context(), current_user.user)
+    access.access_expired(services(), db(), audit_context(), current_user.user, session.get("sid"))
     logout_user()
     session.clear()
     flash(_("Your access period has ended. Ask an administrator if you need access again."), "warning")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from edms.application import accounts, backups
 from edms.application import notifications as delivery
 from edms.notifications import outbox as notifications
-from edms.notifications.models import KIND_LABELS, STATUS_LABELS
+from edms.notifications.models import KIND_LABELS, STATUS_LABELS, Notification
 from edms.timeutil import utc_now
 from edms.users.errors import AccountError
 from edms.users.models import User
@@ -21,6 +21,7 @@ from edms.users.roles import ADMIN
 from edms.web.forms import CreateUserForm, EditUserForm, ReactivateForm, ReasonForm, ResetPasswordForm, RolesForm
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
+from edms.web.paging import next_page_args, page_of
 from edms.web.runtime import audit_context, db, services, settings
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -51,8 +52,8 @@ def _user_or_404(user_id: int) -> User:
 @bp.get("/users")
 @roles_required(ADMIN)
 def users():
-    people = db().scalars(select(User).order_by(User.username)).all()
-    return render_template("admin/users.html", users=people)
+    page = page_of(select(User), [User.username, User.id], descending=False)
+    return render_template("admin/users.html", users=page.items, next_page=next_page_args(page))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -160,9 +161,10 @@ def backup():
 def outbox():
     """Every notification with its delivery status (subjects only: the bodies are for their recipients)."""
     session = db()
-    return render_template("admin/outbox.html", notifications=notifications.outbox(session),
+    page = page_of(select(Notification), notifications.NEWEST_FIRST)
+    return render_template("admin/outbox.html", notifications=page.items,
                            counts=notifications.status_counts(session), smtp=settings().smtp,
-                           kinds=KIND_LABELS, statuses=STATUS_LABELS)
+                           kinds=KIND_LABELS, statuses=STATUS_LABELS, next_page=next_page_args(page))
 
 
 @bp.post("/outbox/deliver")

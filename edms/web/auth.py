@@ -45,10 +45,14 @@ def login():
             # A language picked on the sign-in page is the person's choice: it becomes their setting (audited);
             # otherwise the pages follow the setting they already have.
             picked = session.get("lang") if session.get("lang_picked") else None
+            previous = session.get("sid")
             session.clear()  # no state carried over from before sign-in (session fixation)
             login_user(SessionUser(result.user))
             # A fresh id per signed-in session: the signing ceremony asks for both components once per session.
+            # Its record on the server (only its hash) is what every node checks at each request.
             session["sid"] = secrets.token_hex(16)
+            access.start_session(services(), db(), audit_context(), result.user, session["sid"],
+                                 user_agent=request.user_agent.string, replaces=previous)
             session["epoch"] = result.user.session_epoch  # the session ends when the account's epoch moves on
             session["last_seen"] = datetime.now(UTC).timestamp()
             if picked and picked != result.user.language:
@@ -82,7 +86,8 @@ def change_password():
         else:
             try:
                 access.change_own_password(services(), db(), audit_context(), current_user.user,
-                                           form.current_password.data, form.new_password.data)
+                                           form.current_password.data, form.new_password.data,
+                                           keep=session.get("sid"))
             except AccountError as exc:
                 flash(translate_error(exc), "error")  # a wrong current password stays audited
             else:

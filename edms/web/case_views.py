@@ -8,8 +8,8 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from edms.application import cases
-from edms.application.case_picture import case_picture, next_deadline
+from edms.application import case_deadlines, cases
+from edms.application.case_picture import case_picture
 from edms.cases import models as cm
 from edms.cases.attachable import attachable_documents, document_by_number
 from edms.cases.errors import CaseError
@@ -26,6 +26,7 @@ from edms.web.bounds import db_int
 from edms.web.case_picture_svg import flow_svg, timeline_svg
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
+from edms.web.paging import next_page_args, page_of
 from edms.web.runtime import audit_context, db, services
 from edms.workflow.visibility import visible_cases
 
@@ -46,16 +47,15 @@ def _case_or_404(case_id: int) -> cm.Case:
 @bp.get("/")
 @login_required
 def index():
-    query = select(cm.Case).where(visible_cases(current_user.user)).order_by(cm.Case.id.desc())
+    query = select(cm.Case).where(visible_cases(current_user.user))
     if request.args.get("jurisdiction"):
         query = query.where(cm.Case.jurisdiction == request.args["jurisdiction"])
     if request.args.get("lot"):
         query = query.where(cm.Case.lot == request.args["lot"].strip())
-    cases = db().scalars(query.limit(200)).all()
-    now = utc_now()
-    due = {case.id: next_deadline(case_status(db(), case, services().document_types, services().regimes, now).deadlines)
-           for case in cases if case.status in (cm.OPEN, cm.RELEASED) and case.regime_key in services().regimes}
-    return render_template("cases/index.html", cases=cases, regimes=services().regimes, language=_language(), due=due)
+    page = page_of(query, [cm.Case.id])
+    due = case_deadlines.next_deadlines(services(), db(), page.items, utc_now())
+    return render_template("cases/index.html", cases=page.items, regimes=services().regimes, language=_language(),
+                           due=due, next_page=next_page_args(page, "jurisdiction", "lot"))
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -24,6 +24,7 @@ from edms.web.bounds import db_int, query_int
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.labels import page_labels
+from edms.web.paging import next_page_args, page_of
 from edms.web.requirement_forms import flash_warnings, prefill, record_form, warn
 from edms.web.runtime import audit_context, db, services
 from edms.workflow.visibility import can_see_case, visible_documents
@@ -83,16 +84,16 @@ def document_helpers():
 @bp.get("/")
 @login_required
 def index():
-    query = select(m.Document).where(visible_documents(current_user.user)).order_by(m.Document.id.desc())
+    query = select(m.Document).where(visible_documents(current_user.user))
     type_key = request.args.get("type")
     status = request.args.get("status")
     if type_key:
         query = query.where(m.Document.type_key == type_key)
     if status:
         query = query.where(m.Document.status == status)
-    documents = db().scalars(query.limit(200)).all()
-    return render_template("documents/index.html", documents=documents, type_key=type_key, status=status,
-                           statuses=m.VERSION_STATUSES)
+    page = page_of(query, [m.Document.id])
+    return render_template("documents/index.html", documents=page.items, type_key=type_key, status=status,
+                           statuses=m.VERSION_STATUSES, next_page=next_page_args(page, "type", "status"))
 
 
 @bp.route("/new/<type_key>", methods=["GET", "POST"])

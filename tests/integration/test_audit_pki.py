@@ -21,7 +21,7 @@ from edms.cli import main
 from edms.config import ConfigError, load_settings
 from edms.crypto.keywrap import WrongPassword, load_encrypted_private_key_pem
 from edms.db import make_engine, transaction
-from edms.pki import PkiError, PkiStore
+from edms.pki import FilePkiStore, PkiError, PkiStore
 from edms.pki.store import NAMES, SYSTEM, InternalTsa, SystemSigner
 
 
@@ -54,7 +54,7 @@ def test_init_creates_the_pki_once_with_encrypted_keys_outside_the_database(sett
     assert again.exit_code == 0 and "Organisation PKI kept in" in again.output
     assert store.certificate("root") == root  # never replaced: earlier signatures keep verifying
     with pytest.raises(PkiError, match="pki_passphrase does not open"):
-        PkiStore(store.directory, "a wrong passphrase").private_key(SYSTEM)
+        FilePkiStore(store.directory, "a wrong passphrase").private_key(SYSTEM)
 
 
 def test_production_refuses_the_development_pki_passphrase(monkeypatch):
@@ -131,7 +131,7 @@ class _ExternalTsa(http.server.BaseHTTPRequestHandler):
 
 @pytest.mark.req("11.10(e)")
 def test_an_external_tsa_at_tsa_url_stamps_checkpoints_and_its_roots_are_trusted(settings, sessions, organisation_pki, tmp_path):
-    external = PkiStore(tmp_path / "external-tsa", "their passphrase")
+    external = FilePkiStore(tmp_path / "external-tsa", "their passphrase")
     external.create("Japan Time-Stamping Service", kdf_iterations=1000)
     handler = type("Handler", (_ExternalTsa,), {"tsa": external.internal_tsa()})
     server = http.server.HTTPServer(("127.0.0.1", 0), handler)

@@ -99,8 +99,8 @@ def test_an_overdue_task_is_escalated_once_per_level_to_the_role_and_qa_and_audi
 
 def test_edms_escalate_on_the_command_line_reports_what_it_escalated_and_is_safe_to_repeat(app, administered,
                                                                                           monkeypatch):
-    from edms import cli
     from edms.application import escalations
+    from edms.cli import commands as cli
 
     services = app.extensions["edms"]
     monkeypatch.setattr(cli, "_services", lambda settings: services)

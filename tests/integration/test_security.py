@@ -1,7 +1,9 @@
 """Security basics: CSRF on every form, headers, no stack traces, sign-in rate limit."""
 import pytest
+from sqlalchemy import select
 
-from edms.config import load_settings
+from edms.audit.models import AuditEvent
+from edms.config import ConfigError, load_settings
 from tests.conftest import PASSWORD, sign_in
 
 
@@ -59,3 +61,32 @@ def test_sign_in_is_rate_limited(database_url, tmp_path):
     codes = [client.post("/login", data={"username": "x.y", "password": "z" * 12}).status_code for _ in range(4)]
     assert codes[:3] == [200, 200, 200] and codes[3] == 429
     app.extensions["edms"].engine.dispose()
+
+
+@pytest.mark.req("11.10(e)")
+def test_behind_a_trusted_load_balancer_the_audit_trail_records_the_client_not_the_balancer(database_url, tmp_path):
+    from edms.app import create_app
+
+    def failed_api_call_from_behind_a_balancer(trusted_proxies: int) -> str:
+        app = create_app(load_settings("testing", overrides={
+            "database_url": database_url, "data_dir": str(tmp_path / str(trusted_proxies)),
+            "trusted_proxies": trusted_proxies}))
+        try:
+            client = app.test_client()
+            # A forged hop added by the client itself comes first; the balancer appends the address it saw.
+            headers = {"Authorization": "Bearer not-a-token", "X-Forwarded-For": "198.51.100.66, 203.0.113.7"}
+            assert client.get("/api/v1/me", headers=headers).status_code == 401
+            with app.extensions["edms"].sessions() as session:
+                return session.scalars(select(AuditEvent).where(AuditEvent.action == "api.auth_failed")
+                                       .order_by(AuditEvent.seq.desc())).first().client_addr
+        finally:
+            app.extensions["edms"].engine.dispose()
+
+    assert failed_api_call_from_behind_a_balancer(0) == "127.0.0.1"  # no proxy trusted: the header is ignored
+    assert failed_api_call_from_behind_a_balancer(1) == "203.0.113.7"  # one hop believed, never the forged one
+
+
+def test_a_trusted_proxy_count_that_is_not_a_small_whole_number_is_refused():
+    for bad in (-1, 6, "1", True, 10**30):
+        with pytest.raises(ConfigError, match="trusted_proxies"):
+            load_settings("testing", overrides={"trusted_proxies": bad})

@@ -26,7 +26,7 @@ def test_freeze_legacy_pdfs_lists_the_earlier_signatures_without_re_signing_and_
         version = session.get(dm.Document, signing.document_id).latest
         assert version.status == dm.APPROVED and pdf_revisions(session, version) == []
 
-    from edms import cli
+    from edms.cli import commands as cli
 
     monkeypatch.setattr(cli, "_settings", lambda: services.settings)
     result = CliRunner().invoke(cli.main, ["freeze-legacy-pdfs"])

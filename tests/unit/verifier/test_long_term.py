@@ -13,7 +13,7 @@ from edms.crypto.cms import sign_detached, signature_value
 from edms.crypto.pki import generate_private_key, issue_user_certificate
 from edms.pki.evidence import evidence_record, next_archive_stamp
 from edms.pki.lifecycle import renew_tsa, rollover_root
-from edms.pki.store import SIGNING_CA, TSA, PkiStore
+from edms.pki.store import SIGNING_CA, TSA, FilePkiStore, PkiStore
 from edms.verifier.archive import verify_long_term
 from edms.verifier.errors import Invalid
 from edms.verifier.evidence import decode_evidence_record, encode_evidence_record
@@ -52,7 +52,7 @@ class Life:
 
 
 def signed(tmp_path) -> Life:
-    store = PkiStore(tmp_path / "pki", "simulation-passphrase")
+    store = FilePkiStore(tmp_path / "pki", "simulation-passphrase")
     store.create(ORG, now=SIGNED - timedelta(hours=2), kdf_iterations=1000)
     key = generate_private_key()
     cert = issue_user_certificate(store.certificate(SIGNING_CA), store.private_key(SIGNING_CA), key.public_key(),

@@ -1,0 +1,93 @@
+"""Every filter the lists offer is served by an index (issue #15, scale): the statements the pages and the API
+actually run for a filtered page (first and next) are explained on the engine itself. On SQLite the plan has
+no SCAN of the big tables; on PostgreSQL, with sequential scans priced out, none is needed."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import event
+
+from tests.conftest import bearer, sign_in
+from tests.integration.test_keyset_paging import open_cases
+
+BIG_TABLES = ("cases", "documents", "notifications")
+
+
+class Statements:
+    """The list statements (with a LIMIT) on the big tables that the app runs while it is listened to."""
+
+    def __init__(self, engine):
+        self.engine, self.seen = engine, []
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "LIMIT" in statement.upper() and any(
+                re.search(rf"\bFROM {table}\b", statement) for table in BIG_TABLES):
+            self.seen.append((statement, parameters))
+
+
+def plans(engine, statements) -> list[str]:
+    found = []
+    with engine.connect() as connection:
+        for statement, parameters in statements:
+            if engine.dialect.name == "sqlite":
+                rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+                found.append("\n".join(str(row[-1]) for row in rows))
+            else:
+                connection.exec_driver_sql("SET enable_seqscan = off")
+                rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters).all()
+                found.append("\n".join(str(row[0]) for row in rows))
+        connection.rollback()
+    return found
+
+
+def full_scans(engine, plan: str) -> list[str]:
+    if engine.dialect.name == "sqlite":
+        return [line for line in plan.splitlines()
+                if re.search(rf"\bSCAN ({'|'.join(BIG_TABLES)})\b(?! USING (COVERING )?INDEX)", line)]
+    return [line for line in plan.splitlines() if re.search(rf"Seq Scan on ({'|'.join(BIG_TABLES)})\b", line)]
+
+
+FILTERS = [("/api/v1/cases", {"jurisdiction": "EU"}), ("/api/v1/cases", {"lot": "L2026-0001"}),
+           ("/api/v1/cases", {"patient_ref": "PT-4801"}), ("/api/v1/cases", {"status": "open"}),
+           ("/api/v1/notifications", {})]
+PAGES = [("/cases/", {"jurisdiction": "EU"}), ("/cases/", {"lot": "L2026-0001"}),
+         ("/documents/", {"type": "regulatory_notification"}), ("/documents/", {"status": "draft"}),
+         ("/notifications/", {})]
+
+
+@pytest.mark.parametrize(("path", "filters"), FILTERS)
+def test_each_filter_of_the_api_lists_reads_an_index_on_both_pages(app, client, people, path, filters):
+    people.make("akiko.tanaka", "qa", printed_name="Akiko Tanaka")
+    headers = bearer(client, "akiko.tanaka")
+    open_cases(client, headers, 4)
+    engine = app.extensions["edms"].engine
+    with Statements(engine) as listened:
+        first = client.get(path, headers=headers, query_string={**filters, "limit": 1})
+        assert first.status_code == 200
+        if first.json["next"]:
+            assert client.get(path, headers=headers,
+                              query_string={**filters, "limit": 1, "cursor": first.json["next"]}).status_code == 200
+    assert listened.seen, "the list ran a statement with a LIMIT"
+    for plan in plans(engine, listened.seen):
+        assert full_scans(engine, plan) == [], plan
+
+
+@pytest.mark.parametrize(("path", "filters"), PAGES)
+def test_each_filter_of_the_list_pages_reads_an_index(app, client, people, path, filters):
+    people.make("akiko.tanaka", "qa", printed_name="Akiko Tanaka")
+    open_cases(client, bearer(client, "akiko.tanaka"), 3)
+    sign_in(client, "akiko.tanaka")
+    engine = app.extensions["edms"].engine
+    with Statements(engine) as listened:
+        assert client.get(path, query_string={**filters, "limit": 1}).status_code == 200
+    assert listened.seen
+    for plan in plans(engine, listened.seen):
+        assert full_scans(engine, plan) == [], plan
