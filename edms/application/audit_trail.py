@@ -29,12 +29,17 @@ def review(services: Services, session: Session, ctx: AuditContext, reviewer: Us
                                      findings=findings)
 
 
-def verify(services: Services, session: Session, ctx: AuditContext, trust: TrustAnchors | None) -> VerificationReport:
-    """Verify everything against `trust` (None: no PKI) and record who ran it and what it found."""
+def verify(services: Services, session: Session, ctx: AuditContext, trust: TrustAnchors | None, *,
+           signature_workers: int = 0) -> VerificationReport:
+    """Verify everything against `trust` (None: no PKI) and record who ran it and what it found.
+
+    `signature_workers`: processes judging the signatures' cryptography on a large archive (the command
+    line asks for one per CPU; see `edms.signatures.verification_run`)."""
     with use_case(session):
         return run_integrity_checks(services.engine, session, ctx, trust=trust, data_dir=services.settings.data_dir,
                                     blobs=services.blobs, witness_file=services.settings.witness_path,
-                                    regimes=services.regimes, document_types=services.document_types)
+                                    regimes=services.regimes, document_types=services.document_types,
+                                    signature_workers=signature_workers)
 
 
 def checkpoint(services: Services, session: Session, ctx: AuditContext) -> AuditCheckpoint:

@@ -21,7 +21,7 @@ from edms.audit.witness_check import check_witness
 from edms.documents.integrity import check_stored_files, check_version_hashes
 from edms.errors import N_
 from edms.signatures.archive_check import check_archive_timestamps
-from edms.signatures.verification import check_signatures
+from edms.signatures.verification_run import check_signatures
 
 CHECKS: tuple[Check, ...] = (
     Check("audit_chain", check_audit_chain,

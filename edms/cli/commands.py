@@ -1,6 +1,7 @@
 """The `edms` commands: init, demo, serve, user management, verify, checkpoint, export, escalate, outbox, pki."""
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -148,7 +149,8 @@ def verify(as_json: bool) -> None:
     except PkiError as exc:
         raise click.ClickException(str(exc)) from exc
     with command(services.sessions) as session:
-        report = audit_trail.verify(services, session, AuditContext.system("edms verify (console)"), trust)
+        report = audit_trail.verify(services, session, AuditContext.system("edms verify (console)"), trust,
+                                    signature_workers=os.cpu_count() or 1)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:

@@ -47,6 +47,7 @@ from edms.users.authentication import Outcome, register_failure
 from edms.users.models import User
 from edms.users.passwords import verify_password
 from edms.users.usernames import normalise_username
+from edms.verifier import memo
 from edms.workflow import routing
 from edms.workflow.delegations import describe, find_active
 from edms.workflow.refusals import AuthorityRefused, SigningRefused
@@ -206,10 +207,12 @@ def _timestamp(authority: SigningAuthority, cms: bytes, data: bytes) -> tuple[by
         response = authority.timestamp(digest)
     except TimestampError as exc:
         raise SigningFailed(N_("No time-stamp could be obtained, so nothing was signed: %(reason)s"), reason=str(exc)) from exc
-    stamp = verify_timestamp(response, digest, authority.trust.tsa_roots)
-    if not stamp.ok or stamp.gen_time is None:
-        raise SigningFailed(N_("The time-stamp does not verify, so nothing was signed: %(reason)s"), reason=stamp.reason)
-    signed = verify_detached(cms, data, authority.trust.roots, at=stamp.gen_time)
+    with memo.shared_run():  # each structure read once for both checks; nothing kept after them
+        stamp = verify_timestamp(response, digest, authority.trust.tsa_roots)
+        if not stamp.ok or stamp.gen_time is None:
+            raise SigningFailed(N_("The time-stamp does not verify, so nothing was signed: %(reason)s"),
+                                reason=stamp.reason)
+        signed = verify_detached(cms, data, authority.trust.roots, at=stamp.gen_time)
     if not signed.ok:
         raise SigningFailed(N_("The new signature does not verify, so nothing was signed: %(reason)s"), reason=signed.reason)
     return response, stamp.gen_time

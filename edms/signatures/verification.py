@@ -16,7 +16,6 @@ what it was judged against); the link to the record is checked every time.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -27,23 +26,19 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from edms.audit.integrity import VerificationRun
-from edms.audit.models import AuditEvent
-from edms.crypto.cms import signer_certificate
 from edms.documents import models as dm
 from edms.documents.queries import version_hash
 from edms.errors import N_
 from edms.pki.store import TrustAnchors
+from edms.signatures import stamped_check
 from edms.signatures.keys import revocations, subject_identity
 from edms.signatures.manifest import Manifest, ManifestError, parse_manifest
 from edms.signatures.models import Signature, SigningCredential
 from edms.timeutil import isoformat_utc
-from edms.verifier.constants import SIGNED_ACTIONS, SIGNING_TIME_TOLERANCE, USER_CHAIN_LENGTH
-from edms.verifier.errors import Invalid
-from edms.verifier.stamped import SignatureInvalid, TimestampInvalid, verify_stamped
+from edms.verifier import memo
+from edms.verifier.constants import SIGNING_TIME_TOLERANCE, USER_CHAIN_LENGTH
 
 CACHE_SIZE = 20_000
 
@@ -119,37 +114,39 @@ def _crypto(signature: Signature, trust: Trust) -> _Crypto:
 
 
 def _check_crypto(signature: Signature, trust: Trust) -> _Crypto:
-    try:
-        result = verify_stamped(signature.cms, signature.timestamp_response, signature.manifest, trust.anchors.roots,
-                                tsa_roots=trust.anchors.tsa_roots, crls=trust.crls)
-    except TimestampInvalid as exc:
-        return _Crypto(_invalid(N_("the time-stamp is invalid: %(reason)s"), reason=str(exc)), None, None)
-    except SignatureInvalid as exc:
-        return _Crypto(_invalid(N_("the signature does not verify: %(reason)s"), exc.stamped_at, reason=str(exc)),
-                       exc.stamped_at, _signer_or_none(signature.cms))
-    except Invalid:
+    return crypto_of(stamped_check.check(signature.cms, signature.timestamp_response, signature.manifest,
+                                         trust.anchors.roots, trust.anchors.tsa_roots, trust.crls))
+
+
+def crypto_of(outcome: stamped_check.Outcome) -> _Crypto:
+    """The verdict on a signature's cryptography, from what `stamped_check` found (here or in a worker)."""
+    signer = None if outcome.signer is None else memo.certificate(outcome.signer)
+    if outcome.failed == stamped_check.TIMESTAMP:
+        return _Crypto(_invalid(N_("the time-stamp is invalid: %(reason)s"), reason=outcome.reason), None, None)
+    if outcome.failed == stamped_check.SIGNATURE:
+        return _Crypto(_invalid(N_("the signature does not verify: %(reason)s"), outcome.gen_time,
+                                reason=outcome.reason), outcome.gen_time, signer)
+    if outcome.failed is not None or signer is None:
         return _Crypto(_invalid(N_("the CMS signature is not well-formed (changed after it was written)")), None, None)
-    gen_time, signer = result.stamp.gen_time, result.signed.signer
-    if len(result.signed.chain) != USER_CHAIN_LENGTH or not subject_identity(signer)["user_id"]:
+    gen_time = outcome.gen_time
+    if outcome.chain_length != USER_CHAIN_LENGTH or not subject_identity(signer)["user_id"]:
         return _Crypto(_invalid(N_("the signing certificate is not a person's certificate from the organisation's "
                                    "signing CA"), gen_time), gen_time, signer)
     return _Crypto(None, gen_time, signer)
 
 
-def _signer_or_none(cms: bytes) -> x509.Certificate | None:
-    try:
-        return signer_certificate(cms)
-    except ValueError:
-        return None
-
-
 def verify_signature(signature: Signature, *, document: dm.Document | None, version: dm.DocumentVersion | None,
-                     credential: SigningCredential | None, trust: Trust) -> Verdict:
+                     credential: SigningCredential | None, trust: Trust, crypto: _Crypto | None = None,
+                     content_sha256: str | None = None) -> Verdict:
+    """The verdict on `signature` as the record it claims. `crypto` (from `crypto_of`) and `content_sha256`
+    (the version's hash recomputed in this run) are given by a verification run that computed them
+    itself; otherwise they are computed here, the cryptography through the in-process cache."""
     try:
         manifest = parse_manifest(signature.manifest)
     except ManifestError as exc:
         return _invalid(N_("the signed manifest is damaged: %(reason)s"), reason=str(exc))
-    crypto = _crypto(signature, trust)
+    if crypto is None:
+        crypto = _crypto(signature, trust)
     if crypto.verdict is not None:
         return crypto.verdict
     gen_time, cert = crypto.gen_time, crypto.signer_cert
@@ -160,7 +157,7 @@ def verify_signature(signature: Signature, *, document: dm.Document | None, vers
                            "time-stamped (%(stamped)s)"), gen_time,
                         revoked=isoformat_utc(revoked_at), stamped=isoformat_utc(gen_time))
     problem = (_identity_problem(manifest, cert, credential)
-               or _link_problem(manifest, document, version)
+               or _link_problem(manifest, document, version, content_sha256)
                or _row_problem(signature, manifest, gen_time))
     if problem is not None:
         message, params = problem
@@ -183,7 +180,8 @@ def _identity_problem(manifest: Manifest, cert: x509.Certificate, credential: Si
     return None
 
 
-def _link_problem(manifest: Manifest, document: dm.Document | None, version: dm.DocumentVersion | None):
+def _link_problem(manifest: Manifest, document: dm.Document | None, version: dm.DocumentVersion | None,
+                  content_sha256: str | None):
     if document is None or version is None:
         return N_("the signed record does not exist"), {}
     if (manifest.document_id, manifest.document_number, manifest.version) != (document.id, document.number, version.version) \
@@ -192,7 +190,7 @@ def _link_problem(manifest: Manifest, document: dm.Document | None, version: dm.
                   "%(version)s (copied or moved)"), {
             "signed": manifest.document_number, "signed_version": manifest.version,
             "number": document.number, "version": version.version}
-    actual = version_hash(document, version)
+    actual = version_hash(document, version) if content_sha256 is None else content_sha256
     if actual != manifest.content_sha256 or version.content_sha256 != manifest.content_sha256:
         return N_("the content of the version changed after it was signed (content hash now %(actual)s, signed "
                   "%(signed)s)"), {"actual": actual, "signed": manifest.content_sha256}
@@ -232,50 +230,3 @@ def verify_stored(session: Session, signature: Signature, trust: Trust | None) -
 
 def trust_from(session: Session, anchors: TrustAnchors, crls: Sequence[x509.CertificateRevocationList] = ()) -> Trust:
     return Trust(anchors, dict(revocations(session)), tuple(crls))
-
-
-def check_signatures(run: VerificationRun) -> None:
-    """Every signature: time-stamp, CMS, certificate chain and status at the stamped time, signer identity,
-    the link to its version's recomputed content hash, and the audit event that recorded it."""
-    anchors: TrustAnchors | None = run.options.get("trust")
-    batch_size = run.options.get("batch_size", 500)
-    with Session(bind=run.connection) as session:
-        trust = None if anchors is None else trust_from(session, anchors)
-        recorded = _recorded_signatures(session)
-        last_id = 0
-        while True:
-            rows = session.scalars(select(Signature).where(Signature.id > last_id).order_by(Signature.id)
-                                   .limit(batch_size)).all()
-            if not rows:
-                break
-            run.examined("signature", len(rows))
-            if trust is None and last_id == 0:
-                run.problem("signature", "*", N_("the signatures cannot be checked: the organisation PKI is not "
-                                                 "available (run `edms init` or restore it)"))
-            for signature in rows:
-                key = signature.signature_id
-                if trust is not None:
-                    verdict = verify_stored(session, signature, trust)
-                    if not verdict.ok:
-                        run.problem("signature", key, verdict.message, **verdict.params)
-                if recorded.pop(key, None) is None:
-                    run.problem("signature", key, N_("no audit event records this signature (the row was written "
-                                                     "outside edms)"))
-            last_id = rows[-1].id
-            session.expunge_all()
-        for key, seq in sorted(recorded.items(), key=lambda item: item[1]):
-            run.problem("signature", key, N_("recorded in the audit trail at seq %(seq)s but missing (removed)"), seq=seq)
-
-
-def _recorded_signatures(session: Session) -> dict[str, int]:
-    recorded = {}
-    for seq, changes in session.execute(select(AuditEvent.seq, AuditEvent.changes)
-                                        .where(AuditEvent.action.in_(SIGNED_ACTIONS))):
-        if changes is None:
-            continue  # a damaged event is the audit chain check's finding
-        try:
-            signature_id = json.loads(changes)["signature"]["new"]["signature_id"]
-        except (TypeError, ValueError, KeyError):
-            continue  # a damaged event is the audit chain check's finding
-        recorded[signature_id] = seq
-    return recorded

@@ -17,9 +17,9 @@ from itertools import pairwise
 from typing import TypeVar
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import NameOID
 
+from edms.verifier import memo
 from edms.verifier.errors import Invalid
 
 MAX_CHAIN = 8
@@ -44,11 +44,8 @@ def extension(cert: x509.Certificate, kind: type[_Extension]) -> x509.Extension[
 
 
 def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
+    """Names and signature; checked once per run for the same two certificates (see `edms.verifier.memo`)."""
+    return memo.issued_by(cert, issuer)
 
 
 def build_chain(leaf: x509.Certificate, untrusted: Sequence[x509.Certificate],
@@ -93,7 +90,7 @@ def check_revocation(chain: Sequence[x509.Certificate], crls: Sequence[x509.Cert
         for crl in crls:
             if crl.issuer != issuer.subject:
                 continue
-            if not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
+            if not memo.crl_signed_by(crl, issuer):
                 raise Invalid(f"the CRL of {describe(issuer)} is not signed by it")
             entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
             if entry is not None and entry.revocation_date_utc <= at:

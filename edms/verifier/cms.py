@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from edms.verifier import memo
 from edms.verifier.chain import verify_chain
 from edms.verifier.der import (
     CONTEXT_0,
@@ -87,7 +88,13 @@ class SignedData:
 
 
 def signed_data(der: bytes) -> SignedData:
-    """The SignedData in a ContentInfo; anything else is Invalid("... not a well-formed CMS ...")."""
+    """The SignedData in a ContentInfo; anything else is Invalid("... not a well-formed CMS ...").
+
+    Read once when the same bytes are asked for again within a shared run (`edms.verifier.memo`)."""
+    return memo.parsed("cms", der, _read_signed_data)
+
+
+def _read_signed_data(der: bytes) -> SignedData:
     try:
         content_info = expect(read_one(der), SEQUENCE, "ContentInfo").children()
         if len(content_info) != 2 or oid(content_info[0]) != SIGNED_DATA:
@@ -158,7 +165,7 @@ def _certificate_issuer(der: bytes) -> bytes:
 
 def certificates(data: SignedData) -> list[x509.Certificate]:
     try:
-        return [x509.load_der_x509_certificate(der) for der in data.certificates]
+        return [memo.certificate(der) for der in data.certificates]
     except ValueError:
         raise Invalid("a certificate in the signature is malformed") from None
 
@@ -224,7 +231,10 @@ def _check_signature_value(cert: x509.Certificate, signer: SignerInfo, signed: b
     if hash_oid not in DIGESTS:
         raise Invalid(f"unsupported signature hash {hash_oid}")
     algorithm = DIGESTS[hash_oid]()
-    key = cert.public_key()
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise Invalid("the signer's certificate holds a key this verifier cannot read") from None
     try:
         if kind == "ec" and isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signer.signature, signed, ec.ECDSA(algorithm))
@@ -248,6 +258,11 @@ def verify_cms(cms_der: bytes, content: bytes | None, roots: Sequence[x509.Certi
     """A SignedData with one signer over `content` (detached) or its own content, by a certificate chaining
     to one of `roots` (through its embedded certificates or `untrusted`), valid and unrevoked at `at`."""
     data = signed_data(cms_der)
-    cert = check_signature(data, content)
-    chain = verify_chain(cert, [*untrusted, *certificates(data)], roots, crls, at)
+    try:
+        cert = check_signature(data, content)
+        chain = verify_chain(cert, [*untrusted, *certificates(data)], roots, crls, at)
+    except Invalid:
+        raise
+    except (ValueError, UnsupportedAlgorithm):  # cryptography reads certificates lazily: damage shows here
+        raise Invalid("a certificate in the signature is malformed") from None
     return CmsResult(cert, chain)

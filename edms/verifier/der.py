@@ -5,8 +5,9 @@ what is wrong instead of crashing.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import NamedTuple
 
 from edms.verifier.errors import Invalid
 
@@ -15,9 +16,9 @@ UTC_TIME, GENERALIZED_TIME = 0x17, 0x18
 CONTEXT_0, CONTEXT_1, IMPLICIT_0 = 0xA0, 0xA1, 0x80
 
 
-@dataclass(frozen=True)
-class Node:
-    """One DER TLV: its (single-byte) tag, its content octets and its whole encoding."""
+class Node(NamedTuple):
+    """One DER TLV: its (single-byte) tag, its content octets and its whole encoding. (A tuple: a signature's
+    structures make a few hundred of them, and a tuple is the cheapest immutable record to make.)"""
 
     tag: int
     content: bytes
@@ -83,8 +84,13 @@ def expect(node: Node, tag: int, what: str) -> Node:
 
 def oid(node: Node) -> str:
     expect(node, OID, "object identifier")
+    return _dotted(node.content)
+
+
+@lru_cache(maxsize=256)  # a handful of OIDs recur in every signature
+def _dotted(content: bytes) -> str:
     arcs, value = [], 0
-    for byte in node.content:
+    for byte in content:
         value = (value << 7) | (byte & 0x7F)
         if not byte & 0x80:
             arcs.append(value)
@@ -112,7 +118,11 @@ def moment(node: Node) -> datetime:
         raise Invalid(f"unsupported time {text!r}")
     whole, _, fraction = text[:-1].partition(".")
     try:
-        value = datetime.strptime(whole, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        if len(whole) == 14 and whole.isascii() and whole.isdigit():  # what strptime accepts of 14 digits, faster
+            value = datetime(int(whole[:4]), int(whole[4:6]), int(whole[6:8]), int(whole[8:10]), int(whole[10:12]),
+                             int(whole[12:]), tzinfo=UTC)
+        else:
+            value = datetime.strptime(whole, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
         if fraction:
             value += timedelta(microseconds=round(float(f"0.{fraction}") * 1_000_000))
     except (ValueError, OverflowError):

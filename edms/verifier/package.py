@@ -29,6 +29,7 @@ from typing import IO, TypeVar
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from edms.verifier import memo
 from edms.verifier.chain import describe, issued_by, utc
 from edms.verifier.cms import signature_value
 from edms.verifier.constants import (
@@ -55,7 +56,14 @@ PREVIOUS_ROOT = "previous_root_"  # manifest.json's pki entries of the roots a r
 
 def verify_package(source: str | IO[bytes], *, root_pem: bytes | None = None,
                    judged_at: datetime | None = None) -> Report:
-    """Check everything in the package at `source` (a path or a file object); never raises for a bad package."""
+    """Check everything in the package at `source` (a path or a file object); never raises for a bad package.
+
+    One run: the certificates and CRLs its signatures share are checked once (`edms.verifier.memo`)."""
+    with memo.shared_run():
+        return _verify_package(source, root_pem, judged_at)
+
+
+def _verify_package(source: str | IO[bytes], root_pem: bytes | None, judged_at: datetime | None) -> Report:
     report = Report()
     try:
         files = open_package(source)

@@ -111,7 +111,10 @@ def verify_timestamp(tsr_or_token: bytes, data_digest: bytes, roots: Sequence[x5
         result = verify_cms(token, None, roots, gen_time, untrusted=untrusted, crls=crls)
     except Invalid as exc:
         raise Invalid(f"time-stamp token: {exc}") from None
-    usage = extension(result.signer, x509.ExtendedKeyUsage)
+    try:
+        usage = extension(result.signer, x509.ExtendedKeyUsage)
+    except ValueError:  # a malformed extension
+        usage = None
     if usage is None or not usage.critical or list(usage.value) != [ExtendedKeyUsageOID.TIME_STAMPING]:
         raise Invalid("the signing certificate is not a TSA certificate (RFC 3161 requires a critical timeStamping "
                       "extended key usage)")

@@ -1,0 +1,147 @@
+"""Verifying once per run what many signatures share: certificates, the signatures on them and on CRLs.
+
+An archive holds thousands of signatures by a few dozen people under one CA and one TSA: parsing the same
+certificate, checking the CA's signature on it and the CA's signature on its CRL again for each of them
+is most of the work. Inside `shared_run()` these results are kept for the rest of the run, keyed by the
+exact DER bytes involved (the certificate and the issuer's certificate, the CRL and the issuer's
+certificate), so a result is reused only for the very same bytes. What depends on the moment judged
+(validity periods, revocation dates, CRL freshness) and on the trust state (which roots are trusted) is
+never kept: the chain code judges it again for every signature, from these pure results.
+
+Outside `shared_run()` nothing is kept (the reference path). A run's memory ends with the run: nothing
+is written anywhere, so a later run (`edms verify` is a new process) starts from nothing.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TypeVar
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import Encoding
+
+_T = TypeVar("_T")
+# Enough for every person's certificate of a large organisation; past it a run starts afresh (never wrong).
+MAX_ENTRIES = 50_000
+# Parsed structures (CMS, tokens) are unique to each signature: only the last few are kept, so that one
+# signature's CMS and token are each read once although several steps look at them.
+MAX_PARSED = 8
+
+
+class Memo:
+    """The results one run keeps. Use through `shared_run()`; the functions below consult it."""
+
+    def __init__(self) -> None:
+        self.certificates: dict[bytes, x509.Certificate] = {}
+        self.issued: dict[tuple[x509.Certificate, x509.Certificate], bool] = {}
+        self.crl_signed: dict[tuple[bytes, x509.Certificate], bool] = {}
+        self.crl_bytes: dict[int, tuple[x509.CertificateRevocationList, bytes]] = {}
+        self.parsed: dict[tuple[str, bytes], object] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def _room(self, table: dict) -> None:  # type: ignore[type-arg]
+        if len(table) >= MAX_ENTRIES:
+            table.clear()
+
+
+_active: ContextVar[Memo | None] = ContextVar("edms_verifier_memo", default=None)
+
+
+@contextmanager
+def shared_run() -> Iterator[Memo]:
+    """Keep shared results until the block ends. Nested blocks share the outer run's memo."""
+    memo = _active.get()
+    if memo is not None:
+        yield memo
+        return
+    memo = Memo()
+    token = _active.set(memo)
+    try:
+        yield memo
+    finally:
+        _active.reset(token)
+
+
+def active() -> Memo | None:
+    return _active.get()
+
+
+def certificate(der: bytes) -> x509.Certificate:
+    """The parsed certificate (ValueError when malformed, never kept)."""
+    memo = _active.get()
+    if memo is None:
+        return x509.load_der_x509_certificate(der)
+    cert = memo.certificates.get(der)
+    if cert is None:
+        memo.misses += 1
+        cert = x509.load_der_x509_certificate(der)
+        memo._room(memo.certificates)
+        memo.certificates[der] = cert
+    else:
+        memo.hits += 1
+    return cert
+
+
+def _directly_issued(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Does `issuer`'s key sign `cert` (names and signature)? Certificates compare and hash by their DER."""
+    memo = _active.get()
+    if memo is None:
+        return _directly_issued(cert, issuer)
+    key = (cert, issuer)
+    known = memo.issued.get(key)
+    if known is None:
+        memo.misses += 1
+        known = _directly_issued(cert, issuer)
+        memo._room(memo.issued)
+        memo.issued[key] = known
+    else:
+        memo.hits += 1
+    return known
+
+
+def crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+    """Is `crl` signed by `issuer`'s key? (Whether it names the issuer is the caller's question.)"""
+    memo = _active.get()
+    if memo is None:
+        return crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+    held = memo.crl_bytes.get(id(crl))
+    if held is None or held[0] is not crl:
+        memo._room(memo.crl_bytes)
+        held = memo.crl_bytes[id(crl)] = (crl, crl.public_bytes(Encoding.DER))  # the CRL is held: its id stays its own
+    key = (held[1], issuer)
+    known = memo.crl_signed.get(key)
+    if known is None:
+        memo.misses += 1
+        known = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+        memo._room(memo.crl_signed)
+        memo.crl_signed[key] = known
+    else:
+        memo.hits += 1
+    return known
+
+
+def parsed(kind: str, der: bytes, parse: Callable[[bytes], _T]) -> _T:
+    """`parse(der)`, read once per run for the last few inputs (errors propagate and are not kept)."""
+    memo = _active.get()
+    if memo is None:
+        return parse(der)
+    key = (kind, der)
+    if key in memo.parsed:
+        return memo.parsed[key]  # type: ignore[return-value]
+    value = parse(der)
+    if len(memo.parsed) >= MAX_PARSED:
+        del memo.parsed[next(iter(memo.parsed))]
+    memo.parsed[key] = value
+    return value
+
