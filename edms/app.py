@@ -9,6 +9,7 @@ from flask_babel import get_locale
 
 from edms import __version__
 from edms.application.services import build_services
+from edms.application.worker import runner, start_thread
 from edms.config import Settings, load_settings
 from edms.resources import TEMPLATES_DIR
 from edms.users.models import User
@@ -26,6 +27,7 @@ from edms.web import (
     guards,
     handover_views,
     inspection_views,
+    job_views,
     main,
     notification_views,
     routing_views,
@@ -65,6 +67,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         RATELIMIT_STORAGE_URI=settings.rate_limit_storage,
     )
     app.extensions["edms"] = build_services(settings, check_schema=check_schema)
+    if runner(app.extensions["edms"]) == "thread":  # SQLite: jobs run in the server's background thread
+        app.extensions["edms_jobs"] = start_thread(app.extensions["edms"])
     app.url_map.converters["int"] = IdConverter  # an id too large for the database is a 404, not an overflow
 
     _init_extensions(app)
@@ -102,6 +106,7 @@ def _register_blueprints(app: Flask) -> None:
         document_routes,
         handover_routes,
         inspection_routes,
+        job_routes,
         notification_routes,
         routing_routes,
         signature_routes,
@@ -126,6 +131,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(handover_views.bp)
     app.register_blueprint(routing_views.bp)
     app.register_blueprint(site_views.bp)
+    app.register_blueprint(job_views.bp)
     csrf.exempt(api_bp)  # the API takes bearer tokens, never cookies
     app.register_blueprint(api_bp)
 

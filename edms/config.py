@@ -97,6 +97,16 @@ class Settings:
     # Where the limiter counts (limits storage URI): memory:// per process; a shared store for several nodes.
     rate_limit_storage: str = "memory://"
     totp_key: str = ""  # seals TOTP secrets in the database; empty: derived from secret_key
+    # Who runs the jobs (exports, outbox, escalations, archive time-stamps): "auto" = a background thread of
+    # the server with SQLite, `edms worker` processes with PostgreSQL; "thread"; "worker"; "manual" (tests).
+    job_runner: str = "auto"
+    job_lease_seconds: int = 60  # a job whose worker sent no heartbeat for this long is claimed again
+    job_max_attempts: int = 3
+    job_poll_seconds: float = 2.0
+    # The periodic jobs the worker queues (every this many seconds; 0: never, e.g. left to cron).
+    job_outbox_every_seconds: int = 60
+    job_escalate_every_seconds: int = 900
+    job_archive_timestamps_every_seconds: int = 86400
     forms_dir: Path = FORMS_DIR
     password: PasswordPolicy = field(default_factory=PasswordPolicy)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
@@ -111,7 +121,9 @@ class Settings:
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 # Settings that count something (minutes, events): a value below 1 would disable a control silently.
-POSITIVE_SETTINGS = ("idle_minutes", "api_token_minutes", "audit_checkpoint_every")
+POSITIVE_SETTINGS = ("idle_minutes", "api_token_minutes", "audit_checkpoint_every", "job_lease_seconds",
+                     "job_max_attempts", "job_poll_seconds")
+JOB_RUNNERS = ("auto", "thread", "worker", "manual")
 RATE_LIMIT_SETTINGS = ("login_rate_limit", "login_client_rate_limit")
 
 
@@ -220,6 +232,8 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
         raise ConfigError(f"unknown configuration key(s): {', '.join(sorted(unknown))}")
     _check_positive(raw)
     _check_rate_limits(raw)
+    if raw.get("job_runner", "auto") not in JOB_RUNNERS:
+        raise ConfigError(f"job_runner (EDMS_JOB_RUNNER) must be one of {', '.join(JOB_RUNNERS)}, not {raw['job_runner']!r}")
     # Relative to the directory edms is started in: an installed edms has no project folder of its own.
     data_dir = Path(raw["data_dir"]).absolute()
     raw["data_dir"] = data_dir
