@@ -8,9 +8,9 @@
 """
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from tempfile import TemporaryFile
 from typing import Any
 
 from edms.application import archiving, inspection, notifications
@@ -74,7 +74,7 @@ def export_package(services: Services, call: JobCall) -> dict[str, Any]:
     parameters = call.parameters
     scope = Scope(parameters["scope"], int(parameters["id"]))
     call.progress("building", 1, 3)
-    with tempfile.TemporaryFile(prefix="edms-package-") as out:
+    with TemporaryFile(prefix="edms-package-") as out:
         with command(services.sessions) as session:
             exported = inspection.export(services, session, _requester_context(call), scope, out,
                                          language=parameters.get("language", "en"),
