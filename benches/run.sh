@@ -26,4 +26,5 @@ run signatures "$PYTHON" benches/bench_signatures.py --signatures "$([ "$QUICK" 
 run audit-verify "$PYTHON" benches/bench_audit_verify.py --events "$([ "$QUICK" = 1 ] && echo 10000 || echo 100000)"
 run export "$PYTHON" benches/bench_export.py --documents "$([ "$QUICK" = 1 ] && echo 5 || echo 20)"
 run pades "$PYTHON" benches/bench_pades.py --signatures "$([ "$QUICK" = 1 ] && echo 3 || echo 10)"
+run jobs "$PYTHON" benches/bench_jobs.py --jobs "$([ "$QUICK" = 1 ] && echo 50 || echo 300)"
 echo "results: $OUT" >&2
