@@ -122,7 +122,7 @@ TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 # Settings that count something (minutes, events): a value below 1 would disable a control silently.
 POSITIVE_SETTINGS = ("idle_minutes", "api_token_minutes", "audit_checkpoint_every", "job_lease_seconds",
-                     "job_max_attempts", "job_poll_seconds")
+                     "job_max_attempts")
 JOB_RUNNERS = ("auto", "thread", "worker", "manual")
 RATE_LIMIT_SETTINGS = ("login_rate_limit", "login_client_rate_limit")
 
@@ -232,6 +232,9 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
         raise ConfigError(f"unknown configuration key(s): {', '.join(sorted(unknown))}")
     _check_positive(raw)
     _check_rate_limits(raw)
+    if not 0 < float(raw.get("job_poll_seconds", 2.0)) <= 3600:
+        raise ConfigError(f"job_poll_seconds (EDMS_JOB_POLL_SECONDS) must be above 0 and at most 3600, "
+                          f"not {raw['job_poll_seconds']!r}")
     if raw.get("job_runner", "auto") not in JOB_RUNNERS:
         raise ConfigError(f"job_runner (EDMS_JOB_RUNNER) must be one of {', '.join(JOB_RUNNERS)}, not {raw['job_runner']!r}")
     # Relative to the directory edms is started in: an installed edms has no project folder of its own.

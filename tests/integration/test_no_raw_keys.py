@@ -163,11 +163,13 @@ def _jobs(app, signed_case) -> list[int]:
     services = app.extensions["edms"]
     with command(services.sessions) as session:
         admin = session.scalar(select(User).where(User.username == READERS["admin"]))
-        delivery = jobs.request_now(services, session, AuditContext.system("test"), admin, DELIVER_OUTBOX).id
-    jobs.run_next(services, "test-worker")
+        as_admin = AuditContext(user_id=admin.id, user_name=admin.printed_name, client_addr="127.0.0.1")
+        delivery = jobs.request_now(services, session, as_admin, admin, DELIVER_OUTBOX).id
+    jobs.run_next(services)
     with command(services.sessions) as session:
         inspector = session.scalar(select(User).where(User.username == INSPECTOR[0]))
-        export = jobs.request_export(services, session, AuditContext.system("test"), inspector,
+        as_inspector = AuditContext(user_id=inspector.id, user_name=inspector.printed_name, client_addr="127.0.0.1")
+        export = jobs.request_export(services, session, as_inspector, inspector,
                                      Scope(CASE, signed_case.case_id)).id
     return [delivery, export]
 

@@ -34,10 +34,12 @@ def _worker(settings, *args: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for(condition, what: str, limit: float = 300.0) -> None:
+def _wait_for(condition, what: str, limit: float = 300.0, process: subprocess.Popen | None = None) -> None:
     """Poll until `condition()` holds (not a timed assertion: the limit only stops a hung test)."""
     deadline = time.monotonic() + limit
     while not condition():
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the worker ended ({process.returncode}): {process.stdout.read()}{process.stderr.read()}")
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting for {what}")
         time.sleep(0.05)
@@ -52,7 +54,7 @@ def test_a_worker_killed_mid_package_leaves_the_job_to_another_worker_and_one_pa
 
     first = _worker(settings, "--no-schedule")
     try:
-        _wait_for(lambda: _job(app, job_id).status == "running", "the first worker to claim the job")
+        _wait_for(lambda: _job(app, job_id).status == "running", "the first worker to claim the job", process=first)
         first.send_signal(signal.SIGKILL)
     finally:
         first.wait(timeout=60)
