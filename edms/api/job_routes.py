@@ -1,13 +1,15 @@
 """Jobs over the API: a job's state, and its result (an inspection package) once it has succeeded."""
 from __future__ import annotations
 
-from flask import Response, g, jsonify
+from flask import Response, g, jsonify, url_for
 
 from edms.api import schemas as S
-from edms.api.blueprint import bp, token_required
+from edms.api.blueprint import bp, json_body, token_required
 from edms.api.openapi import operation
 from edms.application import jobs
+from edms.application.job_kinds import PERIODIC
 from edms.jobs.queries import job_by_id
+from edms.users.roles import ADMIN
 from edms.web.errors import api_error
 from edms.web.job_views import job_json
 from edms.web.runtime import audit_context, db, services
@@ -52,3 +54,26 @@ def job_result(job_id: int):
     filename, data = jobs.download(services(), db(), audit_context(), g.api_user, job)
     return Response(data, mimetype="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{filename}"', "X-Content-SHA256": (job.result or {})["sha256"]})
+
+
+@bp.post("/jobs")
+@operation("Start a periodic job now (administrators): outbox.deliver, escalate or archive.timestamps, as the "
+           "Outbox page's 'Deliver pending now' does. 202 with the job (Location: its URL); 409 when one of that "
+           "kind is already waiting or running (it does the same work). Audited as job.requested",
+           body={"type": "object", "required": ["kind"], "properties": {"kind": {"enum": list(PERIODIC)}}},
+           responses={"202": "Queued", "400": "Unknown kind", "401": "No valid token", "403": "Not an administrator",
+                      "409": "One of that kind is already waiting or running"},
+           schemas={"202": S.JOB})
+@token_required(ADMIN)
+def start_job():
+    kind = json_body().get("kind")
+    if kind not in PERIODIC:
+        return api_error(400, "invalid_request", f"Give 'kind' as one of {', '.join(PERIODIC)}.",
+                         {"kind": " or ".join(PERIODIC)})
+    job = jobs.request_now(services(), db(), audit_context(), g.api_user, kind)
+    if job is None:
+        return api_error(409, "already_queued", f"A {kind} job is already waiting or running.")
+    response = jsonify(job_json(job))
+    response.status_code = 202
+    response.headers["Location"] = url_for("api.job_detail", job_id=job.id)
+    return response

@@ -155,3 +155,20 @@ def _stranger(app) -> str:
     services = app.extensions["edms"]
     People(settings=services.settings, sessions=services.sessions).make("kenji.tanabe", "author")
     return "kenji.tanabe"
+
+
+def test_an_administrator_starts_an_outbox_delivery_over_the_api_and_only_one_waits_at_a_time(app, client, people):
+    people.make("daisuke.kato", "admin", printed_name="Daisuke Kato")
+    api = Api(client, "daisuke.kato")
+    started = api.post("/jobs", json={"kind": "outbox.deliver"})
+    assert started.status_code == 202 and started.headers["Location"] == f"/api/v1/jobs/{started.json['id']}"
+    assert api.post("/jobs", json={"kind": "outbox.deliver"}).status_code == 409
+    assert api.post("/jobs", json={"kind": "inspection.export"}).status_code == 400
+    run_jobs(app)
+    job = api.get(f"/jobs/{started.json['id']}").json
+    assert job["status"] == "succeeded" and job["result"]["configured"] is False
+    assert api.post("/jobs", json={"kind": "outbox.deliver"}).status_code == 202  # the first one has finished
+    (requested, *_rest) = events(app, "job.requested")
+    assert requested.actor_name == "Daisuke Kato"
+    people.make("kenji.tanabe", "author")
+    assert Api(client, "kenji.tanabe").post("/jobs", json={"kind": "escalate"}).status_code == 403
