@@ -26,7 +26,7 @@ from edms.inspection.package import CASE, NothingToExport, Scope, scope_document
 from edms.jobs import operations
 from edms.jobs.errors import JobError
 from edms.jobs.models import SUCCEEDED, Job
-from edms.jobs.queries import may_read
+from edms.jobs.queries import last_requested, may_read
 from edms.timeutil import utc_now
 from edms.users.roles import INSPECTOR, QA, REGULATORY
 
@@ -71,8 +71,6 @@ def request_now(services: Services, session: Session, ctx: AuditContext, user, k
 
 def enqueue_due(services: Services, session: Session, ctx: AuditContext) -> list[Job]:
     """Queue each periodic kind whose interval has passed since its last job (one of each kind at a time)."""
-    from edms.jobs.queries import last_requested
-
     now, queued = utc_now(), []
     with use_case(session):
         for kind, every in schedule(services).items():

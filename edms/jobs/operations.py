@@ -9,6 +9,7 @@ the claimers of a process, so there is one claimer at a time as well.
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,7 +70,7 @@ def claim(session: Session, ctx: AuditContext, owner: str, *, now: datetime, lea
     and record `job.started`; None when there is none. A job whose lease expired is first recorded as
     `job.retried` (its error kept), or `job.failed` when it has had all its attempts."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    with _SQLITE_CLAIMER if not postgres else _NoLock():
+    with nullcontext() if postgres else _SQLITE_CLAIMER:
         while True:
             query = _claimable(now, kinds)
             if postgres:
@@ -93,14 +94,6 @@ def claim(session: Session, ctx: AuditContext, owner: str, *, now: datetime, lea
             return job
 
 
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def _give_up_or_retry(session: Session, ctx: AuditContext, job: Job, error: str, now: datetime) -> bool:
     """Record a failed attempt: queued again (`job.retried`, True) or, attempts spent, failed (`job.failed`)."""
     before = {"status": job.status, "last_error": job.last_error, "lease_owner": job.lease_owner}
@@ -117,7 +110,6 @@ def _give_up_or_retry(session: Session, ctx: AuditContext, job: Job, error: str,
         "status": {"old": before["status"], "new": job.status},
         "last_error": {"old": before["last_error"], "new": job.last_error},
         "lease_owner": {"old": before["lease_owner"], "new": None},
-        "attempts": {"old": job.attempts, "new": job.attempts},
     })
     return job.status == QUEUED
 

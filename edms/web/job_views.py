@@ -20,7 +20,6 @@ REFRESH_SECONDS = 2
 
 def job_json(job: Job) -> dict:
     """A job as the page's poller and the API read it."""
-    finished = job.status in ("succeeded", "failed")
     return {
         "id": job.id, "kind": job.kind, "status": job.status, "attempts": job.attempts,
         "max_attempts": job.max_attempts, "phase": job.phase,
@@ -28,7 +27,7 @@ def job_json(job: Job) -> dict:
         "requested_at": isoformat_utc(job.requested_at),
         "started_at": isoformat_utc(job.started_at) if job.started_at else None,
         "finished_at": isoformat_utc(job.finished_at) if job.finished_at else None,
-        "finished": finished, "result": job.result, "last_error": job.last_error,
+        "finished": job.finished, "result": job.result, "last_error": job.last_error,
     }
 
 
@@ -54,9 +53,8 @@ def index():
 @login_required
 def detail(job_id: int):
     job = readable_job(job_id)
-    finished = job.status in ("succeeded", "failed")
     return render_template("jobs/detail.html", job=job, kinds=KIND_LABELS, statuses=STATUS_LABELS,
-                           phases=PHASE_LABELS, refresh=None if finished else REFRESH_SECONDS,
+                           phases=PHASE_LABELS, refresh=None if job.finished else REFRESH_SECONDS,
                            downloadable=job.kind == EXPORT and job_use_cases.may_download(job, current_user))
 
 
