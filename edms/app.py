@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from edms import __version__
 from edms.application.services import build_services
+from edms.application.worker import runner, start_thread
 from edms.config import Settings, load_settings
 from edms.resources import TEMPLATES_DIR
 from edms.users.models import User
@@ -28,6 +29,7 @@ from edms.web import (
     guards,
     handover_views,
     inspection_views,
+    job_views,
     main,
     notification_views,
     routing_views,
@@ -74,6 +76,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         # comes from the hops it adds, and only from as many hops as are configured as trusted.
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    if runner(app.extensions["edms"]) == "thread":  # SQLite: jobs run in the server's background thread
+        app.extensions["edms_jobs"] = start_thread(app.extensions["edms"])
     app.url_map.converters["int"] = IdConverter  # an id too large for the database is a 404, not an overflow
 
     _init_extensions(app)
@@ -112,6 +116,7 @@ def _register_blueprints(app: Flask) -> None:
         document_routes,
         handover_routes,
         inspection_routes,
+        job_routes,
         notification_routes,
         routing_routes,
         session_routes,
@@ -138,6 +143,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(routing_views.bp)
     app.register_blueprint(site_views.bp)
     app.register_blueprint(session_views.bp)
+    app.register_blueprint(job_views.bp)
     csrf.exempt(api_bp)  # the API takes bearer tokens, never cookies
     app.register_blueprint(api_bp)
 

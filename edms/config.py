@@ -115,6 +115,16 @@ class Settings:
     s3_prefix: str = "blobs/"
     # Object Lock of a file whose record's retention is not known: 0 = the longest any regime declares.
     s3_retention_years: int = 0
+    # Who runs the jobs (exports, outbox, escalations, archive time-stamps): "auto" = a background thread of
+    # the server with SQLite, `edms worker` processes with PostgreSQL; "thread"; "worker"; "manual" (tests).
+    job_runner: str = "auto"
+    job_lease_seconds: int = 60  # a job whose worker sent no heartbeat for this long is claimed again
+    job_max_attempts: int = 3
+    job_poll_seconds: float = 2.0
+    # The periodic jobs the worker queues (every this many seconds; 0: never, e.g. left to cron).
+    job_outbox_every_seconds: int = 60
+    job_escalate_every_seconds: int = 900
+    job_archive_timestamps_every_seconds: int = 86400
     forms_dir: Path = FORMS_DIR
     password: PasswordPolicy = field(default_factory=PasswordPolicy)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
@@ -129,7 +139,9 @@ class Settings:
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 # Settings that count something (minutes, events): a value below 1 would disable a control silently.
-POSITIVE_SETTINGS = ("idle_minutes", "api_token_minutes", "audit_checkpoint_every")
+POSITIVE_SETTINGS = ("idle_minutes", "api_token_minutes", "audit_checkpoint_every", "job_lease_seconds",
+                     "job_max_attempts")
+JOB_RUNNERS = ("auto", "thread", "worker", "manual")
 RATE_LIMIT_SETTINGS = ("login_rate_limit", "login_client_rate_limit")
 BLOB_STORES = ("auto", "filesystem", "database", "s3")
 
@@ -264,6 +276,11 @@ def load_settings(environment: str | None = None, overrides: dict[str, Any] | No
     _check_rate_limits(raw)
     _check_blob_store(raw)
     _check_trusted_proxies(raw)
+    if not 0 < float(raw.get("job_poll_seconds", 2.0)) <= 3600:
+        raise ConfigError(f"job_poll_seconds (EDMS_JOB_POLL_SECONDS) must be above 0 and at most 3600, "
+                          f"not {raw['job_poll_seconds']!r}")
+    if raw.get("job_runner", "auto") not in JOB_RUNNERS:
+        raise ConfigError(f"job_runner (EDMS_JOB_RUNNER) must be one of {', '.join(JOB_RUNNERS)}, not {raw['job_runner']!r}")
     # Relative to the directory edms is started in: an installed edms has no project folder of its own.
     data_dir = Path(raw["data_dir"]).absolute()
     raw["data_dir"] = data_dir

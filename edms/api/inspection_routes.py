@@ -1,33 +1,24 @@
 """Inspection over the API: search, signed-history timelines and inspection packages (read-only)."""
 from __future__ import annotations
 
-import io
-
-from flask import Response, g, jsonify, request, url_for
+from flask import g, jsonify, request, url_for
 
 from edms.api import schemas as S
 from edms.api.blueprint import bp, token_required
 from edms.api.openapi import listing, operation
-from edms.application import inspection
+from edms.application import jobs
 from edms.audit.search import event_json
 from edms.documents import models as dm
 from edms.documents.types import LANGUAGES
-from edms.inspection.package import (
-    CASE,
-    DOCUMENT,
-    ExportError,
-    NothingToExport,
-    Scope,
-)
+from edms.inspection.package import CASE, DOCUMENT, NothingToExport, Scope
 from edms.inspection.search import CASE_FIELDS, MAX_PAGE, PAGE_SIZE, SearchError, parse_query, search
 from edms.inspection.timeline import Timeline, case_timeline, document_timeline
-from edms.pki import PkiError
-from edms.signatures.errors import SigningFailed
 from edms.signatures.presentation import manifestation_json
 from edms.timeutil import isoformat_utc
 from edms.users.roles import INSPECTOR, QA, REGULATORY
 from edms.web.bounds import query_int
 from edms.web.errors import api_error
+from edms.web.job_views import job_json
 from edms.web.labels import case_id_named
 from edms.web.runtime import audit_context, db, services
 
@@ -116,24 +107,23 @@ def case_timeline_json(case_id: int):
 
 
 def _export(scope: Scope):
+    """Queue the package: 202 with the job (Location: /api/v1/jobs/<id>); the worker builds it."""
     language = request.args.get("language", "en")
     if language not in LANGUAGES:
         return api_error(400, "invalid_request", f"language must be one of {', '.join(LANGUAGES)}.")
-    ctx, zone = audit_context(), g.api_user.timezone
-    out = io.BytesIO()
     try:
-        exported = inspection.export(services(), db(), ctx, scope, out, language=language, display_tz=zone)
+        job = jobs.request_export(services(), db(), audit_context(), g.api_user, scope, language=language,
+                                  display_tz=g.api_user.timezone)
     except NothingToExport as exc:
         return api_error(404, "not_found", str(exc))
-    except (ExportError, PkiError, SigningFailed) as exc:
-        return api_error(503, "export_failed", str(exc))
-    return Response(out.getvalue(), mimetype="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="{exported.filename}"', "X-Content-SHA256": exported.sha256})
+    response = jsonify(job_json(job))
+    response.status_code = 202
+    response.headers["Location"] = url_for("api.job_detail", job_id=job.id)
+    return response
 
 
-ZIP = {"200": "application/zip"}
-EXPORT_RESPONSES = {"200": "The inspection package (application/zip)", "404": "Nothing to export",
-                    "503": "No checkpoint, time-stamp or PKI available: nothing was exported", **READER_RESPONSES}
+EXPORT_RESPONSES = {"202": "Queued: the job (Location: its URL); its result is the package (application/zip)",
+                    "404": "Nothing to export", **READER_RESPONSES}
 LANGUAGE = [{"name": "language", "in": "query", "schema": {"type": "string", "enum": ["en", "ja"]},
              "description": "language of the renditions and labels (default en)"}]
 
@@ -143,9 +133,10 @@ LANGUAGE = [{"name": "language", "in": "query", "schema": {"type": "string", "en
     "An inspection package of the document: every version's content, renditions, attachments, signatures, "
     "time-stamps, certificates, CRL and audit events with signed checkpoints, sealed by the system key; "
     "verify offline with `edms-verify` or the openssl commands in its VERIFY.md (recorded as "
-    "inspection.exported). A POST: the export writes its audit event and a checkpoint, and state changes never "
-    "happen on GET; inspectors' tokens may make it",
-    responses=EXPORT_RESPONSES, media_types=ZIP,
+    "inspection.exported). A POST: it queues a job and answers 202 at once with the job (Location: "
+    "/api/v1/jobs/{id}); the worker writes the audit event and a checkpoint and builds the package, then "
+    "GET /api/v1/jobs/{id}/result gives it; inspectors' tokens may make it",
+    responses=EXPORT_RESPONSES, schemas={"202": S.JOB},
     parameters=LANGUAGE,
 )
 @token_required(*READERS)
@@ -155,7 +146,7 @@ def export_document(document_id: int):
 
 @bp.post("/cases/<int:case_id>/export")
 @operation("An inspection package of every document of the case (see the document "
-           "export)", responses=EXPORT_RESPONSES, media_types=ZIP, parameters=LANGUAGE)
+           "export)", responses=EXPORT_RESPONSES, schemas={"202": S.JOB}, parameters=LANGUAGE)
 @token_required(*READERS)
 def export_case(case_id: int):
     return _export(Scope(CASE, case_id))

@@ -210,3 +210,10 @@ COMPLETABILITY = obj({"document_id": INTEGER, "version": NULLABLE_INTEGER, "in_r
 STUCK_RECORD = obj({"document_id": INTEGER, "number": STRING, "title": STRING, "type": STRING, "version": INTEGER,
                     "owner_id": INTEGER, "owner": STRING, "case_id": NULLABLE_INTEGER,
                     "case_reference": NULLABLE_STRING, "submitted_at": TIME, "blocked": BLOCKED_STEP})
+
+# A job (edms/web/job_views.job_json): a long piece of work run by the worker, e.g. an inspection package.
+JOB = obj({"id": INTEGER, "kind": STRING, "status": {"enum": ["queued", "running", "succeeded", "failed"]},
+           "attempts": INTEGER, "max_attempts": INTEGER, "phase": STRING,
+           "progress": obj({"done": INTEGER, "total": INTEGER}), "requested_at": TIME, "started_at": NULLABLE_TIME,
+           "finished_at": NULLABLE_TIME, "finished": BOOLEAN, "result": {"type": ["object", "null"]},
+           "last_error": NULLABLE_STRING})

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, formataddr
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -108,7 +108,7 @@ class _Outgoing:
 
 
 def deliver_pending(sessions: sessionmaker[Session], ctx: AuditContext, smtp: SmtpSettings, now: datetime, *,
-                    limit: int = DELIVERY_BATCH) -> DeliveryReport:
+                    limit: int = DELIVERY_BATCH, installation: str = "edms") -> DeliveryReport:
     """Send up to `limit` waiting notifications (pending, or failed with attempts left), oldest first.
 
     Takes a session factory, not a session: the batch is read in one short transaction, each message
@@ -123,10 +123,10 @@ def deliver_pending(sessions: sessionmaker[Session], ctx: AuditContext, smtp: Sm
         batch = [_Outgoing(n.id, formataddr((n.recipient.printed_name, n.recipient_email or "")), n.subject, n.body)
                  for n in session.scalars(_waiting(smtp).order_by(Notification.id).limit(limit))]
     sent = failed = 0
-    with SmtpConnection(smtp) as connection:
+    with SmtpConnection(smtp) as connection:  # at least once: a crash before _settle sends the message again
         for position, item in enumerate(batch):
             try:
-                connection.send(_message(smtp, item, now))
+                connection.send(_message(smtp, item, now, installation))
             except ConnectionFailed as exc:
                 for rest in batch[position:]:
                     _settle(sessions, ctx, rest.id, now, str(exc))
@@ -192,13 +192,20 @@ def _count_waiting(sessions: sessionmaker[Session], smtp: SmtpSettings) -> int:
         return session.scalar(select(func.count()).select_from(_waiting(smtp).subquery())) or 0
 
 
-def _message(smtp: SmtpSettings, item: _Outgoing, now: datetime) -> EmailMessage:
+def message_id(notification_id: int, installation: str, sender: str) -> str:
+    """The same for every attempt at one notification (a retried message is one message to its reader), and
+    different between installations: derived from the notification's id and the installation's value."""
+    domain = sender.rpartition("@")[2] or "localhost"
+    return f"<notification-{notification_id}.{installation}@{domain}>"
+
+
+def _message(smtp: SmtpSettings, item: _Outgoing, now: datetime, installation: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = smtp.sender
     message["To"] = item.to
     message["Subject"] = item.subject
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(idstring=f"notification-{item.id}", domain=smtp.sender.rpartition("@")[2] or "localhost")
+    message["Message-ID"] = message_id(item.id, installation, smtp.sender)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to the relay's sender
     message.set_content(item.body)
     return message

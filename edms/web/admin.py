@@ -10,7 +10,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from edms.application import accounts, backups
-from edms.application import notifications as delivery
+from edms.application import jobs as job_use_cases
+from edms.application.job_kinds import DELIVER_OUTBOX
 from edms.notifications import outbox as notifications
 from edms.notifications.models import KIND_LABELS, STATUS_LABELS, Notification
 from edms.timeutil import utc_now
@@ -170,11 +171,9 @@ def outbox():
 @bp.post("/outbox/deliver")
 @roles_required(ADMIN)
 def deliver_outbox():
-    report = delivery.deliver(services(), db(), audit_context())
-    if not report.configured:
-        flash(_("E-mail is not configured (no SMTP host): notifications are recorded, nothing was sent."), "warning")
-    else:
-        flash(_("Sent: %(sent)s. Failed: %(failed)s. Still waiting: %(waiting)s.",
-                sent=report.sent, failed=report.failed, waiting=report.waiting),
-              "error" if report.failed else "success")
-    return redirect(url_for("admin.outbox"))
+    """Delivery is a job (the worker sends): its page shows what was sent."""
+    job = job_use_cases.request_now(services(), db(), audit_context(), current_user.user, DELIVER_OUTBOX)
+    if job is None:
+        flash(_("A delivery is already waiting or running: it sends what is waiting."), "info")
+        return redirect(url_for("jobs.index"))
+    return redirect(url_for("jobs.detail", job_id=job.id))

@@ -1,17 +1,16 @@
 """Inspection pages: search, signed-history timelines of a document or a case, packages, verification help.
 
 Read-only by construction: every route is a GET (the guard `enforce_read_only_roles` refuses any other
-method to inspectors anyway) but the package export, a POST: it writes its audit event and a checkpoint.
+method to inspectors anyway) but the package export, a POST: it queues a job (edms.application.jobs) that
+writes its audit event and a checkpoint and builds the package; the page then follows the job.
 """
 from __future__ import annotations
-
-import io
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 
-from edms.application import inspection
+from edms.application import jobs
 from edms.audit.search import field_changes
 from edms.documents import models as dm
 from edms.documents.types import SIGNATURE_MEANINGS
@@ -19,8 +18,6 @@ from edms.inspection.labels import event_names, object_names
 from edms.inspection.package import CASE, DOCUMENT, ExportError, Scope
 from edms.inspection.search import PARAMETERS, SearchError, parse_query, search
 from edms.inspection.timeline import HISTORY_KINDS, case_timeline, document_timeline
-from edms.pki import PkiError
-from edms.signatures.errors import SigningFailed
 from edms.users.roles import INSPECTOR, QA, REGULATORY
 from edms.verifier.bundle import zipapp_bytes
 from edms.web.audit_views import show_value
@@ -107,18 +104,14 @@ def case_history(case_id: int):
 
 
 def _export(scope: Scope, back: str):
-    ctx, language, zone = audit_context(), _language(), current_user.timezone
-    out = io.BytesIO()
+    """Queue the package and go to its job's page at once: the worker builds it (never this request)."""
     try:
-        exported = inspection.export(services(), db(), ctx, scope, out, language=language, display_tz=zone)
-    except (ExportError, SigningFailed) as exc:
+        job = jobs.request_export(services(), db(), audit_context(), current_user.user, scope, language=_language(),
+                                  display_tz=current_user.timezone)
+    except ExportError as exc:
         flash(translate_error(exc), "error")
         return redirect(back)
-    except PkiError as exc:
-        flash(str(exc), "error")
-        return redirect(back)
-    return Response(out.getvalue(), mimetype="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="{exported.filename}"', "X-Content-SHA256": exported.sha256})
+    return redirect(url_for("jobs.detail", job_id=job.id))
 
 
 @bp.post("/documents/<int:document_id>/export")

@@ -5,7 +5,7 @@ Cases stored before this revision keep `deadlines_at` empty: their next deadline
 their next change (the regimes are files the migration does not read).
 
 Revision ID: 0020_scale_indexes
-Revises: 0018_web_sessions
+Revises: 0019_jobs
 Create Date: 2026-12-07
 """
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 from edms.db import UTCDateTime
 
 revision = "0020_scale_indexes"
-down_revision = "0018_web_sessions"
+down_revision = "0019_jobs"
 branch_labels = None
 depends_on = None
 

@@ -62,3 +62,14 @@ def choose_language(page, code: str):
     page.wait_for_load_state("load")
     with page.expect_navigation():
         page.select_option("#language-select", code)
+
+
+@pytest.fixture
+def job_worker(app):
+    """The server's background job thread, as `edms serve` runs it with SQLite (the tests' app runs none)."""
+    from edms.application.worker import start_thread
+
+    thread, stop = start_thread(app.extensions["edms"])
+    yield thread
+    stop.set()
+    thread.join(timeout=300)

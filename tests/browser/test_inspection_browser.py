@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 @pytest.mark.req("11.50(a)")
 @pytest.mark.req("A11-12")
 def test_inspector_finds_the_case_by_lot_reads_its_history_and_takes_the_package_away(page, app, signed_case,
-                                                                                       inspector, tmp_path):
+                                                                                       inspector, tmp_path, job_worker):
     oos = signed_case.documents[0]
     browser_sign_in(page, INSPECTOR[0], PASSWORD)
     page.click("#nav-inspection")
@@ -41,8 +41,10 @@ def test_inspector_finds_the_case_by_lot_reads_its_history_and_takes_the_package
     expect(page.locator("#sign-version")).to_have_count(0)
     page.go_back()
 
+    page.click("#export-package")  # queues the package: its job's page follows the background worker
+    expect(page.locator("#job-download")).to_be_visible(timeout=180_000)
     with page.expect_download(timeout=180_000) as download_info:
-        page.click("#export-package", timeout=180_000)
+        page.click("#job-download")
     download = download_info.value
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)

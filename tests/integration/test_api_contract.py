@@ -79,4 +79,8 @@ def test_real_answers_on_the_signed_case_match_the_published_schemas(app, client
     contract.holds(physician, "post", "/delegations/{delegation_id}/revoke", f"/delegations/{given['id']}/revoke",
                    json={"reason": "Back early"})
     contract.holds(physician, "post", "/auth/revoke", "/auth/revoke")
+    # a job: an inspection package queued (202), then read while it waits; an outbox delivery started now
+    queued = contract.holds(reader, "post", "/cases/{case_id}/export", f"/cases/{case}/export")
+    contract.holds(reader, "get", "/jobs/{job_id}", f"/jobs/{queued['id']}")
+    contract.holds(admin, "post", "/jobs", "/jobs", json={"kind": "outbox.deliver"})
     assert len(contract.checked) >= 22

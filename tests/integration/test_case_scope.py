@@ -14,6 +14,8 @@ from edms.db import transaction
 from edms.sites import operations as site_ops
 from edms.users.models import User
 from tests.conftest import bearer, csrf_token, sign_in
+from tests.support.documents import Api
+from tests.support.inspection import api_exported_package
 from tests.support.people import acting
 from tests.support.signed_case import SIGNERS, VERIFIER
 
@@ -173,8 +175,7 @@ def test_an_inspection_package_reads_in_the_cases_site_zone_whoever_exports_it(a
     import json
 
     people.make("john.carter", "inspector", printed_name="John Carter", timezone="America/New_York")
-    response = client.post(f"/api/v1/documents/{signed_case.documents[0]}/export",
-                           headers=bearer(client, "john.carter"))
+    response = api_exported_package(Api(client, "john.carter"), f"/documents/{signed_case.documents[0]}/export")
     assert response.status_code == 200
     with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
         manifest = json.loads(archive.read("manifest.json"))

@@ -23,7 +23,9 @@ from tests.conftest import csrf_token
 from tests.support.documents import Api
 from tests.support.inspection import (  # noqa: F401
     INSPECTOR,
+    api_exported_package,
     events,
+    exported_package,
     inspector,
     inspector_client,
     package_files,
@@ -43,8 +45,8 @@ def commands(verify_md: str, language: str) -> list[str]:
 @pytest.mark.req("ERES-preservation")
 def test_case_package_verifies_with_edms_verify_and_with_openssl_alone(app, signed_case, inspector_client, tmp_path):
     timeline = inspector_client.get(f"/inspection/cases/{signed_case.case_id}").get_data(as_text=True)
-    response = inspector_client.post(f"/inspection/cases/{signed_case.case_id}/export",
-                                     data={"csrf_token": csrf_token(timeline)})
+    response = exported_package(inspector_client, f"/inspection/cases/{signed_case.case_id}/export",
+                                {"csrf_token": csrf_token(timeline)})
     assert response.status_code == 200 and response.mimetype == "application/zip"
     assert response.headers["X-Content-SHA256"] == hashlib.sha256(response.data).hexdigest()
     package = tmp_path / "package.zip"
@@ -97,7 +99,7 @@ def test_case_package_verifies_with_edms_verify_and_with_openssl_alone(app, sign
 def test_document_package_from_the_api_and_the_console(app, client, signed_case, inspector, settings, tmp_path):
     document_id = signed_case.documents[0]
     api = Api(client, INSPECTOR[0])
-    response = api.post(f"/documents/{document_id}/export?language=ja")
+    response = api_exported_package(api, f"/documents/{document_id}/export?language=ja")
     assert response.status_code == 200
     report = verify_package(io.BytesIO(response.data))
     assert report.ok, [item.line() for item in report.failures]
@@ -146,7 +148,7 @@ def reseal(files: dict[str, bytes], pki: PkiStore) -> dict[str, bytes]:
 def test_an_insider_with_the_system_key_still_cannot_change_a_signed_record(app, client, signed_case, inspector,
                                                                              organisation_pki, tmp_path):
     document_id = signed_case.documents[0]
-    original = package_files(Api(client, INSPECTOR[0]).post(f"/documents/{document_id}/export").data)
+    original = package_files(api_exported_package(Api(client, INSPECTOR[0]), f"/documents/{document_id}/export").data)
     manifest = json.loads(original["manifest.json"])
     version = manifest["documents"][0]["versions"][1]
     content = json.loads(original[version["content"]])
@@ -193,6 +195,6 @@ def test_a_package_is_exported_by_post_only_and_a_get_writes_nothing(app, signed
     api = Api(app.test_client(), INSPECTOR[0])
     assert api.get(f"/documents/{document_id}/export").status_code == 405
     assert written() == before
-    assert api.post(f"/documents/{document_id}/export").status_code == 200
+    assert api_exported_package(api, f"/documents/{document_id}/export").status_code == 200
     exported, checkpoints = written()
     assert exported == before[0] + 1 and checkpoints >= before[1]

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from edms.verifier.package import verify_package
 from tests.conftest import csrf_token
-from tests.support.inspection import inspector, inspector_client  # noqa: F401
+from tests.support.inspection import exported_package, inspector, inspector_client  # noqa: F401
 
 
 @pytest.mark.req("ERES-authenticity")
@@ -72,5 +72,5 @@ def _trust(data):
 
 def _export(inspector_client, signed_case):
     timeline = inspector_client.get(f"/inspection/cases/{signed_case.case_id}").get_data(as_text=True)
-    return inspector_client.post(f"/inspection/cases/{signed_case.case_id}/export",
-                                 data={"csrf_token": csrf_token(timeline)})
+    return exported_package(inspector_client, f"/inspection/cases/{signed_case.case_id}/export",
+                            {"csrf_token": csrf_token(timeline)})

@@ -39,11 +39,11 @@ from edms.users.models import User
 from edms.users.roles import ROLES
 from tests.conftest import csrf_token, sign_in
 from tests.support.documents import Api, realistic_values, title_for
-from tests.support.inspection import INSPECTOR, inspector  # noqa: F401
+from tests.support.inspection import INSPECTOR, exported_package, inspector  # noqa: F401
 
 # Machine formats and files, not pages: exempt from the walk.
 NOT_FOR_READING = {"static", "audit.export", "signatures.artefact", "inspection.verifier_script",
-                   "documents.download_attachment", "documents.rendition"}
+                   "documents.download_attachment", "documents.rendition", "jobs.status", "jobs.download"}
 # Each role as a person of the signed case (tests/support/signed_case.py) or the inspector.
 READERS = {"author": "kenji.sato", "qa": "emi.nakamura", "physician": "haruto.ito", "regulatory": "aiko.mori",
            "admin": "takeshi.ogawa", "inspector": INSPECTOR[0]}
@@ -118,7 +118,7 @@ def _urls(app, case) -> list[str]:
     values = {
         "document_id": case["documents"], "number": [1, 3], "case_id": [case["case_id"]],
         "signature_id": case["signatures"], "user_id": case["users"], "type_key": ["oos_notification"],
-        "site_id": [case["site_id"]],
+        "site_id": [case["site_id"]], "job_id": case.get("jobs", []),
     }
     urls = []
     for rule in app.url_map.iter_rules():
@@ -151,6 +151,29 @@ def _record_in_review(app, client, case_id: int) -> int:
     return created.json["id"]
 
 
+def _jobs(app, signed_case) -> list[int]:
+    """An inspection package waiting for the worker (the inspector's), and an outbox delivery that ran (an
+    administrator's): so that a job's page is read waiting and done."""
+    from edms.application import jobs
+    from edms.application.job_kinds import DELIVER_OUTBOX
+    from edms.application.unit_of_work import command
+    from edms.audit import AuditContext
+    from edms.inspection.package import CASE, Scope
+
+    services = app.extensions["edms"]
+    with command(services.sessions) as session:
+        admin = session.scalar(select(User).where(User.username == READERS["admin"]))
+        as_admin = AuditContext(user_id=admin.id, user_name=admin.printed_name, client_addr="127.0.0.1")
+        delivery = jobs.request_now(services, session, as_admin, admin, DELIVER_OUTBOX).id
+    jobs.run_next(services)
+    with command(services.sessions) as session:
+        inspector = session.scalar(select(User).where(User.username == INSPECTOR[0]))
+        as_inspector = AuditContext(user_id=inspector.id, user_name=inspector.printed_name, client_addr="127.0.0.1")
+        export = jobs.request_export(services, session, as_inspector, inspector,
+                                     Scope(CASE, signed_case.case_id)).id
+    return [delivery, export]
+
+
 def _case(app, signed_case) -> dict:
     with app.extensions["edms"].sessions() as session:
         rejection = session.scalar(select(Signature.signature_id).where(Signature.kind == "rejection"))
@@ -170,6 +193,7 @@ def _case(app, signed_case) -> dict:
 def test_no_page_shows_a_raw_key_to_any_role(app, client, signed_case, inspector, language):
     case = _case(app, signed_case)
     case["documents"] = [*case["documents"], _record_in_review(app, client, signed_case.case_id)]
+    case["jobs"] = _jobs(app, signed_case)
     with app.extensions["edms"].sessions() as session:
         compound, words = raw_keys(app, session)
     urls = _urls(app, case)
@@ -234,7 +258,7 @@ def test_no_rendition_or_inspection_report_shows_a_raw_key(app, client, signed_c
                 found[f"rendition {document_id} v{number} {fmt}"] = bad
 
     history = client.get(f"/inspection/cases/{case['case_id']}").get_data(as_text=True)
-    exported = client.post(f"/inspection/cases/{case['case_id']}/export", data={"csrf_token": csrf_token(history)})
+    exported = exported_package(client, f"/inspection/cases/{case['case_id']}/export", {"csrf_token": csrf_token(history)})
     assert exported.status_code == 200 and exported.mimetype == "application/zip"
     with zipfile.ZipFile(io.BytesIO(exported.data)) as package:
         names = package.namelist()

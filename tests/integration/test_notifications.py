@@ -23,6 +23,7 @@ from edms.users.models import User
 from edms.users.profiles import Profile
 from tests.conftest import csrf_token, sign_in
 from tests.integration.test_api import token_for
+from tests.support.inspection import run_jobs
 from tests.support.mail import MailServer, free_port
 
 NO_SMTP = SmtpSettings()
@@ -215,21 +216,24 @@ def test_an_administrator_sees_the_outbox_and_delivers_pending_now(app, admin_cl
         page = admin_client.get("/admin/outbox").get_data(as_text=True)
         assert 'id="nav-outbox"' in page and "Waiting to be sent" in page and "akiko.tanaka@example.org" in page
         assert SUBMITTED["body"].splitlines()[1] not in page  # bodies are for their recipients
+        # "Deliver now" queues a delivery job and shows its page; the worker sends (here: run as a test runs it).
         response = admin_client.post("/admin/outbox/deliver", data={"csrf_token": csrf_token(page)})
-        assert response.status_code == 302 and response.headers["Location"].endswith("/admin/outbox")
-        after = admin_client.get("/admin/outbox").get_data(as_text=True)
+        assert response.status_code == 302 and "/jobs/" in response.headers["Location"]
+        assert run_jobs(app)
+        after = admin_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Sent: 1. Failed: 0. Still waiting: 0." in after
     assert [mail.rcpt_tos for mail in relay.received] == [["akiko.tanaka@example.org"]]
     [sent] = events(sessions, "notification.sent")
     assert sent.actor_name == "Daisuke Kato"
 
 
-def test_without_smtp_the_deliver_button_says_nothing_was_sent(admin_client, sessions, team):
+def test_without_smtp_the_deliver_button_says_nothing_was_sent(app, admin_client, sessions, team):
     notify(sessions, [team["qa"]])
     page = admin_client.get("/admin/outbox").get_data(as_text=True)
     assert "E-mail is not configured" in page
-    admin_client.post("/admin/outbox/deliver", data={"csrf_token": csrf_token(page)})
-    assert "nothing was sent" in admin_client.get("/admin/outbox").get_data(as_text=True)
+    job_page = admin_client.post("/admin/outbox/deliver", data={"csrf_token": csrf_token(page)}).headers["Location"]
+    run_jobs(app)
+    assert "nothing was sent" in admin_client.get(job_page).get_data(as_text=True)
 
 
 def test_only_administrators_reach_the_outbox_and_an_inspector_cannot_deliver(app, client, people):
@@ -262,3 +266,30 @@ def test_the_console_delivers_and_lists_the_outbox(app, settings, sessions, team
     assert "akiko.tanaka <akiko.tanaka@example.org> task: OOS-2026-0001 awaits your review" in listed.stdout
     unconfigured = subprocess.run(edms + ["outbox", "deliver"], env=env, capture_output=True, text=True, timeout=120)
     assert "SMTP is not configured" in unconfigured.stdout
+
+
+def test_a_message_sent_again_after_a_crash_carries_the_same_message_id(sessions, team, monkeypatch):
+    """At least once: a delivery killed after the relay took a message, before its outcome was recorded,
+    sends it again on the next run; its Message-ID is the same, so the reader's mail program shows one message."""
+    from edms.notifications import outbox
+
+    settle = outbox._settle
+    crashes = []
+
+    def killed_after_sending(*args, **kwargs):
+        if not crashes:
+            crashes.append(True)
+            raise KeyboardInterrupt("worker killed after the relay accepted the message (simulated)")
+        return settle(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "_settle", killed_after_sending)
+    (notification_id,) = notify(sessions, [team["qa"]], smtp=SmtpSettings(host="relay"))
+    with MailServer() as relay:
+        with pytest.raises(KeyboardInterrupt):
+            deliver_pending(sessions, SERVICE, relay.settings(), utc_now(), installation="a1b2c3d4e5f60718")
+        assert rows(sessions)[0].status == "pending"  # its outcome was never recorded: sent again
+        report = deliver_pending(sessions, SERVICE, relay.settings(), utc_now(), installation="a1b2c3d4e5f60718")
+    assert report.sent == 1
+    first, second = (mail.message["Message-ID"] for mail in relay.received)
+    assert first == second == f"<notification-{notification_id}.a1b2c3d4e5f60718@kansai-rct.example>"
+    assert outbox.message_id(notification_id, "0000000000000000", "edms@kansai-rct.example") != first

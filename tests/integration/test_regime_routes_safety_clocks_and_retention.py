@@ -26,6 +26,7 @@ from tests.integration.test_regimes_end_to_end import (
     oos_values,
 )
 from tests.support.case_driver import CaseDriver, cast_ready
+from tests.support.inspection import exported_package
 
 TOKYO, CHICAGO, BERLIN = ZoneInfo("Asia/Tokyo"), ZoneInfo("America/Chicago"), ZoneInfo("Europe/Berlin")
 
@@ -318,7 +319,7 @@ def test_each_records_retention_end_is_on_the_case_page_and_in_the_inspection_pa
         [item.document.type_key for item in status.checklist])}
 
     timeline = client.get(f"/inspection/cases/{d.case_id}").get_data(as_text=True)
-    response = client.post(f"/inspection/cases/{d.case_id}/export", data={"csrf_token": csrf_token(timeline)})
+    response = exported_package(client, f"/inspection/cases/{d.case_id}/export", {"csrf_token": csrf_token(timeline)})
     assert response.status_code == 200
     with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
         manifest = json.loads(archive.read("manifest.json"))

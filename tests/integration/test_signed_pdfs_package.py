@@ -13,6 +13,7 @@ from edms.verifier.package import verify_package
 from tests.conftest import csrf_token
 from tests.support.inspection import (  # noqa: F401
     INSPECTOR,
+    exported_package,
     inspector,
     inspector_client,
     package_files,
@@ -22,7 +23,7 @@ from tests.support.inspection import (  # noqa: F401
 
 def _export(inspector_client, case_id: int) -> bytes:
     timeline = inspector_client.get(f"/inspection/cases/{case_id}").get_data(as_text=True)
-    response = inspector_client.post(f"/inspection/cases/{case_id}/export", data={"csrf_token": csrf_token(timeline)})
+    response = exported_package(inspector_client, f"/inspection/cases/{case_id}/export", {"csrf_token": csrf_token(timeline)})
     assert response.status_code == 200
     return response.data
 

@@ -62,3 +62,35 @@ def rezip(files: dict[str, bytes]) -> bytes:
         for name, data in files.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+def run_jobs(app) -> list[int]:
+    """Run every waiting job synchronously, as the worker would (tests run with job_runner = "manual")."""
+    from edms.application.jobs import run_next
+
+    ran = []
+    while (job_id := run_next(app.extensions["edms"])) is not None:
+        ran.append(job_id)
+    return ran
+
+
+def exported_package(client, url: str, data: dict):
+    """Export from a page: the POST queues a job and goes to its page; the worker runs it; the page's download
+    link gives the package. The download's response."""
+    response = client.post(url, data=data)
+    assert response.status_code == 302 and "/jobs/" in response.headers["Location"], response.get_data(as_text=True)
+    job_page = response.headers["Location"]
+    run_jobs(client.application)
+    page = client.get(job_page).get_data(as_text=True)
+    assert 'id="job-download"' in page, page
+    return client.get(job_page.rstrip("/") + "/download")
+
+
+def api_exported_package(api, path: str):
+    """Export over the API: 202 and the job's Location; the worker runs it; GET the job's result."""
+    response = api.post(path)
+    assert response.status_code == 202 and response.headers["Location"].startswith("/api/v1/jobs/"), response.json
+    run_jobs(api.client.application)
+    job = api.get(response.headers["Location"].removeprefix("/api/v1")).json
+    assert job["status"] == "succeeded", job
+    return api.get(f"/jobs/{job['id']}/result")

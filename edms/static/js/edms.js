@@ -12,4 +12,25 @@ document.addEventListener("DOMContentLoaded", function () {
     var check = function () { warning.hidden = select.value === "" || needed.indexOf(select.value) !== -1; };
     select.addEventListener("change", check);
   });
+  // A job's page (issue 16): poll its status, move the progress bar, and reload once it has finished
+  // (without JavaScript the page refreshes itself instead).
+  var job = document.querySelector("[data-job-status]");
+  if (job && job.getAttribute("data-status") !== "succeeded" && job.getAttribute("data-status") !== "failed") {
+    var poll = function () {
+      fetch(job.getAttribute("data-job-status"), {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (response) { return response.json(); })
+        .then(function (state) {
+          if (state.finished) { window.location.reload(); return; }
+          var bar = document.getElementById("job-progress");
+          if (bar) { bar.max = state.progress.total || 1; bar.value = state.progress.done; }
+          var phase = document.getElementById("job-phase");
+          if (phase && state.phase_text) { phase.textContent = state.phase_text; }
+          var status = document.getElementById("job-status");
+          if (status && state.status_text) { status.textContent = state.status_text; }
+          window.setTimeout(poll, 1000);
+        })
+        .catch(function () { window.setTimeout(poll, 3000); });
+    };
+    window.setTimeout(poll, 500);
+  }
 });

@@ -1,0 +1,118 @@
+"""What each kind of job does: explicit wiring, one function per kind, each taking the services and its call.
+
+- `inspection.export`: an inspection package of a case or a document. Built into a temporary file, then
+  stored in the content-addressed blob store; only a complete, hashed package is ever recorded as the
+  job's result, so a worker killed midway leaves no half package (the retry builds a new one).
+- `outbox.deliver`, `escalate`, `archive.timestamps`: the periodic work of `edms outbox deliver`,
+  `edms escalate` and `edms archive-timestamps`, queued by the worker's schedule or by an administrator.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from tempfile import TemporaryFile
+from typing import Any
+
+from edms.application import archiving, inspection, notifications
+from edms.application.escalations import escalate_overdue
+from edms.application.services import Services
+from edms.application.unit_of_work import command
+from edms.audit import AuditContext
+from edms.errors import N_
+from edms.inspection.package import Scope
+from edms.timeutil import utc_now
+
+EXPORT = "inspection.export"
+DELIVER_OUTBOX = "outbox.deliver"
+ESCALATE = "escalate"
+ARCHIVE_TIMESTAMPS = "archive.timestamps"
+# In the order of their intervals in the settings (edms.application.jobs.schedule).
+PERIODIC = (DELIVER_OUTBOX, ESCALATE, ARCHIVE_TIMESTAMPS)
+
+KIND_LABELS = {
+    EXPORT: N_("Inspection package"),
+    DELIVER_OUTBOX: N_("Outbox delivery"),
+    ESCALATE: N_("Escalation of overdue tasks"),
+    ARCHIVE_TIMESTAMPS: N_("Archive time-stamps"),
+}
+PHASE_LABELS = {
+    "building": N_("Building the package"),
+    "storing": N_("Storing the package"),
+    "working": N_("Working"),
+}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a job's work reports: its phase and how far it is (which also extends the lease)."""
+
+    beat: Callable[..., bool]
+
+    def __call__(self, phase: str, done: int, total: int) -> bool:
+        return self.beat(phase=phase, done=done, total=total)
+
+
+@dataclass(frozen=True)
+class JobCall:
+    job_id: int
+    parameters: dict[str, Any]
+    requested_by: int | None
+    ctx: AuditContext  # the worker's
+    progress: Progress
+
+
+def _requester_context(call: JobCall) -> AuditContext:
+    """The work is recorded as the requester's act (as when it ran in their request), from where they asked;
+    a scheduled job's as the worker's."""
+    if call.requested_by is None:
+        return call.ctx
+    return AuditContext(user_id=call.requested_by, user_name=str(call.parameters.get("user_name") or "?"),
+                        client_addr=call.parameters.get("client_addr"))
+
+
+def export_package(services: Services, call: JobCall) -> dict[str, Any]:
+    parameters = call.parameters
+    scope = Scope(parameters["scope"], int(parameters["id"]))
+    call.progress("building", 1, 3)
+    with TemporaryFile(prefix="edms-package-") as out:
+        with command(services.sessions) as session:
+            exported = inspection.export(services, session, _requester_context(call), scope, out,
+                                         language=parameters.get("language", "en"),
+                                         display_tz=parameters.get("display_tz", "UTC"))
+        call.progress("storing", 2, 3)
+        out.seek(0)
+        sha256 = services.blobs.put(out.read())
+    if sha256 != exported.sha256:
+        raise RuntimeError(f"the stored package hashes to {sha256}, not {exported.sha256}")
+    return {"sha256": sha256, "filename": exported.filename, "size": exported.size, "documents": exported.documents,
+            "versions": exported.versions, "signatures": exported.signatures, "export_seq": exported.export_seq}
+
+
+def deliver_outbox(services: Services, call: JobCall) -> dict[str, Any]:
+    call.progress("working", 0, 1)
+    report = notifications.deliver(services, None, _requester_context(call))
+    return {"configured": report.configured, "sent": report.sent, "failed": report.failed, "waiting": report.waiting}
+
+
+def escalate(services: Services, call: JobCall) -> dict[str, Any]:
+    call.progress("working", 0, 1)
+    with command(services.sessions) as session:
+        made = escalate_overdue(services, session, _requester_context(call), utc_now())
+        return {"escalations": len(made)}
+
+
+def archive_timestamps(services: Services, call: JobCall) -> dict[str, Any]:
+    call.progress("working", 0, 1)
+    reports = archiving.archive_timestamps(services, None, _requester_context(call), archiving.ArchivePolicy())
+    problems = [f"{item}: {problem}" for report in reports for item, problem in report.problems]
+    if problems:
+        raise RuntimeError("; ".join(problems)[:2000])
+    return {report.name: {"examined": report.examined, "added": report.added} for report in reports}
+
+
+KINDS: dict[str, Callable[[Services, JobCall], dict[str, Any]]] = {
+    EXPORT: export_package,
+    DELIVER_OUTBOX: deliver_outbox,
+    ESCALATE: escalate,
+    ARCHIVE_TIMESTAMPS: archive_timestamps,
+}

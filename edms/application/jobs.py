@@ -1,0 +1,184 @@
+"""Jobs as people and the worker use them: request one (an inspection package, or a periodic kind run now),
+read it, download its result, and run the next one (`run_next`, the worker's and the tests' one step).
+
+A page or the API only queues a job and returns at once; the work is done by `run_next` in `edms worker` or
+in the server's background thread (`edms.application.worker`), never inside a request.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from edms.application.job_kinds import EXPORT, KINDS, PERIODIC, JobCall, Progress
+from edms.application.services import Services
+from edms.application.unit_of_work import command, use_case
+from edms.audit import AuditContext
+from edms.errors import N_
+from edms.inspection.package import CASE, NothingToExport, Scope, scope_documents
+from edms.jobs import operations
+from edms.jobs.errors import JobError
+from edms.jobs.models import SUCCEEDED, Job
+from edms.jobs.queries import last_requested, may_read
+from edms.timeutil import utc_now
+from edms.users.roles import INSPECTOR, QA, REGULATORY
+
+log = logging.getLogger(__name__)
+# Who may take an inspection package away: the roles that may export one (edms.web.inspection_views.READERS).
+EXPORTERS = (INSPECTOR, QA, REGULATORY)
+DOWNLOADED = "inspection.package_downloaded"
+
+
+def worker_name() -> str:
+    """This process and thread, as a job's lease owner: host:pid:thread:random."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+
+
+def request_export(services: Services, session: Session, ctx: AuditContext, user, scope: Scope, *,
+                   language: str = "en", display_tz: str = "UTC") -> Job:
+    """Queue an inspection package of `scope`; the package is built by the worker. `NothingToExport` when the
+    document or case does not exist (nothing queued)."""
+    with use_case(session):
+        documents = scope_documents(session, scope)
+        if not documents:
+            raise NothingToExport(N_("There is no %(what)s to export."), what=scope.describe())
+        case_id = scope.id if scope.kind == CASE else documents[0].case_id
+        job = operations.request(session, ctx, EXPORT, {
+            "scope": scope.kind, "id": scope.id, "case_id": case_id, "language": language, "display_tz": display_tz,
+            "client_addr": ctx.client_addr, "user_name": ctx.user_name,
+        }, requested_by=user.id, now=utc_now(), max_attempts=services.settings.job_max_attempts)
+        assert job is not None
+        return job
+
+
+def request_now(services: Services, session: Session, ctx: AuditContext, user, kind: str) -> Job | None:
+    """An administrator asks for a periodic kind (outbox delivery, escalations, archive time-stamps) now; None
+    when one of that kind is already waiting or running (it will do the same work)."""
+    if kind not in PERIODIC:
+        raise JobError(N_("There is no job of kind %(kind)s to start."), kind=kind)
+    with use_case(session):
+        return operations.request(session, ctx, kind, {"client_addr": ctx.client_addr, "user_name": ctx.user_name},
+                                  requested_by=user.id, now=utc_now(),
+                                  max_attempts=services.settings.job_max_attempts, singleton=True)
+
+
+def enqueue_due(services: Services, session: Session, ctx: AuditContext) -> list[Job]:
+    """Queue each periodic kind whose interval has passed since its last job (one of each kind at a time)."""
+    now, queued = utc_now(), []
+    with use_case(session):
+        for kind, every in schedule(services).items():
+            last = last_requested(session, kind)
+            if every <= 0 or (last is not None and now - last < timedelta(seconds=every)):
+                continue
+            job = operations.request(session, ctx, kind, {}, requested_by=None, now=now,
+                                     max_attempts=services.settings.job_max_attempts, singleton=True)
+            if job is not None:
+                queued.append(job)
+    return queued
+
+
+def schedule(services: Services) -> dict[str, int]:
+    settings = services.settings
+    return dict(zip(PERIODIC, (settings.job_outbox_every_seconds, settings.job_escalate_every_seconds,
+                               settings.job_archive_timestamps_every_seconds), strict=True))
+
+
+def may_download(job: Job, user) -> bool:
+    """The requester, and the people who may export packages themselves, may take a finished package away."""
+    return job.status == SUCCEEDED and job.kind == EXPORT and (job.requested_by == user.id or user.has_role(*EXPORTERS))
+
+
+def readable(job: Job, user) -> bool:
+    return may_read(job, user) or may_download(job, user)
+
+
+def download(services: Services, session: Session, ctx: AuditContext, user, job: Job) -> tuple[str, bytes]:
+    """The package's file name and bytes (re-hashed by the blob store on the way out), the download audited."""
+    if not may_download(job, user) or not job.result:
+        raise JobError(N_("This job has no result for you to download."))
+    data = services.blobs.get(job.result["sha256"])
+    with use_case(session):
+        operations.record_download(session, ctx, job, DOWNLOADED)
+    return job.result["filename"], data
+
+
+@dataclass
+class _Lease:
+    """Extends the lease of the job being run, and notes its progress, each in a transaction of its own."""
+
+    services: Services
+    job_id: int
+    owner: str
+
+    def beat(self, phase: str | None = None, done: int | None = None, total: int | None = None) -> bool:
+        until = utc_now() + timedelta(seconds=self.services.settings.job_lease_seconds)
+        with command(self.services.sessions) as session:
+            return operations.heartbeat(session, self.job_id, self.owner, until=until, phase=phase, done=done,
+                                        total=total)
+
+
+def _heartbeat(lease: _Lease, stop: threading.Event) -> None:
+    interval = max(lease.services.settings.job_lease_seconds / 3, 0.5)
+    while not stop.wait(interval):
+        try:
+            lease.beat()
+        except Exception:  # noqa: BLE001 (a missed beat is retried; a lost lease shows when the result is recorded)
+            log.exception("job %s: heartbeat failed", lease.job_id)
+
+
+def run_next(services: Services, owner: str | None = None, *, heartbeat: bool = False,
+             kinds: tuple[str, ...] | None = None) -> int | None:
+    """Claim the oldest claimable job, run it, record its result or error; the job's id, None if there was none.
+
+    Synchronous: tests call it directly. `heartbeat` (the worker) extends the lease from a thread while the
+    work runs; without it, the progress the work reports extends it. A result is recorded only if this
+    owner still holds the job: a worker that lost its lease (taken as dead) records nothing.
+    """
+    owner = owner or worker_name()
+    ctx = AuditContext.system(f"edms worker {owner}")
+    lease_for = timedelta(seconds=services.settings.job_lease_seconds)
+    with command(services.sessions) as session:
+        job = operations.claim(session, ctx, owner, now=utc_now(), lease=lease_for, kinds=kinds)
+        if job is None:
+            return None
+        job_id, kind, parameters, requested_by = job.id, job.kind, dict(job.parameters), job.requested_by
+    lease = _Lease(services, job_id, owner)
+    stop = threading.Event()
+    beating = threading.Thread(target=_heartbeat, args=(lease, stop), daemon=True) if heartbeat else None
+    if beating is not None:
+        beating.start()
+    try:
+        result = KINDS[kind](services, JobCall(job_id, parameters, requested_by, ctx, Progress(lease.beat)))
+    except Exception as exc:  # noqa: BLE001 (the job's error is kept; the worker goes on)
+        log.warning("job %s (%s) failed: %s", job_id, kind, exc)
+        _settle(services, ctx, job_id, owner, error=_describe(exc))
+        return job_id
+    finally:
+        stop.set()
+        if beating is not None:
+            beating.join()
+    _settle(services, ctx, job_id, owner, result=result)
+    return job_id
+
+
+def _settle(services: Services, ctx: AuditContext, job_id: int, owner: str, *, result: dict[str, Any] | None = None,
+            error: str | None = None) -> None:
+    with command(services.sessions) as session:
+        if error is None:
+            settled = operations.succeed(session, ctx, job_id, owner, result or {}, now=utc_now())
+        else:
+            settled = operations.fail(session, ctx, job_id, owner, error, now=utc_now())
+    if settled is None:
+        log.warning("job %s: %s no longer holds it (lease expired); its outcome was not recorded", job_id, owner)
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
