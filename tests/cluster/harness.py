@@ -42,7 +42,7 @@ class Switches:
     blob_store: str = "database"  # or "s3"; "shared-volume" = one NFS-like directory, filesystem store
     keys: str = "softhsm"  # "pki-copy": the encrypted-file PKI copied to every node
     rate_limits: str = "redis"  # "memory": each node counts alone
-    worker: bool = False  # -> True when `edms worker` lands
+    worker: bool = True  # one `edms worker` beside the nodes (exports, outbox, escalations as jobs)
 
 
 SWITCHES = Switches()
