@@ -30,6 +30,7 @@ def test_promoting_the_synchronous_standby_while_signing_loses_no_acknowledged_s
     deployment.init()
     lanes, inspector = load.cast(deployment)
     start_nodes(deployment)
+    deployment.start_worker()  # restarted against the new primary with the nodes (harness.restart_against)
 
     ledger, stop = load.Ledger(budget=BUDGET), threading.Event()
     threads = load.start_load(deployment, lanes, inspector, ledger, stop)
