@@ -224,6 +224,7 @@ def test_a_backup_of_the_database_store_restores_its_files_into_an_empty_databas
     assert _files_under(tmp_path / "restored") == []
 
 
+@pytest.mark.req("11.10(c)")
 def test_an_attachment_is_locked_for_its_regime_s_retention_of_the_record_type(app):
     from datetime import UTC, datetime
 
