@@ -12,8 +12,9 @@ How it stays fast on a large archive without changing what is judged:
   once per run, keyed by the exact bytes (`edms.verifier.memo`); nothing is reused from an earlier run,
   not even the in-process cache the pages use;
 - each version's content hash is recomputed once per batch however many signatures it carries.
-Memory holds a few batches, whatever the size of the archive, plus one entry per signature recorded in
-the audit trail (to find signatures that were removed).
+Memory holds a few batches, whatever the size of the archive: the signatures the audit trail records (to
+find rows written outside edms, and signatures removed) are kept in a scratch file for the run
+(`edms.signatures.recorded`), not in memory.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from edms.documents import models as dm
 from edms.errors import N_
 from edms.signatures import batch_check
 from edms.signatures.models import Signature, SigningCredential
+from edms.signatures.recorded import RecordedSignatures
 from edms.signatures.verification import Trust, trust_from
 from edms.verifier import memo
 from edms.verifier.constants import SIGNED_ACTIONS
@@ -53,16 +55,16 @@ def check_signatures(run: VerificationRun) -> None:
     # At most SIGNATURE_BATCH a batch (the run's batch size is the audit chain's, thousands of small rows): a
     # signature row holds a few kilobytes and a few batches are in flight at once.
     batch_size = min(run.options.get("batch_size", SIGNATURE_BATCH), SIGNATURE_BATCH)
-    with Session(bind=run.connection) as session, memo.shared_run():
+    with Session(bind=run.connection) as session:
         anchors = run.options.get("trust")
         trust = None if anchors is None else trust_from(session, anchors)
-        recorded = _recorded_signatures(session)
     workers = run.options.get("signature_workers", 0) if trust is not None else 0
     if workers and run.options.get("signature_pool_threshold", POOL_THRESHOLD) > (
             run.connection.scalar(select(func.count()).select_from(Signature)) or 0):
         workers = 0
     first = True
-    with memo.shared_run():
+    with RecordedSignatures() as recorded, memo.shared_run():
+        recorded.add(_recording_events(run.connection))
         for batch, problems in _judged(_batches(run.connection, batch_size, with_links=trust is not None), trust,
                                        workers):
             run.examined("signature", len(batch.signatures))
@@ -72,13 +74,15 @@ def check_signatures(run: VerificationRun) -> None:
             first = False
             for signature_id, message, params in problems:
                 run.problem("signature", signature_id, message, **params)
-            for values in batch.signatures:
-                signature_id = values[1]
-                if recorded.pop(signature_id, None) is None:
+            signature_ids = [values[1] for values in batch.signatures]
+            found = recorded.take(signature_ids)
+            for signature_id in signature_ids:
+                if signature_id not in found:
                     run.problem("signature", signature_id, N_("no audit event records this signature (the "
                                                               "row was written outside edms)"))
-    for key, seq in sorted(recorded.items(), key=lambda item: item[1]):
-        run.problem("signature", key, N_("recorded in the audit trail at seq %(seq)s but missing (removed)"), seq=seq)
+        for key, seq in recorded.remaining():
+            run.problem("signature", key, N_("recorded in the audit trail at seq %(seq)s but missing (removed)"),
+                        seq=seq)
 
 
 def _columns(table: Any, names: tuple[str, ...]) -> list[Any]:
@@ -145,17 +149,16 @@ def _judged(batches: Iterator[batch_check.Batch], trust: Trust | None,
             yield done, future.result()
 
 
-def _recorded_signatures(session: Session) -> dict[str, int]:
-    recorded = {}
-    # Streamed (yield_per): the ORM would otherwise buffer every signing event's changes at once.
-    for seq, changes in session.execute(select(AuditEvent.seq, AuditEvent.changes)
-                                        .where(AuditEvent.action.in_(SIGNED_ACTIONS))
-                                        .execution_options(yield_per=2_000)):
+def _recording_events(connection: Connection) -> Iterator[tuple[str, int]]:
+    """(signature id, seq) of every signing event, in order, streamed (a server-side cursor on PostgreSQL)."""
+    for seq, changes in connection.execute(select(AuditEvent.seq, AuditEvent.changes)
+                                           .where(AuditEvent.action.in_(SIGNED_ACTIONS)).order_by(AuditEvent.seq)
+                                           .execution_options(yield_per=2_000)):
         if changes is None:
             continue  # a damaged event is the audit chain check's finding
         try:
             signature_id = json.loads(changes)["signature"]["new"]["signature_id"]
         except (TypeError, ValueError, KeyError):
             continue  # a damaged event is the audit chain check's finding
-        recorded[signature_id] = seq
-    return recorded
+        if isinstance(signature_id, str):
+            yield signature_id, seq
