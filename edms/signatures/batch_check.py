@@ -9,6 +9,7 @@ is recomputed once per batch, from its rows, by the same canonical form the appl
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -17,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from edms.documents.hashing import canonical_content
 from edms.pki.store import TrustAnchors
@@ -102,8 +104,6 @@ class TrustState:
 
     @classmethod
     def of(cls, trust: Trust) -> TrustState:
-        from cryptography.hazmat.primitives.serialization import Encoding
-
         return cls(stamped_check.TrustBytes.of(trust.anchors.roots, trust.anchors.tsa_roots, trust.crls),
                    trust.anchors.system_cert.public_bytes(Encoding.DER), tuple(trust.revoked.items()))
 
@@ -115,8 +115,6 @@ class TrustState:
 
 def content_hash(document: DocumentRow, version: VersionRow, attachments: Sequence[tuple[Any, ...]]) -> str:
     """`documents.queries.version_hash` from the rows (same canonical bytes)."""
-    import hashlib
-
     return hashlib.sha256(canonical_content(
         type_key=document.type_key, number=document.number, version=version.version, title=version.title,
         fields=json.loads(version.content),
