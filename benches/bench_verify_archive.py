@@ -174,9 +174,17 @@ from edms.pki import trust_anchors
 settings = load_settings("testing", overrides={"database_url": sys.argv[1], "data_dir": sys.argv[2]})
 engine = make_engine(settings.database_url)
 trust = trust_anchors(settings)
+workers = 0 if os.environ.get("BENCH_PROFILE") else os.cpu_count()  # profiled: the workers' code, in process
+if workers == 0:
+    import cProfile, pstats
+    profiler = cProfile.Profile()
+    profiler.enable()
 tick = time.perf_counter()
-report = check_integrity(engine, only={sys.argv[3]}, trust=trust, signature_workers=os.cpu_count())  # as `edms verify`
+report = check_integrity(engine, only={sys.argv[3]}, trust=trust, signature_workers=workers)  # as `edms verify`
 seconds = time.perf_counter() - tick
+if workers == 0:
+    profiler.disable()
+    pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(int(os.environ["BENCH_PROFILE"]))
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"seconds": seconds, "ok": report.ok, "counts": report.counts,
                   "problems": [p.describe() for p in report.problems[:3]],
@@ -185,9 +193,13 @@ print(json.dumps({"seconds": seconds, "ok": report.ok, "counts": report.counts,
 """
 
 
-def verify_cold(settings, check: str) -> dict:
-    output = subprocess.run([sys.executable, "-c", CHILD, settings.database_url, str(settings.data_dir), check],
-                            check=True, capture_output=True, text=True).stdout
+def verify_cold(settings, check: str, profile: int = 0) -> dict:
+    environment = {**os.environ, "BENCH_PROFILE": str(profile)} if profile else None
+    completed = subprocess.run([sys.executable, "-c", CHILD, settings.database_url, str(settings.data_dir), check],
+                               check=True, capture_output=True, text=True, env=environment)
+    if profile:
+        print(completed.stderr, file=sys.stderr)
+    output = completed.stdout
     result = json.loads(output.strip().splitlines()[-1])
     assert result["ok"], result
     return result
@@ -222,8 +234,10 @@ def raw_rates(sample, seconds: float = 1.0) -> dict:
     return {"signature_seconds": signature_seconds, "event_seconds": (time.perf_counter() - tick) / count}
 
 
-def measure(directory: Path, events: int, signatures: int, engine_name: str) -> list[dict]:
+def measure(directory: Path, events: int, signatures: int, engine_name: str, profile: int = 0) -> list[dict]:
     settings, sample, total_events, made = build(directory, events, signatures)
+    if profile:  # where the time goes: the signatures check in one process under cProfile (stderr), not timed
+        verify_cold(settings, "signatures", profile)
     chain = verify_cold(settings, "audit_chain")
     signed = verify_cold(settings, "signatures")
     raw = raw_rates(sample)
@@ -249,6 +263,8 @@ def main() -> None:
     parser.add_argument("--signatures", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="10^4 events and 10^3 signatures")
     parser.add_argument("--one-size", action="store_true", help="skip the archive a tenth of the size")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="first print (stderr) the N costliest functions of the signatures check run in one process")
     args = parser.parse_args()
     if args.quick:
         args.events, args.signatures = 10_000, 1_000
@@ -257,7 +273,7 @@ def main() -> None:
         sizes.append((max(args.events // 10, 1), max(args.signatures // 10, TEMPLATE_DOCUMENTS * 3)))
     for events, signatures in sizes:
         with tempfile.TemporaryDirectory(prefix="edms-bench-verify-archive-") as folder:
-            for line in measure(Path(folder), events, signatures, "sqlite"):
+            for line in measure(Path(folder), events, signatures, "sqlite", args.profile):
                 print(json.dumps(line), flush=True)
 
 

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -41,6 +41,60 @@ from edms.verifier import memo
 from edms.verifier.constants import SIGNING_TIME_TOLERANCE, USER_CHAIN_LENGTH
 
 CACHE_SIZE = 20_000
+
+
+# What the judgement reads of each row: the ORM rows of a page, or the plain rows a verification run's
+# workers rebuild from tuples (`edms.signatures.batch_check`).
+class SignatureFields(Protocol):
+    @property
+    def signature_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def document_id(self) -> int: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def step(self) -> str: ...
+    @property
+    def meaning(self) -> str: ...
+    @property
+    def signer_id(self) -> int: ...
+    @property
+    def signed_at(self) -> datetime: ...
+    @property
+    def comment(self) -> str | None: ...
+    @property
+    def manifest(self) -> bytes: ...
+    @property
+    def cms(self) -> bytes: ...
+    @property
+    def timestamp_response(self) -> bytes: ...
+    @property
+    def timestamped_at(self) -> datetime: ...
+
+
+class DocumentFields(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def number(self) -> str: ...
+
+
+class VersionFields(Protocol):
+    @property
+    def document_id(self) -> int: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def content_sha256(self) -> str | None: ...
+
+
+class CredentialFields(Protocol):
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def certificate(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -87,7 +141,7 @@ def _invalid(message: str, gen_time: datetime | None = None, **params: Any) -> V
     return Verdict(False, message, params, gen_time)
 
 
-def _cache_key(signature: Signature, trust: Trust) -> bytes:
+def _cache_key(signature: SignatureFields, trust: Trust) -> bytes:
     digest = hashlib.sha256()
     for part in (signature.manifest, signature.cms, signature.timestamp_response):
         digest.update(hashlib.sha256(part).digest())
@@ -98,7 +152,7 @@ def _cache_key(signature: Signature, trust: Trust) -> bytes:
     return digest.digest()
 
 
-def _crypto(signature: Signature, trust: Trust) -> _Crypto:
+def _crypto(signature: SignatureFields, trust: Trust) -> _Crypto:
     key = _cache_key(signature, trust)
     with _cache_lock:
         cached = _cache.get(key)
@@ -113,7 +167,7 @@ def _crypto(signature: Signature, trust: Trust) -> _Crypto:
     return result
 
 
-def _check_crypto(signature: Signature, trust: Trust) -> _Crypto:
+def _check_crypto(signature: SignatureFields, trust: Trust) -> _Crypto:
     return crypto_of(stamped_check.check(signature.cms, signature.timestamp_response, signature.manifest,
                                          trust.anchors.roots, trust.anchors.tsa_roots, trust.crls))
 
@@ -135,8 +189,8 @@ def crypto_of(outcome: stamped_check.Outcome) -> _Crypto:
     return _Crypto(None, gen_time, signer)
 
 
-def verify_signature(signature: Signature, *, document: dm.Document | None, version: dm.DocumentVersion | None,
-                     credential: SigningCredential | None, trust: Trust, crypto: _Crypto | None = None,
+def verify_signature(signature: SignatureFields, *, document: DocumentFields | None, version: VersionFields | None,
+                     credential: CredentialFields | None, trust: Trust, crypto: _Crypto | None = None,
                      content_sha256: str | None = None) -> Verdict:
     """The verdict on `signature` as the record it claims. `crypto` (from `crypto_of`) and `content_sha256`
     (the version's hash recomputed in this run) are given by a verification run that computed them
@@ -165,7 +219,7 @@ def verify_signature(signature: Signature, *, document: dm.Document | None, vers
     return Verdict(True, VALID, {}, gen_time)
 
 
-def _identity_problem(manifest: Manifest, cert: x509.Certificate, credential: SigningCredential | None):
+def _identity_problem(manifest: Manifest, cert: x509.Certificate, credential: CredentialFields | None):
     named = subject_identity(cert)
     claimed = {"printed_name": manifest.signer_printed_name, "username": manifest.signer_username,
                "user_id": str(manifest.signer_user_id)}
@@ -180,7 +234,7 @@ def _identity_problem(manifest: Manifest, cert: x509.Certificate, credential: Si
     return None
 
 
-def _link_problem(manifest: Manifest, document: dm.Document | None, version: dm.DocumentVersion | None,
+def _link_problem(manifest: Manifest, document: DocumentFields | None, version: VersionFields | None,
                   content_sha256: str | None):
     if document is None or version is None:
         return N_("the signed record does not exist"), {}
@@ -190,14 +244,16 @@ def _link_problem(manifest: Manifest, document: dm.Document | None, version: dm.
                   "%(version)s (copied or moved)"), {
             "signed": manifest.document_number, "signed_version": manifest.version,
             "number": document.number, "version": version.version}
-    actual = version_hash(document, version) if content_sha256 is None else content_sha256
+    # Left None only by the reference path, which passes the ORM rows.
+    actual = (version_hash(cast(dm.Document, document), cast(dm.DocumentVersion, version)) if content_sha256 is None
+              else content_sha256)
     if actual != manifest.content_sha256 or version.content_sha256 != manifest.content_sha256:
         return N_("the content of the version changed after it was signed (content hash now %(actual)s, signed "
                   "%(signed)s)"), {"actual": actual, "signed": manifest.content_sha256}
     return None
 
 
-def _row_problem(signature: Signature, manifest: Manifest, gen_time: datetime):
+def _row_problem(signature: SignatureFields, manifest: Manifest, gen_time: datetime):
     stored = {
         "signature_id": signature.signature_id, "kind": signature.kind, "document_id": signature.document_id,
         "version": signature.version, "step": signature.step, "meaning": signature.meaning,
