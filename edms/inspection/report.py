@@ -299,6 +299,10 @@ def report_html(content: PackageContent, verifier_sha256: str = "") -> str:
 # --- report.pdf -----------------------------------------------------------------------------------------
 
 
+# A line written as one cell must fit in this share of the width (the rest is broken into lines by fpdf2).
+_FIT = 0.97
+
+
 class _Pdf(FPDF):
     def __init__(self, title: str) -> None:
         super().__init__(format="A4")
@@ -326,14 +330,25 @@ class _Pdf(FPDF):
     def heading(self, text: str, size: float = 13) -> None:
         self.ln(2)
         self.set_font(_FONT, size=size)
-        self.multi_cell(0, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self._text(text, size * 0.5)
         self.ln(1)
 
     def line_of(self, text: str, size: float = 9, colour: tuple[int, int, int] = (0, 0, 0)) -> None:
         self.set_font(_FONT, size=size)
         self.set_text_color(*colour)
-        self.multi_cell(0, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self._text(text, size * 0.5)
         self.set_text_color(0)
+
+    def _text(self, text: str, height: float) -> None:
+        """A paragraph. Most fit on one line: those are measured once and written as one cell, since fpdf2's
+        line breaking re-measures a line for every character it adds (most of report.pdf's time, issue 15).
+        The rest, and any with a character the font lacks (its fallback may be wider), are broken into lines."""
+        cmap = getattr(self.current_font, "cmap", None) or {}
+        if "\n" not in text and all(ord(character) in cmap for character in text) and (
+                self.get_string_width(text) <= _FIT * (self.epw - 2 * self.c_margin)):
+            self.cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        else:
+            self.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def report_pdf(content: PackageContent, verifier_sha256: str = "") -> bytes:
