@@ -340,15 +340,41 @@ class _Pdf(FPDF):
         self.set_text_color(0)
 
     def _text(self, text: str, height: float) -> None:
-        """A paragraph. Most fit on one line: those are measured once and written as one cell, since fpdf2's
-        line breaking re-measures a line for every character it adds (most of report.pdf's time, issue 15).
-        The rest, and any with a character the font lacks (its fallback may be wider), are broken into lines."""
-        cmap = getattr(self.current_font, "cmap", None) or {}
-        if "\n" not in text and all(ord(character) in cmap for character in text) and (
-                self.get_string_width(text) <= _FIT * (self.epw - 2 * self.c_margin)):
-            self.cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        else:
+        """A paragraph. fpdf2's line breaking re-measures a line for every character it adds (most of
+        report.pdf's time, issue 15): a paragraph in the font's own characters is measured here, once per
+        word, broken at spaces and written a cell per line. One with a character the font lacks (its fallback
+        may be wider), or a word wider than the page, is left to fpdf2."""
+        cw = getattr(self.current_font, "cw", None)
+        cmap = getattr(self.current_font, "cmap", None)
+        lines = _break(text, cw, cmap, self.font_size_pt * 0.001 / self.k, _FIT * (self.epw - 2 * self.c_margin))
+        if lines is None:
             self.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            return
+        for line in lines:
+            self.cell(0, height, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _break(text: str, widths, cmap, scale: float, room: float) -> list[str] | None:
+    """`text` broken at spaces into lines no wider than `room` (each character's width from `widths`, times
+    `scale`); None when fpdf2 must break it (a newline, a character outside `cmap`, a word wider than `room`)."""
+    if widths is None or not cmap or "\n" in text or not all(ord(character) in cmap for character in text):
+        return None
+    space = widths[ord(" ")] * scale
+    lines: list[str] = []
+    current: list[str] = []
+    used = 0.0
+    for word in text.split(" "):
+        width = sum(widths[ord(character)] for character in word) * scale
+        if width > room:
+            return None
+        if current and used + space + width > room:
+            lines.append(" ".join(current))
+            current, used = [word], width
+        else:
+            used += (space if current else 0.0) + width
+            current.append(word)
+    lines.append(" ".join(current))
+    return lines
 
 
 def report_pdf(content: PackageContent, verifier_sha256: str = "") -> bytes:
