@@ -350,8 +350,13 @@ class _Pdf(FPDF):
         if lines is None:
             self.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             return
-        for line in lines:
-            self.cell(0, height, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        # Every character is in the font: fpdf2 need not look for a fallback character by character.
+        fallback, self._fallback_font_ids = self._fallback_font_ids, []
+        try:
+            for line in lines:
+                self.cell(0, height, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        finally:
+            self._fallback_font_ids = fallback
 
 
 def _break(text: str, widths, cmap, scale: float, room: float) -> list[str] | None:
