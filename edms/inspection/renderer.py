@@ -116,7 +116,7 @@ def store_new_docx(factory: sessionmaker[Session], ctx: AuditContext, blobs: Blo
                 store_rendition(session, ctx, blobs, document, version, DOCX, language=language,
                                 display_tz=display_tz, layout_sha256=source.key, data=data,
                                 generated_at=source.generated_at)
-    except SQLAlchemyError:
+    except (SQLAlchemyError, OSError):  # a store or database unavailable: the package is complete all the same
         log.warning("the DOCX renditions made by this export could not be stored", exc_info=True)
         return 0
     return len(made)

@@ -138,3 +138,29 @@ def test_in_another_language_every_docx_is_made_afresh_and_none_is_stored(app, s
     files = package_files(data)
     assert all(files[path].startswith(b"PK") for path in docx_paths(files).values())
     assert verify_package(io.BytesIO(data)).ok
+
+
+class StoreRefusingWrites:
+    """A blob store that can be read but not written to (full disk, a read-only mount)."""
+
+    def __init__(self, blobs) -> None:
+        self._blobs = blobs
+
+    def put(self, data: bytes, **_options) -> str:
+        raise OSError(28, "No space left on device")
+
+    def __getattr__(self, name: str):
+        return getattr(self._blobs, name)
+
+
+def test_when_the_docx_cannot_be_stored_the_package_is_still_complete_and_verifies(app, signed_case):
+    document_id = signed_case.documents[0]
+    language, zone = site_locale(app, document_id)
+    services = app.extensions["edms"]
+    env = environment_from_settings(services.settings, services.document_types, StoreRefusingWrites(services.blobs),
+                                    services.regimes)
+    out = io.BytesIO()
+    export_package(services.engine, services.sessions, AuditContext.system("test export"), env,
+                   Scope(DOCUMENT, document_id), out, language=language, display_tz=zone)
+    assert stored_rows(app) == []
+    assert verify_package(io.BytesIO(out.getvalue())).ok
