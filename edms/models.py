@@ -5,6 +5,7 @@ from edms.db import Base  # noqa: F401
 from edms.documents.blobstores.database import BlobContent  # noqa: F401
 from edms.documents.models import Attachment, Document, DocumentVersion, NumberSequence  # noqa: F401
 from edms.documents.pdf_models import SignedPdfRevision  # noqa: F401
+from edms.documents.rendition_models import FrozenRendition  # noqa: F401
 from edms.jobs.models import Job  # noqa: F401
 from edms.notifications.models import Notification  # noqa: F401
 from edms.signatures.archive_models import ArchiveTimestamp  # noqa: F401

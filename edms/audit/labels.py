@@ -42,6 +42,7 @@ ACTION_LABELS = {
     "document.owner_transferred": N_("Ownership transferred"),
     "document.pdf_revision": N_("Signed PDF revision added"),
     "document.rejected": N_("Version refused"),
+    "document.rendition_stored": N_("Rendition stored"),
     "document.revised": N_("New version started"),
     "document.submission_refused": N_("Submission refused"),
     "document.submitted": N_("Submitted for signature"),

@@ -65,13 +65,12 @@ from edms.documents.pdf_models import SignedPdfRevision
 from edms.documents.pdf_queries import pdf_revisions
 from edms.documents.presentation import build_rendition
 from edms.documents.queries import version_content
-from edms.documents.statuses import status_label
 from edms.documents.types import DocumentType
 from edms.errors import N_, UserError
 from edms.inspection import report
 from edms.inspection.labels import Labels, object_names
 from edms.inspection.manifest import CRL_FILE, EVENTS_FILE, FORMAT, VERIFIER_FILE, PackageWriter
-from edms.inspection.renderer import Renderer, frozen_pdfs
+from edms.inspection.renderer import DocxSource, Renderer, StoredDocx, frozen_pdfs, record_texts, store_new_docx
 from edms.inspection.timeline import Timeline, case_documents, document_timeline
 from edms.inspection.tree_proofs import TREE_FILE, tree_proofs
 from edms.pki.store import (
@@ -94,7 +93,6 @@ from edms.signatures.keys import (
 from edms.signatures.models import Signature
 from edms.timeutil import utc_now
 from edms.verifier.bundle import zipapp_bytes
-from edms.wording import LANGUAGES
 
 log = logging.getLogger("edms")
 
@@ -198,6 +196,7 @@ class PackageContent:
     certificates: dict[str, tuple[str, x509.Certificate]] = field(default_factory=dict)  # role -> (path, cert)
     renderer: Renderer | None = None  # set once the snapshot is read
     renditions: list[concurrent.futures.Future] = field(default_factory=list)  # (pdf, docx) per version, in order
+    docx: list[DocxSource] = field(default_factory=list)  # where each version's DOCX comes from, in order
     tree: dict | None = None  # the Merkle proofs of the events (edms.inspection.tree_proofs), when witnessed
     app_version: str = __version__
     labels: Labels | None = None  # keys as people read them, in the package's language (cases by reference)
@@ -261,13 +260,15 @@ def export_package(engine: Engine, factory: sessionmaker[Session], ctx: AuditCon
         else:
             raise ExportError(N_("The records kept changing while they were exported: try again."))
         writer = PackageWriter(out, content.created_at)
+        made: list[tuple[DocxSource, bytes]] = []
         try:
-            for path, data in _files(content, env):
+            for path, data in _files(content, env, made):
                 writer.add(path, data)
         finally:
             if content.renderer is not None:
                 content.renderer.close()
     manifest_digest = writer.seal(content, env.signer())
+    store_new_docx(factory, ctx, env.blobs, language, display_tz, made)
     log.info("inspection package of %s: %d files, manifest SHA-256 %s", scope.describe(), len(writer.files),
              manifest_digest)
     return Exported(
@@ -311,10 +312,11 @@ def _read(engine: Engine, env: ExportEnvironment, scope: Scope, ctx: AuditContex
             *(("user", event.actor_id) for event in content.events)]))
         content.tree = tree_proofs(session, env.settings.witness_path, [event.seq for event in content.events])
         frozen = frozen_pdfs(session, documents, language, display_tz)
+        stored_docx = StoredDocx(session, documents, language, display_tz)
         count = sum(len(document.versions) for document in documents)
         content.renderer = Renderer(scratch, count, pdfs=count - len(frozen))
         try:
-            content.renderer.prepare(_record_texts(session, documents, env.document_types))
+            content.renderer.prepare(record_texts(session, documents, env.document_types))
             for document in documents:
                 doc_type = env.document_types[document.type_key]
                 timeline = document_timeline(session, document, trust, env.document_types)
@@ -325,10 +327,12 @@ def _read(engine: Engine, env: ExportEnvironment, scope: Scope, ctx: AuditContex
                     item = _version_item(session, document, version, directory, shown, trust, env)
                     if version.id in frozen and item.signed_pdf is not None:
                         item.renditions["pdf"] = item.signed_pdf[0]  # the PDF frozen and signed: not made again
-                    content.renditions.append(content.renderer.submit(build_rendition(
+                    rendition = build_rendition(
                         session, doc_type, document, version, language=language, display_tz=display_tz,
-                        signatures=presentation.rendition_signatures(session, version, trust, doc_type, display_tz)),
-                        pdf=version.id not in frozen))
+                        signatures=presentation.rendition_signatures(session, version, trust, doc_type, display_tz))
+                    content.docx.append(stored_docx.source(document, version, rendition))
+                    content.renditions.append(content.renderer.submit(
+                        rendition, pdf=version.id not in frozen, docx=content.docx[-1].stored is None))
                     versions.append(item)
                 content.documents.append(DocumentItem(document, doc_type, directory, versions, timeline,
                                                       _retention(session, document, env.regimes)))
@@ -350,19 +354,6 @@ def _retention(session: Session, document: dm.Document, regimes: Mapping[str, Re
                             case_dates=case.current_dates(),
                             approved_at=approved[-1].status_changed_at if approved else None,
                             site_zone=case.site_timezone)
-
-
-def _record_texts(session: Session, documents: Sequence[dm.Document], types: Mapping[str, DocumentType]) -> list:
-    """Everything the renditions of these documents can print besides their labels: titles, field values,
-    reasons, attachment names, signers' names (in the signed manifests) and the types' own wording."""
-    manifests = session.scalars(select(Signature.manifest).where(Signature.document_id.in_([d.id for d in documents])))
-    return [
-        [types[document.type_key] for document in documents],
-        [[document.number, document.title, *((v.title, v.content, v.reason) for v in document.versions),
-          *(a.display_name for v in document.versions for a in v.all_attachments)] for document in documents],
-        [manifest.decode("utf-8", "replace") for manifest in manifests],
-        [status_label(status, language) for status in dm.VERSION_STATUSES for language in LANGUAGES],
-    ]
 
 
 def _relevant_seqs(session: Session, scope: Scope, documents: Sequence[dm.Document]) -> list[int]:
@@ -427,15 +418,23 @@ def _safe(name: str) -> str:
 # --- the files ----------------------------------------------------------------------------------------
 
 
-def _files(content: PackageContent, env: ExportEnvironment) -> Iterator[tuple[str, bytes]]:
-    """Every file of the package but manifest.json and its seal, one at a time, as it is made or read."""
-    rendered = iter(content.renditions)
+def _files(content: PackageContent, env: ExportEnvironment,
+           made: list[tuple[DocxSource, bytes]]) -> Iterator[tuple[str, bytes]]:
+    """Every file of the package but manifest.json and its seal, one at a time, as it is made or read. The
+    DOCX renditions made (not read from the blob store) are added to `made`."""
+    rendered = iter(zip(content.renditions, content.docx, strict=True))
     for document in content.documents:
         for version in document.versions:
             yield version.content_path, version_content(document.row, version.row)
-            pdf, docx = next(rendered).result()
+            future, source = next(rendered)
+            pdf, docx = future.result()
             if pdf is not None:  # else the rendition is the signed PDF, written below
                 yield version.renditions["pdf"], pdf
+            if docx is None:  # stored: checked against its SHA-256 as it is read (BlobCorrupted if altered)
+                assert source.stored is not None
+                docx = env.blobs.get(source.stored.sha256)
+            else:
+                made.append((source, docx))
             yield version.renditions["docx"], docx
             for attachment, path in version.attachments:
                 yield path, env.blobs.get(attachment.sha256)  # checked against its SHA-256 as it is read

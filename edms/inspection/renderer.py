@@ -1,26 +1,47 @@
-"""PDF and DOCX renditions of every version of an inspection package, made while the snapshot is read."""
+"""PDF and DOCX renditions of every version of an inspection package, made while the snapshot is read.
+
+A version frozen and signed has its PDF stored (the signed PDF) and, once a first export made it, its DOCX
+(edms.documents.rendition_models): where the package is in the language and zone of the case's site, those
+are reused, each re-hashed as it is read from the blob store, and only what a fresh rendering would print
+differently is made again (and stored for the next export).
+"""
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import logging
 import multiprocessing
 import os
 import string
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from fontTools import subset
 from fontTools.ttLib import TTFont
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
+from edms.audit import AuditContext
+from edms.db import transaction
 from edms.documents import models as dm
 from edms.documents import renditions as renditions_module
+from edms.documents.blobstore import BlobStore
 from edms.documents.pdf_models import SignedPdfRevision
+from edms.documents.rendition_models import DOCX, FrozenRendition
+from edms.documents.rendition_operations import store_rendition
+from edms.documents.rendition_queries import stored_renditions
 from edms.documents.renditions import Rendition, find_pdf_font, render_docx, render_pdf
+from edms.documents.renditions.word import docx_key
+from edms.documents.statuses import status_label
+from edms.documents.types import DocumentType
+from edms.signatures.models import Signature
 from edms.signatures.pdf_operations import pdf_locale
+from edms.wording import LANGUAGES
+
+log = logging.getLogger("edms")
 
 # Below this many versions the renditions are made in this process; above, in parallel processes.
 PARALLEL_FROM = 4
@@ -28,8 +49,15 @@ PARALLEL_FROM = 4
 _COMMON = {chr(code) for code in (*range(0xA0, 0x180), *range(0x2010, 0x2070))}
 
 
-def _render_both(rendition: Rendition, font: Path | None, pdf: bool = True) -> tuple[bytes | None, bytes]:
-    return render_pdf(rendition, font_path=font) if pdf else None, render_docx(rendition)
+def _render_both(rendition: Rendition, font: Path | None, pdf: bool = True,
+                 docx: bool = True) -> tuple[bytes | None, bytes | None]:
+    return render_pdf(rendition, font_path=font) if pdf else None, render_docx(rendition) if docx else None
+
+
+def _in_site_locale(session: Session, documents: Sequence[dm.Document], language: str, display_tz: str) -> list[int]:
+    """The versions of the documents whose case's site has this language and zone."""
+    return [version.id for document in documents if pdf_locale(session, document) == (language, display_tz)
+            for version in document.versions]
 
 
 def frozen_pdfs(session: Session, documents: Sequence[dm.Document], language: str, display_tz: str) -> set[int]:
@@ -37,13 +65,74 @@ def frozen_pdfs(session: Session, documents: Sequence[dm.Document], language: st
     in the language and zone of the case's site, signed at each step. Where the package is in that language
     and zone, that stored PDF is the version's rendition (no second PDF of the same record is made); elsewhere
     a rendition in the package's language and zone is made."""
-    ids = {document.id: [version.id for version in document.versions] for document in documents
-           if pdf_locale(session, document) == (language, display_tz)}
-    wanted = [version_id for version_ids in ids.values() for version_id in version_ids]
+    wanted = _in_site_locale(session, documents, language, display_tz)
     if not wanted:
         return set()
     return set(session.scalars(select(SignedPdfRevision.version_id)
                                .where(SignedPdfRevision.version_id.in_(wanted)).distinct()))
+
+
+@dataclasses.dataclass(frozen=True)
+class DocxSource:
+    """Where a version's DOCX in the package comes from: the stored one (`stored`), or made now and, when
+    `key` is set (a frozen version in its site's language and zone), stored after the export."""
+
+    document_id: int
+    version_id: int
+    key: str | None
+    generated_at: datetime
+    stored: FrozenRendition | None = None
+
+
+class StoredDocx:
+    """The DOCX renditions an export may reuse, and those it makes that are worth storing."""
+
+    def __init__(self, session: Session, documents: Sequence[dm.Document], language: str, display_tz: str) -> None:
+        self._eligible = {version.id for document in documents for version in document.versions if version.frozen}
+        self._eligible &= set(_in_site_locale(session, documents, language, display_tz))
+        self._stored = stored_renditions(session, self._eligible, DOCX, language, display_tz)
+
+    def source(self, document: dm.Document, version: dm.DocumentVersion, rendition: Rendition) -> DocxSource:
+        if version.id not in self._eligible:
+            return DocxSource(document.id, version.id, None, rendition.generated_at)
+        key = docx_key(rendition)
+        return DocxSource(document.id, version.id, key, rendition.generated_at, self._stored.get((version.id, key)))
+
+
+def store_new_docx(factory: sessionmaker[Session], ctx: AuditContext, blobs: BlobStore, language: str,
+                   display_tz: str, made: Sequence[tuple[DocxSource, bytes]]) -> int:
+    """Store the DOCX an export made (of frozen versions in their site's language and zone) for the next;
+    returns how many. A failure here leaves the package, already complete, as it is: the next export simply
+    makes them again."""
+    made = [(source, data) for source, data in made if source.key is not None and source.stored is None]
+    if not made:
+        return 0
+    try:
+        with transaction(factory) as session:
+            for source, data in made:
+                document = session.get(dm.Document, source.document_id)
+                version = session.get(dm.DocumentVersion, source.version_id)
+                assert document is not None and version is not None and source.key is not None
+                store_rendition(session, ctx, blobs, document, version, DOCX, language=language,
+                                display_tz=display_tz, layout_sha256=source.key, data=data,
+                                generated_at=source.generated_at)
+    except (SQLAlchemyError, OSError):  # a store or database unavailable: the package is complete all the same
+        log.warning("the DOCX renditions made by this export could not be stored", exc_info=True)
+        return 0
+    return len(made)
+
+
+def record_texts(session: Session, documents: Sequence[dm.Document], types: Mapping[str, DocumentType]) -> list:
+    """Everything the renditions of these documents can print besides their labels: titles, field values,
+    reasons, attachment names, signers' names (in the signed manifests) and the types' own wording."""
+    manifests = session.scalars(select(Signature.manifest).where(Signature.document_id.in_([d.id for d in documents])))
+    return [
+        [types[document.type_key] for document in documents],
+        [[document.number, document.title, *((v.title, v.content, v.reason) for v in document.versions),
+          *(a.display_name for v in document.versions for a in v.all_attachments)] for document in documents],
+        [manifest.decode("utf-8", "replace") for manifest in manifests],
+        [status_label(status, language) for status in dm.VERSION_STATUSES for language in LANGUAGES],
+    ]
 
 
 class Renderer:
@@ -79,13 +168,14 @@ class Renderer:
         self._font = self._directory / "rendition-font.ttf"
         font.save(str(self._font))
 
-    def submit(self, rendition: Rendition, *, pdf: bool = True) -> concurrent.futures.Future[tuple[bytes | None, bytes]]:
-        """The PDF (None when `pdf` is false: the version's stored PDF is its rendition) and the DOCX. Only
-        PDFs go to the worker processes: a DOCX alone is made here, sooner than a worker starts."""
+    def submit(self, rendition: Rendition, *, pdf: bool = True,
+               docx: bool = True) -> concurrent.futures.Future[tuple[bytes | None, bytes | None]]:
+        """The PDF and the DOCX, each None when not asked for (the version's stored one is its rendition).
+        Only PDFs go to the worker processes: a DOCX alone is made here, sooner than a worker starts."""
         if self._pool is not None and pdf:
-            return self._pool.submit(_render_both, rendition, self._font, pdf)
-        done: concurrent.futures.Future[tuple[bytes | None, bytes]] = concurrent.futures.Future()
-        done.set_result(_render_both(rendition, self._font, pdf))
+            return self._pool.submit(_render_both, rendition, self._font, pdf, docx)
+        done: concurrent.futures.Future[tuple[bytes | None, bytes | None]] = concurrent.futures.Future()
+        done.set_result(_render_both(rendition, self._font, pdf, docx))
         return done
 
     def close(self) -> None:

@@ -299,6 +299,10 @@ def report_html(content: PackageContent, verifier_sha256: str = "") -> str:
 # --- report.pdf -----------------------------------------------------------------------------------------
 
 
+# A line written as one cell must fit in this share of the width (the rest is broken into lines by fpdf2).
+_FIT = 0.97
+
+
 class _Pdf(FPDF):
     def __init__(self, title: str) -> None:
         super().__init__(format="A4")
@@ -326,14 +330,56 @@ class _Pdf(FPDF):
     def heading(self, text: str, size: float = 13) -> None:
         self.ln(2)
         self.set_font(_FONT, size=size)
-        self.multi_cell(0, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self._text(text, size * 0.5)
         self.ln(1)
 
     def line_of(self, text: str, size: float = 9, colour: tuple[int, int, int] = (0, 0, 0)) -> None:
         self.set_font(_FONT, size=size)
         self.set_text_color(*colour)
-        self.multi_cell(0, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self._text(text, size * 0.5)
         self.set_text_color(0)
+
+    def _text(self, text: str, height: float) -> None:
+        """A paragraph. fpdf2's line breaking re-measures a line for every character it adds (most of
+        report.pdf's time, issue 15): a paragraph in the font's own characters is measured here, once per
+        word, broken at spaces and written a cell per line. One with a character the font lacks (its fallback
+        may be wider), or a word wider than the page, is left to fpdf2."""
+        cw = getattr(self.current_font, "cw", None)
+        cmap = getattr(self.current_font, "cmap", None)
+        lines = _break(text, cw, cmap, self.font_size_pt * 0.001 / self.k, _FIT * (self.epw - 2 * self.c_margin))
+        if lines is None:
+            self.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            return
+        # Every character is in the font: fpdf2 need not look for a fallback character by character.
+        fallback, self._fallback_font_ids = self._fallback_font_ids, []
+        try:
+            for line in lines:
+                self.cell(0, height, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        finally:
+            self._fallback_font_ids = fallback
+
+
+def _break(text: str, widths, cmap, scale: float, room: float) -> list[str] | None:
+    """`text` broken at spaces into lines no wider than `room` (each character's width from `widths`, times
+    `scale`); None when fpdf2 must break it (a newline, a character outside `cmap`, a word wider than `room`)."""
+    if widths is None or not cmap or "\n" in text or not all(ord(character) in cmap for character in text):
+        return None
+    space = widths[ord(" ")] * scale
+    lines: list[str] = []
+    current: list[str] = []
+    used = 0.0
+    for word in text.split(" "):
+        width = sum(widths[ord(character)] for character in word) * scale
+        if width > room:
+            return None
+        if current and used + space + width > room:
+            lines.append(" ".join(current))
+            current, used = [word], width
+        else:
+            used += (space if current else 0.0) + width
+            current.append(word)
+    lines.append(" ".join(current))
+    return lines
 
 
 def report_pdf(content: PackageContent, verifier_sha256: str = "") -> bytes:

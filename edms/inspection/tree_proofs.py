@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 
 from edms.audit.witness import TreeHead, leaves_after, read_heads
 from edms.timeutil import isoformat_utc
-from edms.verifier.merkle import consistency_proof, inclusion_proof, root_hash
+from edms.verifier.merkle import (
+    SubtreeHash,
+    consistency_proof_with,
+    inclusion_proof_with,
+    node_hash,
+    root_hash,
+    split,
+)
 
 log = logging.getLogger("edms")
 
@@ -44,12 +51,32 @@ def tree_proofs(session: Session, witness: Path, seqs: Sequence[int]) -> dict[st
         log.warning("the database's audit events do not give the newest witnessed tree head: no proofs in the package")
         return None
     first = next(head for head in heads if head.tree_size >= max(seqs))
+    mth = _memoised_subtrees(leaves)
     if root_hash(leaves[:first.tree_size]).hex() != first.root_hash:
         first = newest
     return {
         "head": _head_json(newest),
         "from_head": _head_json(first),
-        "consistency": [node.hex() for node in consistency_proof(first.tree_size, leaves)],
-        "inclusion": {str(seq): [node.hex() for node in inclusion_proof(seq - 1, leaves[:first.tree_size])]
+        "consistency": [node.hex() for node in consistency_proof_with(first.tree_size, len(leaves), mth)],
+        "inclusion": {str(seq): [node.hex() for node in inclusion_proof_with(seq - 1, first.tree_size, mth)]
                       for seq in sorted(set(seqs))},
     }
+
+
+def _memoised_subtrees(leaves: Sequence[bytes]) -> SubtreeHash:
+    """MTH(D[start:end]) of the leaves, each subtree hashed once however many proofs ask for it: proofs of
+    one tree share most of their nodes (issue 15), and MTH of a range is its two halves' split at k."""
+    memo: dict[tuple[int, int], bytes] = {}
+
+    def mth(start: int, end: int) -> bytes:
+        if end - start == 1:
+            return leaves[start]
+        found = memo.get((start, end))
+        if found is None:
+            if end <= start:
+                return root_hash(())
+            middle = start + split(end - start)
+            found = memo[(start, end)] = node_hash(mth(start, middle), mth(middle, end))
+        return found
+
+    return mth

@@ -83,6 +83,13 @@ def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     return _path(index, 0, len(leaves), _subtrees(leaves))
 
 
+def inclusion_proof_with(index: int, n: int, mth: SubtreeHash) -> list[bytes]:
+    """PATH(m, D[n]) with subtree hashes from `mth(start, end)` (a memo makes many proofs of one tree cheap)."""
+    if not 0 <= index < n:
+        raise ValueError("the leaf is not in the tree")
+    return _path(index, 0, n, mth)
+
+
 def _path(index: int, start: int, end: int, mth: SubtreeHash) -> list[bytes]:
     if end - start == 1:
         return []

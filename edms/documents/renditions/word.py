@@ -1,7 +1,10 @@
 """The DOCX rendition: the layout as a Word document, page numbers computed by Word itself."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
+import json
 from collections.abc import Sequence
 
 from docx import Document
@@ -16,6 +19,8 @@ from edms.documents.renditions.layout import RED, lay_out, text_for
 from edms.documents.renditions.model import Rendition
 from edms.timeutil import require_aware
 
+# Changed whenever render_docx would write other bytes for the same layout: stored DOCX made before are not reused.
+DOCX_FORMAT = "edms-docx-1"
 # Word substitutes a local font when this one is missing; the language tag makes it pick a Japanese one.
 DOCX_EAST_ASIAN_FONT = "Yu Gothic"
 
@@ -65,6 +70,16 @@ def _docx_language(document: DocxDocument, language: str) -> None:
     lang = defaults.find(qn("w:lang"))
     lang.set(qn("w:val"), "ja-JP" if language == "ja" else "en-GB")
     lang.set(qn("w:eastAsia"), "ja-JP")
+
+
+def docx_key(r: Rendition) -> str:
+    """The SHA-256 of everything `render_docx` prints of `r` but its generation time: two renditions with the
+    same key give the same document (edms.documents.rendition_models keeps them by this key)."""
+    printed = dataclasses.asdict(lay_out(r))
+    printed.pop("generated")
+    printed.update(format=DOCX_FORMAT, number=r.number, title=r.title, version=r.version, language=r.language,
+                   display_tz=r.display_tz)
+    return hashlib.sha256(json.dumps(printed, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 def render_docx(r: Rendition) -> bytes:
