@@ -32,7 +32,8 @@ CHECKS: tuple[Check, ...] = (
     Check("document_versions", check_version_hashes,
           N_("Documents: every frozen version's content hash recomputed from its stored content and attachments")),
     Check("stored_files", check_stored_files,
-          N_("Stored files: every attachment's bytes re-hashed and compared with the hash it was stored under")),
+          N_("Stored files: every attachment's and frozen rendition's bytes re-hashed and compared with the hash it "
+             "was stored under")),
     Check("signatures", check_signatures,
           N_("Electronic signatures: time-stamp, CMS signature, certificate chain and revocation at the stamped "
              "time, signer identity, link to the version's recomputed content hash")),

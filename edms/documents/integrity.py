@@ -15,6 +15,7 @@ from edms.audit.integrity import VerificationRun
 from edms.documents import models as m
 from edms.documents.blobstore import BlobStore, FileBlobStore
 from edms.documents.queries import version_hash
+from edms.documents.rendition_models import FrozenRendition
 from edms.errors import N_
 
 
@@ -49,7 +50,8 @@ def _check_version(run: VerificationRun, document: m.Document, version: m.Docume
 
 
 def check_stored_files(run: VerificationRun) -> None:
-    """Re-hash every stored file an attachment refers to; its name is the SHA-256 its bytes must have."""
+    """Re-hash every stored file an attachment or a frozen rendition refers to; its name is the SHA-256 its bytes
+    must have."""
     references = run.connection.execute(
         select(m.Attachment.sha256, m.Document.number, m.DocumentVersion.version, m.Attachment.display_name)
         .join(m.DocumentVersion, m.Attachment.version_id == m.DocumentVersion.id)
@@ -59,6 +61,16 @@ def check_stored_files(run: VerificationRun) -> None:
     first_use: dict[str, str] = {}
     for sha256, number, version, name in references:
         first_use.setdefault(sha256, f"{number} v{version} {name}")
+    # The DOCX renditions frozen for exports are stored files too: an altered one must not wait for an export.
+    renditions = run.connection.execute(
+        select(FrozenRendition.sha256, m.Document.number, m.DocumentVersion.version, FrozenRendition.format,
+               FrozenRendition.language)
+        .join(m.DocumentVersion, FrozenRendition.version_id == m.DocumentVersion.id)
+        .join(m.Document, m.DocumentVersion.document_id == m.Document.id)
+        .order_by(FrozenRendition.id)
+    )
+    for sha256, number, version, file_format, language in renditions:
+        first_use.setdefault(sha256, f"{number} v{version} {file_format.upper()} rendition ({language})")
     if not first_use:
         return
     blobs: BlobStore | None = run.options.get("blobs")

@@ -164,3 +164,21 @@ def test_when_the_docx_cannot_be_stored_the_package_is_still_complete_and_verifi
                    Scope(DOCUMENT, document_id), out, language=language, display_tz=zone)
     assert stored_rows(app) == []
     assert verify_package(io.BytesIO(out.getvalue())).ok
+
+
+@pytest.mark.req("A11-7")
+def test_edms_verify_re_hashes_the_stored_docx_renditions_and_names_an_altered_one(app, signed_case):
+    from edms.application.integrity import check_integrity
+
+    document_id = signed_case.documents[0]
+    language, zone = site_locale(app, document_id)
+    export(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
+    services = app.extensions["edms"]
+    assert check_integrity(services.engine, only={"stored_files"}, blobs=services.blobs).ok
+    row = stored_rows(app)[-1]
+    stored = next(path for path in (services.settings.data_dir / "blobs").rglob(row.sha256 + "*"))
+    stored.chmod(0o644)
+    stored.write_bytes(stored.read_bytes() + b"appended behind edms's back")
+    report = check_integrity(services.engine, only={"stored_files"}, blobs=services.blobs)
+    assert not report.ok
+    assert report.first_problem.key == row.sha256 and "DOCX rendition" in report.first_problem.text
