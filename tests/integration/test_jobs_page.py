@@ -174,7 +174,7 @@ def test_a_failed_job_shows_its_known_error_in_the_readers_language_and_the_raw_
     admin_page = admin_client.get(f"/jobs/{job_id}").get_data(as_text=True)
     assert 'id="job-raw-error"' in admin_page and "NothingToExport" in admin_page and 'id="job-retry"' in admin_page
     assert inspector_client.get(f"/jobs/{job_id}/status").json["error_text"] == re.sub(
-        r"<[^>]+>", "", re.search(r'id="job-error">[^:：]*[:：] ?([^<]*)</p>', japanese).group(1)).strip()
+        r"<[^>]+>", "", re.search(r'id="job-error"[^>]*>[^:：]*[:：] ?([^<]*)</p>', japanese).group(1)).strip()
 
 
 def test_an_unknown_error_is_described_in_general_words_to_its_requester(app, inspector, inspector_client):
