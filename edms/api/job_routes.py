@@ -8,6 +8,7 @@ from edms.api.blueprint import bp, json_body, token_required
 from edms.api.openapi import operation
 from edms.application import jobs
 from edms.application.job_kinds import PERIODIC
+from edms.jobs.errors import JobError
 from edms.jobs.queries import job_by_id
 from edms.users.roles import ADMIN
 from edms.web.errors import api_error
@@ -28,8 +29,9 @@ def _job(job_id: int):
 
 
 @bp.get("/jobs/<int:job_id>")
-@operation("A job: its status (queued, running, succeeded, failed), attempts, phase and progress, and its result "
-           "or last error. The requester sees their jobs; administrators see every job",
+@operation("A job: its status (queued, running, succeeded, failed), attempts, phase and progress (per file for an "
+           "export), and its result or last error (a failed attempt whose error the application words keeps it as "
+           "result.error: message and params). The requester sees their jobs; administrators see every job",
            responses={"200": "OK", **RESPONSES}, schemas={"200": S.JOB})
 @token_required()
 def job_detail(job_id: int):
@@ -76,4 +78,29 @@ def start_job():
     response = jsonify(job_json(job))
     response.status_code = 202
     response.headers["Location"] = url_for("api.job_detail", job_id=job.id)
+    return response
+
+
+@bp.post("/jobs/<int:job_id>/retry")
+@operation("Run a failed job again (administrators): a new job of its kind with its parameters (retry_of names the "
+           "failed one), the work then recorded as the administrator's. 202 with the new job (Location: its URL); "
+           "409 when the job has not failed, or a job of that periodic kind is already waiting or running. Audited "
+           "as job.requested (the new job) and job.retry_requested (the failed one)",
+           responses={"202": "Queued", "401": "No valid token", "403": "Not an administrator", "404": "No such job",
+                      "409": "Not failed, or one of that kind is already waiting or running"},
+           schemas={"202": S.JOB})
+@token_required(ADMIN)
+def retry_job(job_id: int):
+    job = job_by_id(db(), job_id)
+    if job is None:
+        return api_error(404, "not_found", "No such job.")
+    try:
+        again = jobs.retry(services(), db(), audit_context(), g.api_user, job)
+    except JobError as exc:
+        return api_error(409, "not_failed", str(exc))
+    if again is None:
+        return api_error(409, "already_queued", f"A {job.kind} job is already waiting or running.")
+    response = jsonify(job_json(again))
+    response.status_code = 202
+    response.headers["Location"] = url_for("api.job_detail", job_id=again.id)
     return response

@@ -12,7 +12,15 @@ from edms.audit import AuditContext
 from edms.cases.zones import case_zone, record_zone
 from edms.documents import models as dm
 from edms.inspection import access_log
-from edms.inspection.package import CASE, Exported, ExportEnvironment, Scope, export_package
+from edms.inspection.package import (
+    CASE,
+    Exported,
+    ExportEnvironment,
+    ExportProgress,
+    Scope,
+    export_package,
+    no_progress,
+)
 
 
 def record_access(services: Services, session: Session, ctx: AuditContext, access: access_log.Access) -> None:
@@ -28,13 +36,14 @@ def _zone_of(session: Session, scope: Scope) -> str | None:
 
 
 def export(services: Services, session: Session, ctx: AuditContext, scope: Scope, out: BinaryIO, *,
-           language: str = "en", display_tz: str = "UTC") -> Exported:
-    """Write the package to `out`. The caller's unit of work is completed first: the export reads a
-    snapshot and writes its event and checkpoint itself (SQLite allows one writer at a time). Its times are
-    in the zone of the case's site (`display_tz`, the reader's, only for a record outside a case)."""
+           language: str = "en", display_tz: str = "UTC", progress: ExportProgress = no_progress) -> Exported:
+    """Write the package to `out` (`progress(done, total, phase)` told how far it is, per file). The caller's
+    unit of work is completed first: the export reads a snapshot and writes its event and checkpoint itself
+    (SQLite allows one writer at a time). Its times are in the zone of the case's site (`display_tz`, the
+    reader's, only for a record outside a case)."""
     display_tz = _zone_of(session, scope) or display_tz
     complete(session)
     env = ExportEnvironment(services.settings, services.document_types, services.blobs, services.system_signer,
                             services.signing_authority, services.regimes)
     return export_package(services.engine, services.sessions, ctx, env, scope, out, language=language,
-                          display_tz=display_tz)
+                          display_tz=display_tz, progress=progress)

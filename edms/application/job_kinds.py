@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from tempfile import TemporaryFile
@@ -19,7 +20,7 @@ from edms.application.services import Services
 from edms.application.unit_of_work import command
 from edms.audit import AuditContext
 from edms.errors import N_
-from edms.inspection.package import Scope
+from edms.inspection.package import READING, SEALING, WRITING, Scope
 from edms.timeutil import utc_now
 
 EXPORT = "inspection.export"
@@ -37,9 +38,15 @@ KIND_LABELS = {
 }
 PHASE_LABELS = {
     "building": N_("Building the package"),
+    READING: N_("Reading the records"),
+    WRITING: N_("Writing the files of the package"),
+    SEALING: N_("Sealing the package"),
     "storing": N_("Storing the package"),
     "working": N_("Working"),
 }
+# How often at most a job's progress is written to the database while it moves (the first and the last step of
+# each phase are always written).
+PROGRESS_EVERY_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,24 @@ class Progress:
 
     def __call__(self, phase: str, done: int, total: int) -> bool:
         return self.beat(phase=phase, done=done, total=total)
+
+
+class Throttled:
+    """A package builder's `progress(done, total, phase)` fed to a job's Progress at most every `every` seconds
+    (one database write each), always at a new phase or total and at the last step."""
+
+    def __init__(self, progress: Progress, every: float = PROGRESS_EVERY_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._progress, self._every, self._clock = progress, every, clock
+        self._last: tuple[float, int, str] | None = None
+
+    def __call__(self, done: int, total: int, phase: str) -> None:
+        now = self._clock()
+        last = self._last
+        if last is not None and last[1:] == (total, phase) and done < total and now - last[0] < self._every:
+            return
+        self._last = (now, total, phase)
+        self._progress(phase, done, total)
 
 
 @dataclass(frozen=True)
@@ -73,13 +98,14 @@ def _requester_context(call: JobCall) -> AuditContext:
 def export_package(services: Services, call: JobCall) -> dict[str, Any]:
     parameters = call.parameters
     scope = Scope(parameters["scope"], int(parameters["id"]))
-    call.progress("building", 1, 3)
+    call.progress("building", 0, 0)
     with TemporaryFile(prefix="edms-package-") as out:
         with command(services.sessions) as session:
             exported = inspection.export(services, session, _requester_context(call), scope, out,
                                          language=parameters.get("language", "en"),
-                                         display_tz=parameters.get("display_tz", "UTC"))
-        call.progress("storing", 2, 3)
+                                         display_tz=parameters.get("display_tz", "UTC"),
+                                         progress=Throttled(call.progress))
+        call.progress("storing", exported.files, exported.files)
         out.seek(0)
         sha256 = services.blobs.put(out.read())
     if sha256 != exported.sha256:

@@ -12,7 +12,7 @@ import socket
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -21,14 +21,14 @@ from edms.application.job_kinds import EXPORT, KINDS, PERIODIC, JobCall, Progres
 from edms.application.services import Services
 from edms.application.unit_of_work import command, use_case
 from edms.audit import AuditContext
-from edms.errors import N_
+from edms.errors import N_, UserError
 from edms.inspection.package import CASE, NothingToExport, Scope, scope_documents
 from edms.jobs import operations
 from edms.jobs.errors import JobError
-from edms.jobs.models import SUCCEEDED, Job
-from edms.jobs.queries import last_requested, may_read
+from edms.jobs.models import FAILED, SUCCEEDED, Job
+from edms.jobs.queries import last_finished_of_kind, last_requested, latest_of_kind, may_read
 from edms.timeutil import utc_now
-from edms.users.roles import INSPECTOR, QA, REGULATORY
+from edms.users.roles import ADMIN, INSPECTOR, QA, REGULATORY
 
 log = logging.getLogger(__name__)
 # Who may take an inspection package away: the roles that may export one (edms.web.inspection_views.READERS).
@@ -67,6 +67,58 @@ def request_now(services: Services, session: Session, ctx: AuditContext, user, k
         return operations.request(session, ctx, kind, {"client_addr": ctx.client_addr, "user_name": ctx.user_name},
                                   requested_by=user.id, now=utc_now(),
                                   max_attempts=services.settings.job_max_attempts, singleton=True)
+
+
+def retry(services: Services, session: Session, ctx: AuditContext, user, job: Job) -> Job | None:
+    """An administrator runs a failed job again: a new job of its kind with its parameters (the work then
+    recorded as the administrator's act), audited on both jobs. JobError unless the job failed and the user is
+    an administrator; None when a periodic kind's job is already waiting or running (it does the same work)."""
+    if not user.has_role(ADMIN):
+        raise JobError(N_("Only an administrator may retry a job."))
+    with use_case(session):
+        if job.status != FAILED:
+            raise JobError(N_("Only a failed job can be retried; job %(id)s has not failed."), id=job.id)
+        parameters = {key: value for key, value in job.parameters.items() if key != "retry_of"}
+        parameters.update(client_addr=ctx.client_addr, user_name=ctx.user_name)
+        return operations.retry(session, ctx, job, parameters, requested_by=user.id, now=utc_now(),
+                                max_attempts=services.settings.job_max_attempts, singleton=job.kind in PERIODIC)
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """A periodic kind as the jobs page shows it: how often it runs, its open job, its last result, its next run."""
+
+    kind: str
+    every_seconds: int  # 0: not scheduled (run only when asked)
+    open_job: Job | None
+    last_finished: Job | None
+    next_run: datetime | None  # None: not scheduled
+    due: bool  # the next run is now: at the worker's next round
+
+
+def scheduled(services: Services, session: Session) -> list[Scheduled]:
+    now, entries = utc_now(), []
+    for kind, every in schedule(services).items():
+        latest = latest_of_kind(session, kind)
+        next_run = None
+        if every > 0:
+            next_run = latest.requested_at + timedelta(seconds=every) if latest is not None else now
+        entries.append(Scheduled(kind, every, latest if latest is not None and not latest.finished else None,
+                                 last_finished_of_kind(session, kind), next_run,
+                                 next_run is not None and next_run <= now))
+    return entries
+
+
+def known_error(job: Job) -> tuple[str, dict[str, Any]] | None:
+    """A failed attempt's error as people read it (an English msgid and its parameters, translated where shown);
+    None when it is not one the application knows (administrators then read the raw text)."""
+    error = (job.result or {}).get("error") if isinstance(job.result, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        params = error.get("params")
+        return error["message"], dict(params) if isinstance(params, dict) else {}
+    if job.last_error == operations.LEASE_EXPIRED:
+        return N_("The worker running this job stopped before it finished."), {}
+    return None
 
 
 def enqueue_due(services: Services, session: Session, ctx: AuditContext) -> list[Job]:
@@ -158,7 +210,7 @@ def run_next(services: Services, owner: str | None = None, *, heartbeat: bool = 
         result = KINDS[kind](services, JobCall(job_id, parameters, requested_by, ctx, Progress(lease.beat)))
     except Exception as exc:  # noqa: BLE001 (the job's error is kept; the worker goes on)
         log.warning("job %s (%s) failed: %s", job_id, kind, exc)
-        _settle(services, ctx, job_id, owner, error=_describe(exc))
+        _settle(services, ctx, job_id, owner, error=_describe(exc), known=_known(exc))
         return job_id
     finally:
         stop.set()
@@ -169,14 +221,21 @@ def run_next(services: Services, owner: str | None = None, *, heartbeat: bool = 
 
 
 def _settle(services: Services, ctx: AuditContext, job_id: int, owner: str, *, result: dict[str, Any] | None = None,
-            error: str | None = None) -> None:
+            error: str | None = None, known: dict[str, Any] | None = None) -> None:
     with command(services.sessions) as session:
         if error is None:
             settled = operations.succeed(session, ctx, job_id, owner, result or {}, now=utc_now())
         else:
-            settled = operations.fail(session, ctx, job_id, owner, error, now=utc_now())
+            settled = operations.fail(session, ctx, job_id, owner, error, now=utc_now(), known=known)
     if settled is None:
         log.warning("job %s: %s no longer holds it (lease expired); its outcome was not recorded", job_id, owner)
+
+
+def _known(exc: Exception) -> dict[str, Any] | None:
+    """A refusal the application words itself (a UserError: its msgid and parameters), kept for the page."""
+    if not isinstance(exc, UserError):
+        return None
+    return {"message": exc.message, "params": {key: str(value) for key, value in exc.params.items()}}
 
 
 def _describe(exc: Exception) -> str:

@@ -31,32 +31,28 @@ from __future__ import annotations
 import bisect
 import concurrent.futures
 import hashlib
-import json
 import logging
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import ColumnElement, Engine, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from edms import __version__
 from edms.audit import AuditContext, record
-from edms.audit.chain import canonical_bytes
-from edms.audit.checkpoints import CheckpointError, checkpoint_payload, create_checkpoint_now
+from edms.audit.checkpoints import CheckpointError, create_checkpoint_now
 from edms.audit.integrity import read_snapshot
 from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.cases import models as cm
 from edms.cases.regimes import Regime, load_regimes
 from edms.cases.retention import RecordRetention, record_retention
 from edms.config import Settings
-from edms.crypto.cms import signature_value, signer_certificate
 from edms.crypto.pki import build_crl
 from edms.db import transaction
 from edms.documents import models as dm
@@ -69,10 +65,11 @@ from edms.documents.types import DocumentType
 from edms.errors import N_, UserError
 from edms.inspection import report
 from edms.inspection.labels import Labels, object_names
-from edms.inspection.manifest import CRL_FILE, EVENTS_FILE, FORMAT, VERIFIER_FILE, PackageWriter
+from edms.inspection.manifest import FORMAT, PackageWriter
+from edms.inspection.package_files import package_files, trailer_files
 from edms.inspection.renderer import DocxSource, Renderer, StoredDocx, frozen_pdfs, record_texts, store_new_docx
 from edms.inspection.timeline import Timeline, case_documents, document_timeline
-from edms.inspection.tree_proofs import TREE_FILE, tree_proofs
+from edms.inspection.tree_proofs import tree_proofs
 from edms.pki.store import (
     ROOT,
     SIGNING_CA,
@@ -92,7 +89,6 @@ from edms.signatures.keys import (
 )
 from edms.signatures.models import Signature
 from edms.timeutil import utc_now
-from edms.verifier.bundle import zipapp_bytes
 
 log = logging.getLogger("edms")
 
@@ -103,6 +99,13 @@ MAX_ATTEMPTS = 3
 PKI_FILES = {"root": ("pki/root-ca.pem", ROOT), "signing_ca": ("pki/signing-ca.pem", SIGNING_CA),
              "tsa": ("pki/tsa.pem", TSA), "system": ("pki/system.pem", SYSTEM)}
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
+# The phases `export_package` reports to its `progress(done, total, phase)`.
+READING, WRITING, SEALING = "reading", "writing", "sealing"
+ExportProgress = Callable[[int, int, str], object]
+
+
+def no_progress(done: int, total: int, phase: str) -> None:
+    """The default: nobody follows the export."""
 
 
 class ExportError(UserError):
@@ -233,8 +236,13 @@ def scope_documents(session: Session, scope: Scope) -> list[dm.Document]:
 
 
 def export_package(engine: Engine, factory: sessionmaker[Session], ctx: AuditContext, env: ExportEnvironment,
-                   scope: Scope, out: BinaryIO, *, language: str = "en", display_tz: str = "UTC") -> Exported:
+                   scope: Scope, out: BinaryIO, *, language: str = "en", display_tz: str = "UTC",
+                   progress: ExportProgress = no_progress) -> Exported:
     """Record the export, make sure a signed checkpoint covers it, then write the package to `out`.
+
+    `progress(done, total, phase)` is told how far it is: (0, 0, READING) while the records are read and
+    rendered, then (done, total, WRITING) once the total is known and after each document version and each
+    further file is written, then (total, total, SEALING) before the manifest is signed and time-stamped.
 
     Reads one consistent snapshot of the database, so no lock is held while renditions are made. With
     SQLite the caller must not hold a transaction open on `engine` (the export writes its event first).
@@ -249,6 +257,7 @@ def export_package(engine: Engine, factory: sessionmaker[Session], ctx: AuditCon
             "package": {"old": None, "new": {"format": FORMAT, "documents": numbers, "language": language}},
         }).seq
     with tempfile.TemporaryDirectory(prefix="edms-export-") as scratch:
+        progress(0, 0, READING)
         for _attempt in range(MAX_ATTEMPTS):
             try:
                 create_checkpoint_now(factory, ctx, env.signer())
@@ -261,12 +270,23 @@ def export_package(engine: Engine, factory: sessionmaker[Session], ctx: AuditCon
             raise ExportError(N_("The records kept changing while they were exported: try again."))
         writer = PackageWriter(out, content.created_at)
         made: list[tuple[DocxSource, bytes]] = []
+        trailer = trailer_files(content)
+        total = sum(len(document.versions) for document in content.documents) + len(trailer)
+        done = 0
+
+        def tick() -> None:
+            nonlocal done
+            done += 1
+            progress(done, total, WRITING)
+
+        progress(0, total, WRITING)
         try:
-            for path, data in _files(content, env, made):
+            for path, data in package_files(content, env, trailer, made, tick):
                 writer.add(path, data)
         finally:
             if content.renderer is not None:
                 content.renderer.close()
+    progress(total, total, SEALING)
     manifest_digest = writer.seal(content, env.signer())
     store_new_docx(factory, ctx, env.blobs, language, display_tz, made)
     log.info("inspection package of %s: %d files, manifest SHA-256 %s", scope.describe(), len(writer.files),
@@ -413,75 +433,6 @@ def _version_item(session: Session, document: dm.Document, version: dm.DocumentV
 def _safe(name: str) -> str:
     cleaned = _UNSAFE.sub("_", name).strip(" .")
     return cleaned[:100] or "_"
-
-
-# --- the files ----------------------------------------------------------------------------------------
-
-
-def _files(content: PackageContent, env: ExportEnvironment,
-           made: list[tuple[DocxSource, bytes]]) -> Iterator[tuple[str, bytes]]:
-    """Every file of the package but manifest.json and its seal, one at a time, as it is made or read. The
-    DOCX renditions made (not read from the blob store) are added to `made`."""
-    rendered = iter(zip(content.renditions, content.docx, strict=True))
-    for document in content.documents:
-        for version in document.versions:
-            yield version.content_path, version_content(document.row, version.row)
-            future, source = next(rendered)
-            pdf, docx = future.result()
-            if pdf is not None:  # else the rendition is the signed PDF, written below
-                yield version.renditions["pdf"], pdf
-            if docx is None:  # stored: checked against its SHA-256 as it is read (BlobCorrupted if altered)
-                assert source.stored is not None
-                docx = env.blobs.get(source.stored.sha256)
-            else:
-                made.append((source, docx))
-            yield version.renditions["docx"], docx
-            for attachment, path in version.attachments:
-                yield path, env.blobs.get(attachment.sha256)  # checked against its SHA-256 as it is read
-            if version.signed_pdf is not None:
-                path, revisions = version.signed_pdf
-                yield path, env.blobs.get(revisions[-1].sha256)
-            for signed in version.signatures:
-                yield from _signature_files(signed).items()
-    for path, cert in content.certificates.values():
-        yield path, cert.public_bytes(Encoding.PEM)
-    yield from report.trust_files(content.certificates)[2].items()
-    yield CRL_FILE, content.crl.public_bytes(Encoding.PEM)
-    yield EVENTS_FILE, b"".join(canonical_bytes(event.hashed_fields()) + b"\n" for event in content.events)
-    for checkpoint in content.checkpoints:
-        yield from _checkpoint_files(checkpoint).items()
-    if content.tree is not None:
-        yield TREE_FILE, json.dumps(content.tree, sort_keys=True, indent=1).encode("ascii")
-    verifier = zipapp_bytes()
-    yield VERIFIER_FILE, verifier
-    verifier_sha256 = hashlib.sha256(verifier).hexdigest()
-    yield "report.html", report.report_html(content, verifier_sha256).encode("utf-8")
-    yield "report.pdf", report.report_pdf(content, verifier_sha256)
-    yield "VERIFY.md", report.verify_markdown(content, {VERIFIER_FILE: verifier}).encode("utf-8")
-
-
-def _signature_files(signed: SignedItem) -> dict[str, bytes]:
-    row, base = signed.row, signed.directory
-    files = {
-        f"{base}/manifest.json": row.manifest,
-        f"{base}/signature.p7s": row.cms,
-        f"{base}/timestamp.tsr": row.timestamp_response,
-        f"{base}/sigvalue.bin": signature_value(row.cms),
-        f"{base}/signer.pem": signer_certificate(row.cms).public_bytes(Encoding.PEM),
-    }
-    if signed.evidence is not None:
-        files[f"{base}/evidence.ers"] = signed.evidence  # RFC 4998 archive time-stamps (edms archive-timestamps)
-    return files
-
-
-def _checkpoint_files(item: CheckpointItem) -> dict[str, bytes]:
-    row, base = item.row, item.directory
-    return {
-        f"{base}/payload.json": checkpoint_payload(row.number, row.seq, row.head_hash, row.created_at),
-        f"{base}/signature.p7s": row.signature,
-        f"{base}/timestamp.tst": row.timestamp_token,
-        f"{base}/sigvalue.bin": signature_value(row.signature),
-    }
 
 
 def environment_from_settings(settings, document_types: Mapping[str, DocumentType], blobs: BlobStore,

@@ -94,10 +94,14 @@ def claim(session: Session, ctx: AuditContext, owner: str, *, now: datetime, lea
             return job
 
 
-def _give_up_or_retry(session: Session, ctx: AuditContext, job: Job, error: str, now: datetime) -> bool:
-    """Record a failed attempt: queued again (`job.retried`, True) or, attempts spent, failed (`job.failed`)."""
+def _give_up_or_retry(session: Session, ctx: AuditContext, job: Job, error: str, now: datetime,
+                      known: dict[str, Any] | None = None) -> bool:
+    """Record a failed attempt: queued again (`job.retried`, True) or, attempts spent, failed (`job.failed`).
+    `known`: the error as a message people read ({"message": English msgid, "params": {...}}), kept in the
+    job's `result` as {"error": known} so that the page says it in the reader's language."""
     before = {"status": job.status, "last_error": job.last_error, "lease_owner": job.lease_owner}
     job.last_error = error[:ERROR_MAX]
+    job.result = {"error": known} if known else None
     job.lease_owner, job.lease_expires_at = None, None
     if job.attempts < job.max_attempts:
         job.status = QUEUED
@@ -153,12 +157,25 @@ def succeed(session: Session, ctx: AuditContext, job_id: int, owner: str, result
     return job
 
 
-def fail(session: Session, ctx: AuditContext, job_id: int, owner: str, error: str, *, now: datetime) -> Job | None:
+def fail(session: Session, ctx: AuditContext, job_id: int, owner: str, error: str, *, now: datetime,
+         known: dict[str, Any] | None = None) -> Job | None:
     """Record a failed attempt: retried while attempts are left, else failed; the error kept either way."""
     job = _held(session, job_id, owner)
     if job is None:
         return None
-    _give_up_or_retry(session, ctx, job, error, now)
+    _give_up_or_retry(session, ctx, job, error, now, known)
+    return job
+
+
+def retry(session: Session, ctx: AuditContext, failed: Job, parameters: dict[str, Any], *, requested_by: int,
+          now: datetime, max_attempts: int, singleton: bool) -> Job | None:
+    """A new job of a failed one's kind with `parameters` (its own, as the retrying person asks), recorded as
+    `job.requested` (its parameters name the failed job: `retry_of`) and, on the failed job, `job.retry_requested`.
+    None, and nothing recorded, when a periodic kind's job is already open (it does the same work)."""
+    job = request(session, ctx, failed.kind, {**parameters, "retry_of": failed.id}, requested_by=requested_by,
+                  now=now, max_attempts=max_attempts, singleton=singleton)
+    if job is not None:
+        _audit(session, ctx, "job.retry_requested", failed, {"retried_as": {"old": None, "new": job.id}})
     return job
 
 

@@ -11,7 +11,8 @@ BODY_METHODS = {"POST", "PUT", "PATCH"}
 # Writes whose only input is the path (and the token): no body to describe.
 # POSTs that take nothing but the path (the exports are POST because they write their audit event and a checkpoint).
 WITHOUT_BODY = {("POST", "/documents/{document_id}/submit"), ("POST", "/auth/revoke"),
-                ("POST", "/documents/{document_id}/export"), ("POST", "/cases/{case_id}/export")}
+                ("POST", "/documents/{document_id}/export"), ("POST", "/cases/{case_id}/export"),
+                ("POST", "/jobs/{job_id}/retry")}
 
 
 def api_operations(app):

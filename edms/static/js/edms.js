@@ -23,6 +23,8 @@ document.addEventListener("DOMContentLoaded", function () {
           if (state.finished) { window.location.reload(); return; }
           var bar = document.getElementById("job-progress");
           if (bar) { bar.max = state.progress.total || 1; bar.value = state.progress.done; }
+          var count = document.getElementById("job-count");
+          if (count) { count.textContent = state.progress.total ? state.progress.done + " / " + state.progress.total : ""; }
           var phase = document.getElementById("job-phase");
           if (phase && state.phase_text) { phase.textContent = state.phase_text; }
           var status = document.getElementById("job-status");
