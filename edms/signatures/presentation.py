@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edms.documents import models as dm
+from edms.documents.queries import version_hash
 from edms.documents.renditions import RenditionSignature
 from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES, DocumentType, LocalizedText
 from edms.pki.store import ROOT, SIGNING_CA, PkiError, PkiStore, trust_anchors
@@ -89,14 +90,21 @@ class Manifestation:
 
 def manifestations(session: Session, version: dm.DocumentVersion, trust: Trust | None,
                    doc_type: DocumentType | None = None) -> list[Manifestation]:
-    """The version's signatures in the order they were made, each verified now."""
+    """The version's signatures in the order they were made, each verified now: their credentials loaded in
+    one query, and the version's content hash recomputed once for all of them (from its content now)."""
     rows = session.scalars(select(Signature).where(Signature.version_id == version.id).order_by(Signature.id)).all()
-    return [manifestation(session, row, trust, doc_type) for row in rows]
+    if not rows:
+        return []
+    credentials = {row.credential_id for row in rows} - {None}
+    if credentials:
+        session.scalars(select(SigningCredential).where(SigningCredential.id.in_(credentials))).all()  # identity map
+    content_sha256 = version_hash(version.document, version) if trust is not None else None
+    return [manifestation(session, row, trust, doc_type, content_sha256=content_sha256) for row in rows]
 
 
 def manifestation(session: Session, row: Signature, trust: Trust | None,
-                  doc_type: DocumentType | None = None) -> Manifestation:
-    verdict = verify_stored(session, row, trust)
+                  doc_type: DocumentType | None = None, *, content_sha256: str | None = None) -> Manifestation:
+    verdict = verify_stored(session, row, trust, content_sha256=content_sha256)
     try:
         signed = parse_manifest(row.manifest)
         printed_name, username, role = signed.signer_printed_name, signed.signer_username, signed.signer_role
