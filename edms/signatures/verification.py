@@ -218,18 +218,14 @@ def _row_problem(signature: Signature, manifest: Manifest, gen_time: datetime):
     return None
 
 
-def verify_stored(session: Session, signature: Signature, trust: Trust | None, *,
-                  content_sha256: str | None = None) -> Verdict:
-    """Verify one stored signature against the rows it claims (document, version, credential).
-    `content_sha256`: the hash of the signature's version recomputed by the caller from its content now
-    (one computation for all the signatures of a version); computed here otherwise."""
+def verify_stored(session: Session, signature: Signature, trust: Trust | None) -> Verdict:
+    """Verify one stored signature against the rows it claims (document, version, credential)."""
     if trust is None:
         return _invalid(N_("cannot be verified: the organisation PKI is not available"))
     version = session.get(dm.DocumentVersion, signature.version_id)
     document = session.get(dm.Document, version.document_id) if version is not None else None
     credential = session.get(SigningCredential, signature.credential_id)
-    return verify_signature(signature, document=document, version=version, credential=credential, trust=trust,
-                            content_sha256=content_sha256)
+    return verify_signature(signature, document=document, version=version, credential=credential, trust=trust)
 
 
 def trust_from(session: Session, anchors: TrustAnchors, crls: Sequence[x509.CertificateRevocationList] = ()) -> Trust:
