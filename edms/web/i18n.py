@@ -8,6 +8,7 @@ from flask import g, request, session
 from flask_babel import get_locale, get_translations, gettext
 from flask_login import current_user
 from jinja2 import pass_context
+from markupsafe import Markup
 
 from edms.definitions import LocalizedText
 from edms.documents.types import FieldError
@@ -74,6 +75,15 @@ def install_template_gettext(app) -> None:
         return _of(context).ugettext(string)
 
     @pass_context
+    def _template_gettext(context: Any, string: str, **variables: Any) -> str:
+        """`_()` and `gettext()` in a template: what jinja2's newstyle gettext does (autoescape, and always a
+        format string), without its two indirections through the context per string."""
+        translated = _of(context).ugettext(string)
+        if context.eval_ctx.autoescape:
+            translated = Markup(translated)
+        return translated % variables
+
+    @pass_context
     def _ngettext(context: Any, singular: str, plural: str, number: int) -> str:
         return _of(context).ungettext(singular, plural, number)
 
@@ -87,3 +97,4 @@ def install_template_gettext(app) -> None:
 
     app.jinja_env.install_gettext_callables(gettext=_gettext, ngettext=_ngettext, newstyle=True,
                                             pgettext=_pgettext, npgettext=_npgettext)
+    app.jinja_env.globals.update({"_": _template_gettext, "gettext": _template_gettext})
