@@ -40,7 +40,7 @@ from edms.web import (
 )
 from edms.web.bounds import IdConverter, refuse_nul_characters
 from edms.web.extensions import babel, csrf, limiter, login_manager
-from edms.web.i18n import LANGUAGES, local_time, select_locale
+from edms.web.i18n import LANGUAGES, install_template_gettext, local_time, select_locale
 from edms.web.labels import page_labels
 from edms.web.live_sessions import session_alive
 from edms.web.runtime import close_db, db, finish
@@ -104,7 +104,12 @@ def _init_extensions(app: Flask) -> None:
 
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    install_template_gettext(app)
     limiter.init_app(app)
+    # No route carries a limiter decorator: edms tests and counts its limits where they apply (sign-in,
+    # edms.web.throttle; refused bearer tokens, edms.api.blueprint), so the limiter's per-request check of
+    # decorated limits would only cost every request its time.
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
 
 
 def _register_blueprints(app: Flask) -> None:

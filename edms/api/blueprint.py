@@ -5,6 +5,8 @@ from datetime import datetime, timedelta
 from functools import wraps
 
 from flask import Blueprint, abort, current_app, g, request
+from flask_limiter.util import get_remote_address
+from limits import parse
 
 from edms.api.openapi import ATTRIBUTE, body_problems
 from edms.application import access
@@ -24,6 +26,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 REFUSAL_WINDOW = timedelta(minutes=1)
 REFUSALS_RECORDED_ONE_BY_ONE = 5  # per client and window; past it, one event with the count
+BAD_CREDENTIALS = "api-bad-credentials"  # the limiter's scope of refused bearer tokens, per client
 
 
 def token_required(*roles: str):
@@ -32,6 +35,10 @@ def token_required(*roles: str):
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
+            throttle = _bad_credentials()
+            if throttle is not None and not limiter.limiter.test(*throttle):
+                _throttled(None)
+                abort(429, description=str(throttle[0]))
             header = request.headers.get("Authorization", "")
             token = header[7:].strip() if header.lower().startswith("bearer ") else ""
             session = db()
@@ -39,6 +46,8 @@ def token_required(*roles: str):
             if user is None:
                 access.refuse_api_request(services(), session, audit_context(), request.path, had_token=bool(token),
                                           windows=refusal_windows())
+                if throttle is not None:
+                    limiter.limiter.hit(*throttle)
                 return api_error(401, "unauthorized", "A valid bearer token is required: POST /api/v1/auth/token.")
             g.api_user = user
             if request.method not in SAFE_METHODS and user.has_role(INSPECTOR) and request.endpoint not in PACKAGE_EXPORTS:
@@ -50,12 +59,18 @@ def token_required(*roles: str):
             return view(*args, **kwargs)
 
         wrapped.required_roles = roles  # read by the OpenAPI document (which then lists a 403)
-        # Refused credentials are throttled per client by the sign-in limiter; a valid token costs nothing.
-        return limiter.shared_limit(lambda: settings().login_rate_limit, scope="api-bad-credentials",
-                                    deduct_when=lambda response: response.status_code == 401,
-                                    on_breach=_throttled)(wrapped)
+        return wrapped
 
     return decorator
+
+
+def _bad_credentials():
+    """The limit of refused credentials per client (the sign-in limit, shared by every node through the
+    limiter's storage), its scope and this client's key; None when limits are off. Every request is tested
+    against it (a client past it is refused whatever it sends); only a refused credential counts."""
+    if not limiter.enabled:
+        return None
+    return parse(settings().login_rate_limit), BAD_CREDENTIALS, get_remote_address() or request.remote_addr or "unknown"
 
 
 def refusal_windows() -> RefusalWindows:

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import rfc8785
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from edms.audit.chain import canonical_bytes
 from edms.audit.integrity import batch_leaves, chain_rows_sql
 from edms.audit.models import AuditEvent
 from edms.db import reading
@@ -36,6 +37,7 @@ log = logging.getLogger("edms")
 
 TREE_HEAD_VERSION = 1
 _APPENDED = "edms.audit.witness_due"
+_LEAVES = "edms.audit.witness_leaves"  # session.info: [(event, seq, leaf bytes)] flushed by this unit of work
 _BATCH = 5000
 _TAIL_CHUNK = 4096
 
@@ -119,19 +121,28 @@ def leaves_after(session: Session, size: int) -> list[bytes]:
         after = rows[-1].seq
 
 
-def witness_now(sessions: sessionmaker[Session], path: Path, signer: HeadSigner) -> TreeHead | None:
+def witness_now(sessions: sessionmaker[Session], path: Path, signer: HeadSigner,
+                own: dict[int, bytes] | None = None) -> TreeHead | None:
     """Sign the current tree head and append it to the witness, unless the newest head already covers every
     event. Under an exclusive lock of the file (POSIX record lock: also between hosts on NFSv4), so heads from
-    every node and process stay in order and each line is written whole."""
+    every node and process stay in order and each line is written whole.
+
+    `own`: the leaves (canonical bytes by seq) of the events the caller has just committed. When they follow
+    the newest head with no gap, the new head is computed from them alone, without reading the log again
+    (the events before them are in the head's frontier; the ones after them are witnessed by their own
+    commits). Otherwise (a head missed by a crash or another node still behind its lock) the leaves after
+    the newest head are read from the database, as without `own`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
     try:
         fcntl.lockf(descriptor, fcntl.LOCK_EX)
         last = _last_line(descriptor)
         frontier = TreeHead.from_line(last).resume() if last else Frontier()
-        with sessions() as session:
-            session.bind = reading(session.get_bind().engine)  # a read: on SQLite without the write lock (WAL snapshot)
-            new = leaves_after(session, frontier.size)
+        new = _following(own, frontier.size)
+        if new is None:
+            with sessions() as session:
+                session.bind = reading(session.get_bind().engine)  # a read: on SQLite without the write lock (WAL snapshot)
+                new = leaves_after(session, frontier.size)
         if not new:
             return None
         frontier.extend(new)
@@ -144,6 +155,21 @@ def witness_now(sessions: sessionmaker[Session], path: Path, signer: HeadSigner)
         return head
     finally:
         os.close(descriptor)  # releases the lock
+
+
+def _following(own: dict[int, bytes] | None, size: int) -> list[bytes] | None:
+    """The leaf hashes of `own` after the first `size` events when they continue the tree without a gap
+    ([] when the tree already holds them all); None when the database must be read."""
+    if not own:
+        return None
+    seqs = sorted(own)
+    if seqs != list(range(seqs[0], seqs[-1] + 1)):
+        return None
+    if size >= seqs[-1]:
+        return []
+    if size + 1 < seqs[0]:
+        return None  # events between the head and ours: read them
+    return [leaf_hash(own[seq]) for seq in range(size + 1, seqs[-1] + 1)]
 
 
 def _write_all(descriptor: int, line: bytes) -> None:
@@ -177,20 +203,31 @@ def enable_witness(sessions: sessionmaker[Session], *, path: Path, signer: Calla
 
     @event.listens_for(sessions, "after_flush")
     def _note_append(session: Session, _context: Any) -> None:
-        if any(isinstance(item, AuditEvent) for item in session.new):
+        appended = [item for item in session.new if isinstance(item, AuditEvent)]
+        if appended:
             session.info[_APPENDED] = True
+            # The exact bytes the event's hash covers (its leaf), taken while its attributes are loaded.
+            session.info.setdefault(_LEAVES, []).extend(
+                (item, item.seq, canonical_bytes(item.hashed_fields())) for item in appended)
 
     @event.listens_for(sessions, "after_soft_rollback")
     def _forget_append(session: Session, _previous: Any) -> None:
         session.info.pop(_APPENDED, None)
+        session.info.pop(_LEAVES, None)
 
     @event.listens_for(sessions, "after_commit")
     def _witness(session: Session) -> None:
         # Also fired when a SAVEPOINT is released: only the outermost commit makes the events durable.
-        if session.in_nested_transaction() or not session.info.pop(_APPENDED, False):
+        if session.in_nested_transaction():
             return
+        flushed = session.info.pop(_LEAVES, [])
+        if not session.info.pop(_APPENDED, False):
+            return
+        # Only events still in the session after the commit (one rolled back with its SAVEPOINT is not).
+        # (`seq` as flushed: reading the expired attribute would query the database again.)
+        own = {seq: leaf for item, seq, leaf in flushed if inspect(item).persistent}
         try:
-            witness_now(sessions, path, signer())
+            witness_now(sessions, path, signer(), own if len(own) == len(flushed) else None)
         except Exception:  # noqa: BLE001 (the committed change stands; `edms verify` warns of the unwitnessed tail)
             failures["count"] += 1
             if failures["count"] == 1:

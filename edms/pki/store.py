@@ -313,9 +313,42 @@ def system_signer(settings: Settings) -> SystemSigner:
     return store.system_signer(tsa_url=settings.tsa_url, tsa_ca_file=settings.tsa_ca_file)
 
 
+_FileState = tuple[tuple[str, int, int, int], ...]
+_ANCHORS: dict[Path, tuple[tuple[_FileState, _FileState], TrustAnchors | None]] = {}
+
+
 def trust_anchors(settings: Settings) -> TrustAnchors | None:
-    """What verification trusts, or None where no PKI was created yet (then any checkpoint fails to verify)."""
+    """What verification trusts, or None where no PKI was created yet (then any checkpoint fails to verify).
+
+    With the PKI in files, the anchors read are kept for the process and read again as soon as any file of
+    the PKI directory or the TSA's CA file changes (a rollover by another process included): the key is
+    every file's name, size, modification and change time."""
+    if settings.pkcs11_module:
+        return _read_anchors(settings)
+    directory = settings.data_dir / PKI_DIRNAME
+    state = (_files_state(directory), _files_state(Path(settings.tsa_ca_file)) if settings.tsa_ca_file else ())
+    kept = _ANCHORS.get(directory)
+    if kept is not None and kept[0] == state:
+        return kept[1]
+    anchors = _read_anchors(settings)
+    _ANCHORS[directory] = (state, anchors)
+    return anchors
+
+
+def _read_anchors(settings: Settings) -> TrustAnchors | None:
     store = PkiStore.for_settings(settings)
     if not store.exists():
         return None
     return store.trust_anchors(settings.tsa_ca_file)
+
+
+def _files_state(path: Path) -> _FileState:
+    """Name, size and times of `path` (a file) or of every file under it (a directory); () if absent."""
+    try:
+        if not path.is_dir():
+            stat = path.stat()
+            return ((path.name, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns),)
+        return tuple(sorted((str(entry), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+                            for entry in path.rglob("*") if entry.is_file() for stat in (entry.stat(),)))
+    except FileNotFoundError:
+        return ()

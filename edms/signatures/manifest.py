@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import rfc8785
@@ -146,8 +147,13 @@ def is_canonical(document: Any, data: bytes) -> bool:
     return canonical == data
 
 
+@lru_cache(maxsize=4096)
 def parse_manifest(data: bytes) -> Manifest:
-    """The manifest in `data`, which must be exactly the canonical bytes `Manifest.to_bytes` writes."""
+    """The manifest in `data`, which must be exactly the canonical bytes `Manifest.to_bytes` writes.
+
+    A pure function of the bytes, so the manifests of a process's recent reads are kept, keyed by their
+    exact bytes (a page shows each signature's manifest more than once); a damaged one raises every time.
+    The Manifest is frozen: callers read it and never change it (its delegation included)."""
     try:
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:

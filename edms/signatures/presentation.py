@@ -16,13 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from edms.documents import models as dm
+from edms.documents.queries import version_hash
 from edms.documents.renditions import RenditionSignature
 from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES, DocumentType, LocalizedText
 from edms.pki.store import ROOT, SIGNING_CA, PkiError, PkiStore, trust_anchors
 from edms.signatures.keys import certificate_of, revocations
 from edms.signatures.manifest import REJECTION, ManifestError, parse_manifest
 from edms.signatures.models import Signature, SigningCredential
-from edms.signatures.verification import Trust, Verdict, verify_stored
+from edms.signatures.verification import Trust, Verdict, verify_signature, verify_stored
 from edms.timeutil import format_in_zone, isoformat_utc, parse_utc
 
 
@@ -89,14 +90,31 @@ class Manifestation:
 
 def manifestations(session: Session, version: dm.DocumentVersion, trust: Trust | None,
                    doc_type: DocumentType | None = None) -> list[Manifestation]:
-    """The version's signatures in the order they were made, each verified now."""
+    """The version's signatures in the order they were made, each verified now against the rows it claims
+    (as `verify_stored`): their credentials loaded in one query, the version's content hash recomputed once
+    for all of them."""
     rows = session.scalars(select(Signature).where(Signature.version_id == version.id).order_by(Signature.id)).all()
-    return [manifestation(session, row, trust, doc_type) for row in rows]
+    if not rows:
+        return []
+    if trust is None:
+        return [manifestation(session, row, trust, doc_type) for row in rows]
+    ids = {row.credential_id for row in rows} - {None}
+    credentials = {credential.id: credential for credential in session.scalars(
+        select(SigningCredential).where(SigningCredential.id.in_(ids)))} if ids else {}
+    document = version.document
+    content_sha256 = version_hash(document, version)  # from the version's content now, once for all its signatures
+    return [_shown(row, verify_signature(row, document=document, version=version,
+                                         credential=credentials.get(row.credential_id), trust=trust,
+                                         content_sha256=content_sha256), doc_type)
+            for row in rows]
 
 
 def manifestation(session: Session, row: Signature, trust: Trust | None,
                   doc_type: DocumentType | None = None) -> Manifestation:
-    verdict = verify_stored(session, row, trust)
+    return _shown(row, verify_stored(session, row, trust), doc_type)
+
+
+def _shown(row: Signature, verdict: Verdict, doc_type: DocumentType | None) -> Manifestation:
     try:
         signed = parse_manifest(row.manifest)
         printed_name, username, role = signed.signer_printed_name, signed.signer_username, signed.signer_role

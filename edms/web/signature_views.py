@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -102,7 +102,10 @@ def _session_ref() -> str | None:
 
 
 def _trust():
-    return services().trust(db())
+    """What verification trusts, once per request (a page shows several panels of signatures)."""
+    if "edms_trust" not in g:
+        g.edms_trust = services().trust(db())
+    return g.edms_trust
 
 
 def _version_or_404(document_id: int, number: int) -> tuple[dm.Document, dm.DocumentVersion]:
