@@ -17,12 +17,14 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from edms.application import case_tasks
+from edms.application.case_deadlines import stored_next_of
 from edms.cases import models as cm
 from edms.cases.deadlines import DUE_SOON, OVERDUE, PENDING
-from edms.cases.queries import case_documents, case_signing_reasons, case_status
+from edms.cases.queries import case_signing_reasons, case_status
 from edms.cases.regimes import Regime
 from edms.documents import models as dm
-from edms.documents.types import CASE_PHYSICIAN, DocumentType, LocalizedText
+from edms.documents.types import DocumentType, LocalizedText
 from edms.signatures.availability import Readiness
 from edms.signatures.planning import signed_steps
 from edms.users.models import User
@@ -40,6 +42,9 @@ CASE = "case"
 OPEN_DEADLINE_STATES = frozenset({PENDING, DUE_SOON, OVERDUE})
 # A released case still has work: administration, and the notifications and reports that follow it.
 ACTIVE_CASES = (cm.OPEN, cm.RELEASED)
+# The inbox pages and the API read the records to create of this many cases at most, the most pressing first
+# (escalations and assignments read them all): an inbox costs the same with 10² or 10⁴ open cases.
+INBOX_CASES = 200
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,10 @@ class _Clock:
 
 
 def tasks_for(session: Session, user: User, *, document_types: Mapping[str, DocumentType],
-              regimes: Mapping[str, Regime], now: datetime) -> list[Task]:
+              regimes: Mapping[str, Regime], now: datetime, case_limit: int | None = None) -> list[Task]:
+    """The person's tasks, most urgent first. Records to create come from what each case stores it needs
+    (edms.application.case_tasks); with `case_limit`, only those of the that many most pressing cases (the
+    pages: an inbox reads a bounded number of cases however many are open)."""
     roles = frozenset(user.roles)
     if not roles & CONTENT_ROLES:
         return []  # administrators and inspectors never sign, author or create records
@@ -86,12 +94,10 @@ def tasks_for(session: Session, user: User, *, document_types: Mapping[str, Docu
         if case_id is None:
             return _Clock(None, False)
         if case_id not in clocks:
-            case = session.get(cm.Case, case_id)
-            clocks[case_id] = _case_clock(session, case, document_types, regimes, now)
+            clocks[case_id] = _case_clock(session, session.get(cm.Case, case_id), document_types, regimes, now)
         return clocks[case_id]
 
-    # Case tasks first: they fill `clocks`, so each open case's deadlines are computed once.
-    tasks = _case_tasks(session, user, roles, document_types, regimes, now, clocks)
+    tasks = _case_tasks(session, user, roles, document_types, regimes, now, clock, case_limit)
     tasks += _sign_tasks(session, user, roles, document_types, regimes, clock, now)
     tasks += _draft_tasks(session, user, document_types, clock)
     if not sees_every_case(user):  # a physician's work is in the cases of their sites and their own
@@ -101,19 +107,15 @@ def tasks_for(session: Session, user: User, *, document_types: Mapping[str, Docu
 
 
 def _case_clock(session: Session, case: cm.Case | None, document_types, regimes, now: datetime) -> _Clock:
+    """The case's next deadline as stored (the one the case lists show), stated now."""
     if case is None:
         return _Clock(None, False)
     if case.status not in ACTIVE_CASES or case.regime_key not in regimes:
         return _Clock(None, False, case.reference)  # a closed case's clocks no longer drive anyone's work
-    status = case_status(session, case, document_types, regimes, now)
-    return _earliest(case, status.deadlines)
-
-
-def _earliest(case: cm.Case, deadlines) -> _Clock:
-    open_ = [d for d in deadlines if d.state in OPEN_DEADLINE_STATES and d.due_at is not None]
-    if not open_:
+    due = stored_next_of(document_types, regimes, session, case, now)
+    if due is None or due.state not in OPEN_DEADLINE_STATES or due.due_at is None:
         return _Clock(None, False, case.reference)
-    return _Clock(min(d.due_at for d in open_), any(d.state == OVERDUE for d in open_), case.reference)
+    return _Clock(due.due_at, due.state == OVERDUE, case.reference)
 
 
 def _latest_versions(session: Session, *conditions):
@@ -177,30 +179,41 @@ def _draft_tasks(session: Session, user: User, document_types, clock) -> list[Ta
     return tasks
 
 
-def _case_tasks(session: Session, user: User, roles: frozenset[str], document_types, regimes, now: datetime,
-                clocks: dict[int, _Clock]) -> list[Task]:
+def _case_tasks(session: Session, user: User, roles: frozenset[str], document_types, regimes, now: datetime, clock,
+                limit: int | None) -> list[Task]:
     tasks = []
     covering = {user.id, *acting_for(session, user.id, now)}  # myself, and whoever delegated to me
-    cases = session.scalars(select(cm.Case).where(cm.Case.status.in_(ACTIVE_CASES)).order_by(cm.Case.id))
-    for case in cases:
+    pending = case_tasks.pending_for(session, sorted(roles), regimes, limit=limit)
+    pending += _legacy_pending(session, roles, document_types, regimes, now)
+    for item in pending:
+        case = item.case
+        if item.physician_writes and case.physician_id and case.physician_id not in covering:
+            continue  # a record the case's physician writes is not every physician's task
+        doc_type = document_types.get(item.type_key)
+        if doc_type is None:
+            continue
+        due = clock(case.id)
+        tasks.append(Task(CASE, doc_type.name.en, item.type_key, case.created_at, case_id=case.id,
+                          case_reference=case.reference, role=item.role, due_at=due.due_at, overdue=due.overdue,
+                          waiting_for=item.waiting_for))
+    return tasks
+
+
+def _legacy_pending(session: Session, roles: frozenset[str], document_types, regimes,
+                    now: datetime) -> list[case_tasks.PendingRecord]:
+    """Active cases stored before their needs were kept (0022_scale_lists): computed on read until their next
+    change stores them."""
+    found = []
+    legacy = select(cm.Case).where(cm.Case.status.in_(ACTIVE_CASES), cm.Case.deadlines_at.is_(None)).order_by(cm.Case.id)
+    for case in session.scalars(legacy):
         if case.regime_key not in regimes:
             continue
         status = case_status(session, case, document_types, regimes, now)
-        clocks[case.id] = due = _earliest(case, status.deadlines)
-        existing = {d.type_key for d in case_documents(session, case) if d.status != dm.WITHDRAWN}
-        for item in status.checklist:
-            # A record to create is the task of those who write it (its first step's roles), once it surely
-            # applies; an unanswered condition is asked on the case page, not guessed here.
-            if item.satisfied or item.applies is not True or item.document.type_key in existing:
-                continue
-            first = item.document.document_type.steps[0]
-            role = next((r for r in first.roles if r in roles), None)
-            if role is None:
-                continue
-            if first.signer == CASE_PHYSICIAN and case.physician_id and case.physician_id not in covering:
-                continue  # a record the case's physician writes is not every physician's task
-            tasks.append(Task(CASE, item.document.document_type.name.en, item.document.type_key, case.created_at,
-                              case_id=case.id, case_reference=case.reference, role=role,
-                              due_at=due.due_at, overdue=due.overdue,
-                              waiting_for=tuple(blocker.reason for blocker in item.blockers)))
-    return tasks
+        chosen: set[str] = set()
+        for needed in case_tasks.needed(session, case, status):
+            if needed.role in roles and needed.type_key not in chosen:
+                chosen.add(needed.type_key)
+                found.append(case_tasks.PendingRecord(
+                    case, needed.type_key, needed.role, needed.physician_writes,
+                    tuple(LocalizedText(en=en, ja=ja) for en, ja in needed.waiting_for)))
+    return found
