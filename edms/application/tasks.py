@@ -42,9 +42,10 @@ CASE = "case"
 OPEN_DEADLINE_STATES = frozenset({PENDING, DUE_SOON, OVERDUE})
 # A released case still has work: administration, and the notifications and reports that follow it.
 ACTIVE_CASES = (cm.OPEN, cm.RELEASED)
-# The inbox pages and the API read the records to create of this many cases at most, the most pressing first
-# (escalations and assignments read them all): an inbox costs the same with 10² or 10⁴ open cases.
-INBOX_CASES = 200
+# The inbox pages and the API read the records to create of this many cases at most, and this many versions in
+# review to sign, the most pressing first (escalations and assignments read them all): an inbox costs the same
+# with 10² or 10⁴ open cases.
+INBOX_CASES = 50
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,9 @@ class _Clock:
 def tasks_for(session: Session, user: User, *, document_types: Mapping[str, DocumentType],
               regimes: Mapping[str, Regime], now: datetime, case_limit: int | None = None) -> list[Task]:
     """The person's tasks, most urgent first. Records to create come from what each case stores it needs
-    (edms.application.case_tasks); with `case_limit`, only those of the that many most pressing cases (the
-    pages: an inbox reads a bounded number of cases however many are open)."""
+    (edms.application.case_tasks); with `case_limit`, only those of that many most pressing cases, and the
+    signatures of that many versions in review (the pages: an inbox reads a bounded number of rows however many
+    cases are open)."""
     roles = frozenset(user.roles)
     if not roles & CONTENT_ROLES:
         return []  # administrators and inspectors never sign, author or create records
@@ -98,7 +100,7 @@ def tasks_for(session: Session, user: User, *, document_types: Mapping[str, Docu
         return clocks[case_id]
 
     tasks = _case_tasks(session, user, roles, document_types, regimes, now, clock, case_limit)
-    tasks += _sign_tasks(session, user, roles, document_types, regimes, clock, now)
+    tasks += _sign_tasks(session, user, roles, document_types, regimes, clock, now, case_limit)
     tasks += _draft_tasks(session, user, document_types, clock)
     if not sees_every_case(user):  # a physician's work is in the cases of their sites and their own
         visible = set(session.scalars(visible_case_ids(user)))
@@ -118,24 +120,32 @@ def _case_clock(session: Session, case: cm.Case | None, document_types, regimes,
     return _Clock(due.due_at, due.state == OVERDUE, case.reference)
 
 
-def _latest_versions(session: Session, *conditions):
-    """(document, its latest version) pairs, the version matching `conditions`."""
+def _latest_versions(session: Session, *conditions, limit: int | None = None):
+    """(document, its latest version) pairs, the version matching `conditions`; with `limit`, that many, those of
+    the cases with the most pressing stored deadline first (then records outside a case, the oldest first)."""
     newer = aliased(dm.DocumentVersion)
     latest = select(func.max(newer.version)).where(newer.document_id == dm.Document.id).scalar_subquery()
     query = (select(dm.Document, dm.DocumentVersion)
              .join(dm.DocumentVersion, dm.DocumentVersion.document_id == dm.Document.id)
              .where(dm.DocumentVersion.version == latest, dm.Document.status != dm.WITHDRAWN, *conditions)
              .order_by(dm.Document.id))
+    if limit is not None:
+        query = (query.outerjoin(cm.Case, cm.Case.id == dm.Document.case_id).order_by(None)
+                 .order_by(cm.Case.next_due_at.is_(None), cm.Case.next_due_at, dm.DocumentVersion.status_changed_at,
+                           dm.Document.id).limit(limit))
     return session.execute(query).all()
 
 
 def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_types, regimes, clock,
-                now: datetime) -> list[Task]:
-    """One task per open step this person may sign (parallel steps give several)."""
+                now: datetime, limit: int | None = None) -> list[Task]:
+    """One task per open step this person may sign (parallel steps give several); with `limit`, among that many
+    versions in review of the types the person's roles sign, the most pressing first."""
     tasks = []
     delegated = acting_for(session, user.id, now)
     readiness = Readiness(session, now)
-    rows = _latest_versions(session, dm.DocumentVersion.status == dm.IN_REVIEW, dm.DocumentVersion.frozen_at.is_not(None))
+    signable = sorted(key for key, doc_type in document_types.items() if roles & doc_type.signing_roles)
+    rows = _latest_versions(session, dm.DocumentVersion.status == dm.IN_REVIEW, dm.DocumentVersion.frozen_at.is_not(None),
+                            dm.Document.type_key.in_(signable), limit=limit)
     for document, version in rows:
         doc_type = document_types.get(document.type_key)
         if doc_type is None or not roles & doc_type.signing_roles:

@@ -1,6 +1,6 @@
 """Lists that stay flat as the archive grows, second round: the records each active case still needs stored
 once per change (`case_tasks`, edms.application.case_tasks) so the inbox reads the rows of the reader's roles
-instead of computing every case's checklist; indexes for the deadline dashboard and the stuck-records list.
+instead of computing every case's checklist; indexes for the deadline dashboard, the stuck-records list and a person's jobs.
 
 Every case's `deadlines_at` is emptied: a case then has its next deadline and its checklist computed on read
 (bounded by the page) until its next change stores both (the regimes are files the migration does not read).
@@ -21,6 +21,7 @@ INDEXES = (
     ("ix_cases_deadlines_at", "cases", ["deadlines_at"]),
     ("ix_cases_status_next_due", "cases", ["status", "next_due_at", "id"]),
     ("ix_document_versions_status_changed", "document_versions", ["status", "status_changed_at", "id"]),
+    ("ix_jobs_requested_by_id", "jobs", ["requested_by", "id"]),
 )
 
 
