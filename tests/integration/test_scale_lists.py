@@ -259,3 +259,20 @@ def test_a_cursor_that_is_not_ours_is_a_400_on_the_new_lists_never_a_server_erro
     qa_client = app.test_client()
     sign_in(qa_client, "akiko.tanaka")
     assert qa_client.get("/cases/deadlines", query_string={"cursor": BAD_CURSORS[kind]}).status_code == 400
+
+
+def test_the_inbox_pages_bound_the_versions_to_sign_they_read_and_keep_the_same_tasks_within_it(app, signing):
+    for _number in range(2):
+        signing.new_oos(submitted=True)
+    services = app.extensions["edms"]
+
+    def signatures(**options) -> list[int | None]:
+        with services.sessions() as session:
+            found = tasks_for(session, session.get(User, signing.author.id), document_types=services.document_types,
+                              regimes=services.regimes, now=utc_now(), **options)
+            return [task.document_id for task in found if task.kind == "sign"]
+
+    everything = signatures()
+    assert len(everything) == 3 and signatures(case_limit=50) == everything
+    bounded = signatures(case_limit=2)
+    assert len(bounded) == 2 and set(bounded) <= set(everything)
