@@ -105,9 +105,13 @@ def _stuck(services: Services, session: Session, versions, now: datetime) -> lis
     return stuck
 
 
-def stuck_records(services: Services, session: Session, *, now: datetime, owner_id: int | None = None) -> list[StuckRecord]:
-    """Every version in review that can no longer be completed (only `owner_id`'s, if given), oldest first."""
+def stuck_records(services: Services, session: Session, *, now: datetime, owner_id: int | None = None,
+                  examine: int | None = None) -> list[StuckRecord]:
+    """Every version in review that can no longer be completed (only `owner_id`'s, if given), oldest first; with
+    `examine`, among the oldest that many versions in review only (the inbox's note: bounded per request)."""
     query = _in_review(owner_id).order_by(dm.DocumentVersion.status_changed_at, dm.DocumentVersion.id)
+    if examine is not None:
+        query = query.limit(examine)
     return _stuck(services, session, session.scalars(query), now)
 
 

@@ -42,9 +42,9 @@ CASE = "case"
 OPEN_DEADLINE_STATES = frozenset({PENDING, DUE_SOON, OVERDUE})
 # A released case still has work: administration, and the notifications and reports that follow it.
 ACTIVE_CASES = (cm.OPEN, cm.RELEASED)
-# The inbox pages and the API read the records to create of this many cases at most, and this many versions in
-# review to sign, the most pressing first (escalations and assignments read them all): an inbox costs the same
-# with 10² or 10⁴ open cases.
+# The inbox pages and the API read the records to create of this many cases at most, this many versions in
+# review to sign and this many own drafts, the most pressing first (escalations and assignments read them all):
+# an inbox costs the same with 10² or 10⁴ open cases.
 INBOX_CASES = 50
 
 
@@ -84,9 +84,9 @@ class _Clock:
 def tasks_for(session: Session, user: User, *, document_types: Mapping[str, DocumentType],
               regimes: Mapping[str, Regime], now: datetime, case_limit: int | None = None) -> list[Task]:
     """The person's tasks, most urgent first. Records to create come from what each case stores it needs
-    (edms.application.case_tasks); with `case_limit`, only those of that many most pressing cases, and the
-    signatures of that many versions in review (the pages: an inbox reads a bounded number of rows however many
-    cases are open)."""
+    (edms.application.case_tasks); with `case_limit`, only those of that many most pressing cases, the
+    signatures of that many versions in review and that many own drafts (the pages: an inbox reads a bounded
+    number of rows however many cases are open)."""
     roles = frozenset(user.roles)
     if not roles & CONTENT_ROLES:
         return []  # administrators and inspectors never sign, author or create records
@@ -101,7 +101,7 @@ def tasks_for(session: Session, user: User, *, document_types: Mapping[str, Docu
 
     tasks = _case_tasks(session, user, roles, document_types, regimes, now, clock, case_limit)
     tasks += _sign_tasks(session, user, roles, document_types, regimes, clock, now, case_limit)
-    tasks += _draft_tasks(session, user, document_types, clock)
+    tasks += _draft_tasks(session, user, document_types, clock, case_limit)
     if not sees_every_case(user):  # a physician's work is in the cases of their sites and their own
         visible = set(session.scalars(visible_case_ids(user)))
         tasks = [task for task in tasks if task.case_id is None or task.case_id in visible]
@@ -174,10 +174,11 @@ def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_ty
     return tasks
 
 
-def _draft_tasks(session: Session, user: User, document_types, clock) -> list[Task]:
+def _draft_tasks(session: Session, user: User, document_types, clock, limit: int | None = None) -> list[Task]:
+    """The person's own drafts and refused versions to revise; with `limit`, that many, the most pressing first."""
     tasks = []
     rows = _latest_versions(session, dm.Document.owner_id == user.id,
-                            dm.DocumentVersion.status.in_((dm.DRAFT, dm.REJECTED)))
+                            dm.DocumentVersion.status.in_((dm.DRAFT, dm.REJECTED)), limit=limit)
     for document, version in rows:
         if document.type_key not in document_types:
             continue

@@ -7,6 +7,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 
 from edms.application.routing_health import StuckRecord, completability, stuck_page, stuck_records
+from edms.application.tasks import INBOX_CASES
 from edms.documents import models as dm
 from edms.paging import BadCursor
 from edms.timeutil import utc_now
@@ -40,10 +41,11 @@ def blocked_version(document: dm.Document) -> BlockedStep | None:
 
 
 def my_stuck_records() -> list[StuckRecord]:
-    """The signed-in person's own records that nobody active and ready now could complete."""
+    """The signed-in person's own records that nobody active and ready now could complete (among their oldest
+    versions in review, as many as the inbox reads)."""
     if not current_user.is_authenticated:
         return []
-    return stuck_records(services(), db(), now=utc_now(), owner_id=current_user.user.id)
+    return stuck_records(services(), db(), now=utc_now(), owner_id=current_user.user.id, examine=INBOX_CASES)
 
 
 @bp.app_context_processor
