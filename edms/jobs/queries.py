@@ -1,7 +1,7 @@
 """Reading jobs: one job, a person's jobs, every job (administrators)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from edms.jobs.models import OPEN, Job
@@ -12,12 +12,17 @@ def job_by_id(session: Session, job_id: int) -> Job | None:
     return session.get(Job, job_id)
 
 
-def jobs(session: Session, *, requested_by: int | None = None, limit: int = 200) -> list[Job]:
-    """Newest first; those one person requested, or every job."""
-    query = select(Job).order_by(Job.id.desc()).limit(limit)
+def jobs_query(*, requested_by: int | None = None) -> Select[Job]:
+    """Those one person requested (index ix_jobs_requested_by_id), or every job: paged by id, newest first."""
+    query = select(Job)
     if requested_by is not None:
         query = query.where(Job.requested_by == requested_by)
-    return list(session.scalars(query))
+    return query
+
+
+def jobs(session: Session, *, requested_by: int | None = None, limit: int = 200) -> list[Job]:
+    """Newest first; those one person requested, or every job."""
+    return list(session.scalars(jobs_query(requested_by=requested_by).order_by(Job.id.desc()).limit(limit)))
 
 
 def open_kinds(session: Session) -> set[str]:

@@ -9,9 +9,10 @@ from flask_login import current_user, login_required
 from edms.application import jobs as job_use_cases
 from edms.application.job_kinds import EXPORT, KIND_LABELS, PHASE_LABELS
 from edms.jobs.models import STATUS_LABELS, Job
-from edms.jobs.queries import job_by_id, jobs
+from edms.jobs.queries import job_by_id, jobs_query
 from edms.timeutil import isoformat_utc
 from edms.users.roles import ADMIN
+from edms.web.paging import next_page_args, page_of
 from edms.web.runtime import audit_context, db, services
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
@@ -44,9 +45,9 @@ def readable_job(job_id: int) -> Job:
 @login_required
 def index():
     everyone = current_user.has_role(ADMIN)
-    listed = jobs(db(), requested_by=None if everyone else current_user.id)
-    return render_template("jobs/index.html", jobs=listed, everyone=everyone, kinds=KIND_LABELS,
-                           statuses=STATUS_LABELS)
+    page = page_of(jobs_query(requested_by=None if everyone else current_user.id), [Job.id])  # newest first
+    return render_template("jobs/index.html", jobs=page.items, everyone=everyone, kinds=KIND_LABELS,
+                           statuses=STATUS_LABELS, next_page=next_page_args(page))
 
 
 @bp.get("/<int:job_id>")

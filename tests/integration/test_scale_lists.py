@@ -276,3 +276,23 @@ def test_the_inbox_pages_bound_the_versions_to_sign_they_read_and_keep_the_same_
     assert len(everything) == 3 and signatures(case_limit=50) == everything
     bounded = signatures(case_limit=2)
     assert len(bounded) == 2 and set(bounded) <= set(everything)
+
+
+def test_the_jobs_list_gives_every_job_once_across_its_pages_newest_first(app, client, people):
+    from edms.db import transaction
+    from edms.jobs.models import Job
+
+    qa = people.make("akiko.tanaka", "qa", printed_name="Akiko Tanaka")
+    services = app.extensions["edms"]
+    now = utc_now()
+    with transaction(services.sessions) as session:
+        for number in range(7):
+            session.add(Job(kind="outbox.deliver", parameters={}, requested_by=qa.id if number % 2 else None,
+                            requested_at=now, status="succeeded", attempts=1, max_attempts=3, finished_at=now))
+    with services.sessions() as session:
+        mine = list(session.scalars(select(Job.id).where(Job.requested_by == qa.id).order_by(Job.id.desc())))
+    sign_in(client, "akiko.tanaka")
+    pages = walk_page(client, "/jobs/?limit=1")
+    assert len(pages) == len(mine) == 3
+    assert all(f'href="/jobs/{job_id}"' in page for job_id, page in zip(mine, pages, strict=True))
+    assert client.get("/jobs/?cursor=not-ours").status_code == 400
