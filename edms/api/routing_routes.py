@@ -13,9 +13,8 @@ from edms.documents.queries import get_document
 from edms.paging import BadCursor
 from edms.timeutil import isoformat_utc, utc_now
 from edms.users.roles import ADMIN
-from edms.web.bounds import query_int
 from edms.web.errors import api_error
-from edms.web.paging import MAX_PAGE, PAGE_SIZE
+from edms.web.paging import page_size
 from edms.web.runtime import db, services
 from edms.workflow.completability import BlockedStep
 from edms.workflow.refusals import SubmissionRefused
@@ -59,8 +58,7 @@ def _stuck_json(item: StuckRecord) -> dict:
            schemas=listing(S.STUCK_RECORD, "next"))
 @token_required(ADMIN)
 def list_stuck_records():
-    size = query_int("limit", PAGE_SIZE, low=1, high=MAX_PAGE)
-    assert size is not None
+    size = page_size()
     try:
         page = stuck_page(services(), db(), now=utc_now(), cursor=request.args.get("cursor") or None, limit=size)
     except BadCursor as exc:

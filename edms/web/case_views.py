@@ -23,11 +23,11 @@ from edms.sites.queries import all_sites
 from edms.timeutil import parse_local, utc_now, zone_names
 from edms.users.models import User
 from edms.users.roles import CONTENT_ROLES, PHYSICIAN, QA, REGULATORY
-from edms.web.bounds import db_int, query_int
+from edms.web.bounds import db_int
 from edms.web.case_picture_svg import flow_svg, timeline_svg
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
-from edms.web.paging import MAX_PAGE, PAGE_SIZE, next_page_args, page_of
+from edms.web.paging import next_page_args, page_of, page_size
 from edms.web.runtime import audit_context, db, services
 from edms.workflow.visibility import visible_cases
 
@@ -159,8 +159,7 @@ def change_status(case_id: int):
 def deadlines():
     """Every open case's deadlines, a page of cases at a time, the most pressing first: for QA and regulatory
     users (edms.application.deadline_board)."""
-    size = query_int("limit", PAGE_SIZE, low=1, high=MAX_PAGE)
-    assert size is not None
+    size = page_size()
     try:
         page = deadline_board.board_page(db(), types=services().document_types, regimes=services().regimes,
                                          now=utc_now(), cursor=request.args.get("cursor") or None, limit=size)

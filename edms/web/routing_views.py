@@ -12,9 +12,8 @@ from edms.documents import models as dm
 from edms.paging import BadCursor
 from edms.timeutil import utc_now
 from edms.users.roles import ADMIN
-from edms.web.bounds import query_int
 from edms.web.guards import roles_required
-from edms.web.paging import MAX_PAGE, PAGE_SIZE, next_page_args
+from edms.web.paging import next_page_args, page_size
 from edms.web.runtime import db, services
 from edms.workflow.completability import BlockedStep
 
@@ -24,8 +23,7 @@ bp = Blueprint("routing", __name__, url_prefix="/admin/stuck-records")
 @bp.get("/")
 @roles_required(ADMIN)
 def stuck():
-    size = query_int("limit", PAGE_SIZE, low=1, high=MAX_PAGE)
-    assert size is not None
+    size = page_size()
     try:
         page = stuck_page(services(), db(), now=utc_now(), cursor=request.args.get("cursor") or None, limit=size)
     except BadCursor as exc:
