@@ -26,8 +26,8 @@ def task_json(task: Task) -> dict:
 @bp.get("/tasks")
 @operation("The caller's tasks, most urgent first: versions to sign (kind sign), own drafts and "
            "refused records to revise (draft), records an open case still needs from the caller's roles (case); "
-           "records to create of the 50 cases and signatures of the 50 versions in review with the most pressing "
-           "deadlines",
+           "records to create of the 50 cases with the most pressing deadlines, signatures of the 50 versions in "
+           "review waiting longest and the 50 newest own drafts",
            schemas=listing(S.TASK))
 @token_required()
 def list_tasks():

@@ -43,7 +43,8 @@ OPEN_DEADLINE_STATES = frozenset({PENDING, DUE_SOON, OVERDUE})
 # A released case still has work: administration, and the notifications and reports that follow it.
 ACTIVE_CASES = (cm.OPEN, cm.RELEASED)
 # The inbox pages and the API read the records to create of this many cases at most, this many versions in
-# review to sign and this many own drafts, the most pressing first (escalations and assignments read them all):
+# review to sign (longest waiting) and this many own drafts (newest), the cases with the most pressing deadlines
+# first (escalations and assignments read them all):
 # an inbox costs the same with 10² or 10⁴ open cases.
 INBOX_CASES = 50
 
@@ -85,8 +86,8 @@ def tasks_for(session: Session, user: User, *, document_types: Mapping[str, Docu
               regimes: Mapping[str, Regime], now: datetime, case_limit: int | None = None) -> list[Task]:
     """The person's tasks, most urgent first. Records to create come from what each case stores it needs
     (edms.application.case_tasks); with `case_limit`, only those of that many most pressing cases, the
-    signatures of that many versions in review and that many own drafts (the pages: an inbox reads a bounded
-    number of rows however many cases are open)."""
+    signatures of that many versions in review (longest waiting) and that many own drafts (newest): the pages
+    read a bounded number of rows however many cases are open."""
     roles = frozenset(user.roles)
     if not roles & CONTENT_ROLES:
         return []  # administrators and inspectors never sign, author or create records
@@ -120,9 +121,9 @@ def _case_clock(session: Session, case: cm.Case | None, document_types, regimes,
     return _Clock(due.due_at, due.state == OVERDUE, case.reference)
 
 
-def _latest_versions(session: Session, *conditions, limit: int | None = None):
-    """(document, its latest version) pairs, the version matching `conditions`; with `limit`, that many, those of
-    the cases with the most pressing stored deadline first (then records outside a case, the oldest first)."""
+def _latest_versions(session: Session, *conditions, limit: int | None = None, first=()):
+    """(document, its latest version) pairs, the version matching `conditions`; with `limit`, that many, in the
+    order `first` (columns an index walks, so the read stops after `limit` rows instead of sorting them all)."""
     newer = aliased(dm.DocumentVersion)
     latest = select(func.max(newer.version)).where(newer.document_id == dm.Document.id).scalar_subquery()
     query = (select(dm.Document, dm.DocumentVersion)
@@ -130,22 +131,21 @@ def _latest_versions(session: Session, *conditions, limit: int | None = None):
              .where(dm.DocumentVersion.version == latest, dm.Document.status != dm.WITHDRAWN, *conditions)
              .order_by(dm.Document.id))
     if limit is not None:
-        query = (query.outerjoin(cm.Case, cm.Case.id == dm.Document.case_id).order_by(None)
-                 .order_by(cm.Case.next_due_at.is_(None), cm.Case.next_due_at, dm.DocumentVersion.status_changed_at,
-                           dm.Document.id).limit(limit))
+        query = query.order_by(None).order_by(*first).limit(limit)
     return session.execute(query).all()
 
 
 def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_types, regimes, clock,
                 now: datetime, limit: int | None = None) -> list[Task]:
     """One task per open step this person may sign (parallel steps give several); with `limit`, among that many
-    versions in review of the types the person's roles sign, the most pressing first."""
+    versions in review of the types the person's roles sign, those waiting longest."""
     tasks = []
     delegated = acting_for(session, user.id, now)
     readiness = Readiness(session, now)
     signable = sorted(key for key, doc_type in document_types.items() if roles & doc_type.signing_roles)
     rows = _latest_versions(session, dm.DocumentVersion.status == dm.IN_REVIEW, dm.DocumentVersion.frozen_at.is_not(None),
-                            dm.Document.type_key.in_(signable), limit=limit)
+                            dm.Document.type_key.in_(signable), limit=limit,
+                            first=(dm.DocumentVersion.status_changed_at, dm.DocumentVersion.id))  # longest waiting
     for document, version in rows:
         doc_type = document_types.get(document.type_key)
         if doc_type is None or not roles & doc_type.signing_roles:
@@ -175,10 +175,11 @@ def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_ty
 
 
 def _draft_tasks(session: Session, user: User, document_types, clock, limit: int | None = None) -> list[Task]:
-    """The person's own drafts and refused versions to revise; with `limit`, that many, the most pressing first."""
+    """The person's own drafts and refused versions to revise; with `limit`, those of the newest records."""
     tasks = []
     rows = _latest_versions(session, dm.Document.owner_id == user.id,
-                            dm.DocumentVersion.status.in_((dm.DRAFT, dm.REJECTED)), limit=limit)
+                            dm.DocumentVersion.status.in_((dm.DRAFT, dm.REJECTED)), limit=limit,
+                            first=(dm.Document.id.desc(),))  # the newest records
     for document, version in rows:
         if document.type_key not in document_types:
             continue
