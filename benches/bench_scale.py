@@ -5,10 +5,12 @@ and 10⁵ records (issue #15, scale: target within 1.5×).
                                   [--engine sqlite|postgresql]
 
 Builds two archives, each a migrated database (SQLite files in a temporary directory, or two databases on a
-throwaway PostgreSQL server with --engine postgresql), with a QA user who has signed in once and one case
-opened through the use case (its site, audit event and stored next deadline as the pages leave them). The
+throwaway PostgreSQL server with --engine postgresql), with a QA user and an administrator who have signed in once and one case
+of each regime opened through the use case (its site, audit event and stored next deadline as the pages leave them). The
 rest is inserted in bulk with SQL, not timed: cases across the three jurisdictions (a third with a running
-48-hour clock stored), 10 records per case with one version each, 3 notifications per case for the QA user.
+48-hour clock stored, each with the records its regime's fresh case needs stored as the use case stores them),
+10 records per case with one version each (one in ten in review), 3 notifications and 3 jobs per case (one job
+in ten the QA user's). An administrator reads the stuck records and every job.
 Then it requests each main page and API list (first page, a filtered page, the page after the first
 cursor) through the Flask test client, signed in as the QA user, round-robin over lists and both sizes so
 the machine's load falls on both alike, and prints one JSON line per list: the p95
@@ -29,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.support makes the QA user
 
-from sqlalchemy import insert, select, text  # noqa: E402
+from sqlalchemy import insert, select, text, update  # noqa: E402
 
 from edms.app import create_app  # noqa: E402
 from edms.application import cases as case_use_cases  # noqa: E402
@@ -40,6 +42,7 @@ from edms.cases.facts import CaseFacts  # noqa: E402
 from edms.config import load_settings  # noqa: E402
 from edms.db import make_engine, transaction  # noqa: E402
 from edms.documents import models as dm  # noqa: E402
+from edms.jobs.models import Job  # noqa: E402
 from edms.migrate import upgrade  # noqa: E402
 from edms.notifications.models import Notification  # noqa: E402
 from edms.pki import PkiStore  # noqa: E402
@@ -55,7 +58,14 @@ LISTS = (
     ("page.notifications", "/notifications/", {}),
     ("api.cases", "/api/v1/cases", {}), ("api.cases.filtered", "/api/v1/cases", {"jurisdiction": "JP"}),
     ("api.cases.next", "/api/v1/cases", "next"), ("api.notifications", "/api/v1/notifications", {}),
+    # Round 2: the inbox, the deadline dashboard, the stuck records (administrators) and the jobs list.
+    ("page.tasks", "/tasks/", {}), ("api.tasks", "/api/v1/tasks", {}),
+    ("page.deadlines", "/cases/deadlines", {}), ("page.deadlines.next", "/cases/deadlines", "next"),
+    ("page.jobs", "/jobs/", {}),
+    ("admin.page.stuck", "/admin/stuck-records/", {}), ("admin.api.stuck", "/api/v1/stuck-records", {}),
+    ("admin.api.stuck.next", "/api/v1/stuck-records", "next"), ("admin.page.jobs", "/jobs/", {}),
 )
+IN_REVIEW_EVERY = 10  # one record in ten waits for signatures (the inbox and the stuck records read them)
 
 
 def _bulk(services, cases: int, per_case: int) -> None:
@@ -63,9 +73,15 @@ def _bulk(services, cases: int, per_case: int) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     with transaction(services.sessions) as session:
         qa = session.scalars(select(User).where(User.username == "akiko.tanaka")).one()
-        first = session.scalars(select(cm.Case)).one()
+        opened = list(session.scalars(select(cm.Case).order_by(cm.Case.id)))
+        first = opened[0]
+        # What a fresh case of each regime still needs, as the use cases stored it for the opened ones.
+        needs = {case.regime_key: [{column: getattr(row, column) for column in
+                                    ("type_key", "position", "role", "rank", "physician_writes", "waiting_for")}
+                                   for row in session.scalars(select(cm.CaseTask).where(cm.CaseTask.case_id == case.id))]
+                 for case in opened}
         case_rows = []
-        for n in range(1, cases):
+        for n in range(len(opened), cases):
             regime, jurisdiction = JURISDICTIONS[n % 3]
             running = n % 3 == 0
             case_rows.append({
@@ -80,6 +96,11 @@ def _bulk(services, cases: int, per_case: int) -> None:
         for start in range(0, len(case_rows), 5000):
             session.execute(insert(cm.Case), case_rows[start:start + 5000])
         case_ids = list(session.scalars(select(cm.Case.id).order_by(cm.Case.id)))
+        bulk_cases = session.execute(select(cm.Case.id, cm.Case.regime_key).where(
+            cm.Case.id.not_in([case.id for case in opened]))).all()
+        task_rows = [{"case_id": case_id, **need} for case_id, regime in bulk_cases for need in needs.get(regime, [])]
+        for start in range(0, len(task_rows), 5000):
+            session.execute(insert(cm.CaseTask), task_rows[start:start + 5000])
         number = 0
         for start in range(0, len(case_ids), 1000):
             documents, versions = [], []
@@ -95,13 +116,25 @@ def _bulk(services, cases: int, per_case: int) -> None:
             versions = [{"document_id": i, "version": 1, "status": dm.DRAFT, "title": title, "content": "{}",
                          "created_by": qa.id, "created_at": now, "updated_at": now, "status_changed_at": now}
                         for i, title in ids]
+            for version in versions[::IN_REVIEW_EVERY]:
+                version.update(status=dm.IN_REVIEW, frozen_at=now, content_sha256="0" * 64)
             session.execute(insert(dm.DocumentVersion), versions)
+            session.execute(update(dm.Document).where(dm.Document.id.in_([v["document_id"] for v in
+                                                                           versions[::IN_REVIEW_EVERY]]))
+                            .values(status=dm.IN_REVIEW))
         notes = [{"recipient_id": qa.id, "recipient_email": None, "subject": f"Signature needed {n}",
                   "body": "A record waits for your signature.", "kind": "signature_needed", "case_id": None,
                   "created_at": now - timedelta(seconds=n // 2), "status": "recorded", "attempts": 0}
                  for n in range(3 * cases)]
         for start in range(0, len(notes), 5000):
             session.execute(insert(Notification), notes[start:start + 5000])
+        # Three jobs per case, most of them the system's (schedules), one in ten the QA user's exports.
+        job_rows = [{"kind": "export" if n % 10 == 0 else "outbox.deliver", "parameters": {},
+                     "requested_by": qa.id if n % 10 == 0 else None, "requested_at": now - timedelta(seconds=n),
+                     "status": "succeeded", "attempts": 1, "max_attempts": 3, "progress_done": 0,
+                     "progress_total": 0, "phase": "", "finished_at": now} for n in range(3 * cases)]
+        for start in range(0, len(job_rows), 5000):
+            session.execute(insert(Job), job_rows[start:start + 5000])
 
 
 def build(database_url: str, directory: Path, cases: int, per_case: int):
@@ -113,26 +146,32 @@ def build(database_url: str, directory: Path, cases: int, per_case: int):
     services = app.extensions["edms"]
     with transaction(services.sessions) as session:
         new_account(session, settings, "akiko.tanaka", {"qa"}, printed_name="Akiko Tanaka")
-    with command(services.sessions) as session:
-        qa = session.scalars(select(User).where(User.username == "akiko.tanaka")).one()
-        case_use_cases.open_case(services, session, AuditContext.system("bench_scale"), qa, CaseFacts(
-            regime_key="eu", product="Autologous anti-CD19 CAR-T", lot="E2026-0107", patient_ref="PT-EU3301",
-            treating_site="Charité Berlin", site_timezone="Europe/Berlin", physician_id=None,
-            oos_detected_at=datetime(2026, 10, 20, 8, tzinfo=UTC)))
+        new_account(session, settings, "daisuke.kato", {"admin"}, printed_name="Daisuke Kato")
+    for number, (regime, _jurisdiction) in enumerate(JURISDICTIONS):  # one case of each regime through the use case
+        with command(services.sessions) as session:
+            qa = session.scalars(select(User).where(User.username == "akiko.tanaka")).one()
+            case_use_cases.open_case(services, session, AuditContext.system("bench_scale"), qa, CaseFacts(
+                regime_key=regime, product="Autologous anti-CD19 CAR-T", lot=f"E2026-010{number}",
+                patient_ref=f"PT-EU330{number}", treating_site="Charité Berlin", site_timezone="Europe/Berlin",
+                physician_id=None, oos_detected_at=datetime(2026, 10, 20, 8, tzinfo=UTC)))
     _bulk(services, cases, per_case)
     with services.engine.begin() as connection:
         connection.execute(text("ANALYZE"))
     return app
 
 
-def _client(app):
+def _client(app, username: str = "akiko.tanaka"):
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    assert client.post("/login", data={"username": "akiko.tanaka", "password": PASSWORD,
+    assert client.post("/login", data={"username": username, "password": PASSWORD,
                                        "csrf_token": token}).status_code == 302
-    bearer = client.post("/api/v1/auth/token", json={"username": "akiko.tanaka", "password": PASSWORD}).json["token"]
+    bearer = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD}).json["token"]
     return client, {"Authorization": f"Bearer {bearer}"}
+
+
+def _who(name: str) -> str:
+    return "admin" if name.startswith("admin.") else "qa"
 
 
 def _timed(client, headers, name: str, path: str, params) -> float:
@@ -155,13 +194,14 @@ def _params(client, headers, path: str, params):
 def measure(apps: dict[int, object], requests: int) -> dict[int, dict[str, tuple[float, float]]]:
     """(p95, median) in ms of each list at each size. Requests go round-robin over the lists and the sizes, so the
     machine's load (shared, noisy) falls on both sizes alike; a first round warms each app up."""
-    clients = {size: _client(app) for size, app in apps.items()}
-    queries = {size: [_params(client, headers, path, params) for _name, path, params in LISTS]
-               for size, (client, headers) in clients.items()}
+    clients = {size: {"qa": _client(app), "admin": _client(app, "daisuke.kato")} for size, app in apps.items()}
+    queries = {size: [_params(*by_who[_who(name)], path, params) for name, path, params in LISTS]
+               for size, by_who in clients.items()}
     times: dict[int, dict[str, list[float]]] = {size: {name: [] for name, _p, _q in LISTS} for size in apps}
     for round_ in range(requests + 1):
         for index, (name, path, _query) in enumerate(LISTS):
-            for size, (client, headers) in clients.items():
+            for size, by_who in clients.items():
+                client, headers = by_who[_who(name)]
                 elapsed = _timed(client, headers, name, path, queries[size][index])
                 if round_:  # the first round warms up
                     times[size][name].append(elapsed)

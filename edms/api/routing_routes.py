@@ -2,17 +2,19 @@
 completed, and administrators list every stuck record with what would unblock it."""
 from __future__ import annotations
 
-from flask import abort, jsonify
+from flask import abort, jsonify, request
 
 from edms.api import schemas as S
 from edms.api.blueprint import bp, token_required
 from edms.api.openapi import listing, operation
-from edms.application.routing_health import StuckRecord, completability, stuck_records
+from edms.application.routing_health import StuckRecord, completability, stuck_page
 from edms.definitions import LocalizedText
 from edms.documents.queries import get_document
+from edms.paging import BadCursor
 from edms.timeutil import isoformat_utc, utc_now
 from edms.users.roles import ADMIN
 from edms.web.errors import api_error
+from edms.web.paging import page_size
 from edms.web.runtime import db, services
 from edms.workflow.completability import BlockedStep
 from edms.workflow.refusals import SubmissionRefused
@@ -49,12 +51,19 @@ def _stuck_json(item: StuckRecord) -> dict:
 
 
 @bp.get("/stuck-records")
-@operation("Administrators: every version in review that nobody active and ready now could complete, oldest "
-           "first, with the blocked step, who cannot sign it and why, and what would unblock it",
-           schemas=listing(S.STUCK_RECORD))
+@operation("Administrators: the versions in review that nobody active and ready now could complete, oldest "
+           "first, with the blocked step, who cannot sign it and why, and what would unblock it; keyset-paginated "
+           "over the versions in review (`next`, `cursor`, `limit` versions examined per page): a page may hold "
+           "fewer stuck records than `limit`, even none, and still have a `next`",
+           schemas=listing(S.STUCK_RECORD, "next"))
 @token_required(ADMIN)
 def list_stuck_records():
-    return jsonify({"items": [_stuck_json(item) for item in stuck_records(services(), db(), now=utc_now())]})
+    size = page_size()
+    try:
+        page = stuck_page(services(), db(), now=utc_now(), cursor=request.args.get("cursor") or None, limit=size)
+    except BadCursor as exc:
+        abort(400, description=f"'cursor': {exc}; start again from the first page.")
+    return jsonify({"items": [_stuck_json(item) for item in page.items], "next": page.next})
 
 
 @bp.get("/documents/<int:document_id>/completability")

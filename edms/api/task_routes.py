@@ -6,7 +6,7 @@ from flask import g, jsonify
 from edms.api import schemas as S
 from edms.api.blueprint import bp, token_required
 from edms.api.openapi import listing, operation
-from edms.application.tasks import Task, tasks_for
+from edms.application.tasks import INBOX_CASES, Task, tasks_for
 from edms.timeutil import isoformat_utc, utc_now
 from edms.web.runtime import db, services
 
@@ -25,11 +25,13 @@ def task_json(task: Task) -> dict:
 
 @bp.get("/tasks")
 @operation("The caller's tasks, most urgent first: versions to sign (kind sign), own drafts and "
-           "refused records to revise (draft), records an open case still needs from the caller's roles (case)",
+           "refused records to revise (draft), records an open case still needs from the caller's roles (case); "
+           "records to create of the 50 cases with the most pressing deadlines, signatures of the 50 versions in "
+           "review waiting longest and the 50 newest own drafts",
            schemas=listing(S.TASK))
 @token_required()
 def list_tasks():
     tasks = tasks_for(db(), g.api_user, document_types=services().document_types, regimes=services().regimes,
-                      now=utc_now())
+                      now=utc_now(), case_limit=INBOX_CASES)
     return jsonify({"items": [task_json(task) for task in tasks]})
 

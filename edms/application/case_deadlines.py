@@ -20,11 +20,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from edms.application import case_tasks
 from edms.application.services import Services
 from edms.audit.integrity import VerificationRun
 from edms.cases import models as cm
 from edms.cases.deadlines import DUE_SOON, OVERDUE, PENDING, DeadlineStatus, running_deadline
-from edms.cases.queries import case_status
+from edms.cases.queries import CaseStatus, case_status
 from edms.cases.regimes import Regime
 from edms.documents import models as dm
 from edms.documents.types import DocumentType
@@ -48,9 +49,15 @@ def computed_next(services: Services, session: Session, case: cm.Case, now: date
 
 def _computed(types: Mapping[str, DocumentType], regimes: Mapping[str, Regime], session: Session, case: cm.Case,
               now: datetime) -> DeadlineStatus | None:
+    status = _status(types, regimes, session, case, now)
+    return pick_next(status.deadlines) if status is not None else None
+
+
+def _status(types: Mapping[str, DocumentType], regimes: Mapping[str, Regime], session: Session, case: cm.Case,
+            now: datetime) -> CaseStatus | None:
     if case.status not in ACTIVE or case.regime_key not in regimes:
         return None
-    return pick_next(case_status(session, case, types, regimes, now).deadlines)
+    return case_status(session, case, types, regimes, now)
 
 
 def refresh(services: Services, session: Session, case: cm.Case | int | None) -> None:
@@ -63,7 +70,9 @@ def refresh(services: Services, session: Session, case: cm.Case | int | None) ->
             return
         case = found
     now = utc_now()
-    due = computed_next(services, session, case, now)
+    status = _status(services.document_types, services.regimes, session, case, now)
+    due = pick_next(status.deadlines) if status is not None else None
+    case_tasks.store(session, case, status)  # the records it still needs: the same inputs (edms.application.case_tasks)
     case.next_deadline_key = due.key if due else None
     case.next_due_at = due.due_at if due else None
     case.next_warn_at = due.warn_at if due else None
@@ -77,14 +86,20 @@ def refresh_document(services: Services, session: Session, document: dm.Document
 
 def stored_next(services: Services, session: Session, case: cm.Case, now: datetime) -> DeadlineStatus | None:
     """The case's next deadline as stored, stated at `now`; computed for a case stored before it was kept."""
+    return stored_next_of(services.document_types, services.regimes, session, case, now)
+
+
+def stored_next_of(types: Mapping[str, DocumentType], regimes: Mapping[str, Regime], session: Session, case: cm.Case,
+                   now: datetime) -> DeadlineStatus | None:
+    """`stored_next` given the document types and regimes rather than the services (the inbox's clock)."""
     if case.deadlines_at is None:
-        return computed_next(services, session, case, now)
-    regime = services.regimes.get(case.regime_key)
+        return _computed(types, regimes, session, case, now)
+    regime = regimes.get(case.regime_key)
     if case.next_deadline_key is None or regime is None or case.next_due_at is None or case.next_warn_at is None:
         return None
     deadline = next((d for d in regime.deadlines if d.key == case.next_deadline_key), None)
     if deadline is None:
-        return computed_next(services, session, case, now)  # the regime no longer has it: state what is true
+        return _computed(types, regimes, session, case, now)  # the regime no longer has it: state what is true
     return running_deadline(deadline, due_at=case.next_due_at, warn_at=case.next_warn_at, now=now,
                             site_zone=case.site_timezone)
 
@@ -130,8 +145,12 @@ def mismatches(services: Services, session: Session, *, batch_size: int = 200) -
         batch = list(session.scalars(select(cm.Case).where(cm.Case.id > last).order_by(cm.Case.id).limit(batch_size)))
         if not batch:
             return found
-        found += [f"case {case.reference}: next deadline {problem}" for case in batch
-                  if (problem := differences(services, session, case, now))]
+        for case in batch:
+            if problem := differences(services, session, case, now):
+                found.append(f"case {case.reference}: next deadline {problem}")
+            status = _status(services.document_types, services.regimes, session, case, now)
+            if problem := case_tasks.differences(session, case, status):
+                found.append(f"case {case.reference}: records it needs {problem}")
         last = batch[-1].id
 
 
@@ -153,6 +172,10 @@ def check_case_deadlines(run: VerificationRun) -> None:
                 if problem:
                     run.problem("case", case.reference, N_("the stored next deadline differs from the one its "
                                                             "records give: %(difference)s"), difference=problem)
+                tasks_problem = case_tasks.differences(session, case, _status(types, regimes, session, case, now))
+                if tasks_problem:
+                    run.problem("case", case.reference, N_("the stored records the case still needs differ from its "
+                                                            "checklist: %(difference)s"), difference=tasks_problem)
             run.examined("case", len(batch))
             last = batch[-1].id
             session.expunge_all()  # memory does not grow with the archive

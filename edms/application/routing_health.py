@@ -3,7 +3,8 @@ is refused, and a submitted version that became stuck later (a signer locked, de
 role removed, a certificate revoked, a delegation ended) is shown on its page, in its owner's inbox and on
 the administrators' list of stuck records, each with what would unblock it.
 
-Computed on every read from the records, the people and their signing rights (no cache to go stale).
+Computed on every read from the records, the people and their signing rights (no cache to go stale); the
+administrators' list a page of versions in review at a time (`stuck_page`), so it stays flat as they grow.
 """
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, contains_eager
 
 from edms.application.services import Services
 from edms.audit import AuditContext
 from edms.cases import models as cm
 from edms.documents import models as dm
+from edms.paging import Page, keyset_page
 from edms.signatures.availability import Readiness, submission_completability, version_completability
 from edms.users.models import User
 from edms.workflow.completability import BlockedStep, Completability
@@ -69,20 +71,26 @@ def completability(services: Services, session: Session, document: dm.Document, 
     return version_completability(session, doc_type, document, version, now=now, readiness=readiness)
 
 
-def stuck_records(services: Services, session: Session, *, now: datetime, owner_id: int | None = None) -> list[StuckRecord]:
-    """Every version in review that can no longer be completed (only `owner_id`'s, if given), oldest first."""
+def _in_review(owner_id: int | None):
+    """The latest versions in review (frozen, of a record not withdrawn), as a query paged by
+    (status_changed_at, id) on ix_document_versions_status_changed."""
     newer = aliased(dm.DocumentVersion)
-    latest = select(func.max(newer.version)).where(newer.document_id == dm.Document.id).scalar_subquery()
-    query = (select(dm.Document, dm.DocumentVersion)
-             .join(dm.DocumentVersion, dm.DocumentVersion.document_id == dm.Document.id)
-             .where(dm.DocumentVersion.version == latest, dm.Document.status != dm.WITHDRAWN,
-                    dm.DocumentVersion.status == dm.IN_REVIEW, dm.DocumentVersion.frozen_at.is_not(None))
-             .order_by(dm.DocumentVersion.status_changed_at, dm.Document.id))
+    latest = select(func.max(newer.version)).where(newer.document_id == dm.DocumentVersion.document_id).scalar_subquery()
+    query = (select(dm.DocumentVersion)
+             .join(dm.Document, dm.DocumentVersion.document_id == dm.Document.id)
+             .where(dm.DocumentVersion.status == dm.IN_REVIEW, dm.DocumentVersion.version == latest,
+                    dm.Document.status != dm.WITHDRAWN, dm.DocumentVersion.frozen_at.is_not(None))
+             .options(contains_eager(dm.DocumentVersion.document)))
     if owner_id is not None:
         query = query.where(dm.Document.owner_id == owner_id)
+    return query
+
+
+def _stuck(services: Services, session: Session, versions, now: datetime) -> list[StuckRecord]:
     readiness = Readiness(session, now)
     stuck = []
-    for document, version in session.execute(query).all():
+    for version in versions:
+        document = version.document
         doc_type = services.document_types.get(document.type_key)
         if doc_type is None:
             continue
@@ -95,3 +103,27 @@ def stuck_records(services: Services, session: Session, *, now: datetime, owner_
                                  document.owner_id, owner.printed_name if owner else "", document.case_id,
                                  case.reference if case else None, version.status_changed_at, result.blocked))
     return stuck
+
+
+def stuck_records(services: Services, session: Session, *, now: datetime, owner_id: int | None = None,
+                  examine: int | None = None) -> list[StuckRecord]:
+    """Every version in review that can no longer be completed (only `owner_id`'s, if given), oldest first; with
+    `examine`, among the oldest that many versions in review only (the inbox's note: bounded per request)."""
+    query = _in_review(owner_id).order_by(dm.DocumentVersion.status_changed_at, dm.DocumentVersion.id)
+    if examine is not None:
+        query = query.limit(examine)
+    return _stuck(services, session, session.scalars(query), now)
+
+
+def stuck_page(services: Services, session: Session, *, now: datetime, cursor: str | None,
+               limit: int) -> Page[StuckRecord]:
+    """The stuck records among the next `limit` versions in review after `cursor`, oldest first.
+
+    Whether a version can be completed depends on the people who could sign it now (their accounts, roles,
+    training, certificates and delegations, some of which lapse with time alone), so it is computed when read,
+    not stored; but only for one page of versions in review, so a page costs the same however many there are.
+    A page may hold fewer stuck records than `limit` (even none) and still have a next one: the cursor is
+    where the examination stopped."""
+    page = keyset_page(session, _in_review(None), [dm.DocumentVersion.status_changed_at, dm.DocumentVersion.id],
+                       cursor=cursor, limit=limit, descending=False)
+    return Page(_stuck(services, session, page.items, now), page.next)

@@ -17,12 +17,14 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from edms.application import case_tasks
+from edms.application.case_deadlines import stored_next_of
 from edms.cases import models as cm
 from edms.cases.deadlines import DUE_SOON, OVERDUE, PENDING
-from edms.cases.queries import case_documents, case_signing_reasons, case_status
+from edms.cases.queries import case_signing_reasons, case_status
 from edms.cases.regimes import Regime
 from edms.documents import models as dm
-from edms.documents.types import CASE_PHYSICIAN, DocumentType, LocalizedText
+from edms.documents.types import DocumentType, LocalizedText
 from edms.signatures.availability import Readiness
 from edms.signatures.planning import signed_steps
 from edms.users.models import User
@@ -40,6 +42,11 @@ CASE = "case"
 OPEN_DEADLINE_STATES = frozenset({PENDING, DUE_SOON, OVERDUE})
 # A released case still has work: administration, and the notifications and reports that follow it.
 ACTIVE_CASES = (cm.OPEN, cm.RELEASED)
+# The inbox pages and the API read the records to create of this many cases at most, this many versions in
+# review to sign (longest waiting) and this many own drafts (newest), the cases with the most pressing deadlines
+# first (escalations and assignments read them all):
+# an inbox costs the same with 10² or 10⁴ open cases.
+INBOX_CASES = 50
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,11 @@ class _Clock:
 
 
 def tasks_for(session: Session, user: User, *, document_types: Mapping[str, DocumentType],
-              regimes: Mapping[str, Regime], now: datetime) -> list[Task]:
+              regimes: Mapping[str, Regime], now: datetime, case_limit: int | None = None) -> list[Task]:
+    """The person's tasks, most urgent first. Records to create come from what each case stores it needs
+    (edms.application.case_tasks); with `case_limit`, only those of that many most pressing cases, the
+    signatures of that many versions in review (longest waiting) and that many own drafts (newest): the pages
+    read a bounded number of rows however many cases are open."""
     roles = frozenset(user.roles)
     if not roles & CONTENT_ROLES:
         return []  # administrators and inspectors never sign, author or create records
@@ -86,14 +97,12 @@ def tasks_for(session: Session, user: User, *, document_types: Mapping[str, Docu
         if case_id is None:
             return _Clock(None, False)
         if case_id not in clocks:
-            case = session.get(cm.Case, case_id)
-            clocks[case_id] = _case_clock(session, case, document_types, regimes, now)
+            clocks[case_id] = _case_clock(session, session.get(cm.Case, case_id), document_types, regimes, now)
         return clocks[case_id]
 
-    # Case tasks first: they fill `clocks`, so each open case's deadlines are computed once.
-    tasks = _case_tasks(session, user, roles, document_types, regimes, now, clocks)
-    tasks += _sign_tasks(session, user, roles, document_types, regimes, clock, now)
-    tasks += _draft_tasks(session, user, document_types, clock)
+    tasks = _case_tasks(session, user, roles, document_types, regimes, now, clock, case_limit)
+    tasks += _sign_tasks(session, user, roles, document_types, regimes, clock, now, case_limit)
+    tasks += _draft_tasks(session, user, document_types, clock, case_limit)
     if not sees_every_case(user):  # a physician's work is in the cases of their sites and their own
         visible = set(session.scalars(visible_case_ids(user)))
         tasks = [task for task in tasks if task.case_id is None or task.case_id in visible]
@@ -101,39 +110,42 @@ def tasks_for(session: Session, user: User, *, document_types: Mapping[str, Docu
 
 
 def _case_clock(session: Session, case: cm.Case | None, document_types, regimes, now: datetime) -> _Clock:
+    """The case's next deadline as stored (the one the case lists show), stated now."""
     if case is None:
         return _Clock(None, False)
     if case.status not in ACTIVE_CASES or case.regime_key not in regimes:
         return _Clock(None, False, case.reference)  # a closed case's clocks no longer drive anyone's work
-    status = case_status(session, case, document_types, regimes, now)
-    return _earliest(case, status.deadlines)
-
-
-def _earliest(case: cm.Case, deadlines) -> _Clock:
-    open_ = [d for d in deadlines if d.state in OPEN_DEADLINE_STATES and d.due_at is not None]
-    if not open_:
+    due = stored_next_of(document_types, regimes, session, case, now)
+    if due is None or due.state not in OPEN_DEADLINE_STATES or due.due_at is None:
         return _Clock(None, False, case.reference)
-    return _Clock(min(d.due_at for d in open_), any(d.state == OVERDUE for d in open_), case.reference)
+    return _Clock(due.due_at, due.state == OVERDUE, case.reference)
 
 
-def _latest_versions(session: Session, *conditions):
-    """(document, its latest version) pairs, the version matching `conditions`."""
+def _latest_versions(session: Session, *conditions, limit: int | None = None, first=()):
+    """(document, its latest version) pairs, the version matching `conditions`; with `limit`, that many, in the
+    order `first` (columns an index walks, so the read stops after `limit` rows instead of sorting them all)."""
     newer = aliased(dm.DocumentVersion)
     latest = select(func.max(newer.version)).where(newer.document_id == dm.Document.id).scalar_subquery()
     query = (select(dm.Document, dm.DocumentVersion)
              .join(dm.DocumentVersion, dm.DocumentVersion.document_id == dm.Document.id)
              .where(dm.DocumentVersion.version == latest, dm.Document.status != dm.WITHDRAWN, *conditions)
              .order_by(dm.Document.id))
+    if limit is not None:
+        query = query.order_by(None).order_by(*first).limit(limit)
     return session.execute(query).all()
 
 
 def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_types, regimes, clock,
-                now: datetime) -> list[Task]:
-    """One task per open step this person may sign (parallel steps give several)."""
+                now: datetime, limit: int | None = None) -> list[Task]:
+    """One task per open step this person may sign (parallel steps give several); with `limit`, among that many
+    versions in review of the types the person's roles sign, those waiting longest."""
     tasks = []
     delegated = acting_for(session, user.id, now)
     readiness = Readiness(session, now)
-    rows = _latest_versions(session, dm.DocumentVersion.status == dm.IN_REVIEW, dm.DocumentVersion.frozen_at.is_not(None))
+    signable = sorted(key for key, doc_type in document_types.items() if roles & doc_type.signing_roles)
+    rows = _latest_versions(session, dm.DocumentVersion.status == dm.IN_REVIEW, dm.DocumentVersion.frozen_at.is_not(None),
+                            dm.Document.type_key.in_(signable), limit=limit,
+                            first=(dm.DocumentVersion.status_changed_at, dm.DocumentVersion.id))  # longest waiting
     for document, version in rows:
         doc_type = document_types.get(document.type_key)
         if doc_type is None or not roles & doc_type.signing_roles:
@@ -162,10 +174,12 @@ def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_ty
     return tasks
 
 
-def _draft_tasks(session: Session, user: User, document_types, clock) -> list[Task]:
+def _draft_tasks(session: Session, user: User, document_types, clock, limit: int | None = None) -> list[Task]:
+    """The person's own drafts and refused versions to revise; with `limit`, those of the newest records."""
     tasks = []
     rows = _latest_versions(session, dm.Document.owner_id == user.id,
-                            dm.DocumentVersion.status.in_((dm.DRAFT, dm.REJECTED)))
+                            dm.DocumentVersion.status.in_((dm.DRAFT, dm.REJECTED)), limit=limit,
+                            first=(dm.Document.id.desc(),))  # the newest records
     for document, version in rows:
         if document.type_key not in document_types:
             continue
@@ -177,30 +191,41 @@ def _draft_tasks(session: Session, user: User, document_types, clock) -> list[Ta
     return tasks
 
 
-def _case_tasks(session: Session, user: User, roles: frozenset[str], document_types, regimes, now: datetime,
-                clocks: dict[int, _Clock]) -> list[Task]:
+def _case_tasks(session: Session, user: User, roles: frozenset[str], document_types, regimes, now: datetime, clock,
+                limit: int | None) -> list[Task]:
     tasks = []
     covering = {user.id, *acting_for(session, user.id, now)}  # myself, and whoever delegated to me
-    cases = session.scalars(select(cm.Case).where(cm.Case.status.in_(ACTIVE_CASES)).order_by(cm.Case.id))
-    for case in cases:
+    pending = case_tasks.pending_for(session, sorted(roles), regimes, limit=limit)
+    pending += _legacy_pending(session, roles, document_types, regimes, now)
+    for item in pending:
+        case = item.case
+        if item.physician_writes and case.physician_id and case.physician_id not in covering:
+            continue  # a record the case's physician writes is not every physician's task
+        doc_type = document_types.get(item.type_key)
+        if doc_type is None:
+            continue
+        due = clock(case.id)
+        tasks.append(Task(CASE, doc_type.name.en, item.type_key, case.created_at, case_id=case.id,
+                          case_reference=case.reference, role=item.role, due_at=due.due_at, overdue=due.overdue,
+                          waiting_for=item.waiting_for))
+    return tasks
+
+
+def _legacy_pending(session: Session, roles: frozenset[str], document_types, regimes,
+                    now: datetime) -> list[case_tasks.PendingRecord]:
+    """Active cases stored before their needs were kept (0022_scale_lists): computed on read until their next
+    change stores them."""
+    found = []
+    legacy = select(cm.Case).where(cm.Case.status.in_(ACTIVE_CASES), cm.Case.deadlines_at.is_(None)).order_by(cm.Case.id)
+    for case in session.scalars(legacy):
         if case.regime_key not in regimes:
             continue
         status = case_status(session, case, document_types, regimes, now)
-        clocks[case.id] = due = _earliest(case, status.deadlines)
-        existing = {d.type_key for d in case_documents(session, case) if d.status != dm.WITHDRAWN}
-        for item in status.checklist:
-            # A record to create is the task of those who write it (its first step's roles), once it surely
-            # applies; an unanswered condition is asked on the case page, not guessed here.
-            if item.satisfied or item.applies is not True or item.document.type_key in existing:
-                continue
-            first = item.document.document_type.steps[0]
-            role = next((r for r in first.roles if r in roles), None)
-            if role is None:
-                continue
-            if first.signer == CASE_PHYSICIAN and case.physician_id and case.physician_id not in covering:
-                continue  # a record the case's physician writes is not every physician's task
-            tasks.append(Task(CASE, item.document.document_type.name.en, item.document.type_key, case.created_at,
-                              case_id=case.id, case_reference=case.reference, role=role,
-                              due_at=due.due_at, overdue=due.overdue,
-                              waiting_for=tuple(blocker.reason for blocker in item.blockers)))
-    return tasks
+        chosen: set[str] = set()
+        for needed in case_tasks.needed(session, case, status):
+            if needed.role in roles and needed.type_key not in chosen:
+                chosen.add(needed.type_key)
+                found.append(case_tasks.PendingRecord(
+                    case, needed.type_key, needed.role, needed.physician_writes,
+                    tuple(LocalizedText(en=en, ja=ja) for en, ja in needed.waiting_for)))
+    return found

@@ -24,7 +24,8 @@ class Case(Base):
     __tablename__ = "cases"
     # Every filter of the case lists, each with the id the lists are paged by (0020_scale_indexes).
     __table_args__ = (Index("ix_cases_status_id", "status", "id"), Index("ix_cases_jurisdiction_id", "jurisdiction", "id"),
-                      Index("ix_cases_physician_id", "physician_id"))
+                      Index("ix_cases_physician_id", "physician_id"),
+                      Index("ix_cases_status_next_due", "status", "next_due_at", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
@@ -49,7 +50,8 @@ class Case(Base):
     next_deadline_key: Mapped[str | None] = mapped_column(String(64))
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     next_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    deadlines_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when computed; None: before 0020
+    # When computed; None: stored before 0022 (computed on read until the case's next change).
+    deadlines_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     site: Mapped[Site] = relationship(lazy="joined")
     dates: Mapped[list[CaseDate]] = relationship(order_by="CaseDate.id", lazy="selectin")
@@ -93,3 +95,21 @@ class CaseAnswer(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class CaseTask(Base):
+    """A record an active case still needs, stored by edms.application.case_tasks when what the case's checklist
+    depends on changes (a projection, like the next deadline): one row per role that may write it, so the
+    inbox reads the rows of the reader's roles instead of computing every case's checklist (0022_scale_lists)."""
+
+    __tablename__ = "case_tasks"
+    __table_args__ = (Index("ix_case_tasks_role_case", "role", "case_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), nullable=False, index=True)
+    type_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)  # the record's place in the regime's checklist
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    rank: Mapped[int] = mapped_column(Integer, nullable=False)  # the role's place among the first step's roles
+    physician_writes: Mapped[bool] = mapped_column(Boolean, nullable=False)  # the case's physician writes it
+    waiting_for: Mapped[str] = mapped_column(Text, nullable=False)  # JSON [{"en": ..., "ja": ...}]: its prerequisites

@@ -59,7 +59,9 @@ class Document(Base):
 
 class DocumentVersion(Base):
     __tablename__ = "document_versions"
-    __table_args__ = (UniqueConstraint("document_id", "version"),)
+    # The stuck-records list pages the versions in review by (status_changed_at, id) (0022_scale_lists).
+    __table_args__ = (UniqueConstraint("document_id", "version"),
+                      Index("ix_document_versions_status_changed", "status", "status_changed_at", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), nullable=False, index=True)

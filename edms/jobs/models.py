@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from edms.db import Base, UTCDateTime
@@ -32,6 +32,8 @@ STATUS_LABELS = {
 
 class Job(Base):
     __tablename__ = "jobs"
+    # A person's own jobs, newest first (edms.jobs.queries.jobs; 0022_scale_lists).
+    __table_args__ = (Index("ix_jobs_requested_by_id", "requested_by", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64), nullable=False)

@@ -19,7 +19,8 @@ NEWEST_FIRST = (Job.id,)
 
 
 def jobs_query(*, requested_by: int | None = None) -> Select[Any]:
-    """Those one person requested, or every job (administrators); paged by NEWEST_FIRST."""
+    """Those one person requested (index ix_jobs_requested_by_id), or every job (administrators); paged by
+    NEWEST_FIRST."""
     query = select(Job)
     if requested_by is not None:
         query = query.where(Job.requested_by == requested_by)

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from edms.application import case_deadlines, cases
+from edms.application import case_deadlines, cases, deadline_board
 from edms.application.case_picture import case_picture
 from edms.cases import models as cm
 from edms.cases.attachable import attachable_documents, document_by_number
@@ -17,6 +17,7 @@ from edms.cases.facts import CASE_OPENERS, CaseFacts
 from edms.cases.queries import case_documents, case_status
 from edms.cases.regimes import CASE_DATES
 from edms.errors import N_
+from edms.paging import BadCursor
 from edms.sites.models import Site
 from edms.sites.queries import all_sites
 from edms.timeutil import parse_local, utc_now, zone_names
@@ -26,7 +27,7 @@ from edms.web.bounds import db_int
 from edms.web.case_picture_svg import flow_svg, timeline_svg
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
-from edms.web.paging import next_page_args, page_of
+from edms.web.paging import next_page_args, page_of, page_size
 from edms.web.runtime import audit_context, db, services
 from edms.workflow.visibility import visible_cases
 
@@ -156,13 +157,16 @@ def change_status(case_id: int):
 @bp.get("/deadlines")
 @roles_required(QA, REGULATORY)
 def deadlines():
-    """Every open case's deadlines, most urgent first: for QA and regulatory users."""
-    rows = []
-    for case in db().scalars(select(cm.Case).where(cm.Case.status.in_((cm.OPEN, cm.RELEASED)))):
-        status = case_status(db(), case, services().document_types, services().regimes)
-        rows.extend((case, item) for item in status.deadlines if item.due_at is not None and item.state != "met")
-    rows.sort(key=lambda row: row[1].due_at)
-    return render_template("cases/deadlines.html", rows=rows, language=_language())
+    """Every open case's deadlines, a page of cases at a time, the most pressing first: for QA and regulatory
+    users (edms.application.deadline_board)."""
+    size = page_size()
+    try:
+        page = deadline_board.board_page(db(), types=services().document_types, regimes=services().regimes,
+                                         now=utc_now(), cursor=request.args.get("cursor") or None, limit=size)
+    except BadCursor as exc:
+        abort(400, f"'cursor': {exc}; start again from the first page.")
+    return render_template("cases/deadlines.html", rows=[(row.case, row.deadline) for row in page.items],
+                           language=_language(), next_page=next_page_args(page))
 
 
 @bp.route("/<int:case_id>/attach", methods=["GET", "POST"])

@@ -17,6 +17,14 @@ PAGE_SIZE = 50
 MAX_PAGE = 200
 
 
+def page_size() -> int:
+    """The page size the request asks for (`limit`, from 1 to MAX_PAGE), PAGE_SIZE by default: for lists paged
+    by a function of their own (the deadline dashboard, the stuck records)."""
+    size = query_int("limit", PAGE_SIZE, low=1, high=MAX_PAGE)
+    assert size is not None
+    return size
+
+
 def page_of(query: Select[Any], keys: Sequence[InstrumentedAttribute[Any]], *, descending: bool = True,
             limit: int | None = None) -> Page[Any]:
     """The page of `query` the request asks for (`cursor`; `limit` when given from 1 to MAX_PAGE)."""

@@ -2,15 +2,18 @@
 document page and the owner's inbox show of a version nobody active and ready now could complete."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, render_template, request
 from flask_babel import get_locale
 from flask_login import current_user
 
-from edms.application.routing_health import StuckRecord, completability, stuck_records
+from edms.application.routing_health import StuckRecord, completability, stuck_page, stuck_records
+from edms.application.tasks import INBOX_CASES
 from edms.documents import models as dm
+from edms.paging import BadCursor
 from edms.timeutil import utc_now
 from edms.users.roles import ADMIN
 from edms.web.guards import roles_required
+from edms.web.paging import next_page_args, page_size
 from edms.web.runtime import db, services
 from edms.workflow.completability import BlockedStep
 
@@ -20,8 +23,13 @@ bp = Blueprint("routing", __name__, url_prefix="/admin/stuck-records")
 @bp.get("/")
 @roles_required(ADMIN)
 def stuck():
-    return render_template("routing/stuck.html", records=stuck_records(services(), db(), now=utc_now()),
-                           types=services().document_types, language=str(get_locale() or "en"))
+    size = page_size()
+    try:
+        page = stuck_page(services(), db(), now=utc_now(), cursor=request.args.get("cursor") or None, limit=size)
+    except BadCursor as exc:
+        abort(400, f"'cursor': {exc}; start again from the first page.")
+    return render_template("routing/stuck.html", records=page.items, types=services().document_types,
+                           language=str(get_locale() or "en"), next_page=next_page_args(page))
 
 
 def blocked_version(document: dm.Document) -> BlockedStep | None:
@@ -31,10 +39,11 @@ def blocked_version(document: dm.Document) -> BlockedStep | None:
 
 
 def my_stuck_records() -> list[StuckRecord]:
-    """The signed-in person's own records that nobody active and ready now could complete."""
+    """The signed-in person's own records that nobody active and ready now could complete (among their oldest
+    versions in review, as many as the inbox reads)."""
     if not current_user.is_authenticated:
         return []
-    return stuck_records(services(), db(), now=utc_now(), owner_id=current_user.user.id)
+    return stuck_records(services(), db(), now=utc_now(), owner_id=current_user.user.id, examine=INBOX_CASES)
 
 
 @bp.app_context_processor
