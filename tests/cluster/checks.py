@@ -16,6 +16,7 @@ from edms.audit.models import AuditEvent
 from edms.documents import models as dm
 from edms.documents.blobstore import BlobStore
 from edms.signatures.models import Signature
+from tests.cluster import load
 from tests.cluster.load import Ledger
 
 
@@ -95,3 +96,22 @@ def counts(session: Session) -> dict[str, int]:
 
     return {"documents": count(dm.Document), "attachments": count(dm.Attachment), "signatures": count(Signature),
             "audit events": count(AuditEvent)}
+
+
+def assert_deployment_kept_every_acknowledged_change(deployment, ledger: Ledger, inspector: str, label: str) -> None:
+    """The end of every multi-node test: the export jobs finished, every node stopped, `edms verify` passes, and
+    the database holds every acknowledged change exactly once and none half made."""
+    from edms.application.services import build_services
+
+    load.finish_export_jobs(deployment, ledger, inspector)
+    deployment.stop()
+    verified = deployment.edms("verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    services = build_services(deployment.settings())
+    try:
+        with services.sessions() as session:
+            assert_every_acknowledged_change_once(session, ledger)
+            assert_no_half_change(session, services.blobs)
+            print(f"{label}:", counts(session))
+    finally:
+        services.engine.dispose()
