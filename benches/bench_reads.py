@@ -80,10 +80,19 @@ def wrk(url: str, seconds: int, connections: int, headers: dict[str, str]) -> di
     output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    requests = re.search(r"(\d+) requests in", output)
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", output)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     return {"rate": rate, "errors": int(errors.group(1)) if errors else 0,  # a redirect counts as an error too
+            "requests": int(requests.group(1)) if requests else 0,
             "p50_ms": round(float(p50.group(1)) * scale[p50.group(2)], 2) if p50 else -1.0}
+
+
+def witness_heads(directory: Path) -> int:
+    try:
+        return (directory / "data" / "witness" / "tree-heads.jsonl").read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
 
 
 def token(base: str, username: str) -> str:
@@ -164,17 +173,23 @@ def run(arguments: argparse.Namespace, directory: Path) -> list[dict[str, object
         results: list[dict[str, object]] = []
         bare_url = targets[0][1]
         for name, url, headers in targets:
+            if arguments.only and name != "bare" and not any(part in name for part in arguments.only.split(",")):
+                continue
             answered(url, headers)
             wrk(url, 1, arguments.connections, headers)  # warm up: caches, connection pool, imports
             # The machine's load drifts: each figure is held against the bare route measured just before it.
             bare_rate = wrk(bare_url, arguments.seconds, arguments.connections, {})["rate"]
+            heads_before = witness_heads(directory)
             measured = wrk(url, arguments.seconds, arguments.connections, headers)
+            # Signed tree heads appended (one fsync of the witness each) per request answered.
+            heads_per_request = (witness_heads(directory) - heads_before) / max(measured["requests"], 1)
             line: dict[str, object] = {
                 "bench": f"reads.{name}", "engine": arguments.engine, "measured": measured["rate"], "raw": bare_rate,
                 "ratio": round(measured["rate"] / bare_rate, 3) if bare_rate and not measured["errors"] else None,
                 "unit": "requests/s", "p50_ms": measured["p50_ms"], "connections": arguments.connections,
                 "threads": arguments.threads, "seconds": arguments.seconds, "cpus": os.cpu_count(),
                 "load_average": round(os.getloadavg()[0], 1),
+                "witness_fsyncs_per_request": round(heads_per_request, 3),
             }
             if measured["errors"]:
                 line["errors"] = measured["errors"]
@@ -195,6 +210,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--only", help="measure only the targets whose name contains one of these (comma-separated)")
     parser.add_argument("--keep", help="build in this directory and keep it (SQLite: a kept one is reused)")
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:

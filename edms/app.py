@@ -43,7 +43,7 @@ from edms.web.extensions import babel, csrf, limiter, login_manager
 from edms.web.i18n import LANGUAGES, install_template_gettext, local_time, select_locale
 from edms.web.labels import page_labels
 from edms.web.live_sessions import session_alive
-from edms.web.runtime import close_db, db, finish
+from edms.web.runtime import close_db, db, dispatch_with_reruns, finish
 from edms.web.scope import enforce_case_scope
 from edms.web.session_user import SessionUser
 
@@ -166,6 +166,7 @@ def _register_hooks(app: Flask) -> None:
     app.after_request(guards.security_headers)
     app.after_request(access_log.record_inspector_access)
     app.teardown_appcontext(close_db)
+    dispatch_with_reruns(app)  # a GET whose one transaction could not take SQLite's write lock runs again
     app.jinja_env.filters["localtime"] = local_time
 
     @app.context_processor

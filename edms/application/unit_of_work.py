@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from edms.db import is_reading
@@ -40,21 +42,53 @@ def use_case(session: Session) -> Iterator[Session]:
     savepoint.commit()
 
 
+class StaleRead(Exception):
+    """A read-only unit of work on SQLite could not take the write lock in its own transaction: another writer
+    holds it or committed since this unit of work's snapshot (SQLITE_BUSY / SQLITE_BUSY_SNAPSHOT). Nothing was
+    written; the caller rolls the unit of work back and runs it again from the start (`must_rerun`)."""
+
+
+RERUN = "edms.rerun"  # session.info: the unit of work failed with StaleRead and must be run again
+
+
 def writes_ahead(session: Session) -> None:
-    """The unit of work will write: a read-only one (a GET on SQLite, begun DEFERRED without the write lock,
-    edms.db.reading) ends its read transaction, which wrote nothing, and continues on the writing engine, whose
-    transactions take the write lock first (BEGIN IMMEDIATE), so the audit chain's head it reads is the one it
-    extends. Objects already loaded (the caller, read moments before) are kept as read, as in any unit of
-    work: every query the use case makes reads the new transaction, and every check that matters is made
-    there (the chain's head, the version's state). A no-op for every other unit of work."""
-    writer = session.info.get(WRITER)
-    if writer is None or not is_reading(session.bind):
+    """The unit of work will write. A read-only one (a GET on SQLite, begun DEFERRED without the write lock,
+    edms.db.reading) takes the write lock now, in the SAME transaction: what it has read and what it writes
+    are one snapshot, one transaction, and the audit chain's head is read under the lock (the event extends the
+    real head). SQLite grants that upgrade only when no other writer holds the lock or committed since the
+    snapshot; otherwise it answers at once (no wait: waiting could deadlock) and this raises `StaleRead`, with
+    nothing written: the caller re-runs the whole unit of work (edms.web.runtime.dispatch_with_reruns), the
+    last time with the lock taken first. A no-op for every other unit of work (PostgreSQL: the request is one
+    transaction from its first read; the chain's own lock serialises the event)."""
+    if session.info.get(WRITER) is None or not is_reading(session.bind):
         return
-    if session.in_transaction():
-        if session.new or session.dirty or session.deleted:
-            return  # never reached by a GET; the write then upgrades the lock itself (or fails, never forks)
-        session.commit()  # a read transaction: nothing written, nothing to keep
-    session.bind = writer
+    if session.in_transaction() and session.info.get(_LOCKED) is session.get_transaction():
+        return
+    try:
+        # SQLite has no statement for the upgrade: any write statement takes the lock, one that touches no row
+        # changes nothing (and fires no trigger).
+        session.execute(_TAKE_WRITE_LOCK)
+    except OperationalError as error:
+        if _busy(error):
+            session.info[RERUN] = True
+            raise StaleRead("another writer committed since this read began; run it again") from error
+        raise
+    session.info[_LOCKED] = session.get_transaction()
+
+
+_LOCKED = "edms.write_locked"  # session.info: the (root) transaction that holds the write lock
+_TAKE_WRITE_LOCK = text("DELETE FROM audit_event WHERE 0")
+_SQLITE_BUSY = 5  # the primary code of SQLITE_BUSY and SQLITE_BUSY_SNAPSHOT (517)
+
+
+def _busy(error: OperationalError) -> bool:
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == _SQLITE_BUSY
+
+
+def must_rerun(session: Session) -> bool:
+    """Whether the unit of work ended in `StaleRead` (also when a handler turned it into an error response)."""
+    return bool(session.info.get(RERUN))
 
 
 def complete(session: Session) -> None:

@@ -6,16 +6,23 @@ whatever is left and closes it at teardown.
 """
 from __future__ import annotations
 
-from flask import Response, current_app, g, request
+import logging
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from edms.application.services import Services
-from edms.application.unit_of_work import WRITER, abandon, complete
+from edms.application.unit_of_work import WRITER, StaleRead, abandon, complete, must_rerun
 from edms.audit import AuditContext
 from edms.config import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RUNS = 3  # a read-only request that must write runs at most this often; the last run takes the lock first
+_LOCK_FIRST = "edms_lock_first"
+
+log = logging.getLogger("edms")
 
 
 def services() -> Services:
@@ -28,11 +35,11 @@ def settings() -> Settings:
 
 def db() -> Session:
     """The request's session: its one unit of work. A GET reads without the database's write lock
-    (edms.db.reading); the first use case that writes moves it to the writing engine first
-    (edms.application.unit_of_work.writes_ahead)."""
+    (edms.db.reading); the first use case that writes takes the lock in the same transaction
+    (edms.application.unit_of_work.writes_ahead), or the request runs again (`dispatch_with_reruns`)."""
     if "db_session" not in g:
         found = services()
-        if request.method in SAFE_METHODS:
+        if request.method in SAFE_METHODS and not g.get(_LOCK_FIRST):
             g.db_session = found.sessions(bind=found.reading_engine)
             g.db_session.info[WRITER] = found.engine
         else:
@@ -50,6 +57,46 @@ def finish(response: Response) -> Response:
         else:
             complete(session)
     return response
+
+
+def dispatch_with_reruns(app: Flask) -> None:
+    """Run a request again from the start when its unit of work ended in `StaleRead` (on SQLite, a GET that
+    read its snapshot and then had to write, an inspector's access record, while another writer committed):
+    its session is rolled back (nothing was written) and the request's globals are as before its first run;
+    reads are idempotent. The last of `RUNS` runs takes the write lock first (BEGIN IMMEDIATE), so it cannot
+    fail so. Nothing is sent before the run that succeeds."""
+    dispatch = app.full_dispatch_request
+
+    def full_dispatch_request() -> Response:
+        before: dict[str, Any] = dict(vars(g))
+        for run in range(1, RUNS):
+            try:
+                response = dispatch()
+            except StaleRead:
+                if not _rerun_needed():
+                    raise
+            else:
+                if not _rerun_needed():
+                    return response
+            _forget_run(before, lock_first=run + 1 == RUNS)
+            log.debug("request %s runs again (%s of %s): another writer committed since its read",
+                      request.path, run + 1, RUNS)
+        return dispatch()  # the lock taken first (BEGIN IMMEDIATE): no StaleRead
+
+    app.full_dispatch_request = full_dispatch_request  # type: ignore[method-assign]
+
+
+def _rerun_needed() -> bool:
+    session = g.get("db_session")
+    return session is not None and must_rerun(session)
+
+
+def _forget_run(before: dict[str, Any], *, lock_first: bool) -> None:
+    close_db()
+    vars(g).clear()
+    vars(g).update(before)
+    if lock_first:
+        setattr(g, _LOCK_FIRST, True)
 
 
 def close_db(_exc: BaseException | None = None) -> None:

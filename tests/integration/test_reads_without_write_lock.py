@@ -2,9 +2,9 @@
 before it writes, so the audit chain stays one line (issue 15: reads at the speed of the hardware).
 
 A GET's unit of work begins DEFERRED (edms.db.reading): it reads its WAL snapshot while a writer holds the
-lock. The first use case that writes moves the unit of work to the writing engine (BEGIN IMMEDIATE) first
+lock. The first use case that writes takes the lock in the same transaction first
 (edms.application.unit_of_work.writes_ahead): an inspector's access record is written so, in the request's
-unit of work, committed before the response leaves, while the page itself was read without the lock.
+one transaction, committed before the response leaves, while the page itself was read without the lock.
 """
 from __future__ import annotations
 
@@ -81,10 +81,11 @@ def test_a_read_only_unit_of_work_takes_the_write_lock_before_its_use_case_write
     session.info[WRITER] = services.engine
     try:
         before = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
+        began = session.get_transaction()
         assert write_lock_free(sqlite_path), "a read holds no write lock"
         with use_case(session):
             event = record(session, AuditContext.system("test"), "user.password_changed", "user", 1)
-        assert not is_reading(session.bind)
+        assert is_reading(session.bind) and session.get_transaction() is began, "the read's own transaction wrote"
         assert not write_lock_free(sqlite_path), "the use case wrote under the write lock"
         session.commit()
     finally:

@@ -1,0 +1,164 @@
+"""An inspector's read and its access record are one transaction (issue 15: "their access records written in
+the request's one transaction"; 21 CFR 11.10(e)).
+
+On PostgreSQL the request's unit of work is one transaction from its first read to its commit. On SQLite a GET
+begins DEFERRED (it reads its WAL snapshot without the write lock); the access record's use case takes the write
+lock in that same transaction (edms.application.unit_of_work.writes_ahead). SQLite refuses that upgrade when
+another writer committed since the snapshot: then the whole request runs again from the start, the last run
+taking the lock first (edms.web.runtime.dispatch_with_reruns), and only the run that succeeded is answered and
+recorded.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from flask import request
+from sqlalchemy import event, select
+
+from edms.audit import AuditContext, record
+from edms.audit.models import AuditEvent
+from edms.db import transaction
+from edms.web.runtime import RUNS, db
+from tests.conftest import bearer
+from tests.integration.test_audit_tamper import edms_verify
+from tests.support.inspection import INSPECTOR, events, inspector  # noqa: F401
+
+QA = AuditContext(user_id=None, user_name="Akiko Tanaka", client_addr="10.0.0.5")
+
+
+@contextmanager
+def transactions_of(engine) -> Iterator[list[str]]:
+    """Every BEGIN, COMMIT and ROLLBACK of a top-level transaction on `engine` (and the engines derived from it)."""
+    seen: list[str] = []
+
+    def on(name):
+        return lambda *_args: seen.append(name)
+
+    listeners = [("begin", on("begin")), ("commit", on("commit")), ("rollback", on("rollback"))]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        yield seen
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+
+
+def another_writer_commits(app, number: int) -> None:
+    """A QA user's change, committed by another unit of work (another request, another node)."""
+    with transaction(app.extensions["edms"].sessions) as session:
+        record(session, QA, "document.updated", "document", f"DOC-{number:04d}",
+               changes={"title": {"old": f"草案 {number}", "new": f"Batch record {number}"}}, reason="Correction")
+
+
+def stale_on_runs(app, path: str, stale: set[int]) -> list[int]:
+    """On the given runs of GET `path`, another writer commits after the request has begun reading its snapshot,
+    so its own write cannot extend that snapshot. Returns the list of runs seen."""
+    runs: list[int] = []
+
+    @app.before_request
+    def _commit_in_between():
+        if request.path != path:
+            return
+        runs.append(len(runs) + 1)
+        if runs[-1] in stale:
+            db().execute(select(AuditEvent.seq).limit(1)).all()  # the snapshot begins with this read
+            another_writer_commits(app, 100 + runs[-1])
+
+    return runs
+
+
+@pytest.mark.req("11.10(e)")
+def test_an_inspectors_read_and_its_access_record_are_one_transaction(app, client, inspector):  # noqa: F811
+    headers = bearer(client, INSPECTOR[0])
+    with transactions_of(app.extensions["edms"].engine) as seen:
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert seen == ["begin", "commit"]
+    (viewed,) = events(app, "inspection.viewed", actor_id=inspector.id)
+    assert json.loads(viewed.changes)["endpoint"]["new"] == "api.me"
+
+
+@pytest.mark.req("11.10(e)")
+def test_a_read_whose_snapshot_another_writer_overtook_runs_again_and_is_recorded_once(app, client, inspector):  # noqa: F811
+    if not app.extensions["edms"].engine.dialect.name == "sqlite":
+        pytest.skip("PostgreSQL reads and records in one transaction under the chain's lock: nothing to run again")
+    runs = stale_on_runs(app, "/api/v1/me", stale={1})
+    headers = bearer(client, INSPECTOR[0])
+    response = client.get("/api/v1/me", headers=headers)
+    assert response.status_code == 200 and response.json["username"] == INSPECTOR[0]
+    assert runs == [1, 2]
+    assert len(events(app, "inspection.viewed", actor_id=inspector.id)) == 1
+    assert [event.object_id for event in events(app, "document.updated")] == ["DOC-0101"]
+    assert edms_verify(app.extensions["edms"].settings).exit_code == 0
+
+
+@pytest.mark.req("11.10(e)")
+def test_the_last_run_takes_the_write_lock_first_so_a_read_always_ends(app, client, inspector):  # noqa: F811
+    if not app.extensions["edms"].engine.dialect.name == "sqlite":
+        pytest.skip("the write lock taken late is SQLite's")
+    runs = stale_on_runs(app, "/api/v1/me", stale=set(range(1, RUNS)))
+    headers = bearer(client, INSPECTOR[0])
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert runs == list(range(1, RUNS + 1))
+    assert len(events(app, "inspection.viewed", actor_id=inspector.id)) == 1
+    assert len(events(app, "document.updated")) == RUNS - 1
+
+
+@pytest.mark.req("11.10(e)")
+def test_a_failed_commit_fails_the_response_and_records_nothing(app, client, inspector):  # noqa: F811
+    headers = bearer(client, INSPECTOR[0])
+    sessions = app.extensions["edms"].sessions
+
+    def refuse(_session):
+        raise RuntimeError("the disk is full")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as served: an error is answered 500, never raised to the server
+    event.listen(sessions, "before_commit", refuse)
+    try:
+        response = client.get("/api/v1/me", headers=headers)
+    finally:
+        event.remove(sessions, "before_commit", refuse)
+    assert response.status_code == 500
+    assert INSPECTOR[0] not in response.get_data(as_text=True)
+    assert events(app, "inspection.viewed", actor_id=inspector.id) == []
+
+
+@pytest.mark.req("11.10(e)")
+@pytest.mark.req("WITNESS")
+def test_concurrent_inspector_reads_and_writers_keep_the_audit_chain_one_line(app, inspector, organisation_pki):  # noqa: F811
+    headers = bearer(app.test_client(), INSPECTOR[0])
+    statuses: list[int] = []
+    failures: list[BaseException] = []
+
+    def read(count: int) -> None:
+        client = app.test_client()
+        try:
+            for _ in range(count):
+                statuses.append(client.get("/api/v1/me", headers=headers).status_code)
+        except BaseException as error:  # noqa: BLE001 (reported below)
+            failures.append(error)
+
+    def write(first: int, count: int) -> None:
+        try:
+            for number in range(first, first + count):
+                another_writer_commits(app, number)
+        except BaseException as error:  # noqa: BLE001 (reported below)
+            failures.append(error)
+
+    threads = [threading.Thread(target=read, args=(12,)) for _ in range(4)]
+    threads += [threading.Thread(target=write, args=(1000 * n, 10)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert statuses == [200] * 48
+    assert len(events(app, "inspection.viewed", actor_id=inspector.id)) == 48
+    assert len(events(app, "document.updated")) == 20
+    result = edms_verify(app.extensions["edms"].settings)
+    assert result.exit_code == 0, result.output
+    assert "unwitnessed" not in result.output.lower()
