@@ -19,7 +19,7 @@ from edms.audit import AuditContext
 from edms.config import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-RUNS = 3  # a read-only request that must write runs at most this often; the last run takes the lock first
+RUNS = 2  # a read-only request that must write runs at most this often; the last run takes the lock first
 _LOCK_FIRST = "edms_lock_first"
 
 log = logging.getLogger("edms")
