@@ -3,8 +3,10 @@
 `record_inspector_access` runs after each request: a successful GET (or package export) by an inspector (signed in, or with an
 inspector's bearer token) is recorded (edms.inspection.access_log) in the request's unit of work, which
 commits after it: if the event cannot be written the response fails, so an inspection is never unrecorded.
-On SQLite the page was read without the write lock; the record's use case takes it only to write
-(edms.application.unit_of_work.writes_ahead), so no inspector's page is rendered under the lock.
+The record and the reads are one transaction: on SQLite the page is read without the write lock and the
+record's use case takes the lock in that same transaction (edms.application.unit_of_work.writes_ahead); when
+another writer committed since the page was read, the request runs again, the second time with the lock
+taken first (edms.web.runtime.dispatch_with_reruns), and only that run is answered and recorded.
 `end_expired_sessions` ends a signed-in session as soon as the account's access period (set by an
 administrator) is over, not only at the next sign-in.
 """
