@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
+from edms.application.unit_of_work import StaleRead
 from edms.cases.errors import CaseOutOfScope
 
 log = logging.getLogger("edms")
@@ -44,6 +45,8 @@ def handle_csrf_error(error: CSRFError):
 def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_error(error)
+    if isinstance(error, StaleRead):
+        raise error  # not an error: the request runs again (edms.web.runtime.dispatch_with_reruns)
     log.error("unhandled error", exc_info=error)
     if _wants_json():
         return api_error(500, "internal_error", "An internal error occurred; nothing was saved. The error has been logged.")
