@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import io
 import tempfile
 from collections.abc import Callable, Sequence
@@ -131,22 +132,45 @@ def add_signature_fields(pdf: bytes, slots: Sequence[FieldSlot]) -> bytes:
     return _written(writer)
 
 
-def _appearance_font(font_path: Path, text: str, directory: Path) -> Path:
-    """The font subset to `text`'s characters, scaled to 1000 units per em, written into `directory`:
-    pyHanko writes glyph widths in font units, which a viewer reads per 1000 (IPAex and DejaVu have 2048),
-    so their text would be spread out and cut off; the subset is also far quicker for pyHanko to read."""
+# What every appearance may draw besides its own words: the digits and signs of a date and time with zone. They
+# are in every appearance font, so a font depends on the signer's name, meaning, step and zone only and the one
+# made for a person's first signature serves the next ones (pyHanko embeds only the glyphs the text draws).
+APPEARANCE_FIXED_CHARACTERS = " 0123456789-+:./()"
+
+
+def appearance_characters(text: str) -> str:
+    """The characters the appearance font of `text` holds, sorted: its cache key."""
+    return "".join(sorted(set(text + APPEARANCE_FIXED_CHARACTERS)))
+
+
+@functools.lru_cache(maxsize=256)
+def _appearance_font_data(font_path: str, version: tuple[int, int], characters: str) -> bytes:
+    """The font subset to `characters`, scaled to 1000 units per em: pyHanko writes glyph widths in font units,
+    which a viewer reads per 1000 (IPAex and DejaVu have 2048), so their text would be spread out and cut off;
+    the subset is also far quicker for pyHanko to read. Kept per process by the exact characters and the font
+    file's version (modification time, size): parsing and subsetting the 6 MB Japanese font costs a few hundred
+    milliseconds, and nothing in it depends on the signature."""
     from fontTools import subset
     from fontTools.ttLib import TTFont
     from fontTools.ttLib.scaleUpem import scale_upem
 
-    font = TTFont(str(font_path))
+    font = TTFont(font_path)
     subsetter = subset.Subsetter(subset.Options(layout_features=["*"], name_IDs=["*"], notdef_outline=True))
-    subsetter.populate(text=text + " ")
+    subsetter.populate(text=characters)
     subsetter.subset(font)
     if font["head"].unitsPerEm != 1000:
         scale_upem(font, 1000)
+    output = io.BytesIO()
+    font.save(output)
+    return output.getvalue()
+
+
+def _appearance_font(font_path: Path, text: str, directory: Path) -> Path:
+    """The appearance font of `text` (`_appearance_font_data`), written into `directory` for pyHanko."""
+    stat = font_path.stat()
     target = directory / "appearance.ttf"
-    font.save(str(target))
+    target.write_bytes(_appearance_font_data(str(font_path), (stat.st_mtime_ns, stat.st_size),
+                                             appearance_characters(text)))
     return target
 
 
@@ -224,14 +248,24 @@ def signature_fields(pdf: bytes) -> dict[str, bool]:
     return {str(name): value is not None for name, value, _ref in fields.enumerate_sig_fields(reader)}
 
 
+def _is_timestamp_response(der: bytes) -> bool:
+    """Whether `der` is a TimeStampResp (a SEQUENCE whose first element, the status, is a SEQUENCE) rather than a
+    bare token (a ContentInfo, whose first element is its content type, an OBJECT IDENTIFIER). Read from the first
+    bytes only: a full parse of a token costs tens of milliseconds in asn1crypto."""
+    if len(der) < 2 or der[0] != 0x30:
+        return False
+    length = der[1]
+    offset = 2 + (length & 0x7F if length & 0x80 else 0)
+    return len(der) > offset and der[offset] == 0x30
+
+
 def token_certificates(timestamp_response: bytes) -> list[x509.Certificate]:
     """The certificates an RFC 3161 TimeStampResp (or bare token) carries: the TSA's, for the DSS."""
     from asn1crypto import cms as asn1_cms
 
-    try:
+    if _is_timestamp_response(timestamp_response):
         token = tsp.TimeStampResp.load(timestamp_response)["time_stamp_token"]
-        token.native  # noqa: B018  # a bare token does not parse as a response
-    except (ValueError, TypeError, KeyError):
+    else:
         token = asn1_cms.ContentInfo.load(timestamp_response)
     certificates = token["content"]["certificates"]
     return [x509.load_der_x509_certificate(choice.chosen.dump()) for choice in certificates or []

@@ -1,0 +1,95 @@
+"""What the PAdES signature of a signing request no longer redoes each time (issue #15, signing speed), proved
+equal to the way it was done before: the appearance font is subset once per process for a set of characters
+(not parsed from the 6 MB Japanese font at every signature), and the TSA's certificates for the DSS are read
+from the time-stamp without a full asn1crypto parse of the token."""
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from asn1crypto import cms as asn1_cms
+from asn1crypto import tsp
+from cryptography import x509
+from fontTools import subset
+from fontTools.ttLib import TTFont
+from fontTools.ttLib.scaleUpem import scale_upem
+
+from edms.crypto import pades
+from edms.crypto.tsa import make_timestamp_response, token_from_response
+from edms.documents.renditions import find_pdf_font
+
+APPEARANCE = "佐藤 健二\n承認 (品質保証 / QA review)\n2026-12-07 14:20:31 JST"
+
+
+def reference_token_certificates(timestamp_response: bytes) -> list[x509.Certificate]:
+    """`token_certificates` as it was: a full parse tells a response from a bare token."""
+    try:
+        token = tsp.TimeStampResp.load(timestamp_response)["time_stamp_token"]
+        token.native  # noqa: B018
+    except (ValueError, TypeError, KeyError):
+        token = asn1_cms.ContentInfo.load(timestamp_response)
+    certificates = token["content"]["certificates"]
+    return [x509.load_der_x509_certificate(choice.chosen.dump()) for choice in certificates or []
+            if choice.name == "certificate"]
+
+
+def reference_subset(characters: str) -> TTFont:
+    """The appearance font as the ceremony made it at every signature: the whole font parsed, then subset."""
+    font = TTFont(str(find_pdf_font()))
+    subsetter = subset.Subsetter(subset.Options(layout_features=["*"], name_IDs=["*"], notdef_outline=True))
+    subsetter.populate(text=characters)
+    subsetter.subset(font)
+    if font["head"].unitsPerEm != 1000:
+        scale_upem(font, 1000)
+    output = io.BytesIO()
+    font.save(output)
+    return TTFont(io.BytesIO(output.getvalue()))
+
+
+def _tables(font: TTFont) -> dict[str, bytes]:
+    """Every table's bytes; the head table without its modification time (set when a font is saved)."""
+    tables = {tag: font.reader[tag] for tag in font.reader.keys() if tag != "head"}
+    head = font["head"]
+    tables["head"] = repr(sorted((name, value) for name, value in vars(head).items()
+                                 if name not in ("modified", "checkSumAdjustment"))).encode()
+    return tables
+
+
+@pytest.mark.req("11.10(e)")
+@pytest.mark.parametrize("with_chain", [True, False])
+def test_the_tsa_certificates_for_the_dss_are_those_the_full_parse_finds_in_a_response_and_a_bare_token(
+        pki, now, with_chain):
+    digest = hashlib.sha256(b"a signature value").digest()
+    response = make_timestamp_response(pki.tsa_key, pki.tsa_cert, [pki.root_cert] if with_chain else [],
+                                       message_imprint=digest, serial=7, gen_time=now, nonce=None,
+                                       policy_oid="1.2.3.4.1")
+    token = token_from_response(response)
+    assert pades.token_certificates(response) == reference_token_certificates(response)
+    assert pades.token_certificates(token) == reference_token_certificates(token)
+    assert pki.tsa_cert in pades.token_certificates(response)
+
+
+@pytest.mark.req("11.50(a)")
+def test_the_appearance_font_made_once_per_character_set_is_the_subset_made_afresh(tmp_path):
+    pades._appearance_font_data.cache_clear()
+    made = pades._appearance_font(find_pdf_font(), APPEARANCE, tmp_path)
+    cached = TTFont(io.BytesIO(made.read_bytes()))
+    assert _tables(cached) == _tables(reference_subset(pades.appearance_characters(APPEARANCE)))
+    assert cached["head"].unitsPerEm == 1000
+    drawn = cached.getBestCmap()
+    assert all(ord(character) in drawn for character in APPEARANCE if character != "\n")
+
+
+@pytest.mark.req("11.50(a)")
+def test_a_later_signature_with_the_same_name_meaning_and_zone_reuses_the_font_and_another_name_does_not(tmp_path):
+    pades._appearance_font_data.cache_clear()
+    first = pades._appearance_font(find_pdf_font(), APPEARANCE, tmp_path).read_bytes()
+    # A minute later: other digits of the time, the same characters to draw (the digits are always there).
+    later = pades._appearance_font(find_pdf_font(), APPEARANCE.replace("14:20:31", "14:21:58"), tmp_path).read_bytes()
+    assert later == first
+    assert pades._appearance_font_data.cache_info().misses == 1
+    other = pades._appearance_font(find_pdf_font(), APPEARANCE.replace("佐藤 健二", "田中 明子"), tmp_path)
+    drawn = TTFont(io.BytesIO(other.read_bytes())).getBestCmap()
+    assert all(ord(character) in drawn for character in "田中明子")
+    assert pades._appearance_font_data.cache_info().misses == 2
