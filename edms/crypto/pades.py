@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
 import io
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,6 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import AxisAlignment, InnerScaling, Margins, SimpleBoxLayoutRule
 from pyhanko.pdf_utils.text import TextBoxStyle
@@ -40,6 +37,8 @@ from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from edms.crypto import pades_font
 
 Timestamp = Callable[[bytes], bytes]  # SHA-256 digest -> DER TimeStampResp
 SIGNATURE_SUBFILTER = "/ETSI.CAdES.detached"
@@ -132,48 +131,6 @@ def add_signature_fields(pdf: bytes, slots: Sequence[FieldSlot]) -> bytes:
     return _written(writer)
 
 
-# What every appearance may draw besides its own words: the digits and signs of a date and time with zone. They
-# are in every appearance font, so a font depends on the signer's name, meaning, step and zone only and the one
-# made for a person's first signature serves the next ones (pyHanko embeds only the glyphs the text draws).
-APPEARANCE_FIXED_CHARACTERS = " 0123456789-+:./()"
-
-
-def appearance_characters(text: str) -> str:
-    """The characters the appearance font of `text` holds, sorted: its cache key."""
-    return "".join(sorted(set(text + APPEARANCE_FIXED_CHARACTERS)))
-
-
-@functools.lru_cache(maxsize=256)
-def _appearance_font_data(font_path: str, version: tuple[int, int], characters: str) -> bytes:
-    """The font subset to `characters`, scaled to 1000 units per em: pyHanko writes glyph widths in font units,
-    which a viewer reads per 1000 (IPAex and DejaVu have 2048), so their text would be spread out and cut off;
-    the subset is also far quicker for pyHanko to read. Kept per process by the exact characters and the font
-    file's version (modification time, size): parsing and subsetting the 6 MB Japanese font costs a few hundred
-    milliseconds, and nothing in it depends on the signature."""
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-    from fontTools.ttLib.scaleUpem import scale_upem
-
-    font = TTFont(font_path)
-    subsetter = subset.Subsetter(subset.Options(layout_features=["*"], name_IDs=["*"], notdef_outline=True))
-    subsetter.populate(text=characters)
-    subsetter.subset(font)
-    if font["head"].unitsPerEm != 1000:
-        scale_upem(font, 1000)
-    output = io.BytesIO()
-    font.save(output)
-    return output.getvalue()
-
-
-def _appearance_font(font_path: Path, text: str, directory: Path) -> Path:
-    """The appearance font of `text` (`_appearance_font_data`), written into `directory` for pyHanko."""
-    stat = font_path.stat()
-    target = directory / "appearance.ttf"
-    target.write_bytes(_appearance_font_data(str(font_path), (stat.st_mtime_ns, stat.st_size),
-                                             appearance_characters(text)))
-    return target
-
-
 class _KeySigner(signers.Signer):
     """pyHanko's signer over the key object itself: its `sign()` makes the signature, so a key that never
     leaves an HSM (edms.pki.token.TokenKey) signs a PDF exactly as a key held in memory does."""
@@ -193,19 +150,18 @@ def sign_pdf(pdf: bytes, request: SignatureRequest, *, key: ec.EllipticCurvePriv
     """`pdf` with a PAdES B-T signature by `key` appended as an incremental update."""
     signer = _KeySigner(key, _asn1_cert(cert), SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
         [_asn1_cert(c) for c in chain]))  # (unannotated in pyHanko)
-    with tempfile.TemporaryDirectory(prefix="edms-appearance-") as directory:
-        return _sign_pdf(pdf, request, signer, timestamp, Path(directory))
+    return _sign_pdf(pdf, request, signer, timestamp)
 
 
-def _sign_pdf(pdf: bytes, request: SignatureRequest, signer: signers.Signer, timestamp: Timestamp,
-              directory: Path) -> bytes:
+def _sign_pdf(pdf: bytes, request: SignatureRequest, signer: signers.Signer, timestamp: Timestamp) -> bytes:
     metadata = signers.PdfSignatureMetadata(
         field_name=request.field, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
         name=request.name, reason=request.reason,
     )
-    font = _appearance_font(request.font_path, request.appearance, directory) if request.font_path else None
-    box_style = TextBoxStyle(font=GlyphAccumulatorFactory(str(font), font_size=8), font_size=8) \
-        if font else TextBoxStyle(font_size=8)
+    # The appearance font is prepared once per process for its characters (`edms.crypto.pades_font`).
+    box_style = TextBoxStyle(font=pades_font.AppearanceFontFactory(
+        pades_font.appearance_font(request.font_path, request.appearance)), font_size=pades_font.FONT_SIZE) \
+        if request.font_path else TextBoxStyle(font_size=pades_font.FONT_SIZE)
     # Shrunk to fit its field: a long name or zone is never cut off (21 CFR 11.50: all of it is shown).
     fit = SimpleBoxLayoutRule(x_align=AxisAlignment.ALIGN_MIN, y_align=AxisAlignment.ALIGN_MID,
                               inner_content_scaling=InnerScaling.SHRINK_TO_FIT, margins=Margins(4, 4, 4, 4))

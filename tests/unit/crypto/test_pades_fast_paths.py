@@ -14,8 +14,10 @@ from cryptography import x509
 from fontTools import subset
 from fontTools.ttLib import TTFont
 from fontTools.ttLib.scaleUpem import scale_upem
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from pyhanko.pdf_utils.writer import PdfFileWriter
 
-from edms.crypto import pades
+from edms.crypto import pades, pades_font
 from edms.crypto.tsa import make_timestamp_response, token_from_response
 from edms.documents.renditions import find_pdf_font
 
@@ -71,25 +73,49 @@ def test_the_tsa_certificates_for_the_dss_are_those_the_full_parse_finds_in_a_re
 
 
 @pytest.mark.req("11.50(a)")
-def test_the_appearance_font_made_once_per_character_set_is_the_subset_made_afresh(tmp_path):
-    pades._appearance_font_data.cache_clear()
-    made = pades._appearance_font(find_pdf_font(), APPEARANCE, tmp_path)
-    cached = TTFont(io.BytesIO(made.read_bytes()))
-    assert _tables(cached) == _tables(reference_subset(pades.appearance_characters(APPEARANCE)))
+def test_the_appearance_font_made_once_per_character_set_is_the_subset_made_afresh():
+    pades_font._appearance_font_data.cache_clear()
+    cached = TTFont(io.BytesIO(pades_font.appearance_font(find_pdf_font(), APPEARANCE)))
+    assert _tables(cached) == _tables(reference_subset(pades_font.appearance_characters(APPEARANCE)))
     assert cached["head"].unitsPerEm == 1000
     drawn = cached.getBestCmap()
     assert all(ord(character) in drawn for character in APPEARANCE if character != "\n")
 
 
 @pytest.mark.req("11.50(a)")
-def test_a_later_signature_with_the_same_name_meaning_and_zone_reuses_the_font_and_another_name_does_not(tmp_path):
-    pades._appearance_font_data.cache_clear()
-    first = pades._appearance_font(find_pdf_font(), APPEARANCE, tmp_path).read_bytes()
+def test_a_later_signature_with_the_same_name_meaning_and_zone_reuses_the_font_and_another_name_does_not():
+    pades_font._appearance_font_data.cache_clear()
+    first = pades_font.appearance_font(find_pdf_font(), APPEARANCE)
     # A minute later: other digits of the time, the same characters to draw (the digits are always there).
-    later = pades._appearance_font(find_pdf_font(), APPEARANCE.replace("14:20:31", "14:21:58"), tmp_path).read_bytes()
+    later = pades_font.appearance_font(find_pdf_font(), APPEARANCE.replace("14:20:31", "14:21:58"))
     assert later == first
-    assert pades._appearance_font_data.cache_info().misses == 1
-    other = pades._appearance_font(find_pdf_font(), APPEARANCE.replace("佐藤 健二", "田中 明子"), tmp_path)
-    drawn = TTFont(io.BytesIO(other.read_bytes())).getBestCmap()
+    assert pades_font._appearance_font_data.cache_info().misses == 1
+    other = pades_font.appearance_font(find_pdf_font(), APPEARANCE.replace("佐藤 健二", "田中 明子"))
+    drawn = TTFont(io.BytesIO(other)).getBestCmap()
     assert all(ord(character) in drawn for character in "田中明子")
-    assert pades._appearance_font_data.cache_info().misses == 2
+    assert pades_font._appearance_font_data.cache_info().misses == 2
+
+
+def _embedded(factory, text: str) -> tuple[bytes, TTFont]:
+    """The content stream pyHanko draws `text` with and the font program it embeds, through `factory`."""
+    writer = PdfFileWriter()
+    engine = factory.create_font_engine(writer)
+    shaped = engine.shape(text)
+    engine.prepare_write()
+    program = engine.cidfont_obj._font_descriptor["/FontFile2"].get_object().data
+    return shaped.graphics_ops, TTFont(io.BytesIO(program))
+
+
+@pytest.mark.req("11.50(a)")
+def test_the_embedded_font_kept_for_the_glyphs_drawn_is_the_one_pyhanko_makes_itself(tmp_path):
+    font = pades_font.appearance_font(find_pdf_font(), APPEARANCE)
+    (tmp_path / "appearance.ttf").write_bytes(font)
+    pyhanko_made = GlyphAccumulatorFactory(str(tmp_path / "appearance.ttf"), font_size=pades_font.FONT_SIZE)
+    line = APPEARANCE.splitlines()[0]
+    reference_ops, reference_font = _embedded(pyhanko_made, line)
+    for _ in range(2):  # made once, then from what was kept
+        ops, embedded = _embedded(pades_font.AppearanceFontFactory(font), line)
+        assert ops == reference_ops
+        assert _tables(embedded) == _tables(reference_font)
+    other_ops, other_font = _embedded(pades_font.AppearanceFontFactory(font), APPEARANCE.splitlines()[2])
+    assert other_ops != reference_ops and _tables(other_font) != _tables(reference_font)
