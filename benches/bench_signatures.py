@@ -224,7 +224,11 @@ def breakdown(stages: dict[str, Timer], tsa: Timer, seconds: float, made: int) -
         "commit": t["commit"],
     }
     parts["pdf_other"] = t["pdf"] - sum(value for key, value in parts.items() if key.startswith("pdf_"))
-    parts["rest"] = seconds - sum(parts.values())
+    for stage in ("lock", "signed_steps", "sequence_authority", "record_gates", "person_gates", "delegation",
+                  "content_hash", "frozen_pdf_hash"):  # gates_and_reads, stage by stage
+        parts[f"gates_and_reads.{stage}"] = t[stage]
+    parts["gates_and_reads.authenticate_excluding_kdf"] = t["authenticate"] - t["kdf_password"]
+    parts["rest"] = seconds - sum(value for key, value in parts.items() if "." not in key)
     return {key: round(value / made * 1000, 2) for key, value in parts.items()}
 
 
