@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,22 @@ class _OrganisationTimeStamper(timestamps.TimeStamper):
         return tsp.TimeStampResp.load(self._timestamp(imprint["hashed_message"].native))
 
 
+_STAMPERS: weakref.WeakKeyDictionary[Timestamp, _OrganisationTimeStamper] = weakref.WeakKeyDictionary()
+
+
+def _stamper(timestamp: Timestamp) -> _OrganisationTimeStamper:
+    """One pyHanko time-stamper per TSA callable, kept while the callable lives (the `Services` object keeps the
+    signing authority, so once per process), as pyHanko means it to be reused: it asks the TSA once for the
+    token it sizes every signature's reserved space with (with a 50 % margin), instead of at every signature."""
+    try:
+        found = _STAMPERS.get(timestamp)
+        if found is None:
+            found = _STAMPERS[timestamp] = _OrganisationTimeStamper(timestamp)
+        return found
+    except TypeError:  # a callable that cannot be weakly referenced: a stamper of its own
+        return _OrganisationTimeStamper(timestamp)
+
+
 def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
@@ -169,7 +186,7 @@ def _sign_pdf(pdf: bytes, request: SignatureRequest, signer: signers.Signer, tim
     style = TextStampStyle(stamp_text=request.appearance.replace("%", "%%"), text_box_style=box_style, border_width=1,
                            inner_content_layout=fit)
     pdf_signer = signers.PdfSigner(
-        metadata, signer=signer, timestamper=_OrganisationTimeStamper(timestamp), stamp_style=style,
+        metadata, signer=signer, timestamper=_stamper(timestamp), stamp_style=style,
         new_field_spec=_field_spec(request.new_field) if request.new_field else None,
     )
     output = off_event_loop(lambda: pdf_signer.sign_pdf(_writer(pdf), existing_fields_only=request.new_field is None))
@@ -191,7 +208,7 @@ def add_document_timestamp(pdf: bytes, timestamp: Timestamp, *, certs: Sequence[
     time-stamp over the whole file, each as an incremental update. Call it again, before the newest
     time-stamp's certificate expires, with the validation data the previous time-stamp needs."""
     extended = add_validation_data(pdf, certs, crls) if certs or crls else pdf
-    stamper = signers.PdfTimeStamper(_OrganisationTimeStamper(timestamp))
+    stamper = signers.PdfTimeStamper(_stamper(timestamp))
     output = off_event_loop(lambda: stamper.timestamp_pdf(_writer(extended), md_algorithm="sha256"))
     return bytes(output.getvalue())
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import UTC, datetime
 
 import pytest
 from asn1crypto import cms as asn1_cms
@@ -17,9 +18,14 @@ from fontTools.ttLib.scaleUpem import scale_upem
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
+from edms.config import FORMS_DIR
 from edms.crypto import pades, pades_font
 from edms.crypto.tsa import make_timestamp_response, token_from_response
-from edms.documents.renditions import find_pdf_font
+from edms.documents.renditions import Rendition, find_pdf_font
+from edms.documents.renditions.frozen import render_frozen_pdf, signature_page
+from edms.documents.types import load_document_types
+from tests.support.examples import VALUES
+from tests.unit.crypto.conftest import certified_key
 
 APPEARANCE = "佐藤 健二\n承認 (品質保証 / QA review)\n2026-12-07 14:20:31 JST"
 
@@ -119,3 +125,35 @@ def test_the_embedded_font_kept_for_the_glyphs_drawn_is_the_one_pyhanko_makes_it
         assert _tables(embedded) == _tables(reference_font)
     other_ops, other_font = _embedded(pades_font.AppearanceFontFactory(font), APPEARANCE.splitlines()[2])
     assert other_ops != reference_ops and _tables(other_font) != _tables(reference_font)
+
+
+@pytest.mark.req("11.10(e)")
+def test_signing_twice_asks_the_tsa_for_the_sizing_token_once(pki, now):
+    """pyHanko sizes a signature's reserved space with a token it asks for once per time-stamper; the stamper
+    is now kept per TSA callable. (That the ceremony's signed PDFs validate, signed this way, is
+    tests/integration/test_signed_pdfs.py.)"""
+    doc_type = load_document_types(FORMS_DIR)["oos_notification"]
+    rendition = Rendition(doc_type=doc_type, number="OOS-2026-0001", title="OOS notification, lot L2026-0412",
+                          version=1, status="in_review", content_sha256="0" * 64, values=VALUES["oos_notification"],
+                          generated_at=now, language="ja", display_tz="Asia/Tokyo")
+    frozen = render_frozen_pdf(rendition, doc_type.steps, now)
+    fields = [field.slot.name for field in signature_page(doc_type.steps).reserved]
+    key, cert = certified_key(pki, now, "Emi Nakamura", "emi.nakamura", "7")
+    serials = iter(range(1, 100))
+    asked: list[bytes] = []
+
+    def timestamp(digest: bytes) -> bytes:
+        asked.append(digest)
+        return make_timestamp_response(pki.tsa_key, pki.tsa_cert, [pki.root_cert], message_imprint=digest,
+                                       serial=next(serials), gen_time=datetime.now(UTC), nonce=None,
+                                       policy_oid="1.2.3.4.1")
+
+    signed = frozen
+    for field in fields[:2]:
+        request = pades.SignatureRequest(field, "中村 恵美", "承認", f"中村 恵美\n承認 (QA review)\n{datetime.now(UTC)}",
+                                         font_path=find_pdf_font())
+        signed = pades.sign_pdf(signed, request, key=key, cert=cert, chain=[pki.intermediate_cert, pki.root_cert],
+                                timestamp=timestamp)
+    # One token sized the reserved space of both signatures, one is in each: three, not four.
+    assert len(asked) == 3
+    assert {name for name, filled in pades.signature_fields(signed).items() if filled} == set(fields[:2])
