@@ -93,14 +93,19 @@ def main() -> None:
             build_crl(pki.root_cert, pki.root_key, [], now, now.replace(year=now.year + 1))]
 
     def request(field: str) -> pades.SignatureRequest:
-        # Each appearance differs (its time), as in the ceremony: its font subset is made afresh each time.
+        # Each appearance differs (its time), as in the ceremony; its font is prepared once per process for the
+        # characters it draws (edms.crypto.pades_font): the first signature prepares it, the next ones reuse it.
         when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         return pades.SignatureRequest(field, "中村 恵美 (Emi Nakamura)", "承認 (Approved)",
                                       f"中村 恵美 (Emi Nakamura)\n承認 (QA review)\n{when} UTC", font_path=font)
 
+    first_seconds, _ = timed(lambda: pades.sign_pdf(frozen, request(fields[0]), key=key, cert=cert, chain=chain,
+                                                    timestamp=timestamp), 1)
+    emit("pades_sign_first_ms", round(first_seconds * 1000, 1), "ms",
+         note="the process's first signature with these characters: its appearance font prepared")
     sign_seconds, signed = timed(lambda: pades.sign_pdf(frozen, request(fields[0]), key=key, cert=cert, chain=chain,
                                                         timestamp=timestamp), args.signatures)
-    emit("pades_sign_ms", round(sign_seconds * 1000, 1), "ms", note="one PAdES B-T signature, KDF excluded")
+    emit("pades_sign_ms", round(sign_seconds * 1000, 1), "ms", note="one PAdES B-T signature, KDF excluded, its font prepared earlier")
     emit("pades_signature_bytes", len(signed) - len(frozen), "bytes", note="the incremental update of one signature")
     dss_seconds, extended = timed(lambda: pades.add_validation_data(signed, [cert, *chain, pki.tsa_cert], crls),
                                   args.signatures)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
-import tempfile
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +31,6 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import AxisAlignment, InnerScaling, Margins, SimpleBoxLayoutRule
 from pyhanko.pdf_utils.text import TextBoxStyle
@@ -39,6 +38,8 @@ from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from edms.crypto import pades_font
 
 Timestamp = Callable[[bytes], bytes]  # SHA-256 digest -> DER TimeStampResp
 SIGNATURE_SUBFILTER = "/ETSI.CAdES.detached"
@@ -101,6 +102,22 @@ class _OrganisationTimeStamper(timestamps.TimeStamper):
         return tsp.TimeStampResp.load(self._timestamp(imprint["hashed_message"].native))
 
 
+_STAMPERS: weakref.WeakKeyDictionary[Timestamp, _OrganisationTimeStamper] = weakref.WeakKeyDictionary()
+
+
+def _stamper(timestamp: Timestamp) -> _OrganisationTimeStamper:
+    """One pyHanko time-stamper per TSA callable, kept while the callable lives (the `Services` object keeps the
+    signing authority, so once per process), as pyHanko means it to be reused: it asks the TSA once for the
+    token it sizes every signature's reserved space with (with a 50 % margin), instead of at every signature."""
+    try:
+        found = _STAMPERS.get(timestamp)
+        if found is None:
+            found = _STAMPERS[timestamp] = _OrganisationTimeStamper(timestamp)
+        return found
+    except TypeError:  # a callable that cannot be weakly referenced: a stamper of its own
+        return _OrganisationTimeStamper(timestamp)
+
+
 def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
@@ -131,25 +148,6 @@ def add_signature_fields(pdf: bytes, slots: Sequence[FieldSlot]) -> bytes:
     return _written(writer)
 
 
-def _appearance_font(font_path: Path, text: str, directory: Path) -> Path:
-    """The font subset to `text`'s characters, scaled to 1000 units per em, written into `directory`:
-    pyHanko writes glyph widths in font units, which a viewer reads per 1000 (IPAex and DejaVu have 2048),
-    so their text would be spread out and cut off; the subset is also far quicker for pyHanko to read."""
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-    from fontTools.ttLib.scaleUpem import scale_upem
-
-    font = TTFont(str(font_path))
-    subsetter = subset.Subsetter(subset.Options(layout_features=["*"], name_IDs=["*"], notdef_outline=True))
-    subsetter.populate(text=text + " ")
-    subsetter.subset(font)
-    if font["head"].unitsPerEm != 1000:
-        scale_upem(font, 1000)
-    target = directory / "appearance.ttf"
-    font.save(str(target))
-    return target
-
-
 class _KeySigner(signers.Signer):
     """pyHanko's signer over the key object itself: its `sign()` makes the signature, so a key that never
     leaves an HSM (edms.pki.token.TokenKey) signs a PDF exactly as a key held in memory does."""
@@ -169,19 +167,18 @@ def sign_pdf(pdf: bytes, request: SignatureRequest, *, key: ec.EllipticCurvePriv
     """`pdf` with a PAdES B-T signature by `key` appended as an incremental update."""
     signer = _KeySigner(key, _asn1_cert(cert), SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
         [_asn1_cert(c) for c in chain]))  # (unannotated in pyHanko)
-    with tempfile.TemporaryDirectory(prefix="edms-appearance-") as directory:
-        return _sign_pdf(pdf, request, signer, timestamp, Path(directory))
+    return _sign_pdf(pdf, request, signer, timestamp)
 
 
-def _sign_pdf(pdf: bytes, request: SignatureRequest, signer: signers.Signer, timestamp: Timestamp,
-              directory: Path) -> bytes:
+def _sign_pdf(pdf: bytes, request: SignatureRequest, signer: signers.Signer, timestamp: Timestamp) -> bytes:
     metadata = signers.PdfSignatureMetadata(
         field_name=request.field, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
         name=request.name, reason=request.reason,
     )
-    font = _appearance_font(request.font_path, request.appearance, directory) if request.font_path else None
-    box_style = TextBoxStyle(font=GlyphAccumulatorFactory(str(font), font_size=8), font_size=8) \
-        if font else TextBoxStyle(font_size=8)
+    # The appearance font is prepared once per process for its characters (`edms.crypto.pades_font`).
+    box_style = TextBoxStyle(font=pades_font.AppearanceFontFactory(
+        pades_font.appearance_font(request.font_path, request.appearance)), font_size=pades_font.FONT_SIZE) \
+        if request.font_path else TextBoxStyle(font_size=pades_font.FONT_SIZE)
     # Shrunk to fit its field: a long name or zone is never cut off (21 CFR 11.50: all of it is shown).
     fit = SimpleBoxLayoutRule(x_align=AxisAlignment.ALIGN_MIN, y_align=AxisAlignment.ALIGN_MID,
                               inner_content_scaling=InnerScaling.SHRINK_TO_FIT, margins=Margins(4, 4, 4, 4))
@@ -189,7 +186,7 @@ def _sign_pdf(pdf: bytes, request: SignatureRequest, signer: signers.Signer, tim
     style = TextStampStyle(stamp_text=request.appearance.replace("%", "%%"), text_box_style=box_style, border_width=1,
                            inner_content_layout=fit)
     pdf_signer = signers.PdfSigner(
-        metadata, signer=signer, timestamper=_OrganisationTimeStamper(timestamp), stamp_style=style,
+        metadata, signer=signer, timestamper=_stamper(timestamp), stamp_style=style,
         new_field_spec=_field_spec(request.new_field) if request.new_field else None,
     )
     output = off_event_loop(lambda: pdf_signer.sign_pdf(_writer(pdf), existing_fields_only=request.new_field is None))
@@ -211,7 +208,7 @@ def add_document_timestamp(pdf: bytes, timestamp: Timestamp, *, certs: Sequence[
     time-stamp over the whole file, each as an incremental update. Call it again, before the newest
     time-stamp's certificate expires, with the validation data the previous time-stamp needs."""
     extended = add_validation_data(pdf, certs, crls) if certs or crls else pdf
-    stamper = signers.PdfTimeStamper(_OrganisationTimeStamper(timestamp))
+    stamper = signers.PdfTimeStamper(_stamper(timestamp))
     output = off_event_loop(lambda: stamper.timestamp_pdf(_writer(extended), md_algorithm="sha256"))
     return bytes(output.getvalue())
 
@@ -224,14 +221,24 @@ def signature_fields(pdf: bytes) -> dict[str, bool]:
     return {str(name): value is not None for name, value, _ref in fields.enumerate_sig_fields(reader)}
 
 
+def _is_timestamp_response(der: bytes) -> bool:
+    """Whether `der` is a TimeStampResp (a SEQUENCE whose first element, the status, is a SEQUENCE) rather than a
+    bare token (a ContentInfo, whose first element is its content type, an OBJECT IDENTIFIER). Read from the first
+    bytes only: a full parse of a token costs tens of milliseconds in asn1crypto."""
+    if len(der) < 2 or der[0] != 0x30:
+        return False
+    length = der[1]
+    offset = 2 + (length & 0x7F if length & 0x80 else 0)
+    return len(der) > offset and der[offset] == 0x30
+
+
 def token_certificates(timestamp_response: bytes) -> list[x509.Certificate]:
     """The certificates an RFC 3161 TimeStampResp (or bare token) carries: the TSA's, for the DSS."""
     from asn1crypto import cms as asn1_cms
 
-    try:
+    if _is_timestamp_response(timestamp_response):
         token = tsp.TimeStampResp.load(timestamp_response)["time_stamp_token"]
-        token.native  # noqa: B018  # a bare token does not parse as a response
-    except (ValueError, TypeError, KeyError):
+    else:
         token = asn1_cms.ContentInfo.load(timestamp_response)
     certificates = token["content"]["certificates"]
     return [x509.load_der_x509_certificate(choice.chosen.dump()) for choice in certificates or []

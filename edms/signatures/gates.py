@@ -88,9 +88,7 @@ def policy_acknowledged(session: Session, user: User, policy: SignaturePolicy) -
 def current_training(session: Session, user: User, role: str, document_type: str, today: date) -> TrainingRecord | None:
     return session.scalar(
         select(TrainingRecord)
-        .where(TrainingRecord.user_id == user.id, TrainingRecord.role == role,
-               or_(TrainingRecord.document_type == document_type, TrainingRecord.document_type.is_(None)),
-               TrainingRecord.trained_on <= today, TrainingRecord.valid_until >= today)
+        .where(*_training_condition(user, role, document_type, today))
         .order_by(TrainingRecord.valid_until.desc())
         .limit(1)
     )
@@ -109,27 +107,48 @@ def totp_required(user: User, totp_roles: Collection[str]) -> bool:
     return bool(user.roles & set(totp_roles))
 
 
+def _training_condition(user: User, role: str, document_type: str, today: date):
+    return (TrainingRecord.user_id == user.id, TrainingRecord.role == role,
+            or_(TrainingRecord.document_type == document_type, TrainingRecord.document_type.is_(None)),
+            TrainingRecord.trained_on <= today, TrainingRecord.valid_until >= today)
+
+
+def readiness(session: Session, user: User, *, role: str, document_type: str, policy: SignaturePolicy,
+              today: date) -> tuple[bool, bool, bool, bool]:
+    """(identity verified, policy acknowledged, current training, second factor enrolled), in one query: the
+    conditions of `identity_verified`, `policy_acknowledged`, `current_training` and `active_totp`."""
+    row = session.execute(select(
+        exists().where(_current_identity(user)),
+        exists().where(PolicyAcknowledgement.user_id == user.id, PolicyAcknowledgement.policy_sha256 == policy.sha256),
+        exists().where(*_training_condition(user, role, document_type, today)),
+        exists().where(TotpEnrolment.user_id == user.id, TotpEnrolment.confirmed_at.is_not(None)),
+    )).one()
+    return bool(row[0]), bool(row[1]), bool(row[2]), bool(row[3])
+
+
 def missing_gates(session: Session, user: User, *, role: str, document_type: str, policy: SignaturePolicy,
                   totp_roles: Collection[str], today: date | None = None) -> list[Gate]:
     """Everything that stops `user` from signing a step of `role` on `document_type`; empty when ready."""
     today = today or utc_now().date()
+    identity, acknowledged, trained, enrolled = readiness(session, user, role=role, document_type=document_type,
+                                                          policy=policy, today=today)
     missing = []
     if user.must_change_password:
         missing.append(Gate("password", N_(
             "Change the temporary password an administrator set before you sign: a signing key is only ever "
             "issued under a password you chose.")))
-    if not identity_verified(session, user):
+    if not identity:
         missing.append(Gate("identity", N_(
             "Signing is disabled until a second administrator records that your identity was verified "
             "(21 CFR 11.100(b)).")))
-    if not policy_acknowledged(session, user, policy):
+    if not acknowledged:
         missing.append(Gate("policy", N_(
             "Read and acknowledge the electronic signature policy before your first signature (21 CFR 11.10(j)).")))
-    if current_training(session, user, role, document_type, today) is None:
+    if not trained:
         missing.append(Gate("training", N_(
             "You have no current training record for signing as %(role)s on %(document_type)s documents "
             "(21 CFR 11.10(i))."), {"role": role, "document_type": document_type}))
-    if totp_required(user, totp_roles) and active_totp(session, user) is None:
+    if totp_required(user, totp_roles) and not enrolled:
         missing.append(Gate("totp", N_(
             "Your role signs with a one-time code as a second factor: enrol an authenticator app first.")))
     return missing

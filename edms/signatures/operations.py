@@ -20,7 +20,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from edms.audit import AuditContext, record
 from edms.crypto.cms import sign_detached, signature_value, verify_detached
@@ -145,13 +145,15 @@ def _sign(session: Session, ctx: AuditContext, env: SigningEnvironment, doc_type
 
 
 def _lock(session: Session, document: dm.Document, version: dm.DocumentVersion) -> tuple[dm.Document, dm.DocumentVersion]:
-    """Lock the version row and re-read it and its document: whoever waited sees the winner's result."""
-    query = select(dm.DocumentVersion).where(dm.DocumentVersion.id == version.id)
+    """Lock the version row and re-read it and its document: whoever waited sees the winner's result. Their
+    rows only, in two statements: their collections (versions, attachments) are reset to load again when next
+    read, rather than re-read now whether or not the ceremony reads them."""
+    query = select(dm.DocumentVersion).where(dm.DocumentVersion.id == version.id).options(lazyload("*"))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     # SQLite: the application's transactions begin IMMEDIATE, so writers are already serialised.
     locked = session.scalar(query.execution_options(populate_existing=True))
-    fresh = session.scalar(select(dm.Document).where(dm.Document.id == document.id)
+    fresh = session.scalar(select(dm.Document).where(dm.Document.id == document.id).options(lazyload("*"))
                            .execution_options(populate_existing=True))
     if fresh is None or locked is None:  # nothing controlled is deleted: only a broken database gets here
         raise SigningFailed(N_("The record to sign is missing from the database: nothing was signed."))
