@@ -40,6 +40,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import func, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -58,7 +59,7 @@ from edms.signatures.models import Signature, SigningCredential  # noqa: E402
 from edms.signatures.verification_run import POOL_THRESHOLD  # noqa: E402
 from edms.timeutil import isoformat_utc, utc_now  # noqa: E402
 from edms.verifier import memo  # noqa: E402
-from edms.verifier.cms import signed_data, signer_certificate_der  # noqa: E402
+from edms.verifier.cms import signed_data, signer_certificate  # noqa: E402
 from edms.verifier.der import moment, read_one  # noqa: E402
 from edms.verifier.stamped import verify_stamped  # noqa: E402
 from edms.verifier.timestamp import token_of  # noqa: E402
@@ -223,14 +224,14 @@ def signature_operations(sample) -> list:
     operations = []
     for der in (cms, token_of(response)):
         data = signed_data(der)
-        _, cert = signer_certificate_der(data)
+        cert = signer_certificate(data)
         signer = data.signer
         assert signer.signed_attrs is not None
         signed = b"\x31" + signer.signed_attrs.raw[1:]
         key = cert.public_key()
         operations.append(functools.partial(key.verify, signer.signature, signed, ec.ECDSA(hashes.SHA256())))
     token = signed_data(token_of(response))
-    tsa_der, _ = signer_certificate_der(token)
+    tsa_der = signer_certificate(token).public_bytes(Encoding.DER)  # (not timed: the bytes the token carries)
     for data in (manifest, signature_value(cms), token.content or b"", tsa_der, content):
         operations.append(functools.partial(hashlib.sha256, data))
     return operations
