@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from edms.documents.hashing import canonical_content
 from edms.pki.store import TrustAnchors
 from edms.signatures import stamped_check
-from edms.signatures.verification import Trust, crypto_of, verify_signature
+from edms.signatures.verdict import Trust, crypto_of, verify_signature
 from edms.verifier import memo
 
 # The columns read for each table, in this order (the run's queries select exactly these).
@@ -169,6 +169,10 @@ def start_worker(state: TrustState) -> None:
     _worker_trust = state.load()
     _worker_run = memo.shared_run()
     _worker_run.__enter__()  # left open: the worker ends with the run
+
+
+def ready() -> None:
+    """A task that only makes the pool start a worker (its initializer has run when this returns)."""
 
 
 def judge_in_worker(batch: Batch) -> list[Problem]:

@@ -30,6 +30,7 @@ from edms.errors import N_
 from edms.pki.store import ROOT, SIGNING_CA, PkiError, PkiStore, SystemSigner, TrustAnchors, system_signer
 from edms.signatures.errors import SigningFailed
 from edms.signatures.models import SigningCredential
+from edms.signatures.verdict import subject_identity  # noqa: F401 (moved there; imported from here too)
 from edms.timeutil import isoformat_utc, utc_now
 from edms.users.models import User
 
@@ -73,16 +74,6 @@ def signing_authority(settings, signer: Callable[[], SystemSigner] | None = None
 
 def certificate_of(credential: SigningCredential) -> x509.Certificate:
     return x509.load_der_x509_certificate(credential.certificate)
-
-
-def subject_identity(cert: x509.Certificate) -> dict[str, str]:
-    """Who a user certificate names: printed name (CN), user name (UID), permanent user id (serialNumber)."""
-    def first(oid) -> str:
-        values = cert.subject.get_attributes_for_oid(oid)
-        return str(values[0].value) if values else ""
-
-    return {"printed_name": first(NameOID.COMMON_NAME), "username": first(NameOID.USER_ID),
-            "user_id": first(NameOID.SERIAL_NUMBER)}
 
 
 def _names_user(cert: x509.Certificate, user: User) -> bool:

@@ -69,13 +69,12 @@ def check(cms: bytes, stamp: bytes, manifest: bytes, roots: Sequence[x509.Certif
         return Outcome(SIGNATURE, str(exc), exc.stamped_at, _signer_or_none(cms), 0)
     except Invalid:
         return Outcome(MALFORMED, "", None, None, 0)
-    return Outcome(None, "", result.stamp.gen_time, result.signed.signer.public_bytes(Encoding.DER),
-                   len(result.signed.chain))
+    return Outcome(None, "", result.stamp.gen_time, result.signed.signer_der, len(result.signed.chain))
 
 
 def _signer_or_none(cms: bytes) -> bytes | None:
     try:
-        return verifier_cms.signer_certificate(verifier_cms.signed_data(cms)).public_bytes(Encoding.DER)
+        return verifier_cms.signer_certificate_der(verifier_cms.signed_data(cms))[0]
     except ValueError:
         return None
 

@@ -18,10 +18,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol, cast
+from collections.abc import Sequence
+from typing import cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -32,113 +30,29 @@ from edms.documents import models as dm
 from edms.documents.queries import version_hash
 from edms.errors import N_
 from edms.pki.store import TrustAnchors
-from edms.signatures import stamped_check
-from edms.signatures.keys import revocations, subject_identity
-from edms.signatures.manifest import Manifest, ManifestError, parse_manifest
+from edms.signatures import stamped_check, verdict
+from edms.signatures.keys import revocations
 from edms.signatures.models import Signature, SigningCredential
-from edms.timeutil import isoformat_utc
-from edms.verifier import memo
-from edms.verifier.constants import SIGNING_TIME_TOLERANCE, USER_CHAIN_LENGTH
+
+# The judgement itself, shared with the verification run's workers (no SQLAlchemy there).
+from edms.signatures.verdict import (  # noqa: F401 (re-exported: what callers import from here)
+    VALID,
+    CredentialFields,
+    DocumentFields,
+    SignatureFields,
+    Trust,
+    Verdict,
+    VersionFields,
+    _Crypto,
+    _invalid,
+    crypto_of,
+)
 
 CACHE_SIZE = 20_000
 
 
-# What the judgement reads of each row: the ORM rows of a page, or the plain rows a verification run's
-# workers rebuild from tuples (`edms.signatures.batch_check`).
-class SignatureFields(Protocol):
-    @property
-    def signature_id(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def document_id(self) -> int: ...
-    @property
-    def version(self) -> int: ...
-    @property
-    def step(self) -> str: ...
-    @property
-    def meaning(self) -> str: ...
-    @property
-    def signer_id(self) -> int: ...
-    @property
-    def signed_at(self) -> datetime: ...
-    @property
-    def comment(self) -> str | None: ...
-    @property
-    def manifest(self) -> bytes: ...
-    @property
-    def cms(self) -> bytes: ...
-    @property
-    def timestamp_response(self) -> bytes: ...
-    @property
-    def timestamped_at(self) -> datetime: ...
-
-
-class DocumentFields(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def number(self) -> str: ...
-
-
-class VersionFields(Protocol):
-    @property
-    def document_id(self) -> int: ...
-    @property
-    def version(self) -> int: ...
-    @property
-    def content_sha256(self) -> str | None: ...
-
-
-class CredentialFields(Protocol):
-    @property
-    def user_id(self) -> int: ...
-    @property
-    def certificate(self) -> bytes: ...
-
-
-@dataclass(frozen=True)
-class Verdict:
-    ok: bool
-    message: str  # English msgid with %(name)s placeholders, translated where shown
-    params: Mapping[str, Any] = field(default_factory=dict)
-    timestamped_at: datetime | None = None
-
-    @property
-    def text(self) -> str:
-        return self.message % dict(self.params) if self.params else self.message
-
-    @property
-    def status(self) -> str:
-        """As renditions print it: "valid" or "INVALID: <reason>"."""
-        return "valid" if self.ok else f"INVALID: {self.text}"
-
-
-VALID = N_("valid: signed by the person named, time-stamped, linked to this version's content")
-
-
-@dataclass(frozen=True)
-class Trust:
-    """What a signature is judged against: the organisation's anchors, revocations and published CRLs."""
-
-    anchors: TrustAnchors
-    revoked: Mapping[int, datetime]  # certificate serial -> revocation time
-    crls: Sequence[x509.CertificateRevocationList] = ()
-
-
-@dataclass(frozen=True)
-class _Crypto:
-    verdict: Verdict | None  # None: the cryptography holds
-    gen_time: datetime | None
-    signer_cert: x509.Certificate | None
-
-
 _cache: OrderedDict[bytes, _Crypto] = OrderedDict()
 _cache_lock = threading.Lock()
-
-
-def _invalid(message: str, gen_time: datetime | None = None, **params: Any) -> Verdict:
-    return Verdict(False, message, params, gen_time)
 
 
 def _cache_key(signature: SignatureFields, trust: Trust) -> bytes:
@@ -172,106 +86,18 @@ def _check_crypto(signature: SignatureFields, trust: Trust) -> _Crypto:
                                          trust.anchors.roots, trust.anchors.tsa_roots, trust.crls))
 
 
-def crypto_of(outcome: stamped_check.Outcome) -> _Crypto:
-    """The verdict on a signature's cryptography, from what `stamped_check` found (here or in a worker)."""
-    signer = None if outcome.signer is None else memo.certificate(outcome.signer)
-    if outcome.failed == stamped_check.TIMESTAMP:
-        return _Crypto(_invalid(N_("the time-stamp is invalid: %(reason)s"), reason=outcome.reason), None, None)
-    if outcome.failed == stamped_check.SIGNATURE:
-        return _Crypto(_invalid(N_("the signature does not verify: %(reason)s"), outcome.gen_time,
-                                reason=outcome.reason), outcome.gen_time, signer)
-    if outcome.failed is not None or signer is None:
-        return _Crypto(_invalid(N_("the CMS signature is not well-formed (changed after it was written)")), None, None)
-    gen_time = outcome.gen_time
-    if outcome.chain_length != USER_CHAIN_LENGTH or not subject_identity(signer)["user_id"]:
-        return _Crypto(_invalid(N_("the signing certificate is not a person's certificate from the organisation's "
-                                   "signing CA"), gen_time), gen_time, signer)
-    return _Crypto(None, gen_time, signer)
-
-
 def verify_signature(signature: SignatureFields, *, document: DocumentFields | None, version: VersionFields | None,
                      credential: CredentialFields | None, trust: Trust, crypto: _Crypto | None = None,
                      content_sha256: str | None = None) -> Verdict:
     """The verdict on `signature` as the record it claims. `crypto` (from `crypto_of`) and `content_sha256`
     (the version's hash recomputed in this run) are given by a verification run that computed them
-    itself; otherwise they are computed here, the cryptography through the in-process cache."""
-    try:
-        manifest = parse_manifest(signature.manifest)
-    except ManifestError as exc:
-        return _invalid(N_("the signed manifest is damaged: %(reason)s"), reason=str(exc))
-    if crypto is None:
-        crypto = _crypto(signature, trust)
-    if crypto.verdict is not None:
-        return crypto.verdict
-    gen_time, cert = crypto.gen_time, crypto.signer_cert
-    assert gen_time is not None and cert is not None
-    revoked_at = trust.revoked.get(cert.serial_number)
-    if revoked_at is not None and revoked_at <= gen_time:
-        return _invalid(N_("the signer's certificate was revoked on %(revoked)s, before the signature was "
-                           "time-stamped (%(stamped)s)"), gen_time,
-                        revoked=isoformat_utc(revoked_at), stamped=isoformat_utc(gen_time))
-    problem = (_identity_problem(manifest, cert, credential)
-               or _link_problem(manifest, document, version, content_sha256)
-               or _row_problem(signature, manifest, gen_time))
-    if problem is not None:
-        message, params = problem
-        return Verdict(False, message, params, gen_time)
-    return Verdict(True, VALID, {}, gen_time)
-
-
-def _identity_problem(manifest: Manifest, cert: x509.Certificate, credential: CredentialFields | None):
-    named = subject_identity(cert)
-    claimed = {"printed_name": manifest.signer_printed_name, "username": manifest.signer_username,
-               "user_id": str(manifest.signer_user_id)}
-    if named != claimed:
-        return N_("the certificate belongs to %(subject)s, not to the signer named in the manifest (%(signer)s)"), {
-            "subject": f"{named['printed_name']} ({named['username']})",
-            "signer": f"{manifest.signer_printed_name} ({manifest.signer_username})"}
-    if (credential is None or credential.user_id != manifest.signer_user_id
-            or credential.certificate != cert.public_bytes(Encoding.DER)):
-        return N_("the signing certificate is not the one edms issued to %(signer)s"), {
-            "signer": manifest.signer_printed_name}
-    return None
-
-
-def _link_problem(manifest: Manifest, document: DocumentFields | None, version: VersionFields | None,
-                  content_sha256: str | None):
-    if document is None or version is None:
-        return N_("the signed record does not exist"), {}
-    if (manifest.document_id, manifest.document_number, manifest.version) != (document.id, document.number, version.version) \
-            or version.document_id != document.id:
-        return N_("the signature belongs to %(signed)s version %(signed_version)s, not to %(number)s version "
-                  "%(version)s (copied or moved)"), {
-            "signed": manifest.document_number, "signed_version": manifest.version,
-            "number": document.number, "version": version.version}
-    # Left None only by the reference path, which passes the ORM rows.
-    actual = (version_hash(cast(dm.Document, document), cast(dm.DocumentVersion, version)) if content_sha256 is None
-              else content_sha256)
-    if actual != manifest.content_sha256 or version.content_sha256 != manifest.content_sha256:
-        return N_("the content of the version changed after it was signed (content hash now %(actual)s, signed "
-                  "%(signed)s)"), {"actual": actual, "signed": manifest.content_sha256}
-    return None
-
-
-def _row_problem(signature: SignatureFields, manifest: Manifest, gen_time: datetime):
-    stored = {
-        "signature_id": signature.signature_id, "kind": signature.kind, "document_id": signature.document_id,
-        "version": signature.version, "step": signature.step, "meaning": signature.meaning,
-        "signer_user_id": signature.signer_id, "signed_at": isoformat_utc(signature.signed_at),
-        "comment": signature.comment,
-    }
-    signed = {name: getattr(manifest, name) for name in stored}
-    signed["signed_at"] = isoformat_utc(manifest.signed_at)
-    differing = sorted(name for name in stored if stored[name] != signed[name])
-    if differing:
-        return N_("the stored row differs from the signed manifest in %(fields)s (changed after signing)"), {
-            "fields": ", ".join(differing)}
-    if signature.timestamped_at != gen_time:
-        return N_("the stored time-stamp time differs from the token's %(stamped)s"), {"stamped": isoformat_utc(gen_time)}
-    if abs(gen_time - manifest.signed_at) > SIGNING_TIME_TOLERANCE:
-        return N_("the time-stamp (%(stamped)s) does not match the signing time in the manifest (%(signed)s)"), {
-            "stamped": isoformat_utc(gen_time), "signed": isoformat_utc(manifest.signed_at)}
-    return None
+    itself; otherwise they are computed here (from the ORM rows), the cryptography through the in-process
+    cache."""
+    return verdict.verify_signature(
+        signature, document=document, version=version, credential=credential, trust=trust,
+        crypto=(lambda: _crypto(signature, trust)) if crypto is None else crypto,
+        content_sha256=(lambda: version_hash(cast(dm.Document, document), cast(dm.DocumentVersion, version)))
+        if content_sha256 is None else content_sha256)
 
 
 def verify_stored(session: Session, signature: Signature, trust: Trust | None) -> Verdict:

@@ -23,6 +23,7 @@ import multiprocessing
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -63,10 +64,12 @@ def check_signatures(run: VerificationRun) -> None:
             run.connection.scalar(select(func.count()).select_from(Signature)) or 0):
         workers = 0
     first = True
-    with RecordedSignatures() as recorded, memo.shared_run():
+    # The workers start (a new interpreter each, importing the verifier) while this process streams the
+    # signing events into the scratch file.
+    with RecordedSignatures() as recorded, memo.shared_run(), _pool(trust, workers) as pool:
         recorded.add(_recording_events(run.connection))
         for batch, problems in _judged(_batches(run.connection, batch_size, with_links=trust is not None), trust,
-                                       workers):
+                                       pool, workers):
             run.examined("signature", len(batch.signatures))
             if trust is None and first:
                 run.problem("signature", "*", N_("the signatures cannot be checked: the organisation PKI is not "
@@ -123,30 +126,41 @@ def _by_id(connection: Connection, table: Any, names: tuple[str, ...], ids: set[
     return {row[0]: tuple(row) for row in connection.execute(select(*_columns(table, names)).where(table.id.in_(ids)))}
 
 
-def _judged(batches: Iterator[batch_check.Batch], trust: Trust | None,
+@contextmanager
+def _pool(trust: Trust | None, workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes judging batches against `trust`, started now (None: judge in this process)."""
+    if trust is None or workers <= 0:
+        yield None
+        return
+    # spawn: a clean interpreter, never a copy of this process's connections.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=batch_check.start_worker,
+                             initargs=(batch_check.TrustState.of(trust),)) as pool:
+        for _ in range(workers):  # a worker is spawned for each task submitted while none is idle
+            pool.submit(batch_check.ready)
+        yield pool
+
+
+def _judged(batches: Iterator[batch_check.Batch], trust: Trust | None, pool: ProcessPoolExecutor | None,
             workers: int) -> Iterator[tuple[batch_check.Batch, list[batch_check.Problem]]]:
     """Each batch with the problems found in it (none without trust: nothing can be judged), in order."""
     if trust is None:
         for batch in batches:
             yield batch, []
         return
-    if workers <= 0:
+    if pool is None:
         for batch in batches:
             yield batch, batch_check.judge(batch, trust)
         return
-    # spawn: a clean interpreter, never a copy of this process's connections.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=batch_check.start_worker,
-                             initargs=(batch_check.TrustState.of(trust),)) as pool:
-        pending: deque[tuple[batch_check.Batch, Future[list[batch_check.Problem]]]] = deque()
-        for batch in batches:
-            pending.append((batch, pool.submit(batch_check.judge_in_worker, batch)))
-            if len(pending) > workers:
-                done, future = pending.popleft()
-                yield done, future.result()
-        while pending:
+    pending: deque[tuple[batch_check.Batch, Future[list[batch_check.Problem]]]] = deque()
+    for batch in batches:
+        pending.append((batch, pool.submit(batch_check.judge_in_worker, batch)))
+        if len(pending) > workers:
             done, future = pending.popleft()
             yield done, future.result()
+    while pending:
+        done, future = pending.popleft()
+        yield done, future.result()
 
 
 def _recording_events(connection: Connection) -> Iterator[tuple[str, int]]:

@@ -68,6 +68,11 @@ def check_chain(chain: Sequence[x509.Certificate], at: datetime) -> None:
         if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
             raise Invalid(f"the certificate of {describe(cert)} is not valid on {utc(at)} (valid "
                           f"{utc(cert.not_valid_before_utc)} to {utc(cert.not_valid_after_utc)})")
+    check_constraints(chain)
+
+
+def check_constraints(chain: Sequence[x509.Certificate]) -> None:
+    """What `check_chain` checks whatever the moment: the leaf may sign, the issuers are CAs within their path length."""
     usage = extension(chain[0], x509.KeyUsage)
     if usage is not None and not (usage.value.digital_signature or usage.value.content_commitment):
         raise Invalid(f"the certificate of {describe(chain[0])} may not sign")
@@ -103,8 +108,81 @@ def check_revocation(chain: Sequence[x509.Certificate], crls: Sequence[x509.Cert
 
 def verify_chain(leaf: x509.Certificate, untrusted: Sequence[x509.Certificate], roots: Sequence[x509.Certificate],
                  crls: Sequence[x509.CertificateRevocationList], at: datetime) -> tuple[x509.Certificate, ...]:
-    """Build, check and judge the revocation of the leaf's chain at `at`; the chain, or Invalid."""
-    chain = build_chain(leaf, untrusted, roots)
-    check_chain(chain, at)
-    check_revocation(chain, crls, at)
-    return chain
+    """Build, check and judge the revocation of the leaf's chain at `at`; the chain, or Invalid.
+
+    Inside a shared run (`edms.verifier.memo`) what does not depend on `at` is judged once per (certificates,
+    roots, CRLs), all keyed by their exact bytes (`ChainJudgement`); each moment is then only placed in it."""
+    if memo.active() is None:
+        chain = build_chain(leaf, untrusted, roots)
+        check_chain(chain, at)
+        check_revocation(chain, crls, at)
+        return chain
+    return memo.chain_judgement(leaf, untrusted, roots, crls, ChainJudgement).at(at)
+
+
+class ChainJudgement:
+    """`build_chain`, `check_chain` and `check_revocation` for one leaf, helpers, roots and CRLs, judged
+    once: the window in which every certificate of the chain is valid, the checks that do not depend on
+    the moment (key usage, CA constraints, path length; which CRLs count and are signed by the issuer),
+    and each CRL's revocation date and issue time, in the reference's order. `at(moment)` then raises
+    exactly what the reference raises for that moment: a moment outside the window is judged by
+    `check_chain` itself, everything else by comparing times in the same order and with the same messages.
+    An exception met while judging (a malformed extension, say) is raised again where the reference meets it."""
+
+    def __init__(self, leaf: x509.Certificate, untrusted: Sequence[x509.Certificate],
+                 roots: Sequence[x509.Certificate], crls: Sequence[x509.CertificateRevocationList]) -> None:
+        self.chain: tuple[x509.Certificate, ...] = ()
+        self.unbuilt: Exception | None = None
+        try:
+            self.chain = build_chain(leaf, untrusted, roots)
+        except Exception as exc:  # raised again for every moment, as the reference would
+            self.unbuilt = exc
+            return
+        self.window: tuple[datetime, datetime] | None = None
+        self.constraints: Exception | None = None
+        try:
+            self.window = (max(cert.not_valid_before_utc for cert in self.chain),
+                           min(cert.not_valid_after_utc for cert in self.chain))
+            check_constraints(self.chain)
+        except Exception as exc:
+            self.constraints = exc
+        # (revocation date or None, its message, the CRL's thisUpdate, the issuer's name), or an exception
+        self.revocation: list[tuple[datetime | None, str, datetime, str] | Exception] = []
+        try:
+            self._judge_crls(crls)
+        except Exception as exc:
+            self.revocation.append(exc)
+
+    def _judge_crls(self, crls: Sequence[x509.CertificateRevocationList]) -> None:
+        for position, (cert, issuer) in enumerate(pairwise(self.chain)):
+            whose = "signer certificate" if position == 0 else f"CA certificate of {describe(cert)}"
+            for crl in crls:
+                if crl.issuer != issuer.subject:
+                    continue
+                if not memo.crl_signed_by(crl, issuer):
+                    self.revocation.append(Invalid(f"the CRL of {describe(issuer)} is not signed by it"))
+                    return
+                entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+                revoked = None if entry is None else entry.revocation_date_utc
+                message = "" if revoked is None else f"{whose} revoked on {utc(revoked)}"
+                self.revocation.append((revoked, message, crl.last_update_utc, describe(issuer)))
+
+    def at(self, at: datetime) -> tuple[x509.Certificate, ...]:
+        if self.unbuilt is not None:
+            raise self.unbuilt.with_traceback(None)
+        if self.window is None or not self.window[0] <= at <= self.window[1]:
+            # Outside the window the reference raises for the first certificate not valid (and without a
+            # window, because reading one failed, the reference judges the whole moment).
+            check_chain(self.chain, at)
+        elif self.constraints is not None:
+            raise self.constraints.with_traceback(None)
+        for step in self.revocation:
+            if isinstance(step, Exception):
+                raise step.with_traceback(None)
+            revoked, message, last_update, issuer = step
+            if revoked is not None and revoked <= at:
+                raise Invalid(message)
+            if last_update < at.replace(microsecond=0):
+                raise Invalid(f"the CRL of {issuer} ({utc(last_update)}) predates {utc(at)}: it "
+                              "cannot show the certificate was unrevoked then")
+        return self.chain

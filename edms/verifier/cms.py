@@ -110,7 +110,7 @@ def _read_signed_data(der: bytes) -> SignedData:
         certificates: tuple[bytes, ...] = ()
         rest = fields[3:]
         if rest and rest[0].tag == CONTEXT_0:
-            certificates = tuple(node.raw for node in rest[0].children() if node.tag == SEQUENCE)
+            certificates = memo.shared("certificate set", rest[0].raw, _certificate_set)
             rest = rest[1:]
         if rest and rest[0].tag == CONTEXT_1:  # CRLs inside the signature: not used
             rest = rest[1:]
@@ -156,7 +156,17 @@ def signature_value(cms_der: bytes) -> bytes:
     return signed_data(cms_der).signer.signature
 
 
+def _certificate_set(raw: bytes) -> tuple[bytes, ...]:
+    """The DER of each certificate in a CMS certificate set (whole, its [0] tag included): the same bytes in
+    every signature by one signer, read once per run."""
+    return tuple(node.raw for node in read_one(raw).children() if node.tag == SEQUENCE)
+
+
 def _certificate_issuer(der: bytes) -> bytes:
+    return memo.shared("issuer", der, _read_certificate_issuer)
+
+
+def _read_certificate_issuer(der: bytes) -> bytes:
     tbs = read_one(der).children()[0].children()
     if tbs[0].tag == CONTEXT_0:  # explicit version
         tbs = tbs[1:]
@@ -171,6 +181,11 @@ def certificates(data: SignedData) -> list[x509.Certificate]:
 
 
 def signer_certificate(data: SignedData) -> x509.Certificate:
+    return signer_certificate_der(data)[1]
+
+
+def signer_certificate_der(data: SignedData) -> tuple[bytes, x509.Certificate]:
+    """The signer's certificate as the signature carries it (its DER bytes, never re-encoded) and parsed."""
     signer = data.signer
     for der, cert in zip(data.certificates, certificates(data), strict=True):
         if signer.key_id is not None:
@@ -179,9 +194,9 @@ def signer_certificate(data: SignedData) -> x509.Certificate:
             except (x509.ExtensionNotFound, ValueError):
                 continue
             if ski == signer.key_id:
-                return cert
+                return der, cert
         elif cert.serial_number == signer.serial and _certificate_issuer(der) == signer.issuer:
-            return cert
+            return der, cert
     raise Invalid("the signer's certificate is not included in the signature")
 
 
@@ -201,12 +216,16 @@ def digest(digest_oid: str, data: bytes) -> bytes:
 
 def check_signature(data: SignedData, content: bytes | None) -> x509.Certificate:
     """The signer's signature over `content` (detached) or the encapsulated content; the signer's certificate."""
+    return _check_signature(data, content)[1]
+
+
+def _check_signature(data: SignedData, content: bytes | None) -> tuple[bytes, x509.Certificate]:
     signer = data.signer
     if content is None:
         if data.content is None:
             raise Invalid("the signature carries no content")
         content = data.content
-    cert = signer_certificate(data)
+    der, cert = signer_certificate_der(data)
     if signer.signed_attrs is None:
         raise Invalid("the signature has no signed attributes")
     content_type = signer.single_value(CONTENT_TYPE, "content-type")
@@ -220,7 +239,7 @@ def check_signature(data: SignedData, content: bytes | None) -> x509.Certificate
     # RFC 5652 §5.4: the signature covers the signed attributes encoded as a SET OF (tag 0x31), not as
     # the [0] IMPLICIT field they are stored in.
     _check_signature_value(cert, signer, b"\x31" + signer.signed_attrs.raw[1:])
-    return cert
+    return der, cert
 
 
 def _check_signature_value(cert: x509.Certificate, signer: SignerInfo, signed: bytes) -> None:
@@ -250,6 +269,7 @@ def _check_signature_value(cert: x509.Certificate, signer: SignerInfo, signed: b
 class CmsResult:
     signer: x509.Certificate
     chain: tuple[x509.Certificate, ...]
+    signer_der: bytes  # the signer's certificate as the signature carries it
 
 
 def verify_cms(cms_der: bytes, content: bytes | None, roots: Sequence[x509.Certificate], at: datetime, *,
@@ -259,10 +279,10 @@ def verify_cms(cms_der: bytes, content: bytes | None, roots: Sequence[x509.Certi
     to one of `roots` (through its embedded certificates or `untrusted`), valid and unrevoked at `at`."""
     data = signed_data(cms_der)
     try:
-        cert = check_signature(data, content)
+        der, cert = _check_signature(data, content)
         chain = verify_chain(cert, [*untrusted, *certificates(data)], roots, crls, at)
     except Invalid:
         raise
     except (ValueError, UnsupportedAlgorithm):  # cryptography reads certificates lazily: damage shows here
         raise Invalid("a certificate in the signature is malformed") from None
-    return CmsResult(cert, chain)
+    return CmsResult(cert, chain, der)

@@ -30,6 +30,10 @@ class Node(NamedTuple):
         return read_all(self.content)
 
 
+# What `Node(tag, content, raw)` does, without the Python frame of a NamedTuple's generated __new__.
+_node = tuple.__new__
+
+
 def _read(data: bytes, offset: int) -> tuple[Node, int]:
     try:
         tag = data[offset]
@@ -50,7 +54,7 @@ def _read(data: bytes, offset: int) -> tuple[Node, int]:
     end = start + length
     if end > len(data):
         raise Invalid("malformed DER: truncated")
-    return Node(tag, data[start:end], data[offset:end]), end
+    return _node(Node, (tag, data[start:end], data[offset:end])), end
 
 
 def read_all(data: bytes) -> list[Node]:
@@ -75,7 +79,7 @@ def read_all(data: bytes) -> list[Node]:
                 else:
                     end = -1
                 if 0 <= end <= size:
-                    append(Node(tag, data[start:end], data[offset:end]))
+                    append(_node(Node, (tag, data[start:end], data[offset:end])))
                     offset = end
                     continue
         node, offset = _read(data, offset)

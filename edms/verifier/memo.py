@@ -4,16 +4,17 @@ An archive holds thousands of signatures by a few dozen people under one CA and 
 certificate, checking the CA's signature on it and the CA's signature on its CRL again for each of them
 is most of the work. Inside `shared_run()` these results are kept for the rest of the run, keyed by the
 exact DER bytes involved (the certificate and the issuer's certificate, the CRL and the issuer's
-certificate), so a result is reused only for the very same bytes. What depends on the moment judged
-(validity periods, revocation dates, CRL freshness) and on the trust state (which roots are trusted) is
-never kept: the chain code judges it again for every signature, from these pure results.
+certificate), so a result is reused only for the very same bytes. A chain is judged once per (leaf,
+helpers, roots, CRLs), again keyed by their bytes, into what does not depend on the moment: the window in
+which all its certificates are valid, its constraints, each CRL's revocation date and issue time
+(`edms.verifier.chain.ChainJudgement`); each signature's stamped moment is then only placed in it.
 
 Outside `shared_run()` nothing is kept (the reference path). A run's memory ends with the run: nothing
 is written anywhere, so a later run (`edms verify` is a new process) starts from nothing.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
@@ -39,6 +40,8 @@ class Memo:
         self.crl_signed: dict[tuple[bytes, x509.Certificate], bool] = {}
         self.crl_bytes: dict[int, tuple[x509.CertificateRevocationList, bytes]] = {}
         self.parsed: dict[tuple[str, bytes], object] = {}
+        self.chains: dict[tuple[object, ...], object] = {}
+        self.derived: dict[tuple[str, bytes], object] = {}
         self.hits = 0
         self.misses = 0
 
@@ -115,11 +118,7 @@ def crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate)
     memo = _active.get()
     if memo is None:
         return crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
-    held = memo.crl_bytes.get(id(crl))
-    if held is None or held[0] is not crl:
-        memo._room(memo.crl_bytes)
-        held = memo.crl_bytes[id(crl)] = (crl, crl.public_bytes(Encoding.DER))  # the CRL is held: its id stays its own
-    key = (held[1], issuer)
+    key = (_crl_der(memo, crl), issuer)
     known = memo.crl_signed.get(key)
     if known is None:
         memo.misses += 1
@@ -129,6 +128,52 @@ def crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate)
     else:
         memo.hits += 1
     return known
+
+
+def _crl_der(memo: Memo, crl: x509.CertificateRevocationList) -> bytes:
+    held = memo.crl_bytes.get(id(crl))
+    if held is None or held[0] is not crl:
+        memo._room(memo.crl_bytes)
+        held = memo.crl_bytes[id(crl)] = (crl, crl.public_bytes(Encoding.DER))  # the CRL is held: its id stays its own
+    return held[1]
+
+
+def chain_judgement(leaf: x509.Certificate, untrusted: Sequence[x509.Certificate], roots: Sequence[x509.Certificate],
+                    crls: Sequence[x509.CertificateRevocationList],
+                    judge: Callable[[x509.Certificate, Sequence[x509.Certificate], Sequence[x509.Certificate],
+                                     Sequence[x509.CertificateRevocationList]], _T]) -> _T:
+    """`judge(leaf, untrusted, roots, crls)` (what a chain is whatever the moment: `edms.verifier.chain`), once per
+    run for the same certificates, roots and CRLs, keyed by their exact bytes (certificates compare by DER).
+    Only inside a shared run."""
+    memo = _active.get()
+    assert memo is not None, "inside shared_run() only"
+    key = (leaf, tuple(untrusted), tuple(roots), tuple(_crl_der(memo, crl) for crl in crls))
+    known = memo.chains.get(key)
+    if known is None:
+        memo.misses += 1
+        known = judge(leaf, untrusted, roots, crls)
+        memo._room(memo.chains)
+        memo.chains[key] = known
+    else:
+        memo.hits += 1
+    return known  # type: ignore[return-value]
+
+
+def shared(kind: str, der: bytes, compute: Callable[[bytes], _T]) -> _T:
+    """`compute(der)` for something many signatures share (a certificate's issuer name, a certificate set),
+    once per run for the same bytes (errors propagate and are not kept); outside a run, always computed."""
+    memo = _active.get()
+    if memo is None:
+        return compute(der)
+    key = (kind, der)
+    if key in memo.derived:
+        memo.hits += 1
+        return memo.derived[key]  # type: ignore[return-value]
+    memo.misses += 1
+    value = compute(der)
+    memo._room(memo.derived)
+    memo.derived[key] = value
+    return value
 
 
 def parsed(kind: str, der: bytes, parse: Callable[[bytes], _T]) -> _T:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from edms.verifier import memo
 from edms.verifier.chain import extension
 from edms.verifier.cms import (
     DIGESTS,
@@ -111,20 +111,25 @@ def verify_timestamp(tsr_or_token: bytes, data_digest: bytes, roots: Sequence[x5
         result = verify_cms(token, None, roots, gen_time, untrusted=untrusted, crls=crls)
     except Invalid as exc:
         raise Invalid(f"time-stamp token: {exc}") from None
-    try:
-        usage = extension(result.signer, x509.ExtendedKeyUsage)
-    except ValueError:  # a malformed extension
-        usage = None
-    if usage is None or not usage.critical or list(usage.value) != [ExtendedKeyUsageOID.TIME_STAMPING]:
+    if not memo.shared("tsa usage", result.signer_der, lambda _der: _time_stamping_only(result.signer)):
         raise Invalid("the signing certificate is not a TSA certificate (RFC 3161 requires a critical timeStamping "
                       "extended key usage)")
-    _check_ess(data.signer, result.signer)
+    _check_ess(data.signer, result.signer_der)
     return Stamp(gen_time, result.signer)
 
 
-def _check_ess(signer: SignerInfo, tsa: x509.Certificate) -> None:
-    """RFC 3161 §2.4.2 / RFC 5816: the signing-certificate attribute names the TSA certificate by its hash."""
-    der = tsa.public_bytes(Encoding.DER)
+def _time_stamping_only(cert: x509.Certificate) -> bool:
+    """RFC 3161 §2.3: a critical extended key usage naming time-stamping alone."""
+    try:
+        usage = extension(cert, x509.ExtendedKeyUsage)
+    except ValueError:  # a malformed extension
+        usage = None
+    return usage is not None and usage.critical and list(usage.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
+
+
+def _check_ess(signer: SignerInfo, der: bytes) -> None:
+    """RFC 3161 §2.4.2 / RFC 5816: the signing-certificate attribute names the TSA certificate (`der`, as the
+    token carries it) by its hash."""
     for name, v2 in ((_SIGNING_CERTIFICATE_V2, True), (_SIGNING_CERTIFICATE, False)):
         value = signer.single_value(name, "signing-certificate")
         if value is None:
