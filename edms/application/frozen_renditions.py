@@ -82,9 +82,9 @@ def freeze(services: Services, ctx: AuditContext, document_id: int) -> dict[str,
             document = session.get(dm.Document, document_id)
             assert document is not None  # documents are never deleted
             for item in made:
-                version = session.get(dm.DocumentVersion, item.version_id)
-                assert version is not None
-                store_rendition(session, ctx, services.blobs, document, version, DOCX, language=language,
+                changed = session.get(dm.DocumentVersion, item.version_id)
+                assert changed is not None
+                store_rendition(session, ctx, services.blobs, document, changed, DOCX, language=language,
                                 display_tz=zone, layout_sha256=item.key, data=item.data,
                                 generated_at=item.generated_at)
     return {"document_id": document_id, "language": language, "display_tz": zone, "frozen": len(frozen),
