@@ -59,3 +59,11 @@ def test_lines_written_as_raw_text_operators_are_byte_for_byte_what_fpdf2s_cell_
     fast, reference = written(raw_lines=True), written(raw_lines=False)
     assert len(PdfReader(io.BytesIO(reference)).pages) > 3
     assert fast == reference
+
+
+def test_the_fallback_font_is_loaded_only_when_a_printed_character_is_missing_from_the_main_font():
+    from edms.inspection.report_pdf_writer import _FALLBACK
+
+    assert _FALLBACK not in _Pdf("CASE-2026-0001", texts=["承認済み · Signature 7d4c: valid"]).fonts
+    assert _FALLBACK in _Pdf("CASE-2026-0001", texts=["Viability ≥ 70 % at release"]).fonts
+    assert _FALLBACK in _Pdf("CASE-2026-0001").fonts  # what it prints not known: always there
