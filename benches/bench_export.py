@@ -1,6 +1,6 @@
 """How long the inspection package of a large case takes to export, and to verify offline.
 
-    python benches/bench_export.py [--documents 20] [--versions 3] [--keep DIR] [--reuse DIR] [--exports N]
+    python benches/bench_export.py [--documents 20] [--versions 3] [--keep DIR] [--reuse DIR] [--exports N] [--no-jobs]
 
 Builds a migrated SQLite database and the organisation PKI in a temporary directory, then one case of N
 documents (OOS notifications, deviation reports and QA release decisions in turn) with V versions each,
@@ -10,6 +10,12 @@ times `export_package` of the whole case (as `edms export --case` runs it) and `
 of the result, and prints one JSON line per export: the first of a case makes (and stores) the DOCX of its frozen
 versions, the next ones reuse them (`--exports`, 2 by default). `--reuse DIR` exports the case a run with `--keep DIR`
 built (migrated to this code first) instead of building one: the build is not what is measured.
+
+Before the exports, the `rendition.freeze` jobs are run as the worker would, untimed (their time is printed as
+`jobs_seconds`): the use cases queue one per document at each signature, refusal, submission or revision
+(edms.application.frozen_renditions); the case here is built with the domain operations, as the tests' signed
+case is, so the bench queues one per document itself. `--no-jobs` skips them: the first export then renders
+and stores every DOCX itself, as it did before the jobs existed.
 """
 from __future__ import annotations
 
@@ -29,6 +35,9 @@ sys.path.insert(0, str(ROOT))  # tests.support builds the signed case
 from sqlalchemy import select  # noqa: E402
 
 from edms.app import create_app  # noqa: E402
+from edms.application import frozen_renditions  # noqa: E402
+from edms.application.jobs import run_next  # noqa: E402
+from edms.application.unit_of_work import command, use_case  # noqa: E402
 from edms.audit import AuditContext  # noqa: E402
 from edms.config import load_settings  # noqa: E402
 from edms.db import make_engine  # noqa: E402
@@ -41,7 +50,8 @@ from edms.verifier.package import verify_package  # noqa: E402
 from tests.support.signed_case import DOCUMENT_TYPES, build_signed_case  # noqa: E402
 
 
-def run(directory: Path, documents: int, versions: int, *, reuse: bool = False, exports: int = 2) -> list[dict[str, object]]:
+def run(directory: Path, documents: int, versions: int, *, reuse: bool = False, exports: int = 2,
+        jobs: bool = True) -> list[dict[str, object]]:
     settings = load_settings("testing", overrides={"database_url": f"sqlite:///{directory / 'edms.sqlite3'}",
                                                    "data_dir": str(directory / "data")})
     upgrade(make_engine(settings.database_url))
@@ -56,13 +66,27 @@ def run(directory: Path, documents: int, versions: int, *, reuse: bool = False, 
         case_id = build_signed_case(services, types=tuple(islice(cycle(DOCUMENT_TYPES), documents)),
                                     versions=versions).case_id
     built = time.perf_counter() - started
+    jobs_seconds = _run_freeze_jobs(services, case_id) if jobs else None
     # As the case page exports it for a reader of the site's language: in the zone of the case's site
     # (edms.application.inspection.export), so each signed version's stored PDF is its rendition.
     with services.sessions() as session:
         first = session.scalars(select(Document).where(Document.case_id == case_id)).first()
         language, zone = pdf_locale(session, first) if first is not None else ("en", "UTC")
-    return [dict(_export(services, settings, directory, case_id, language, zone), export=number,
+    return [dict(_export(services, settings, directory, case_id, language, zone), export=number, jobs=jobs,
+                 jobs_seconds=jobs_seconds if number == 1 else None,
                  build_case_seconds=None if reuse else round(built, 2)) for number in range(1, exports + 1)]
+
+
+def _run_freeze_jobs(services, case_id: int) -> float:
+    """Queue the rendition.freeze job of each document of the case, as its last use case would have, and run
+    every waiting job as the worker does; returns the seconds the worker took (not part of any export)."""
+    with command(services.sessions) as session, use_case(session):
+        for document in session.scalars(select(Document).where(Document.case_id == case_id).order_by(Document.id)):
+            frozen_renditions.queue(services, session, AuditContext.system("bench_export"), document)
+    started = time.perf_counter()
+    while run_next(services, "bench_export worker") is not None:
+        pass
+    return round(time.perf_counter() - started, 2)
 
 
 def _export(services, settings, directory: Path, case_id: int, language: str, zone: str) -> dict[str, object]:
@@ -94,15 +118,17 @@ def main() -> None:
     parser.add_argument("--keep", help="build in this directory and keep the database and the package")
     parser.add_argument("--reuse", help="export the case a run with --keep built in this directory")
     parser.add_argument("--exports", type=int, default=2, help="exports of the case, one after the other")
+    parser.add_argument("--no-jobs", action="store_true", help="do not run the rendition.freeze jobs first")
     arguments = parser.parse_args()
     if arguments.keep or arguments.reuse:
         directory = Path(arguments.keep or arguments.reuse)
         directory.mkdir(parents=True, exist_ok=True)
         lines = run(directory, arguments.documents, arguments.versions, reuse=bool(arguments.reuse),
-                    exports=arguments.exports)
+                    exports=arguments.exports, jobs=not arguments.no_jobs)
     else:
         with tempfile.TemporaryDirectory() as directory:
-            lines = run(Path(directory), arguments.documents, arguments.versions, exports=arguments.exports)
+            lines = run(Path(directory), arguments.documents, arguments.versions, exports=arguments.exports,
+                        jobs=not arguments.no_jobs)
     for line in lines:
         print(json.dumps(line))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from edms.application import case_deadlines, concerned, signed_pdfs
+from edms.application import case_deadlines, concerned, frozen_renditions, signed_pdfs
 from edms.application.notices import announce
 from edms.application.routing_health import check_submission
 from edms.application.services import Services, retain_until
@@ -73,6 +73,7 @@ def submit(services: Services, session: Session, ctx: AuditContext, user: User,
         check_submission(services, session, ctx, user, document, now=utc_now())
         version = ops.submit(session, ctx, user, document)
         signed_pdfs.freeze(services, session, ctx, document, version)
+        frozen_renditions.queue(services, session, ctx, document)
         case_deadlines.refresh_document(services, session, document)
         announce(session, ctx, services.settings.smtp, services.document_types[document.type_key], document)
     return version
@@ -98,6 +99,7 @@ def revise(services: Services, session: Session, ctx: AuditContext, user: User, 
         draft = ops.revise(session, ctx, user, services.document_types[document.type_key], document, reason)
         case_deadlines.refresh_document(services, session, document)
         signed_pdfs.seal_final_versions(services, session, ctx, document)  # the superseded version
+        frozen_renditions.queue(services, session, ctx, document)
         concerned.revised(session, ctx, services.settings.smtp, document, user, reason)
     return draft
 
@@ -108,6 +110,7 @@ def withdraw(services: Services, session: Session, ctx: AuditContext, user: User
         ops.withdraw(session, ctx, user, document, reason)
         case_deadlines.refresh_document(services, session, document)
         signed_pdfs.seal_final_versions(services, session, ctx, document)
+        frozen_renditions.queue(services, session, ctx, document)
         concerned.withdrawn(session, ctx, services.settings.smtp, document, user, reason)
 
 
@@ -131,6 +134,7 @@ def edit(services: Services, session: Session, ctx: AuditContext, user: User, do
         if created:
             ops.revise(session, ctx, user, doc_type, document, reason)
             signed_pdfs.seal_final_versions(services, session, ctx, document)
+            frozen_renditions.queue(services, session, ctx, document)
             concerned.revised(session, ctx, services.settings.smtp, document, user, reason)
         draft = ops.save_draft(session, ctx, user, doc_type, document, title=title, raw_values=raw_values)
         case_deadlines.refresh_document(services, session, document)

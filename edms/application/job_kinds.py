@@ -3,6 +3,8 @@
 - `inspection.export`: an inspection package of a case or a document. Built into a temporary file, then
   stored in the content-addressed blob store; only a complete, hashed package is ever recorded as the
   job's result, so a worker killed midway leaves no half package (the retry builds a new one).
+- `rendition.freeze`: the DOCX of a document's frozen versions, stored after the change that queued it (a
+  submission, signature, refusal or status change: edms.application.frozen_renditions), so that exports reuse it.
 - `outbox.deliver`, `escalate`, `archive.timestamps`: the periodic work of `edms outbox deliver`,
   `edms escalate` and `edms archive-timestamps`, queued by the worker's schedule or by an administrator.
 """
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from tempfile import TemporaryFile
 from typing import Any
 
-from edms.application import archiving, inspection, notifications
+from edms.application import archiving, frozen_renditions, inspection, notifications
 from edms.application.escalations import escalate_overdue
 from edms.application.services import Services
 from edms.application.unit_of_work import command
@@ -27,6 +29,7 @@ EXPORT = "inspection.export"
 DELIVER_OUTBOX = "outbox.deliver"
 ESCALATE = "escalate"
 ARCHIVE_TIMESTAMPS = "archive.timestamps"
+FREEZE_RENDITION = frozen_renditions.FREEZE
 # In the order of their intervals in the settings (edms.application.jobs.schedule).
 PERIODIC = (DELIVER_OUTBOX, ESCALATE, ARCHIVE_TIMESTAMPS)
 
@@ -35,6 +38,7 @@ KIND_LABELS = {
     DELIVER_OUTBOX: N_("Outbox delivery"),
     ESCALATE: N_("Escalation of overdue tasks"),
     ARCHIVE_TIMESTAMPS: N_("Archive time-stamps"),
+    FREEZE_RENDITION: N_("Word rendition of a signed record"),
 }
 PHASE_LABELS = {
     "building": N_("Building the package"),
@@ -136,9 +140,15 @@ def archive_timestamps(services: Services, call: JobCall) -> dict[str, Any]:
     return {report.name: {"examined": report.examined, "added": report.added} for report in reports}
 
 
+def freeze_rendition(services: Services, call: JobCall) -> dict[str, Any]:
+    call.progress("working", 0, 1)
+    return frozen_renditions.freeze(services, call.ctx, int(call.parameters["document_id"]))
+
+
 KINDS: dict[str, Callable[[Services, JobCall], dict[str, Any]]] = {
     EXPORT: export_package,
     DELIVER_OUTBOX: deliver_outbox,
     ESCALATE: escalate,
     ARCHIVE_TIMESTAMPS: archive_timestamps,
+    FREEZE_RENDITION: freeze_rendition,
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from edms.application import case_deadlines, concerned, signed_pdfs
+from edms.application import case_deadlines, concerned, frozen_renditions, signed_pdfs
 from edms.application.notices import announce
 from edms.application.services import Services
 from edms.application.unit_of_work import use_case
@@ -28,6 +28,7 @@ def sign(services: Services, session: Session, ctx: AuditContext, user: User, do
         made = ops.sign(session, ctx, services.signing_environment(), doc_type, user, document, version, credentials,
                         step=step, meaning=meaning, comment=comment)
         signed_pdfs.seal_final_versions(services, session, ctx, document)
+        frozen_renditions.queue(services, session, ctx, document)  # its DOCX, stored by the worker
         announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)
         case_deadlines.refresh_document(services, session, document)
         _tell_case(services, session, ctx, doc_type, document)
@@ -44,6 +45,7 @@ def refuse(services: Services, session: Session, ctx: AuditContext, user: User, 
         made = ops.reject(session, ctx, services.signing_environment(), doc_type, user, document, version,
                           credentials, reason=reason, step=step)
         signed_pdfs.seal_final_versions(services, session, ctx, document)
+        frozen_renditions.queue(services, session, ctx, document)  # its DOCX, stored by the worker
         announce(session, ctx, services.settings.smtp, doc_type, document, signed_step=made.step)
         case_deadlines.refresh_document(services, session, document)
         _tell_case(services, session, ctx, doc_type, document)

@@ -17,14 +17,12 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from edms.documents.renditions import find_pdf_fallback_font, find_pdf_font
 from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES
 from edms.inspection.labels import Labels
 from edms.inspection.manifest import VERIFIER_FILE
+from edms.inspection.report_pdf_writer import _RED, _Pdf, _Script
 from edms.resources import TEMPLATES_DIR
 from edms.timeutil import format_in_zone, isoformat_utc
 
@@ -38,8 +36,6 @@ if TYPE_CHECKING:
 
 _TEMPLATES = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)),
                          autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
-_FONT, _FALLBACK = "report-body", "report-symbols"
-_RED = (176, 0, 0)
 
 
 def epoch(moment: datetime) -> int:
@@ -299,98 +295,12 @@ def report_html(content: PackageContent, verifier_sha256: str = "") -> str:
 # --- report.pdf -----------------------------------------------------------------------------------------
 
 
-# A line written as one cell must fit in this share of the width (the rest is broken into lines by fpdf2).
-_FIT = 0.97
-
-
-class _Pdf(FPDF):
-    def __init__(self, title: str) -> None:
-        super().__init__(format="A4")
-        self.title_text = title
-        self.add_font(_FONT, fname=str(find_pdf_font()))
-        fallback = find_pdf_fallback_font()
-        if fallback is not None:
-            self.add_font(_FALLBACK, fname=str(fallback))
-            self.set_fallback_fonts([_FALLBACK])
-        self.set_auto_page_break(auto=True, margin=18)
-        self.set_margins(15, 15, 15)
-
-    def header(self) -> None:
-        self.set_font(_FONT, size=8)
-        self.set_text_color(90)
-        self.cell(0, 5, f"edms inspection package · {self.title_text}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.ln(2)
-        self.set_text_color(0)
-
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font(_FONT, size=8)
-        self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
-
-    def heading(self, text: str, size: float = 13) -> None:
-        self.ln(2)
-        self.set_font(_FONT, size=size)
-        self._text(text, size * 0.5)
-        self.ln(1)
-
-    def line_of(self, text: str, size: float = 9, colour: tuple[int, int, int] = (0, 0, 0)) -> None:
-        self.set_font(_FONT, size=size)
-        self.set_text_color(*colour)
-        self._text(text, size * 0.5)
-        self.set_text_color(0)
-
-    def _text(self, text: str, height: float) -> None:
-        """A paragraph. fpdf2's line breaking re-measures a line for every character it adds (most of
-        report.pdf's time, issue 15): a paragraph in the font's own characters is measured here, once per
-        word, broken at spaces and written a cell per line. One with a character the font lacks (its fallback
-        may be wider), or a word wider than the page, is left to fpdf2."""
-        cw = getattr(self.current_font, "cw", None)
-        cmap = getattr(self.current_font, "cmap", None)
-        lines = _break(text, cw, cmap, self.font_size_pt * 0.001 / self.k, _FIT * (self.epw - 2 * self.c_margin))
-        if lines is None:
-            self.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-            return
-        # Every character is in the font: fpdf2 need not look for a fallback character by character.
-        fallback, self._fallback_font_ids = self._fallback_font_ids, []
-        try:
-            for line in lines:
-                self.cell(0, height, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        finally:
-            self._fallback_font_ids = fallback
-
-
-def _break(text: str, widths, cmap, scale: float, room: float) -> list[str] | None:
-    """`text` broken at spaces into lines no wider than `room` (each character's width from `widths`, times
-    `scale`); None when fpdf2 must break it (a newline, a character outside `cmap`, a word wider than `room`)."""
-    if widths is None or not cmap or "\n" in text or not all(ord(character) in cmap for character in text):
-        return None
-    space = widths[ord(" ")] * scale
-    lines: list[str] = []
-    current: list[str] = []
-    used = 0.0
-    for word in text.split(" "):
-        width = sum(widths[ord(character)] for character in word) * scale
-        if width > room:
-            return None
-        if current and used + space + width > room:
-            lines.append(" ".join(current))
-            current, used = [word], width
-        else:
-            used += (space if current else 0.0) + width
-            current.append(word)
-    lines.append(" ".join(current))
-    return lines
-
-
-def report_pdf(content: PackageContent, verifier_sha256: str = "") -> bytes:
+def report_pdf(content: PackageContent, verifier_sha256: str = "", *, raw_lines: bool = True) -> bytes:
+    """`raw_lines=False`: every line through fpdf2's cell, the reference the fast path must equal byte for byte."""
     zone = content.display_tz
     title = _title(content)
     labels = _labels(content)
-    pdf = _Pdf(title)
-    pdf.set_title(f"Inspection package: {title}")
-    pdf.set_creator("edms")
-    pdf.set_creation_date(content.created_at)
-    pdf.add_page()
+    pdf = _Script()  # the lines first, so that the fallback font is loaded only where one needs it
     pdf.heading(f"Inspection package: {title}", size=16)
     pdf.line_of(f"Exported {format_in_zone(content.created_at, zone)} by {content.created_by.user_name}, edms "
                 f"{content.app_version}, {content.organisation}.")
@@ -439,4 +349,14 @@ def report_pdf(content: PackageContent, verifier_sha256: str = "") -> bytes:
         pdf.line_of(f"{role} ({path}): {subject(cert)}", size=8)
         pdf.line_of(f"SHA-256 {fingerprint(cert)}; valid {isoformat_utc(cert.not_valid_before_utc)} to "
                     f"{isoformat_utc(cert.not_valid_after_utc)}", size=7)
-    return bytes(pdf.output())
+    out = _Pdf(title, raw_lines=raw_lines, texts=[text for _kind, text, _size, _colour in pdf.calls])
+    out.set_title(f"Inspection package: {title}")
+    out.set_creator("edms")
+    out.set_creation_date(content.created_at)
+    out.add_page()
+    for kind, text, size, colour in pdf.calls:
+        if kind == "heading":
+            out.heading(text, size=size)
+        else:
+            out.line_of(text, size=size, colour=colour)
+    return bytes(out.output())
