@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from edms.web.runtime import db
 
-CAPACITY = 2048  # parts sets kept per process: a page's parts are a few tens of kB
+CAPACITY = 512  # parts sets kept per process (LRU): a page's parts are a few tens of kB, so at most ~20 MB
 EXTENSION = "edms_record_cache"
 
 
