@@ -11,7 +11,8 @@ same settings. wrk (Debian package `wrk`) drives each for a bounded time with 16
 - api_document_qa:       GET /api/v1/documents/{id} with a QA user's bearer token;
 - api_document_inspector GET /api/v1/documents/{id} with an inspector's bearer token (each one audited);
 - page_document_qa:      GET /documents/{id} with a QA user's session cookie (the HTML page);
-- page_document_inspector the same page for the inspector (each one audited).
+- page_document_inspector the same page for the inspector (each one audited);
+- page_case_qa:          GET /cases/{id} (the demo's first case) with the QA user's session cookie.
 
 Prints one JSON line per measure: requests per second, the bare figure and their ratio. A measure with any
 non-2xx answer is reported with `"errors"` and no ratio. Only the password KDF is made cheap (the demo
@@ -42,6 +43,7 @@ PASSWORD = "Demo-Pass-2026!"  # edms.demo.DEMO_PASSWORD
 # cookie is made and used with the same one (else every page would be a redirect to the sign-in page).
 USER_AGENT = "edms-bench-reads"
 QA_USER, INSPECTOR_USER = "akiko.tanaka", "john.carter"
+CASE = 1  # the demo's first case (CASE-2026-0001)
 BARE_APP = """
 import sys
 from flask import Flask, jsonify
@@ -169,6 +171,7 @@ def run(arguments: argparse.Namespace, directory: Path) -> list[dict[str, object
             ("api_document_inspector", f"{base}/api/v1/documents/{document}", {"Authorization": f"Bearer {inspector}"}),
             ("page_document_qa", f"{base}/documents/{document}", {"Cookie": qa_cookie}),
             ("page_document_inspector", f"{base}/documents/{document}", {"Cookie": inspector_cookie}),
+            ("page_case_qa", f"{base}/cases/{CASE}", {"Cookie": qa_cookie}),
         ]
         results: list[dict[str, object]] = []
         bare_url = targets[0][1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -20,7 +21,14 @@ def may_author(user: User, doc_type: DocumentType) -> bool:
     return user.active and user.has_role(*doc_type.signing_roles)
 
 
-def may_write(user: User, doc_type: DocumentType, document: m.Document) -> bool:
+class Owned(Protocol):
+    """A record as far as who may write it is concerned: a document, or a page's state of one."""
+
+    @property
+    def owner_id(self) -> int: ...
+
+
+def may_write(user: User, doc_type: DocumentType, document: Owned) -> bool:
     """Only the document's owner edits its draft and revises it: holders of a signing role may refuse
     someone else's record, never rewrite it. (An administrator transfers ownership when the owner is gone.)"""
     return document.owner_id == user.id and may_author(user, doc_type)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import url_for
@@ -28,6 +29,7 @@ from edms.application.case_picture import (
     TimelineMark,
 )
 from edms.cases.deadlines import BREACHED, DUE_SOON, MET, OVERDUE
+from edms.errors import N_
 from edms.users.roles import ROLE_LABELS
 
 WIDTH = 1060  # the page's content width (main: 1100 px less its padding)
@@ -36,15 +38,20 @@ FONT = 13
 SYMBOLS = {DONE: "✓", OPEN: "●", BLOCKED: "✕", NOT_NEEDED: "–"}
 
 
+STATE_WORDS = {DONE: N_("Done"), OPEN: N_("Open"), BLOCKED: N_("Blocked"), NOT_NEEDED: N_("Not needed")}
+
+
 def state_word(state: str) -> str:
-    return {DONE: _("Done"), OPEN: _("Open"), BLOCKED: _("Blocked"), NOT_NEEDED: _("Not needed")}[state]
+    return _(STATE_WORDS[state])  # the one word asked for, translated (not all four each time)
 
 
 def _char_width(char: str) -> float:
     return 1.0 if unicodedata.east_asian_width(char) in ("W", "F") else 0.62
 
 
+@lru_cache(maxsize=16384)
 def text_width(text: str, size: int = FONT) -> float:
+    """The text's width in pixels (a pure function: measured once per text and size, not per request)."""
     return sum(_char_width(c) for c in text) * size
 
 

@@ -1,6 +1,7 @@
 """Document pages: list, create, edit drafts, attachments, submit, revise, withdraw, history, diff, renditions."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -9,6 +10,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 
 from edms.application import drafting, renditions, signed_pdfs
@@ -19,14 +21,19 @@ from edms.documents.presentation import display_value
 from edms.documents.queries import diff_versions, get_document, may_write, values_of
 from edms.documents.renditions import render_docx, render_pdf
 from edms.inspection.labels import object_names
+from edms.signatures.record_state import record_state, trust_digest
+from edms.users.models import User
 from edms.users.roles import CONTENT_ROLES
 from edms.web.bounds import db_int, query_int
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.labels import page_labels
 from edms.web.paging import next_page_args, page_of
+from edms.web.record_cache import cache_key, kept_parts, render_parts
 from edms.web.requirement_forms import flash_warnings, prefill, record_form, warn
+from edms.web.routing_views import blocked_version
 from edms.web.runtime import audit_context, db, services
+from edms.web.signature_views import signing_plan, trust
 from edms.workflow.visibility import can_see_case, visible_documents
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
@@ -153,32 +160,65 @@ def _case_values(doc_type, case) -> dict[str, object]:
 @bp.get("/<int:document_id>")
 @login_required
 def detail(document_id: int):
-    document = _document_or_404(document_id)
-    return _render_version(document, document.latest)
+    return _document_page(document_id, None)
 
 
 @bp.get("/<int:document_id>/versions/<int:number>")
 @login_required
 def version(document_id: int, number: int):
-    document = _document_or_404(document_id)
-    return _render_version(document, _version_or_404(document, number))
+    return _document_page(document_id, number)
 
 
-def _render_version(document: m.Document, version: m.DocumentVersion):
-    doc_type = _types()[document.type_key]
-    owner = db().get(type(current_user.user), document.owner_id)
-    may_edit = (not version.frozen and version.id == document.latest.id and document.status != m.WITHDRAWN
-                and document.owner_id == current_user.id)
-    may_revise = (version.id == document.latest.id and version.frozen and document.status != m.WITHDRAWN
-                  and may_write(current_user.user, doc_type, document))
-    case = db().get(Case, document.case_id) if document.case_id is not None else None
-    shown = record_form(doc_type, case, document.id) if may_edit and case is not None else None
-    return render_template(
-        "documents/detail.html", document=document, version=version, doc_type=doc_type, owner=owner,
-        values=values_of(version), may_edit=may_edit, may_revise=may_revise, form=FlaskForm(),
-        language=_language(), case=case, requirement_warnings=warn(shown, values_of(version)) if shown else {},
-        labels=page_labels(object_names(db(), [("case", document.case_id)])),
-    )
+RECORD_PARTS = ("facts", "content", "signatures", "history")
+
+
+def _document_page(document_id: int, number: int | None):
+    """The page of one version (the latest when `number` is None). What depends only on the record's stored
+    state comes from edms.web.record_cache; what depends on the reader is decided here, from the state read
+    (the ORM objects are loaded only for a version in review, to plan its signing, or for an editable draft)."""
+    state = record_state(db(), document_id)
+    shown = None if state is None else state.latest if number is None else state.version(number)
+    if state is None or shown is None:
+        abort(404)
+    user, language = current_user.user, _language()
+    doc_type = _types()[state.type_key]
+    latest = shown.id == state.latest.id
+    may_edit = not shown.frozen and latest and state.status != m.WITHDRAWN and state.owner_id == current_user.id
+    may_revise = latest and shown.frozen and state.status != m.WITHDRAWN and may_write(user, doc_type, state)
+    form = FlaskForm()
+
+    def render() -> dict[str, Markup]:
+        document = _document_or_404(document_id)
+        version = _version_or_404(document, shown.version)
+        return render_parts("documents/_record.html", RECORD_PARTS, dict(
+            document=document, version=version, doc_type=doc_type, owner=db().get(User, document.owner_id),
+            values=values_of(version), language=language, viewer_zone=current_user.timezone,
+            is_admin=current_user.is_admin, may_edit=may_edit, form=form,
+            labels=page_labels(object_names(db(), [("case", document.case_id)]))))
+
+    key = cache_key("document", state.digest, trust_digest(trust()), language, current_user.timezone,
+                    current_user.is_admin, shown.version)
+    record = kept_parts(key, stamp=lambda: _digest(document_id), stamped=state.digest, keep=not may_edit,
+                        render=render)
+    plan = blocked = None
+    warnings: Mapping[str, object] = {}
+    if shown.status == m.IN_REVIEW or may_edit:
+        document = _document_or_404(document_id)
+        version = _version_or_404(document, shown.version)
+        if shown.status == m.IN_REVIEW:  # any other version is refused by the plan, which then shows nothing
+            plan = signing_plan(document, version)
+            blocked = blocked_version(document) if latest else None
+        if may_edit and document.case_id is not None:
+            case = db().get(Case, document.case_id)
+            warnings = warn(record_form(doc_type, case, document.id), values_of(version))
+    return render_template("documents/detail.html", page=state, shown=shown, record=record, plan=plan,
+                           blocked=blocked, may_edit=may_edit, may_revise=may_revise, form=form, language=language,
+                           requirement_warnings=warnings)
+
+
+def _digest(document_id: int) -> bytes | None:
+    again = record_state(db(), document_id)
+    return again.digest if again is not None else None
 
 
 @bp.route("/<int:document_id>/edit", methods=["GET", "POST"])

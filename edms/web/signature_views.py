@@ -34,6 +34,7 @@ from edms.users.roles import ADMIN, CONTENT_ROLES, QA
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.runtime import audit_context, db, services, settings
+from edms.workflow import routing
 from edms.workflow.refusals import SigningRefused
 
 bp = Blueprint("signatures", __name__)
@@ -101,7 +102,7 @@ def _session_ref() -> str | None:
     return session_ref_for(sid) if sid else None
 
 
-def _trust():
+def trust():
     """What verification trusts, once per request (a page shows several panels of signatures)."""
     if "edms_trust" not in g:
         g.edms_trust = services().trust(db())
@@ -116,21 +117,27 @@ def _version_or_404(document_id: int, number: int) -> tuple[dm.Document, dm.Docu
     return document, version
 
 
+def signing_plan(document: dm.Document, version: dm.DocumentVersion) -> planning.SigningPlan:
+    """Whether the signed-in person may sign `version` now, or why not: per request (their gates, the clock)."""
+    return planning.plan(db(), _environment(), services().document_types[document.type_key], current_user.user,
+                         document, version, session_ref=_session_ref())
+
+
 @bp.app_context_processor
 def signature_helpers():
-    def signature_panel(document: dm.Document, version: dm.DocumentVersion):
-        """What `documents/_signatures.html` shows: manifestations, progress, and whether I may sign."""
+    def signature_record(document: dm.Document, version: dm.DocumentVersion):
+        """What the version's signatures show whoever reads them: each manifestation with its verdict, and the
+        progress of the signing steps (documents/_record.html)."""
         doc_type = services().document_types[document.type_key]
-        items = presentation.manifestations(db(), version, _trust(), doc_type)
-        plan = planning.plan(db(), _environment(), doc_type, current_user.user, document, version,
-                        session_ref=_session_ref())
-        return {"items": items, "plan": plan, "doc_type": doc_type}
+        items = presentation.manifestations(db(), version, trust(), doc_type)
+        states = routing.progress(doc_type.steps, planning.signed_steps(db(), version))
+        return {"items": items, "states": states}
 
     def signature_summary(document: dm.Document, version: dm.DocumentVersion) -> list[presentation.Manifestation]:
         """The manifestations of one version, for the version history."""
-        return presentation.manifestations(db(), version, _trust(), services().document_types[document.type_key])
+        return presentation.manifestations(db(), version, trust(), services().document_types[document.type_key])
 
-    return {"signature_panel": signature_panel, "signature_summary": signature_summary,
+    return {"signature_record": signature_record, "signature_summary": signature_summary,
             "translate_error": translate_error, "meanings": SIGNATURE_MEANINGS, "signing_roles": SIGNING_ROLES,
             "named_signers": NAMED_SIGNERS,
             "localized": lambda text, fallback="": text.text(_language()) if text is not None else fallback}
@@ -204,7 +211,7 @@ def detail(signature_id: UUID):
     version = db().get(dm.DocumentVersion, signature.version_id)
     document = db().get(dm.Document, signature.document_id)
     doc_type = services().document_types.get(document.type_key) if document else None
-    item = presentation.manifestation(db(), signature, _trust(), doc_type)
+    item = presentation.manifestation(db(), signature, trust(), doc_type)
     credential = db().get(SigningCredential, signature.credential_id)
     return render_template("signatures/detail.html", signature=signature, item=item, document=document,
                            version=version, credential=credential, manifest_text=signature.manifest.decode("utf-8"),

@@ -1,0 +1,154 @@
+"""The stored state a record's page shows, read with plain Core statements and summed up in one digest.
+
+A document's page (its facts, content, attachments, signatures with their verdicts, version history) is a
+function of the rows read here, of what verification trusts (anchors, revocation records) and of how the
+reader sees it (language, zones, role). `RecordState.digest` covers every column of those rows, bytes
+included (the signed manifest, CMS and time-stamp of each signature, the certificate of each credential), so
+any change, through edms or behind its back (a tampered row), gives another digest: a page part rendered for
+one digest is exactly what a fresh rendering of the same digest prints (edms.web.record_cache). It is read
+from the database on each request, so it holds across threads, processes and nodes.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+
+from edms.cases.models import Case
+from edms.documents import models as dm
+from edms.pki.store import TrustAnchors
+from edms.signatures.models import Signature, SigningCredential
+from edms.signatures.verification import Trust
+from edms.users.models import User
+
+_documents, _versions, _attachments = dm.Document.__table__, dm.DocumentVersion.__table__, dm.Attachment.__table__
+_signatures, _credentials = Signature.__table__, SigningCredential.__table__
+# What verification reads of a credential (the signer and the certificate) and what it judges revocation by.
+_CREDENTIAL_COLUMNS = (_credentials.c.user_id, _credentials.c.serial_hex, _credentials.c.certificate,
+                       _credentials.c.revoked_at)
+
+_DOCUMENT_AND_VERSIONS = (
+    select(_documents, User.__table__.c.printed_name.label("owner_printed_name"),
+           Case.__table__.c.reference.label("case_reference"), _versions)
+    .join(User.__table__, User.__table__.c.id == _documents.c.owner_id)
+    .outerjoin(Case.__table__, Case.__table__.c.id == _documents.c.case_id)
+    .join(_versions, _versions.c.document_id == _documents.c.id)
+)
+_ATTACHMENTS = select(_attachments).join(_versions, _versions.c.id == _attachments.c.version_id)
+_SIGNATURES = (select(_signatures, *_CREDENTIAL_COLUMNS)
+               .join(_versions, _versions.c.id == _signatures.c.version_id)
+               .outerjoin(_credentials, _credentials.c.id == _signatures.c.credential_id))
+
+
+@dataclass(frozen=True)
+class VersionState:
+    """What a page decides per request about one version, without loading the ORM objects."""
+
+    id: int
+    version: int
+    status: str
+    frozen_at: datetime | None
+
+    @property
+    def frozen(self) -> bool:
+        return self.frozen_at is not None
+
+
+@dataclass(frozen=True)
+class RecordState:
+    id: int
+    number: str
+    type_key: str
+    status: str
+    owner_id: int
+    case_id: int | None
+    versions: tuple[VersionState, ...]  # by version number
+    digest: bytes
+
+    def version(self, number: int) -> VersionState | None:
+        return next((v for v in self.versions if v.version == number), None)
+
+    @property
+    def latest(self) -> VersionState:
+        return self.versions[-1]
+
+
+def record_state(session: Session, document_id: int) -> RecordState | None:
+    """The document's stored state (None: no such document): three statements, every column of its row,
+    its owner's printed name, its case's reference, its versions, their attachments, and their signatures
+    with the credential each names."""
+    rows = session.execute(_DOCUMENT_AND_VERSIONS.where(_documents.c.id == document_id)
+                           .order_by(_versions.c.version)).all()
+    if not rows:
+        return None
+    attachments = session.execute(_ATTACHMENTS.where(_versions.c.document_id == document_id)
+                                  .order_by(_attachments.c.id)).all()
+    signatures = session.execute(_SIGNATURES.where(_versions.c.document_id == document_id)
+                                 .order_by(_signatures.c.id)).all()
+    first = rows[0]._mapping
+    versions = tuple(VersionState(row._mapping[_versions.c.id], row._mapping[_versions.c.version],
+                                  row._mapping[_versions.c.status], row._mapping[_versions.c.frozen_at])
+                     for row in rows)
+    return RecordState(
+        id=first[_documents.c.id], number=first[_documents.c.number], type_key=first[_documents.c.type_key],
+        status=first[_documents.c.status], owner_id=first[_documents.c.owner_id],
+        case_id=first[_documents.c.case_id], versions=versions,
+        digest=digest_of((rows, attachments, signatures)),
+    )
+
+
+def digest_of(parts: Iterable[Sequence[Row[Any]] | Sequence[Any]]) -> bytes:
+    """SHA-256 over the rows' values, in order; bytes columns enter by their own SHA-256, and every value by
+    its type and repr, so no two different row sets share a digest by accident of formatting."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(b"\x1e")
+        for row in part:
+            digest.update(b"\x1d")
+            for value in row:
+                digest.update(_value_bytes(value))
+    return digest.digest()
+
+
+def trust_digest(trust: Trust | None) -> bytes:
+    """What a verdict is judged against, as one digest: the anchors (root and TSA certificates), every
+    revocation record and every CRL; None (no PKI: every signature "cannot be verified") has its own."""
+    if trust is None:
+        return b"no trust"
+    digest = hashlib.sha256(b"trust")
+    digest.update(_anchors_digest(trust.anchors))
+    for serial, revoked_at in sorted(trust.revoked.items()):
+        digest.update(f"{serial}:{revoked_at.isoformat()};".encode())
+    for crl in trust.crls:
+        digest.update(hashlib.sha256(crl.public_bytes(Encoding.DER)).digest())
+    return digest.digest()
+
+
+_anchors_seen: tuple[TrustAnchors, bytes] | None = None  # the anchors are read again only when their files change
+
+
+def _anchors_digest(anchors: TrustAnchors) -> bytes:
+    global _anchors_seen
+    seen = _anchors_seen
+    if seen is not None and seen[0] is anchors:
+        return seen[1]
+    digest = hashlib.sha256(b"anchors")
+    for group in (anchors.roots, anchors.tsa_roots):
+        digest.update(b"|")
+        for cert in group:
+            digest.update(cert.fingerprint(hashes.SHA256()))
+    _anchors_seen = (anchors, digest.digest())
+    return _anchors_seen[1]
+
+
+def _value_bytes(value: object) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return b"b" + hashlib.sha256(bytes(value)).digest()
+    return f"{type(value).__name__}:{value!r}\x1f".encode("utf-8", "surrogatepass")
