@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 
 from edms.application import access
 from edms.timeutil import utc_now
+from edms.users.errors import AccountError
 from edms.users.models import WebSession
 from edms.users.roles import ADMIN
 from edms.users.session_records import active_sessions
@@ -23,10 +24,14 @@ bp = Blueprint("sessions", __name__, url_prefix="/admin/sessions")
 @bp.get("")
 @roles_required(ADMIN)
 def index():
+    return _page()
+
+
+def _page(status: int = 200):
     rows = active_sessions(db(), utc_now(), timedelta(minutes=settings().idle_minutes))
     mine = current_web_session()
     return render_template("admin/sessions.html", rows=rows, form=ReasonForm(), mine=mine.id if mine else None,
-                           idle_minutes=f"{settings().idle_minutes:g}")
+                           idle_minutes=f"{settings().idle_minutes:g}"), status
 
 
 @bp.post("/<int:session_id>/end")
@@ -38,7 +43,13 @@ def end(session_id: int):
     form = ReasonForm()
     if not form.validate_on_submit():
         flash(_("Give the reason for ending the session."), "error")
-    elif access.end_session(services(), db(), audit_context(), web_session, (form.reason.data or "").strip()):
+        return _page(400)
+    try:
+        ended = access.end_session(services(), db(), audit_context(), web_session, (form.reason.data or "").strip())
+    except AccountError as exc:
+        flash(_(exc.message, **exc.params), "error")
+        return _page(400)
+    if ended:
         flash(_("The session of %(name)s has ended; they are signed out at their next request.",
                 name=web_session.user.printed_name), "success")
     else:
