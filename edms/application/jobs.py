@@ -25,7 +25,7 @@ from edms.audit import AuditContext
 from edms.errors import N_, UserError
 from edms.inspection.package import CASE, NothingToExport, Scope, scope_documents
 from edms.jobs import operations
-from edms.jobs.errors import JobError
+from edms.jobs.errors import JobError, PermanentJobError
 from edms.jobs.models import FAILED, SUCCEEDED, Job
 from edms.jobs.queries import last_finished_of_kind, last_requested, latest_of_kind, may_read
 from edms.timeutil import utc_now
@@ -124,6 +124,11 @@ def scheduled(services: Services, session: Session) -> list[Scheduled]:
                                  last_finished_of_kind(session, kind), next_run,
                                  next_run is not None and next_run <= now))
     return entries
+
+
+def failed_permanently(job: Job) -> bool:
+    """The job failed on an error trying again cannot mend (PermanentJobError): it was not tried again."""
+    return isinstance(job.result, dict) and job.result.get("permanent") is True
 
 
 def known_error(job: Job) -> tuple[str, dict[str, Any]] | None:
@@ -239,10 +244,14 @@ def run_next(services: Services, owner: str | None = None, *, heartbeat: bool = 
     if beating is not None:
         beating.start()
     try:
-        result = KINDS[kind](services, JobCall(job_id, parameters, requested_by, ctx, Progress(lease.beat)))
+        work = KINDS.get(kind)
+        if work is None:
+            raise PermanentJobError(N_("This version of the application has no job of kind %(kind)s."), kind=kind)
+        result = work(services, JobCall(job_id, parameters, requested_by, ctx, Progress(lease.beat)))
     except Exception as exc:  # noqa: BLE001 (the job's error is kept; the worker goes on)
         log.warning("job %s (%s) failed: %s", job_id, kind, exc)
-        _settle(services, ctx, job_id, owner, error=_describe(exc), known=_known(exc))
+        _settle(services, ctx, job_id, owner, error=_describe(exc), known=_known(exc),
+                permanent=isinstance(exc, PermanentJobError))
         return job_id
     finally:
         stop.set()
@@ -253,12 +262,13 @@ def run_next(services: Services, owner: str | None = None, *, heartbeat: bool = 
 
 
 def _settle(services: Services, ctx: AuditContext, job_id: int, owner: str, *, result: dict[str, Any] | None = None,
-            error: str | None = None, known: dict[str, Any] | None = None) -> None:
+            error: str | None = None, known: dict[str, Any] | None = None, permanent: bool = False) -> None:
     with command(services.sessions) as session:
         if error is None:
             settled = operations.succeed(session, ctx, job_id, owner, result or {}, now=utc_now())
         else:
-            settled = operations.fail(session, ctx, job_id, owner, error, now=utc_now(), known=known)
+            settled = operations.fail(session, ctx, job_id, owner, error, now=utc_now(), known=known,
+                                      permanent=permanent)
     if settled is None:
         log.warning("job %s: %s no longer holds it (lease expired); its outcome was not recorded", job_id, owner)
 
@@ -271,5 +281,8 @@ def _known(exc: Exception) -> dict[str, Any] | None:
 
 
 def _describe(exc: Exception) -> str:
+    """The raw error administrators read: the name and text of the error a PermanentJobError stands for."""
+    if isinstance(exc, PermanentJobError) and isinstance(exc.__cause__, Exception):
+        exc = exc.__cause__
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
