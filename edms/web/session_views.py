@@ -24,14 +24,10 @@ bp = Blueprint("sessions", __name__, url_prefix="/admin/sessions")
 @bp.get("")
 @roles_required(ADMIN)
 def index():
-    return _page()
-
-
-def _page(status: int = 200):
     rows = active_sessions(db(), utc_now(), timedelta(minutes=settings().idle_minutes))
     mine = current_web_session()
     return render_template("admin/sessions.html", rows=rows, form=ReasonForm(), mine=mine.id if mine else None,
-                           idle_minutes=f"{settings().idle_minutes:g}"), status
+                           idle_minutes=f"{settings().idle_minutes:g}")
 
 
 @bp.post("/<int:session_id>/end")
@@ -43,12 +39,12 @@ def end(session_id: int):
     form = ReasonForm()
     if not form.validate_on_submit():
         flash(_("Give the reason for ending the session."), "error")
-        return _page(400)
+        return redirect(url_for("sessions.index"))
     try:
         ended = access.end_session(services(), db(), audit_context(), web_session, (form.reason.data or "").strip())
     except AccountError as exc:
-        flash(_(exc.message, **exc.params), "error")
-        return _page(400)
+        flash(_(exc.message, **exc.params), "error")  # refused as a missing reason is: back to the list
+        return redirect(url_for("sessions.index"))
     if ended:
         flash(_("The session of %(name)s has ended; they are signed out at their next request.",
                 name=web_session.user.printed_name), "success")
