@@ -38,7 +38,7 @@ from edms.web import (
     site_views,
     task_views,
 )
-from edms.web.bounds import IdConverter, refuse_nul_characters
+from edms.web.bounds import IdConverter, refuse_invalid_utf8, refuse_nul_characters
 from edms.web.extensions import babel, csrf, limiter, login_manager
 from edms.web.i18n import LANGUAGES, install_template_gettext, local_time, select_locale
 from edms.web.labels import page_labels
@@ -102,6 +102,7 @@ def _init_extensions(app: Flask) -> None:
             return None  # ended on the server: signed out, timed out, ended by an administrator, password changed...
         return SessionUser(user)
 
+    app.before_request(refuse_invalid_utf8)  # before the CSRF check reads the form (edms.web.bounds)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     install_template_gettext(app)

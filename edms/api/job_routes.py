@@ -31,7 +31,9 @@ def _job(job_id: int):
 @bp.get("/jobs/<int:job_id>")
 @operation("A job: its status (queued, running, succeeded, failed), attempts, phase and progress (per file for an "
            "export), and its result or last error (a failed attempt whose error the application words keeps it as "
-           "result.error: message and params). The requester sees their jobs; administrators see every job",
+           "result.error: message and params; result.permanent is true when the job failed at once on an error trying "
+           "again cannot mend, such as a case that no longer exists). The requester sees their jobs; administrators "
+           "see every job",
            responses={"200": "OK", **RESPONSES}, schemas={"200": S.JOB})
 @token_required()
 def job_detail(job_id: int):

@@ -11,6 +11,7 @@ from edms.api.blueprint import bp, json_body, token_required
 from edms.api.openapi import listing, operation
 from edms.application import access
 from edms.timeutil import isoformat_utc, utc_now
+from edms.users.errors import AccountError
 from edms.users.models import WebSession
 from edms.users.roles import ADMIN
 from edms.users.session_records import active_sessions
@@ -43,7 +44,8 @@ def list_sessions():
     "End one page session (reason required, audited as auth.session_ended); the person is signed out at their "
     "next request, whichever node answers",
     body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
-    responses={"200": "Ended", "400": "No reason given", "404": "No such session", "409": "Already ended"},
+    responses={"200": "Ended", "400": "No reason given, or one longer than 2000 characters or holding control "
+               "characters", "404": "No such session", "409": "Already ended"},
     schemas={"200": S.WEB_SESSION},
 )
 @token_required(ADMIN)
@@ -51,9 +53,13 @@ def end_session(session_id: int):
     row = db().get(WebSession, session_id)
     if row is None:
         abort(404)
-    reason = str(json_body().get("reason") or "").strip()
-    if not reason:
-        return api_error(400, "reason_required", "Give the reason for ending the session.")
-    if not access.end_session(services(), db(), audit_context(), row, reason[:2000]):
+    reason = json_body().get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        return api_error(400, "reason_required", "Give the reason for ending the session.", {"reason": "required"})
+    try:
+        ended = access.end_session(services(), db(), audit_context(), row, reason.strip())
+    except AccountError as exc:
+        return api_error(400, "invalid_reason", f"'reason': {exc}", {"reason": str(exc)})
+    if not ended:
         return api_error(409, "session_already_ended", "That session had already ended.")
     return jsonify(session_json(row))

@@ -22,7 +22,8 @@ from edms.application.services import Services
 from edms.application.unit_of_work import command
 from edms.audit import AuditContext
 from edms.errors import N_
-from edms.inspection.package import READING, SEALING, WRITING, Scope
+from edms.inspection.package import READING, SEALING, WRITING, NothingToExport, Scope
+from edms.jobs.errors import PermanentJobError
 from edms.timeutil import utc_now
 
 EXPORT = "inspection.export"
@@ -104,11 +105,14 @@ def export_package(services: Services, call: JobCall) -> dict[str, Any]:
     scope = Scope(parameters["scope"], int(parameters["id"]))
     call.progress("building", 0, 0)
     with TemporaryFile(prefix="edms-package-") as out:
-        with command(services.sessions) as session:
-            exported = inspection.export(services, session, _requester_context(call), scope, out,
-                                         language=parameters.get("language", "en"),
-                                         display_tz=parameters.get("display_tz", "UTC"),
-                                         progress=Throttled(call.progress))
+        try:
+            with command(services.sessions) as session:
+                exported = inspection.export(services, session, _requester_context(call), scope, out,
+                                             language=parameters.get("language", "en"),
+                                             display_tz=parameters.get("display_tz", "UTC"),
+                                             progress=Throttled(call.progress))
+        except NothingToExport as exc:  # the case or document is gone: no later attempt finds it
+            raise PermanentJobError(exc.message, **exc.params) from exc
         call.progress("storing", exported.files, exported.files)
         out.seek(0)
         sha256 = services.blobs.put(out.read())

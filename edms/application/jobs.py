@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import uuid
@@ -24,7 +25,7 @@ from edms.audit import AuditContext
 from edms.errors import N_, UserError
 from edms.inspection.package import CASE, NothingToExport, Scope, scope_documents
 from edms.jobs import operations
-from edms.jobs.errors import JobError
+from edms.jobs.errors import JobError, PermanentJobError
 from edms.jobs.models import FAILED, SUCCEEDED, Job
 from edms.jobs.queries import last_finished_of_kind, last_requested, latest_of_kind, may_read
 from edms.timeutil import utc_now
@@ -34,6 +35,22 @@ log = logging.getLogger(__name__)
 # Who may take an inspection package away: the roles that may export one (edms.web.inspection_views.READERS).
 EXPORTERS = (INSPECTOR, QA, REGULATORY)
 DOWNLOADED = "inspection.package_downloaded"
+# Parameters that carry English text from elsewhere (an exception's, a time-stamp authority's): never shown to a
+# reader, whose language would then be mixed with English; the raw error keeps them for administrators.
+FREE_TEXT_PARAMS = frozenset({"reason", "error", "detail"})
+READER_WORDING = {
+    "No time-stamp could be obtained for the checkpoint: %(reason)s": N_(
+        "No time-stamp could be obtained for the audit trail checkpoint the package needs (the time-stamp "
+        "authority did not answer as expected). An administrator can read the reason and retry the job."),
+    "The time-stamp for the checkpoint does not verify: %(reason)s": N_(
+        "The time-stamp for the audit trail checkpoint the package needs does not verify. An administrator can "
+        "read the reason and retry the job."),
+    "The checkpoint signature does not verify: %(reason)s": N_(
+        "The signature of the audit trail checkpoint the package needs does not verify. An administrator can "
+        "read the reason and retry the job."),
+}
+_LEGACY_NOTHING_MESSAGE = "There is no %(what)s to export."
+_LEGACY_NOTHING = re.compile(r"(case|document) ([0-9]{1,18})")
 
 
 def worker_name() -> str:
@@ -48,7 +65,7 @@ def request_export(services: Services, session: Session, ctx: AuditContext, user
     with use_case(session):
         documents = scope_documents(session, scope)
         if not documents:
-            raise NothingToExport(N_("There is no %(what)s to export."), what=scope.describe())
+            raise NothingToExport.of(scope)
         case_id = scope.id if scope.kind == CASE else documents[0].case_id
         job = operations.request(session, ctx, EXPORT, {
             "scope": scope.kind, "id": scope.id, "case_id": case_id, "language": language, "display_tz": display_tz,
@@ -109,16 +126,36 @@ def scheduled(services: Services, session: Session) -> list[Scheduled]:
     return entries
 
 
+def failed_permanently(job: Job) -> bool:
+    """The job failed on an error trying again cannot mend (PermanentJobError): it was not tried again."""
+    return isinstance(job.result, dict) and job.result.get("permanent") is True
+
+
 def known_error(job: Job) -> tuple[str, dict[str, Any]] | None:
     """A failed attempt's error as people read it (an English msgid and its parameters, translated where shown);
-    None when it is not one the application knows (administrators then read the raw text)."""
+    None when it is not one the application knows (administrators then read the raw text). Never a parameter
+    that is free English text (a time-stamp authority's answer): such an error is read in the words of
+    `READER_WORDING`, its raw text left to administrators."""
     error = (job.result or {}).get("error") if isinstance(job.result, dict) else None
     if isinstance(error, dict) and isinstance(error.get("message"), str):
         params = error.get("params")
-        return error["message"], dict(params) if isinstance(params, dict) else {}
+        return reader_wording(error["message"], dict(params) if isinstance(params, dict) else {})
     if job.last_error == operations.LEASE_EXPIRED:
         return N_("The worker running this job stopped before it finished."), {}
     return None
+
+
+def reader_wording(message: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """`message` as a reader is shown it: reworded without its free-text parameters; None (the general sentence)
+    for one that still has such a parameter."""
+    if message in READER_WORDING:
+        return READER_WORDING[message], {}
+    legacy = _LEGACY_NOTHING.fullmatch(str(params.get("what", ""))) if message == _LEGACY_NOTHING_MESSAGE else None
+    if legacy is not None:  # recorded before "case" and "document" were worded apart
+        return NothingToExport.of(Scope(legacy.group(1), int(legacy.group(2)))).message, {"id": legacy.group(2)}
+    if FREE_TEXT_PARAMS & params.keys():
+        return None
+    return message, params
 
 
 def enqueue_due(services: Services, session: Session, ctx: AuditContext) -> list[Job]:
@@ -207,10 +244,14 @@ def run_next(services: Services, owner: str | None = None, *, heartbeat: bool = 
     if beating is not None:
         beating.start()
     try:
-        result = KINDS[kind](services, JobCall(job_id, parameters, requested_by, ctx, Progress(lease.beat)))
+        work = KINDS.get(kind)
+        if work is None:
+            raise PermanentJobError(N_("This version of the application has no job of kind %(kind)s."), kind=kind)
+        result = work(services, JobCall(job_id, parameters, requested_by, ctx, Progress(lease.beat)))
     except Exception as exc:  # noqa: BLE001 (the job's error is kept; the worker goes on)
         log.warning("job %s (%s) failed: %s", job_id, kind, exc)
-        _settle(services, ctx, job_id, owner, error=_describe(exc), known=_known(exc))
+        _settle(services, ctx, job_id, owner, error=_describe(exc), known=_known(exc),
+                permanent=isinstance(exc, PermanentJobError))
         return job_id
     finally:
         stop.set()
@@ -221,12 +262,13 @@ def run_next(services: Services, owner: str | None = None, *, heartbeat: bool = 
 
 
 def _settle(services: Services, ctx: AuditContext, job_id: int, owner: str, *, result: dict[str, Any] | None = None,
-            error: str | None = None, known: dict[str, Any] | None = None) -> None:
+            error: str | None = None, known: dict[str, Any] | None = None, permanent: bool = False) -> None:
     with command(services.sessions) as session:
         if error is None:
             settled = operations.succeed(session, ctx, job_id, owner, result or {}, now=utc_now())
         else:
-            settled = operations.fail(session, ctx, job_id, owner, error, now=utc_now(), known=known)
+            settled = operations.fail(session, ctx, job_id, owner, error, now=utc_now(), known=known,
+                                      permanent=permanent)
     if settled is None:
         log.warning("job %s: %s no longer holds it (lease expired); its outcome was not recorded", job_id, owner)
 
@@ -239,5 +281,8 @@ def _known(exc: Exception) -> dict[str, Any] | None:
 
 
 def _describe(exc: Exception) -> str:
+    """The raw error administrators read: the name and text of the error a PermanentJobError stands for."""
+    if isinstance(exc, PermanentJobError) and isinstance(exc.__cause__, Exception):
+        exc = exc.__cause__
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -115,6 +115,13 @@ class ExportError(UserError):
 class NothingToExport(ExportError):
     """No such document, or no document in the case."""
 
+    @classmethod
+    def of(cls, scope: Scope) -> NothingToExport:
+        """Worded per kind, so that the reader's language says "case" or "document" too (not the scope's id)."""
+        if scope.kind == CASE:
+            return cls(N_("There is no case %(id)s to export."), id=scope.id)
+        return cls(N_("There is no document %(id)s to export."), id=scope.id)
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -250,7 +257,7 @@ def export_package(engine: Engine, factory: sessionmaker[Session], ctx: AuditCon
     with transaction(factory) as session:
         documents = scope_documents(session, scope)
         if not documents:
-            raise NothingToExport(N_("There is no %(what)s to export."), what=scope.describe())
+            raise NothingToExport.of(scope)
         numbers = [document.number for document in documents]
         case_id = scope.id if scope.kind == CASE else documents[0].case_id
         export_seq = record(session, ctx, EXPORTED_ACTION, scope.kind, scope.id, case_id=case_id, changes={

@@ -95,26 +95,32 @@ def claim(session: Session, ctx: AuditContext, owner: str, *, now: datetime, lea
 
 
 def _give_up_or_retry(session: Session, ctx: AuditContext, job: Job, error: str, now: datetime,
-                      known: dict[str, Any] | None = None) -> bool:
+                      known: dict[str, Any] | None = None, *, permanent: bool = False) -> bool:
     """Record a failed attempt: queued again (`job.retried`, True) or, attempts spent, failed (`job.failed`).
     `known`: the error as a message people read ({"message": English msgid, "params": {...}}), kept in the
-    job's `result` as {"error": known} so that the page says it in the reader's language."""
+    job's `result` as {"error": known} so that the page says it in the reader's language. `permanent`: an error
+    trying again cannot mend: failed at once, recorded as such (result {"permanent": true})."""
     before = {"status": job.status, "last_error": job.last_error, "lease_owner": job.lease_owner}
     job.last_error = error[:ERROR_MAX]
     job.result = {"error": known} if known else None
+    if permanent:
+        job.result = {**(job.result or {}), "permanent": True}
     job.lease_owner, job.lease_expires_at = None, None
-    if job.attempts < job.max_attempts:
+    if job.attempts < job.max_attempts and not permanent:
         job.status = QUEUED
         action = "job.retried"
     else:
         job.status, job.finished_at, job.singleton = FAILED, now, None
         action = "job.failed"
     session.flush()
-    _audit(session, ctx, action, job, {
+    changes: dict[str, dict[str, Any]] = {
         "status": {"old": before["status"], "new": job.status},
         "last_error": {"old": before["last_error"], "new": job.last_error},
         "lease_owner": {"old": before["lease_owner"], "new": None},
-    })
+    }
+    if permanent:
+        changes["permanent"] = {"old": None, "new": True}
+    _audit(session, ctx, action, job, changes)
     return job.status == QUEUED
 
 
@@ -158,12 +164,13 @@ def succeed(session: Session, ctx: AuditContext, job_id: int, owner: str, result
 
 
 def fail(session: Session, ctx: AuditContext, job_id: int, owner: str, error: str, *, now: datetime,
-         known: dict[str, Any] | None = None) -> Job | None:
-    """Record a failed attempt: retried while attempts are left, else failed; the error kept either way."""
+         known: dict[str, Any] | None = None, permanent: bool = False) -> Job | None:
+    """Record a failed attempt: retried while attempts are left (never when `permanent`), else failed; the error
+    kept either way."""
     job = _held(session, job_id, owner)
     if job is None:
         return None
-    _give_up_or_retry(session, ctx, job, error, now, known)
+    _give_up_or_retry(session, ctx, job, error, now, known, permanent=permanent)
     return job
 
 

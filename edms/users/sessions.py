@@ -16,7 +16,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from edms.audit import AuditContext, record
+from edms.errors import N_
+from edms.plaintext import UnsafeText, check_text
 from edms.timeutil import isoformat_utc, utc_now
+from edms.users.errors import AccountError
 from edms.users.models import ApiToken, User, WebSession
 from edms.users.session_records import (
     ACCOUNT_CHANGED,
@@ -62,9 +65,27 @@ def end_web_session(web_session: WebSession, reason: str) -> bool:
     return True
 
 
+REASON_MAX = 2000
+
+
+def check_reason(reason: str) -> None:
+    """A reason as the audit trail keeps it: given, at most REASON_MAX characters, printable text (tab and line
+    break allowed)."""
+    if not (reason or "").strip():
+        raise AccountError(N_("A reason is required for this change."))
+    if len(reason) > REASON_MAX:
+        raise AccountError(N_("The reason may hold at most %(count)s characters."), count=REASON_MAX)
+    try:
+        check_text(reason, multi_line=True)
+    except UnsafeText as exc:
+        raise AccountError(exc.message, **exc.params) from None
+
+
 def end_session_by_administrator(session: Session, ctx: AuditContext, web_session: WebSession, reason: str) -> bool:
     """An administrator ends one person's page session (on every node at its next request); audited with the
-    administrator's reason. False, and nothing recorded, when it had already ended."""
+    administrator's reason. False, and nothing recorded, when it had already ended. AccountError, and nothing
+    changed, for a reason that is missing, longer than REASON_MAX or holds control characters."""
+    check_reason(reason)
     ended = end_web_session(web_session, ENDED_BY_ADMIN)
     if ended and web_session.ended_at is not None:
         record(session, ctx, "auth.session_ended", "user", web_session.user_id,

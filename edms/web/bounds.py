@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from urllib.parse import unquote_to_bytes
 
 from flask import abort, request
 from werkzeug.exceptions import NotFound
@@ -121,6 +122,29 @@ def parse_json(data: bytes) -> object:
         return None
     _check_strings(value, "")
     return value
+
+
+def invalid_utf8_field(encoded: bytes) -> str | None:
+    """The name of the first field of a URL-encoded query or form whose bytes are not UTF-8 (a lone surrogate
+    sent as %ED%A0%80, a stray %FF), which werkzeug would otherwise read as U+FFFD and store; None when all are."""
+    for part in encoded.split(b"&"):
+        name, _, value = part.partition(b"=")
+        for piece in (name, value):
+            try:
+                unquote_to_bytes(piece.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                return unquote_to_bytes(name).decode("utf-8", "replace").replace("\x00", "")
+    return None
+
+
+def refuse_invalid_utf8() -> None:
+    """Before every request, first of all (before the CSRF check reads the form): no query or form field may
+    hold bytes that are not UTF-8, which werkzeug would read as U+FFFD: text would be stored other than sent."""
+    invalid = invalid_utf8_field(request.query_string)
+    if invalid is None and request.mimetype == "application/x-www-form-urlencoded":
+        invalid = invalid_utf8_field(request.get_data(cache=True))
+    if invalid is not None:
+        abort(400, f"'{invalid}' is not valid UTF-8 text (a lone surrogate or a stray byte).")
 
 
 def refuse_nul_characters() -> None:

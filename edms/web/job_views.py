@@ -95,6 +95,7 @@ def detail(job_id: int):
                            phases=PHASE_LABELS, refresh=None if job.finished else REFRESH_SECONDS,
                            downloadable=job.kind == EXPORT and job_use_cases.may_download(job, current_user),
                            error_text=error_text(job), raw_error=admin, retryable=admin and job.status == FAILED,
+                           permanent=job_use_cases.failed_permanently(job),
                            retry_of=job.parameters.get("retry_of") if isinstance(job.parameters, dict) else None)
 
 
@@ -120,7 +121,7 @@ def status(job_id: int):
     return jsonify({**job_json(job), "page": url_for("jobs.detail", job_id=job.id),
                     "status_text": gettext(STATUS_LABELS[job.status]),
                     "phase_text": gettext(phase) if phase else gettext("Waiting for a worker"),
-                    "error_text": error_text(job)})
+                    "error_text": error_text(job), "permanent": job_use_cases.failed_permanently(job)})
 
 
 @bp.get("/<int:job_id>/download")

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 
 from edms.application import access
 from edms.timeutil import utc_now
+from edms.users.errors import AccountError
 from edms.users.models import WebSession
 from edms.users.roles import ADMIN
 from edms.users.session_records import active_sessions
@@ -38,7 +39,13 @@ def end(session_id: int):
     form = ReasonForm()
     if not form.validate_on_submit():
         flash(_("Give the reason for ending the session."), "error")
-    elif access.end_session(services(), db(), audit_context(), web_session, (form.reason.data or "").strip()):
+        return redirect(url_for("sessions.index"))
+    try:
+        ended = access.end_session(services(), db(), audit_context(), web_session, (form.reason.data or "").strip())
+    except AccountError as exc:
+        flash(_(exc.message, **exc.params), "error")  # refused as a missing reason is: back to the list
+        return redirect(url_for("sessions.index"))
+    if ended:
         flash(_("The session of %(name)s has ended; they are signed out at their next request.",
                 name=web_session.user.printed_name), "success")
     else:

@@ -26,7 +26,7 @@ WORDS = {
            "kind": "Escalation of overdue tasks", "failed": "There is no case 987654 to export.",
            "retry": "Retry: run this job again", "waiting": "Waiting"},
     "ja": {"nav": "ジョブ", "periodic": "定期ジョブ", "run": "今すぐ実行", "done": "完了", "never": "未実行",
-           "kind": "期限超過タスクのエスカレーション", "failed": "エクスポートする case 987654 はありません。",
+           "kind": "期限超過タスクのエスカレーション", "failed": "エクスポートする案件 987654 はありません。",
            "retry": "再実行（このジョブをもう一度実行する）", "waiting": "待機中"},
 }
 

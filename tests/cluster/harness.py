@@ -193,46 +193,17 @@ def _provide_data_dir(deployment: Deployment, data_dir: Path, *, first: bool) ->
 
 @dataclass
 class Node(Server):
-    """One `edms serve` process of the deployment, with the environment `node_environment` gives it."""
+    """One `edms serve` process of the deployment, with the environment `node_environment` gives it; started
+    and health-checked as every test server is (tests/support/server.py `Server`): `start_nodes` spawns them side
+    by side, then waits for each (`wait_ready`)."""
 
     name: str = "node"
     deployment: Deployment | None = None
-    ready: bool = False  # answered its health check since it was last started: the load balancer sends to it
+    ready_timeout: float = 90
 
-    def start(self, timeout: float = 90) -> Node:
-        assert self.process is None and self.deployment is not None
-        self.ready = False
-        self.starts += 1
-        log = open(self.log_dir / f"server-{self.starts}.log", "wb")  # noqa: SIM115 (closed with the process)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "edms.cli", "serve", "--host", LOOPBACK, "--port", str(self.port), "--threads", "8"],
-            env=node_environment(self.deployment, self.settings.data_dir), stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        return self
-
-    def wait_ready(self, timeout: float = 90) -> Node:
-        """Healthy: the process answers the API (its schema is current, its settings accepted)."""
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} ended with {self.process.returncode}: {self.log()}")
-            try:
-                if self.request("GET", "/api/v1/openapi.json", timeout=5).status == 200:
-                    self.ready = True
-                    return self
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not answer within {timeout} s: {self.log()}")
-
-    def kill(self) -> None:
-        self.ready = False
-        super().kill()
-
-    def stop(self) -> None:
-        self.ready = False
-        super().stop()
+    def environment(self) -> dict[str, str]:
+        assert self.deployment is not None
+        return node_environment(self.deployment, self.settings.data_dir)
 
     def upload(self, path: str, filename: str, data: bytes, *, token: str, timeout: float = 30) -> tuple[int, dict]:
         """A multipart/form-data POST of one file in the part named `file`."""
@@ -286,7 +257,7 @@ class WorkerProcess:
 
 def start_nodes(deployment: Deployment, names: tuple[str, ...] = ("node-a", "node-b")) -> list[Node]:
     """Start every node at once (they start in parallel, as behind a load balancer), then wait for each."""
-    nodes = [deployment.add_node(name).start() for name in names]
+    nodes = [deployment.add_node(name).spawn() for name in names]
     return [node.wait_ready() for node in nodes]
 
 
@@ -300,7 +271,7 @@ def restart_against(deployment: Deployment, database: Cluster) -> None:
         deployment.worker.stop()
         deployment.worker.start()
     for node in deployment.nodes:
-        node.start()
+        node.spawn()
     for node in deployment.nodes:
         node.wait_ready()
 

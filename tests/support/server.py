@@ -13,13 +13,15 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from edms.config import Settings
 
 LOOPBACK = "127.0.0.1"
 # No proxy from the environment ever sees these requests: loopback only.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# What a server answers once it is up (the load balancer's health check of docs/deployment.md).
+HEALTH_CHECK = "/api/v1/openapi.json"
 
 
 def free_port() -> int:
@@ -50,46 +52,73 @@ class Response:
 
 @dataclass
 class Server:
-    """One `edms serve` process at a time; `kill` is SIGKILL, `stop` is the finaliser's (always safe)."""
+    """One `edms serve` process at a time; `kill` is SIGKILL, `stop` is the finaliser's (always safe).
+
+    `start` = `spawn` (the process, its output in log_dir/server-<n>.log) + `wait_ready` (its health check: the
+    API answers, so its schema is current and its settings accepted). The multi-node harness
+    (tests/cluster/harness.py `Node`) spawns its nodes side by side, then waits for each, with the environment
+    its deployment gives them (`environment`)."""
 
     settings: Settings
     log_dir: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    name: str = "edms serve"
+    ready: bool = False  # answered its health check since it was last started (a load balancer sends to it)
+    ready_timeout: float = 60
 
     @property
     def base(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
-    def start(self, timeout: float = 60) -> Server:
-        assert self.process is None, "the server is already running"
+    def environment(self) -> dict[str, str]:
+        """The process's environment: the test's database and data directory."""
+        return environment(self.settings)
+
+    def spawn(self) -> Self:
+        """Start the process, without waiting for it to answer."""
+        assert self.process is None, f"{self.name} is already running"
+        self.ready = False
         self.starts += 1
         log = open(self.log_dir / f"server-{self.starts}.log", "wb")  # noqa: SIM115 (closed with the process)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "edms.cli", "serve", "--host", LOOPBACK, "--port", str(self.port), "--threads", "8"],
-            env=environment(self.settings), stdout=log, stderr=subprocess.STDOUT)
+            env=self.environment(), stdout=log, stderr=subprocess.STDOUT)
         log.close()
+        return self
+
+    def wait_ready(self, timeout: float | None = None) -> Self:
+        """Wait until the process answers the API (`ready`); stopped, and RuntimeError with its log, when it ends
+        or does not answer within `timeout` seconds (`ready_timeout`)."""
+        assert self.process is not None, f"{self.name} is not started"
+        timeout = self.ready_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"edms serve ended with {self.process.returncode}: {self.log()}")
+                raise RuntimeError(f"{self.name} ended with {self.process.returncode}: {self.log()}")
             try:
-                if self.request("GET", "/api/v1/openapi.json", timeout=2).status == 200:
+                if self.request("GET", HEALTH_CHECK, timeout=5).status == 200:
+                    self.ready = True
                     return self
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"edms serve did not answer within {timeout} s: {self.log()}")
+        raise RuntimeError(f"{self.name} did not answer within {timeout} s: {self.log()}")
+
+    def start(self, timeout: float | None = None) -> Self:
+        return self.spawn().wait_ready(timeout)
 
     def kill(self) -> None:
         """SIGKILL: no request finishes, no handler runs, nothing is flushed by the server."""
         assert self.process is not None
+        self.ready = False
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=30)
         self.process = None
 
     def stop(self) -> None:
+        self.ready = False
         if self.process is None:
             return
         if self.process.poll() is None:
