@@ -77,14 +77,19 @@ READ_ONLY = "edms_read_only"
 
 def reading(engine: Engine) -> Engine:
     """`engine` for a unit of work expected only to read (a GET): on SQLite its transactions begin DEFERRED,
-    taking no write lock; the same engine elsewhere. It shares `engine`'s pool and events. A unit of work
-    that turns out to write first calls `edms.application.unit_of_work.writes_ahead`, which moves it to
-    `engine` before anything is written."""
-    if engine.dialect.name != "sqlite" or is_reading(engine):
+    taking no write lock; on PostgreSQL its statements run in autocommit, so a read sends no BEGIN and no
+    COMMIT (each statement reads what was committed before it began, as it does in a READ COMMITTED
+    transaction); the same engine elsewhere. It shares `engine`'s pool and events. A unit of work that turns
+    out to write first calls `edms.application.unit_of_work.writes_ahead`, which moves it to `engine` before
+    anything is written."""
+    if engine.dialect.name not in ("sqlite", "postgresql") or is_reading(engine):
         return engine
     found = _READING.get(engine)
     if found is None:
-        found = _READING[engine] = engine.execution_options(**{READ_ONLY: True})
+        options: dict[str, object] = {READ_ONLY: True}
+        if engine.dialect.name == "postgresql":
+            options["isolation_level"] = "AUTOCOMMIT"
+        found = _READING[engine] = engine.execution_options(**options)
     return found
 
 
@@ -96,8 +101,24 @@ def is_reading(bind: object) -> bool:
     return isinstance(bind, Engine) and bool(bind.get_execution_options().get(READ_ONLY))
 
 
+FLUSHED = "edms.flushed"  # session.info: the unit of work has flushed changes to the database
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(factory, "after_flush", _flushed)
+    return factory
+
+
+def _flushed(session: Session, _context: object) -> None:
+    session.info[FLUSHED] = True
+
+
+def wrote_nothing(session: Session) -> bool:
+    """Whether a unit of work is still a read: on its reading engine (no use case moved it to the writing one,
+    edms.application.unit_of_work.writes_ahead), nothing flushed, nothing pending."""
+    return (is_reading(session.bind) and not session.info.get(FLUSHED)
+            and not (session.new or session.dirty or session.deleted))
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from edms.db import is_reading
+from edms.db import is_reading, wrote_nothing
 from edms.errors import AuditedRefusal
 
 WRITER = "edms.writer"  # session.info: the engine a read-only unit of work moves to when it must write
@@ -58,8 +58,13 @@ def writes_ahead(session: Session) -> None:
 
 
 def complete(session: Session) -> None:
-    """Commit the unit of work: the request or command succeeded (or ended in an audited refusal)."""
-    session.commit()
+    """Commit the unit of work: the request or command succeeded (or ended in an audited refusal). A unit of
+    work that wrote nothing (`edms.db.wrote_nothing`: a read) has nothing to commit: its read transaction is
+    rolled back (on SQLite a DEFERRED one; on PostgreSQL none was begun)."""
+    if wrote_nothing(session):
+        session.rollback()
+    else:
+        session.commit()
 
 
 def abandon(session: Session) -> None:
