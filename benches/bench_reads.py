@@ -1,6 +1,7 @@
 """Authenticated reads against the server as deployed, held against a bare Flask route on the same server.
 
     python benches/bench_reads.py [--engine sqlite|postgresql] [--seconds 10] [--connections 16] [--threads 8]
+                                  [--only api_document_qa,api_document_inspector] [--keep DIR]
 
 Builds a demo-sized database in a temporary directory (`edms init` and `edms demo`: the demo people and one
 signed case per regime), then starts `edms serve` (waitress, 8 threads) on the loopback interface and, in
@@ -163,6 +164,8 @@ def run(arguments: argparse.Namespace, directory: Path) -> list[dict[str, object
         ]
         results: list[dict[str, object]] = []
         bare_url = targets[0][1]
+        if arguments.only:
+            targets = [target for target in targets if target[0] in arguments.only.split(",")]
         for name, url, headers in targets:
             answered(url, headers)
             wrk(url, 1, arguments.connections, headers)  # warm up: caches, connection pool, imports
@@ -195,6 +198,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--only", help="comma-separated targets to measure (e.g. api_document_qa); default: all")
     parser.add_argument("--keep", help="build in this directory and keep it (SQLite: a kept one is reused)")
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
