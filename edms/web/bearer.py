@@ -20,9 +20,16 @@ from flask.wrappers import Response
 API_PREFIX = "/api/v1/"
 
 
+BEARER = "edms.bearer"  # the request's WSGI environ: is_bearer, decided once per request
+
+
 def is_bearer(req: Request) -> bool:
     """Whether `req` is an API request carrying a bearer token (the scheme compared as token_required does)."""
-    return req.path.startswith(API_PREFIX) and req.headers.get("Authorization", "")[:7].lower() == "bearer "
+    found = req.environ.get(BEARER)
+    if found is None:
+        found = req.environ[BEARER] = (req.path.startswith(API_PREFIX)
+                                       and req.environ.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer ")
+    return found
 
 
 def pages_only(hook: Callable[..., Any]) -> Callable[..., Any]:
