@@ -1,6 +1,7 @@
 """Authenticated reads against the server as deployed, held against a bare Flask route on the same server.
 
     python benches/bench_reads.py [--engine sqlite|postgresql] [--seconds 10] [--connections 16] [--threads 8]
+                                  [--only api_document_qa,api_document_inspector] [--keep DIR]
 
 Builds a demo-sized database in a temporary directory (`edms init` and `edms demo`: the demo people and one
 signed case per regime), then starts `edms serve` (waitress, 8 threads) on the loopback interface and, in

@@ -38,6 +38,7 @@ from edms.web import (
     site_views,
     task_views,
 )
+from edms.web.bearer import CookieSessions, pages_only
 from edms.web.bounds import IdConverter, refuse_invalid_utf8, refuse_nul_characters
 from edms.web.extensions import babel, csrf, limiter, login_manager
 from edms.web.i18n import LANGUAGES, install_template_gettext, local_time, select_locale
@@ -89,7 +90,12 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
 
 
 def _init_extensions(app: Flask) -> None:
+    app.session_interface = CookieSessions()  # a bearer request neither reads nor writes the page cookie
     login_manager.init_app(app)
+    # Flask-Login's cookie refresh concerns page sessions only (edms.web.bearer).
+    remember = login_manager._update_remember_cookie
+    app.after_request_funcs[None] = [pages_only(hook) if hook == remember else hook
+                                     for hook in app.after_request_funcs[None]]
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
     login_manager.login_message = None
@@ -159,11 +165,12 @@ def _register_hooks(app: Flask) -> None:
     app.after_request(finish)
     app.before_request(guards.assign_request_id)
     app.before_request(refuse_nul_characters)
-    app.before_request(guards.enforce_idle_timeout)
-    app.before_request(access_log.end_expired_sessions)
-    app.before_request(guards.enforce_password_change)
-    app.before_request(guards.enforce_read_only_roles)
-    app.before_request(enforce_case_scope)
+    # The page session's guards: a bearer request is checked by its token instead (edms.web.bearer).
+    app.before_request(pages_only(guards.enforce_idle_timeout))
+    app.before_request(pages_only(access_log.end_expired_sessions))
+    app.before_request(pages_only(guards.enforce_password_change))
+    app.before_request(pages_only(guards.enforce_read_only_roles))
+    app.before_request(pages_only(enforce_case_scope))
     app.after_request(guards.security_headers)
     app.after_request(access_log.record_inspector_access)
     app.teardown_appcontext(close_db)

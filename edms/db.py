@@ -96,8 +96,24 @@ def is_reading(bind: object) -> bool:
     return isinstance(bind, Engine) and bool(bind.get_execution_options().get(READ_ONLY))
 
 
+FLUSHED = "edms.flushed"  # session.info: the unit of work has flushed changes to the database
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(factory, "after_flush", _flushed)
+    return factory
+
+
+def _flushed(session: Session, _context: object) -> None:
+    session.info[FLUSHED] = True
+
+
+def wrote_nothing(session: Session) -> bool:
+    """Whether a unit of work is still a read: on its reading engine (no use case moved it to the writing one,
+    edms.application.unit_of_work.writes_ahead), nothing flushed, nothing pending."""
+    return (is_reading(session.bind) and not session.info.get(FLUSHED)
+            and not (session.new or session.dirty or session.deleted))
 
 
 @contextmanager

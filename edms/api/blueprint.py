@@ -12,8 +12,9 @@ from edms.api.openapi import ATTRIBUTE, body_problems
 from edms.application import access
 from edms.application.refusal_windows import RefusalWindows
 from edms.timeutil import require_aware
+from edms.users.models import User
 from edms.users.roles import INSPECTOR
-from edms.users.tokens import user_for_token
+from edms.users.tokens import Caller, caller_for_token, user_for_token
 from edms.web.bounds import request_json
 from edms.web.errors import api_error
 from edms.web.extensions import limiter
@@ -29,8 +30,12 @@ REFUSALS_RECORDED_ONE_BY_ONE = 5  # per client and window; past it, one event wi
 BAD_CREDENTIALS = "api-bad-credentials"  # the limiter's scope of refused bearer tokens, per client
 
 
-def token_required(*roles: str):
-    """Authenticate the bearer token; refuse (and audit) a missing or unknown credential (11.10(h))."""
+def token_required(*roles: str, reader: bool = False):
+    """Authenticate the bearer token; refuse (and audit) a missing or unknown credential (11.10(h)).
+
+    `reader`: the view only reads and needs of its caller no more than a `Caller` gives (id, names, language,
+    roles): the token, holder and roles are then read in one Core statement (`caller_for_token`, the same
+    rule) and `g.api_user` is that `Caller`, not an ORM `User`."""
 
     def decorator(view):
         @wraps(view)
@@ -42,7 +47,9 @@ def token_required(*roles: str):
             header = request.headers.get("Authorization", "")
             token = header[7:].strip() if header.lower().startswith("bearer ") else ""
             session = db()
-            user = user_for_token(session, token) if token else None
+            user: User | Caller | None = None
+            if token:
+                user = caller_for_token(session, token) if reader else user_for_token(session, token)
             if user is None:
                 access.refuse_api_request(services(), session, audit_context(), request.path, had_token=bool(token),
                                           windows=refusal_windows())

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from edms.db import is_reading
+from edms.db import FLUSHED, is_reading, wrote_nothing
 from edms.errors import AuditedRefusal
 
 WRITER = "edms.writer"  # session.info: the engine a read-only unit of work moves to when it must write
@@ -74,6 +74,7 @@ def writes_ahead(session: Session) -> None:
             raise StaleRead("another writer committed since this read began; run it again") from error
         raise
     session.info[_LOCKED] = session.get_transaction()
+    session.info[FLUSHED] = True  # it holds the write lock: `complete` commits it even if nothing else is flushed
 
 
 _LOCKED = "edms.write_locked"  # session.info: the (root) transaction that holds the write lock
@@ -92,8 +93,13 @@ def must_rerun(session: Session) -> bool:
 
 
 def complete(session: Session) -> None:
-    """Commit the unit of work: the request or command succeeded (or ended in an audited refusal)."""
-    session.commit()
+    """Commit the unit of work: the request or command succeeded (or ended in an audited refusal). A unit of
+    work that wrote nothing (`edms.db.wrote_nothing`: a read) has nothing to commit: its read transaction is
+    rolled back (on SQLite a DEFERRED one; on PostgreSQL none was begun)."""
+    if wrote_nothing(session):
+        session.rollback()
+    else:
+        session.commit()
 
 
 def abandon(session: Session) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from edms.documents import models as m
@@ -74,6 +75,29 @@ def document_summary(session: Session, document_id: int) -> m.Document | None:
         select(m.Document).where(m.Document.id == document_id)
         .options(joinedload(m.Document.versions).lazyload(m.DocumentVersion.all_attachments))
     ).unique().first()
+
+
+_documents, _versions = m.Document.__table__, m.DocumentVersion.__table__
+# One Core statement, built once: the document's columns and, one row per version (earliest first), the
+# columns of a version's summary, prefixed `v_` (an outer join: a document with no version gives one row).
+_SUMMARY = (
+    select(_documents.c.id, _documents.c.number, _documents.c.type_key, _documents.c.title, _documents.c.status,
+           _documents.c.owner_id, _documents.c.case_id, _documents.c.created_at, _documents.c.current_version,
+           *(_versions.c[name].label(f"v_{name}") for name in (
+               "version", "status", "title", "reason", "content_sha256", "created_by", "created_at", "frozen_at",
+               "status_changed_at")))
+    .select_from(_documents.outerjoin(_versions, _versions.c.document_id == _documents.c.id))
+    .where(_documents.c.id == bindparam("document_id"))
+    .order_by(_versions.c.version)
+)
+
+
+def document_summary_rows(session: Session, document_id: int) -> Sequence[Row] | None:
+    """What `document_summary` loads, as plain rows of one Core statement run on the session's connection
+    (no ORM objects): the document's columns on every row, each row's `v_` columns one version, earliest
+    first; None for no such document."""
+    rows = session.connection().execute(_SUMMARY, {"document_id": document_id}).all()
+    return rows or None
 
 
 def version_content(document: m.Document, version: m.DocumentVersion) -> bytes:

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from edms.audit import AuditContext, record
 from edms.timeutil import utc_now
-from edms.users.models import ApiToken, User
+from edms.users.models import ApiToken, User, UserRole
 
 
 def _digest(token: str) -> str:
@@ -39,13 +40,63 @@ def user_for_token(session: Session, token: str) -> User | None:
     if found is None:
         return None
     row, user = found
-    if row.revoked_at is not None or row.expires_at <= utc_now():
-        return None
-    if not user.active or user.locked:
-        return None
-    if user.access_expires_at is not None and user.access_expires_at <= utc_now():
+    if not admissible(row.revoked_at, row.expires_at, user.active, user.locked_at, user.access_expires_at, utc_now()):
         return None
     return user
+
+
+def admissible(revoked_at: datetime | None, expires_at: datetime, active: bool, locked_at: datetime | None,
+               access_expires_at: datetime | None, now: datetime) -> bool:
+    """Whether a token opens the API (the one rule for both look-ups): not revoked, not expired, its holder
+    active, not locked and within their access period (11.10(d))."""
+    if revoked_at is not None or expires_at <= now:
+        return False
+    if not active or locked_at is not None:
+        return False
+    return access_expires_at is None or access_expires_at > now
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The holder of a valid bearer token as plain values read in one statement (no ORM object, nothing in
+    the session's identity map): what a read needs to name, scope and audit its caller."""
+
+    id: int
+    username: str
+    printed_name: str
+    language: str
+    timezone: str
+    roles: frozenset[str]
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles))
+
+
+_tokens, _users, _grants = ApiToken.__table__, User.__table__, UserRole.__table__
+# One Core statement, built once (its compiled form is cached by the engine): the token, its holder and the
+# holder's roles (one row per role, or one row with no role), by the unique SHA-256 of the token.
+_CALLER = (
+    select(_tokens.c.revoked_at, _tokens.c.expires_at, _users.c.id, _users.c.username, _users.c.printed_name,
+           _users.c.language, _users.c.timezone, _users.c.active, _users.c.locked_at, _users.c.access_expires_at,
+           _grants.c.role)
+    .select_from(_tokens.join(_users, _users.c.id == _tokens.c.user_id)
+                 .outerjoin(_grants, _grants.c.user_id == _users.c.id))
+    .where(_tokens.c.token_sha256 == bindparam("digest"))
+)
+
+
+def caller_for_token(session: Session, token: str) -> Caller | None:
+    """The token's holder as a `Caller`, by the same rule as `user_for_token` (`admissible`), in one Core
+    statement run on the session's connection (its unit of work's transaction) without the ORM."""
+    rows = session.connection().execute(_CALLER, {"digest": _digest(token)}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    if not admissible(first.revoked_at, first.expires_at, first.active, first.locked_at, first.access_expires_at,
+                      utc_now()):
+        return None
+    return Caller(id=first.id, username=first.username, printed_name=first.printed_name, language=first.language,
+                  timezone=first.timezone, roles=frozenset(row.role for row in rows if row.role is not None))
 
 
 def revoke_token(session: Session, ctx: AuditContext, token: str) -> bool:

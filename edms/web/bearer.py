@@ -1,0 +1,60 @@
+"""API requests that carry a bearer token never touch the machinery of page sessions.
+
+The caller of such a request is named by its token alone (edms.api.blueprint.token_required checks its
+validity, expiry, revocation, the holder's state, roles and case scope). The page session's cookie, the
+Flask-Login user it names, its idle time-out, access period, forced password change and read-only guard
+concern the pages: for a bearer request the cookie is neither read nor written (`CookieSessions`) and those
+hooks do not run (`pages_only`), so an API call neither costs their work nor keeps a page session alive.
+Every other request (pages, and API requests without a bearer token) goes through them as before.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Flask, Request, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from flask.wrappers import Response
+
+API_PREFIX = "/api/v1/"
+
+
+BEARER = "edms.bearer"  # the request's WSGI environ: is_bearer, decided once per request
+
+
+def is_bearer(req: Request) -> bool:
+    """Whether `req` is an API request carrying a bearer token (the scheme compared as token_required does)."""
+    found = req.environ.get(BEARER)
+    if found is None:
+        found = req.environ[BEARER] = (req.path.startswith(API_PREFIX)
+                                       and req.environ.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer ")
+    return found
+
+
+def pages_only(hook: Callable[..., Any]) -> Callable[..., Any]:
+    """A before- or after-request hook that concerns page sessions: skipped for a bearer request (an
+    after-request hook then hands the response on unchanged)."""
+
+    @wraps(hook)
+    def wrapped(*args: Any) -> Any:
+        if is_bearer(request):
+            return args[0] if args else None
+        return hook(*args)
+
+    return wrapped
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, except that a bearer request gets an empty session: its cookie is not
+    verified and nothing is written back."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if is_bearer(request):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if is_bearer(request):
+            return None
+        return super().save_session(app, session, response)
