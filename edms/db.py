@@ -77,10 +77,12 @@ READ_ONLY = "edms_read_only"
 
 def reading(engine: Engine) -> Engine:
     """`engine` for a unit of work expected only to read (a GET): on SQLite its transactions begin DEFERRED,
-    taking no write lock; the same engine elsewhere. It shares `engine`'s pool and events. A unit of work
-    that turns out to write first calls `edms.application.unit_of_work.writes_ahead`, which takes the write
-    lock in the same transaction before anything is written."""
-    if engine.dialect.name != "sqlite" or is_reading(engine):
+    taking no write lock; on PostgreSQL they are the engine's own (READ COMMITTED), only marked as reads, so one
+    that wrote nothing ends with a rollback rather than a commit (`wrote_nothing`). It shares `engine`'s pool
+    and events. A unit of work that turns out to write first calls
+    `edms.application.unit_of_work.writes_ahead`, which takes SQLite's write lock in the same transaction
+    before anything is written."""
+    if engine.dialect.name not in ("sqlite", "postgresql") or is_reading(engine):
         return engine
     found = _READING.get(engine)
     if found is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -60,10 +60,14 @@ def writes_ahead(session: Session) -> None:
     nothing written: the caller re-runs the whole unit of work (edms.web.runtime.dispatch_with_reruns), the
     last time with the lock taken first. A no-op for every other unit of work (PostgreSQL: the request is one
     transaction from its first read; the chain's own lock serialises the event)."""
-    if session.info.get(WRITER) is None or not is_reading(session.bind):
+    bind = session.bind
+    if session.info.get(WRITER) is None or not isinstance(bind, Engine) or not is_reading(bind):
         return
     if session.in_transaction() and session.info.get(_LOCKED) is session.get_transaction():
         return
+    session.info[FLUSHED] = True  # it will write: `complete` commits it even if nothing else is flushed
+    if bind.dialect.name != "sqlite":
+        return  # PostgreSQL: the same transaction writes; the chain's own lock serialises the event
     try:
         # SQLite has no statement for the upgrade: any write statement takes the lock, one that touches no row
         # changes nothing (and fires no trigger).
@@ -74,7 +78,6 @@ def writes_ahead(session: Session) -> None:
             raise StaleRead("another writer committed since this read began; run it again") from error
         raise
     session.info[_LOCKED] = session.get_transaction()
-    session.info[FLUSHED] = True  # it holds the write lock: `complete` commits it even if nothing else is flushed
 
 
 _LOCKED = "edms.write_locked"  # session.info: the (root) transaction that holds the write lock
