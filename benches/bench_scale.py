@@ -2,7 +2,7 @@
 and 10⁵ records (issue #15, scale: target within 1.5×).
 
     python benches/bench_scale.py [--small 100] [--large 10000] [--documents-per-case 10] [--requests 40]
-                                  [--engine sqlite|postgresql]
+                                  [--engine sqlite|postgresql] [--lists api.tasks,page.deadlines.next,...]
 
 Builds two archives, each a migrated database (SQLite files in a temporary directory, or two databases on a
 throwaway PostgreSQL server with --engine postgresql), with a QA user and an administrator who have signed in once and one case
@@ -51,7 +51,7 @@ from tests.support.people import PASSWORD, new_account  # noqa: E402
 
 JURISDICTIONS = (("eu", "EU"), ("us", "US"), ("jp_proposed", "JP"))
 TYPES = ("oos_notification", "deviation_report", "qa_release", "regulatory_notification", "safety_report")
-LISTS = (
+LISTS = [
     ("page.cases", "/cases/", {}), ("page.cases.filtered", "/cases/", {"jurisdiction": "EU"}),
     ("page.cases.next", "/cases/", "next"), ("page.documents", "/documents/", {}),
     ("page.documents.filtered", "/documents/", {"type": "deviation_report"}),
@@ -64,7 +64,9 @@ LISTS = (
     ("page.jobs", "/jobs/", {}),
     ("admin.page.stuck", "/admin/stuck-records/", {}), ("admin.api.stuck", "/api/v1/stuck-records", {}),
     ("admin.api.stuck.next", "/api/v1/stuck-records", "next"), ("admin.page.jobs", "/jobs/", {}),
-)
+    # Round 3: the inbox's next page.
+    ("page.tasks.next", "/tasks/", "next"), ("api.tasks.next", "/api/v1/tasks", "next"),
+]
 IN_REVIEW_EVERY = 10  # one record in ten waits for signatures (the inbox and the stuck records read them)
 
 
@@ -215,9 +217,16 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=10_000)
     parser.add_argument("--documents-per-case", type=int, default=10)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--lists", default="",
+                        help="comma-separated list names (e.g. api.tasks,page.deadlines.next): only those")
     parser.add_argument("--engine", choices=("sqlite", "postgresql"), default=os.environ.get("BENCH_ENGINE", "sqlite"),
                         help="postgresql: a throwaway server on a Unix socket in a temporary directory (initdb)")
     arguments = parser.parse_args()
+    if arguments.lists:
+        wanted = set(arguments.lists.split(","))
+        LISTS[:] = [entry for entry in LISTS if entry[0] in wanted]
+        if {entry[0] for entry in LISTS} != wanted:
+            parser.error(f"unknown lists: {sorted(wanted - {entry[0] for entry in LISTS})}")
     server = None
     if arguments.engine == "postgresql":
         from tests.support.postgres import PostgresServer

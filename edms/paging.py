@@ -113,3 +113,22 @@ def keyset_page(session: Session, query: Select[Any], keys: Sequence[Instrumente
     if len(rows) > limit:
         following = encode_cursor([getattr(items[-1], k.key) for k in keys])
     return Page(items, following)
+
+
+def walks(session: Session, queries: Sequence[Select[Any]], keys: Sequence[InstrumentedAttribute[Any]], *,
+          values: Sequence[object] | None, limit: int | None, descending: bool = False) -> list[Any]:
+    """Up to `limit` entities in the order of `keys`, after `values` (None: from the first), from disjoint queries
+    that an index each walks in that order: one per value of a filter that would otherwise be `IN (...)`, since
+    neither SQLite nor PostgreSQL walks an index in key order across the values of an `IN` (they read every
+    matching row and sort them). Each query stops after `limit` rows, and their rows are merged. The leading key is
+    bounded as well as the keyset condition, so PostgreSQL starts the walk at the cursor instead of filtering up to it."""
+    order = [k.desc() if descending else k.asc() for k in keys]
+    found: list[Any] = []
+    for query in queries:
+        if values is not None:
+            lead = keys[0] <= values[0] if descending else keys[0] >= values[0]
+            query = query.where(lead, after(keys, values, descending=descending))
+        query = query.order_by(None).order_by(*order)
+        found += session.scalars(query if limit is None else query.limit(limit))
+    found.sort(key=lambda row: tuple(getattr(row, k.key) for k in keys), reverse=descending)
+    return found if limit is None else found[:limit]

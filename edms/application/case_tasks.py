@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from edms.cases.regimes import Regime
 from edms.definitions import LocalizedText
 from edms.documents import models as dm
 from edms.documents.types import CASE_PHYSICIAN
+from edms.paging import walks
 
 ACTIVE = (cm.OPEN, cm.RELEASED)
 
@@ -93,23 +95,41 @@ class PendingRecord:
     waiting_for: tuple[LocalizedText, ...]
 
 
-def pending_for(session: Session, roles: Sequence[str], regimes: Mapping[str, Regime], *,
-                limit: int | None = None) -> list[PendingRecord]:
+CasePosition = tuple[datetime | None, int]  # a case's place in the inbox's order: (its stored next deadline, id)
+
+
+def pending_for(session: Session, roles: Sequence[str], regimes: Mapping[str, Regime], *, limit: int | None = None,
+                after: CasePosition | None = None) -> tuple[list[PendingRecord], CasePosition | None]:
     """The records active cases need from any of `roles`, the case with the most pressing stored deadline
-    first (then those without one, by id), each record once with the reader's first role for it. With
-    `limit`, only the rows of that many cases are read (index ix_case_tasks_role_case, ix_cases_next_due_at)."""
+    first (then those without one, by id), each record once with the reader's first role for it; with `after`,
+    those of the cases after that one. With `limit`, only the rows of that many cases are read, each status's
+    cases walked in order on ix_cases_status_next_due and checked for a row of the roles (ix_case_tasks_case_id).
+    Also returns the position of the last case read when more cases follow (None when they do not)."""
     if not roles:
-        return []
-    cases = (select(cm.Case.id).where(cm.Case.status.in_(ACTIVE),
-                                      cm.Case.id.in_(select(cm.CaseTask.case_id).where(cm.CaseTask.role.in_(roles))))
-             .order_by(cm.Case.next_due_at.is_(None), cm.Case.next_due_at, cm.Case.id))
-    if limit is not None:
-        cases = cases.limit(limit)
-    case_ids = list(session.scalars(cases))
-    if not case_ids:
-        return []
-    found = {case.id: case for case in session.scalars(select(cm.Case).where(cm.Case.id.in_(case_ids)))}
-    rows = session.scalars(select(cm.CaseTask).where(cm.CaseTask.case_id.in_(case_ids), cm.CaseTask.role.in_(roles))
+        return [], None
+    needs_roles = (select(cm.CaseTask.id).where(cm.CaseTask.case_id == cm.Case.id, cm.CaseTask.role.in_(roles))
+                   .exists())
+    dated_keys, undated_keys = [cm.Case.next_due_at, cm.Case.id], [cm.Case.id]
+    wanted = None if limit is None else limit + 1
+    cases: list[cm.Case] = []
+    if after is None or after[0] is not None:
+        dated = [select(cm.Case).where(cm.Case.status == status, cm.Case.next_due_at.is_not(None), needs_roles)
+                 for status in ACTIVE]
+        cases = walks(session, dated, dated_keys, values=after, limit=wanted)
+    if wanted is None or len(cases) < wanted:
+        undated = [select(cm.Case).where(cm.Case.status == status, cm.Case.next_due_at.is_(None), needs_roles)
+                   for status in ACTIVE]
+        values = (after[1],) if after is not None and after[0] is None else None
+        cases += walks(session, undated, undated_keys, values=values,
+                       limit=None if wanted is None else wanted - len(cases))
+    following: CasePosition | None = None
+    if limit is not None and len(cases) > limit:
+        cases = cases[:limit]
+        following = (cases[-1].next_due_at, cases[-1].id)
+    if not cases:
+        return [], following
+    found = {case.id: case for case in cases}
+    rows = session.scalars(select(cm.CaseTask).where(cm.CaseTask.case_id.in_(found), cm.CaseTask.role.in_(roles))
                            .order_by(cm.CaseTask.case_id, cm.CaseTask.position, cm.CaseTask.rank))
     chosen: dict[tuple[int, str], PendingRecord] = {}
     for row in rows:
@@ -118,8 +138,8 @@ def pending_for(session: Session, roles: Sequence[str], regimes: Mapping[str, Re
             continue
         waiting = tuple(LocalizedText(en=text["en"], ja=text["ja"]) for text in json.loads(row.waiting_for))
         chosen[(row.case_id, row.type_key)] = PendingRecord(case, row.type_key, row.role, row.physician_writes, waiting)
-    order = {case_id: index for index, case_id in enumerate(case_ids)}
-    return sorted(chosen.values(), key=lambda p: order[p.case.id])
+    order = {case.id: index for index, case in enumerate(cases)}
+    return sorted(chosen.values(), key=lambda p: order[p.case.id]), following
 
 
 def differences(session: Session, case: cm.Case, status: CaseStatus | None) -> str | None:

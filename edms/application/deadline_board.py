@@ -21,7 +21,7 @@ from edms.cases.deadlines import MET, DeadlineStatus
 from edms.cases.queries import case_status
 from edms.cases.regimes import Regime
 from edms.documents.types import DocumentType
-from edms.paging import BadCursor, Page, after, decode_cursor, encode_cursor
+from edms.paging import BadCursor, Page, decode_cursor, encode_cursor, walks
 
 ACTIVE = (cm.OPEN, cm.RELEASED)
 
@@ -33,10 +33,10 @@ class BoardRow:
 
 
 def _cases_page(session: Session, cursor: str | None, limit: int) -> tuple[list[cm.Case], str | None]:
-    """`limit` active cases after `cursor` in the dashboard's order, and the cursor of the page after them."""
-    dated = (select(cm.Case).where(cm.Case.status.in_(ACTIVE), cm.Case.next_due_at.is_not(None))
-             .order_by(cm.Case.next_due_at, cm.Case.id))
-    undated = select(cm.Case).where(cm.Case.status.in_(ACTIVE), cm.Case.next_due_at.is_(None)).order_by(cm.Case.id)
+    """`limit` active cases after `cursor` in the dashboard's order, and the cursor of the page after them. Each
+    part is read one status at a time (`walks`), so the index walks in order and stops after the page."""
+    dated = [select(cm.Case).where(cm.Case.status == status, cm.Case.next_due_at.is_not(None)) for status in ACTIVE]
+    undated = [select(cm.Case).where(cm.Case.status == status, cm.Case.next_due_at.is_(None)) for status in ACTIVE]
     in_dated, values = True, None
     if cursor:
         try:
@@ -46,17 +46,13 @@ def _cases_page(session: Session, cursor: str | None, limit: int) -> tuple[list[
             in_dated = False
     cases: list[cm.Case] = []
     if in_dated:
-        query = dated if values is None else dated.where(after([cm.Case.next_due_at, cm.Case.id], values,
-                                                                descending=False))
-        cases = list(session.scalars(query.limit(limit + 1)))
+        cases = walks(session, dated, [cm.Case.next_due_at, cm.Case.id], values=values, limit=limit + 1)
         if len(cases) > limit:
             last = cases[limit - 1]
             return cases[:limit], encode_cursor([last.next_due_at, last.id])
         values = None
-    if not in_dated and values is not None:
-        undated = undated.where(cm.Case.id > values[0])
     room = limit - len(cases)
-    rest = list(session.scalars(undated.limit(room + 1)))
+    rest = walks(session, undated, [cm.Case.id], values=values, limit=room + 1)
     if len(rest) > room:
         # The second part goes on: after its last case on this page (0: this page holds none of it yet).
         return cases + rest[:room], encode_cursor([rest[room - 1].id if room else 0])

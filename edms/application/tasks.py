@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from edms import paging
 from edms.application import case_tasks
 from edms.application.case_deadlines import stored_next_of
 from edms.cases import models as cm
@@ -25,6 +27,7 @@ from edms.cases.queries import case_signing_reasons, case_status
 from edms.cases.regimes import Regime
 from edms.documents import models as dm
 from edms.documents.types import DocumentType, LocalizedText
+from edms.paging import BadCursor, Page, decode_cursor, encode_cursor
 from edms.signatures.availability import Readiness
 from edms.signatures.planning import signed_steps
 from edms.users.models import User
@@ -75,6 +78,51 @@ class Task:
         return bool(self.waiting_for)
 
 
+Key = tuple[object, ...]  # the key of the last row a read gave: where its next page starts
+END: Key = ()  # the read has given every row
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where each of the inbox's three reads stands (None: at its start): the records cases need, by the case's
+    stored next deadline (deadline or None, case id); the versions to sign (status_changed_at, version id); the own
+    drafts (document id, newest first)."""
+
+    cases: Key | None = None
+    signatures: Key | None = None
+    drafts: Key | None = None
+
+
+_ENDED = "-"  # a read that has ended, in a cursor (never base64url JSON, which starts with "W")
+
+
+def encode_position(position: Position) -> str:
+    """The inbox's cursor: the three reads' keys, each an edms.paging cursor, joined by dots."""
+    parts = []
+    for key in (position.cases, position.signatures, position.drafts):
+        if not key:  # END (a next page always follows a first one, which started every read)
+            parts.append(_ENDED)
+        else:
+            parts.append(encode_cursor([value for value in key if value is not None]))
+    return ".".join(parts)
+
+
+def decode_position(cursor: str) -> Position:
+    """The positions an inbox cursor holds; BadCursor for anything `encode_position` did not give out."""
+    parts = cursor.split(".")
+    if len(cursor) > paging.MAX_CURSOR or len(parts) != 3:
+        raise BadCursor("the cursor is not one of this list's")
+    cases, signatures, drafts = (None if part == _ENDED else part for part in parts)
+    case_key: Key = END
+    if cases is not None:
+        try:
+            case_key = decode_cursor(cases, [datetime, int])
+        except BadCursor:
+            case_key = (None, *decode_cursor(cases, [int]))  # a case without a running deadline
+    return Position(case_key, END if signatures is None else decode_cursor(signatures, [datetime, int]),
+                    END if drafts is None else decode_cursor(drafts, [int]))
+
+
 @dataclass(frozen=True)
 class _Clock:
     due_at: datetime | None
@@ -86,11 +134,28 @@ def tasks_for(session: Session, user: User, *, document_types: Mapping[str, Docu
               regimes: Mapping[str, Regime], now: datetime, case_limit: int | None = None) -> list[Task]:
     """The person's tasks, most urgent first. Records to create come from what each case stores it needs
     (edms.application.case_tasks); with `case_limit`, only those of that many most pressing cases, the
-    signatures of that many versions in review (longest waiting) and that many own drafts (newest): the pages
-    read a bounded number of rows however many cases are open."""
+    signatures of that many versions in review (longest waiting) and that many own drafts (newest): the first
+    page of the inbox (`inbox_page`)."""
+    return _collect(session, user, document_types, regimes, now, case_limit, Position())[0]
+
+
+def inbox_page(session: Session, user: User, *, document_types: Mapping[str, DocumentType],
+               regimes: Mapping[str, Regime], now: datetime, cursor: str | None, limit: int) -> Page[Task]:
+    """One page of the inbox: the tasks of the next `limit` cases (most pressing deadline first), the next `limit`
+    versions in review the person's roles sign (longest waiting first) and the next `limit` own drafts (newest
+    first), after the positions `cursor` holds; the page's tasks most urgent first. Every task is on exactly one
+    page; the order holds within each of the three reads, so a later page may hold a task more urgent than one
+    of an earlier page (the cases are in deadline order across pages). BadCursor for a cursor not of this list."""
+    position = decode_position(cursor) if cursor else Position()
+    tasks, following = _collect(session, user, document_types, regimes, now, limit, position)
+    return Page(tasks, encode_position(following) if following is not None else None)
+
+
+def _collect(session: Session, user: User, document_types: Mapping[str, DocumentType], regimes: Mapping[str, Regime],
+             now: datetime, limit: int | None, position: Position) -> tuple[list[Task], Position | None]:
     roles = frozenset(user.roles)
     if not roles & CONTENT_ROLES:
-        return []  # administrators and inspectors never sign, author or create records
+        return [], None  # administrators and inspectors never sign, author or create records
     clocks: dict[int, _Clock] = {}
 
     def clock(case_id: int | None) -> _Clock:
@@ -100,13 +165,17 @@ def tasks_for(session: Session, user: User, *, document_types: Mapping[str, Docu
             clocks[case_id] = _case_clock(session, session.get(cm.Case, case_id), document_types, regimes, now)
         return clocks[case_id]
 
-    tasks = _case_tasks(session, user, roles, document_types, regimes, now, clock, case_limit)
-    tasks += _sign_tasks(session, user, roles, document_types, regimes, clock, now, case_limit)
-    tasks += _draft_tasks(session, user, document_types, clock, case_limit)
+    tasks, cases = _case_tasks(session, user, roles, document_types, regimes, now, clock, limit, position.cases)
+    signing, signatures = _sign_tasks(session, user, roles, document_types, regimes, clock, now, limit,
+                                      position.signatures)
+    drafting, drafts = _draft_tasks(session, user, document_types, clock, limit, position.drafts)
+    tasks += signing + drafting
     if not sees_every_case(user):  # a physician's work is in the cases of their sites and their own
         visible = set(session.scalars(visible_case_ids(user)))
         tasks = [task for task in tasks if task.case_id is None or task.case_id in visible]
-    return sorted(tasks, key=lambda t: (not t.overdue, t.due_at is None, t.due_at or now, t.since))
+    tasks.sort(key=lambda t: (not t.overdue, t.due_at is None, t.due_at or now, t.since))
+    following = Position(cases, signatures, drafts)
+    return tasks, None if following == Position(END, END, END) else following
 
 
 def _case_clock(session: Session, case: cm.Case | None, document_types, regimes, now: datetime) -> _Clock:
@@ -121,9 +190,11 @@ def _case_clock(session: Session, case: cm.Case | None, document_types, regimes,
     return _Clock(due.due_at, due.state == OVERDUE, case.reference)
 
 
-def _latest_versions(session: Session, *conditions, limit: int | None = None, first=()):
+def _latest_versions(session: Session, *conditions, limit: int | None = None, first=(), after: Key | None = None,
+                     descending: bool = False):
     """(document, its latest version) pairs, the version matching `conditions`; with `limit`, that many, in the
-    order `first` (columns an index walks, so the read stops after `limit` rows instead of sorting them all)."""
+    order of the columns `first` (an index walks them, so the read stops after `limit` rows instead of sorting
+    them all), after the key `after` of the last row of the previous page."""
     newer = aliased(dm.DocumentVersion)
     latest = select(func.max(newer.version)).where(newer.document_id == dm.Document.id).scalar_subquery()
     query = (select(dm.Document, dm.DocumentVersion)
@@ -131,21 +202,41 @@ def _latest_versions(session: Session, *conditions, limit: int | None = None, fi
              .where(dm.DocumentVersion.version == latest, dm.Document.status != dm.WITHDRAWN, *conditions)
              .order_by(dm.Document.id))
     if limit is not None:
-        query = query.order_by(None).order_by(*first).limit(limit)
+        if after is not None:
+            lead = first[0] <= after[0] if descending else first[0] >= after[0]
+            query = query.where(lead, paging.after(first, after, descending=descending))
+        query = query.order_by(None).order_by(*[k.desc() if descending else k for k in first]).limit(limit)
     return session.execute(query).all()
 
 
+def _cases_of(session: Session, rows) -> list[cm.Case]:
+    """The cases of a page's records read at once (with their dates and answers), so that each record's named
+    people and clock find its case in the session instead of reading it: one statement, not three per record.
+    The caller holds the list while it uses them (the session keeps its objects by weak reference)."""
+    case_ids = {document.case_id for document, _version in rows if document.case_id is not None}
+    return list(session.scalars(select(cm.Case).where(cm.Case.id.in_(case_ids)))) if case_ids else []
+
+
 def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_types, regimes, clock,
-                now: datetime, limit: int | None = None) -> list[Task]:
+                now: datetime, limit: int | None, after: Key | None) -> tuple[list[Task], Key]:
     """One task per open step this person may sign (parallel steps give several); with `limit`, among that many
-    versions in review of the types the person's roles sign, those waiting longest."""
-    tasks = []
+    versions in review of the types the person's roles sign, those waiting longest (after the key `after`); and the
+    key (status_changed_at, version id) of the last version read when more follow, END otherwise."""
+    tasks: list[Task] = []
+    if after == END:
+        return tasks, END
     delegated = acting_for(session, user.id, now)
     readiness = Readiness(session, now)
     signable = sorted(key for key, doc_type in document_types.items() if roles & doc_type.signing_roles)
     rows = _latest_versions(session, dm.DocumentVersion.status == dm.IN_REVIEW, dm.DocumentVersion.frozen_at.is_not(None),
-                            dm.Document.type_key.in_(signable), limit=limit,
-                            first=(dm.DocumentVersion.status_changed_at, dm.DocumentVersion.id))  # longest waiting
+                            dm.Document.type_key.in_(signable), limit=None if limit is None else limit + 1,
+                            first=(dm.DocumentVersion.status_changed_at, dm.DocumentVersion.id),  # longest waiting
+                            after=after)
+    following = END
+    if limit is not None and len(rows) > limit:
+        rows = rows[:limit]
+        following = (rows[-1][1].status_changed_at, rows[-1][1].id)
+    cases = _cases_of(session, rows)  # noqa: F841  (held: the loop finds them in the session)
     for document, version in rows:
         doc_type = document_types.get(document.type_key)
         if doc_type is None or not roles & doc_type.signing_roles:
@@ -171,15 +262,25 @@ def _sign_tasks(session: Session, user: User, roles: frozenset[str], document_ty
                               step_name=target.step.name, role=grounds.role, due_at=due.due_at, overdue=due.overdue,
                               on_behalf_of=grounds.on_behalf_of.printed_name if grounds.on_behalf_of else None,
                               waiting_for=waiting))
-    return tasks
+    return tasks, following
 
 
-def _draft_tasks(session: Session, user: User, document_types, clock, limit: int | None = None) -> list[Task]:
-    """The person's own drafts and refused versions to revise; with `limit`, those of the newest records."""
-    tasks = []
+def _draft_tasks(session: Session, user: User, document_types, clock, limit: int | None,
+                 after: Key | None) -> tuple[list[Task], Key]:
+    """The person's own drafts and refused versions to revise; with `limit`, those of the newest records (before
+    the record `after`); and the key (document id) of the last record read when more follow, END otherwise."""
+    tasks: list[Task] = []
+    if after == END:
+        return tasks, END
     rows = _latest_versions(session, dm.Document.owner_id == user.id,
-                            dm.DocumentVersion.status.in_((dm.DRAFT, dm.REJECTED)), limit=limit,
-                            first=(dm.Document.id.desc(),))  # the newest records
+                            dm.DocumentVersion.status.in_((dm.DRAFT, dm.REJECTED)),
+                            limit=None if limit is None else limit + 1, first=(dm.Document.id,), after=after,
+                            descending=True)  # the newest records (ix_documents_owner_id_id)
+    following = END
+    if limit is not None and len(rows) > limit:
+        rows = rows[:limit]
+        following = (rows[-1][0].id,)
+    cases = _cases_of(session, rows)  # noqa: F841  (held: the loop finds them in the session)
     for document, version in rows:
         if document.type_key not in document_types:
             continue
@@ -188,15 +289,22 @@ def _draft_tasks(session: Session, user: User, document_types, clock, limit: int
                           document_number=document.number, version=version.version, status=version.status,
                           case_id=document.case_id, case_reference=due.reference, due_at=due.due_at,
                           overdue=due.overdue))
-    return tasks
+    return tasks, following
 
 
 def _case_tasks(session: Session, user: User, roles: frozenset[str], document_types, regimes, now: datetime, clock,
-                limit: int | None) -> list[Task]:
-    tasks = []
+                limit: int | None, after: Key | None) -> tuple[list[Task], Key]:
+    """The records the cases need from the person's roles (of `limit` cases after the case `after`; the cases
+    stored before their needs were kept on the first page); and the last case's (next deadline, id) when more
+    cases follow, END otherwise."""
+    tasks: list[Task] = []
+    if after == END:
+        return tasks, END
     covering = {user.id, *acting_for(session, user.id, now)}  # myself, and whoever delegated to me
-    pending = case_tasks.pending_for(session, sorted(roles), regimes, limit=limit)
-    pending += _legacy_pending(session, roles, document_types, regimes, now)
+    position = cast(case_tasks.CasePosition, after) if after is not None else None
+    pending, following = case_tasks.pending_for(session, sorted(roles), regimes, limit=limit, after=position)
+    if after is None:
+        pending += _legacy_pending(session, roles, document_types, regimes, now)
     for item in pending:
         case = item.case
         if item.physician_writes and case.physician_id and case.physician_id not in covering:
@@ -208,7 +316,7 @@ def _case_tasks(session: Session, user: User, roles: frozenset[str], document_ty
         tasks.append(Task(CASE, doc_type.name.en, item.type_key, case.created_at, case_id=case.id,
                           case_reference=case.reference, role=item.role, due_at=due.due_at, overdue=due.overdue,
                           waiting_for=item.waiting_for))
-    return tasks
+    return tasks, END if following is None else following
 
 
 def _legacy_pending(session: Session, roles: frozenset[str], document_types, regimes,

@@ -32,8 +32,10 @@ class FrozenRecordError(RuntimeError):
 
 class Document(Base):
     __tablename__ = "documents"
-    # The filters of the record lists, each with the id they are paged by (0020_scale_indexes).
-    __table_args__ = (Index("ix_documents_type_key_id", "type_key", "id"), Index("ix_documents_status_id", "status", "id"))
+    # The filters of the record lists, each with the id they are paged by (0020_scale_indexes); a person's own
+    # records newest first, for the inbox (0024_inbox_indexes).
+    __table_args__ = (Index("ix_documents_type_key_id", "type_key", "id"), Index("ix_documents_status_id", "status", "id"),
+                      Index("ix_documents_owner_id_id", "owner_id", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
