@@ -33,7 +33,7 @@ class FrozenRecordError(RuntimeError):
 class Document(Base):
     __tablename__ = "documents"
     # The filters of the record lists, each with the id they are paged by (0020_scale_indexes); a person's own
-    # records newest first, for the inbox (0024_inbox_indexes).
+    # records newest first, for the inbox (0023_inbox_indexes).
     __table_args__ = (Index("ix_documents_type_key_id", "type_key", "id"), Index("ix_documents_status_id", "status", "id"),
                       Index("ix_documents_owner_id_id", "owner_id", "id"))
 

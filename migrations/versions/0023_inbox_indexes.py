@@ -2,13 +2,13 @@
 page, which PostgreSQL walks in order only on an index of (owner_id, id) (SQLite's index on owner_id already
 ends with the row id). The records cases need and the versions to sign walk indexes of 0022_scale_lists.
 
-Revision ID: 0024_inbox_indexes
+Revision ID: 0023_inbox_indexes
 Revises: 0022_scale_lists
 Create Date: 2026-12-07
 """
 from alembic import op
 
-revision = "0024_inbox_indexes"
+revision = "0023_inbox_indexes"
 down_revision = "0022_scale_lists"
 branch_labels = None
 depends_on = None
