@@ -32,6 +32,7 @@ from edms.web import (
     job_views,
     main,
     notification_views,
+    refusals,
     routing_views,
     session_views,
     signature_views,
@@ -171,6 +172,7 @@ def _register_hooks(app: Flask) -> None:
     app.before_request(pages_only(guards.enforce_password_change))
     app.before_request(pages_only(guards.enforce_read_only_roles))
     app.before_request(pages_only(enforce_case_scope))
+    app.after_request(refusals.record_refused_access)  # a refused (403) request is audited, then committed
     app.after_request(guards.security_headers)
     app.after_request(access_log.record_inspector_access)
     app.teardown_appcontext(close_db)

@@ -19,6 +19,7 @@ from edms.web.bounds import request_json
 from edms.web.errors import api_error
 from edms.web.extensions import limiter
 from edms.web.guards import PACKAGE_EXPORTS
+from edms.web.refusals import needs_roles, refused_because
 from edms.web.runtime import audit_context, db, services, settings
 from edms.web.scope import out_of_scope
 
@@ -58,8 +59,10 @@ def token_required(*roles: str, reader: bool = False):
                 return api_error(401, "unauthorized", "A valid bearer token is required: POST /api/v1/auth/token.")
             g.api_user = user
             if request.method not in SAFE_METHODS and user.has_role(INSPECTOR) and request.endpoint not in PACKAGE_EXPORTS:
+                refused_because("inspector accounts are read-only")
                 return api_error(403, "forbidden", "Inspector accounts are read-only.")
             if roles and not user.has_role(*roles):
+                refused_because(needs_roles(roles))
                 return api_error(403, "forbidden", "Your roles do not allow this request.")
             if out_of_scope(session, user, request.view_args):
                 return api_error(404, "not_found", "No such case or record.")

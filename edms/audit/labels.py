@@ -9,6 +9,7 @@ from __future__ import annotations
 from edms.errors import N_
 
 ACTION_LABELS = {
+    "access.refused": N_("Access refused"),
     "api.auth_failed": N_("API sign-in failed"),
     "api.token_issued": N_("API token issued"),
     "api.token_revoked": N_("API token revoked"),
@@ -103,6 +104,7 @@ OBJECT_LABELS = {
     "document": N_("Record"),
     "job": N_("Job"),
     "notification": N_("Notification"),
+    "route": N_("Page or API request"),
     "signature": N_("Signature"),
     "site": N_("Site"),
     "system": N_("System"),
@@ -119,6 +121,7 @@ CHANGE_LABELS = {
     "certificate_not_after": N_("Certificate valid until"),
     "certificate_serial": N_("Certificate serial number"),
     "certificate_subject": N_("Certificate subject"),
+    "channel": N_("Channel"),
     "comment": N_("Comment"),
     "conditions": N_("Conditions"),
     "content_sha256": N_("Content SHA-256"),
@@ -138,6 +141,7 @@ CHANGE_LABELS = {
     "language": N_("Language"),
     "locked": N_("Locked"),
     "meaning": N_("Meaning"),
+    "method": N_("Method"),
     "lot": N_("Lot"),
     "number": N_("Number"),
     "oos_detected": N_("OOS detected"),

@@ -30,6 +30,7 @@ from edms.web.bounds import query_int
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.labels import case_id_named, page_labels
+from edms.web.refusals import needs_roles, refuse
 from edms.web.runtime import audit_context, db, services, settings
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -172,7 +173,7 @@ def reviews():
     is_reviewer = current_user.has_role(QA)
     if request.method == "POST":
         if not is_reviewer:
-            abort(403)
+            refuse(needs_roles((QA,)))
         if form.validate_on_submit():
             try:
                 review = audit_trail.review(

@@ -10,11 +10,14 @@ from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 from edms.application.unit_of_work import StaleRead
 from edms.cases.errors import CaseOutOfScope
+from edms.web.refusals import refused_because
 
 log = logging.getLogger("edms")
 
 
 def api_error(status: int, code: str, message: str, details: dict | None = None):
+    if status == 403:
+        refused_because(f"{code}: {message}")  # for the refusal's audit entry (edms.web.refusals)
     body = {"error": {"code": code, "message": message, "details": details or {}}}
     return jsonify(body), status
 
@@ -24,6 +27,8 @@ def _wants_json() -> bool:
 
 
 def handle_http_error(error: HTTPException):
+    if error.code == 403:
+        refused_because(error.description or "forbidden")
     if _wants_json():
         return api_error(error.code or 500, (error.name or "error").lower().replace(" ", "_"), error.description or "")
     if error.code == 429:  # the limiter's own text ("10 per 1 minute") is not for people

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 
-from flask import abort, flash, g, redirect, request, session, url_for
+from flask import flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -13,6 +13,7 @@ from edms.application import access
 from edms.users.queries import password_expired
 from edms.users.session_records import TOUCH_INTERVAL
 from edms.web.live_sessions import current_web_session
+from edms.web.refusals import needs_roles, refuse
 from edms.web.runtime import audit_context, db, services, settings
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -72,7 +73,7 @@ def enforce_read_only_roles():
     if request.method in SAFE_METHODS or request.endpoint in READ_ONLY_ALLOWED_WRITES:
         return None
     if current_user.is_authenticated and current_user.is_inspector:
-        abort(403)
+        refuse("inspector accounts are read-only")
     return None
 
 
@@ -98,7 +99,7 @@ def roles_required(*roles: str):
             if not current_user.is_authenticated:
                 return redirect(url_for("auth.login", next=request.full_path))
             if not current_user.has_role(*roles):
-                abort(403)
+                refuse(needs_roles(roles))
             return view(*args, **kwargs)
 
         return wrapped

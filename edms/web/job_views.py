@@ -16,6 +16,7 @@ from edms.timeutil import isoformat_utc
 from edms.users.roles import ADMIN
 from edms.web.guards import roles_required
 from edms.web.paging import next_page_args, page_of
+from edms.web.refusals import refuse
 from edms.web.runtime import audit_context, db, services
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
@@ -40,7 +41,7 @@ def readable_job(job_id: int) -> Job:
     if job is None:
         abort(404)
     if not job_use_cases.readable(job, current_user):
-        abort(403)
+        refuse("the job is another person's")
     return job
 
 

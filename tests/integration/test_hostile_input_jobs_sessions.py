@@ -28,7 +28,7 @@ PATH_IDS = ("-1", *(str(n) for n in HUGE))
 ADMIN = ("daisuke.kato", "Daisuke Kato")
 QA_PERSON = ("akiko.tanaka", "Akiko Tanaka")
 INSPECTOR = ("sofia.lindqvist", "Sofia Lindqvist (PMDA)")
-RECORDED_READS = ("audit.verified",)
+RECORDED_READS = ("audit.verified", "access.refused")  # a 403 is audited (edms.web.refusals), nothing else
 
 JOB_PAGES = ("/jobs/{id}", "/jobs/{id}/status", "/jobs/{id}/download")
 JOB_API = ("/api/v1/jobs/{id}", "/api/v1/jobs/{id}/result")
@@ -94,6 +94,12 @@ def snapshot(app) -> tuple:
         jobs = session.execute(select(Job.id, Job.status, Job.attempts).order_by(Job.id)).all()
         sessions = session.execute(select(WebSession.id, WebSession.ended_at).order_by(WebSession.id)).all()
     return events, jobs, sessions
+
+
+def refused_accesses(app) -> int:
+    """Refused requests of signed-in people (403), audited by design (edms.web.refusals)."""
+    with app.extensions["edms"].sessions() as session:
+        return session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "access.refused"))
 
 
 def refusals(app) -> list[AuditEvent]:
@@ -249,7 +255,7 @@ def test_another_users_job_is_a_403_on_its_page_and_over_the_api_and_cannot_be_r
     from tests.support.inspection import run_jobs
 
     assert run_jobs(app) == [world["job_id"]]  # the inspector's export fails (no such case)
-    before = snapshot(app)
+    before, refused = snapshot(app), refused_accesses(app)
     job = world["job_id"]
     for url in (f"/jobs/{job}", f"/jobs/{job}/status", f"/jobs/{job}/download"):
         assert world["qa"].get(url).status_code == 403, url
@@ -258,6 +264,7 @@ def test_another_users_job_is_a_403_on_its_page_and_over_the_api_and_cannot_be_r
     assert world["qa"].post(f"/jobs/{job}/retry", data={"csrf_token": world["qa_csrf"]}).status_code == 403
     assert world["qa"].post(f"/api/v1/jobs/{job}/retry", headers=world["qa_headers"]).status_code == 403
     assert snapshot(app) == before
+    assert refused_accesses(app) == refused + 7  # each refusal is in the audit trail
 
 
 @pytest.mark.req("11.10(d)")
@@ -266,7 +273,7 @@ def test_a_token_without_the_administrator_role_is_a_403_on_every_administrators
     from tests.support.inspection import run_jobs
 
     run_jobs(app)
-    before = snapshot(app)
+    before, refused = snapshot(app), refused_accesses(app)
     headers = world["qa_headers"]
     assert world["qa"].get("/api/v1/sessions", headers=headers).status_code == 403
     assert world["qa"].post(f"/api/v1/sessions/{world['qa_session']}/end", headers=headers,
@@ -278,6 +285,7 @@ def test_a_token_without_the_administrator_role_is_a_403_on_every_administrators
                             data={"csrf_token": world["qa_csrf"], "reason": "mine"}).status_code == 403
     assert world["qa"].post("/jobs/run", data={"csrf_token": world["qa_csrf"], "kind": ESCALATE}).status_code == 403
     assert snapshot(app) == before
+    assert refused_accesses(app) == refused + 7  # each refusal is in the audit trail
 
 
 @pytest.mark.req("11.10(h)")
