@@ -5,7 +5,8 @@ nor hides a row of the next page.
 The order is given by key columns whose last one is unique (an id), so ties in the first ones are
 broken and every row is on exactly one page. The cursor of the next page holds the last row's key
 values, base64url-encoded JSON: opaque to clients, and checked when read back (a cursor that is not
-one of ours is `BadCursor`, which pages and the API answer with a 400 naming it, never a 500). A
+one of ours is `BadCursor`, which pages and the API answer with a 400 naming it, never a 500 nor a page
+read from a position we never give out: an integer key is a row id, from 1 to 2^63 - 1). A
 cursor only narrows a query that already applies the reader's visibility, so forging one shows
 nothing more than paging would.
 """
@@ -24,6 +25,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 T = TypeVar("T")
 MAX_CURSOR = 512  # characters: a few keys, never more
+MAX_ID = 2**63 - 1  # the integer keys of a cursor are row ids, from 1 to the largest the database holds
 
 
 class BadCursor(ValueError):
@@ -60,8 +62,8 @@ def _typed(value: object, like: type) -> object:
         if moment.tzinfo is None:
             raise BadCursor("the cursor is not one of this list's")
         return moment
-    if like is int and (isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**63 - 1):
-        raise BadCursor("the cursor is not one of this list's")
+    if like is int and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID):
+        raise BadCursor("the cursor is not one of this list's")  # an integer key is a row's id: 1 or more
     if like is str and not isinstance(value, str):
         raise BadCursor("the cursor is not one of this list's")
     return value

@@ -54,8 +54,11 @@ def _cases_page(session: Session, cursor: str | None, limit: int) -> tuple[list[
     room = limit - len(cases)
     rest = walks(session, undated, [cm.Case.id], values=values, limit=room + 1)
     if len(rest) > room:
-        # The second part goes on: after its last case on this page (0: this page holds none of it yet).
-        return cases + rest[:room], encode_cursor([rest[room - 1].id if room else 0])
+        # The second part goes on: after its last case on this page; when the page holds none of it yet (the
+        # first part filled it and has no more), after the first part's last case, so it starts from its first.
+        if room:
+            return cases + rest[:room], encode_cursor([rest[room - 1].id])
+        return cases, encode_cursor([cases[-1].next_due_at, cases[-1].id])
     return cases + rest, None
 
 

@@ -113,6 +113,8 @@ def decode_position(cursor: str) -> Position:
     if len(cursor) > paging.MAX_CURSOR or len(parts) != 3:
         raise BadCursor("the cursor is not one of this list's")
     cases, signatures, drafts = (None if part == _ENDED else part for part in parts)
+    if cases is signatures is drafts is None:
+        raise BadCursor("the cursor is not one of this list's")  # every read ended: the last page has no cursor
     case_key: Key = END
     if cases is not None:
         try:
