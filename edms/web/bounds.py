@@ -13,6 +13,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from edms.plaintext import has_surrogates
+from edms.web.multipart_text import invalid_multipart_field
 
 # The largest value of a BIGINT (and of SQLite's INTEGER): ids, sequence numbers and limits stay below it.
 DB_INT_MAX = 2**63 - 1
@@ -138,11 +139,15 @@ def invalid_utf8_field(encoded: bytes) -> str | None:
 
 
 def refuse_invalid_utf8() -> None:
-    """Before every request, first of all (before the CSRF check reads the form): no query or form field may
-    hold bytes that are not UTF-8, which werkzeug would read as U+FFFD: text would be stored other than sent."""
+    """Before every request, first of all (before the CSRF check reads the form): no query or form field (URL-encoded
+    or multipart: names, values, file names) may hold bytes that are not UTF-8, which werkzeug would read as
+    U+FFFD: text would be stored other than sent."""
     invalid = invalid_utf8_field(request.query_string)
     if invalid is None and request.mimetype == "application/x-www-form-urlencoded":
         invalid = invalid_utf8_field(request.get_data(cache=True))
+    boundary = request.mimetype_params.get("boundary")
+    if invalid is None and request.mimetype == "multipart/form-data" and boundary:
+        invalid = invalid_multipart_field(request.get_data(cache=True), boundary)  # file contents stay binary
     if invalid is not None:
         abort(400, f"'{invalid}' is not valid UTF-8 text (a lone surrogate or a stray byte).")
 
