@@ -9,6 +9,7 @@ Every other request (pages, and API requests without a bearer token) goes throug
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -45,16 +46,31 @@ def pages_only(hook: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+_READ = "_edms_read"  # the session's content as its cookie carried it
+
+
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, except that a bearer request gets an empty session: its cookie is not
-    verified and nothing is written back."""
+    verified and nothing is written back.
+
+    A session whose content ends the request as it began is not written back either, even when something
+    touched it: Flask-Login's "strong" protection marks every anonymous session modified (it pops its keys and
+    sets `_remember`, which its after-request hook pops again), so every answer to a visitor not signed in
+    (a static file, a 404, a favicon) carried the cookie as that request had read it. Such an answer arriving
+    after the answer of a form that changed the session (the language picked before sign-in) replaced the
+    browser's newer cookie with the older one, and the next page was in the old language again."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if is_bearer(request):
             return self.session_class()
-        return super().open_session(app, request)
+        session = super().open_session(app, request)
+        if session is not None:
+            setattr(session, _READ, copy.deepcopy(dict(session)))  # deep: flashes are a list changed in place
+        return session
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if is_bearer(request):
             return None
+        if session.modified and dict(session) == getattr(session, _READ, None):
+            session.modified = False  # the same content: no Set-Cookie that could undo a concurrent change
         return super().save_session(app, session, response)
