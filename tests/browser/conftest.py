@@ -58,10 +58,14 @@ def browser_sign_in(page, username: str, password: str):
 
 
 def choose_language(page, code: str):
-    """The header's language select submits itself from edms.js once the page has loaded."""
+    """The header's language select submits itself from edms.js once the page has loaded; returns once the page
+    it leads to is in that language (its html lang), so the next step starts from the language chosen."""
+    from playwright.sync_api import expect
+
     page.wait_for_load_state("load")
     with page.expect_navigation():
         page.select_option("#language-select", code)
+    expect(page.locator("html")).to_have_attribute("lang", code)
 
 
 @pytest.fixture
