@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import wraps
+from functools import lru_cache, wraps
 
 from flask import Blueprint, abort, current_app, g, request
 from flask_limiter.util import get_remote_address
-from limits import parse
+from limits import RateLimitItem, parse
 
 from edms.api.openapi import ATTRIBUTE, body_problems
 from edms.application import access
@@ -77,7 +77,13 @@ def _bad_credentials():
     against it (a client past it is refused whatever it sends); only a refused credential counts."""
     if not limiter.enabled:
         return None
-    return parse(settings().login_rate_limit), BAD_CREDENTIALS, get_remote_address() or request.remote_addr or "unknown"
+    return _limit(settings().login_rate_limit), BAD_CREDENTIALS, get_remote_address() or request.remote_addr or "unknown"
+
+
+@lru_cache(maxsize=8)
+def _limit(text: str) -> RateLimitItem:
+    """The configured limit, read once per text (not once per request)."""
+    return parse(text)
 
 
 def refusal_windows() -> RefusalWindows:
