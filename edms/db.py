@@ -76,6 +76,7 @@ def _ping_after_idle(engine: Engine) -> None:
     then invalidates the whole pool, so the next check-outs open new connections."""
     dialect = engine.dialect
 
+    @event.listens_for(engine, "connect")  # a connection just opened needs no ping either
     @event.listens_for(engine, "checkin")
     def _returned(_dbapi_connection, record) -> None:
         if record is not None:
