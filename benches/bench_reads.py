@@ -15,7 +15,8 @@ same settings. wrk (Debian package `wrk`) drives each for a bounded time with 16
 - page_document_inspector the same page for the inspector (each one audited);
 - page_case_qa:          GET /cases/{id} (the demo's first case) with the QA user's session cookie.
 
-Prints one JSON line per measure: requests per second, the bare figure and their ratio. A measure with any
+Prints one JSON line per measure: requests per second, the bare figure and their ratio, and the CPU time per request
+of the edms server process and of the bare one (`server_cpu_ms`, `bare_cpu_ms`, Linux). A measure with any
 non-2xx answer is reported with `"errors"` and no ratio. Only the password KDF is made cheap (the demo
 signs with real keys; reads never run the KDF). Not part of the test suite.
 """
@@ -89,6 +90,15 @@ def wrk(url: str, seconds: int, connections: int, headers: dict[str, str]) -> di
     return {"rate": rate, "errors": int(errors.group(1)) if errors else 0,  # a redirect counts as an error too
             "requests": int(requests.group(1)) if requests else 0,
             "p50_ms": round(float(p50.group(1)) * scale[p50.group(2)], 2) if p50 else -1.0}
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def witness_heads(directory: Path) -> int:
@@ -182,9 +192,13 @@ def run(arguments: argparse.Namespace, directory: Path) -> list[dict[str, object
             answered(url, headers)
             wrk(url, 1, arguments.connections, headers)  # warm up: caches, connection pool, imports
             # The machine's load drifts: each figure is held against the bare route measured just before it.
-            bare_rate = wrk(bare_url, arguments.seconds, arguments.connections, {})["rate"]
+            bare_cpu = cpu_seconds(processes[1].pid)
+            bare = wrk(bare_url, arguments.seconds, arguments.connections, {})
+            bare_rate, bare_cpu = bare["rate"], cpu_seconds(processes[1].pid) - bare_cpu
             heads_before = witness_heads(directory)
+            server_cpu = cpu_seconds(processes[0].pid)
             measured = wrk(url, arguments.seconds, arguments.connections, headers)
+            server_cpu = cpu_seconds(processes[0].pid) - server_cpu
             # Signed tree heads appended (one fsync of the witness each) per request answered.
             heads_per_request = (witness_heads(directory) - heads_before) / max(measured["requests"], 1)
             line: dict[str, object] = {
@@ -194,6 +208,10 @@ def run(arguments: argparse.Namespace, directory: Path) -> list[dict[str, object
                 "threads": arguments.threads, "seconds": arguments.seconds, "cpus": os.cpu_count(),
                 "load_average": round(os.getloadavg()[0], 1),
                 "witness_fsyncs_per_request": round(heads_per_request, 3),
+                # The server process's CPU per answered request (the database server's not included), and the
+                # bare server's: steadier than the ratio on a loaded machine, whose load shifts between runs.
+                "server_cpu_ms": round(1000 * server_cpu / max(measured["requests"], 1), 3),
+                "bare_cpu_ms": round(1000 * bare_cpu / max(bare["requests"], 1), 3),
             }
             if measured["errors"]:
                 line["errors"] = measured["errors"]

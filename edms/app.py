@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, g, request, session
 from flask_babel import get_locale
+from flask_limiter import Limiter
 from sqlalchemy.orm import joinedload
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -50,9 +53,24 @@ from edms.web.scope import enforce_case_scope
 from edms.web.session_user import SessionUser
 
 
+class EdmsFlask(Flask):
+    """Flask, asked once per hook or view whether it is a coroutine (Flask asks `inspect` for every hook of
+    every request; none of edms's is one)."""
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        synced = self.__dict__.setdefault("_edms_synced", {})
+        found = synced.get(func)
+        if found is None:
+            found = synced[func] = super().ensure_sync(func)
+        return found
+
+
+_LIMITER_HEADERS = getattr(Limiter, "_Limiter__inject_headers", None)
+
+
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> Flask:
     settings = settings or load_settings()
-    app = Flask(
+    app = EdmsFlask(
         "edms",
         root_path=str(Path(__file__).parent),
         template_folder=str(TEMPLATES_DIR),
@@ -118,6 +136,11 @@ def _init_extensions(app: Flask) -> None:
     # edms.web.throttle; refused bearer tokens, edms.api.blueprint), so the limiter's per-request check of
     # decorated limits would only cost every request its time.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
+    # Likewise its after-request hook (the headers and deductions of decorated limits: there are none) and its
+    # teardown (which empties that per-request state).
+    app.after_request_funcs[None] = [hook for hook in app.after_request_funcs[None]
+                                     if getattr(hook, "func", None) is not _LIMITER_HEADERS]
+    app.teardown_request_funcs[None].remove(limiter._Limiter__release_context)  # type: ignore[attr-defined]
 
 
 def _register_blueprints(app: Flask) -> None:

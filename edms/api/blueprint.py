@@ -1,12 +1,15 @@
 """The /api/v1 blueprint and its bearer-token authentication."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import wraps
+from functools import lru_cache, wraps
+from typing import Any
 
 from flask import Blueprint, abort, current_app, g, request
 from flask_limiter.util import get_remote_address
-from limits import parse
+from limits import RateLimitItem, parse
+from sqlalchemy.orm import Session
 
 from edms.api.openapi import ATTRIBUTE, body_problems
 from edms.application import access
@@ -31,12 +34,18 @@ REFUSALS_RECORDED_ONE_BY_ONE = 5  # per client and window; past it, one event wi
 BAD_CREDENTIALS = "api-bad-credentials"  # the limiter's scope of refused bearer tokens, per client
 
 
-def token_required(*roles: str, reader: bool = False):
+Along = Callable[[Session, str, dict[str, Any]], tuple[Caller | None, object]]
+
+
+def token_required(*roles: str, reader: bool = False, along: Along | None = None):
     """Authenticate the bearer token; refuse (and audit) a missing or unknown credential (11.10(h)).
 
     `reader`: the view only reads and needs of its caller no more than a `Caller` gives (id, names, language,
     roles): the token, holder and roles are then read in one Core statement (`caller_for_token`, the same
-    rule) and `g.api_user` is that `Caller`, not an ORM `User`."""
+    rule) and `g.api_user` is that `Caller`, not an ORM `User`.
+    `along` (a reader's): `along(session, token, view_args)` reads the caller and the view's rows in one
+    statement (e.g. `queries.document_summary_with_caller`); the view gets the rows from `read_along()`, only
+    once every check below has passed."""
 
     def decorator(view):
         @wraps(view)
@@ -49,7 +58,10 @@ def token_required(*roles: str, reader: bool = False):
             token = header[7:].strip() if header.lower().startswith("bearer ") else ""
             session = db()
             user: User | Caller | None = None
-            if token:
+            rows: object = None
+            if token and along is not None:
+                user, rows = along(session, token, request.view_args or {})
+            elif token:
                 user = caller_for_token(session, token) if reader else user_for_token(session, token)
             if user is None:
                 access.refuse_api_request(services(), session, audit_context(), request.path, had_token=bool(token),
@@ -66,6 +78,7 @@ def token_required(*roles: str, reader: bool = False):
                 return api_error(403, "forbidden", "Your roles do not allow this request.")
             if out_of_scope(session, user, request.view_args):
                 return api_error(404, "not_found", "No such case or record.")
+            g.api_along = rows
             return view(*args, **kwargs)
 
         wrapped.required_roles = roles  # read by the OpenAPI document (which then lists a 403)
@@ -74,13 +87,24 @@ def token_required(*roles: str, reader: bool = False):
     return decorator
 
 
+def read_along() -> Any:
+    """The rows the view's `along` read with the caller (see `token_required`)."""
+    return g.api_along
+
+
 def _bad_credentials():
     """The limit of refused credentials per client (the sign-in limit, shared by every node through the
     limiter's storage), its scope and this client's key; None when limits are off. Every request is tested
     against it (a client past it is refused whatever it sends); only a refused credential counts."""
     if not limiter.enabled:
         return None
-    return parse(settings().login_rate_limit), BAD_CREDENTIALS, get_remote_address() or request.remote_addr or "unknown"
+    return _limit(settings().login_rate_limit), BAD_CREDENTIALS, get_remote_address() or request.remote_addr or "unknown"
+
+
+@lru_cache(maxsize=8)
+def _limit(text: str) -> RateLimitItem:
+    """The configured limit, read once per text (not once per request)."""
+    return parse(text)
 
 
 def refusal_windows() -> RefusalWindows:

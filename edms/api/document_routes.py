@@ -6,7 +6,7 @@ from urllib.parse import quote
 from flask import Response, abort, g, jsonify, request, url_for
 
 from edms.api import schemas as S
-from edms.api.blueprint import bp, json_body, token_required
+from edms.api.blueprint import bp, json_body, read_along, token_required
 from edms.api.openapi import listing, operation
 from edms.application import drafting, renditions
 from edms.cases.models import Case
@@ -248,9 +248,10 @@ def create_document():
 
 @bp.get("/documents/<int:document_id>")
 @operation("A document, its status and its versions", responses=_READ, schemas={"200": S.DOCUMENT})
-@token_required(reader=True)
+@token_required(reader=True, along=lambda session, token, view_args: queries.document_summary_with_caller(
+    session, token, view_args["document_id"]))
 def get_document(document_id: int):
-    rows = queries.document_summary_rows(db(), document_id)  # one Core statement: the document, its versions
+    rows = read_along()  # read with the caller in one Core statement: the document, its versions
     if rows is None:
         abort(404, description=f"No document #{document_id}.")
     return jsonify(_summary_json(rows))

@@ -15,6 +15,7 @@ from edms.documents import models as m
 from edms.documents.hashing import canonical_content
 from edms.documents.types import DocumentType
 from edms.users.models import User
+from edms.users.tokens import Caller, caller_with_rows, with_caller
 
 
 def may_author(user: User, doc_type: DocumentType) -> bool:
@@ -90,6 +91,21 @@ _SUMMARY = (
     .where(_documents.c.id == bindparam("document_id"))
     .order_by(_versions.c.version)
 )
+
+
+# The same read beside the bearer token's caller, in one statement (GET /api/v1/documents/{id}: one round trip
+# to the database for the token, its holder, their roles, the document and its versions).
+_SUMMARY_WITH_CALLER = with_caller(_SUMMARY, "v_version")
+
+
+def document_summary_with_caller(session: Session, token: str,
+                                 document_id: int) -> tuple[Caller | None, Sequence[Row] | None]:
+    """(the token's caller as `caller_for_token` reads it, the rows `document_summary_rows` reads) in one
+    statement; (None, None) for a token that opens nothing, (caller, None) for no such document."""
+    caller, rows = caller_with_rows(session, token, _SUMMARY_WITH_CALLER, {"document_id": document_id})
+    if caller is None:
+        return None, None
+    return caller, (rows if rows and rows[0].id is not None else None)
 
 
 def document_summary_rows(session: Session, document_id: int) -> Sequence[Row] | None:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, Select, bindparam, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from edms.audit import AuditContext, record
@@ -73,30 +74,63 @@ class Caller:
 
 
 _tokens, _users, _grants = ApiToken.__table__, User.__table__, UserRole.__table__
+_CALLER_COLUMNS = (_tokens.c.revoked_at, _tokens.c.expires_at, _users.c.id, _users.c.username, _users.c.printed_name,
+                   _users.c.language, _users.c.timezone, _users.c.active, _users.c.locked_at,
+                   _users.c.access_expires_at, _grants.c.role)
+_CALLER_FROM = (_tokens.join(_users, _users.c.id == _tokens.c.user_id)
+                .outerjoin(_grants, _grants.c.user_id == _users.c.id))
 # One Core statement, built once (its compiled form is cached by the engine): the token, its holder and the
 # holder's roles (one row per role, or one row with no role), by the unique SHA-256 of the token.
-_CALLER = (
-    select(_tokens.c.revoked_at, _tokens.c.expires_at, _users.c.id, _users.c.username, _users.c.printed_name,
-           _users.c.language, _users.c.timezone, _users.c.active, _users.c.locked_at, _users.c.access_expires_at,
-           _grants.c.role)
-    .select_from(_tokens.join(_users, _users.c.id == _tokens.c.user_id)
-                 .outerjoin(_grants, _grants.c.user_id == _users.c.id))
-    .where(_tokens.c.token_sha256 == bindparam("digest"))
-)
+_CALLER = select(*_CALLER_COLUMNS).select_from(_CALLER_FROM).where(_tokens.c.token_sha256 == bindparam("digest"))
+CALLER_PREFIX = "caller_"  # the caller's columns in a statement of `with_caller`
 
 
 def caller_for_token(session: Session, token: str) -> Caller | None:
     """The token's holder as a `Caller`, by the same rule as `user_for_token` (`admissible`), in one Core
     statement run on the session's connection (its unit of work's transaction) without the ORM."""
-    rows = session.connection().execute(_CALLER, {"digest": _digest(token)}).all()
+    return _caller(session.connection().execute(_CALLER, {"digest": _digest(token)}).all(), "")
+
+
+def _caller(rows: Sequence[Row], prefix: str) -> Caller | None:
+    """The admissible caller of the token rows (their columns named `prefix` + the column's name), or None."""
     if not rows:
         return None
-    first = rows[0]
-    if not admissible(first.revoked_at, first.expires_at, first.active, first.locked_at, first.access_expires_at,
-                      utc_now()):
+    first = rows[0]._mapping
+    if not admissible(first[prefix + "revoked_at"], first[prefix + "expires_at"], first[prefix + "active"],
+                      first[prefix + "locked_at"], first[prefix + "access_expires_at"], utc_now()):
         return None
-    return Caller(id=first.id, username=first.username, printed_name=first.printed_name, language=first.language,
-                  timezone=first.timezone, roles=frozenset(row.role for row in rows if row.role is not None))
+    role = prefix + "role"
+    return Caller(id=first[prefix + "id"], username=first[prefix + "username"],
+                  printed_name=first[prefix + "printed_name"], language=first[prefix + "language"],
+                  timezone=first[prefix + "timezone"],
+                  roles=frozenset(row._mapping[role] for row in rows if row._mapping[role] is not None))
+
+
+def with_caller(statement: Select, *order_by: str) -> Select:
+    """One statement for a read: the token's holder and roles (as `_CALLER`, columns prefixed `caller_`) and
+    beside each of their rows, every row of `statement` (a read that does not depend on the caller), ordered by
+    `statement`'s columns named in `order_by`. An outer join: a token with no such rows still gives its
+    caller's rows, their other columns NULL. Run by `caller_with_rows`; built once per read, at import."""
+    beside = statement.order_by(None).subquery("beside")
+    return (select(*(column.label(CALLER_PREFIX + column.key) for column in _CALLER_COLUMNS), *beside.c)
+            .select_from(_CALLER_FROM.outerjoin(beside, true()))
+            .where(_tokens.c.token_sha256 == bindparam("digest"))
+            .order_by(_grants.c.role, *(beside.c[name] for name in order_by)))
+
+
+def caller_with_rows(session: Session, token: str, statement: Select,
+                     parameters: dict[str, object]) -> tuple[Caller | None, list[Row]]:
+    """(the token's caller, by the rule of `caller_for_token`; the rows of the read `statement` was made with by
+    `with_caller`, once each and in its order), read in one statement on the session's connection. No rows
+    for a token that opens nothing: they are not read beyond this function."""
+    rows = session.connection().execute(statement, {**parameters, "digest": _digest(token)}).all()
+    caller = _caller(rows, CALLER_PREFIX)
+    if caller is None:
+        return None, []
+    # The read's rows repeat once per role (the join's product): those of one role are all of them, in order.
+    role = CALLER_PREFIX + "role"
+    first_role = rows[0]._mapping[role]
+    return caller, [row for row in rows if row._mapping[role] == first_role]
 
 
 def revoke_token(session: Session, ctx: AuditContext, token: str) -> bool:
