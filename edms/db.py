@@ -10,6 +10,7 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from edms import sqlite_gate
 from edms.timeutil import require_aware
 
 NAMING = {
@@ -48,12 +49,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
-        _serialise_sqlite_writers(engine)
+        _serialise_sqlite_writers(engine, sqlite_gate.install(engine))
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _serialise_sqlite_writers(engine: Engine) -> None:
+def _serialise_sqlite_writers(engine: Engine, gate: sqlite_gate.WriterGate) -> None:
     # pysqlite's deferred transactions can deadlock two writers that both read first;
     # BEGIN IMMEDIATE takes the write lock up front so the audit chain stays one line.
     @event.listens_for(engine, "connect")
@@ -69,7 +70,18 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
     def _on_begin(connection):
         # A read-only unit of work (`reading(engine)`) begins DEFERRED: in WAL mode it reads its snapshot
         # without the write lock, so reads never queue behind a writer (nor writers behind reads).
-        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+        # A writing one takes the process's turn first (edms.sqlite_gate: threads hand the lock on in order
+        # instead of sleeping in SQLite's busy handler), then SQLite's lock.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+            return
+        dbapi_connection = connection.connection.dbapi_connection
+        gate.enter(dbapi_connection)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            gate.leave(dbapi_connection)
+            raise
 
 
 READ_ONLY = "edms_read_only"
