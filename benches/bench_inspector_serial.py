@@ -1,21 +1,24 @@
 """Where an inspector's audited read waits: in-process, threads like waitress's, on the demo database.
 
-    python benches/bench_inspector_serial.py [--keep DIR] [--threads 8] [--requests 40]
+    python benches/bench_inspector_serial.py [--keep DIR] [--threads 8] [--requests 40]   # SQLite
 
 `GET /api/v1/documents/1` with the demo inspector's bearer token through the Flask app in this process (no HTTP),
 `--threads` threads at once. Prints one JSON line: per answered request, the runs of the request (a SQLite read
 whose access record found the write lock taken or its snapshot overtaken runs again, `edms.web.runtime`), the
 database commits (each one fsync of the WAL on SQLite with synchronous=FULL), the witness heads (one fsync each),
 and the milliseconds each spent holding this process's write turn (`edms.sqlite_gate`: from BEGIN IMMEDIATE or
-the upgrade to COMMIT) against the wall time per request. `--keep DIR`: the data directory of
-`bench_reads.py --keep DIR` (built by it). Not part of the test suite.
+the upgrade to COMMIT) against the wall time per request. `--keep DIR`: build the demo database there once
+(`edms init`, `edms demo`, as `bench_reads.py --keep DIR`, which can share it) and reuse it; without it, a
+temporary directory. Not part of the test suite.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,14 +29,26 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keep", required=True, help="a directory built by bench_reads.py --keep DIR")
+    parser.add_argument("--keep", help="build the demo database in this directory once and reuse it")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--requests", type=int, default=40, help="per thread")
     arguments = parser.parse_args()
-    os.environ.update(EDMS_ENV="development", EDMS_DATA_DIR=str(Path(arguments.keep) / "data"),
+    if arguments.keep:
+        measure(arguments, Path(arguments.keep))
+        return
+    with tempfile.TemporaryDirectory(prefix="edms-bench-inspector-") as directory:
+        measure(arguments, Path(directory))
+
+
+def measure(arguments: argparse.Namespace, directory: Path) -> None:
+    os.environ.update(EDMS_ENV="development", EDMS_DATA_DIR=str(directory / "data"),
                       EDMS_PASSWORD_ARGON2_TIME_COST="1", EDMS_PASSWORD_ARGON2_MEMORY_KIB="1024",
                       EDMS_PASSWORD_ARGON2_PARALLELISM="1", EDMS_LOGIN_RATE_LIMIT="100000 per minute",
                       EDMS_JOB_RUNNER="manual")
+    if not (directory / "data").exists():
+        edms = str(Path(sys.executable).parent / "edms")
+        subprocess.run([edms, "init"], check=True, capture_output=True)
+        subprocess.run([edms, "demo"], check=True, capture_output=True)
     try:
         from edms import sqlite_gate
     except ImportError:  # the code before the gate (run with PYTHONPATH for a before/after pair)
@@ -82,7 +97,7 @@ def main() -> None:
         with lock:
             counts["commits"] += 1
 
-    heads_file = Path(arguments.keep) / "data" / "witness" / "tree-heads.jsonl"
+    heads_file = directory / "data" / "witness" / "tree-heads.jsonl"
     heads_before = heads_file.read_bytes().count(b"\n")
     failures: list[int] = []
 
