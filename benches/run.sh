@@ -35,4 +35,5 @@ run cluster "$PYTHON" benches/bench_cluster.py --seconds "$([ "$QUICK" = 1 ] && 
 run scale "$PYTHON" benches/bench_scale.py $([ "$QUICK" = 1 ] && echo "--small 100 --large 1000 --requests 10" || echo "--small 100 --large 10000 --requests 40") --engine "$ENGINE"
 run jobs "$PYTHON" benches/bench_jobs.py --jobs "$([ "$QUICK" = 1 ] && echo 50 || echo 300)"
 run job-progress "$PYTHON" benches/bench_job_progress.py --documents "$([ "$QUICK" = 1 ] && echo 3 || echo 10)"
+run inspector-serial "$PYTHON" benches/bench_inspector_serial.py --requests "$([ "$QUICK" = 1 ] && echo 10 || echo 40)"  # SQLite
 echo "results: $OUT" >&2

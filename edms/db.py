@@ -11,6 +11,7 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from edms import sqlite_gate
 from edms.timeutil import require_aware
 
 NAMING = {
@@ -57,7 +58,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     kwargs.setdefault("pool_size", POOL_SIZE)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
-        _serialise_sqlite_writers(engine)
+        _serialise_sqlite_writers(engine, sqlite_gate.install(engine))
         return engine
     engine = create_engine(url, **kwargs)
     _ping_after_idle(engine)
@@ -95,7 +96,7 @@ def _ping_after_idle(engine: Engine) -> None:
             raise
 
 
-def _serialise_sqlite_writers(engine: Engine) -> None:
+def _serialise_sqlite_writers(engine: Engine, gate: sqlite_gate.WriterGate) -> None:
     # pysqlite's deferred transactions can deadlock two writers that both read first;
     # BEGIN IMMEDIATE takes the write lock up front so the audit chain stays one line.
     @event.listens_for(engine, "connect")
@@ -110,11 +111,20 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         # A read-only unit of work (`reading(engine)`) begins DEFERRED: in WAL mode it reads its snapshot
-        # without the write lock, so reads never queue behind a writer (nor writers behind reads). Sent on the
-        # DBAPI connection itself: the statement has no parameters and no result, and SQLAlchemy's execution
-        # machinery (a context, a cursor result, events) cost every request a third of its SQL time.
-        read_only = connection.get_execution_options().get(READ_ONLY)
-        connection.connection.driver_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # without the write lock, so reads never queue behind a writer (nor writers behind reads). A writing one
+        # takes the process's turn first (edms.sqlite_gate: threads hand the lock on in order instead of sleeping
+        # in SQLite's busy handler), then SQLite's lock. Sent on the DBAPI connection itself: the statement has no
+        # parameters and no result, and SQLAlchemy's execution machinery cost every request a third of its SQL time.
+        dbapi_connection = connection.connection.driver_connection
+        if connection.get_execution_options().get(READ_ONLY):
+            dbapi_connection.execute("BEGIN")
+            return
+        gate.enter(dbapi_connection)
+        try:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            gate.leave(dbapi_connection)
+            raise
 
 
 READ_ONLY = "edms_read_only"

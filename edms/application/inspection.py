@@ -24,8 +24,11 @@ from edms.inspection.package import (
 
 
 def record_access(services: Services, session: Session, ctx: AuditContext, access: access_log.Access) -> None:
+    # What the record names is read first, in the same transaction (on SQLite still without the write lock):
+    # only the event's place in the chain is left for the time the lock is held.
+    described = access_log.describe(session, access)
     with use_case(session):
-        access_log.record_access(session, ctx, access)
+        access_log.record_described(session, ctx, described)
 
 
 def _zone_of(session: Session, scope: Scope) -> str | None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edms.db import FLUSHED, is_reading, wrote_nothing
 from edms.errors import AuditedRefusal
+from edms.sqlite_gate import gate_of
 
 WRITER = "edms.writer"  # session.info: the engine a read-only unit of work moves to when it must write
 
@@ -68,11 +69,18 @@ def writes_ahead(session: Session) -> None:
     session.info[FLUSHED] = True  # it will write: `complete` commits it even if nothing else is flushed
     if bind.dialect.name != "sqlite":
         return  # PostgreSQL: the same transaction writes; the chain's own lock serialises the event
+    # This process's turn first (edms.sqlite_gate): taken by another thread, SQLite would refuse the upgrade too.
+    gate, dbapi_connection = gate_of(bind), session.connection().connection.dbapi_connection
+    if gate is not None and not gate.try_enter(dbapi_connection):
+        session.info[RERUN] = True
+        raise StaleRead("another writer of this process holds the write lock; run it again")
     try:
         # SQLite has no statement for the upgrade: any write statement takes the lock, one that touches no row
         # changes nothing (and fires no trigger).
         session.execute(_TAKE_WRITE_LOCK)
     except OperationalError as error:
+        if gate is not None:
+            gate.leave(dbapi_connection)
         if _busy(error):
             session.info[RERUN] = True
             raise StaleRead("another writer committed since this read began; run it again") from error

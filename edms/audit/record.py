@@ -34,6 +34,9 @@ def record(
     `changes` maps a field name to `{"old": ..., "new": ...}`. The event commits or rolls back with the
     caller's transaction, so there is never a change without its event nor an event without its change.
     """
+    # Everything of the event that does not depend on the chain is made before its lock is taken; the time is
+    # read under it (the chain's times never go backwards).
+    canonical = canonical_changes(changes)
     _lock_chain(session)
     head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
     event = AuditEvent(
@@ -46,7 +49,7 @@ def record(
         object_id=None if object_id is None else str(object_id),
         document_version=document_version,
         case_id=None if case_id is None else str(case_id),
-        changes=canonical_changes(changes),
+        changes=canonical,
         reason=reason,
         request_id=ctx.request_id,
         client_addr=ctx.client_addr,

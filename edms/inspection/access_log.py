@@ -46,11 +46,33 @@ def _subject(session: Session, access: Access) -> tuple[str, str, int | None, st
     return "page", access.endpoint[:MAX_OBJECT_ID], None, None
 
 
-def record_access(session: Session, ctx: AuditContext, access: Access) -> None:
+@dataclass(frozen=True)
+class Described:
+    """What the access record will say: everything of its event but its place in the chain."""
+
+    action: str
+    object_type: str
+    object_id: str
+    document_version: int | None
+    case_id: str | None
+    changes: dict[str, dict[str, object]]
+
+
+def describe(session: Session, access: Access) -> Described:
+    """Read what the record names (in the request's transaction, before the chain's lock is taken)."""
     object_type, object_id, version, case_id = _subject(session, access)
     changes: dict[str, dict[str, object]] = {"path": {"old": None, "new": access.path},
                                              "endpoint": {"old": None, "new": access.endpoint}}
     if access.file is not None:
         changes["file"] = {"old": None, "new": dict(access.file)}
-    record(session, ctx, DOWNLOADED if access.file is not None else VIEWED, object_type, object_id,
-           document_version=version, case_id=case_id, changes=changes)
+    return Described(DOWNLOADED if access.file is not None else VIEWED, object_type, object_id, version, case_id,
+                     changes)
+
+
+def record_described(session: Session, ctx: AuditContext, described: Described) -> None:
+    record(session, ctx, described.action, described.object_type, described.object_id,
+           document_version=described.document_version, case_id=described.case_id, changes=described.changes)
+
+
+def record_access(session: Session, ctx: AuditContext, access: Access) -> None:
+    record_described(session, ctx, describe(session, access))
