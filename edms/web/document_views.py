@@ -180,11 +180,13 @@ def _document_page(document_id: int, number: int | None):
     shown = None if state is None else state.latest if number is None else state.version(number)
     if state is None or shown is None:
         abort(404)
-    user, language = current_user.user, _language()
+    language = _language()
     doc_type = _types()[state.type_key]
     latest = shown.id == state.latest.id
-    may_edit = not shown.frozen and latest and state.status != m.WITHDRAWN and state.owner_id == current_user.id
-    may_revise = latest and shown.frozen and state.status != m.WITHDRAWN and may_write(user, doc_type, state)
+    owner = state.owner_id == current_user.id  # only the owner may write (the account is loaded only for them)
+    may_edit = not shown.frozen and latest and state.status != m.WITHDRAWN and owner
+    may_revise = latest and shown.frozen and state.status != m.WITHDRAWN and owner \
+        and may_write(current_user.user, doc_type, state)
     form = FlaskForm()
 
     def render() -> dict[str, Markup]:
