@@ -44,6 +44,7 @@ from edms.web.live_sessions import signed_in_reader
 from edms.web.runtime import close_db, dispatch_with_reruns, finish
 from edms.web.scope import enforce_case_scope
 from edms.web.session_user import SessionUser
+from edms.web.shell import navigation
 
 
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> Flask:
@@ -171,6 +172,7 @@ def _register_hooks(app: Flask) -> None:
     app.teardown_appcontext(close_db)
     dispatch_with_reruns(app)  # a GET whose one transaction could not take SQLite's write lock runs again
     app.jinja_env.filters["localtime"] = local_time
+    app.jinja_env.globals["navigation"] = navigation  # base.html's, kept per role set and language
 
     @app.context_processor
     def template_globals():

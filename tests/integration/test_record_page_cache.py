@@ -24,6 +24,7 @@ from edms.signatures.ceremony import Credentials, SigningEnvironment
 from edms.timeutil import utc_now
 from edms.users.models import User, UserRole
 from edms.web.record_cache import EXTENSION, PAGES
+from edms.web.shell import EXTENSION as NAVIGATION
 from tests.conftest import sign_in
 from tests.integration.test_signatures_verification import attacker
 from tests.integration.test_verdict_parity import (
@@ -168,10 +169,12 @@ def _page(client, url: str) -> str:
 
 
 def _fresh(app, client, url: str) -> str:
-    """The page rendered with nothing kept (neither parts nor whole pages): the reference."""
+    """The page rendered with nothing kept (neither parts, whole pages nor the shell's navigation): the
+    reference."""
     app.extensions[EXTENSION].clear()
-    if PAGES in app.extensions:
-        app.extensions[PAGES].clear()
+    for kept in (PAGES, NAVIGATION):
+        if kept in app.extensions:
+            app.extensions[kept].clear()
     return _page(client, url)
 
 
@@ -285,3 +288,22 @@ def test_a_request_with_flash_messages_and_a_version_in_review_are_rendered_afre
     pages.clear()
     _page(client, url)
     assert len(pages) == 0 and len(app.extensions[EXTENSION]) >= 1
+
+
+def test_the_shells_navigation_is_kept_per_role_set_and_language_and_is_the_one_rendered_afresh(app, signed_case):
+    document_id = signed_case.documents[0]
+    qa, admin = app.test_client(), app.test_client()
+    assert sign_in(qa, QA_USER).status_code == 302 and sign_in(admin, ADMIN_USER).status_code == 302
+    nav = re.compile(r"<nav .*?</nav>", re.S)
+    pages = {(name, url): _page(client, url) for name, client in (("qa", qa), ("admin", admin))
+             for url in ("/", f"/documents/{document_id}", "/documents/")}
+    assert len(app.extensions[NAVIGATION]) == 2  # one per role set (both read English)
+    assert 'id="nav-sessions"' in nav.search(pages[("admin", "/")]).group(0)
+    assert 'id="nav-sessions"' not in nav.search(pages[("qa", "/")]).group(0)
+    for (name, url), page in pages.items():
+        client = qa if name == "qa" else admin
+        assert page == _fresh(app, client, url)
+    _reader_column(language="ja")(app, document_id)
+    japanese = _page(qa, "/")
+    assert nav.search(japanese).group(0) != nav.search(pages[("qa", "/")]).group(0)
+    assert japanese == _fresh(app, qa, "/")
