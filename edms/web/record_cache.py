@@ -137,6 +137,8 @@ def kept_page(key: bytes, *, stamp: Callable[[], bytes | None], stamped: bytes, 
         if found is not None:
             return token.join(found)
     page = render()
-    if keep and token and stamp() == stamped:
+    # Cut only where the token is an attribute's value (the forms): the same text elsewhere (someone's record
+    # quoting it; quotes in content are escaped) would be printed as it is, so such a page is not kept.
+    if keep and token and page.count(token) == page.count(f'value="{token}"') and stamp() == stamped:
         cache.put(key, tuple(page.split(token)))
     return page
