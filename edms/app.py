@@ -6,10 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request, session
+from flask import Flask, g, request
 from flask_babel import get_locale
 from flask_limiter import Limiter
-from sqlalchemy.orm import joinedload
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from edms import __version__
@@ -17,9 +16,7 @@ from edms.application.services import build_services
 from edms.application.worker import runner, start_thread
 from edms.config import Settings, load_settings
 from edms.resources import TEMPLATES_DIR
-from edms.users.models import User
 from edms.users.roles import ROLE_LABELS
-from edms.users.sessions import session_current
 from edms.web import (
     access_log,
     admin,
@@ -47,10 +44,11 @@ from edms.web.bounds import IdConverter, refuse_invalid_utf8, refuse_nul_charact
 from edms.web.extensions import babel, csrf, limiter, login_manager
 from edms.web.i18n import LANGUAGES, install_template_gettext, local_time, select_locale
 from edms.web.labels import page_labels
-from edms.web.live_sessions import session_alive
-from edms.web.runtime import close_db, db, dispatch_with_reruns, finish
+from edms.web.live_sessions import signed_in_reader
+from edms.web.runtime import close_db, dispatch_with_reruns, finish
 from edms.web.scope import enforce_case_scope
 from edms.web.session_user import SessionUser
+from edms.web.shell import navigation
 
 
 class EdmsFlask(Flask):
@@ -121,11 +119,9 @@ def _init_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        user = db().get(User, int(user_id), options=[joinedload(User.role_grants)])  # one query, roles included
-        if user is None or not user.active or user.locked or not session_current(user, session.get("epoch")) \
-                or not session_alive(user):
-            return None  # ended on the server: signed out, timed out, ended by an administrator, password changed...
-        return SessionUser(user)
+        # One statement: the user, their roles and the session's record (edms.web.live_sessions).
+        reader = signed_in_reader(int(user_id))
+        return None if reader is None else SessionUser.of(reader)
 
     app.before_request(refuse_invalid_utf8)  # before the CSRF check reads the form (edms.web.bounds)
     csrf.init_app(app)
@@ -201,6 +197,7 @@ def _register_hooks(app: Flask) -> None:
     app.teardown_appcontext(close_db)
     dispatch_with_reruns(app)  # a GET whose one transaction could not take SQLite's write lock runs again
     app.jinja_env.filters["localtime"] = local_time
+    app.jinja_env.globals["navigation"] = navigation  # base.html's, kept per role set and language
 
     @app.context_processor
     def template_globals():

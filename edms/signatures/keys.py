@@ -179,12 +179,13 @@ def rewrap(session: Session, ctx: AuditContext, policy: PasswordPolicy, user: Us
                changes={"certificate_serial": {"old": credential.serial_hex, "new": credential.serial_hex}})
 
 
+_REVOKED = (select(SigningCredential.__table__.c.serial_hex, SigningCredential.__table__.c.revoked_at)
+            .where(SigningCredential.__table__.c.revoked_at.is_not(None)).order_by(SigningCredential.__table__.c.id))
+
+
 def revocations(session: Session) -> list[tuple[int, datetime]]:
-    """(serial, revocation time) of every revoked certificate, oldest first."""
-    rows = session.execute(
-        select(SigningCredential.serial_hex, SigningCredential.revoked_at)
-        .where(SigningCredential.revoked_at.is_not(None)).order_by(SigningCredential.id)
-    ).all()
+    """(serial, revocation time) of every revoked certificate, oldest first (one Core statement, built once)."""
+    rows = session.connection().execute(_REVOKED).all()
     return [(int(serial, 16), revoked_at) for serial, revoked_at in rows if revoked_at is not None]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from edms.cases.models import Case
@@ -34,17 +34,22 @@ _signatures, _credentials = Signature.__table__, SigningCredential.__table__
 _CREDENTIAL_COLUMNS = (_credentials.c.user_id, _credentials.c.serial_hex, _credentials.c.certificate,
                        _credentials.c.revoked_at)
 
+# The three statements are built once, with the document's id a bound parameter: the engine caches their
+# compiled form by the statement itself, so a request neither builds nor compiles them.
 _DOCUMENT_AND_VERSIONS = (
     select(_documents, User.__table__.c.printed_name.label("owner_printed_name"),
            Case.__table__.c.reference.label("case_reference"), _versions)
     .join(User.__table__, User.__table__.c.id == _documents.c.owner_id)
     .outerjoin(Case.__table__, Case.__table__.c.id == _documents.c.case_id)
     .join(_versions, _versions.c.document_id == _documents.c.id)
+    .where(_documents.c.id == bindparam("document_id")).order_by(_versions.c.version)
 )
-_ATTACHMENTS = select(_attachments).join(_versions, _versions.c.id == _attachments.c.version_id)
+_ATTACHMENTS = (select(_attachments).join(_versions, _versions.c.id == _attachments.c.version_id)
+                .where(_versions.c.document_id == bindparam("document_id")).order_by(_attachments.c.id))
 _SIGNATURES = (select(_signatures, *_CREDENTIAL_COLUMNS)
                .join(_versions, _versions.c.id == _signatures.c.version_id)
-               .outerjoin(_credentials, _credentials.c.id == _signatures.c.credential_id))
+               .outerjoin(_credentials, _credentials.c.id == _signatures.c.credential_id)
+               .where(_versions.c.document_id == bindparam("document_id")).order_by(_signatures.c.id))
 
 
 @dataclass(frozen=True)
@@ -84,14 +89,12 @@ def record_state(session: Session, document_id: int) -> RecordState | None:
     """The document's stored state (None: no such document): three statements, every column of its row,
     its owner's printed name, its case's reference, its versions, their attachments, and their signatures
     with the credential each names."""
-    rows = session.execute(_DOCUMENT_AND_VERSIONS.where(_documents.c.id == document_id)
-                           .order_by(_versions.c.version)).all()
+    connection, bound = session.connection(), {"document_id": document_id}
+    rows = connection.execute(_DOCUMENT_AND_VERSIONS, bound).all()
     if not rows:
         return None
-    attachments = session.execute(_ATTACHMENTS.where(_versions.c.document_id == document_id)
-                                  .order_by(_attachments.c.id)).all()
-    signatures = session.execute(_SIGNATURES.where(_versions.c.document_id == document_id)
-                                 .order_by(_signatures.c.id)).all()
+    attachments = connection.execute(_ATTACHMENTS, bound).all()
+    signatures = connection.execute(_SIGNATURES, bound).all()
     first = rows[0]._mapping
     versions = tuple(VersionState(row._mapping[_versions.c.id], row._mapping[_versions.c.version],
                                   row._mapping[_versions.c.status], row._mapping[_versions.c.frozen_at])

@@ -26,6 +26,7 @@ from edms.users.session_records import (
     END_REASONS,
     ENDED_BY_ADMIN,
     TOUCH_INTERVAL,
+    Reader,
     find_session,
     session_hash,
 )
@@ -122,6 +123,6 @@ def end_sessions(session: Session, ctx: AuditContext, user: User, reason: str, *
                     "tokens_revoked": {"old": None, "new": len(tokens)}}, reason=reason)
 
 
-def session_current(user: User, epoch: object) -> bool:
+def session_current(user: User | Reader, epoch: object) -> bool:
     """Whether a page session that began in `epoch` is still valid for `user`."""
     return isinstance(epoch, int) and not isinstance(epoch, bool) and epoch == user.session_epoch

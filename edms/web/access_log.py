@@ -30,7 +30,7 @@ _FILENAME = re.compile(r"""filename\*=UTF-8''([^;]+)|filename="([^"]+)\"""")
 
 
 def _inspector():
-    user = g.get("api_user") or (current_user.user if current_user.is_authenticated else None)
+    user = g.get("api_user") or (current_user if current_user.is_authenticated else None)
     return user if user is not None and user.has_role(INSPECTOR) else None
 
 
@@ -64,7 +64,7 @@ def end_expired_sessions():
     """An account whose access period ended is signed out at its next request (21 CFR 11.10(d))."""
     if not current_user.is_authenticated:
         return None
-    expires = current_user.user.access_expires_at
+    expires = current_user.access_expires_at
     if expires is None or expires > utc_now():
         return None
     access.access_expired(services(), db(), audit_context(), current_user.user, session.get("sid"))

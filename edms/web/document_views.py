@@ -21,7 +21,7 @@ from edms.documents.presentation import display_value
 from edms.documents.queries import diff_versions, get_document, may_write, values_of
 from edms.documents.renditions import render_docx, render_pdf
 from edms.inspection.labels import object_names
-from edms.signatures.record_state import record_state, trust_digest
+from edms.signatures.record_state import RecordState, VersionState, record_state, trust_digest
 from edms.users.models import User
 from edms.users.roles import CONTENT_ROLES
 from edms.web.bounds import db_int, query_int
@@ -29,7 +29,7 @@ from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.labels import page_labels
 from edms.web.paging import next_page_args, page_of
-from edms.web.record_cache import cache_key, kept_parts, render_parts
+from edms.web.record_cache import cache_key, kept_page, kept_parts, render_parts
 from edms.web.requirement_forms import flash_warnings, prefill, record_form, warn
 from edms.web.routing_views import blocked_version
 from edms.web.runtime import audit_context, db, services
@@ -180,11 +180,28 @@ def _document_page(document_id: int, number: int | None):
     shown = None if state is None else state.latest if number is None else state.version(number)
     if state is None or shown is None:
         abort(404)
-    user, language = current_user.user, _language()
+    language = _language()
     doc_type = _types()[state.type_key]
     latest = shown.id == state.latest.id
-    may_edit = not shown.frozen and latest and state.status != m.WITHDRAWN and state.owner_id == current_user.id
-    may_revise = latest and shown.frozen and state.status != m.WITHDRAWN and may_write(user, doc_type, state)
+    owner = state.owner_id == current_user.id  # only the owner may write (the account is loaded only for them)
+    may_edit = not shown.frozen and latest and state.status != m.WITHDRAWN and owner
+    may_revise = latest and shown.frozen and state.status != m.WITHDRAWN and owner \
+        and may_write(current_user.user, doc_type, state)
+    record_key = cache_key("document", state.digest, trust_digest(trust()), language, current_user.timezone,
+                           current_user.is_admin, shown.version)
+    # The whole page, when nothing on it is decided at the moment of reading: no signing plan (a version in
+    # review), no editable draft. Its key adds the reader (names, roles) and what was decided for them.
+    page_key = cache_key("document page", record_key, request.endpoint, current_user.id, current_user.username,
+                         current_user.printed_name, tuple(sorted(current_user.roles)), may_revise)
+    return kept_page(page_key, stamp=lambda: _digest(document_id), stamped=state.digest,
+                     keep=shown.status != m.IN_REVIEW and not may_edit,
+                     render=lambda: _render_document_page(state, shown, record_key, doc_type, language, latest,
+                                                          may_edit, may_revise))
+
+
+def _render_document_page(state: RecordState, shown: VersionState, key: bytes, doc_type, language: str,
+                          latest: bool, may_edit: bool, may_revise: bool) -> str:
+    document_id = state.id
     form = FlaskForm()
 
     def render() -> dict[str, Markup]:
@@ -196,8 +213,6 @@ def _document_page(document_id: int, number: int | None):
             is_admin=current_user.is_admin, may_edit=may_edit, form=form,
             labels=page_labels(object_names(db(), [("case", document.case_id)]))))
 
-    key = cache_key("document", state.digest, trust_digest(trust()), language, current_user.timezone,
-                    current_user.is_admin, shown.version)
     record = kept_parts(key, stamp=lambda: _digest(document_id), stamped=state.digest, keep=not may_edit,
                         render=render)
     plan = blocked = None

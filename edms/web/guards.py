@@ -13,7 +13,7 @@ from flask_login import current_user, logout_user
 from edms.application import access
 from edms.users.queries import password_expired
 from edms.users.session_records import TOUCH_INTERVAL
-from edms.web.live_sessions import current_web_session
+from edms.web.live_sessions import current_reader, current_web_session
 from edms.web.refusals import needs_roles, refuse
 from edms.web.runtime import audit_context, db, services, settings
 
@@ -51,27 +51,30 @@ def enforce_idle_timeout():
     now = datetime.now(UTC)
     # Idle by the cookie's last request (every node writes it), or by the server's record of the session,
     # whose last_seen is written at most once a minute (hence the slack).
-    record = current_web_session()
+    reader = current_reader()
+    record_seen = reader.session_last_seen_at if reader is not None else None
     last_seen = session.get("last_seen")
     idle = timedelta(minutes=settings().idle_minutes)
     if (last_seen is not None and now - datetime.fromtimestamp(last_seen, UTC) > idle) or \
-            (record is not None and now - record.last_seen_at > idle + TOUCH_INTERVAL):
+            (record_seen is not None and now - record_seen > idle + TOUCH_INTERVAL):
         access.time_out(services(), db(), audit_context(), current_user.user, session.get("sid"))
         logout_user()
         session.clear()
         flash(_("Your session ended after a period of inactivity. Please sign in again."), "warning")
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
     session["last_seen"] = now.timestamp()
-    if record is not None and now - record.last_seen_at > TOUCH_INTERVAL:
-        access.touch_session(services(), db(), record)
+    if record_seen is not None and now - record_seen > TOUCH_INTERVAL:
+        record = current_web_session()  # the ORM record, loaded only to be written (at most once a minute)
+        if record is not None:
+            access.touch_session(services(), db(), record)
     return None
 
 
 def enforce_password_change():
     if not current_user.is_authenticated or request.endpoint in PASSWORD_CHANGE_ALLOWED:
         return None
-    user = current_user.user
-    if user.must_change_password or password_expired(settings().password, user):
+    reader = current_user  # the reader row: no ORM object needed to decide
+    if reader.must_change_password or password_expired(settings().password, reader):
         return redirect(url_for("auth.change_password"))
     return None
 

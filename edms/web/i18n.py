@@ -21,8 +21,8 @@ LANGUAGES = {"en": "English", "ja": "日本語"}
 def select_locale() -> str:
     """A signed-in person reads their own language setting (it lasts across sign-ins); before sign-in, the
     language picked on the page, else the browser's."""
-    if current_user and current_user.is_authenticated and current_user.user.language in LANGUAGES:
-        return current_user.user.language
+    if current_user and current_user.is_authenticated and current_user.language in LANGUAGES:
+        return current_user.language
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen

@@ -13,6 +13,11 @@ a blocked step) is rendered per request around the parts.
 A part is kept only if the state read again after rendering it is the one read before (on PostgreSQL a read
 sees each statement's newest commit), and the session's objects are expired before the rendering, so it is
 made from rows no older than the first read.
+
+A whole page whose every input is in its key (the parts' key plus the reader: id, names, roles, and what the
+view decided for them) is kept too (`kept_page`), as its HTML cut at the request's CSRF token: a later request
+with the same key gets the same text with its own token put back in those places, which is what rendering
+it again would print. A request with flash messages to show renders afresh.
 """
 from __future__ import annotations
 
@@ -20,33 +25,37 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from typing import Generic, TypeVar
 
-from flask import current_app, g, request
+from flask import current_app, g, request, session
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from edms.web.runtime import db
 
 CAPACITY = 512  # parts sets kept per process (LRU): a page's parts are a few tens of kB, so at most ~20 MB
 EXTENSION = "edms_record_cache"
+PAGES = "edms_page_cache"  # whole pages (per reader): ~10 kB each, so at most ~5 MB
+V = TypeVar("V")
 
 
-class PartsCache:
-    """A bounded, thread-safe LRU of rendered parts by key."""
+class PartsCache(Generic[V]):
+    """A bounded, thread-safe LRU of rendered parts (or pages) by key."""
 
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
         self.enabled = True
-        self._parts: OrderedDict[bytes, dict[str, Markup]] = OrderedDict()
+        self._parts: OrderedDict[bytes, V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: bytes) -> dict[str, Markup] | None:
+    def get(self, key: bytes) -> V | None:
         with self._lock:
             found = self._parts.get(key)
             if found is not None:
                 self._parts.move_to_end(key)
             return found
 
-    def put(self, key: bytes, parts: dict[str, Markup]) -> None:
+    def put(self, key: bytes, parts: V) -> None:
         with self._lock:
             self._parts[key] = parts
             self._parts.move_to_end(key)
@@ -61,12 +70,21 @@ class PartsCache:
         return len(self._parts)
 
 
-def parts_cache() -> PartsCache:
+def parts_cache() -> PartsCache[dict[str, Markup]]:
     """The application's cache (one per app, so two apps in one process never share parts)."""
+    return _cache(EXTENSION)
+
+
+def page_cache() -> PartsCache[tuple[str, ...]]:
+    """The application's whole pages, each as its text between the places of the CSRF token."""
+    return _cache(PAGES)
+
+
+def _cache(name: str) -> PartsCache:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    found = app.extensions.get(EXTENSION)
+    found = app.extensions.get(name)
     if found is None:
-        found = app.extensions.setdefault(EXTENSION, PartsCache())
+        found = app.extensions.setdefault(name, PartsCache())
     return found
 
 
@@ -103,3 +121,24 @@ def kept_parts(key: bytes, *, stamp: Callable[[], bytes | None], stamped: bytes,
     if keep and cache.enabled and stamp() == stamped:
         cache.put(key, parts)
     return parts
+
+
+def kept_page(key: bytes, *, stamp: Callable[[], bytes | None], stamped: bytes, keep: bool,
+              render: Callable[[], str]) -> str:
+    """The page kept under `key` with this request's CSRF token, else `render()`, kept when `keep` and the
+    state `stamp()` reads after rendering is still `stamped` (its parts may have been rendered from rows read
+    again). `key` must hold every input of the page but the token; a request with flash messages waiting
+    always renders."""
+    cache = page_cache()
+    keep = keep and cache.enabled and "_flashes" not in session
+    token = generate_csrf()  # what rendering does first (the view's form): the same token, the same session
+    if keep:
+        found = cache.get(key)
+        if found is not None:
+            return token.join(found)
+    page = render()
+    # Cut only where the token is an attribute's value (the forms): the same text elsewhere (someone's record
+    # quoting it; quotes in content are escaped) would be printed as it is, so such a page is not kept.
+    if keep and token and page.count(token) == page.count(f'value="{token}"') and stamp() == stamped:
+        cache.put(key, tuple(page.split(token)))
+    return page

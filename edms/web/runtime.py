@@ -107,7 +107,8 @@ def close_db(_exc: BaseException | None = None) -> None:
 
 
 def audit_context() -> AuditContext:
-    user = getattr(g, "api_user", None) or (current_user.user if current_user.is_authenticated else None)
+    # A page's reader answers id and printed name from its row (edms.web.session_user): no ORM load for this.
+    user = getattr(g, "api_user", None) or (current_user if current_user.is_authenticated else None)
     return AuditContext(
         user_id=user.id if user else None,
         user_name=user.printed_name if user else "anonymous",

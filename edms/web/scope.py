@@ -8,12 +8,14 @@ from typing import Any
 
 from flask import abort, g, request
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from edms.cases.models import Case
 from edms.cases.zones import case_zone
 from edms.documents import models as dm
 from edms.signatures.models import Signature
+from edms.sites.models import Site
 from edms.users.models import User
 from edms.web.runtime import db
 from edms.workflow.visibility import can_see_case, sees_every_case
@@ -48,10 +50,32 @@ def enforce_case_scope() -> None:
     if request.blueprint == "api" or not current_user.is_authenticated or not request.view_args:
         return None  # the API checks once the bearer token has named the caller (edms.api.blueprint)
     session = db()
-    names, case_id = case_named_by(session, request.view_args)
+    if "document_id" in request.view_args and "case_id" not in request.view_args:
+        names, (case_id, zone) = True, _document_case_and_zone(session, request.view_args["document_id"])
+    else:
+        names, case_id = case_named_by(session, request.view_args)
+        zone = None if case_id is None else _NOT_READ
     if not names or case_id is None:
         return None
-    if not can_see_case(session, current_user.user, case_id):
+    # The reader's roles come from their row (edms.web.session_user): the account model is loaded only when
+    # the rule must look at their cases.
+    if not sees_every_case(current_user) and not can_see_case(session, current_user.user, case_id):
         abort(404)
-    g.record_zone = case_zone(session, case_id)
+    g.record_zone = case_zone(session, case_id) if zone is _NOT_READ else zone
     return None
+
+
+_NOT_READ = object()
+_documents, _cases, _sites = dm.Document.__table__, Case.__table__, Site.__table__
+# A record's case and the zone of that case's site, in one statement built once.
+_DOCUMENT_CASE_ZONE = (
+    select(_documents.c.case_id, _sites.c.timezone)
+    .select_from(_documents.outerjoin(_cases, _cases.c.id == _documents.c.case_id)
+                 .outerjoin(_sites, _sites.c.id == _cases.c.site_id))
+    .where(_documents.c.id == bindparam("document_id"))
+)
+
+
+def _document_case_and_zone(session: Session, document_id: int) -> tuple[int | None, Any]:
+    row = session.connection().execute(_DOCUMENT_CASE_ZONE, {"document_id": document_id}).first()
+    return (None, None) if row is None else (row.case_id, row.timezone)

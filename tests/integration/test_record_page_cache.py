@@ -3,9 +3,9 @@ is never stale: after any change, made through edms or behind its back, the page
 warm is exactly the page rendered from nothing kept (issue #15, "reads": no per-request work that does not
 depend on the request; 21 CFR 11.10(a), 11.70: a tampered signature shows INVALID as soon as it is tampered).
 
-Each case reads the page (keeping its parts), makes ONE change, reads it again with the parts kept, then
-empties the cache and reads it once more: the two must be identical (CSRF tokens aside) and, where the change
-shows on the page, differ from the first reading.
+Each case reads the page (keeping its parts and the whole page), makes ONE change, reads it again with what
+is kept, then empties both caches and reads it once more: the two must be identical (CSRF tokens aside) and,
+where the change shows on the page, differ from the first reading.
 """
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ from edms.documents import models as dm
 from edms.documents import operations as documents
 from edms.signatures import operations as signing
 from edms.signatures.ceremony import Credentials, SigningEnvironment
-from edms.users.models import User
-from edms.web.record_cache import EXTENSION
+from edms.timeutil import utc_now
+from edms.users.models import User, UserRole
+from edms.web.record_cache import EXTENSION, PAGES
+from edms.web.shell import EXTENSION as NAVIGATION
 from tests.conftest import sign_in
 from tests.integration.test_signatures_verification import attacker
 from tests.integration.test_verdict_parity import (
@@ -114,6 +116,22 @@ def _reader_column(**values) -> Callable:
     return change
 
 
+def reader_granted(role: str) -> Callable:
+    def change(app, document_id: int) -> None:
+        with transaction(app.extensions["edms"].sessions) as session:
+            session.add(UserRole(user_id=_user(session, QA_USER).id, role=role, granted_at=utc_now()))
+    return change
+
+
+def attached(app, document_id: int) -> None:
+    """A file attached to the owner's new draft (the page shows the draft's attachments)."""
+    def act(services, session, document):
+        author = _user(session, AUTHOR)
+        documents.add_attachment(session, acting(author), author, document, services.blobs,
+                                 filename="viability-comparables.csv", data=b"lot,viability\nL2026-0398,74.5\n")
+    _on_document(app, document_id, act)
+
+
 def owner_renamed(app, document_id: int) -> None:
     with app.extensions["edms"].engine.begin() as connection:
         connection.execute(update(User).where(User.username == AUTHOR).values(printed_name="Kenji Sato-Ishikawa"))
@@ -138,6 +156,9 @@ CHANGES = [
     Change("the owner's printed name", owner_renamed),
     Change("the reader's language", _reader_column(language="ja")),
     Change("the reader's time zone", _reader_column(timezone="America/New_York")),
+    Change("the reader's printed name", _reader_column(printed_name="Emi Nakamura-Mori")),
+    Change("the reader's roles", reader_granted("admin")),
+    Change("an attachment on the new draft", attached, prepare=revise),
 ]
 
 
@@ -148,8 +169,12 @@ def _page(client, url: str) -> str:
 
 
 def _fresh(app, client, url: str) -> str:
-    """The page rendered with nothing kept: the reference."""
+    """The page rendered with nothing kept (neither parts, whole pages nor the shell's navigation): the
+    reference."""
     app.extensions[EXTENSION].clear()
+    for kept in (PAGES, NAVIGATION):
+        if kept in app.extensions:
+            app.extensions[kept].clear()
     return _page(client, url)
 
 
@@ -211,3 +236,74 @@ def test_an_owners_editable_draft_is_rendered_per_request_and_never_kept(app, si
     page = _page(client, f"/documents/{document_id}")
     assert 'id="upload-form"' in page and 'id="submit-document"' in page
     assert len(app.extensions[EXTENSION]) == 0
+
+
+def test_a_whole_page_is_kept_per_reader_and_served_again_with_the_requests_own_csrf_token(app, signed_case):
+    document_id = signed_case.documents[0]
+    url = f"/documents/{document_id}"
+    first, second = app.test_client(), app.test_client()
+    assert sign_in(first, QA_USER).status_code == 302 and sign_in(second, QA_USER).status_code == 302
+    page = first.get(url).get_data(as_text=True)
+    pages = app.extensions[PAGES]
+    assert len(pages) == 1
+    again = second.get(url).get_data(as_text=True)  # another session of the same reader: the kept page
+    assert len(pages) == 1
+    tokens = {re.findall(r'name="csrf_token"[^>]*value="([^"]+)"', text)[0] for text in (page, again)}
+    assert len(tokens) == 2  # each session's own token, in every form of the page
+    for client, text in ((first, page), (second, again)):
+        token = re.findall(r'name="csrf_token"[^>]*value="([^"]+)"', text)
+        assert len(set(token)) == 1 and len(token) >= 3
+        assert client.post("/language", data={"csrf_token": token[0], "language": "en"}).status_code == 302
+    assert _page(first, url) == _fresh(app, first, url)
+
+
+def test_other_readers_of_the_same_roles_get_their_own_page(app, signed_case):
+    """The shell names its reader: two people never share a kept page, whatever they share otherwise."""
+    document_id = signed_case.documents[0]
+    url = f"/documents/{document_id}"
+    qa, author = app.test_client(), app.test_client()
+    assert sign_in(qa, QA_USER).status_code == 302 and sign_in(author, AUTHOR).status_code == 302
+    qa_page, author_page = _page(qa, url), _page(author, url)
+    who = re.compile(r'<span class="who">([^<]*)</span>')
+    assert who.findall(qa_page) == ["Emi Nakamura (emi.nakamura)"]
+    assert who.findall(author_page) == ["Kenji Sato (kenji.sato)"]
+    assert len(app.extensions[PAGES]) == 2
+    assert _page(author, url) == author_page == _fresh(app, author, url)
+
+
+def test_a_request_with_flash_messages_and_a_version_in_review_are_rendered_afresh(app, signed_case):
+    document_id = signed_case.documents[0]
+    client = app.test_client()
+    assert sign_in(client, QA_USER).status_code == 302
+    url = f"/documents/{document_id}"
+    _page(client, url)
+    pages = app.extensions[PAGES]
+    assert len(pages) == 1
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "Saved.")]
+    assert "Saved." in client.get(url).get_data(as_text=True)  # shown once, rendered, not kept
+    assert "Saved." not in _page(client, url) and len(pages) == 1
+
+    revise_and_submit(app, document_id)  # the new version is in review: whether the reader may sign is decided now
+    pages.clear()
+    _page(client, url)
+    assert len(pages) == 0 and len(app.extensions[EXTENSION]) >= 1
+
+
+def test_the_shells_navigation_is_kept_per_role_set_and_language_and_is_the_one_rendered_afresh(app, signed_case):
+    document_id = signed_case.documents[0]
+    qa, admin = app.test_client(), app.test_client()
+    assert sign_in(qa, QA_USER).status_code == 302 and sign_in(admin, ADMIN_USER).status_code == 302
+    nav = re.compile(r"<nav .*?</nav>", re.S)
+    pages = {(name, url): _page(client, url) for name, client in (("qa", qa), ("admin", admin))
+             for url in ("/", f"/documents/{document_id}", "/documents/")}
+    assert len(app.extensions[NAVIGATION]) == 2  # one per role set (both read English)
+    assert 'id="nav-sessions"' in nav.search(pages[("admin", "/")]).group(0)
+    assert 'id="nav-sessions"' not in nav.search(pages[("qa", "/")]).group(0)
+    for (name, url), page in pages.items():
+        client = qa if name == "qa" else admin
+        assert page == _fresh(app, client, url)
+    _reader_column(language="ja")(app, document_id)
+    japanese = _page(qa, "/")
+    assert nav.search(japanese).group(0) != nav.search(pages[("qa", "/")]).group(0)
+    assert japanese == _fresh(app, qa, "/")
