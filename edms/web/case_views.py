@@ -107,7 +107,7 @@ def detail(case_id: int):
     """A case's page. What depends only on the case's stored state (edms.application.case_page_state: five Core
     statements) is rendered once per state and kept (edms.web.record_cache); the deadlines are stated at this
     request's moment from the same state, and the time line, what forbids administration now and the forms are
-    rendered per request."""
+    rendered per request (their CSRF token from `csrf_token()`, as a form object would print it)."""
     state = case_page_state(db(), case_id)
     if state is None:
         abort(404)
@@ -135,7 +135,7 @@ def detail(case_id: int):
                            marks=picture_timeline(deadlines))
     return render_template("cases/detail.html", case=state, kept=kept, regime=regime, deadlines=deadlines,
                            administration_blockers=blockers, picture_timeline=timeline_svg(timeline, language),
-                           case_dates=CASE_DATES, form=FlaskForm(), language=language)
+                           case_dates=CASE_DATES, language=language)
 
 
 def _act(case_id: int, action, success: str):
