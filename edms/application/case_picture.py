@@ -118,10 +118,13 @@ def timeline(deadlines: list[DeadlineStatus]) -> tuple[TimelineMark, ...]:
 
 
 def case_picture(session: Session, case: cm.Case, status: CaseStatus, *,
-                 document_types: Mapping[str, DocumentType], now: datetime) -> CasePicture:
-    """The picture of `case` from its status (as cases.queries.case_status computed it at `now`)."""
+                 document_types: Mapping[str, DocumentType], now: datetime,
+                 documents: list[dm.Document] | None = None) -> CasePicture:
+    """The picture of `case` from its status (as cases.queries.case_status computed it at `now`); `documents`:
+    the case's documents when already read (cases.queries.case_documents)."""
     columns = columns_of(status.regime)
-    documents = [d for d in case_documents(session, case) if d.status != dm.WITHDRAWN]
+    documents = [d for d in (case_documents(session, case) if documents is None else documents)
+                 if d.status != dm.WITHDRAWN]
     physician = session.get(User, case.physician_id) if case.physician_id else None
     nodes = []
     for item in status.checklist:

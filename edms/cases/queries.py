@@ -3,9 +3,13 @@ its records may not be signed yet."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,15 +39,63 @@ def case_documents(session: Session, case: cm.Case) -> list[dm.Document]:
 
 def case_records(session: Session, case: cm.Case, types: Mapping[str, DocumentType]) -> list[CaseRecord]:
     """Each record as the regime sees it: its approved version, or its latest draft while none is approved."""
+    return records_of(case_documents(session, case), types, case.site_timezone)
+
+
+class StoredVersion(Protocol):
+    """What the regime reads of a version: an ORM version, or a row read with Core (the case page's state)."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def content(self) -> str: ...
+
+
+class StoredDocument(Protocol):
+    @property
+    def type_key(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def versions(self) -> Sequence[StoredVersion]: ...
+
+
+def records_of(documents: Iterable[StoredDocument], types: Mapping[str, DocumentType], zone: str) -> list[CaseRecord]:
+    """`case_records` of documents already read (in id order, each with its versions in version order)."""
     records = []
-    for document in case_documents(session, case):
+    for document in documents:
         if document.status == dm.WITHDRAWN or document.type_key not in types:
             continue
         approved = [v for v in document.versions if v.status == dm.APPROVED]
-        version = approved[-1] if approved else document.latest
-        values = types[document.type_key].validate(json.loads(version.content), zone=case.site_timezone).values
+        version = approved[-1] if approved else document.versions[-1]
+        values = record_values(types[document.type_key], version.content, zone)
         records.append(CaseRecord(type_key=document.type_key, values=values, approved=bool(approved)))
     return records
+
+
+_VALUES_KEPT = 4096
+_values: OrderedDict[tuple[str, str, str, str], Mapping[str, object]] = OrderedDict()
+_values_lock = threading.Lock()
+
+
+def record_values(doc_type: DocumentType, content: str, zone: str) -> Mapping[str, object]:
+    """The clean values of a version's stored content (`DocumentType.validate`, a pure function of the type's
+    exact definition, the content and the zone): validated once per exact input and kept (read-only)."""
+    key = (doc_type.key, doc_type.source_sha256, content, zone)
+    with _values_lock:
+        found = _values.get(key)
+        if found is not None:
+            _values.move_to_end(key)
+            return found
+    values = MappingProxyType(doc_type.validate(json.loads(content), zone=zone).values)
+    with _values_lock:
+        _values[key] = values
+        while len(_values) > _VALUES_KEPT:
+            _values.popitem(last=False)
+    return values
 
 
 @dataclass(frozen=True)
@@ -60,28 +112,41 @@ def case_status(session: Session, case: cm.Case, types: Mapping[str, DocumentTyp
                 now: datetime | None = None) -> CaseStatus:
     regime = regimes[case.regime_key]
     records = case_records(session, case, types)
-    conditions = resolve_conditions(regime, answers=case.current_answers(), records=records)
-    anchors = resolve_anchors(regime, case_dates=case.current_dates(), records=records)
-    now = now or utc_now()
-    deadlines = compute_deadlines(regime, anchors, site_zone=case.site_timezone, now=now, conditions=conditions,
+    answers, dates, zone = case.current_answers(), case.current_dates(), case.site_timezone
+    conditions = resolve_conditions(regime, answers=answers, records=records)
+    deadlines = deadlines_of(regime, records, answers=answers, dates=dates, zone=zone, now=now or utc_now())
+    return CaseStatus(
+        regime=regime,
+        checklist=checklist(regime, records=records, conditions=conditions),
+        deadlines=deadlines,
+        administration_blockers=release_blockers(regime, records, conditions, deadlines, zone),
+        conditions=conditions,
+        retention=case_retention(session, case, regime),
+    )
+
+
+def deadlines_of(regime: Regime, records: list[CaseRecord], *, answers: Mapping[str, bool], dates: Mapping[str, datetime],
+                 zone: str, now: datetime) -> list[DeadlineStatus]:
+    """The case's deadlines stated at `now`: the case-level ones, then each record's own clocks."""
+    conditions = resolve_conditions(regime, answers=answers, records=records)
+    anchors = resolve_anchors(regime, case_dates=dates, records=records)
+    deadlines = compute_deadlines(regime, anchors, site_zone=zone, now=now, conditions=conditions,
                                   holidays=regime.holidays)
     for record_type in dict.fromkeys(d.record_type for d in regime.deadlines if d.record_type):
         # A per-record clock (e.g. each adverse event's report) runs from that record's own dates.
         for record in (r for r in records if r.type_key == record_type):
             own = [record]
             deadlines += compute_deadlines(
-                regime, resolve_anchors(regime, case_dates=case.current_dates(), records=own), site_zone=case.site_timezone,
-                now=now, conditions=resolve_conditions(regime, answers=case.current_answers(), records=own),
+                regime, resolve_anchors(regime, case_dates=dates, records=own), site_zone=zone,
+                now=now, conditions=resolve_conditions(regime, answers=answers, records=own),
                 holidays=regime.holidays, record_type=record_type)
-    return CaseStatus(
-        regime=regime,
-        checklist=checklist(regime, records=records, conditions=conditions),
-        deadlines=deadlines,
-        administration_blockers=administration_blockers(regime, records=records, conditions=conditions)
-        + _waiting_periods(deadlines, case.site_timezone),
-        conditions=conditions,
-        retention=case_retention(session, case, regime),
-    )
+    return deadlines
+
+
+def release_blockers(regime: Regime, records: list[CaseRecord], conditions: Mapping[str, bool | None],
+                     deadlines: list[DeadlineStatus], zone: str) -> list[Blocker]:
+    """What forbids administration: the release and safety gates, then the waiting periods still running."""
+    return administration_blockers(regime, records=records, conditions=conditions) + _waiting_periods(deadlines, zone)
 
 
 def case_retention(session: Session, case: cm.Case, regime: Regime) -> list[RecordRetention]:

@@ -6,10 +6,13 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 
 from edms.application import case_deadlines, cases, deadline_board
-from edms.application.case_picture import case_picture
+from edms.application.case_page_state import case_page_digest, case_page_state
+from edms.application.case_picture import CasePicture, case_picture
+from edms.application.case_picture import timeline as picture_timeline
 from edms.cases import models as cm
 from edms.cases.attachable import attachable_documents, document_by_number
 from edms.cases.errors import CaseError
@@ -28,6 +31,7 @@ from edms.web.case_picture_svg import flow_svg, timeline_svg
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.paging import next_page_args, page_of, page_size
+from edms.web.record_cache import cache_key, kept_parts, render_parts
 from edms.web.runtime import audit_context, db, services
 from edms.workflow.visibility import visible_cases
 
@@ -94,19 +98,44 @@ def create():
                            sites=sites, values=values, language=_language())
 
 
+CASE_PARTS = ("head", "flow", "checklist", "retention", "dates")
+
+
 @bp.get("/<int:case_id>")
 @login_required
 def detail(case_id: int):
-    case = _case_or_404(case_id)
+    """A case's page. What depends only on the case's stored state (edms.application.case_page_state: five Core
+    statements) is rendered once per state and kept (edms.web.record_cache); the deadlines are stated at this
+    request's moment from the same state, and the time line, what forbids administration now and the forms are
+    rendered per request (their CSRF token from `csrf_token()`, as a form object would print it)."""
+    state = case_page_state(db(), case_id)
+    if state is None:
+        abort(404)
+    language, types, regime = _language(), services().document_types, services().regimes[state.regime_key]
+
+    def render() -> dict[str, Markup]:
+        case = _case_or_404(case_id)
+        status = case_status(db(), case, types, services().regimes, utc_now())
+        documents = case_documents(db(), case)
+        physician = db().get(User, case.physician_id) if case.physician_id else None
+        picture = case_picture(db(), case, status, document_types=types, now=utc_now(), documents=documents)
+        return render_parts("cases/_case.html", CASE_PARTS, dict(
+            case=case, status=status, documents=documents, physician=physician, types=types,
+            picture_flow=flow_svg(picture, language), case_dates=CASE_DATES, language=language,
+            current_dates=case.current_dates()))
+
+    # The kept parts show the reader's roles (links to create records, to change the physician) and times in
+    # the case's zone; the reader's own zone is in the key too, as everything else the shell might show.
+    key = cache_key("case", state.digest, language, current_user.timezone, tuple(sorted(current_user.roles)))
+    kept = kept_parts(key, stamp=lambda: case_page_digest(db(), case_id), stamped=state.digest, keep=True,
+                      render=render)
     now = utc_now()
-    status = case_status(db(), case, services().document_types, services().regimes, now)
-    documents = case_documents(db(), case)
-    physician = db().get(User, case.physician_id) if case.physician_id else None
-    picture = case_picture(db(), case, status, document_types=services().document_types, now=now)
-    return render_template("cases/detail.html", case=case, status=status, documents=documents, physician=physician,
-                           picture_flow=flow_svg(picture, _language()), picture_timeline=timeline_svg(picture, _language()),
-                           types=services().document_types, case_dates=CASE_DATES, form=FlaskForm(),
-                           language=_language(), current_dates=case.current_dates(), answers=case.current_answers())
+    deadlines, blockers = state.deadlines(types, regime, now)
+    timeline = CasePicture(reference=state.reference, now=now, site_zone=state.site_zone, nodes=(),
+                           marks=picture_timeline(deadlines))
+    return render_template("cases/detail.html", case=state, kept=kept, regime=regime, deadlines=deadlines,
+                           administration_blockers=blockers, picture_timeline=timeline_svg(timeline, language),
+                           case_dates=CASE_DATES, language=language)
 
 
 def _act(case_id: int, action, success: str):
