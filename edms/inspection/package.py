@@ -68,6 +68,7 @@ from edms.inspection import report
 from edms.inspection.labels import Labels, object_names
 from edms.inspection.manifest import FORMAT, PackageWriter
 from edms.inspection.package_files import package_files, trailer_files
+from edms.inspection.package_rows import StoredRows
 from edms.inspection.renderer import DocxSource, Renderer, StoredDocx, frozen_pdfs, record_texts, store_new_docx
 from edms.inspection.timeline import Timeline, case_documents, document_timeline
 from edms.inspection.tree_proofs import tree_proofs
@@ -81,7 +82,6 @@ from edms.pki.store import (
     system_signer,
 )
 from edms.signatures import presentation
-from edms.signatures.archive_queries import evidence_records
 from edms.signatures.keys import (
     CRL_VALIDITY,
     SigningAuthority,
@@ -333,6 +333,7 @@ def _read(engine: Engine, env: ExportEnvironment, scope: Scope, ctx: AuditContex
     """Everything the package holds, from one snapshot; None if a relevant event is newer than every checkpoint."""
     with read_snapshot(engine) as connection, Session(bind=connection) as session:
         documents = scope_documents(session, scope)
+        stored = StoredRows(session, documents)
         relevant = _relevant_seqs(session, scope, documents)
         checkpoints = list(session.scalars(select(AuditCheckpoint).where(AuditCheckpoint.seq >= relevant[0])
                                            .order_by(AuditCheckpoint.seq, AuditCheckpoint.number)))
@@ -362,7 +363,6 @@ def _read(engine: Engine, env: ExportEnvironment, scope: Scope, ctx: AuditContex
         content.renderer = Renderer(scratch, count, pdfs=count - len(frozen))
         try:
             content.renderer.prepare(record_texts(session, documents, env.document_types))
-            stored = _StoredRows(session, documents)
             for document in documents:
                 doc_type = env.document_types[document.type_key]
                 timeline = document_timeline(session, document, trust, env.document_types)
@@ -439,26 +439,9 @@ def _certificates(settings) -> dict[str, tuple[str, x509.Certificate]]:
     return certificates
 
 
-class _StoredRows:
-    """The signatures, signed-PDF revisions and Evidence Records of every version exported, read in one query
-    each rather than per version or signature."""
-
-    def __init__(self, session: Session, documents: Sequence[dm.Document]) -> None:
-        self.signatures: dict[int, list[Signature]] = {}
-        for row in session.scalars(select(Signature).where(Signature.document_id.in_([d.id for d in documents]))
-                                   .order_by(Signature.id)):
-            self.signatures.setdefault(row.version_id, []).append(row)
-        self.evidence = evidence_records(session, [row.id for rows in self.signatures.values() for row in rows])
-        self.pdf_revisions: dict[int, list[SignedPdfRevision]] = {}
-        version_ids = [version.id for document in documents for version in document.versions]
-        for revision in session.scalars(select(SignedPdfRevision).where(SignedPdfRevision.version_id.in_(version_ids))
-                                        .order_by(SignedPdfRevision.version_id, SignedPdfRevision.revision)):
-            self.pdf_revisions.setdefault(revision.version_id, []).append(revision)
-
-
 def _version_item(session: Session, document: dm.Document, version: dm.DocumentVersion, directory: str,
                   shown: Mapping[str, presentation.Manifestation], trust, env: ExportEnvironment,
-                  stored: _StoredRows) -> VersionItem:
+                  stored: StoredRows) -> VersionItem:
     base = f"{directory}/v{version.version}"
     content = version_content(document, version)
     signatures = []
