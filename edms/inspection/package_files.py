@@ -27,37 +27,44 @@ if TYPE_CHECKING:
 
 # Each file after the records': its path and how to make its bytes (when it is written).
 Trailer = list[tuple[str, Callable[[], bytes]]]
+# A file of the package: its path, its bytes and, when it was read from the blob store (which checks the bytes
+# against it as it reads them), their SHA-256, so that the package writer does not hash them a second time.
+PackageFile = tuple[str, bytes, str | None]
 
 
 def package_files(content: PackageContent, env: ExportEnvironment, trailer: Trailer, made: list[tuple[DocxSource, bytes]],
-                  tick: Callable[[], None] = lambda: None) -> Iterator[tuple[str, bytes]]:
+                  tick: Callable[[], None] = lambda: None) -> Iterator[PackageFile]:
     """Every file of the package but manifest.json and its seal, one at a time, as it is made or read;
     `tick` after each document version's files and after each file of the `trailer` (written by then). The
     DOCX renditions made (not read from the blob store) are added to `made`, to be stored after the seal."""
     rendered = iter(zip(content.renditions, content.docx, strict=True))
+
+    def stored(path: str, sha256: str) -> PackageFile:  # checked against its SHA-256 as it is read (BlobCorrupted)
+        return path, env.blobs.get(sha256), sha256
+
     for document in content.documents:
         for version in document.versions:
-            yield version.content_path, version_content(document.row, version.row)
+            yield version.content_path, version_content(document.row, version.row), None
             future, source = next(rendered)
             pdf, docx = future.result()
             if pdf is not None:  # else the rendition is the signed PDF, written below
-                yield version.renditions["pdf"], pdf
-            if docx is None:  # stored: checked against its SHA-256 as it is read (BlobCorrupted if altered)
+                yield version.renditions["pdf"], pdf, None
+            if docx is None:
                 assert source.stored is not None
-                docx = env.blobs.get(source.stored.sha256)
+                yield stored(version.renditions["docx"], source.stored.sha256)
             else:
                 made.append((source, docx))
-            yield version.renditions["docx"], docx
+                yield version.renditions["docx"], docx, None
             for attachment, path in version.attachments:
-                yield path, env.blobs.get(attachment.sha256)  # checked against its SHA-256 as it is read
+                yield stored(path, attachment.sha256)
             if version.signed_pdf is not None:
                 path, revisions = version.signed_pdf
-                yield path, env.blobs.get(revisions[-1].sha256)
+                yield stored(path, revisions[-1].sha256)
             for signed in version.signatures:
-                yield from _signature_files(signed).items()
+                yield from ((path, data, None) for path, data in _signature_files(signed).items())
             tick()
     for path, make in trailer:
-        yield path, make()
+        yield path, make(), None
         tick()
 
 

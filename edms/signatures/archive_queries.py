@@ -2,7 +2,7 @@
 the archiver must look at."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -23,6 +23,17 @@ def evidence_record(session: Session, signature_id: int) -> bytes | None:
     """The signature's RFC 4998 Evidence Record, or None before its first archive time-stamp."""
     stamps = archive_stamps(session, signature_id)
     return encode_evidence_record(stamps) if stamps else None
+
+
+def evidence_records(session: Session, signature_ids: Collection[int]) -> dict[int, bytes]:
+    """`evidence_record` of each of these signatures that has archive time-stamps, read in one query."""
+    stamps: dict[int, list[bytes]] = {}
+    for signature_id, stamp in session.execute(
+            select(ArchiveTimestamp.signature_id, ArchiveTimestamp.archive_stamp)
+            .where(ArchiveTimestamp.signature_id.in_(list(signature_ids)))
+            .order_by(ArchiveTimestamp.signature_id, ArchiveTimestamp.seq)) if signature_ids else ():
+        stamps.setdefault(signature_id, []).append(stamp)
+    return {signature_id: encode_evidence_record(found) for signature_id, found in stamps.items()}
 
 
 def archive_rows(session: Session, signature_id: int) -> list[ArchiveTimestamp]:

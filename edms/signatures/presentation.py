@@ -7,6 +7,7 @@ import signatures.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -163,11 +164,17 @@ def chain_pem(credential: SigningCredential, settings) -> bytes:
 def rendition_signatures(session: Session, version: dm.DocumentVersion, trust: Trust | None,
                          doc_type: DocumentType | None, display_tz: str) -> list[RenditionSignature]:
     """The manifestations a rendition prints, each with its verification under `trust`."""
+    return as_rendition_signatures(manifestations(session, version, trust, doc_type), display_tz)
+
+
+def as_rendition_signatures(items: Sequence[Manifestation], display_tz: str) -> list[RenditionSignature]:
+    """Manifestations already verified (a version's, in the order they were made), as a rendition prints them:
+    the inspection package passes those its history verified, so that no signature is verified twice."""
     return [
         RenditionSignature(printed_name=item.printed_name, role=item.role, meaning=item.meaning,
                            signed_at=item.signed_at, display_tz=display_tz, signature_id=item.signature_id,
                            status=item.verdict.status, step=item.step, kind=item.kind, comment=item.comment or "",
                            on_behalf_of=item.on_behalf_of.text(display_tz) if item.on_behalf_of else "")
-        for item in manifestations(session, version, trust, doc_type)
+        for item in items
     ]
 
