@@ -12,19 +12,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from edms.errors import N_
-from edms.pki.store import TrustAnchors
 from edms.signatures import stamped_check
 from edms.signatures.manifest import Manifest, ManifestError, parse_manifest
 from edms.timeutil import isoformat_utc
 from edms.verifier import memo
 from edms.verifier.constants import SIGNING_TIME_TOLERANCE, USER_CHAIN_LENGTH
+
+if TYPE_CHECKING:  # not at run time: a verification run's workers judge without importing the PKI store
+    from edms.pki.store import TrustAnchors
 
 
 # What the judgement reads of each row: the ORM rows of a page, or the plain rows a verification run's
