@@ -257,6 +257,17 @@ def _check_signature_value(cert: x509.Certificate, signer: SignerInfo, signed: b
     hash_oid = hash_oid or signer.digest_oid
     if hash_oid not in DIGESTS:
         raise Invalid(f"unsupported signature hash {hash_oid}")
+    if memo.active() is None:
+        _verify_value(cert, signer, signed, kind, hash_oid)
+        return
+    # The same verification (the same certificate, algorithms, signature and signed bytes) is not repeated within
+    # a run: the offline verifier judges each signature twice (at its time-stamp, then in the long term).
+    memo.recent("signature value", (memo.certificate_der(cert), signer.signature_oid, hash_oid, signer.signature, signed),
+                lambda: _verify_value(cert, signer, signed, kind, hash_oid))
+
+
+def _verify_value(cert: x509.Certificate, signer: SignerInfo, signed: bytes, kind: str, hash_oid: str) -> bool:
+    """The signature value over `signed` with the certificate's key (True), or Invalid."""
     algorithm = DIGESTS[hash_oid]()
     try:
         key = cert.public_key()
@@ -271,6 +282,7 @@ def _check_signature_value(cert: x509.Certificate, signer: SignerInfo, signed: b
             raise Invalid("the signature algorithm does not fit the signer's key")
     except InvalidSignature:
         raise Invalid("the signature does not verify with the signer's certificate") from None
+    return True
 
 
 @dataclass(frozen=True)

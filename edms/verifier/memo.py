@@ -40,7 +40,7 @@ class Memo:
         self.crl_signed: dict[tuple[bytes, x509.Certificate], bool] = {}
         self.crl_bytes: dict[int, tuple[x509.CertificateRevocationList, bytes]] = {}
         self.certificate_bytes: dict[int, tuple[x509.Certificate, bytes]] = {}
-        self.parsed: dict[tuple[str, bytes], object] = {}
+        self.parsed: dict[tuple[str, Hashable], object] = {}
         self.chains: dict[tuple[object, ...], object] = {}
         self.derived: dict[tuple[str, Hashable], object] = {}
         self.hits = 0
@@ -207,15 +207,28 @@ def keyed(kind: str, key: Hashable, compute: Callable[[], _T]) -> _T:
 
 def parsed(kind: str, der: bytes, parse: Callable[[bytes], _T]) -> _T:
     """`parse(der)`, read once per run for the last few inputs (errors propagate and are not kept)."""
+    return recent(kind, der, lambda: parse(der))
+
+
+def recent(kind: str, key: Hashable, compute: Callable[[], _T]) -> _T:
+    """`compute()` for a result that depends only on `key` (exact bytes, or tuples of them), kept for the last few
+    keys of a run (what is unique to one signature but looked at more than once, e.g. by the offline verifier's
+    two judgements of it); errors propagate and are not kept; outside a run, always computed."""
     memo = _active.get()
     if memo is None:
-        return parse(der)
-    key = (kind, der)
-    if key in memo.parsed:
-        return memo.parsed[key]  # type: ignore[return-value]
-    value = parse(der)
+        return compute()
+    full = (kind, key)
+    if full in memo.parsed:
+        return memo.parsed[full]  # type: ignore[return-value]
+    value = compute()
     if len(memo.parsed) >= MAX_PARSED:
         del memo.parsed[next(iter(memo.parsed))]
-    memo.parsed[key] = value
+    memo.parsed[full] = value
     return value
+
+
+def certificate_der(cert: x509.Certificate) -> bytes:
+    """The certificate's DER, read once per object inside a run."""
+    memo = _active.get()
+    return cert.public_bytes(Encoding.DER) if memo is None else _certificate_der(memo, cert)
 

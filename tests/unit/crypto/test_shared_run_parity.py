@@ -190,3 +190,28 @@ def test_a_signer_found_once_per_run_is_reused_only_for_the_same_certificates_an
         with memo.shared_run():
             judged = [verdict(case) for case in order]
         assert judged == [reference[cases.index(case)] for case in order]
+
+
+@pytest.mark.req("11.70")
+def test_a_signature_value_verified_in_a_run_is_reused_only_for_the_same_certificate_and_bytes(pki, now, material):
+    """Round 4 keeps, for the last few checks of a run, that a signature value verified with a certificate's key
+    over the signed bytes (the offline verifier judges each signature twice). A signature value changed in one
+    byte, or the same CMS over other content, met right after the good one, each get the reference verdict."""
+    key, cert = material[0][0]
+    at = now - timedelta(hours=1)
+    cms, stamp = stamped(pki, key, cert, MANIFEST, at, 9001)
+    value = signature_value(cms)
+    position = cms.rindex(value) + len(value) - 1
+    changed = bytearray(cms)
+    changed[position] ^= 0x01
+    forged = bytes(changed)
+    forged_stamp = make_timestamp_response(pki.tsa_key, pki.tsa_cert, [], serial=9002, gen_time=at, nonce=None,
+                                           message_imprint=hashlib.sha256(signature_value(forged)).digest(),
+                                           policy_oid="1.2.3.4.1")
+    cases = [(cms, stamp, MANIFEST, [pki.root_cert], []), (forged, forged_stamp, MANIFEST, [pki.root_cert], []),
+             (cms, stamp, MANIFEST + b" ", [pki.root_cert], []), (cms, stamp, MANIFEST, [pki.root_cert], [])]
+    reference = [verdict(case) for case in cases]
+    assert [result[0] for result in reference] == ["ok", "SignatureInvalid", "SignatureInvalid", "ok"]
+    with memo.shared_run():
+        assert [verdict(case) for case in cases] == reference
+        assert [verdict(case) for case in cases[::-1]] == reference[::-1]
