@@ -47,7 +47,8 @@ _SAFE_INTEGER = 2**53 - 1
 
 
 def plain_json(value: Any) -> bool:
-    """Is `value` made only of what `canonical_json` writes in C (exact JSON types, as `json.loads` makes)?"""
+    """Is `value` made only of what `canonical_json` writes in C (exact JSON types, as `json.loads` makes)?
+    (The scalars an object or array holds are answered in its loop, without a call each.)"""
     kind = type(value)
     if kind is str or kind is bool or value is None:
         return True
@@ -55,12 +56,26 @@ def plain_json(value: Any) -> bool:
         return -_SAFE_INTEGER <= value <= _SAFE_INTEGER
     if kind is dict:
         for key, item in value.items():
-            if type(key) is not str or not key.isascii() or not plain_json(item):
+            if type(key) is not str or not key.isascii():
+                return False
+            item_kind = type(item)
+            if item_kind is str or item_kind is bool or item is None:
+                continue
+            if item_kind is int:
+                if not -_SAFE_INTEGER <= item <= _SAFE_INTEGER:
+                    return False
+            elif not plain_json(item):
                 return False
         return True
     if kind is list:
         for item in value:
-            if not plain_json(item):
+            item_kind = type(item)
+            if item_kind is str or item_kind is bool or item is None:
+                continue
+            if item_kind is int:
+                if not -_SAFE_INTEGER <= item <= _SAFE_INTEGER:
+                    return False
+            elif not plain_json(item):
                 return False
         return True
     return False
