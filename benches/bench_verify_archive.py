@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import hashlib
 import json
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -38,30 +36,25 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import func, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_signatures as base  # noqa: E402  (the same users, PKI and documents)
+import verify_raw  # noqa: E402  (the raw work of a cold check, shared with bench_signatures.py)
 
 from edms.audit.chain import canonical_bytes, canonical_changes  # noqa: E402
 from edms.audit.models import AuditEvent  # noqa: E402
 from edms.crypto.cms import sign_detached, signature_value  # noqa: E402
 from edms.documents import models as dm  # noqa: E402
 from edms.documents.queries import version_hash  # noqa: E402
-from edms.pki import trust_anchors  # noqa: E402
 from edms.signatures.ceremony import SigningEnvironment  # noqa: E402
 from edms.signatures.keys import certificate_of, unwrap_user_key  # noqa: E402
 from edms.signatures.manifest import parse_manifest  # noqa: E402
 from edms.signatures.models import Signature, SigningCredential  # noqa: E402
 from edms.signatures.verification_run import POOL_THRESHOLD  # noqa: E402
 from edms.timeutil import isoformat_utc, utc_now  # noqa: E402
-from edms.verifier import memo  # noqa: E402
-from edms.verifier.cms import signed_data, signer_certificate  # noqa: E402
+from edms.verifier.cms import signed_data  # noqa: E402
 from edms.verifier.der import moment, read_one  # noqa: E402
-from edms.verifier.stamped import verify_stamped  # noqa: E402
 from edms.verifier.timestamp import token_of  # noqa: E402
 
 TEMPLATE_DOCUMENTS = 10  # x 3 signers: 30 signatures made through the ceremony
@@ -218,77 +211,12 @@ def verify_cold(settings, check: str, profile: int = 0) -> dict:
     return result
 
 
-def signature_operations(sample) -> list:
-    """What a cold check performs for every signature, as callables on the real bytes of one stored signature:
-    the two ECDSA verifications (the person's CMS signature over its signed attributes, the TSA's over the
-    token's) and SHA-256 over the signed bytes (the manifest, the signature value the token stamps, the
-    token's TSTInfo, the TSA certificate its ESS attribute names, the version's content)."""
-    manifest, cms, response, content = sample[:4]
-    operations = []
-    for der in (cms, token_of(response)):
-        data = signed_data(der)
-        cert = signer_certificate(data)
-        signer = data.signer
-        assert signer.signed_attrs is not None
-        signed = b"\x31" + signer.signed_attrs.raw[1:]
-        key = cert.public_key()
-        operations.append(functools.partial(key.verify, signer.signature, signed, ec.ECDSA(hashes.SHA256())))
-    token = signed_data(token_of(response))
-    tsa_der = signer_certificate(token).public_bytes(Encoding.DER)  # (not timed: the bytes the token carries)
-    for data in (manifest, signature_value(cms), token.content or b"", tsa_der, content):
-        operations.append(functools.partial(hashlib.sha256, data))
-    return operations
-
-
-def shared_verifications(settings, sample) -> int:
-    """The ECDSA verifications a worker performs once per run for what signatures share (the CA's signatures
-    on the certificates of the chains and on its CRLs): counted, by checking the sample in a fresh run."""
-    manifest, cms, response = sample[:3]
-    anchors = trust_anchors(settings)
-    with memo.shared_run() as run:
-        verify_stamped(cms, response, manifest, anchors.roots, tsa_roots=anchors.tsa_roots)
-        return len(run.issued) + len(run.crl_signed)
-
-
-def _operations_loop(sample, seconds: float, counts) -> None:
-    operations = signature_operations(sample)
-    count, tick = 0, time.perf_counter()
-    while time.perf_counter() - tick < seconds:
-        for operation in operations:
-            operation()
-        count += 1
-    counts.put(count / (time.perf_counter() - tick))
-
-
-def raw_signature_rate(sample, cores: int, seconds: float = 1.0) -> float:
-    """Signatures' worth of raw operations a second on `cores` cores at once (one process each, all running
-    together under the same load): the sum of their rates."""
-    context = multiprocessing.get_context("fork")
-    counts = context.Queue()
-    processes = [context.Process(target=_operations_loop, args=(sample, seconds, counts)) for _ in range(cores)]
-    for process in processes:
-        process.start()
-    rates = [counts.get() for _ in processes]
-    for process in processes:
-        process.join()
-    return sum(rates)
-
-
 def raw_event_seconds(event: bytes, seconds: float = 1.0) -> float:
     count, tick = 0, time.perf_counter()
     while time.perf_counter() - tick < seconds:
         for _ in range(1000):
             hashlib.sha256(event).hexdigest()
         count += 1000
-    return (time.perf_counter() - tick) / count
-
-
-def ecdsa_seconds(sample, seconds: float = 0.5) -> float:
-    verify = signature_operations(sample)[0]
-    count, tick = 0, time.perf_counter()
-    while time.perf_counter() - tick < seconds:
-        verify()
-        count += 1
     return (time.perf_counter() - tick) / count
 
 
@@ -300,10 +228,8 @@ def measure(directory: Path, events: int, signatures: int, engine_name: str, pro
     signed = verify_cold(settings, "signatures")
     # The cores the signatures check used: `edms verify` judges on one worker per CPU from POOL_THRESHOLD up.
     cores = (os.cpu_count() or 1) if made >= POOL_THRESHOLD else 1
-    raw_rate = raw_signature_rate(sample, cores)
-    # Each worker also verifies once what the signatures share: at one core's ECDSA rate, spread over the cores.
-    shared_count = shared_verifications(settings, sample)
-    raw_seconds = made / raw_rate + shared_count * ecdsa_seconds(sample)  # each worker its own, all at once
+    # Each worker also verifies once what the signatures share: at one core's ECDSA rate, all workers at once.
+    raw_seconds, shared_count = verify_raw.raw_seconds(sample, settings, made, cores)
     event_seconds = raw_event_seconds(sample[4])
     size = {"events": total_events, "signatures": made, "cpus": os.cpu_count(),
             "load_average_1m": round(os.getloadavg()[0], 2)}

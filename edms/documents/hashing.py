@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict
 
@@ -35,7 +36,59 @@ def canonical_content(
             key=lambda a: (a["sha256"], a["name"]),
         ),
     }
-    return rfc8785.dumps(content)
+    return canonical_json(content)
+
+
+# RFC 8785 writes what this writes for the JSON values edms hashes and signs (objects with ASCII keys, strings,
+# integers within ±(2**53 - 1), booleans, null): keys sorted, no spaces, the same string escapes. In C, unlike
+# the rfc8785 package; anything else (floats, other keys, a lone surrogate) is left to rfc8785 itself.
+_encode_sorted = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode
+_SAFE_INTEGER = 2**53 - 1
+
+
+def plain_json(value: Any) -> bool:
+    """Is `value` made only of what `canonical_json` writes in C (exact JSON types, as `json.loads` makes)?
+    (The scalars an object or array holds are answered in its loop, without a call each.)"""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_SAFE_INTEGER <= value <= _SAFE_INTEGER
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                return False
+            item_kind = type(item)
+            if item_kind is str or item_kind is bool or item is None:
+                continue
+            if item_kind is int:
+                if not -_SAFE_INTEGER <= item <= _SAFE_INTEGER:
+                    return False
+            elif not plain_json(item):
+                return False
+        return True
+    if kind is list:
+        for item in value:
+            item_kind = type(item)
+            if item_kind is str or item_kind is bool or item is None:
+                continue
+            if item_kind is int:
+                if not -_SAFE_INTEGER <= item <= _SAFE_INTEGER:
+                    return False
+            elif not plain_json(item):
+                return False
+        return True
+    return False
+
+
+def canonical_json(document: Any) -> bytes:
+    """`rfc8785.dumps(document)`, the same bytes (and the same `CanonicalizationError`), in C where it can."""
+    if plain_json(document):
+        try:
+            return _encode_sorted(document).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, written by RFC 8785 as an escape
+            pass
+    return rfc8785.dumps(document)
 
 
 def content_sha256(

@@ -15,16 +15,18 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from edms.documents.hashing import canonical_content
-from edms.pki.store import TrustAnchors
 from edms.signatures import stamped_check
 from edms.signatures.verdict import Trust, crypto_of, verify_signature
 from edms.verifier import memo
+
+if TYPE_CHECKING:
+    from edms.pki.store import TrustAnchors
 
 # The columns read for each table, in this order (the run's queries select exactly these).
 SIGNATURE_COLUMNS = ("id", "signature_id", "kind", "document_id", "version_id", "version", "step", "meaning",
@@ -95,6 +97,16 @@ Problem = tuple[str, str, dict[str, Any]]  # signature id, message (msgid), para
 
 
 @dataclass(frozen=True)
+class WorkerAnchors:
+    """`edms.pki.TrustAnchors` as a worker rebuilds it (the same fields; the PKI store, with the TSA and key
+    handling it imports, is not needed to judge and is not imported by a worker)."""
+
+    roots: tuple[x509.Certificate, ...]
+    system_cert: x509.Certificate
+    tsa_roots: tuple[x509.Certificate, ...]
+
+
+@dataclass(frozen=True)
 class TrustState:
     """The run's trust state as bytes and plain values, to hand to a worker."""
 
@@ -109,8 +121,9 @@ class TrustState:
 
     def load(self) -> Trust:
         roots, tsa_roots, crls = self.anchors.load()
-        anchors = TrustAnchors(tuple(roots), x509.load_der_x509_certificate(self.system), tuple(tsa_roots))
-        return Trust(anchors, dict(self.revoked), tuple(crls))
+        anchors = WorkerAnchors(tuple(roots), x509.load_der_x509_certificate(self.system), tuple(tsa_roots))
+        # The judgement reads only these three fields of `Trust.anchors`, which TrustAnchors and this copy share.
+        return Trust(cast("TrustAnchors", anchors), dict(self.revoked), tuple(crls))
 
 
 def content_hash(document: DocumentRow, version: VersionRow, attachments: Sequence[tuple[Any, ...]]) -> str:

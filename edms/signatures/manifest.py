@@ -16,6 +16,7 @@ from typing import Any
 
 import rfc8785
 
+from edms.documents.hashing import canonical_json
 from edms.timeutil import isoformat_utc, require_aware
 from edms.verifier.constants import SIGNATURE_MANIFEST_TYPE
 
@@ -117,35 +118,12 @@ def _check_delegation(delegation: dict[str, Any], signer_user_id: int) -> None:
         raise ManifestError("the manifest's delegation was not given to its signer")
 
 
-# RFC 8785 writes what this writes for what a manifest may hold (objects with ASCII keys, strings, integers
-# within ±(2**53 - 1), booleans, null): keys sorted, no spaces, the same string escapes. In C, unlike the
-# rfc8785 package; anything else is left to rfc8785 itself.
-_encode_sorted = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode
-_SAFE_INTEGER = 2**53 - 1
-
-
-def _plain(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(isinstance(key, str) and key.isascii() and _plain(item) for key, item in value.items())
-    if isinstance(value, list):
-        return all(_plain(item) for item in value)
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return True
-    return isinstance(value, int) and -_SAFE_INTEGER <= value <= _SAFE_INTEGER
-
-
 def is_canonical(document: Any, data: bytes) -> bool:
     """Are `data` exactly the RFC 8785 canonical bytes of `document` (as `json.loads` read them)?"""
-    if _plain(document):
-        try:
-            return _encode_sorted(document).encode("utf-8") == data
-        except UnicodeEncodeError:  # a lone surrogate, written by RFC 8785 as an escape
-            pass
     try:
-        canonical: bytes = rfc8785.dumps(document)
+        return canonical_json(document) == data
     except rfc8785.CanonicalizationError:  # e.g. an integer beyond what JSON numbers hold exactly
         return False
-    return canonical == data
 
 
 # The form `isoformat_utc` writes, every field at full width: read by slicing. Anything else (strptime also

@@ -12,19 +12,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from edms.errors import N_
-from edms.pki.store import TrustAnchors
 from edms.signatures import stamped_check
 from edms.signatures.manifest import Manifest, ManifestError, parse_manifest
 from edms.timeutil import isoformat_utc
 from edms.verifier import memo
 from edms.verifier.constants import SIGNING_TIME_TOLERANCE, USER_CHAIN_LENGTH
+
+if TYPE_CHECKING:  # not at run time: a verification run's workers judge without importing the PKI store
+    from edms.pki.store import TrustAnchors
 
 
 # What the judgement reads of each row: the ORM rows of a page, or the plain rows a verification run's
@@ -133,17 +135,34 @@ def crypto_of(outcome: stamped_check.Outcome) -> _Crypto:
     if outcome.failed is not None or signer is None:
         return _Crypto(_invalid(N_("the CMS signature is not well-formed (changed after it was written)")), None, None)
     gen_time = outcome.gen_time
-    if outcome.chain_length != USER_CHAIN_LENGTH or not _identity(signer)["user_id"]:
+    if outcome.chain_length != USER_CHAIN_LENGTH or not _identity(signer, outcome.signer)["user_id"]:
         return _Crypto(_invalid(N_("the signing certificate is not a person's certificate from the organisation's "
                                    "signing CA"), gen_time), gen_time, signer, outcome.signer)
     return _Crypto(None, gen_time, signer, outcome.signer)
 
 
 @lru_cache(maxsize=1024)
-def _identity(cert: x509.Certificate) -> Mapping[str, str]:
+def _identity_of(cert: x509.Certificate) -> Mapping[str, str]:
     """`subject_identity`, read once per certificate (keyed by its DER: certificates compare and hash by it).
     Read-only: callers compare it, never change it."""
     return MappingProxyType(subject_identity(cert))
+
+
+_IDENTITIES = 1024
+_identities: dict[bytes, Mapping[str, str]] = {}
+
+
+def _identity(cert: x509.Certificate, der: bytes | None) -> Mapping[str, str]:
+    """`_identity_of(cert)`, looked up by `der` (the certificate's own bytes) when the caller holds them:
+    hashing a Certificate object hashes its contents each time, bytes hash once."""
+    if der is None:
+        return _identity_of(cert)
+    known = _identities.get(der)
+    if known is None:
+        if len(_identities) >= _IDENTITIES:
+            _identities.clear()
+        known = _identities[der] = _identity_of(cert)
+    return known
 
 
 def subject_identity(cert: x509.Certificate) -> dict[str, str]:
@@ -187,7 +206,7 @@ def verify_signature(signature: SignatureFields, *, document: DocumentFields | N
 
 def _identity_problem(manifest: Manifest, cert: x509.Certificate, credential: CredentialFields | None,
                       der: bytes | None):
-    named = _identity(cert)
+    named = _identity(cert, der)
     claimed = {"printed_name": manifest.signer_printed_name, "username": manifest.signer_username,
                "user_id": str(manifest.signer_user_id)}
     if named != claimed:

@@ -2,6 +2,7 @@
 its content, then the signer's chain (see `edms.verifier.chain`), all with `cryptography`."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,8 @@ DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
     "2.16.840.1.101.3.4.2.2": hashes.SHA384,
     "2.16.840.1.101.3.4.2.3": hashes.SHA512,
 }
+# The same digests by hashlib (the same bytes; cheaper to start for the short inputs a signature has).
+_HASHLIB = {SHA256: hashlib.sha256, "2.16.840.1.101.3.4.2.2": hashlib.sha384, "2.16.840.1.101.3.4.2.3": hashlib.sha512}
 # Signature algorithm -> (key kind, hash OID or None when the digest algorithm field names it).
 _SIGNATURE_ALGORITHMS: dict[str, tuple[str, str | None]] = {
     "1.2.840.10045.4.3.2": ("ec", "2.16.840.1.101.3.4.2.1"),
@@ -185,8 +188,14 @@ def signer_certificate(data: SignedData) -> x509.Certificate:
 
 
 def signer_certificate_der(data: SignedData) -> tuple[bytes, x509.Certificate]:
-    """The signer's certificate as the signature carries it (its DER bytes, never re-encoded) and parsed."""
+    """The signer's certificate as the signature carries it (its DER bytes, never re-encoded) and parsed;
+    found once per run for the same certificates and signer identifier (`edms.verifier.memo`)."""
     signer = data.signer
+    return memo.keyed("signer certificate", (data.certificates, signer.key_id, signer.serial, signer.issuer),
+                      lambda: _find_signer_certificate(data, signer))
+
+
+def _find_signer_certificate(data: SignedData, signer: SignerInfo) -> tuple[bytes, x509.Certificate]:
     for der, cert in zip(data.certificates, certificates(data), strict=True):
         if signer.key_id is not None:
             try:
@@ -207,11 +216,10 @@ def signing_time(data: SignedData) -> datetime | None:
 
 
 def digest(digest_oid: str, data: bytes) -> bytes:
-    if digest_oid not in DIGESTS:
+    function = _HASHLIB.get(digest_oid)
+    if function is None:
         raise Invalid(f"unsupported digest algorithm {digest_oid}")
-    hasher = hashes.Hash(DIGESTS[digest_oid]())
-    hasher.update(data)
-    return hasher.finalize()
+    return function(data).digest()
 
 
 def check_signature(data: SignedData, content: bytes | None) -> x509.Certificate:
@@ -249,6 +257,17 @@ def _check_signature_value(cert: x509.Certificate, signer: SignerInfo, signed: b
     hash_oid = hash_oid or signer.digest_oid
     if hash_oid not in DIGESTS:
         raise Invalid(f"unsupported signature hash {hash_oid}")
+    if memo.active() is None:
+        _verify_value(cert, signer, signed, kind, hash_oid)
+        return
+    # The same verification (the same certificate, algorithms, signature and signed bytes) is not repeated within
+    # a run: the offline verifier judges each signature twice (at its time-stamp, then in the long term).
+    memo.recent("signature value", (memo.certificate_der(cert), signer.signature_oid, hash_oid, signer.signature, signed),
+                lambda: _verify_value(cert, signer, signed, kind, hash_oid))
+
+
+def _verify_value(cert: x509.Certificate, signer: SignerInfo, signed: bytes, kind: str, hash_oid: str) -> bool:
+    """The signature value over `signed` with the certificate's key (True), or Invalid."""
     algorithm = DIGESTS[hash_oid]()
     try:
         key = cert.public_key()
@@ -263,6 +282,7 @@ def _check_signature_value(cert: x509.Certificate, signer: SignerInfo, signed: b
             raise Invalid("the signature algorithm does not fit the signer's key")
     except InvalidSignature:
         raise Invalid("the signature does not verify with the signer's certificate") from None
+    return True
 
 
 @dataclass(frozen=True)

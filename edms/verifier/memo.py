@@ -14,7 +14,7 @@ is written anywhere, so a later run (`edms verify` is a new process) starts from
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
@@ -39,9 +39,10 @@ class Memo:
         self.issued: dict[tuple[x509.Certificate, x509.Certificate], bool] = {}
         self.crl_signed: dict[tuple[bytes, x509.Certificate], bool] = {}
         self.crl_bytes: dict[int, tuple[x509.CertificateRevocationList, bytes]] = {}
-        self.parsed: dict[tuple[str, bytes], object] = {}
+        self.certificate_bytes: dict[int, tuple[x509.Certificate, bytes]] = {}
+        self.parsed: dict[tuple[str, Hashable], object] = {}
         self.chains: dict[tuple[object, ...], object] = {}
-        self.derived: dict[tuple[str, bytes], object] = {}
+        self.derived: dict[tuple[str, Hashable], object] = {}
         self.hits = 0
         self.misses = 0
 
@@ -138,6 +139,16 @@ def _crl_der(memo: Memo, crl: x509.CertificateRevocationList) -> bytes:
     return held[1]
 
 
+def _certificate_der(memo: Memo, cert: x509.Certificate) -> bytes:
+    """The certificate's DER (what it compares and hashes by), read once per object: hashing a Certificate
+    object hashes its contents every time, hashing the bytes once."""
+    held = memo.certificate_bytes.get(id(cert))
+    if held is None or held[0] is not cert:
+        memo._room(memo.certificate_bytes)
+        held = memo.certificate_bytes[id(cert)] = (cert, cert.public_bytes(Encoding.DER))  # held: its id stays its own
+    return held[1]
+
+
 def chain_judgement(leaf: x509.Certificate, untrusted: Sequence[x509.Certificate], roots: Sequence[x509.Certificate],
                     crls: Sequence[x509.CertificateRevocationList],
                     judge: Callable[[x509.Certificate, Sequence[x509.Certificate], Sequence[x509.Certificate],
@@ -147,7 +158,8 @@ def chain_judgement(leaf: x509.Certificate, untrusted: Sequence[x509.Certificate
     Only inside a shared run."""
     memo = _active.get()
     assert memo is not None, "inside shared_run() only"
-    key = (leaf, tuple(untrusted), tuple(roots), tuple(_crl_der(memo, crl) for crl in crls))
+    key = (_certificate_der(memo, leaf), tuple([_certificate_der(memo, cert) for cert in untrusted]),
+           tuple([_certificate_der(memo, cert) for cert in roots]), tuple([_crl_der(memo, crl) for crl in crls]))
     known = memo.chains.get(key)
     if known is None:
         memo.misses += 1
@@ -176,17 +188,47 @@ def shared(kind: str, der: bytes, compute: Callable[[bytes], _T]) -> _T:
     return value
 
 
-def parsed(kind: str, der: bytes, parse: Callable[[bytes], _T]) -> _T:
-    """`parse(der)`, read once per run for the last few inputs (errors propagate and are not kept)."""
+def keyed(kind: str, key: Hashable, compute: Callable[[], _T]) -> _T:
+    """`compute()` for a result that depends only on `key` (exact bytes, or tuples of them), once per run
+    (errors propagate and are not kept); outside a run, always computed."""
     memo = _active.get()
     if memo is None:
-        return parse(der)
-    key = (kind, der)
-    if key in memo.parsed:
-        return memo.parsed[key]  # type: ignore[return-value]
-    value = parse(der)
+        return compute()
+    full = (kind, key)
+    if full in memo.derived:
+        memo.hits += 1
+        return memo.derived[full]  # type: ignore[return-value]
+    memo.misses += 1
+    value = compute()
+    memo._room(memo.derived)
+    memo.derived[full] = value
+    return value
+
+
+def parsed(kind: str, der: bytes, parse: Callable[[bytes], _T]) -> _T:
+    """`parse(der)`, read once per run for the last few inputs (errors propagate and are not kept)."""
+    return recent(kind, der, lambda: parse(der))
+
+
+def recent(kind: str, key: Hashable, compute: Callable[[], _T]) -> _T:
+    """`compute()` for a result that depends only on `key` (exact bytes, or tuples of them), kept for the last few
+    keys of a run (what is unique to one signature but looked at more than once, e.g. by the offline verifier's
+    two judgements of it); errors propagate and are not kept; outside a run, always computed."""
+    memo = _active.get()
+    if memo is None:
+        return compute()
+    full = (kind, key)
+    if full in memo.parsed:
+        return memo.parsed[full]  # type: ignore[return-value]
+    value = compute()
     if len(memo.parsed) >= MAX_PARSED:
         del memo.parsed[next(iter(memo.parsed))]
-    memo.parsed[key] = value
+    memo.parsed[full] = value
     return value
+
+
+def certificate_der(cert: x509.Certificate) -> bytes:
+    """The certificate's DER, read once per object inside a run."""
+    memo = _active.get()
+    return cert.public_bytes(Encoding.DER) if memo is None else _certificate_der(memo, cert)
 

@@ -114,7 +114,12 @@ def verify_timestamp(tsr_or_token: bytes, data_digest: bytes, roots: Sequence[x5
     if not memo.shared("tsa usage", result.signer_der, lambda _der: _time_stamping_only(result.signer)):
         raise Invalid("the signing certificate is not a TSA certificate (RFC 3161 requires a critical timeStamping "
                       "extended key usage)")
-    _check_ess(data.signer, result.signer_der)
+    signer = data.signer
+    # What `_check_ess` reads: the signing-certificate attributes' values and the certificate (once per run for
+    # the same bytes: a TSA's tokens all carry the same).
+    ess = tuple(None if values is None else tuple([node.raw for node in values])
+                for values in (signer.attributes.get(_SIGNING_CERTIFICATE_V2), signer.attributes.get(_SIGNING_CERTIFICATE)))
+    memo.keyed("ess", (ess, result.signer_der), lambda: _check_ess(signer, result.signer_der))
     return Stamp(gen_time, result.signer)
 
 

@@ -151,3 +151,67 @@ def test_outside_a_shared_run_nothing_is_kept(pki):
     assert memo.issued_by(pki.intermediate_cert, pki.root_cert)
     assert memo.active() is None
 
+
+
+def _serial_tlv(cert) -> bytes:
+    number = cert.serial_number
+    content = number.to_bytes(number.bit_length() // 8 + 1, "big", signed=True)
+    return bytes([0x02, len(content)]) + content
+
+
+@pytest.mark.req("11.70")
+def test_a_signer_found_once_per_run_is_reused_only_for_the_same_certificates_and_signer_identifier(pki, now, material):
+    """Round 4 keeps, per run, which certificate of a CMS's certificate set is the signer's, keyed by the set's
+    bytes and the signer identifier. Two people's signatures carrying the very same certificate set, and one whose
+    signer identifier was changed to name the other person (or no one), each get the reference verdict, in
+    whichever order a run meets them."""
+    (key_a, cert_a), (key_b, cert_b) = material[0]
+    at = now - timedelta(hours=1)
+    cms_a = sign_detached(key_a, cert_a, MANIFEST, [pki.intermediate_cert, cert_b])
+    cms_b = sign_detached(key_b, cert_b, MANIFEST, [pki.intermediate_cert, cert_a])
+    set_a, set_b = (stamped_check.verifier_cms.signed_data(cms).certificates for cms in (cms_a, cms_b))
+    assert sorted(set_a) == sorted(set_b)
+    serial_a, serial_b = _serial_tlv(cert_a), _serial_tlv(cert_b)
+    position = cms_a.rindex(serial_a)  # the signer identifier follows the certificates
+    items = [cms_a, cms_b]
+    if len(serial_a) == len(serial_b):
+        items.append(cms_a[:position] + serial_b + cms_a[position + len(serial_a):])  # names B, signed by A
+    unknown = bytearray(cms_a)
+    unknown[position + len(serial_a) - 1] ^= 0x01  # names a certificate the set does not hold
+    items.append(bytes(unknown))
+    stamps = [make_timestamp_response(pki.tsa_key, pki.tsa_cert, [], serial=number + 1, gen_time=at, nonce=None,
+                                      message_imprint=hashlib.sha256(signature_value(cms)).digest(),
+                                      policy_oid="1.2.3.4.1") for number, cms in enumerate(items)]
+    cases = [(cms, stamp, MANIFEST, [pki.root_cert], []) for cms, stamp in zip(items, stamps, strict=True)]
+    reference = [verdict(case) for case in cases]
+    assert reference[0][0] == reference[1][0] == "ok" and reference[0][2] != reference[1][2]
+    assert all(result[0] == "SignatureInvalid" for result in reference[2:])
+    for order in (cases, cases[::-1]):
+        with memo.shared_run():
+            judged = [verdict(case) for case in order]
+        assert judged == [reference[cases.index(case)] for case in order]
+
+
+@pytest.mark.req("11.70")
+def test_a_signature_value_verified_in_a_run_is_reused_only_for_the_same_certificate_and_bytes(pki, now, material):
+    """Round 4 keeps, for the last few checks of a run, that a signature value verified with a certificate's key
+    over the signed bytes (the offline verifier judges each signature twice). A signature value changed in one
+    byte, or the same CMS over other content, met right after the good one, each get the reference verdict."""
+    key, cert = material[0][0]
+    at = now - timedelta(hours=1)
+    cms, stamp = stamped(pki, key, cert, MANIFEST, at, 9001)
+    value = signature_value(cms)
+    position = cms.rindex(value) + len(value) - 1
+    changed = bytearray(cms)
+    changed[position] ^= 0x01
+    forged = bytes(changed)
+    forged_stamp = make_timestamp_response(pki.tsa_key, pki.tsa_cert, [], serial=9002, gen_time=at, nonce=None,
+                                           message_imprint=hashlib.sha256(signature_value(forged)).digest(),
+                                           policy_oid="1.2.3.4.1")
+    cases = [(cms, stamp, MANIFEST, [pki.root_cert], []), (forged, forged_stamp, MANIFEST, [pki.root_cert], []),
+             (cms, stamp, MANIFEST + b" ", [pki.root_cert], []), (cms, stamp, MANIFEST, [pki.root_cert], [])]
+    reference = [verdict(case) for case in cases]
+    assert [result[0] for result in reference] == ["ok", "SignatureInvalid", "SignatureInvalid", "ok"]
+    with memo.shared_run():
+        assert [verdict(case) for case in cases] == reference
+        assert [verdict(case) for case in cases[::-1]] == reference[::-1]
