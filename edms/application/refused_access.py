@@ -20,6 +20,7 @@ from edms.timeutil import utc_now
 
 ACTION = "access.refused"
 OBJECT = "route"
+OBJECT_ID_LENGTH = 80  # audit_event.object_id
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,12 @@ def refuse_access(services: Services, session: Session, ctx: AuditContext, refus
                    reason=f"{window.count} further requests refused from {where} between {window.start.isoformat()} "
                           f"and {window.end.isoformat()} (their roles did not allow them)")
         if at_once:
-            record(session, ctx, ACTION, OBJECT, f"{refusal.method} {refusal.path}"[:512], changes={
+            # The object is the route as far as the audit trail's object column holds (80 characters); the whole
+            # path, with its query string, is among the changes.
+            route = f"{refusal.method} {refusal.path.split('?', 1)[0]}"[:OBJECT_ID_LENGTH]
+            record(session, ctx, ACTION, OBJECT, route, changes={
                 "method": {"old": None, "new": refusal.method},
+                "path": {"old": None, "new": refusal.path[:512]},
                 "endpoint": {"old": None, "new": refusal.endpoint},
                 "channel": {"old": None, "new": refusal.channel},
                 "roles": {"old": None, "new": sorted(refusal.roles)},

@@ -23,12 +23,14 @@ from tests.conftest import csrf_token, sign_in
 from tests.support.documents import (
     PDF_BYTES,
     Api,
+    actions_after,
     author_of,
     bad_value,
     counts,
     create_with_references,
     ensure_author,
     form_data,
+    newest_event_seq,
     realistic_values,
     sha256,
     title_for,
@@ -318,12 +320,17 @@ def test_inspectors_and_administrators_read_documents_but_never_write_them(app, 
     document_id = created["id"]
     assert inspector.get(f"/documents/{document_id}/versions/1").status_code == 200
     before = counts(app)
+    last_event = newest_event_seq(app)
     for caller in (inspector, administrator):
         assert caller.post("/documents", json={"type": "oos_notification", "title": "x", "values": values}).status_code == 403
         assert caller.put(f"/documents/{document_id}", json={"values": values}).status_code == 403
         assert caller.post(f"/documents/{document_id}/submit").status_code == 403
         assert caller.post(f"/documents/{document_id}/withdraw", json={"reason": "x"}).status_code == 403
-    assert counts(app) == before
+    # Nothing written but the audit trail's record of each refusal (11.10(e)).
+    assert actions_after(app, last_event) == ["access.refused"] * 8
+    after = counts(app)
+    assert {k: v for k, v in after.items() if k != AuditEvent.__tablename__} == {
+        k: v for k, v in before.items() if k != AuditEvent.__tablename__}
 
 
 def test_another_author_cannot_edit_someone_elses_draft(app, client, people):

@@ -44,12 +44,23 @@ def test_an_author_opening_the_account_administration_page_is_refused_and_the_re
     assert response.status_code == 403
     [event] = refusals(app)
     assert (event.actor_id, event.actor_name) == (author.id, "Kenji Sato")  # who
-    assert event.object_type == "route" and event.object_id == "GET /admin/users?role=admin"  # what
+    assert event.object_type == "route" and event.object_id == "GET /admin/users"  # what
     assert event.occurred_at >= before  # when
     assert event.client_addr == "127.0.0.1"  # from where
     assert event.reason == "requires the role admin"  # why
-    assert changes(event) == {"method": "GET", "endpoint": "admin.users", "channel": "web", "roles": ["author"],
-                              "count": 1}
+    assert changes(event) == {"method": "GET", "path": "/admin/users?role=admin", "endpoint": "admin.users",
+                              "channel": "web", "roles": ["author"], "count": 1}
+
+
+@pytest.mark.req("11.10(e)")
+def test_a_refused_request_with_a_huge_query_string_is_audited_with_its_route_and_the_path_cut_at_512(
+        app, client, author):
+    assert sign_in(client, "kenji.sato").status_code == 302
+    response = client.get("/admin/users?after=" + "9" * 2000)
+    assert response.status_code == 403  # the role is checked before the parameters are read
+    [event] = refusals(app)
+    assert event.object_id == "GET /admin/users"
+    assert changes(event)["path"] == ("/admin/users?after=" + "9" * 2000)[:512]
 
 
 @pytest.mark.req("11.10(e)")

@@ -199,6 +199,17 @@ def counts(app) -> dict[str, int]:
         }
 
 
+def newest_event_seq(app) -> int:
+    with app.extensions["edms"].sessions() as session:
+        return session.scalar(select(func.max(AuditEvent.seq))) or 0
+
+
+def actions_after(app, seq: int) -> list[str]:
+    """The actions of the audit events recorded after event `seq`, in order."""
+    with app.extensions["edms"].sessions() as session:
+        return list(session.scalars(select(AuditEvent.action).where(AuditEvent.seq > seq).order_by(AuditEvent.seq)))
+
+
 def docx_with(parts: dict[str, bytes], content_types: str) -> bytes:
     """A minimal Office Open XML package with the given parts and [Content_Types].xml."""
     buffer = io.BytesIO()
