@@ -55,30 +55,23 @@ def plain_json(value: Any) -> bool:
     if kind is int:
         return -_SAFE_INTEGER <= value <= _SAFE_INTEGER
     if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str or not key.isascii():
+        if not all(type(key) is str and key.isascii() for key in value):
+            return False
+        items = value.values()
+    elif kind is list:
+        items = value
+    else:
+        return False
+    for item in items:
+        item_kind = type(item)
+        if item_kind is str or item_kind is bool or item is None:
+            continue
+        if item_kind is int:
+            if not -_SAFE_INTEGER <= item <= _SAFE_INTEGER:
                 return False
-            item_kind = type(item)
-            if item_kind is str or item_kind is bool or item is None:
-                continue
-            if item_kind is int:
-                if not -_SAFE_INTEGER <= item <= _SAFE_INTEGER:
-                    return False
-            elif not plain_json(item):
-                return False
-        return True
-    if kind is list:
-        for item in value:
-            item_kind = type(item)
-            if item_kind is str or item_kind is bool or item is None:
-                continue
-            if item_kind is int:
-                if not -_SAFE_INTEGER <= item <= _SAFE_INTEGER:
-                    return False
-            elif not plain_json(item):
-                return False
-        return True
-    return False
+        elif not plain_json(item):
+            return False
+    return True
 
 
 def canonical_json(document: Any) -> bytes:
