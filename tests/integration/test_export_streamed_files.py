@@ -12,34 +12,19 @@ import zipfile
 
 import pytest
 
-from edms.audit import AuditContext
 from edms.documents.models import Document
-from edms.inspection.package import CASE, DOCUMENT, Scope, environment_from_settings, export_package
+from edms.inspection.package import CASE, DOCUMENT, Scope
 from edms.inspection.timeline import document_timeline
 from edms.signatures import presentation
-from edms.signatures.pdf_operations import pdf_locale
 from edms.verifier.package import verify_package
-
-
-def export(app, scope: Scope, *, language: str, zone: str) -> bytes:
-    services = app.extensions["edms"]
-    env = environment_from_settings(services.settings, services.document_types, services.blobs, services.regimes)
-    out = io.BytesIO()
-    export_package(services.engine, services.sessions, AuditContext.system("test export"), env, scope, out,
-                   language=language, display_tz=zone)
-    return out.getvalue()
-
-
-def site_locale(app, document_id: int) -> tuple[str, str]:
-    with app.extensions["edms"].sessions() as session:
-        return pdf_locale(session, session.get(Document, document_id))
+from tests.support.inspection import export_bytes, site_locale
 
 
 @pytest.mark.req("11.10(b)")
 @pytest.mark.req("ERES-preservation")
 def test_pdf_docx_and_the_verifier_are_stored_as_they_are_and_every_other_file_is_deflated(app, signed_case):
     language, zone = site_locale(app, signed_case.documents[0])
-    data = export(app, Scope(CASE, signed_case.case_id), language=language, zone=zone)
+    data = export_bytes(app, Scope(CASE, signed_case.case_id), language=language, zone=zone)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         methods = {info.filename: info.compress_type for info in archive.infolist()}
         assert archive.testzip() is None  # every entry's CRC, stored or deflated
@@ -59,7 +44,7 @@ def test_every_file_read_from_the_blob_store_is_listed_with_the_sha256_of_the_ve
         app, signed_case):
     document_id = signed_case.documents[0]
     language, zone = site_locale(app, document_id)
-    data = export(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
+    data = export_bytes(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         files = {info.filename: archive.read(info) for info in archive.infolist()}
     manifest = json.loads(files["manifest.json"])
@@ -101,7 +86,7 @@ def test_an_export_leaves_the_garbage_collector_as_it_found_it(app, signed_case,
     was = gc.isenabled()
     try:
         (gc.enable if enabled else gc.disable)()
-        export(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
+        export_bytes(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()

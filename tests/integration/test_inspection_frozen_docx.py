@@ -24,23 +24,8 @@ from edms.documents.renditions import render_docx
 from edms.documents.renditions.word import docx_key
 from edms.inspection.package import CASE, DOCUMENT, Scope, environment_from_settings, export_package
 from edms.signatures import presentation
-from edms.signatures.pdf_operations import pdf_locale
 from edms.verifier.package import verify_package
-from tests.support.inspection import package_files
-
-
-def export(app, scope: Scope, *, language: str, zone: str) -> bytes:
-    services = app.extensions["edms"]
-    env = environment_from_settings(services.settings, services.document_types, services.blobs, services.regimes)
-    out = io.BytesIO()
-    export_package(services.engine, services.sessions, AuditContext.system("test export"), env, scope, out,
-                   language=language, display_tz=zone)
-    return out.getvalue()
-
-
-def site_locale(app, document_id: int) -> tuple[str, str]:
-    with app.extensions["edms"].sessions() as session:
-        return pdf_locale(session, session.get(Document, document_id))
+from tests.support.inspection import export_bytes, package_files, site_locale
 
 
 def stored_rows(app) -> list[FrozenRendition]:
@@ -65,7 +50,7 @@ def docx_parts(data: bytes) -> dict[str, bytes]:
 def test_the_first_export_stores_each_frozen_versions_docx_and_the_next_reuses_it_and_still_verifies(app, signed_case):
     document_id = signed_case.documents[0]
     language, zone = site_locale(app, document_id)
-    first = export(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
+    first = export_bytes(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
     rows = stored_rows(app)
     services = app.extensions["edms"]
     with services.sessions() as session:
@@ -80,7 +65,7 @@ def test_the_first_export_stores_each_frozen_versions_docx_and_the_next_reuses_i
     for row in rows:  # what the first package holds is what was stored
         assert first_files[docx_paths(first_files)[frozen[row.version_id]]] == services.blobs.get(row.sha256)
 
-    second = export(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
+    second = export_bytes(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
     assert [row.id for row in stored_rows(app)] == [row.id for row in rows]  # nothing made again
     files = package_files(second)
     for row in rows:
@@ -93,7 +78,7 @@ def test_the_first_export_stores_each_frozen_versions_docx_and_the_next_reuses_i
 def test_a_stored_docx_is_the_same_document_a_fresh_rendering_in_its_language_and_zone_makes(app, signed_case):
     document_id = signed_case.documents[0]
     language, zone = site_locale(app, document_id)
-    export(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
+    export_bytes(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
     services = app.extensions["edms"]
     with services.sessions() as session:
         document = session.get(Document, document_id)
@@ -116,13 +101,13 @@ def test_a_stored_docx_is_the_same_document_a_fresh_rendering_in_its_language_an
 def test_a_stored_docx_changed_behind_edms_back_is_caught_and_never_exported(app, signed_case):
     document_id = signed_case.documents[0]
     language, zone = site_locale(app, document_id)
-    export(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
+    export_bytes(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
     services = app.extensions["edms"]
     row = stored_rows(app)[-1]
     stored = next(path for path in (services.settings.data_dir / "blobs").rglob(row.sha256 + "*"))
     stored.write_bytes(stored.read_bytes() + b"appended behind edms's back")
     with pytest.raises(BlobCorrupted, match=row.sha256):
-        export(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
+        export_bytes(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
     with services.sessions() as session:  # the attempt is on record, as every export is
         assert session.scalar(select(func.count()).select_from(AuditEvent)
                               .where(AuditEvent.action == "inspection.exported")) == 2
@@ -133,7 +118,7 @@ def test_in_another_language_every_docx_is_made_afresh_and_none_is_stored(app, s
     document_id = signed_case.documents[0]
     language, zone = site_locale(app, document_id)
     other = "en" if language == "ja" else "ja"
-    data = export(app, Scope(CASE, signed_case.case_id), language=other, zone=zone)
+    data = export_bytes(app, Scope(CASE, signed_case.case_id), language=other, zone=zone)
     assert stored_rows(app) == []
     files = package_files(data)
     assert all(files[path].startswith(b"PK") for path in docx_paths(files).values())
@@ -172,7 +157,7 @@ def test_edms_verify_re_hashes_the_stored_docx_renditions_and_names_an_altered_o
 
     document_id = signed_case.documents[0]
     language, zone = site_locale(app, document_id)
-    export(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
+    export_bytes(app, Scope(DOCUMENT, document_id), language=language, zone=zone)
     services = app.extensions["edms"]
     assert check_integrity(services.engine, only={"stored_files"}, blobs=services.blobs).ok
     row = stored_rows(app)[-1]

@@ -11,14 +11,12 @@ import json
 import pytest
 from sqlalchemy import select
 
-from edms.audit import AuditContext
 from edms.documents.blobstore import BlobCorrupted
 from edms.documents.models import Document
 from edms.documents.pdf_models import SignedPdfRevision
-from edms.inspection.package import CASE, DOCUMENT, Scope, environment_from_settings, export_package
-from edms.signatures.pdf_operations import pdf_locale
+from edms.inspection.package import CASE, DOCUMENT, Scope
 from edms.verifier.package import verify_package
-from tests.support.inspection import package_files
+from tests.support.inspection import export_into, package_files, site_locale
 
 
 class WriteOnly:
@@ -34,24 +32,12 @@ class WriteOnly:
         pass
 
 
-def export(app, scope: Scope, out, *, language: str, zone: str):
-    services = app.extensions["edms"]
-    env = environment_from_settings(services.settings, services.document_types, services.blobs, services.regimes)
-    return export_package(services.engine, services.sessions, AuditContext.system("test export"), env, scope, out,
-                          language=language, display_tz=zone)
-
-
-def site_locale(app, document_id: int) -> tuple[str, str]:
-    with app.extensions["edms"].sessions() as session:
-        return pdf_locale(session, session.get(Document, document_id))
-
-
 @pytest.mark.req("11.10(b)")
 @pytest.mark.req("ERES-preservation")
 def test_a_case_package_written_into_a_stream_without_seek_verifies_offline(app, signed_case):
     language, zone = site_locale(app, signed_case.documents[0])
     out = WriteOnly()
-    exported = export(app, Scope(CASE, signed_case.case_id), out, language=language, zone=zone)
+    exported = export_into(app, Scope(CASE, signed_case.case_id), out, language=language, zone=zone)
     data = out.buffer.getvalue()
     report = verify_package(io.BytesIO(data))
     assert report.ok, [item.line() for item in report.failures]
@@ -69,7 +55,7 @@ def test_in_the_sites_language_and_zone_a_signed_versions_rendition_is_its_store
     document_id = signed_case.documents[0]
     language, zone = site_locale(app, document_id)
     out = io.BytesIO()
-    export(app, Scope(DOCUMENT, document_id), out, language=language, zone=zone)
+    export_into(app, Scope(DOCUMENT, document_id), out, language=language, zone=zone)
     files = package_files(out.getvalue())
     manifest = json.loads(files["manifest.json"])
     services = app.extensions["edms"]
@@ -95,7 +81,7 @@ def test_in_another_language_every_version_gets_a_rendition_of_its_own(app, sign
     language, zone = site_locale(app, document_id)
     other = "en" if language == "ja" else "ja"
     out = io.BytesIO()
-    export(app, Scope(DOCUMENT, document_id), out, language=other, zone=zone)
+    export_into(app, Scope(DOCUMENT, document_id), out, language=other, zone=zone)
     files = package_files(out.getvalue())
     manifest = json.loads(files["manifest.json"])
     for version in manifest["documents"][0]["versions"]:
@@ -118,4 +104,4 @@ def test_a_tampered_stored_signed_pdf_is_caught_and_never_exported(app, signed_c
     stored = next(path for path in (services.settings.data_dir / "blobs").rglob(latest.sha256 + "*"))
     stored.write_bytes(stored.read_bytes().replace(b"%%EOF", b"%%EOF\n% appended behind edms's back"))
     with pytest.raises(BlobCorrupted):
-        export(app, Scope(DOCUMENT, document_id), io.BytesIO(), language=language, zone=zone)
+        export_into(app, Scope(DOCUMENT, document_id), io.BytesIO(), language=language, zone=zone)

@@ -11,8 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 import edms.models  # noqa: F401  (every table in Base.metadata)
+from edms.audit import AuditContext
 from edms.audit.models import AuditEvent
 from edms.db import Base
+from edms.documents.models import Document
+from edms.inspection.package import environment_from_settings, export_package
+from edms.signatures.pdf_operations import pdf_locale
 from tests.conftest import sign_in
 
 INSPECTOR = ("sofia.lindqvist", "Sofia Lindqvist (PMDA)")
@@ -94,3 +98,23 @@ def api_exported_package(api, path: str):
     job = api.get(response.headers["Location"].removeprefix("/api/v1")).json
     assert job["status"] == "succeeded", job
     return api.get(f"/jobs/{job['id']}/result")
+
+
+def export_into(app, scope, out, *, language: str, zone: str):
+    """Export `scope`'s inspection package into `out` as the export job does, by the system."""
+    services = app.extensions["edms"]
+    env = environment_from_settings(services.settings, services.document_types, services.blobs, services.regimes)
+    return export_package(services.engine, services.sessions, AuditContext.system("test export"), env, scope, out,
+                          language=language, display_tz=zone)
+
+
+def export_bytes(app, scope, *, language: str, zone: str) -> bytes:
+    out = io.BytesIO()
+    export_into(app, scope, out, language=language, zone=zone)
+    return out.getvalue()
+
+
+def site_locale(app, document_id: int) -> tuple[str, str]:
+    """The language and zone of the site of the document's case (what its PDF is frozen in)."""
+    with app.extensions["edms"].sessions() as session:
+        return pdf_locale(session, session.get(Document, document_id))
