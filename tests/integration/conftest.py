@@ -12,3 +12,12 @@ def signing(app, people, organisation_pki):
 
     services = app.extensions["edms"]
     return SigningStory(services.settings, services.sessions, services.document_types, people).cast()
+
+
+@pytest.fixture
+def draft(app, client, people):
+    """A draft OOS notification with its references in place, and its author's API client: (api, document id)."""
+    from tests.support.documents import create_with_references
+
+    api, created, _values = create_with_references(app, client, people, "oos_notification")
+    return api, created["id"]

@@ -8,7 +8,6 @@ import html
 import io
 import json
 import zipfile
-from pathlib import Path
 
 import pytest
 from docx import Document as DocxDocument
@@ -23,9 +22,9 @@ from tests.support.documents import (
     DOCX_MAIN,
     PDF_BYTES,
     counts,
-    create_with_references,
     docx_with,
     sha256,
+    stored_files,
 )
 
 WORD_XML = b'<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"/>'
@@ -70,17 +69,6 @@ REFUSED = [
 ]
 
 
-@pytest.fixture
-def draft(app, client, people):
-    api, created, _values = create_with_references(app, client, people, "oos_notification")
-    return api, created["id"]
-
-
-def _stored_files(app) -> list[Path]:
-    root = app.extensions["edms"].settings.data_dir
-    return sorted(path for path in root.rglob("*") if path.is_file() and "blobs" in path.parts)
-
-
 def _refusals(app, document_id: int) -> list[AuditEvent]:
     with app.extensions["edms"].sessions() as session:
         return session.scalars(select(AuditEvent).where(AuditEvent.action == "document.attachment_refused",
@@ -103,14 +91,14 @@ def test_unsafe_or_changed_uploads_are_refused_through_the_api_and_the_page_and_
     assert refused.status_code == 400 and refused.json["error"]["code"] == "upload_refused"
     assert message in refused.json["error"]["message"]
     after = counts(app)
-    assert after["attachments"] == before["attachments"] and _stored_files(app) == []
+    assert after["attachments"] == before["attachments"] and stored_files(app) == []
     assert after["audit_event"] == before["audit_event"] + 1  # the refusal itself, nothing else
     assert message in _refusals(app, document_id)[0].reason
 
     page = client.post(f"/documents/{document_id}/attachments",
                        data={"csrf_token": token, "file": (io.BytesIO(data), name), **declaration}, follow_redirects=True)
     assert message in html.unescape(page.get_data(as_text=True))
-    assert counts(app)["attachments"] == before["attachments"] and _stored_files(app) == []
+    assert counts(app)["attachments"] == before["attachments"] and stored_files(app) == []
     assert len(_refusals(app, document_id)) == 2
 
 
@@ -133,7 +121,7 @@ def test_a_path_in_the_file_name_is_only_displayed_never_used_as_a_path(app, cli
 
     digest = sha256(PDF_BYTES)
     root = app.extensions["edms"].settings.data_dir / "blobs"
-    assert _stored_files(app) == [root / digest[:2] / digest[2:4] / digest]  # stored once, under its hash
+    assert stored_files(app) == [root / digest[:2] / digest[2:4] / digest]  # stored once, under its hash
     assert not any(path.name.endswith(".pdf") for path in tmp_path.rglob("*"))
     version = api.get(f"/documents/{document_id}/versions/1").json
     assert [a["name"] for a in version["attachments"]] == [shown] * 2

@@ -6,12 +6,11 @@ uploaded file's CONTENT is binary and is not checked (EU Annex 11 §5, 21 CFR 11
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import csrf_token, sign_in
-from tests.support.documents import PDF_BYTES, counts, create_with_references
+from tests.support.documents import PDF_BYTES, counts, stored_files
 
 BOUNDARY = "edms-7MA4YWxkTrZu0gW"
 NAME = b"CoA L2026-0412"
@@ -43,17 +42,6 @@ def _file(header: bytes, value: bytes) -> list[tuple[bytes, bytes]]:
     return [(b'name="file"; filename="CoA L2026-0412.pdf"\r\nContent-Type: application/pdf', PDF_BYTES), (header, value)]
 
 
-@pytest.fixture
-def draft(app, client, people):
-    api, created, _values = create_with_references(app, client, people, "oos_notification")
-    return api, created["id"]
-
-
-def _stored_files(app) -> list[Path]:
-    root = app.extensions["edms"].settings.data_dir
-    return sorted(path for path in root.rglob("*") if path.is_file() and "blobs" in path.parts)
-
-
 @pytest.mark.req("A11-5")
 @pytest.mark.req("11.10(a)")
 @pytest.mark.parametrize(("what", "header", "value", "field"), HOSTILE, ids=[h[0] for h in HOSTILE])
@@ -72,7 +60,7 @@ def test_an_upload_whose_text_is_not_utf8_is_a_400_naming_the_field_and_stores_n
                        **multipart((b'name="csrf_token"', token.encode()), *_file(header, value)))
     assert page.status_code == 400
     assert f"'{field}' is not valid UTF-8 text" in html.unescape(page.get_data(as_text=True))
-    assert counts(app) == before and _stored_files(app) == []
+    assert counts(app) == before and stored_files(app) == []
 
 
 @pytest.mark.req("A11-5")

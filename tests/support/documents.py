@@ -6,6 +6,7 @@ import hashlib
 import io
 import zipfile
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -197,6 +198,12 @@ def counts(app) -> dict[str, int]:
             table.__tablename__: session.scalar(select(func.count()).select_from(table))
             for table in (m.Document, m.DocumentVersion, m.Attachment, m.NumberSequence, AuditEvent)
         }
+
+
+def stored_files(app) -> list[Path]:
+    """Every file in the filesystem blob store."""
+    root = app.extensions["edms"].settings.data_dir
+    return sorted(path for path in root.rglob("*") if path.is_file() and "blobs" in path.parts)
 
 
 def newest_event_seq(app) -> int:
