@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -46,6 +45,7 @@ from tests.integration.test_record_page_cache import (
 from tests.integration.test_signatures_verification import attacker
 from tests.integration.test_verdict_parity import find_target, revoke_before_timestamp
 from tests.support.documents import realistic_values, title_for
+from tests.support.page_changes import Change, user_column
 from tests.support.people import acting
 from tests.support.signed_case import SIGNERS, SignedCase
 from tests.support.signed_case import _sign_all as sign_all
@@ -126,13 +126,6 @@ def physician_renamed(app, signed_case) -> None:
                            .values(printed_name="Dr Haruto Ito-Kimura"))
 
 
-def _reader_column(**values) -> Callable:
-    def change(app, signed_case) -> None:
-        with app.extensions["edms"].engine.begin() as connection:
-            connection.execute(update(User).where(User.username == QA_USER).values(**values))
-    return change
-
-
 def reader_made_admin(app, signed_case) -> None:
     with app.extensions["edms"].engine.begin() as connection:
         reader = connection.scalar(select(User.id).where(User.username == QA_USER))
@@ -142,14 +135,6 @@ def reader_made_admin(app, signed_case) -> None:
 def certificate_revoked(app, signed_case) -> None:
     services = app.extensions["edms"]
     revoke_before_timestamp(services.settings, find_target(services, signed_case.documents[0]))
-
-
-@dataclass(frozen=True)
-class Change:
-    name: str
-    apply: Callable[..., None]
-    prepare: Callable[..., None] | None = None
-    shows: bool = True  # the page reads differently afterwards
 
 
 def _on_first(action: Callable[..., None]) -> Callable[..., None]:
@@ -171,9 +156,9 @@ RECORD_CHANGES = [
     Change("the physician's printed name", physician_renamed),
     # The case page shows no verdict: a revocation leaves it as it was, and it is still the page made afresh.
     Change("the signer's certificate revoked (trust)", certificate_revoked, shows=False),
-    Change("the reader's language", _reader_column(language="ja")),
+    Change("the reader's language", user_column(QA_USER, language="ja")),
     # Every time on the case page is in the zone of the case's site: the reader's own zone shows nowhere.
-    Change("the reader's time zone", _reader_column(timezone="America/New_York"), shows=False),
+    Change("the reader's time zone", user_column(QA_USER, timezone="America/New_York"), shows=False),
     Change("the reader's roles", reader_made_admin),
 ]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import select, update
@@ -32,6 +31,7 @@ from tests.integration.test_verdict_parity import (
     flip_cms_bit,
     revoke_before_timestamp,
 )
+from tests.support.page_changes import Change, user_column
 from tests.support.people import PASSWORD, acting
 
 QA_USER, ADMIN_USER = "emi.nakamura", "takeshi.ogawa"  # of the signed case (tests/support/signed_case.py)
@@ -109,13 +109,6 @@ def change_content_behind_edms(app, document_id: int) -> None:
                            .values(content=content.replace("PT-7Q4X", "PT-7Q4Y")))
 
 
-def _reader_column(**values) -> Callable:
-    def change(app, document_id: int) -> None:
-        with app.extensions["edms"].engine.begin() as connection:
-            connection.execute(update(User).where(User.username == QA_USER).values(**values))
-    return change
-
-
 def reader_granted(role: str) -> Callable:
     def change(app, document_id: int) -> None:
         with transaction(app.extensions["edms"].sessions) as session:
@@ -137,14 +130,6 @@ def owner_renamed(app, document_id: int) -> None:
         connection.execute(update(User).where(User.username == AUTHOR).values(printed_name="Kenji Sato-Ishikawa"))
 
 
-@dataclass(frozen=True)
-class Change:
-    name: str
-    apply: Callable[..., None]
-    prepare: Callable[..., None] | None = None
-    shows: bool = True  # the page reads differently afterwards
-
-
 CHANGES = [
     Change("a new version", revise),
     Change("a new signature", lambda app, d: _ceremony(app, d, AUTHOR, refuse=False), prepare=revise_and_submit),
@@ -154,9 +139,9 @@ CHANGES = [
     Change("the content changed behind edms's back", change_content_behind_edms),
     Change("the signer's certificate revoked before the time-stamp", _tampered(revoke_before_timestamp)),
     Change("the owner's printed name", owner_renamed),
-    Change("the reader's language", _reader_column(language="ja")),
-    Change("the reader's time zone", _reader_column(timezone="America/New_York")),
-    Change("the reader's printed name", _reader_column(printed_name="Emi Nakamura-Mori")),
+    Change("the reader's language", user_column(QA_USER, language="ja")),
+    Change("the reader's time zone", user_column(QA_USER, timezone="America/New_York")),
+    Change("the reader's printed name", user_column(QA_USER, printed_name="Emi Nakamura-Mori")),
     Change("the reader's roles", reader_granted("admin")),
     Change("an attachment on the new draft", attached, prepare=revise),
 ]
@@ -303,7 +288,7 @@ def test_the_shells_navigation_is_kept_per_role_set_and_language_and_is_the_one_
     for (name, url), page in pages.items():
         client = qa if name == "qa" else admin
         assert page == _fresh(app, client, url)
-    _reader_column(language="ja")(app, document_id)
+    user_column(QA_USER, language="ja")(app, document_id)
     japanese = _page(qa, "/")
     assert nav.search(japanese).group(0) != nav.search(pages[("qa", "/")]).group(0)
     assert japanese == _fresh(app, qa, "/")
