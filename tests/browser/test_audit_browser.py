@@ -42,3 +42,27 @@ def test_admin_filters_the_audit_trail_exports_csv_and_sees_it_verified(page, pe
     page.click("#run-verification")
     expect(page.locator("#verification-outcome")).to_contain_text("verified")
     expect(page.locator("#verification-result")).to_contain_text("audit_event")
+
+
+@pytest.mark.req("11.10(e)")
+@pytest.mark.req("11.300(d)")
+def test_an_author_refused_the_account_pages_leaves_an_access_refused_entry_the_administrator_reads(page, people):
+    people.make("kenji.sato", "author", printed_name="Kenji Sato")
+    people.make("daisuke.kato", "admin", printed_name="Daisuke Kato")
+    browser_sign_in(page, "kenji.sato", PASSWORD)
+    expect(page.locator("#sign-out")).to_be_visible()
+    refused = page.goto("/admin/users?role=admin")
+    assert refused is not None and refused.status == 403
+    page.click("#sign-out")
+
+    browser_sign_in(page, "daisuke.kato", PASSWORD)
+    page.click("#nav-audit")
+    page.fill("#f-action", "access.refused")
+    page.click("#apply-filter")
+    row = page.locator("#audit-events tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator(".action")).to_have_text("Access refused")
+    expect(row).to_contain_text("GET /admin/users")  # the route
+    expect(row).to_contain_text("/admin/users?role=admin")  # the whole path, among the changes
+    expect(row).to_contain_text("Kenji Sato")  # who
+    expect(row).to_contain_text("requires the role admin")  # why
