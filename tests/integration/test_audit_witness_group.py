@@ -29,9 +29,10 @@ class SlowSigner:
 
     def __init__(self, signer) -> None:
         self.signer, self.signed = signer, 0
-        self.gate = threading.Event()
+        self.gate, self.waiting = threading.Event(), threading.Event()
 
     def sign(self, data: bytes) -> bytes:
+        self.waiting.set()
         self.gate.wait()
         self.signed += 1
         return self.signer.sign(data)
@@ -54,9 +55,12 @@ def test_commits_waiting_together_share_one_head_and_each_returns_only_once_its_
             failures.append(error)
 
     threads = [threading.Thread(target=commit, args=(number,)) for number in range(1, 9)]
-    for thread in threads:
+    # The first commit leads and waits for the key with its head of one event; only then do the seven others
+    # commit and wait behind it (started together, the leader could read a tree some of them had already grown).
+    threads[0].start()
+    assert signer.waiting.wait(30), "the first commit never asked for a signature"
+    for thread in threads[1:]:
         thread.start()
-    # The first commit leads and waits for the key; the seven others commit and wait behind it.
     while event_count(sessions) < 8 and not failures:
         threading.Event().wait(0.01)
     signer.gate.set()
