@@ -148,6 +148,12 @@ class PackageWriter:
         self._zip.close()
         return hashlib.sha256(manifest).hexdigest()
 
+    def discard(self) -> None:
+        """After a failure: end the ZIP into nothing, so that neither this call nor the garbage collector
+        (ZipFile.__del__ closes it) writes to an `out` the caller is throwing away or has closed."""
+        self._out.discard()
+        self._zip.close()
+
     @property
     def sha256(self) -> str:
         return self._out.digest.hexdigest()
@@ -168,8 +174,14 @@ class _Digesting:
         self._out = out
         self.digest = hashlib.sha256()
         self.size = 0
+        self._discarded = False
+
+    def discard(self) -> None:
+        self._discarded = True
 
     def write(self, data: bytes) -> int:
+        if self._discarded:
+            return len(data)
         self._out.write(data)
         self.digest.update(data)
         self.size += len(data)

@@ -291,11 +291,18 @@ def export_package(engine: Engine, factory: sessionmaker[Session], ctx: AuditCon
         try:
             for path, data, sha256 in package_files(content, env, trailer, made, tick):
                 writer.add(path, data, sha256)
+        except BaseException:
+            writer.discard()
+            raise
         finally:
             if content.renderer is not None:
                 content.renderer.close()
     progress(total, total, SEALING)
-    manifest_digest = writer.seal(content, env.signer())
+    try:
+        manifest_digest = writer.seal(content, env.signer())
+    except BaseException:
+        writer.discard()
+        raise
     store_new_docx(factory, ctx, env.blobs, language, display_tz, made)
     log.info("inspection package of %s: %d files, manifest SHA-256 %s", scope.describe(), len(writer.files),
              manifest_digest)
