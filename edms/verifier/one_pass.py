@@ -9,7 +9,8 @@ within its parent (the same forms: short, 0x81 and 0x82 lengths; longer forms, m
 past the parent's end are declined), and is stricter elsewhere (declining, never accepting, what the reference
 would ignore: extra elements after the ones read, a signed attribute named twice, object identifiers not in
 their minimal form where a fixed one is expected). `tests/unit/crypto/test_one_pass_reader.py` compares both readers
-on real signatures and on mutated, truncated, re-encoded and hostile variants of them.
+on real signatures and on mutated, truncated, re-encoded and hostile variants of them. `elements` also reads
+the TimeStampResp around a token and the token's TSTInfo (`edms.verifier.timestamp`), on the same terms.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class Unusual(Exception):  # noqa: N818 (not an error: the reference reader deci
     """A shape this reader does not take: the reference reader reads it or says what is wrong with it."""
 
 
-def _elements(data: bytes, start: int, end: int) -> list[int]:
+def elements(data: bytes, start: int, end: int) -> list[int]:
     """Every TLV from `start` to `end`, flattened: tag, start of the element, start and end of its content.
     What `der.read_all(data[start:end])` reads, for the length forms it takes; `Unusual` for anything else."""
     found: list[int] = []
@@ -62,22 +63,22 @@ def certificate_set(raw: bytes) -> tuple[bytes, ...]:
 def read_signed_data(der: bytes) -> SignedData:
     """The SignedData in a ContentInfo, as the reference reader reads it, or `Unusual` (or the `Invalid` of a
     part read by the code the reference shares: the reference then decides)."""
-    top = _elements(der, 0, len(der))
+    top = elements(der, 0, len(der))
     if len(top) != 4 or top[0] != 0x30:
         raise Unusual
-    info = _elements(der, top[2], top[3])
+    info = elements(der, top[2], top[3])
     if len(info) != 8 or info[0] != 0x06 or der[info[2]:info[3]] != _SIGNED_DATA_OID or info[4] != 0xA0:
         raise Unusual
-    wrapper = _elements(der, info[6], info[7])
+    wrapper = elements(der, info[6], info[7])
     if len(wrapper) != 4 or wrapper[0] != 0x30:
         raise Unusual
-    fields = _elements(der, wrapper[2], wrapper[3])
+    fields = elements(der, wrapper[2], wrapper[3])
     if len(fields) < 16 or fields[0] != 0x02 or fields[4] != 0x31 or fields[8] != 0x30:
         raise Unusual
-    encapsulated = _elements(der, fields[10], fields[11])
+    encapsulated = elements(der, fields[10], fields[11])
     content = None
     if len(encapsulated) == 8 and encapsulated[4] == 0xA0:
-        inner = _elements(der, encapsulated[6], encapsulated[7])
+        inner = elements(der, encapsulated[6], encapsulated[7])
         if len(inner) != 4 or inner[0] != 0x04:
             raise Unusual
         content = der[inner[2]:inner[3]]
@@ -94,7 +95,7 @@ def read_signed_data(der: bytes) -> SignedData:
         at += 4
     if at + 4 != len(fields) or fields[at] != 0x31:
         raise Unusual
-    infos = _elements(der, fields[at + 2], fields[at + 3])
+    infos = elements(der, fields[at + 2], fields[at + 3])
     signers = []
     for index in range(0, len(infos), 4):
         if infos[index] != 0x30:
@@ -104,13 +105,13 @@ def read_signed_data(der: bytes) -> SignedData:
 
 
 def _signer_info(der: bytes, start: int, end: int) -> SignerInfo:
-    fields = _elements(der, start, end)
+    fields = elements(der, start, end)
     count = len(fields)
     if count < 20 or fields[0] != 0x02:
         raise Unusual
     issuer = serial = key_id = None
     if fields[4] == 0x30:
-        sid = _elements(der, fields[6], fields[7])
+        sid = elements(der, fields[6], fields[7])
         if len(sid) != 8 or sid[4] != 0x02:
             raise Unusual
         issuer = der[sid[1]:sid[3]]
@@ -126,17 +127,17 @@ def _signer_info(der: bytes, start: int, end: int) -> SignerInfo:
     if fields[at] == 0xA0:
         begin, stop = fields[at + 2], fields[at + 3]
         signed_attrs = _node(Node, (0xA0, der[begin:stop], der[fields[at + 1]:stop]))
-        listed = _elements(der, begin, stop)
+        listed = elements(der, begin, stop)
         for index in range(0, len(listed), 4):
             if listed[index] != 0x30:
                 raise Unusual
-            pair = _elements(der, listed[index + 2], listed[index + 3])
+            pair = elements(der, listed[index + 2], listed[index + 3])
             if len(pair) != 8 or pair[0] != 0x06 or pair[4] != 0x31:
                 raise Unusual
             name = _dotted(der[pair[2]:pair[3]])
             if name in attributes:
                 raise Unusual
-            values = _elements(der, pair[6], pair[7])
+            values = elements(der, pair[6], pair[7])
             attributes[name] = [_node(Node, (values[i], der[values[i + 2]:values[i + 3]], der[values[i + 1]:values[i + 3]]))
                                 for i in range(0, len(values), 4)]
         at += 4
@@ -151,7 +152,7 @@ def _first_oid(der: bytes, fields: list[int], at: int) -> str:
     """The algorithm OID of an AlgorithmIdentifier SEQUENCE (its first element)."""
     if fields[at] != 0x30:
         raise Unusual
-    algorithm = _elements(der, fields[at + 2], fields[at + 3])
+    algorithm = elements(der, fields[at + 2], fields[at + 3])
     if not algorithm or algorithm[0] != 0x06:
         raise Unusual
     return _dotted(der[algorithm[2]:algorithm[3]])

@@ -3,7 +3,8 @@ the ECDSA verifications) reads exactly what the reference DER walk reads and ref
 with the same message: on a person's real signature and a real time-stamp token, on every structural variant
 below (truncated, indefinite and non-minimal lengths, bytes after the structure, wrong tags, a signed attribute
 duplicated or reordered, an unsigned attribute added, a second SignerInfo, multi-byte tags) and on hypothesis-made
-mutations of both. Where it reads, what it reads is also what asn1crypto reads."""
+mutations of both. Where it reads, what it reads is also what asn1crypto reads. The same for the time-stamp
+response around a token and the token's TSTInfo (its imprint and time), read in one pass too."""
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from edms.crypto.cms import sign_detached, signature_value
 from edms.crypto.tsa import make_timestamp_response
-from edms.verifier import cms, der, memo, one_pass
+from edms.verifier import cms, der, memo, one_pass, timestamp
 from edms.verifier.errors import Invalid
 from edms.verifier.timestamp import token_of
 from tests.unit.crypto.conftest import certified_key
@@ -105,7 +106,8 @@ def structures(pki, now):
     response = make_timestamp_response(pki.tsa_key, pki.tsa_cert, [], serial=42, gen_time=now - timedelta(minutes=1),
                                        nonce=7, policy_oid="1.2.3.4.1",
                                        message_imprint=hashlib.sha256(signature_value(signature)).digest())
-    return {"signature": signature, "token": token_of(response)}
+    return {"signature": signature, "token": token_of(response), "response": response,
+            "imprint": hashlib.sha256(signature_value(signature)).digest()}
 
 
 @pytest.fixture(params=["signature", "token"])
@@ -282,3 +284,96 @@ def test_mutated_signatures_and_tokens_are_read_or_refused_as_the_reference_does
     if header_only:  # aim at the tags and lengths of the outer levels, where the readers differ most
         mutations = [(kind, position % 64, argument) for kind, position, argument in mutations]
     assert_read_alike(mutate(original, mutations))
+
+
+# --- the time-stamp response around the token, and the token's TSTInfo -------------------------------------
+
+def stamped_time_outcomes(content: bytes, imprint: bytes) -> None:
+    for digest in (imprint, bytes(32)):
+        assert outcome(lambda data, digest=digest: timestamp._stamped_time(data, digest), content) == \
+            outcome(lambda data, digest=digest: timestamp._stamped_time_reference(data, digest), content), content.hex()
+
+
+def token_outcomes(response: bytes) -> None:
+    assert outcome(timestamp.token_of, response) == outcome(timestamp._token_of_reference, response), response.hex()
+
+
+def _tst_info(structures) -> bytes:
+    content = cms.signed_data(structures["token"]).content
+    assert content is not None
+    return content
+
+
+def _around(data: bytes) -> dict[str, bytes]:
+    """Variants of a response or a TSTInfo: the same kinds as above, at its own levels."""
+    tree = parse(data)
+    variants = {"as is": data, "truncated": data[:-1], "a byte after it": data + b"\x00", "empty": b"",
+                "an element added": changed(data, (), lambda node: node[1].append([0x05, b""])),
+                "first element removed": changed(data, (), lambda node: node[1].pop(0)),
+                "all elements removed": changed(data, (), lambda node: node[1].clear()),
+                "first element's tag changed": changed(data, (0,), lambda node: node.__setitem__(0, 0x31)),
+                "second element primitive": changed(data, (), lambda node: node[1].__setitem__(1, [0x04, b"x"])),
+                "multi-byte tag": b"\x3f" + data[1:]}
+    for depth in range(4):
+        for form in ("indefinite", "one more byte", "four bytes"):
+            variants[f"{form} length at depth {depth}"] = encode(tree, {depth: form})
+    return variants
+
+
+@pytest.mark.req("11.10(a)")
+def test_the_token_in_a_response_is_found_as_the_reference_finds_it(structures):
+    response = structures["response"]
+    assert timestamp._token_of_one_pass(response) == timestamp._token_of_reference(response) == structures["token"]
+    assert timestamp._token_of_one_pass(structures["token"]) is structures["token"]
+    variants = _around(response)
+    variants["refused"] = changed(response, (0, 0), lambda node: node.__setitem__(1, b"\x02"))
+    variants["refused with a reason"] = changed(response, (0,), lambda node: (
+        node[1][0].__setitem__(1, b"\x02"), node[1].append([0x30, [[0x0C, "再送してください".encode()]]])))
+    variants["status empty"] = changed(response, (0,), lambda node: node[1].clear())
+    variants["status code a string"] = changed(response, (0, 0), lambda node: node.__setitem__(0, 0x0C))
+    variants["granted without a token"] = changed(response, (), lambda node: node[1].pop())
+    for name, data in variants.items():
+        try:
+            token_outcomes(data)
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from None
+
+
+@pytest.mark.req("11.10(a)", "11.10(e)")
+def test_the_stamped_time_and_imprint_are_read_as_the_reference_reads_them(structures):
+    content = _tst_info(structures)
+    gen_time = timestamp._tst_info_one_pass(content)[2]
+    assert timestamp._stamped_time(content, structures["imprint"]) == \
+        timestamp._stamped_time_reference(content, structures["imprint"]) == timestamp.moment(gen_time)
+    variants = _around(content)
+    variants["imprint algorithm SHA-384"] = changed(content, (2, 0, 0), lambda node: node.__setitem__(
+        1, bytes.fromhex("608648016503040202")))
+    variants["imprint algorithm a SET"] = changed(content, (2, 0), lambda node: node.__setitem__(0, 0x31))
+    variants["imprint digest a BIT STRING"] = changed(content, (2, 1), lambda node: node.__setitem__(0, 0x03))
+    variants["imprint of three parts"] = changed(content, (2,), lambda node: node[1].append([0x05, b""]))
+    variants["time in local form"] = changed(content, (4,), lambda node: node.__setitem__(1, node[1][:-1]))
+    variants["time a UTCTime"] = changed(content, (4,), lambda node: (node.__setitem__(0, 0x17),
+                                                                      node.__setitem__(1, node[1][2:])))
+    variants["time an INTEGER"] = changed(content, (4,), lambda node: node.__setitem__(0, 0x02))
+    variants["only four fields"] = changed(content, (), lambda node: node[1].__delitem__(slice(4, None)))
+    for name, data in variants.items():
+        try:
+            stamped_time_outcomes(data, structures["imprint"])
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from None
+
+
+@pytest.mark.req("11.10(a)", "11.10(e)")
+@settings(settings.get_profile("one-pass"))
+@given(which=st.sampled_from(["response", "tst info"]), mutations=st.lists(MUTATIONS, min_size=1, max_size=3),
+       header_only=st.booleans())
+def test_mutated_responses_and_tst_infos_are_read_or_refused_as_the_reference_does(structures, which, mutations,
+                                                                                    header_only):
+    original = structures["response"] if which == "response" else _tst_info(structures)
+    if header_only:
+        mutations = [(kind, position % 48, argument) for kind, position, argument in mutations]
+    data = mutate(original, mutations)
+    if which == "response":
+        token_outcomes(data)
+    else:
+        stamped_time_outcomes(data, structures["imprint"])
