@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -136,9 +137,25 @@ def _pool(trust: Trust | None, workers: int) -> Iterator[ProcessPoolExecutor | N
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=batch_check.start_worker,
                              initargs=(batch_check.TrustState.of(trust),)) as pool:
-        for _ in range(workers):  # a worker is spawned for each task submitted while none is idle
-            pool.submit(batch_check.ready)
+        with _main_module_not_rerun():
+            for _ in range(workers):  # a worker is spawned for each task submitted while none is idle
+                pool.submit(batch_check.ready)
         yield pool
+
+
+@contextmanager
+def _main_module_not_rerun() -> Iterator[None]:
+    """While workers are spawned: a spawned interpreter re-runs the parent's main module by its path before it
+    starts (multiprocessing's `__mp_main__`), which for `edms verify` is the console script, importing the whole
+    application (Flask, SQLAlchemy, the CLI: seconds a worker on a loaded machine) for nothing a worker uses.
+    Workers run `batch_check` alone, imported by name, so the path is withheld while they start."""
+    main = sys.modules.get("__main__")
+    path = None if main is None else main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        if main is not None and path is not None:
+            main.__file__ = path
 
 
 def _judged(batches: Iterator[batch_check.Batch], trust: Trust | None, pool: ProcessPoolExecutor | None,

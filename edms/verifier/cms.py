@@ -12,8 +12,10 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from edms.verifier import memo
+from edms.verifier import memo, one_pass
 from edms.verifier.chain import verify_chain
+from edms.verifier.cms_types import SignedData as SignedData  # re-exported: the types callers import from here
+from edms.verifier.cms_types import SignerInfo as SignerInfo
 from edms.verifier.der import (
     CONTEXT_0,
     CONTEXT_1,
@@ -56,40 +58,6 @@ _SIGNATURE_ALGORITHMS: dict[str, tuple[str, str | None]] = {
 }
 
 
-@dataclass(frozen=True)
-class SignerInfo:
-    issuer: bytes | None  # DER of the issuer Name (issuerAndSerialNumber), or None
-    serial: int | None
-    key_id: bytes | None  # subjectKeyIdentifier, the other way to name the signer
-    digest_oid: str
-    signed_attrs: Node | None
-    attributes: dict[str, list[Node]]
-    signature_oid: str
-    signature: bytes
-
-    def single_value(self, name: str, what: str) -> Node | None:
-        values = self.attributes.get(name)
-        if values is None:
-            return None
-        if len(values) != 1:
-            raise Invalid(f"the signed attribute {what} must have exactly one value")
-        return values[0]
-
-
-@dataclass(frozen=True)
-class SignedData:
-    content_type: str
-    content: bytes | None  # None when detached
-    certificates: tuple[bytes, ...]  # DER
-    signers: tuple[SignerInfo, ...]
-
-    @property
-    def signer(self) -> SignerInfo:
-        if len(self.signers) != 1:
-            raise Invalid(f"expected exactly one signer, found {len(self.signers)}")
-        return self.signers[0]
-
-
 def signed_data(der: bytes) -> SignedData:
     """The SignedData in a ContentInfo; anything else is Invalid("... not a well-formed CMS ...").
 
@@ -98,6 +66,16 @@ def signed_data(der: bytes) -> SignedData:
 
 
 def _read_signed_data(der: bytes) -> SignedData:
+    """Read in one pass (`edms.verifier.one_pass`) when the structure has the usual shape; anything else, damage
+    included, by the reference reader, whose result or refusal is the verdict."""
+    try:
+        return one_pass.read_signed_data(der)
+    except (one_pass.Unusual, Invalid, IndexError, ValueError):
+        return _read_signed_data_reference(der)
+
+
+def _read_signed_data_reference(der: bytes) -> SignedData:
+    """The reference reader: a node-by-node DER walk (`edms.verifier.der`)."""
     try:
         content_info = expect(read_one(der), SEQUENCE, "ContentInfo").children()
         if len(content_info) != 2 or oid(content_info[0]) != SIGNED_DATA:
@@ -113,7 +91,7 @@ def _read_signed_data(der: bytes) -> SignedData:
         certificates: tuple[bytes, ...] = ()
         rest = fields[3:]
         if rest and rest[0].tag == CONTEXT_0:
-            certificates = memo.shared("certificate set", rest[0].raw, _certificate_set)
+            certificates = memo.shared("certificate set", rest[0].raw, one_pass.certificate_set)
             rest = rest[1:]
         if rest and rest[0].tag == CONTEXT_1:  # CRLs inside the signature: not used
             rest = rest[1:]
@@ -157,12 +135,6 @@ def _signer_info(node: Node) -> SignerInfo:
 def signature_value(cms_der: bytes) -> bytes:
     """The SignerInfo's signature octets: what edms time-stamps (as CAdES-T does)."""
     return signed_data(cms_der).signer.signature
-
-
-def _certificate_set(raw: bytes) -> tuple[bytes, ...]:
-    """The DER of each certificate in a CMS certificate set (whole, its [0] tag included): the same bytes in
-    every signature by one signer, read once per run."""
-    return tuple(node.raw for node in read_one(raw).children() if node.tag == SEQUENCE)
 
 
 def _certificate_issuer(der: bytes) -> bytes:

@@ -10,7 +10,7 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from edms.verifier import memo
+from edms.verifier import memo, one_pass
 from edms.verifier.chain import extension
 from edms.verifier.cms import (
     DIGESTS,
@@ -22,11 +22,13 @@ from edms.verifier.cms import (
 )
 from edms.verifier.der import (
     BIT_STRING,
+    INTEGER,
     OCTETS,
     OID,
     SEQUENCE,
     UTF8_STRING,
     Node,
+    _dotted,
     child,
     expect,
     integer,
@@ -53,7 +55,31 @@ class Stamp:
 
 
 def token_of(tsr_or_token: bytes) -> bytes:
-    """The TimeStampToken in a TimeStampResp (status granted), or the token itself."""
+    """The TimeStampToken in a TimeStampResp (status granted), or the token itself: read in one pass when the
+    response has the usual shape; anything else, damage and refusals included, by the reference reader."""
+    try:
+        return _token_of_one_pass(tsr_or_token)
+    except (one_pass.Unusual, Invalid, IndexError, ValueError):
+        return _token_of_reference(tsr_or_token)
+
+
+def _token_of_one_pass(data: bytes) -> bytes:
+    """`_token_of_reference` for a token or a granted response (the same validation of the levels read), or Unusual."""
+    top = one_pass.elements(data, 0, len(data))
+    if len(top) != 4 or top[0] != SEQUENCE:
+        raise one_pass.Unusual
+    parts = one_pass.elements(data, top[2], top[3])
+    if parts and parts[0] == OID:
+        return data
+    if len(parts) < 8 or parts[0] != SEQUENCE:
+        raise one_pass.Unusual
+    status = one_pass.elements(data, parts[2], parts[3])
+    if not status or status[0] != INTEGER or int.from_bytes(data[status[2]:status[3]], "big", signed=True) not in (0, 1):
+        raise one_pass.Unusual
+    return data[parts[5]:parts[7]]
+
+
+def _token_of_reference(tsr_or_token: bytes) -> bytes:
     top = expect(read_one(tsr_or_token), SEQUENCE, "time-stamp").children()
     # A token (ContentInfo) begins with its content-type OID; a TimeStampResp with its status SEQUENCE.
     if top and top[0].tag == OID:
@@ -99,14 +125,7 @@ def verify_timestamp(tsr_or_token: bytes, data_digest: bytes, roots: Sequence[x5
     data = signed_data(token)
     if data.content_type != TST_INFO or data.content is None:
         raise Invalid("the token does not contain a TSTInfo")
-    info = expect(read_one(data.content), SEQUENCE, "TSTInfo").children()
-    if len(info) < 5:
-        raise Invalid("malformed TSTInfo")
-    imprint = info[2].children()
-    if len(imprint) != 2 or oid(child(imprint[0], 0, "imprint")) != SHA256 or \
-            expect(imprint[1], OCTETS, "imprint").content != data_digest:
-        raise Invalid("the time-stamp is for other data")
-    gen_time = moment(info[4])
+    gen_time = _stamped_time(data.content, data_digest)
     try:
         result = verify_cms(token, None, roots, gen_time, untrusted=untrusted, crls=crls)
     except Invalid as exc:
@@ -121,6 +140,48 @@ def verify_timestamp(tsr_or_token: bytes, data_digest: bytes, roots: Sequence[x5
                 for values in (signer.attributes.get(_SIGNING_CERTIFICATE_V2), signer.attributes.get(_SIGNING_CERTIFICATE)))
     memo.keyed("ess", (ess, result.signer_der), lambda: _check_ess(signer, result.signer_der))
     return Stamp(gen_time, result.signer)
+
+
+def _stamped_time(content: bytes, data_digest: bytes) -> datetime:
+    """The TSTInfo's genTime, if its imprint is the SHA-256 `data_digest`: read in one pass when it has the usual
+    shape, else by the reference reader (whose refusal, and its message, is then the verdict)."""
+    try:
+        algorithm, imprinted, gen_time = _tst_info_one_pass(content)
+    except (one_pass.Unusual, Invalid, IndexError, ValueError):
+        return _stamped_time_reference(content, data_digest)
+    if algorithm != SHA256 or imprinted != data_digest:
+        raise Invalid("the time-stamp is for other data")
+    return moment(gen_time)
+
+
+def _tst_info_one_pass(content: bytes) -> tuple[str, bytes, Node]:
+    """The imprint's algorithm and digest and the genTime element, validated as the reference validates the
+    levels it reads (or Unusual)."""
+    top = one_pass.elements(content, 0, len(content))
+    if len(top) != 4 or top[0] != SEQUENCE:
+        raise one_pass.Unusual
+    info = one_pass.elements(content, top[2], top[3])
+    if len(info) < 20 or info[8] != SEQUENCE:
+        raise one_pass.Unusual
+    imprint = one_pass.elements(content, info[10], info[11])
+    if len(imprint) != 8 or imprint[0] != SEQUENCE or imprint[4] != OCTETS:
+        raise one_pass.Unusual
+    algorithm = one_pass.elements(content, imprint[2], imprint[3])
+    if not algorithm or algorithm[0] != OID:
+        raise one_pass.Unusual
+    gen_time = Node(info[16], content[info[18]:info[19]], content[info[17]:info[19]])
+    return _dotted(content[algorithm[2]:algorithm[3]]), content[imprint[6]:imprint[7]], gen_time
+
+
+def _stamped_time_reference(content: bytes, data_digest: bytes) -> datetime:
+    info = expect(read_one(content), SEQUENCE, "TSTInfo").children()
+    if len(info) < 5:
+        raise Invalid("malformed TSTInfo")
+    imprint = info[2].children()
+    if len(imprint) != 2 or oid(child(imprint[0], 0, "imprint")) != SHA256 or \
+            expect(imprint[1], OCTETS, "imprint").content != data_digest:
+        raise Invalid("the time-stamp is for other data")
+    return moment(info[4])
 
 
 def _time_stamping_only(cert: x509.Certificate) -> bool:
