@@ -23,6 +23,7 @@ from edms.web import (
     audit_views,
     auth,
     case_views,
+    csrf_tokens,
     delegation_views,
     document_views,
     errors,
@@ -191,9 +192,11 @@ def _register_hooks(app: Flask) -> None:
     app.before_request(pages_only(guards.enforce_password_change))
     app.before_request(pages_only(guards.enforce_read_only_roles))
     app.before_request(pages_only(enforce_case_scope))
+    app.before_request(pages_only(csrf_tokens.reuse_signed_token))  # signed once per session (edms.web.csrf_tokens)
     app.after_request(refusals.record_refused_access)  # a refused (403) request is audited, then committed
     app.after_request(guards.security_headers)
     app.after_request(access_log.record_inspector_access)
+    app.after_request(pages_only(csrf_tokens.remember_signed_token))
     app.teardown_appcontext(close_db)
     dispatch_with_reruns(app)  # a GET whose one transaction could not take SQLite's write lock runs again
     app.jinja_env.filters["localtime"] = local_time

@@ -9,7 +9,6 @@ Every other request (pages, and API requests without a bearer token) goes throug
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from flask import Flask, Request, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask.wrappers import Response
+from itsdangerous import URLSafeTimedSerializer
 
 API_PREFIX = "/api/v1/"
 
@@ -47,6 +47,17 @@ def pages_only(hook: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _READ = "_edms_read"  # the session's content as its cookie carried it
+_SERIALIZER = "edms_session_serializer"  # app.extensions: (the keys it was made for, the serializer)
+
+
+def _snapshot(value: Any) -> Any:
+    """A copy of a session value that later changes in place cannot reach (flashes are a list appended to): lists
+    and dicts copied, all the way down; everything else a session holds (str, numbers, tuples of them) as it is."""
+    if isinstance(value, list):
+        return [_snapshot(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _snapshot(item) for key, item in value.items()}
+    return value
 
 
 class CookieSessions(SecureCookieSessionInterface):
@@ -58,14 +69,27 @@ class CookieSessions(SecureCookieSessionInterface):
     sets `_remember`, which its after-request hook pops again), so every answer to a visitor not signed in
     (a static file, a 404, a favicon) carried the cookie as that request had read it. Such an answer arriving
     after the answer of a form that changed the session (the language picked before sign-in) replaced the
-    browser's newer cookie with the older one, and the next page was in the old language again."""
+    browser's newer cookie with the older one, and the next page was in the old language again.
+
+    The signing serializer is made once per application and key (Flask makes one for every request, twice:
+    itsdangerous then checks its JSON serializer by dumping a test value each time), and made again when the
+    secret key or its fallbacks change."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        kept = app.extensions.get(_SERIALIZER)
+        if kept is not None and kept[0] == keys:
+            return kept[1]
+        serializer = super().get_signing_serializer(app)
+        app.extensions[_SERIALIZER] = (keys, serializer)
+        return serializer
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if is_bearer(request):
             return self.session_class()
         session = super().open_session(app, request)
         if session is not None:
-            setattr(session, _READ, copy.deepcopy(dict(session)))  # deep: flashes are a list changed in place
+            setattr(session, _READ, _snapshot(dict(session)))  # deep: flashes are a list changed in place
         return session
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
