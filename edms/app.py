@@ -186,13 +186,13 @@ def _register_hooks(app: Flask) -> None:
     app.after_request(finish)
     app.before_request(guards.assign_request_id)
     app.before_request(refuse_nul_characters)
+    app.before_request(pages_only(csrf_tokens.reuse_signed_token))  # signed once per session (edms.web.csrf_tokens)
     # The page session's guards: a bearer request is checked by its token instead (edms.web.bearer).
     app.before_request(pages_only(guards.enforce_idle_timeout))
     app.before_request(pages_only(access_log.end_expired_sessions))
     app.before_request(pages_only(guards.enforce_password_change))
     app.before_request(pages_only(guards.enforce_read_only_roles))
     app.before_request(pages_only(enforce_case_scope))
-    app.before_request(pages_only(csrf_tokens.reuse_signed_token))  # signed once per session (edms.web.csrf_tokens)
     app.after_request(refusals.record_refused_access)  # a refused (403) request is audited, then committed
     app.after_request(guards.security_headers)
     app.after_request(access_log.record_inspector_access)
