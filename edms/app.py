@@ -23,6 +23,7 @@ from edms.web import (
     audit_views,
     auth,
     case_views,
+    csrf_tokens,
     delegation_views,
     document_views,
     errors,
@@ -185,6 +186,7 @@ def _register_hooks(app: Flask) -> None:
     app.after_request(finish)
     app.before_request(guards.assign_request_id)
     app.before_request(refuse_nul_characters)
+    app.before_request(pages_only(csrf_tokens.reuse_signed_token))  # signed once per session (edms.web.csrf_tokens)
     # The page session's guards: a bearer request is checked by its token instead (edms.web.bearer).
     app.before_request(pages_only(guards.enforce_idle_timeout))
     app.before_request(pages_only(access_log.end_expired_sessions))
@@ -194,6 +196,7 @@ def _register_hooks(app: Flask) -> None:
     app.after_request(refusals.record_refused_access)  # a refused (403) request is audited, then committed
     app.after_request(guards.security_headers)
     app.after_request(access_log.record_inspector_access)
+    app.after_request(pages_only(csrf_tokens.remember_signed_token))
     app.teardown_appcontext(close_db)
     dispatch_with_reruns(app)  # a GET whose one transaction could not take SQLite's write lock runs again
     app.jinja_env.filters["localtime"] = local_time

@@ -108,16 +108,31 @@ def record_state(session: Session, document_id: int) -> RecordState | None:
 
 
 def digest_of(parts: Iterable[Sequence[Row[Any]] | Sequence[Any]]) -> bytes:
-    """SHA-256 over the rows' values, in order; bytes columns enter by their own SHA-256, and every value by
-    its type and repr, so no two different row sets share a digest by accident of formatting."""
-    digest = hashlib.sha256()
+    """SHA-256 over the rows' values, in order: each row as the `repr` of its values' tuple (a literal that names each
+    value's type and cannot run into the next: a string's quotes are escaped), bytes columns entering by their own
+    SHA-256, so no two different row sets share a digest by accident of formatting. One text, hashed once."""
+    lines: list[str] = []
     for part in parts:
-        digest.update(b"\x1e")
+        lines.append("\x1e")
         for row in part:
-            digest.update(b"\x1d")
-            for value in row:
-                digest.update(_value_bytes(value))
-    return digest.digest()
+            lines.append(repr(tuple(_Hashed(value) if isinstance(value, _BINARY) else value for value in row)))
+    return hashlib.sha256("\x1d".join(lines).encode("utf-8", "surrogatepass")).digest()
+
+
+_BINARY = (bytes, bytearray, memoryview)
+
+
+class _Hashed:
+    """A bytes value in a row's digest: its length and SHA-256 (a repr no literal of another type can print)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, value: bytes | bytearray | memoryview) -> None:
+        data = bytes(value)
+        self.text = f"<{len(data)} bytes sha256 {hashlib.sha256(data).hexdigest()}>"
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 def trust_digest(trust: Trust | None) -> bytes:
@@ -149,9 +164,3 @@ def _anchors_digest(anchors: TrustAnchors) -> bytes:
             digest.update(cert.fingerprint(hashes.SHA256()))
     _anchors_seen = (anchors, digest.digest())
     return _anchors_seen[1]
-
-
-def _value_bytes(value: object) -> bytes:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return b"b" + hashlib.sha256(bytes(value)).digest()
-    return f"{type(value).__name__}:{value!r}\x1f".encode("utf-8", "surrogatepass")

@@ -45,24 +45,38 @@ def assign_request_id() -> None:
     g.request_id = f"{_IDS.getrandbits(128):032x}"
 
 
+def cookie_slack(idle: timedelta) -> timedelta:
+    """How far the cookie's `last_seen` may lag behind the session's last request: it is written again only once
+    it is this old (a minute, as the server's record; a fifteenth of the idle time when that is shorter than a
+    quarter of an hour), so most pages leave the session as they found it and send no cookie (no signing)."""
+    return min(TOUCH_INTERVAL, idle / 15)
+
+
 def enforce_idle_timeout():
+    """End the session after `idle_minutes` without a request (21 CFR 11.10(d), 11.300). Both clocks of the last
+    request are written at most once per slack (the cookie's `cookie_slack`, the server record's TOUCH_INTERVAL),
+    so each may lag by that much and each check allows it: a session idle for `idle_minutes` ends at its next
+    request once the lag is past too, never earlier than `idle_minutes` after the last request (with the default
+    15 minutes, between 15 and 16)."""
     if not current_user.is_authenticated or request.endpoint == "static":
         return None
     now = datetime.now(UTC)
-    # Idle by the cookie's last request (every node writes it), or by the server's record of the session,
-    # whose last_seen is written at most once a minute (hence the slack).
+    # Idle by the cookie's last request (every node writes it), or by the server's record of the session.
     reader = current_reader()
     record_seen = reader.session_last_seen_at if reader is not None else None
     last_seen = session.get("last_seen")
     idle = timedelta(minutes=settings().idle_minutes)
-    if (last_seen is not None and now - datetime.fromtimestamp(last_seen, UTC) > idle) or \
+    slack = cookie_slack(idle)
+    cookie_idle = None if last_seen is None else now - datetime.fromtimestamp(last_seen, UTC)
+    if (cookie_idle is not None and cookie_idle > idle + slack) or \
             (record_seen is not None and now - record_seen > idle + TOUCH_INTERVAL):
         access.time_out(services(), db(), audit_context(), current_user.user, session.get("sid"))
         logout_user()
         session.clear()
         flash(_("Your session ended after a period of inactivity. Please sign in again."), "warning")
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
-    session["last_seen"] = now.timestamp()
+    if cookie_idle is None or cookie_idle >= slack:
+        session["last_seen"] = now.timestamp()
     if record_seen is not None and now - record_seen > TOUCH_INTERVAL:
         record = current_web_session()  # the ORM record, loaded only to be written (at most once a minute)
         if record is not None:
