@@ -116,7 +116,10 @@ def _serialise_sqlite_writers(engine: Engine, gate: sqlite_gate.WriterGate) -> N
         # in SQLite's busy handler), then SQLite's lock. Sent on the DBAPI connection itself: the statement has no
         # parameters and no result, and SQLAlchemy's execution machinery cost every request a third of its SQL time.
         dbapi_connection = connection.connection.driver_connection
-        if connection.get_execution_options().get(READ_ONLY):
+        options = connection.get_execution_options()
+        if options.get(ONE_STATEMENT):
+            return  # `single_statement_reads`: the statement is its own transaction (SQLite's autocommit)
+        if options.get(READ_ONLY):
             dbapi_connection.execute("BEGIN")
             return
         gate.enter(dbapi_connection)
@@ -146,6 +149,28 @@ def reading(engine: Engine) -> Engine:
 
 
 _READING: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+ONE_STATEMENT = "edms_one_statement"
+
+
+def single_statement_reads(engine: Engine) -> Engine:
+    """`engine` for a read that is ONE statement and writes nothing, run outside any transaction: no BEGIN, no
+    ROLLBACK. A single SELECT is atomic and reads one snapshot on its own (SQLite in autocommit mode: its own
+    read transaction; PostgreSQL: each statement its own snapshot, as in a READ COMMITTED transaction), so it
+    reads exactly what the same statement reads as the first of a unit of work; on PostgreSQL it is one round
+    trip instead of three (BEGIN, the statement, ROLLBACK). Only for a read whose result may decide that the
+    request needs no unit of work at all (edms.api.blueprint: a bearer read); whatever else the request reads
+    or writes goes through its unit of work as before. It shares `engine`'s pool and events."""
+    found = _ONE_STATEMENT.get(engine)
+    if found is None:
+        options: dict[str, object] = {ONE_STATEMENT: True}
+        if engine.dialect.name != "sqlite":  # SQLite's connections are in autocommit mode already (`_on_connect`)
+            options["isolation_level"] = "AUTOCOMMIT"
+        found = _ONE_STATEMENT[engine] = engine.execution_options(**options)
+    return found
+
+
+_ONE_STATEMENT: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
 def is_reading(bind: object) -> bool:

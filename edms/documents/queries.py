@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from edms.documents import models as m
@@ -98,11 +98,12 @@ _SUMMARY = (
 _SUMMARY_WITH_CALLER = with_caller(_SUMMARY, "v_version")
 
 
-def document_summary_with_caller(session: Session, token: str,
+def document_summary_with_caller(source: Session | Connection, token: str,
                                  document_id: int) -> tuple[Caller | None, Sequence[Row] | None]:
     """(the token's caller as `caller_for_token` reads it, the rows `document_summary_rows` reads) in one
-    statement; (None, None) for a token that opens nothing, (caller, None) for no such document."""
-    caller, rows = caller_with_rows(session, token, _SUMMARY_WITH_CALLER, {"document_id": document_id})
+    statement, in the session's unit of work or on a connection (`users.tokens.caller_with_rows`); (None, None)
+    for a token that opens nothing, (caller, None) for no such document."""
+    caller, rows = caller_with_rows(source, token, _SUMMARY_WITH_CALLER, {"document_id": document_id})
     if caller is None:
         return None, None
     return caller, (rows if rows and rows[0].id is not None else None)

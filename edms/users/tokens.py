@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, Select, bindparam, select, true
+from sqlalchemy import Connection, Row, Select, bindparam, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from edms.audit import AuditContext, record
@@ -118,12 +118,14 @@ def with_caller(statement: Select, *order_by: str) -> Select:
             .order_by(_grants.c.role, *(beside.c[name] for name in order_by)))
 
 
-def caller_with_rows(session: Session, token: str, statement: Select,
+def caller_with_rows(source: Session | Connection, token: str, statement: Select,
                      parameters: dict[str, object]) -> tuple[Caller | None, list[Row]]:
     """(the token's caller, by the rule of `caller_for_token`; the rows of the read `statement` was made with by
-    `with_caller`, once each and in its order), read in one statement on the session's connection. No rows
+    `with_caller`, once each and in its order), read in one statement on the session's connection (its unit of
+    work) or on `source` itself (a connection of `edms.db.single_statement_reads`: the statement alone). No rows
     for a token that opens nothing: they are not read beyond this function."""
-    rows = session.connection().execute(statement, {**parameters, "digest": _digest(token)}).all()
+    connection = source.connection() if isinstance(source, Session) else source
+    rows = connection.execute(statement, {**parameters, "digest": _digest(token)}).all()
     caller = _caller(rows, CALLER_PREFIX)
     if caller is None:
         return None, []
