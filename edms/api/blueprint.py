@@ -9,13 +9,12 @@ from typing import Any
 from flask import Blueprint, abort, current_app, g, request
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse
-from sqlalchemy import Connection
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from edms.api.openapi import ATTRIBUTE, body_problems
 from edms.application import access
 from edms.application.refusal_windows import RefusalWindows
-from edms.db import single_statement_reads
 from edms.timeutil import require_aware
 from edms.users.models import User
 from edms.users.roles import INSPECTOR
@@ -37,7 +36,7 @@ REFUSALS_RECORDED_ONE_BY_ONE = 5  # per client and window; past it, one event wi
 BAD_CREDENTIALS = "api-bad-credentials"  # the limiter's scope of refused bearer tokens, per client
 
 
-Along = Callable[[Session | Connection, str, dict[str, Any]], tuple[Caller | None, object]]
+Along = Callable[[Session | Engine, str, dict[str, Any]], tuple[Caller | None, object]]
 
 
 def token_required(*roles: str, reader: bool = False, along: Along | None = None):
@@ -91,17 +90,16 @@ def token_required(*roles: str, reader: bool = False, along: Along | None = None
 
 def _read_along(along: Along, token: str, roles: tuple[str, ...]) -> tuple[Caller | None, object]:
     """The caller and the view's rows (`along`). First as the one statement alone, outside any transaction
-    (`edms.db.single_statement_reads`: no Session, no BEGIN or ROLLBACK; on PostgreSQL one round trip instead of
-    three): when it names a caller whose request then needs nothing more of the database (admissible, not an
-    inspector, holding the view's roles, seeing every case), that statement is the request's whole read and
-    the request has no unit of work. For any other caller (a refused token, an inspector, whose access record
-    is written in the same transaction as the read; a missing role, whose refusal is recorded; a physician, whose
-    case scope is read) the statement is read again in the request's unit of work and the request goes on
-    exactly as before, every check and record in that one transaction."""
+    (`edms.db.one_statement`: no Session, no BEGIN or ROLLBACK; on PostgreSQL one round trip instead of three):
+    when it names a caller whose request then needs nothing more of the database (admissible, not an inspector,
+    holding the view's roles, seeing every case), that statement is the request's whole read and the request has
+    no unit of work. For any other caller (a refused token, an inspector, whose access record is written in the
+    same transaction as the read; a missing role, whose refusal is recorded; a physician, whose case scope is
+    read) the statement is read again in the request's unit of work and the request goes on exactly as before,
+    every check and record in that one transaction."""
     view_args = request.view_args or {}
     if request.method in SAFE_METHODS and g.get("db_session") is None:
-        with single_statement_reads(services().engine).connect() as connection:
-            user, rows = along(connection, token, view_args)
+        user, rows = along(services().engine, token, view_args)
         if user is not None and not user.has_role(INSPECTOR) and (not roles or user.has_role(*roles)) \
                 and user.has_role(*SEE_EVERY_CASE):
             return user, rows

@@ -6,9 +6,9 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Engine, Row, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from edms.documents import models as m
@@ -98,11 +98,12 @@ _SUMMARY = (
 _SUMMARY_WITH_CALLER = with_caller(_SUMMARY, "v_version")
 
 
-def document_summary_with_caller(source: Session | Connection, token: str,
-                                 document_id: int) -> tuple[Caller | None, Sequence[Row] | None]:
+def document_summary_with_caller(source: Session | Engine, token: str,
+                                 document_id: int) -> tuple[Caller | None, Sequence[Any] | None]:
     """(the token's caller as `caller_for_token` reads it, the rows `document_summary_rows` reads) in one
-    statement, in the session's unit of work or on a connection (`users.tokens.caller_with_rows`); (None, None)
-    for a token that opens nothing, (caller, None) for no such document."""
+    statement, in the session's unit of work or, given an engine, alone outside any transaction
+    (`users.tokens.caller_with_rows`); (None, None) for a token that opens nothing, (caller, None) for no such
+    document."""
     caller, rows = caller_with_rows(source, token, _SUMMARY_WITH_CALLER, {"document_id": document_id})
     if caller is None:
         return None, None

@@ -1,24 +1,29 @@
 """`GET /api/v1/documents/{id}` by a caller whose request needs nothing more of the database (a valid token,
 not an inspector, seeing every case: QA, author, regulatory) is its one statement alone, outside any
-transaction (edms.db.single_statement_reads: no Session, no BEGIN, no ROLLBACK; on PostgreSQL one round
-trip). Every other caller's read goes through the request's unit of work as before: an inspector's read and its
-access record stay one transaction, a physician's case scope is read in it, a refused token is refused and
-recorded in it. The answers are the same: status, body and headers, for every caller and every refusal."""
+transaction (edms.db.one_statement: no Session, no BEGIN, no ROLLBACK; on PostgreSQL one round trip). Every
+other caller's read goes through the request's unit of work as before: an inspector's read and its access
+record stay one transaction, a physician's case scope is read in it, a refused token is refused and recorded
+in it. The answers are the same: status, body and headers, for every caller and every refusal."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.exc import DBAPIError
 
+import edms.db
 from edms.audit.models import AuditEvent
-from edms.db import ONE_STATEMENT
+from edms.db import one_statement
+from edms.documents.queries import _SUMMARY_WITH_CALLER
 from edms.timeutil import utc_now
 from edms.users.models import ApiToken
 from tests.conftest import bearer
 from tests.integration.test_api_reads_parity import _reference, _revise_in_japanese
+from tests.integration.test_pool_connections import backend_of, end_backend
 
 QA, AUTHOR, REGULATORY = "emi.nakamura", "kenji.sato", "sayaka.mori"
 NAMED_PHYSICIAN, OTHER_PHYSICIAN, INSPECTOR = "haruto.ito", "mei.suzuki", "john.carter"
@@ -29,33 +34,51 @@ PER_REQUEST: frozenset[str] = frozenset()
 
 @contextmanager
 def statements_of(engine) -> Iterator[list[tuple[str, bool]]]:
-    """Every statement sent on `engine` (and the engines derived from it) as (the SQL's first word, whether it was
-    sent inside a transaction of the database), and every top-level BEGIN as ("BEGIN", True), in order."""
+    """Every statement the database driver runs on `engine`'s connections, in order, as (the SQL's first word,
+    whether the connection was inside a database transaction when it ran). Observed below SQLAlchemy: on SQLite
+    every statement the library runs (BEGIN and ROLLBACK included); on PostgreSQL every statement sent through a
+    cursor (psycopg begins a transaction itself before one unless the connection is in autocommit: the state
+    after the statement tells). The pool's connections are opened again, traced."""
     seen: list[tuple[str, bool]] = []
 
-    def on_begin(connection) -> None:
-        if not connection.get_execution_options().get(ONE_STATEMENT):
-            seen.append(("BEGIN", True))
+    def on_connect(dbapi_connection, _record) -> None:
+        if engine.dialect.name == "sqlite":
+            dbapi_connection.set_trace_callback(
+                lambda sql: seen.append((sql.split(None, 1)[0].upper(), dbapi_connection.in_transaction)))
+        else:
+            dbapi_connection.cursor_factory = _traced(seen)
 
-    def on_execute(connection, _cursor, statement, _parameters, _context, _many) -> None:
-        seen.append((statement.split(None, 1)[0].upper(), _in_transaction(connection)))
-
-    event.listen(engine, "begin", on_begin)
-    event.listen(engine, "before_cursor_execute", on_execute)
+    engine.dispose()
+    event.listen(engine, "connect", on_connect)
     try:
         yield seen
     finally:
-        event.remove(engine, "begin", on_begin)
-        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine, "connect", on_connect)
+        engine.dispose()
 
 
-def _in_transaction(connection) -> bool:
-    """Whether the database connection is inside a transaction before the statement is sent (psycopg begins one
-    itself before a statement unless the connection is in autocommit)."""
-    driver = connection.connection.driver_connection
-    if connection.dialect.name == "sqlite":
-        return driver.in_transaction
-    return not driver.autocommit
+def _traced(seen: list[tuple[str, bool]]):
+    import psycopg
+
+    class Traced(psycopg.Cursor):
+        def execute(self, query, params=None, **kwargs):
+            found = super().execute(query, params, **kwargs)
+            text = query if isinstance(query, str) else str(query)
+            if text.strip(" ;"):  # not the pool's ping of an idle connection
+                seen.append((text.split(None, 1)[0].upper(),
+                             self.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE))
+            return found
+
+    return Traced
+
+
+def _inside(seen: list[tuple[str, bool]], *words: str) -> bool:
+    """Whether `words` ran in this order (not necessarily one after the other), each inside a transaction."""
+    position = 0
+    for word, inside in seen:
+        if position < len(words) and word == words[position] and inside:
+            position += 1
+    return position == len(words)
 
 
 def _answer(response) -> tuple[int, bytes, list[tuple[str, str]]]:
@@ -84,7 +107,7 @@ def test_a_qa_read_is_one_statement_outside_any_transaction_and_answers_what_the
         with statements_of(engine) as seen:
             inspected = client.get(path, headers=through_unit_of_work[INSPECTOR])
         assert _answer(inspected) == _answer(reference)
-        assert ("BEGIN", True) in seen and any(word == "INSERT" for word, _ in seen)  # its access record, with it
+        assert seen[0] == ("SELECT", False) and _inside(seen[1:], "SELECT", "INSERT")  # read again, then its record
     with statements_of(engine) as seen:
         missing = client.get(f"/api/v1/documents/{MISSING}", headers=fast[QA])
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
@@ -102,11 +125,10 @@ def test_an_inspectors_read_without_a_transaction_would_lose_nothing_it_still_re
     engine = app.extensions["edms"].engine
     with statements_of(engine) as seen:
         assert client.get(path, headers=auth).status_code == 200
-    begun = seen.index(("BEGIN", True))
-    # After the first statement (alone, which named an inspector) every statement is in the one transaction: the
-    # read again, then the access record.
-    assert all(inside for _word, inside in seen[begun + 1:])
-    assert [word for word, _ in seen[begun + 1:]].count("SELECT") >= 1
+    # The first statement (alone) named an inspector: the read is made again in the unit of work, and the access
+    # record is written in that same transaction after it.
+    assert seen[0] == ("SELECT", False)
+    assert _inside(seen[1:], "SELECT", "INSERT")
     with app.extensions["edms"].sessions() as session:
         recorded = session.scalars(select(AuditEvent).where(AuditEvent.action == "inspection.viewed")).all()
     assert recorded and recorded[-1].actor_name == "John Carter"
@@ -133,16 +155,49 @@ def test_a_refused_token_is_refused_and_recorded_in_the_unit_of_work_as_before(a
         refused = client.get(f"/api/v1/documents/{signed_case.documents[0]}",
                              headers={"Authorization": f"Bearer {token}"})
     assert refused.status_code == 401 and refused.json["error"]["code"] == "unauthorized"
-    assert ("BEGIN", True) in seen  # the refusal's record, in the request's unit of work
+    assert _inside(seen, "INSERT")  # the refusal's record, in the request's unit of work
     with app.extensions["edms"].sessions() as session:
         assert len(session.scalars(select(AuditEvent)).all()) == before + 1
 
 
 def test_a_physician_outside_the_case_is_answered_404_as_before_after_the_read_in_the_unit_of_work(
         app, client, signed_case):
-    path = f"/api/v1/documents/{signed_case.documents[0]}"
+    path, auth = f"/api/v1/documents/{signed_case.documents[0]}", bearer(client, OTHER_PHYSICIAN)
     with statements_of(app.extensions["edms"].engine) as seen:
-        hidden = client.get(path, headers=bearer(client, OTHER_PHYSICIAN))
+        hidden = client.get(path, headers=auth)
     assert hidden.status_code == 404 and hidden.json["error"]["code"] == "not_found"
-    assert ("BEGIN", True) in seen
+    assert seen[0] == ("SELECT", False) and _inside(seen[1:], "SELECT")  # read again, its case scope with it
     assert client.get(path, headers=bearer(client, NAMED_PHYSICIAN)).status_code == 200
+
+
+def test_the_statement_alone_reads_every_column_as_the_unit_of_works_execution_reads_it(app, client, signed_case):
+    """The same values and types (aware UTC times, booleans, NULLs, Japanese text) as SQLAlchemy's own execution
+    of the same statement, for a token with its caller's rows and for one that names nobody."""
+    _revise_in_japanese(client, signed_case.documents[0])
+    token = bearer(client, QA)["Authorization"][7:]
+    engine = app.extensions["edms"].engine
+    for document_id in [*signed_case.documents, MISSING]:
+        parameters = {"document_id": document_id, "digest": hashlib.sha256(token.encode()).hexdigest()}
+        alone = one_statement(engine, _SUMMARY_WITH_CALLER, parameters)
+        with engine.connect() as connection:
+            reference = connection.execute(_SUMMARY_WITH_CALLER, parameters).all()
+        assert [tuple(row) for row in alone] == [tuple(row) for row in reference] and alone
+        assert [row._fields for row in alone] == [tuple(row._fields) for row in reference]
+        for row in alone:
+            assert row.caller_expires_at.tzinfo is not None and row.caller_active is True
+    assert one_statement(engine, _SUMMARY_WITH_CALLER, {"document_id": 1, "digest": "0" * 64}) == []
+
+
+def test_a_connection_the_server_ended_fails_that_one_read_and_the_pool_recovers(
+        app, database_url, signed_case, monkeypatch):
+    if database_url.startswith("sqlite"):
+        pytest.skip("the server ending a connection concerns PostgreSQL")
+    monkeypatch.setattr(edms.db, "PING_AFTER_IDLE_SECONDS", 3600.0)  # no ping: the dead connection is used
+    engine = app.extensions["edms"].engine
+    first = backend_of(engine)
+    end_backend(database_url, first)
+    with pytest.raises(DBAPIError) as failed:
+        one_statement(engine, _SUMMARY_WITH_CALLER, {"document_id": 1, "digest": "0" * 64})
+    assert failed.value.connection_invalidated
+    assert backend_of(engine) != first  # the next read gets a new connection
+    assert one_statement(engine, _SUMMARY_WITH_CALLER, {"document_id": 1, "digest": "0" * 64}) == []
