@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import DBAPIError
 
 import edms.db
@@ -201,3 +201,35 @@ def test_a_connection_the_server_ended_fails_that_one_read_and_the_pool_recovers
     assert failed.value.connection_invalidated
     assert backend_of(engine) != first  # the next read gets a new connection
     assert one_statement(engine, _SUMMARY_WITH_CALLER, {"document_id": 1, "digest": "0" * 64}) == []
+
+
+def test_a_kept_answer_is_never_stale_a_change_behind_edms_back_is_read_at_once(app, client, signed_case):
+    """The body of a document's summary is kept per exact rows read (edms.api.document_routes): after a change
+    through edms and after a change made in the database behind its back, the next read answers the new state,
+    byte for byte what the ORM read makes of it, and the same answer again for the unchanged state."""
+    auth = bearer(client, QA)
+    document_id = signed_case.documents[0]
+    path = f"/api/v1/documents/{document_id}"
+    before = client.get(path, headers=auth).get_data()
+    assert client.get(path, headers=auth).get_data() == before == _reference(app, document_id)
+    _revise_in_japanese(client, document_id)  # through edms: a new version
+    revised = client.get(path, headers=auth).get_data()
+    assert revised != before and revised == _reference(app, document_id)
+    with app.extensions["edms"].engine.begin() as connection:  # behind edms's back: the newest version's title
+        connection.execute(text("UPDATE document_versions SET title = :title WHERE document_id = :id AND version = "
+                                "(SELECT max(version) FROM document_versions WHERE document_id = :id)"),
+                           {"title": "改ざんされた表題", "id": document_id})
+    tampered = client.get(path, headers=auth)
+    assert tampered.get_data() != revised and tampered.get_data() == _reference(app, document_id)
+    assert tampered.json["versions"][-1]["title"] == "改ざんされた表題"
+
+
+def test_a_read_with_a_query_or_a_body_is_still_checked_for_nul_and_invalid_utf8(client, signed_case):
+    """The bounds checks skip only a request with no query and no body type (nothing they could refuse)."""
+    auth = bearer(client, QA)
+    path = f"/api/v1/documents/{signed_case.documents[0]}"
+    assert client.get(path, headers=auth).status_code == 200
+    assert client.get(path + "?lang=%00", headers=auth).status_code == 400
+    assert client.get(path + "?lang=%ED%A0%80", headers=auth).status_code == 400
+    form = client.get(path, headers=auth, data="note=%00", content_type="application/x-www-form-urlencoded")
+    assert form.status_code == 400
