@@ -45,9 +45,9 @@ def token_required(*roles: str, reader: bool = False, along: Along | None = None
     `reader`: the view only reads and needs of its caller no more than a `Caller` gives (id, names, language,
     roles): the token, holder and roles are then read in one Core statement (`caller_for_token`, the same
     rule) and `g.api_user` is that `Caller`, not an ORM `User`.
-    `along` (a reader's): `along(session, token, view_args)` reads the caller and the view's rows in one
-    statement (e.g. `queries.document_summary_with_caller`); the view gets the rows from `read_along()`, only
-    once every check below has passed."""
+    `along` (a reader's): `along(session_or_engine, token, view_args)` reads the caller and the view's rows in one
+    statement (e.g. `queries.document_summary_with_caller`), first alone outside any transaction (`_read_along`);
+    the view gets the rows from `read_along()`, only once every check below has passed."""
 
     def decorator(view):
         @wraps(view)
