@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Iterator
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, Select, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -151,6 +153,88 @@ _READING: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary(
 def is_reading(bind: object) -> bool:
     """Whether `bind` is an engine from `reading` (whose SQLite transactions take no write lock)."""
     return isinstance(bind, Engine) and bool(bind.get_execution_options().get(READ_ONLY))
+
+
+class _Plan:
+    """A read statement compiled once for one dialect: its SQL, the order of its parameters (for a positional
+    driver), their bind processors, and (from its first result) the result processors of its columns and the
+    type of its rows."""
+
+    __slots__ = ("sql", "names", "positional", "binds", "columns", "result", "row")
+
+    def __init__(self, statement: Select, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.positional = bool(dialect.positional)
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ()) if self.positional else ()
+        self.binds: dict[str, Any] = dict(compiled._bind_processors)
+        self.columns = list(statement.selected_columns)
+        self.result: list[Callable[[Any], Any] | None] | None = None
+        self.row: Any = namedtuple("Row", [column.key for column in self.columns])  # type: ignore[misc]
+
+    def parameters(self, values: Mapping[str, Any]) -> Any:
+        processed = {name: (self.binds[name](value) if name in self.binds else value) for name, value in values.items()}
+        return tuple(processed[name] for name in self.names) if self.positional else processed
+
+    def rows(self, dialect: Dialect, description: Sequence[Sequence[Any]], data: Sequence[Sequence[Any]]) -> list[Any]:
+        processors = self.result
+        if processors is None:  # as SQLAlchemy's result does: each column's processor for the driver's type
+            processors = self.result = [column.type._cached_result_processor(dialect, found[1])
+                                        for column, found in zip(self.columns, description, strict=True)]
+        make = self.row._make
+        if not any(processors):
+            return [make(row) for row in data]
+        return [make([value if process is None else process(value) for process, value in zip(processors, row, strict=True)])
+                for row in data]
+
+
+_PLANS: weakref.WeakKeyDictionary[Dialect, dict[int, tuple[Select, _Plan]]] = weakref.WeakKeyDictionary()
+
+
+def one_statement(engine: Engine, statement: Select, parameters: Mapping[str, Any]) -> list[Any]:
+    """The rows of ONE read statement, run outside any transaction on a connection of `engine`'s pool: no
+    Session, no SQLAlchemy Connection, no BEGIN and no ROLLBACK. A single SELECT is atomic and reads one
+    snapshot on its own (SQLite in autocommit mode: its own read transaction; PostgreSQL in autocommit: the
+    statement's snapshot, as each statement of a READ COMMITTED transaction has), so it reads exactly what the
+    same statement reads as the first of a unit of work; on PostgreSQL it is one round trip instead of three
+    (BEGIN, the statement, ROLLBACK). The statement is compiled once per dialect; its values pass through the
+    bind and result processors of its columns' types, as SQLAlchemy's own execution does, and its rows are
+    named tuples (attribute per column). The pool's events run as for any check-out (the ping of an idle
+    PostgreSQL connection); a connection found dead invalidates the pool as SQLAlchemy's execution does. For a
+    read that decides whether its request needs a unit of work at all (edms.api.blueprint: a bearer read)."""
+    dialect = engine.dialect
+    plans = _PLANS.get(dialect)
+    if plans is None:
+        plans = _PLANS.setdefault(dialect, {})
+    found = plans.get(id(statement))
+    if found is None or found[0] is not statement:
+        found = plans[id(statement)] = (statement, _Plan(statement, dialect))
+    plan = found[1]
+    if dialect.name not in ("sqlite", "postgresql"):
+        with engine.connect() as connection:
+            return [plan.row._make(row) for row in connection.execute(statement, dict(parameters)).all()]
+    pooled = engine.raw_connection()
+    driver: Any = pooled.driver_connection
+    cursor = None
+    try:
+        if dialect.name == "postgresql":
+            driver.autocommit = True  # psycopg: no BEGIN before the statement (a local setting, no round trip)
+        cursor = pooled.cursor()
+        cursor.execute(plan.sql, plan.parameters(parameters))
+        data = cursor.fetchall()
+        return plan.rows(dialect, cursor.description, data)
+    except dialect.loaded_dbapi.Error as error:
+        disconnected = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
+        if disconnected:
+            engine.pool._invalidate(pooled, error)  # as Connection._handle_dbapi_exception: the pool's older ones too
+        raise exc.DBAPIError.instance(plan.sql, parameters, error, dialect.loaded_dbapi.Error,
+                                      connection_invalidated=disconnected) from error
+    finally:
+        if cursor is not None:
+            cursor.close()
+        if dialect.name == "postgresql" and pooled.is_valid:
+            driver.autocommit = False
+        pooled.close()  # back to the pool (its reset: a rollback that finds no transaction, no round trip)
 
 
 FLUSHED = "edms.flushed"  # session.info: the unit of work has flushed changes to the database

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, g, request
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from edms.api.openapi import ATTRIBUTE, body_problems
@@ -25,6 +26,7 @@ from edms.web.guards import PACKAGE_EXPORTS
 from edms.web.refusals import needs_roles, refused_because
 from edms.web.runtime import audit_context, db, services, settings
 from edms.web.scope import out_of_scope
+from edms.workflow.visibility import SEE_EVERY_CASE, sees_every_case
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -34,7 +36,7 @@ REFUSALS_RECORDED_ONE_BY_ONE = 5  # per client and window; past it, one event wi
 BAD_CREDENTIALS = "api-bad-credentials"  # the limiter's scope of refused bearer tokens, per client
 
 
-Along = Callable[[Session, str, dict[str, Any]], tuple[Caller | None, object]]
+Along = Callable[[Session | Engine, str, dict[str, Any]], tuple[Caller | None, object]]
 
 
 def token_required(*roles: str, reader: bool = False, along: Along | None = None):
@@ -43,9 +45,9 @@ def token_required(*roles: str, reader: bool = False, along: Along | None = None
     `reader`: the view only reads and needs of its caller no more than a `Caller` gives (id, names, language,
     roles): the token, holder and roles are then read in one Core statement (`caller_for_token`, the same
     rule) and `g.api_user` is that `Caller`, not an ORM `User`.
-    `along` (a reader's): `along(session, token, view_args)` reads the caller and the view's rows in one
-    statement (e.g. `queries.document_summary_with_caller`); the view gets the rows from `read_along()`, only
-    once every check below has passed."""
+    `along` (a reader's): `along(session_or_engine, token, view_args)` reads the caller and the view's rows in one
+    statement (e.g. `queries.document_summary_with_caller`), first alone outside any transaction (`_read_along`);
+    the view gets the rows from `read_along()`, only once every check below has passed."""
 
     def decorator(view):
         @wraps(view)
@@ -56,15 +58,14 @@ def token_required(*roles: str, reader: bool = False, along: Along | None = None
                 abort(429, description=str(throttle[0]))
             header = request.headers.get("Authorization", "")
             token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-            session = db()
             user: User | Caller | None = None
             rows: object = None
             if token and along is not None:
-                user, rows = along(session, token, request.view_args or {})
+                user, rows = _read_along(along, token, roles)
             elif token:
-                user = caller_for_token(session, token) if reader else user_for_token(session, token)
+                user = caller_for_token(db(), token) if reader else user_for_token(db(), token)
             if user is None:
-                access.refuse_api_request(services(), session, audit_context(), request.path, had_token=bool(token),
+                access.refuse_api_request(services(), db(), audit_context(), request.path, had_token=bool(token),
                                           windows=refusal_windows())
                 if throttle is not None:
                     limiter.limiter.hit(*throttle)
@@ -76,7 +77,7 @@ def token_required(*roles: str, reader: bool = False, along: Along | None = None
             if roles and not user.has_role(*roles):
                 refused_because(needs_roles(roles))
                 return api_error(403, "forbidden", "Your roles do not allow this request.")
-            if out_of_scope(session, user, request.view_args):
+            if request.view_args and not sees_every_case(user) and out_of_scope(db(), user, request.view_args):
                 return api_error(404, "not_found", "No such case or record.")
             g.api_along = rows
             return view(*args, **kwargs)
@@ -85,6 +86,24 @@ def token_required(*roles: str, reader: bool = False, along: Along | None = None
         return wrapped
 
     return decorator
+
+
+def _read_along(along: Along, token: str, roles: tuple[str, ...]) -> tuple[Caller | None, object]:
+    """The caller and the view's rows (`along`). First as the one statement alone, outside any transaction
+    (`edms.db.one_statement`: no Session, no BEGIN or ROLLBACK; on PostgreSQL one round trip instead of three):
+    when it names a caller whose request then needs nothing more of the database (admissible, not an inspector,
+    holding the view's roles, seeing every case), that statement is the request's whole read and the request has
+    no unit of work. For any other caller (a refused token, an inspector, whose access record is written in the
+    same transaction as the read; a missing role, whose refusal is recorded; a physician, whose case scope is
+    read) the statement is read again in the request's unit of work and the request goes on exactly as before,
+    every check and record in that one transaction."""
+    view_args = request.view_args or {}
+    if request.method in SAFE_METHODS and g.get("db_session") is None:
+        user, rows = along(services().engine, token, view_args)
+        if user is not None and not user.has_role(INSPECTOR) and (not roles or user.has_role(*roles)) \
+                and user.has_role(*SEE_EVERY_CASE):
+            return user, rows
+    return along(db(), token, view_args)
 
 
 def read_along() -> Any:

@@ -1,9 +1,10 @@
 """Controlled documents over the API: the same operations as the document pages, answered in JSON."""
 from __future__ import annotations
 
+import threading
 from urllib.parse import quote
 
-from flask import Response, abort, g, jsonify, request, url_for
+from flask import Response, abort, current_app, g, jsonify, request, url_for
 
 from edms.api import schemas as S
 from edms.api.blueprint import bp, json_body, read_along, token_required
@@ -254,7 +255,34 @@ def get_document(document_id: int):
     rows = read_along()  # read with the caller in one Core statement: the document, its versions
     if rows is None:
         abort(404, description=f"No document #{document_id}.")
-    return jsonify(_summary_json(rows))
+    return _summary_response(rows)
+
+
+KEPT_BODIES = 1024  # per app: a summary is ~1-2 kB, so at most ~2 MB
+_BODIES = "edms.api.document_summaries"
+
+
+def _summary_response(rows) -> Response:
+    """`jsonify(_summary_json(rows))`, its body kept per exact rows: the key is every column of every row the
+    statement read (the document's state, each version's, and the caller's columns), and the body is a function
+    of those values alone, so a change to any of them is another key. Kept per app (whose JSON settings make the
+    body), the oldest dropped past `KEPT_BODIES`."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    kept: dict[tuple, bytes] | None = app.extensions.get(_BODIES)
+    if kept is None:
+        kept = app.extensions.setdefault(_BODIES, {})
+    key = tuple(rows)
+    body = kept.get(key)
+    if body is None:
+        body = jsonify(_summary_json(rows)).get_data()
+        with _KEEPING:
+            while len(kept) >= KEPT_BODIES:
+                kept.pop(next(iter(kept)))
+            kept[key] = body
+    return app.response_class(body, mimetype=app.json.mimetype)
+
+
+_KEEPING = threading.Lock()
 
 
 @bp.put("/documents/<int:document_id>")

@@ -6,9 +6,9 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Engine, Row, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from edms.documents import models as m
@@ -98,11 +98,13 @@ _SUMMARY = (
 _SUMMARY_WITH_CALLER = with_caller(_SUMMARY, "v_version")
 
 
-def document_summary_with_caller(session: Session, token: str,
-                                 document_id: int) -> tuple[Caller | None, Sequence[Row] | None]:
+def document_summary_with_caller(source: Session | Engine, token: str,
+                                 document_id: int) -> tuple[Caller | None, Sequence[Any] | None]:
     """(the token's caller as `caller_for_token` reads it, the rows `document_summary_rows` reads) in one
-    statement; (None, None) for a token that opens nothing, (caller, None) for no such document."""
-    caller, rows = caller_with_rows(session, token, _SUMMARY_WITH_CALLER, {"document_id": document_id})
+    statement, in the session's unit of work or, given an engine, alone outside any transaction
+    (`users.tokens.caller_with_rows`); (None, None) for a token that opens nothing, (caller, None) for no such
+    document."""
+    caller, rows = caller_with_rows(source, token, _SUMMARY_WITH_CALLER, {"document_id": document_id})
     if caller is None:
         return None, None
     return caller, (rows if rows and rows[0].id is not None else None)

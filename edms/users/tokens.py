@@ -6,11 +6,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, select, true
+from sqlalchemy import Engine, Select, bindparam, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from edms.audit import AuditContext, record
+from edms.db import one_statement
 from edms.timeutil import utc_now
 from edms.users.models import ApiToken, User, UserRole
 
@@ -91,19 +93,20 @@ def caller_for_token(session: Session, token: str) -> Caller | None:
     return _caller(session.connection().execute(_CALLER, {"digest": _digest(token)}).all(), "")
 
 
-def _caller(rows: Sequence[Row], prefix: str) -> Caller | None:
+def _caller(rows: Sequence[Any], prefix: str) -> Caller | None:
     """The admissible caller of the token rows (their columns named `prefix` + the column's name), or None."""
     if not rows:
         return None
-    first = rows[0]._mapping
-    if not admissible(first[prefix + "revoked_at"], first[prefix + "expires_at"], first[prefix + "active"],
-                      first[prefix + "locked_at"], first[prefix + "access_expires_at"], utc_now()):
+    first = rows[0]
+    if not admissible(getattr(first, prefix + "revoked_at"), getattr(first, prefix + "expires_at"),
+                      getattr(first, prefix + "active"), getattr(first, prefix + "locked_at"),
+                      getattr(first, prefix + "access_expires_at"), utc_now()):
         return None
     role = prefix + "role"
-    return Caller(id=first[prefix + "id"], username=first[prefix + "username"],
-                  printed_name=first[prefix + "printed_name"], language=first[prefix + "language"],
-                  timezone=first[prefix + "timezone"],
-                  roles=frozenset(row._mapping[role] for row in rows if row._mapping[role] is not None))
+    return Caller(id=getattr(first, prefix + "id"), username=getattr(first, prefix + "username"),
+                  printed_name=getattr(first, prefix + "printed_name"), language=getattr(first, prefix + "language"),
+                  timezone=getattr(first, prefix + "timezone"),
+                  roles=frozenset(getattr(row, role) for row in rows if getattr(row, role) is not None))
 
 
 def with_caller(statement: Select, *order_by: str) -> Select:
@@ -118,19 +121,24 @@ def with_caller(statement: Select, *order_by: str) -> Select:
             .order_by(_grants.c.role, *(beside.c[name] for name in order_by)))
 
 
-def caller_with_rows(session: Session, token: str, statement: Select,
-                     parameters: dict[str, object]) -> tuple[Caller | None, list[Row]]:
+def caller_with_rows(source: Session | Engine, token: str, statement: Select,
+                     parameters: dict[str, object]) -> tuple[Caller | None, list[Any]]:
     """(the token's caller, by the rule of `caller_for_token`; the rows of the read `statement` was made with by
-    `with_caller`, once each and in its order), read in one statement on the session's connection. No rows
-    for a token that opens nothing: they are not read beyond this function."""
-    rows = session.connection().execute(statement, {**parameters, "digest": _digest(token)}).all()
+    `with_caller`, once each and in its order), read in one statement: on the session's connection (in its unit
+    of work), or, given an engine, alone outside any transaction (`edms.db.one_statement`). No rows for a token
+    that opens nothing: they are not read beyond this function."""
+    values = {**parameters, "digest": _digest(token)}
+    if isinstance(source, Engine):
+        rows: Sequence[Any] = one_statement(source, statement, values)
+    else:
+        rows = source.connection().execute(statement, values).all()
     caller = _caller(rows, CALLER_PREFIX)
     if caller is None:
         return None, []
     # The read's rows repeat once per role (the join's product): those of one role are all of them, in order.
     role = CALLER_PREFIX + "role"
-    first_role = rows[0]._mapping[role]
-    return caller, [row for row in rows if row._mapping[role] == first_role]
+    first_role = getattr(rows[0], role)
+    return caller, [row for row in rows if getattr(row, role) == first_role]
 
 
 def revoke_token(session: Session, ctx: AuditContext, token: str) -> bool:

@@ -142,6 +142,8 @@ def refuse_invalid_utf8() -> None:
     """Before every request, first of all (before the CSRF check reads the form): no query or form field (URL-encoded
     or multipart: names, values, file names) may hold bytes that are not UTF-8, which werkzeug would read as
     U+FFFD: text would be stored other than sent."""
+    if not request.query_string and not request.environ.get("CONTENT_TYPE"):
+        return  # no query, no form: nothing to check (most API reads)
     invalid = invalid_utf8_field(request.query_string)
     if invalid is None and request.mimetype == "application/x-www-form-urlencoded":
         invalid = invalid_utf8_field(request.get_data(cache=True))
@@ -154,6 +156,8 @@ def refuse_invalid_utf8() -> None:
 
 def refuse_nul_characters() -> None:
     """Before every request: no query or form value may hold U+0000, which no text column can store."""
+    if not request.query_string and not request.environ.get("CONTENT_TYPE"):
+        return  # no query, no form: nothing to check (most API reads)
     values = [*request.args.items(multi=True)]
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         values += request.form.items(multi=True)
