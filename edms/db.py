@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -171,6 +171,31 @@ def wrote_nothing(session: Session) -> bool:
     edms.application.unit_of_work.writes_ahead), nothing flushed, nothing pending."""
     return (is_reading(session.bind) and not session.info.get(FLUSHED)
             and not (session.new or session.dirty or session.deleted))
+
+
+SHARED = "edms.shared_commit"  # session.info: what the session leaves for after the COMMIT of a transaction it shares
+
+
+def shares_commit(session: Session) -> dict[str, object] | None:
+    """When `session` runs in a transaction it shares with others' sessions (a SAVEPOINT of it,
+    edms.application.write_turn): the dict its after-commit work is merged into, done once after that transaction's
+    one COMMIT (`after_shared_commit`). None for a session that commits its own transaction."""
+    return session.info.get(SHARED)
+
+
+_AFTER_SHARED: weakref.WeakKeyDictionary[sessionmaker[Session], list[Callable[[dict[str, object]], None]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def after_shared_commit(factory: sessionmaker[Session], work: Callable[[dict[str, object]], None]) -> None:
+    """Run `work` with the merged dict (`shares_commit`) after each COMMIT of a shared transaction of `factory`'s
+    sessions: what an `after_commit` listener does for a session's own COMMIT (the witness, checkpoints)."""
+    _AFTER_SHARED.setdefault(factory, []).append(work)
+
+
+def run_after_shared_commit(factory: sessionmaker[Session], shared: dict[str, object]) -> None:
+    for work in _AFTER_SHARED.get(factory, ()):
+        work(shared)
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from edms.inspection.access_log import Access
 from edms.timeutil import utc_now
 from edms.users.roles import INSPECTOR
 from edms.web.guards import PACKAGE_EXPORTS
-from edms.web.runtime import audit_context, db, services
+from edms.web.runtime import audit_context, db, remember_writing_reader, services
 
 _FILENAME = re.compile(r"""filename\*=UTF-8''([^;]+)|filename="([^"]+)\"""")
 
@@ -57,6 +57,7 @@ def record_inspector_access(response):
     inspection.record_access(services(), db(), audit_context(), Access(
         path=request.full_path.rstrip("?"), endpoint=request.endpoint or request.path,
         view_args=dict(request.view_args or {}), file=_file(response)))
+    remember_writing_reader()  # its next reads take the write turn at once (edms.web.runtime.db)
     return response
 
 
