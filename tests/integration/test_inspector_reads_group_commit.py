@@ -7,6 +7,7 @@ its own SAVEPOINT; a COMMIT that fails fails every read of the group.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 
@@ -14,7 +15,7 @@ import pytest
 from flask import request
 from sqlalchemy import event, func, select
 
-from edms.audit.models import AuditEvent
+from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.web import runtime
 from tests.conftest import bearer
 from tests.integration.test_audit_tamper import edms_verify
@@ -204,3 +205,30 @@ def test_groups_of_inspector_reads_and_concurrent_writers_keep_the_chain_one_lin
     result = edms_verify(app.extensions["edms"].settings)
     assert result.exit_code == 0, result.output
     assert "unwitnessed" not in result.output.lower()
+
+
+@pytest.mark.req("11.10(e)")
+def test_a_checkpoint_crossed_inside_a_group_is_signed_once_after_its_commit(
+        settings, organisation_pki, inspector):  # noqa: F811
+    from edms.app import create_app
+
+    app = create_app(dataclasses.replace(settings, audit_checkpoint_every=3))
+    try:
+        group = Group(app)
+        headers = warmed(app, app.test_client())
+        before = checkpoints(app)
+        group.run(headers)
+        assert group.log.count("commit") >= 1 and [status for status, _ in group.seen] == [200] * READERS
+        last = max(event.seq for event in events(app, "inspection.viewed", actor_id=inspector.id))
+        # Five records cross the interval of three at least once: ONE checkpoint, of the head the COMMIT made.
+        assert checkpoints(app)[len(before):] == [(len(before) + 1, last)]
+        result = edms_verify(app.extensions["edms"].settings)
+        assert result.exit_code == 0, result.output
+    finally:
+        app.extensions["edms"].engine.dispose()
+
+
+def checkpoints(app) -> list[tuple[int, int]]:
+    with app.extensions["edms"].sessions() as session:
+        return [tuple(row) for row in session.execute(  # type: ignore[misc]
+            select(AuditCheckpoint.number, AuditCheckpoint.seq).order_by(AuditCheckpoint.number))]
