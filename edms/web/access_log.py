@@ -6,7 +6,9 @@ commits after it: if the event cannot be written the response fails, so an inspe
 The record and the reads are one transaction: on SQLite the page is read without the write lock and the
 record's use case takes the lock in that same transaction (edms.application.unit_of_work.writes_ahead); when
 another writer committed since the page was read, the request runs again, the second time with the lock
-taken first (edms.web.runtime.dispatch_with_reruns), and only that run is answered and recorded.
+taken first (edms.web.runtime.dispatch_with_reruns), and only that run is answered and recorded. An inspector's
+next reads take the write turn at once (edms.application.write_turn: several reads share one transaction, each in
+its own SAVEPOINT, one COMMIT and one witness head for all).
 `end_expired_sessions` ends a signed-in session as soon as the account's access period (set by an
 administrator) is over, not only at the next sign-in.
 """

@@ -41,7 +41,10 @@ def settings() -> Settings:
 def db() -> Session:
     """The request's session: its one unit of work. A GET reads without the database's write lock
     (edms.db.reading); the first use case that writes takes the lock in the same transaction
-    (edms.application.unit_of_work.writes_ahead), or the request runs again (`dispatch_with_reruns`)."""
+    (edms.application.unit_of_work.writes_ahead), or the request runs again (`dispatch_with_reruns`). A GET known
+    to write (its reader's reads are recorded: `remember_writing_reader`) and the last run of an overtaken one take
+    the write turn at once instead: a SAVEPOINT of a write transaction shared with other such reads, committed
+    once for all of them (edms.application.write_turn; `finish` waits for that COMMIT)."""
     if "db_session" not in g:
         found = services()
         if request.method not in SAFE_METHODS:
@@ -71,6 +74,8 @@ def _credential() -> bytes | None:
     authorization = request.headers.get("Authorization")
     if authorization:
         return hashlib.sha256(b"bearer\0" + authorization.encode("utf-8", "surrogateescape")).digest()
+    if not request.cookies:
+        return None  # no page session (reading Flask's session would only mark the response `Vary: Cookie`)
     sid = page_session.get("sid")
     if isinstance(sid, str) and sid:
         return hashlib.sha256(b"session\0" + sid.encode("utf-8", "surrogateescape")).digest()
@@ -112,8 +117,9 @@ def dispatch_with_reruns(app: Flask) -> None:
     """Run a request again from the start when its unit of work ended in `StaleRead` (on SQLite, a GET that
     read its snapshot and then had to write, an inspector's access record, while another writer committed):
     its session is rolled back (nothing was written) and the request's globals are as before its first run;
-    reads are idempotent. The last of `RUNS` runs takes the write lock first (BEGIN IMMEDIATE), so it cannot
-    fail so. Nothing is sent before the run that succeeds."""
+    reads are idempotent. The last of `RUNS` runs takes the write lock first (the write turn:
+    edms.application.write_turn, BEGIN IMMEDIATE or a transaction already holding the lock), so it cannot fail so.
+    Nothing is sent before the run that succeeds."""
     dispatch = app.full_dispatch_request
 
     def full_dispatch_request() -> Response:
