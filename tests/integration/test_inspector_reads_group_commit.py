@@ -21,7 +21,7 @@ from tests.conftest import bearer
 from tests.integration.test_audit_tamper import edms_verify
 from tests.integration.test_audit_witness_fast import heads
 from tests.integration.test_inspector_read_one_transaction import another_writer_commits, transactions_of
-from tests.support.inspection import INSPECTOR, events, inspector  # noqa: F401
+from tests.support.inspection import INSPECTOR, events, inspector, inspector_client  # noqa: F401
 
 READERS = 5
 LEADER = "X-Bench-Leader"  # the request that takes the turn first and holds it until the others wait behind it
@@ -232,3 +232,23 @@ def checkpoints(app) -> list[tuple[int, int]]:
     with app.extensions["edms"].sessions() as session:
         return [tuple(row) for row in session.execute(  # type: ignore[misc]
             select(AuditCheckpoint.number, AuditCheckpoint.seq).order_by(AuditCheckpoint.number))]
+
+
+@pytest.mark.req("11.10(e)")
+def test_a_signed_in_inspectors_next_pages_take_the_write_turn_and_a_qa_users_reads_never_do(
+        app, organisation_pki, inspector_client, inspector, people):  # noqa: F811
+    with app.app_context():
+        turn = runtime.write_turn()
+    assert inspector_client.get("/inspection/search").status_code == 200  # read first, then recorded
+    assert turn.members == 0
+    for _ in range(2):
+        assert inspector_client.get("/inspection/search").status_code == 200
+    assert (turn.members, turn.commits) == (2, 2)
+    assert len(events(app, "inspection.viewed", actor_id=inspector.id)) == 3
+
+    people.make("akiko.tanaka", "qa", printed_name="Akiko Tanaka")
+    qa = app.test_client()
+    headers = bearer(qa, "akiko.tanaka")
+    for _ in range(2):
+        assert qa.get("/api/v1/me", headers=headers).status_code == 200
+    assert turn.members == 2, "an ordinary user's reads keep their path"
