@@ -15,6 +15,7 @@ import pytest
 from flask import request
 from sqlalchemy import event, func, select
 
+from edms.application import write_turn
 from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.web import runtime
 from tests.conftest import bearer
@@ -252,3 +253,18 @@ def test_a_signed_in_inspectors_next_pages_take_the_write_turn_and_a_qa_users_re
     for _ in range(2):
         assert qa.get("/api/v1/me", headers=headers).status_code == 200
     assert turn.members == 2, "an ordinary user's reads keep their path"
+
+
+@pytest.mark.req("11.10(e)")
+def test_a_group_holds_at_most_its_bound_of_reads_and_the_next_waiter_opens_the_next_transaction(
+        app, organisation_pki, client, inspector, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(write_turn, "MOST", 2)  # five reads queued together: groups of 2, 2 and 1
+    group = Group(app)
+    headers = warmed(app, client)
+    settings = app.extensions["edms"].settings
+    heads_before = len(heads(settings))
+    group.run(headers)
+    assert [status for status, _ in group.seen] == [200] * READERS
+    assert group.log.count("commit") == 3
+    assert len(heads(settings)) == heads_before + 3
+    assert edms_verify(settings).exit_code == 0
