@@ -7,7 +7,8 @@
 whose access record found the write lock taken or its snapshot overtaken runs again, `edms.web.runtime`), the
 database commits (each one fsync of the WAL on SQLite with synchronous=FULL), the witness heads (one fsync each),
 and the milliseconds each spent holding this process's write turn (`edms.sqlite_gate`: from BEGIN IMMEDIATE or
-the upgrade to COMMIT) against the wall time per request. `--keep DIR`: build the demo database there once
+the upgrade to COMMIT, a shared transaction's time divided among its requests) against the wall time per request,
+and how many requests shared one transaction (`edms.application.write_turn`). `--keep DIR`: build the demo database there once
 (`edms init`, `edms demo`, as `bench_reads.py --keep DIR`, which can share it) and reuse it; without it, a
 temporary directory. Not part of the test suite.
 """
@@ -78,12 +79,14 @@ def measure(arguments: argparse.Namespace, directory: Path) -> None:
     if gate is not None:  # time each hold of the write turn
         hold, leave, since = gate._hold, gate.leave, {}
 
+        # Keyed by the connection: a shared transaction (edms.application.write_turn) is begun by one thread and
+        # committed by another.
         def timed_hold(connection):
             hold(connection)
-            since[threading.get_ident()] = time.perf_counter()
+            since[id(sqlite_gate._raw(connection))] = time.perf_counter()
 
         def timed_leave(connection):
-            began = since.pop(threading.get_ident(), None) if gate._holder is sqlite_gate._raw(connection) else None
+            began = since.pop(id(sqlite_gate._raw(connection)), None) if gate._holder is sqlite_gate._raw(connection) else None
             leave(connection)
             if began is not None:
                 with lock:
@@ -117,6 +120,7 @@ def measure(arguments: argparse.Namespace, directory: Path) -> None:
     wall = time.perf_counter() - started
     answered = arguments.threads * arguments.requests - len(failures)
     heads = heads_file.read_bytes().count(b"\n") - heads_before
+    turn = app.extensions.get("edms.write_turn")  # edms.application.write_turn (None before it, or unused)
     print(json.dumps({
         "bench": "reads.inspector_serial", "engine": engine.dialect.name, "threads": arguments.threads,
         "answered": answered, "failures": len(failures), "requests_per_s": round(answered / wall, 1),
@@ -126,6 +130,7 @@ def measure(arguments: argparse.Namespace, directory: Path) -> None:
         "ms_holding_write_turn_per_request": round(1000 * counts["held"] / max(answered, 1), 2) if gate else None,
         "ms_wall_per_request": round(1000 * wall / max(answered, 1), 2),
         "gate_waits": gate.waits if gate is not None else None,
+        "requests_per_shared_transaction": round(turn.members / turn.commits, 2) if turn and turn.commits else None,
         "load_average": round(os.getloadavg()[0], 1), "cpus": os.cpu_count(),
     }), flush=True)
 

@@ -257,6 +257,31 @@ def wrote_nothing(session: Session) -> bool:
             and not (session.new or session.dirty or session.deleted))
 
 
+SHARED = "edms.shared_commit"  # session.info: what the session leaves for after the COMMIT of a transaction it shares
+
+
+def shares_commit(session: Session) -> dict[str, object] | None:
+    """When `session` runs in a transaction it shares with others' sessions (a SAVEPOINT of it,
+    edms.application.write_turn): the dict its after-commit work is merged into, done once after that transaction's
+    one COMMIT (`after_shared_commit`). None for a session that commits its own transaction."""
+    return session.info.get(SHARED)
+
+
+_AFTER_SHARED: weakref.WeakKeyDictionary[sessionmaker[Session], list[Callable[[dict[str, object]], None]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def after_shared_commit(factory: sessionmaker[Session], work: Callable[[dict[str, object]], None]) -> None:
+    """Run `work` with the merged dict (`shares_commit`) after each COMMIT of a shared transaction of `factory`'s
+    sessions: what an `after_commit` listener does for a session's own COMMIT (the witness, checkpoints)."""
+    _AFTER_SHARED.setdefault(factory, []).append(work)
+
+
+def run_after_shared_commit(factory: sessionmaker[Session], shared: dict[str, object]) -> None:
+    for work in _AFTER_SHARED.get(factory, ()):
+        work(shared)
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back everything on any error."""

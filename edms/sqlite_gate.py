@@ -55,6 +55,12 @@ class WriterGate:
         self._hold(dbapi_connection)
         return True
 
+    def adopt(self, dbapi_connection: Any) -> None:
+        """The calling thread now uses `dbapi_connection`, whose write transaction holds the gate (a transaction
+        handed from thread to thread, edms.application.write_turn): the thread counts as the holder."""
+        if self._holder is _raw(dbapi_connection):
+            self._thread = threading.get_ident()
+
     def leave(self, dbapi_connection: Any) -> None:
         """`dbapi_connection`'s transaction ended (COMMIT or ROLLBACK done): the next writer goes on."""
         dbapi_connection = _raw(dbapi_connection)

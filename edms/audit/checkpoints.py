@@ -24,7 +24,7 @@ from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.audit.record import _lock_chain, record
 from edms.crypto.cms import signature_value, verify_detached
 from edms.crypto.tsa import TimestampError, token_from_response, verify_timestamp
-from edms.db import transaction
+from edms.db import after_shared_commit, shares_commit, transaction
 from edms.errors import N_, UserError
 from edms.timeutil import isoformat_utc, utc_now
 from edms.verifier.constants import CHECKPOINT_TYPE
@@ -165,6 +165,19 @@ def enable_automatic_checkpoints(factory: sessionmaker[Session], *, every: int, 
         # Also fired when a SAVEPOINT is released: only the outermost commit makes the events durable.
         if session.in_nested_transaction() or not session.info.pop(_CROSSED, False) or session.info.get(_CHECKPOINTING):
             return
+        shared = shares_commit(session)
+        if shared is not None:  # durable only with the shared transaction's COMMIT: checkpointed after it
+            shared[_CROSSED] = True
+            return
+        _checkpoint_now()
+
+    def _checkpoint_shared(shared: dict[str, object]) -> None:
+        if shared.get(_CROSSED):
+            _checkpoint_now()
+
+    after_shared_commit(factory, _checkpoint_shared)
+
+    def _checkpoint_now() -> None:
         try:
             checkpoint = create_checkpoint_now(factory, AuditContext.system("edms automatic checkpoint"), signer())
         except Exception:  # noqa: BLE001 (the committed change stands; `edms verify` shows the unsigned tail)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edms.audit.chain import canonical_bytes
 from edms.audit.integrity import batch_leaves, chain_rows_sql
 from edms.audit.models import AuditEvent
-from edms.db import reading
+from edms.db import after_shared_commit, reading, shares_commit
 from edms.timeutil import isoformat_utc, parse_utc, utc_now
 from edms.verifier.constants import TREE_HEAD_TYPE
 from edms.verifier.merkle import Frontier, leaf_hash
@@ -39,6 +39,8 @@ log = logging.getLogger("edms")
 TREE_HEAD_VERSION = 1
 _APPENDED = "edms.audit.witness_due"
 _LEAVES = "edms.audit.witness_leaves"  # session.info: [(event, seq, leaf bytes)] flushed by this unit of work
+_SHARED_LEAVES = "edms.audit.witness_shared_leaves"  # a shared transaction's (edms.db.shares_commit): {seq: leaf bytes}
+_SHARED_READ_LOG = "edms.audit.witness_read_log"  # ... one of its sessions could not name its own leaves
 _BATCH = 5000
 _TAIL_CHUNK = 4096
 
@@ -290,8 +292,28 @@ def enable_witness(sessions: sessionmaker[Session], *, path: Path, signer: Calla
         # Only events still in the session after the commit (one rolled back with its SAVEPOINT is not).
         # (`seq` as flushed: reading the expired attribute would query the database again.)
         own = {seq: leaf for item, seq, leaf in flushed if inspect(item).persistent}
+        shared = shares_commit(session)
+        if shared is not None:  # its events are durable only with the shared transaction's COMMIT: witnessed then
+            if len(own) == len(flushed):
+                leaves = shared.setdefault(_SHARED_LEAVES, {})
+                assert isinstance(leaves, dict)
+                leaves.update(own)
+            else:
+                shared[_SHARED_READ_LOG] = True
+            return
+        _witness_own(own if len(own) == len(flushed) else None)
+
+    def _witness_shared(shared: dict[str, object]) -> None:
+        """After a shared transaction's COMMIT: ONE head for the events of all its sessions."""
+        leaves = shared.get(_SHARED_LEAVES)
+        if shared.get(_SHARED_READ_LOG):
+            _witness_own(None)
+        elif isinstance(leaves, dict) and leaves:
+            _witness_own(leaves)
+
+    def _witness_own(own: dict[int, bytes] | None) -> None:
         try:
-            group.witness(own if len(own) == len(flushed) else None)
+            group.witness(own)
         except Exception:  # noqa: BLE001 (the committed change stands; `edms verify` warns of the unwitnessed tail)
             failures["count"] += 1
             if failures["count"] == 1:
@@ -301,4 +323,5 @@ def enable_witness(sessions: sessionmaker[Session], *, path: Path, signer: Calla
         else:
             failures["count"] = 0
 
+    after_shared_commit(sessions, _witness_shared)
     return group

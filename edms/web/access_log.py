@@ -6,7 +6,9 @@ commits after it: if the event cannot be written the response fails, so an inspe
 The record and the reads are one transaction: on SQLite the page is read without the write lock and the
 record's use case takes the lock in that same transaction (edms.application.unit_of_work.writes_ahead); when
 another writer committed since the page was read, the request runs again, the second time with the lock
-taken first (edms.web.runtime.dispatch_with_reruns), and only that run is answered and recorded.
+taken first (edms.web.runtime.dispatch_with_reruns), and only that run is answered and recorded. An inspector's
+next reads take the write turn at once (edms.application.write_turn: several reads share one transaction, each in
+its own SAVEPOINT, one COMMIT and one witness head for all).
 `end_expired_sessions` ends a signed-in session as soon as the account's access period (set by an
 administrator) is over, not only at the next sign-in.
 """
@@ -24,7 +26,7 @@ from edms.inspection.access_log import Access
 from edms.timeutil import utc_now
 from edms.users.roles import INSPECTOR
 from edms.web.guards import PACKAGE_EXPORTS
-from edms.web.runtime import audit_context, db, services
+from edms.web.runtime import audit_context, db, remember_writing_reader, services
 
 _FILENAME = re.compile(r"""filename\*=UTF-8''([^;]+)|filename="([^"]+)\"""")
 
@@ -57,6 +59,7 @@ def record_inspector_access(response):
     inspection.record_access(services(), db(), audit_context(), Access(
         path=request.full_path.rstrip("?"), endpoint=request.endpoint or request.path,
         view_args=dict(request.view_args or {}), file=_file(response)))
+    remember_writing_reader()  # its next reads take the write turn at once (edms.web.runtime.db)
     return response
 
 
