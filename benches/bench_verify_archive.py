@@ -1,25 +1,28 @@
 """`edms verify` of a whole archive: audit events and signatures per second against raw SHA-256 and raw
-ECDSA P-256 in the same run, and peak memory at two archive sizes.
+ECDSA P-256 in the same run, CPU time and peak memory, at two archive sizes.
 
-    python benches/bench_verify_archive.py [--events 1000000] [--signatures 100000] [--quick]
+    python benches/bench_verify_archive.py [--events 1000000] [--signatures 100000] [--quick] [--one-size]
+        [--engine sqlite|postgresql] [--keep DIR] [--together] [--profile N]
 
-Building (not timed): a migrated SQLite database and an organisation PKI in a temporary directory, three
-signers and a template of real signatures made through `edms.signatures.operations.sign` (the ceremony
-of the pages). The archive is then grown IN BULK: each clone of a template document gets its own
-document and version rows (its own number, so its own content hash) and its own signatures, every one
-made for real (a new manifest signed by the signer's key, stamped by the internal TSA), and the audit
-events that record them, followed by filler events up to --events, all chained with `edms.audit.chain`.
+Building (not timed; `archive_build.py`): a migrated database (SQLite in a temporary directory or `--keep DIR`,
+or a throw-away PostgreSQL server) and an organisation PKI, three signers and a template of real signatures
+made through `edms.signatures.operations.sign` (the ceremony of the pages). The archive is then grown IN BULK:
+each clone of a template document gets its own document and version rows (its own number, so its own content
+hash) and its own signatures, every one made for real (a new manifest signed by the signer's key, stamped by
+the internal TSA over its own signature value) by one worker process per CPU, and the audit events that
+record them, with filler events between them up to --events, all chained with `edms.audit.chain`.
 
-Timed: the audit chain check and the signatures check of `edms verify` (`check_integrity`), each cold
-in a new process (nothing cached, workers started as `edms verify` starts them), with the process's peak
-RSS. The same again on an archive a tenth of the size: memory must not grow with the archive. Raw, in
-the same run: SHA-256 with hex digest over the events' canonical bytes (one core, as the chain check), and
-per signature what a cold check performs (`signature_operations`, on a real stored signature's bytes): two
-ECDSA P-256 verifications (the signer's CMS, the TSA's token) and SHA-256 over the signed bytes (manifest,
-signature value, TSTInfo, TSA certificate, the version's content), timed on as many cores at once as the
-check used (one process each, under the same load), plus the verifications each worker performs once per
-run for what the signatures share (the CA's signatures on the chain certificates and CRLs, counted). One
-JSON line per measure.
+Timed: the audit chain check and the signatures check of `edms verify` (`check_integrity`), each cold in a new
+process (nothing cached, workers started as `edms verify` starts them), with its wall and CPU time (main process
+and workers) and peak RSS (each process's VmHWM; `ru_maxrss` survives execve). `--together`: both checks in one
+run as well, in turn and with the chain alongside (`chain_alongside`, as `edms verify`). The same again on an
+archive a tenth of the size: memory must not grow with the archive. Raw, in the same run: SHA-256 with hex
+digest over the events' canonical bytes (one core, as the chain check), and per signature what a cold check
+performs (`signature_operations`, on a real stored signature's bytes): two ECDSA P-256 verifications (the
+signer's CMS, the TSA's token) and SHA-256 over the signed bytes (manifest, signature value, TSTInfo, TSA
+certificate, the version's content), timed on as many cores at once as the check used (one process each, under
+the same load), plus the verifications each worker performs once per run for what the signatures share (the CA's
+signatures on the chain certificates and CRLs, counted). One JSON line per measure.
 """
 from __future__ import annotations
 
