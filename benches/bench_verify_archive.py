@@ -1,30 +1,32 @@
 """`edms verify` of a whole archive: audit events and signatures per second against raw SHA-256 and raw
-ECDSA P-256 in the same run, and peak memory at two archive sizes.
+ECDSA P-256 in the same run, CPU time and peak memory, at two archive sizes.
 
-    python benches/bench_verify_archive.py [--events 1000000] [--signatures 100000] [--quick]
+    python benches/bench_verify_archive.py [--events 1000000] [--signatures 100000] [--quick] [--one-size]
+        [--engine sqlite|postgresql] [--keep DIR] [--together] [--profile N]
 
-Building (not timed): a migrated SQLite database and an organisation PKI in a temporary directory, three
-signers and a template of real signatures made through `edms.signatures.operations.sign` (the ceremony
-of the pages). The archive is then grown IN BULK: each clone of a template document gets its own
-document and version rows (its own number, so its own content hash) and its own signatures, every one
-made for real (a new manifest signed by the signer's key, stamped by the internal TSA), and the audit
-events that record them, followed by filler events up to --events, all chained with `edms.audit.chain`.
+Building (not timed; `archive_build.py`): a migrated database (SQLite in a temporary directory or `--keep DIR`,
+or a throw-away PostgreSQL server) and an organisation PKI, three signers and a template of real signatures
+made through `edms.signatures.operations.sign` (the ceremony of the pages). The archive is then grown IN BULK:
+each clone of a template document gets its own document and version rows (its own number, so its own content
+hash) and its own signatures, every one made for real (a new manifest signed by the signer's key, stamped by
+the internal TSA over its own signature value) by one worker process per CPU, and the audit events that
+record them, with filler events between them up to --events, all chained with `edms.audit.chain`.
 
-Timed: the audit chain check and the signatures check of `edms verify` (`check_integrity`), each cold
-in a new process (nothing cached, workers started as `edms verify` starts them), with the process's peak
-RSS. The same again on an archive a tenth of the size: memory must not grow with the archive. Raw, in
-the same run: SHA-256 with hex digest over the events' canonical bytes (one core, as the chain check), and
-per signature what a cold check performs (`signature_operations`, on a real stored signature's bytes): two
-ECDSA P-256 verifications (the signer's CMS, the TSA's token) and SHA-256 over the signed bytes (manifest,
-signature value, TSTInfo, TSA certificate, the version's content), timed on as many cores at once as the
-check used (one process each, under the same load), plus the verifications each worker performs once per
-run for what the signatures share (the CA's signatures on the chain certificates and CRLs, counted). One
-JSON line per measure.
+Timed: the audit chain check and the signatures check of `edms verify` (`check_integrity`), each cold in a new
+process (nothing cached, workers started as `edms verify` starts them), with its wall and CPU time (main process
+and workers) and peak RSS (each process's VmHWM; `ru_maxrss` survives execve). `--together`: both checks in one
+run as well, in turn and with the chain alongside (`chain_alongside`, as `edms verify`). The same again on an
+archive a tenth of the size: memory must not grow with the archive. Raw, in the same run: SHA-256 with hex
+digest over the events' canonical bytes (one core, as the chain check), and per signature what a cold check
+performs (`signature_operations`, on a real stored signature's bytes): two ECDSA P-256 verifications (the
+signer's CMS, the TSA's token) and SHA-256 over the signed bytes (manifest, signature value, TSTInfo, TSA
+certificate, the version's content), timed on as many cores at once as the check used (one process each, under
+the same load), plus the verifications each worker performs once per run for what the signatures share (the CA's
+signatures on the chain certificates and CRLs, counted). One JSON line per measure.
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import os
@@ -32,144 +34,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_signatures as base  # noqa: E402  (the same users, PKI and documents)
+import archive_build  # noqa: E402  (the archive, built in bulk)
 import verify_raw  # noqa: E402  (the raw work of a cold check, shared with bench_signatures.py)
+from sqlalchemy import create_engine  # noqa: E402
 
-from edms.audit.chain import canonical_bytes, canonical_changes  # noqa: E402
-from edms.audit.models import AuditEvent  # noqa: E402
-from edms.crypto.cms import sign_detached, signature_value  # noqa: E402
-from edms.documents import models as dm  # noqa: E402
-from edms.documents.queries import version_hash  # noqa: E402
-from edms.signatures.ceremony import SigningEnvironment  # noqa: E402
-from edms.signatures.keys import certificate_of, unwrap_user_key  # noqa: E402
-from edms.signatures.manifest import parse_manifest  # noqa: E402
-from edms.signatures.models import Signature, SigningCredential  # noqa: E402
 from edms.signatures.verification_run import POOL_THRESHOLD  # noqa: E402
-from edms.timeutil import isoformat_utc, utc_now  # noqa: E402
-from edms.verifier.cms import signed_data  # noqa: E402
-from edms.verifier.der import moment, read_one  # noqa: E402
-from edms.verifier.timestamp import token_of  # noqa: E402
-
-TEMPLATE_DOCUMENTS = 10  # x 3 signers: 30 signatures made through the ceremony
-BATCH = 2_000
-
-
-def _columns(row) -> dict:
-    return {column.name: getattr(row, column.key) for column in row.__table__.columns}
-
-
-def build(directory: Path, events: int, signatures: int):
-    """The archive; returns (settings, a sample (manifest, cms, token, content)) for the raw measures."""
-    # No blob store: the archive's signatures are what is measured, not their PDF revisions.
-    settings, engine, sessions, types, signer_ids, ids, store = base.setup(directory, "testing", TEMPLATE_DOCUMENTS,
-                                                                           "none")
-    base.sign_all(settings, sessions, types, signer_ids, ids, TEMPLATE_DOCUMENTS * 3, base.Timer(None), store,
-                  {"commit": base.Timer(None)})
-    authority = SigningEnvironment.from_settings(settings).authority()
-    with sessions() as session:
-        templates = []
-        for document_id in ids:
-            document = session.get(dm.Document, document_id)
-            version = document.latest
-            rows = list(session.scalars(select(Signature).where(Signature.version_id == version.id)
-                                        .order_by(Signature.id)))
-            templates.append((_columns(document), _columns(version), [_columns(row) for row in rows]))
-        keys = {}
-        for credential in session.scalars(select(SigningCredential)):
-            keys[credential.id] = (unwrap_user_key(credential.wrapped_key, base.PASSWORD), certificate_of(credential))
-        head = session.execute(select(AuditEvent.seq, AuditEvent.hash, AuditEvent.occurred_at)
-                               .order_by(AuditEvent.seq.desc()).limit(1)).one()
-        next_document = session.scalar(select(func.max(dm.Document.id))) + 1
-        next_version = session.scalar(select(func.max(dm.DocumentVersion.id))) + 1
-    seq, previous, moment = head.seq, head.hash, head.occurred_at
-    made = TEMPLATE_DOCUMENTS * 3
-    event_rows: list[dict] = []
-    event_samples: dict[str, bytes] = {}
-
-    def event(action: str, object_id: str, changes: dict | None, version: int | None = None) -> None:
-        nonlocal seq, previous, moment
-        seq += 1
-        moment += timedelta(microseconds=1_000)
-        row = {"seq": seq, "occurred_at": moment, "actor_id": 2, "actor_name": "Akiko Tanaka (田中 明子)",
-               "action": action, "object_type": "document", "object_id": object_id, "document_version": version,
-               "case_id": None, "changes": canonical_changes(changes), "reason": None, "request_id": f"{seq:032x}",
-               "client_addr": "10.0.0.17", "app_version": "0.1.0", "prev_hash": previous}
-        canonical = canonical_bytes({**row, "occurred_at": isoformat_utc(moment)})
-        row["hash"] = previous = hashlib.sha256(canonical).hexdigest()
-        event_rows.append(row)
-        event_samples[action] = canonical
-
-    sample = None
-    with engine.begin() as connection:
-        clone = 0
-        while made < signatures:
-            clone += 1
-            documents, versions, signature_rows = [], [], []
-            for document_row, version_row, signed in templates:
-                if made >= signatures:
-                    break
-                document = {**document_row, "id": next_document, "number": f"{document_row['number']}-C{clone:05d}"}
-                version = {**version_row, "id": next_version, "document_id": next_document}
-                transient = dm.Document(type_key=document["type_key"], number=document["number"])
-                content_sha256 = version_hash(transient, dm.DocumentVersion(
-                    version=version["version"], title=version["title"], content=version["content"], all_attachments=[]))
-                version["content_sha256"] = content_sha256
-                documents.append(document)
-                versions.append(version)
-                for template in signed:
-                    if made >= signatures:
-                        break
-                    key, cert = keys[template["credential_id"]]
-                    signed_at = utc_now()
-                    manifest = dataclasses.replace(parse_manifest(template["manifest"]), signature_id=str(uuid.uuid4()),
-                                                   document_id=next_document, document_number=document["number"],
-                                                   content_sha256=content_sha256, signed_at=signed_at)
-                    data = manifest.to_bytes()
-                    cms = sign_detached(key, cert, data, [authority.ca_cert])
-                    response = authority.timestamp(hashlib.sha256(signature_value(cms)).digest())
-                    stamped = _gen_time(response)
-                    signature_rows.append({**{k: v for k, v in template.items() if k != "id"},
-                                           "signature_id": manifest.signature_id, "document_id": next_document,
-                                           "version_id": next_version, "signed_at": signed_at, "manifest": data,
-                                           "cms": cms, "timestamp_response": response, "timestamped_at": stamped})
-                    event("signature.signed", str(next_document), {"signature": {"old": None, "new": {
-                        "signature_id": manifest.signature_id, "timestamped_at": isoformat_utc(stamped)}}},
-                        version["version"])
-                    if sample is None:
-                        sample = (data, cms, response, version["content"].encode())
-                    made += 1
-                next_document += 1
-                next_version += 1
-            connection.execute(insert(dm.Document.__table__), documents)
-            connection.execute(insert(dm.DocumentVersion.__table__), versions)
-            connection.execute(insert(Signature.__table__), signature_rows)
-            if len(event_rows) >= BATCH:
-                connection.execute(insert(AuditEvent.__table__), event_rows)
-                event_rows.clear()
-        while seq < events:
-            event("document.viewed", f"DOC-{seq % 977}", {"status": {"old": "draft", "new": "in_review"}})
-            if len(event_rows) >= BATCH * 5:
-                connection.execute(insert(AuditEvent.__table__), event_rows)
-                event_rows.clear()
-        if event_rows:
-            connection.execute(insert(AuditEvent.__table__), event_rows)
-    engine.dispose()
-    return settings, (*sample, event_samples["document.viewed"]), seq, made
-
-
-def _gen_time(response: bytes):
-    """The token's own time (genTime), read as the verifier reads it."""
-    content = signed_data(token_of(response)).content
-    assert content is not None
-    return moment(read_one(content).children()[4])
-
 
 CHILD = """
 import json, os, resource, sys, time
@@ -185,23 +57,64 @@ if workers == 0:
     import cProfile, pstats
     profiler = cProfile.Profile()
     profiler.enable()
-tick = time.perf_counter()
-report = check_integrity(engine, only={sys.argv[3]}, trust=trust, signature_workers=workers)  # as `edms verify`
+# Peak RSS from the kernel's high-water mark of each address space (VmHWM): `ru_maxrss` is NOT reset by execve
+# on Linux, so a new process started by a large one reports the larger one's size. The workers' marks are
+# sampled while they run (a high-water mark only grows: the last sample is within a tick of their end).
+import threading
+def hwm(pid="self"):
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return 0.0
+def children():
+    found = []
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as listed:
+            found += listed.read().split()
+    return found
+worker_marks = {}
+stop = threading.Event()
+def spawned(pid):  # a worker once it runs its own interpreter: before its exec, a fork holds this process's pages
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return b"multiprocessing" in cmdline.read()
+    except OSError:
+        return False
+def sample():
+    while not stop.wait(0.2):
+        for pid in children():
+            if spawned(pid):
+                worker_marks[pid] = max(worker_marks.get(pid, 0.0), hwm(pid))
+sampler = threading.Thread(target=sample, daemon=True)
+sampler.start()
+def cpu(who):
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+load = os.getloadavg()[0]
+tick, cpu_tick = time.perf_counter(), cpu(resource.RUSAGE_SELF)
+report = check_integrity(engine, only=set(sys.argv[3].split(",")), trust=trust, signature_workers=workers,
+                         chain_alongside=sys.argv[4] == "alongside")  # as `edms verify`
 seconds = time.perf_counter() - tick
+main_cpu = cpu(resource.RUSAGE_SELF) - cpu_tick
 if workers == 0:
     profiler.disable()
     pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(int(os.environ["BENCH_PROFILE"]))
-children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+stop.set()
+sampler.join()
 print(json.dumps({"seconds": seconds, "ok": report.ok, "counts": report.counts,
                   "problems": [p.describe() for p in report.problems[:3]],
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "worker_peak_rss_mib": children / 1024}))
+                  "peak_rss_mib": hwm(), "worker_peak_rss_mib": max(worker_marks.values(), default=0.0),
+                  "workers_sampled": len(worker_marks), "main_cpu_seconds": main_cpu,
+                  "workers_cpu_seconds": cpu(resource.RUSAGE_CHILDREN),
+                  "load_average_1m": [round(load, 2), round(os.getloadavg()[0], 2)]}))
 """
 
 
-def verify_cold(settings, check: str, profile: int = 0) -> dict:
+def verify_cold(settings, check: str, profile: int = 0, alongside: bool = False) -> dict:
     environment = {**os.environ, "BENCH_PROFILE": str(profile)} if profile else None
-    completed = subprocess.run([sys.executable, "-c", CHILD, settings.database_url, str(settings.data_dir), check],
+    completed = subprocess.run([sys.executable, "-c", CHILD, settings.database_url, str(settings.data_dir), check,
+                                "alongside" if alongside else "in-turn"],
                                check=True, capture_output=True, text=True, env=environment)
     if profile:
         print(completed.stderr, file=sys.stderr)
@@ -220,8 +133,18 @@ def raw_event_seconds(event: bytes, seconds: float = 1.0) -> float:
     return (time.perf_counter() - tick) / count
 
 
-def measure(directory: Path, events: int, signatures: int, engine_name: str, profile: int = 0) -> list[dict]:
-    settings, sample, total_events, made = build(directory, events, signatures)
+def _figures(result: dict) -> dict:
+    """Wall time, CPU time of the main process and of the workers, cores kept busy (CPU ÷ wall), memory, load."""
+    cpu_seconds = result["main_cpu_seconds"] + result["workers_cpu_seconds"]
+    return {"seconds": round(result["seconds"], 2), "main_cpu_seconds": round(result["main_cpu_seconds"], 2),
+            "workers_cpu_seconds": round(result["workers_cpu_seconds"], 2),
+            "cores_busy": round(cpu_seconds / result["seconds"], 2), "peak_rss_mib": round(result["peak_rss_mib"], 1),
+            "worker_peak_rss_mib": round(result["worker_peak_rss_mib"], 1), "processes_sampled": result["workers_sampled"],
+            "load_average_1m": result["load_average_1m"]}
+
+
+def measure(built: archive_build.Built, engine_name: str, profile: int = 0, together: bool = False) -> list[dict]:
+    settings, sample, total_events, made = built.settings, built.sample, built.events, built.signatures
     if profile:  # where the time goes: the signatures check in one process under cProfile (stderr), not timed
         verify_cold(settings, "signatures", profile)
     chain = verify_cold(settings, "audit_chain")
@@ -235,18 +158,50 @@ def measure(directory: Path, events: int, signatures: int, engine_name: str, pro
             "load_average_1m": round(os.getloadavg()[0], 2)}
     events_per_second = total_events / chain["seconds"]
     signatures_per_second = made / signed["seconds"]
-    return [
+    lines = [
         {"bench": "verify_archive.events", "engine": engine_name, **size, "measured": round(events_per_second),
          "raw": round(1 / event_seconds), "ratio": round(events_per_second * event_seconds, 3),
          "unit": "events/s (raw: SHA-256 hex over the canonical bytes, one core: the chain check uses one)",
-         "peak_rss_mib": round(chain["peak_rss_mib"], 1)},
+         "check": _figures(chain)},
         {"bench": "verify_archive.signatures", "engine": engine_name, **size, "cores": cores,
          "measured": round(signatures_per_second, 1), "raw": round(made / raw_seconds, 1),
          "ratio": round(raw_seconds / signed["seconds"], 3),
          "unit": f"signatures/s (raw: per signature 2 ECDSA P-256 verify + SHA-256 over the signed bytes, run on "
                  f"{cores} core(s) at once, plus {shared_count} shared chain/CRL verifications per worker)",
-         "peak_rss_mib": round(signed["peak_rss_mib"], 1), "worker_peak_rss_mib": round(signed["worker_peak_rss_mib"], 1)},
+         "check": _figures(signed)},
     ]
+    if together:  # both checks in one run, as `edms verify` runs them: one after the other, then the chain alongside
+        for name, alongside in (("in_turn", False), ("alongside", True)):
+            both = verify_cold(settings, "audit_chain,signatures", alongside=alongside)
+            lines.append({"bench": f"verify_archive.chain_and_signatures_{name}", "engine": engine_name, **size,
+                          "measured": round(both["seconds"], 2),
+                          "raw": round(chain["seconds"] + signed["seconds"], 2),
+                          "ratio": round(both["seconds"] / (chain["seconds"] + signed["seconds"]), 3),
+                          "unit": "seconds (raw: the two checks' seconds, each run alone, above)",
+                          "check": _figures(both)})
+    return lines
+
+
+def _archive(folder: Path, events: int, signatures: int, engine_name: str, postgres) -> archive_build.Built:
+    """The archive in `folder`: the one kept there for these sizes, else built now (its build time printed)."""
+    kept = archive_build.load_kept(folder, events, signatures)
+    if kept is not None:
+        return kept
+    database_url = None
+    if postgres is not None:
+        name = f"archive_{events}_{signatures}"
+        with create_engine(postgres.url(), isolation_level="AUTOCOMMIT").connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+        database_url = postgres.url(name)
+    tick, load = time.perf_counter(), os.getloadavg()[0]
+    built = archive_build.build(folder, events, signatures, database_url)
+    print(json.dumps({"bench": "verify_archive.build", "engine": engine_name, "events": built.events,
+                      "signatures": built.signatures, "seconds": round(time.perf_counter() - tick, 1),
+                      "load_average_1m": [round(load, 2), round(os.getloadavg()[0], 2)],
+                      "unit": "seconds to build the archive (not a measure of edms)"}), file=sys.stderr, flush=True)
+    built.save(folder)
+    return built
 
 
 def main() -> None:
@@ -258,16 +213,41 @@ def main() -> None:
     parser.add_argument("--one-size", action="store_true", help="skip the archive a tenth of the size")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="first print (stderr) the N costliest functions of the signatures check run in one process")
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default=os.environ.get("BENCH_ENGINE", "sqlite"))
+    parser.add_argument("--keep", metavar="DIR", help="build each archive in DIR/<events>-<signatures> once and reuse it "
+                        "(SQLite): a second run only verifies")
+    parser.add_argument("--together", action="store_true",
+                        help="also run both checks in one run, as `edms verify` runs them")
     args = parser.parse_args()
     if args.quick:
         args.events, args.signatures = 10_000, POOL_THRESHOLD
     sizes = [(args.events, args.signatures)]
     if not args.one_size:
-        sizes.append((max(args.events // 10, 1), max(args.signatures // 10, TEMPLATE_DOCUMENTS * 3)))
-    for events, signatures in sizes:
-        with tempfile.TemporaryDirectory(prefix="edms-bench-verify-archive-") as folder:
-            for line in measure(Path(folder), events, signatures, "sqlite", args.profile):
+        sizes.append((max(args.events // 10, 1), max(args.signatures // 10, archive_build.TEMPLATE_DOCUMENTS * 3)))
+    postgres = None
+    if args.engine == "postgresql":
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from tests.support.postgres import PostgresServer
+
+        if args.keep:
+            raise SystemExit("--keep is for SQLite (the PostgreSQL server is a throw-away one)")
+        postgres = PostgresServer().start()
+    try:
+        for events, signatures in sizes:
+            if args.keep:
+                folder = Path(args.keep) / f"{events}-{signatures}"
+                folder.mkdir(parents=True, exist_ok=True)
+                built = _archive(folder, events, signatures, args.engine, postgres)
+                lines = measure(built, args.engine, args.profile, args.together)
+            else:
+                with tempfile.TemporaryDirectory(prefix="edms-bench-verify-archive-") as name:
+                    built = _archive(Path(name), events, signatures, args.engine, postgres)
+                    lines = measure(built, args.engine, args.profile, args.together)
+            for line in lines:
                 print(json.dumps(line), flush=True)
+    finally:
+        if postgres is not None:
+            postgres.stop()
 
 
 if __name__ == "__main__":

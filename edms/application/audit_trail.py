@@ -34,12 +34,13 @@ def verify(services: Services, session: Session, ctx: AuditContext, trust: Trust
     """Verify everything against `trust` (None: no PKI) and record who ran it and what it found.
 
     `signature_workers`: processes judging the signatures' cryptography on a large archive (the command
-    line asks for one per CPU; see `edms.signatures.verification_run`)."""
+    line asks for one per CPU; see `edms.signatures.verification_run`); with them, the audit chain check runs
+    alongside the other checks, on a second connection in the same snapshot (`edms.audit.integrity.run_checks`)."""
     with use_case(session):
         return run_integrity_checks(services.engine, session, ctx, trust=trust, data_dir=services.settings.data_dir,
                                     blobs=services.blobs, witness_file=services.settings.witness_path,
                                     regimes=services.regimes, document_types=services.document_types,
-                                    signature_workers=signature_workers)
+                                    signature_workers=signature_workers, chain_alongside=signature_workers > 0)
 
 
 def checkpoint(services: Services, session: Session, ctx: AuditContext) -> AuditCheckpoint:

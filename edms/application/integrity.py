@@ -1,7 +1,8 @@
 """The integrity run (`edms verify`, the audit verification page, `GET /api/v1/audit/verify`): which checks
 it makes, in which order, composed here once by import, and the run that records who ran it.
 
-The audit chain is first: later checks use where it ends (`run.state`).
+The audit chain is first: later checks use where it ends (`run.state`); run alongside the others (`edms verify`),
+the one that does (`after_chain`) waits for it.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ CHECKS: tuple[Check, ...] = (
           N_("Audit trail: every event's hash, the links between events, no gaps, time never decreasing")),
     Check("audit_checkpoints", check_checkpoints,
           N_("Audit trail checkpoints: system signature and time-stamp of the chain head, chain not truncated or "
-             "rewritten")),
+             "rewritten"), after_chain=True),
     Check("document_versions", check_version_hashes,
           N_("Documents: every frozen version's content hash recomputed from its stored content and attachments")),
     Check("stored_files", check_stored_files,

@@ -13,8 +13,9 @@ import hashlib
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import le, methodcaller
@@ -24,6 +25,7 @@ from sqlalchemy import Connection, Engine, Row, create_engine, event, text
 from sqlalchemy.pool import NullPool
 
 from edms.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_bytes, event_hash
+from edms.audit.snapshots import shared_snapshots
 from edms.errors import N_
 from edms.timeutil import utc_now
 
@@ -139,30 +141,78 @@ class Check:
     name: str
     run: CheckFunction
     description: str
+    # Reads where the audit chain ends (`run.state`): when the chain check runs alongside the others, this
+    # check waits for it.
+    after_chain: bool = False
 
 
 def run_checks(engine: Engine, checks: Sequence[Check], *, only: Collection[str] | None = None,
-               batch_size: int = BATCH_SIZE, **options: Any) -> VerificationReport:
+               batch_size: int = BATCH_SIZE, chain_alongside: bool = False, **options: Any) -> VerificationReport:
     """Run `checks` in order (or those named in `only`) on one read-only snapshot of the database.
 
     `options` are handed to the checks, e.g. `trust=` (see `edms.pki.TrustAnchors`) for signatures.
     A check that crashes is itself a failure: the report never says "verified" for what was not checked.
+
+    `chain_alongside` (`edms verify`): the audit chain check, first, runs in a thread on a second connection in
+    the same snapshot while the others run (it hashes on one core while the signature workers judge on the
+    others); a check marked `after_chain` waits for it. The report is the same as one check after another:
+    each check reports into its own part, and the parts are joined in the order of `checks`.
     """
     report = VerificationReport(started_at=utc_now())
-    with read_snapshot(engine) as connection:
-        run = VerificationRun(connection, report, {"batch_size": batch_size, **options})
-        for check in checks:
-            if only is not None and check.name not in only:
-                continue
-            report.checks.append(check.name)
-            run.current_check = check.name
+    selected = [check for check in checks if only is None or check.name in only]
+    report.checks = [check.name for check in selected]
+    options = {"batch_size": batch_size, **options}
+    state: dict[str, Any] = {}  # shared by the checks of the run (e.g. where the chain ends)
+    parts: list[VerificationReport] = []
+    alongside = chain_alongside and len(selected) > 1 and selected[0].name == "audit_chain"
+    with shared_snapshots(engine, 2) if alongside else nullcontext(None) as connections:
+        if connections is None:  # one connection, one check after another
+            with read_snapshot(engine) as connection:
+                for check in selected:
+                    parts.append(_run_check(connection, check, options, state))
+        else:
+            chain_part = VerificationReport(started_at=report.started_at)
+            parts.append(chain_part)
+            chain = threading.Thread(target=_run_check, args=(connections[1], selected[0], options, state, chain_part),
+                                     name="edms-verify-audit-chain", daemon=True)
+            chain.start()
             try:
-                check.run(run)
-            except Exception as exc:  # noqa: BLE001 (reported, never swallowed)
-                log.exception("verification check %s could not run", check.name)
-                run.problem("check", check.name, N_("the check could not run: %(error)s"), error=f"{type(exc).__name__}: {exc}")
+                for check in selected[1:]:
+                    if check.after_chain:
+                        chain.join()
+                    parts.append(_run_check(connections[0], check, options, state))
+            finally:
+                chain.join()
+    for part in parts:
+        _join(report, part)
     report.finished_at = utc_now()
     return report
+
+
+def _run_check(connection: Connection, check: Check, options: Mapping[str, Any], state: dict[str, Any],
+               part: VerificationReport | None = None) -> VerificationReport:
+    """One check, reporting into a part of its own (the run's report is joined from the parts, in order)."""
+    part = part or VerificationReport(started_at=utc_now())
+    run = VerificationRun(connection, part, options)
+    run.state = state
+    run.current_check = check.name
+    try:
+        check.run(run)
+    except Exception as exc:  # noqa: BLE001 (reported, never swallowed)
+        log.exception("verification check %s could not run", check.name)
+        run.problem("check", check.name, N_("the check could not run: %(error)s"), error=f"{type(exc).__name__}: {exc}")
+    return part
+
+
+def _join(report: VerificationReport, part: VerificationReport) -> None:
+    """`part` added to `report` as if its check had reported into it: the first problems and warnings kept."""
+    for table, count in part.counts.items():
+        report.counts[table] = report.counts.get(table, 0) + count
+    report.problem_count += part.problem_count
+    report.problems.extend(part.problems[:MAX_PROBLEMS_KEPT - len(report.problems)])
+    report.warnings.extend(part.warnings[:MAX_PROBLEMS_KEPT - len(report.warnings)])
+    if part.chain_head is not None:
+        report.chain_head = part.chain_head
 
 
 @contextmanager
