@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -157,6 +157,20 @@ class CasePageState:
         conditions = resolve_conditions(regime, answers=self.answers, records=records)
         deadlines = deadlines_of(regime, records, answers=self.answers, dates=self.dates, zone=self.site_zone, now=now)
         return deadlines, release_blockers(regime, records, conditions, deadlines, self.site_zone)
+
+
+# What the page prints of a deadline stated at one moment: every field but its exact time left, of which only
+# whether it runs shows (a bar on the time line), and the deadline's definition, named by its key (the regime's
+# definitions are fixed for the process; the case's regime is in the state).
+_FACE_FIELDS = tuple(f.name for f in fields(DeadlineStatus) if f.name not in ("deadline", "time_left"))
+
+
+def clock_face(deadlines: Sequence[DeadlineStatus], blockers: Sequence[Blocker]) -> tuple[object, ...]:
+    """What the case page shows of its deadlines and of what forbids administration as stated at one moment
+    (`CasePageState.deadlines`): two moments with the same face print the same deadline table, the same
+    blockers and, drawn at the same minute, the same time line."""
+    return (tuple((d.deadline.key, d.time_left is not None, *(getattr(d, name) for name in _FACE_FIELDS))
+                  for d in deadlines), tuple(blockers))
 
 
 def case_page_state(session: Session, case_id: int) -> CasePageState | None:
