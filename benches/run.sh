@@ -26,7 +26,7 @@ run signatures "$PYTHON" benches/bench_signatures.py --signatures "$([ "$QUICK" 
 run audit-verify "$PYTHON" benches/bench_audit_verify.py --events "$([ "$QUICK" = 1 ] && echo 10000 || echo 100000)"
 run export "$PYTHON" benches/bench_export.py --documents "$([ "$QUICK" = 1 ] && echo 5 || echo 20)"
 run reads "$PYTHON" benches/bench_reads.py --engine "$ENGINE" --seconds "$([ "$QUICK" = 1 ] && echo 3 || echo 10)"
-run case-page "$PYTHON" benches/bench_case_page.py --requests "$([ "$QUICK" = 1 ] && echo 100 || echo 300)" --profile
+run case-page "$PYTHON" benches/bench_case_page.py --engine "$ENGINE" --requests "$([ "$QUICK" = 1 ] && echo 100 || echo 300)" --profile
 run verify-archive "$PYTHON" benches/bench_verify_archive.py $([ "$QUICK" = 1 ] && echo --quick)
 run pades "$PYTHON" benches/bench_pades.py --signatures "$([ "$QUICK" = 1 ] && echo 3 || echo 10)"
 run hsm "$PYTHON" benches/bench_hsm.py --repeat "$([ "$QUICK" = 1 ] && echo 40 || echo 400)"
