@@ -1,6 +1,7 @@
 """The case page in one process: CPU and SQL statements per request, against a bare Flask route in the same process.
 
     python benches/bench_case_page.py [--requests 300] [--case 1] [--keep DIR] [--profile] [--code DIR]
+                                      [--engine sqlite|postgresql]
 
 Builds a demo database in a temporary directory (`edms init`, `edms demo`: only the password KDF made cheap; or
 reuses `--keep DIR`), signs the demo's QA user in with Flask's test client and reads `GET /cases/<id>` (the demo's
@@ -10,6 +11,8 @@ whatever the load), the statements per request, the case page's own statements (
 `--profile` the cumulative CPU of the view's parts under cProfile. `bench_reads.py` drives the same page through
 the deployed server with wrk; this one isolates what the page costs from the server and the load generator.
 `--code DIR` imports edms from another checkout (e.g. the main branch) for a before/after pair in one run.
+`--engine postgresql` builds the demo in a throw-away PostgreSQL server (tests/support/postgres.py), started on
+a Unix socket in a temporary directory and stopped at the end (with `--keep`, only the data directory is kept).
 """
 from __future__ import annotations
 
@@ -51,8 +54,8 @@ def environment(directory: Path) -> dict[str, str]:
                 EDMS_PASSWORD_ARGON2_PARALLELISM="1", EDMS_LOGIN_RATE_LIMIT="1000 per minute")
 
 
-def build(directory: Path) -> None:
-    if (directory / "data").exists():
+def build(directory: Path, fresh: bool = False) -> None:
+    if (directory / "data").exists() and not fresh:
         return
     edms = str(Path(sys.executable).parent / "edms")
     env = environment(directory)
@@ -68,7 +71,21 @@ def cpu_per_request(get, requests: int) -> float:
 
 
 def measure(arguments: argparse.Namespace, directory: Path) -> None:
+    if arguments.engine == "postgresql":
+        from tests.support.postgres import PostgresServer
+        postgres = PostgresServer().start()
+        os.environ["EDMS_DATABASE_URL"] = postgres.url()
+        try:
+            build(directory, fresh=True)
+            _measure(arguments, directory)
+        finally:
+            postgres.stop()
+        return
     build(directory)
+    _measure(arguments, directory)
+
+
+def _measure(arguments: argparse.Namespace, directory: Path) -> None:
     os.environ.update(environment(directory))
     from flask import Flask, jsonify
     from sqlalchemy import event
@@ -109,11 +126,11 @@ def measure(arguments: argparse.Namespace, directory: Path) -> None:
     measured = cpu_per_request(read, arguments.requests)
     raw = cpu_per_request(lambda: bare_client.get("/bare"), arguments.requests)
     load = round(os.getloadavg()[0], 1)
-    print(json.dumps({"bench": "case_page.cpu_per_request", "engine": "sqlite", "code": str(ROOT),
+    print(json.dumps({"bench": "case_page.cpu_per_request", "engine": arguments.engine, "code": str(ROOT),
                       "measured": round(measured * 1000, 3),
                       "raw": round(raw * 1000, 3), "ratio": round(raw / measured, 3), "unit": "ms CPU per request",
                       "requests": arguments.requests, "case": arguments.case, "load_average": load}), flush=True)
-    print(json.dumps({"bench": "case_page.sql_statements_per_request", "engine": "sqlite", "measured": per_request,
+    print(json.dumps({"bench": "case_page.sql_statements_per_request", "engine": arguments.engine, "measured": per_request,
                       "reading_the_case": own, "unit": "statements"}), flush=True)
     if arguments.profile:
         profile = cProfile.Profile(time.process_time)  # CPU, not wall time: the machine is shared
@@ -126,7 +143,7 @@ def measure(arguments: argparse.Namespace, directory: Path) -> None:
         parts = {label: sum(v[3] for (file, _line, name), v in stats.items()
                             if file.endswith(suffix) and name == function) / arguments.requests * 1000
                  for label, (suffix, function) in PARTS.items()}
-        print(json.dumps({"bench": "case_page.profile_ms_per_request", "engine": "sqlite",
+        print(json.dumps({"bench": "case_page.profile_ms_per_request", "engine": arguments.engine,
                           "whole_request_under_profiler": round(total / arguments.requests * 1000, 2),
                           **{label: round(ms, 2) for label, ms in parts.items()}, "load_average": load}), flush=True)
 
@@ -137,6 +154,7 @@ def main() -> None:
     parser.add_argument("--case", type=int, default=1)
     parser.add_argument("--keep", help="build the demo database in this directory and keep it (reused when present)")
     parser.add_argument("--profile", action="store_true", help="also split the CPU by part under cProfile")
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--code", help="import edms from this checkout instead (same database, same run)")
     arguments = parser.parse_args()
     if arguments.keep:

@@ -27,7 +27,7 @@ run audit-verify "$PYTHON" benches/bench_audit_verify.py --events "$([ "$QUICK" 
 run export "$PYTHON" benches/bench_export.py --documents "$([ "$QUICK" = 1 ] && echo 5 || echo 20)"
 run reads "$PYTHON" benches/bench_reads.py --engine "$ENGINE" --seconds "$([ "$QUICK" = 1 ] && echo 3 || echo 10)"
 run api-read-cpu "$PYTHON" benches/bench_api_read_cpu.py --engine "$ENGINE" --requests "$([ "$QUICK" = 1 ] && echo 1000 || echo 3000)"
-run case-page "$PYTHON" benches/bench_case_page.py --requests "$([ "$QUICK" = 1 ] && echo 100 || echo 300)" --profile
+run case-page "$PYTHON" benches/bench_case_page.py --engine "$ENGINE" --requests "$([ "$QUICK" = 1 ] && echo 100 || echo 300)" --profile
 run document-page "$PYTHON" benches/bench_document_page.py --requests "$([ "$QUICK" = 1 ] && echo 100 || echo 300)" --rounds 5 --profile
 run verify-archive "$PYTHON" benches/bench_verify_archive.py $([ "$QUICK" = 1 ] && echo --quick)
 run cms-reader "$PYTHON" benches/bench_cms_reader.py --signatures "$([ "$QUICK" = 1 ] && echo 20 || echo 50)"

@@ -1,4 +1,4 @@
-"""The stored state a case's page shows, read with five plain Core statements and summed up in one digest.
+"""The stored state a case's page shows, read with ONE plain Core statement and summed up in one digest.
 
 A case's page (edms.web.case_views.detail) prints the case's facts, its records as a checklist and a flow
 picture, their retention, its dates and answers: a function of the rows read here (every column of the case,
@@ -6,53 +6,119 @@ its site, its dates and answers, its documents with their owners' printed names,
 signatures but for the signed bytes, which the page does not show, and the physician's printed name). The
 deadlines are stated at the moment of each request from the same rows (`deadlines`), without a further read.
 
-`CasePageState.digest` covers every column read, so any change, through edms or behind its back (a tampered
-row), gives another digest: the page's parts kept for one digest (edms.web.record_cache) are what a fresh
-rendering of that state prints. The state is read on every request, so it holds across threads, processes and
-nodes. No ORM object is loaded (nothing lazy, nothing in the identity map).
+The five row sets come in one round trip: a UNION ALL of five SELECTs, each row tagged with the set it belongs
+to (`kind`) and placed in typed slots (every branch puts its integers, texts, times and booleans in the
+columns of that type, padded with typed NULLs), so SQLite and PostgreSQL type every column of the union alike.
+`CasePageState.digest` covers every value read, so any change, through edms or behind its back (a tampered
+row), gives another digest: the page kept for one digest (edms.web.record_cache) is what a fresh rendering of
+that state prints. The state is read on every request, so it holds across threads, processes and nodes. No
+ORM object is loaded (nothing lazy, nothing in the identity map).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, select
+from sqlalchemy import BindParameter, Boolean, Integer, Text, bindparam, cast, literal_column, null, select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Select
+from sqlalchemy.types import TypeEngine
 
 from edms.cases import models as cm
 from edms.cases.deadlines import DeadlineStatus
 from edms.cases.queries import deadlines_of, records_of, release_blockers
 from edms.cases.regimes import Blocker, Regime, resolve_conditions
+from edms.db import UTCDateTime
 from edms.documents import models as dm
 from edms.documents.types import DocumentType
 from edms.signatures.models import Signature
-from edms.signatures.record_state import digest_of
 from edms.sites.models import Site
 from edms.users.models import User
 
 _cases, _sites, _dates, _answers = cm.Case.__table__, Site.__table__, cm.CaseDate.__table__, cm.CaseAnswer.__table__
 _documents, _versions, _signatures = dm.Document.__table__, dm.DocumentVersion.__table__, Signature.__table__
-_CASE_ID: BindParameter[int] = bindparam("case_id")  # the statements are built once; each read binds the case
+_CASE_ID: BindParameter[int] = bindparam("case_id")  # the statement is built once; each read binds the case
 _physicians, _owners = User.__table__.alias("physician"), User.__table__.alias("owner")
 
-_CASE = (select(_cases, _sites.c.name.label("site_name"), _sites.c.timezone.label("site_zone"),
-                _physicians.c.printed_name.label("physician_printed_name"))
-         .join(_sites, _sites.c.id == _cases.c.site_id)
-         .outerjoin(_physicians, _physicians.c.id == _cases.c.physician_id)
-         .where(_cases.c.id == _CASE_ID))
-_DATES = select(_dates).where(_dates.c.case_id == _CASE_ID).order_by(_dates.c.id)
-_ANSWERS = select(_answers).where(_answers.c.case_id == _CASE_ID).order_by(_answers.c.id)
-_DOCUMENTS = (select(_documents, _owners.c.printed_name.label("owner_printed_name"), _versions)
-              .join(_owners, _owners.c.id == _documents.c.owner_id)
-              .join(_versions, _versions.c.document_id == _documents.c.id)
-              .where(_documents.c.case_id == _CASE_ID)
-              .order_by(_documents.c.id, _versions.c.version))
-# Who signed which step of which version (the flow's "who acts next"): every column but the signed bytes.
-_SIGNATURES = (select(*(c for c in _signatures.c if c.name not in ("manifest", "cms", "timestamp_response")))
-               .join(_documents, _documents.c.id == _signatures.c.document_id)
-               .where(_documents.c.case_id == _CASE_ID)
-               .order_by(_signatures.c.id))
+# The slots' types, by the Python type of the columns they hold (the union's first SELECT types them).
+_SLOT_TYPES: dict[type, TypeEngine[Any]] = {int: Integer(), str: Text(), datetime: UTCDateTime(), bool: Boolean()}
+CASE, DATES, ANSWERS, DOCUMENTS, SIGNATURES = range(5)  # the row sets, in the order the statement returns them
+
+
+@dataclass(frozen=True)
+class _Branch:
+    columns: tuple[ColumnElement[Any], ...]  # named by `.name` (labels for the joined names)
+    order: tuple[ColumnElement[Any], ColumnElement[Any]]  # the order of its rows
+    complete: Callable[[Select[Any]], Select[Any]]  # its FROM and WHERE
+
+
+def _zero() -> ColumnElement[Any]:
+    return literal_column("0", Integer())
+
+
+_BRANCHES = {
+    CASE: _Branch(
+        (*_cases.c, _sites.c.name.label("site_name"), _sites.c.timezone.label("site_zone"),
+         _physicians.c.printed_name.label("physician_printed_name")),
+        (_zero(), _zero()),
+        lambda s: s.select_from(_cases).join(_sites, _sites.c.id == _cases.c.site_id)
+        .outerjoin(_physicians, _physicians.c.id == _cases.c.physician_id).where(_cases.c.id == _CASE_ID)),
+    DATES: _Branch(tuple(_dates.c), (_dates.c.id, _zero()), lambda s: s.where(_dates.c.case_id == _CASE_ID)),
+    ANSWERS: _Branch(tuple(_answers.c), (_answers.c.id, _zero()), lambda s: s.where(_answers.c.case_id == _CASE_ID)),
+    DOCUMENTS: _Branch(
+        (*_documents.c, _owners.c.printed_name.label("owner_printed_name"),
+         *(c.label(f"version_{c.name}") for c in _versions.c)),
+        (_documents.c.id, _versions.c.version),
+        lambda s: s.select_from(_documents).join(_owners, _owners.c.id == _documents.c.owner_id)
+        .join(_versions, _versions.c.document_id == _documents.c.id).where(_documents.c.case_id == _CASE_ID)),
+    # Who signed which step of which version (the flow's "who acts next"): every column but the signed bytes.
+    SIGNATURES: _Branch(
+        tuple(c for c in _signatures.c if c.name not in ("manifest", "cms", "timestamp_response")),
+        (_signatures.c.id, _zero()),
+        lambda s: s.join(_documents, _documents.c.id == _signatures.c.document_id)
+        .where(_documents.c.case_id == _CASE_ID)),
+}
+
+
+def _slot_kind(column: ColumnElement[Any]) -> type:
+    kind = datetime if isinstance(column.type, UTCDateTime) else column.type.python_type  # (a decorator: object)
+    if kind not in _SLOT_TYPES:
+        raise TypeError(f"column {column.name} of type {column.type!r} has no slot in the case page's statement")
+    return kind
+
+
+def _one_statement() -> tuple[Any, dict[int, dict[str, int]]]:
+    """The five SELECTs as one UNION ALL, and where each set's columns are in a row (by name)."""
+    widths = {kind: max(sum(1 for c in b.columns if _slot_kind(c) is kind) for b in _BRANCHES.values())
+              for kind in _SLOT_TYPES}
+    first: dict[type, int] = {}
+    at = 3  # kind, and the two ordering columns
+    for kind in _SLOT_TYPES:
+        first[kind], at = at, at + widths[kind]
+    selects, places = [], {}
+    for number, branch in _BRANCHES.items():
+        slots: dict[type, list[ColumnElement[Any]]] = {kind: [] for kind in _SLOT_TYPES}
+        names = {}
+        for column in branch.columns:
+            kind = _slot_kind(column)
+            names[column.name] = first[kind] + len(slots[kind])
+            slots[kind].append(column)
+        listed: list[ColumnElement[Any]] = [literal_column(str(number), Integer()).label("kind"),
+                                            branch.order[0].label("o1"), branch.order[1].label("o2")]
+        for kind, slot_type in _SLOT_TYPES.items():
+            filled = slots[kind] + [cast(null(), slot_type)] * (widths[kind] - len(slots[kind]))
+            listed += [value.label(f"{kind.__name__}_{index}") for index, value in enumerate(filled)]
+        selects.append(branch.complete(select(*listed)))
+        places[number] = names
+    union = union_all(*selects)
+    return union.order_by(*(union.selected_columns[name] for name in ("kind", "o1", "o2"))), places
+
+
+_STATE, _PLACES = _one_statement()
 
 
 @dataclass(frozen=True)
@@ -93,35 +159,57 @@ class CasePageState:
         return deadlines, release_blockers(regime, records, conditions, deadlines, self.site_zone)
 
 
+# What the page prints of a deadline stated at one moment: every field but its exact time left, of which only
+# whether it runs shows (a bar on the time line), and the deadline's definition, named by its key (the regime's
+# definitions are fixed for the process; the case's regime is in the state).
+_FACE_FIELDS = tuple(f.name for f in fields(DeadlineStatus) if f.name not in ("deadline", "time_left"))
+
+
+def clock_face(deadlines: Sequence[DeadlineStatus], blockers: Sequence[Blocker]) -> tuple[object, ...]:
+    """What the case page shows of its deadlines and of what forbids administration as stated at one moment
+    (`CasePageState.deadlines`): two moments with the same face print the same deadline table, the same
+    blockers and, drawn at the same minute, the same time line."""
+    return (tuple((d.deadline.key, d.time_left is not None, *(getattr(d, name) for name in _FACE_FIELDS))
+                  for d in deadlines), tuple(blockers))
+
+
 def case_page_state(session: Session, case_id: int) -> CasePageState | None:
-    """The case's stored state (None: no such case): five statements, run on the unit of work's connection."""
-    connection = session.connection()  # Core on the session's transaction: no ORM execution path
-    named = {"case_id": case_id}
-    case_rows = connection.execute(_CASE, named).all()
-    if not case_rows:
+    """The case's stored state (None: no such case): one statement, run on the unit of work's connection."""
+    rows = session.connection().execute(_STATE, {"case_id": case_id}).all()  # Core: no ORM execution path
+    if not rows or rows[0][0] != CASE:
         return None
-    dates = connection.execute(_DATES, named).all()
-    answers = connection.execute(_ANSWERS, named).all()
-    rows = connection.execute(_DOCUMENTS, named).all()
-    signatures = connection.execute(_SIGNATURES, named).all()
-    case = case_rows[0]._mapping
+    case, date, answer, document, version = (_PLACES[CASE], _PLACES[DATES], _PLACES[ANSWERS], _PLACES[DOCUMENTS],
+                                             _PLACES[DOCUMENTS])
+    head = rows[0]
+    dates: dict[str, datetime] = {}
+    answers: dict[str, bool] = {}
     documents: list[DocumentRow] = []
     versions: list[VersionRow] = []
     for index, row in enumerate(rows):
-        values = row._mapping
-        versions.append(VersionRow(values[_versions.c.version], values[_versions.c.status],
-                                   values[_versions.c.content]))
-        if index + 1 == len(rows) or rows[index + 1]._mapping[_documents.c.id] != values[_documents.c.id]:
-            documents.append(DocumentRow(values[_documents.c.id], values[_documents.c.number],
-                                         values[_documents.c.type_key], values[_documents.c.status], tuple(versions)))
-            versions = []
+        kind = row[0]
+        if kind == DATES:  # by id: the latest entry of a key wins
+            dates[row[date["key"]]] = row[date["value"]]
+        elif kind == ANSWERS:
+            answers[row[answer["key"]]] = row[answer["answer"]]
+        elif kind == DOCUMENTS:  # by document, then version
+            versions.append(VersionRow(row[version["version_version"]], row[version["version_status"]],
+                                       row[version["version_content"]]))
+            following = rows[index + 1] if index + 1 < len(rows) else None
+            if following is None or following[0] != DOCUMENTS or following[document["id"]] != row[document["id"]]:
+                documents.append(DocumentRow(row[document["id"]], row[document["number"]], row[document["type_key"]],
+                                             row[document["status"]], tuple(versions)))
+                versions = []
     return CasePageState(
-        id=case[_cases.c.id], reference=case[_cases.c.reference], regime_key=case[_cases.c.regime_key],
-        status=case[_cases.c.status], site_zone=case["site_zone"], documents=tuple(documents),
-        dates={row._mapping[_dates.c.key]: row._mapping[_dates.c.value] for row in dates},
-        answers={row._mapping[_answers.c.key]: row._mapping[_answers.c.answer] for row in answers},
-        digest=digest_of((case_rows, dates, answers, rows, signatures)),
-    )
+        id=head[case["id"]], reference=head[case["reference"]], regime_key=head[case["regime_key"]],
+        status=head[case["status"]], site_zone=head[case["site_zone"]], documents=tuple(documents),
+        dates=dates, answers=answers, digest=state_digest(rows))
+
+
+def state_digest(rows: Sequence[Sequence[Any]]) -> bytes:
+    """SHA-256 over every value read, in order, by its repr: the rows hold only integers, texts, aware times,
+    booleans and NULLs, whose reprs are unambiguous (a text is quoted and escaped, a time names its class and
+    zone, NULL is None), so two different row sets never share a digest by accident of formatting."""
+    return hashlib.sha256(repr([tuple(row) for row in rows]).encode("utf-8", "surrogatepass")).digest()
 
 
 def case_page_digest(session: Session, case_id: int) -> bytes | None:

@@ -10,7 +10,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from edms.application import case_deadlines, cases, deadline_board
-from edms.application.case_page_state import case_page_digest, case_page_state
+from edms.application.case_page_state import case_page_digest, case_page_state, clock_face
 from edms.application.case_picture import CasePicture, case_picture
 from edms.application.case_picture import timeline as picture_timeline
 from edms.cases import models as cm
@@ -31,7 +31,7 @@ from edms.web.case_picture_svg import flow_svg, timeline_svg
 from edms.web.guards import roles_required
 from edms.web.i18n import translate_error
 from edms.web.paging import next_page_args, page_of, page_size
-from edms.web.record_cache import cache_key, kept_parts, render_parts
+from edms.web.record_cache import cache_key, kept_page, kept_parts, render_parts
 from edms.web.runtime import audit_context, db, services
 from edms.workflow.visibility import visible_cases
 
@@ -104,38 +104,47 @@ CASE_PARTS = ("head", "flow", "checklist", "retention", "dates")
 @bp.get("/<int:case_id>")
 @login_required
 def detail(case_id: int):
-    """A case's page. What depends only on the case's stored state (edms.application.case_page_state: five Core
-    statements) is rendered once per state and kept (edms.web.record_cache); the deadlines are stated at this
-    request's moment from the same state, and the time line, what forbids administration now and the forms are
-    rendered per request (their CSRF token from `csrf_token()`, as a form object would print it)."""
+    """A case's page, kept whole (edms.web.record_cache.kept_page) per exact state of the case
+    (edms.application.case_page_state: one Core statement), reader (id, names, roles, language, zone), minute
+    and what its deadlines read at this request's moment (`clock_face`: stated per request from the same state),
+    its CSRF token put back per request. A miss renders around the parts that depend only on the case's state,
+    kept per state, language, zone and roles."""
     state = case_page_state(db(), case_id)
     if state is None:
         abort(404)
     language, types, regime = _language(), services().document_types, services().regimes[state.regime_key]
+    now = utc_now()
+    deadlines, blockers = state.deadlines(types, regime, now)
+    minute = now.replace(second=0, microsecond=0)  # the time line is drawn at the minute it shows
+    roles = tuple(sorted(current_user.roles))
+    # The kept parts show the reader's roles (links to create or attach records, to change the physician) and
+    # times in the case's zone; the reader's own zone is in the key too, as everything else the shell might show.
+    parts_key = cache_key("case", state.digest, language, current_user.timezone, roles)
+    page_key = cache_key("case page", parts_key, request.endpoint, current_user.id, current_user.username,
+                         current_user.printed_name, roles, minute, clock_face(deadlines, blockers))
 
-    def render() -> dict[str, Markup]:
+    def render_parts_of_state() -> dict[str, Markup]:
         case = _case_or_404(case_id)
-        status = case_status(db(), case, types, services().regimes, utc_now())
+        status = case_status(db(), case, types, services().regimes, now)
         documents = case_documents(db(), case)
         physician = db().get(User, case.physician_id) if case.physician_id else None
-        picture = case_picture(db(), case, status, document_types=types, now=utc_now(), documents=documents)
+        picture = case_picture(db(), case, status, document_types=types, now=now, documents=documents)
         return render_parts("cases/_case.html", CASE_PARTS, dict(
             case=case, status=status, documents=documents, physician=physician, types=types,
             picture_flow=flow_svg(picture, language), case_dates=CASE_DATES, language=language,
             current_dates=case.current_dates()))
 
-    # The kept parts show the reader's roles (links to create records, to change the physician) and times in
-    # the case's zone; the reader's own zone is in the key too, as everything else the shell might show.
-    key = cache_key("case", state.digest, language, current_user.timezone, tuple(sorted(current_user.roles)))
-    kept = kept_parts(key, stamp=lambda: case_page_digest(db(), case_id), stamped=state.digest, keep=True,
-                      render=render)
-    now = utc_now()
-    deadlines, blockers = state.deadlines(types, regime, now)
-    timeline = CasePicture(reference=state.reference, now=now, site_zone=state.site_zone, nodes=(),
-                           marks=picture_timeline(deadlines))
-    return render_template("cases/detail.html", case=state, kept=kept, regime=regime, deadlines=deadlines,
-                           administration_blockers=blockers, picture_timeline=timeline_svg(timeline, language),
-                           case_dates=CASE_DATES, language=language)
+    def render_page() -> str:
+        kept = kept_parts(parts_key, stamp=lambda: case_page_digest(db(), case_id), stamped=state.digest,
+                          keep=True, render=render_parts_of_state)
+        timeline = CasePicture(reference=state.reference, now=minute, site_zone=state.site_zone, nodes=(),
+                               marks=picture_timeline(deadlines))
+        return render_template("cases/detail.html", case=state, kept=kept, regime=regime, deadlines=deadlines,
+                               administration_blockers=blockers, picture_timeline=timeline_svg(timeline, language),
+                               case_dates=CASE_DATES, language=language)
+
+    return kept_page(page_key, stamp=lambda: case_page_digest(db(), case_id), stamped=state.digest, keep=True,
+                     render=render_page)
 
 
 def _act(case_id: int, action, success: str):

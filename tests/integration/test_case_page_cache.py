@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from edms.application import cases, drafting
-from edms.application.case_page_state import case_page_state
+from edms.application.case_page_state import case_page_state, clock_face
 from edms.application.unit_of_work import command
 from edms.cases import models as cm
 from edms.cases.facts import CaseFacts
@@ -30,7 +30,8 @@ from edms.signatures.ceremony import SigningEnvironment
 from edms.sites.models import Site
 from edms.users.models import User, UserRole
 from edms.web import case_views
-from edms.web.record_cache import EXTENSION
+from edms.web.record_cache import EXTENSION, PAGES
+from edms.web.shell import EXTENSION as NAVIGATION
 from tests.conftest import sign_in
 from tests.integration.test_case_picture import build_demo
 from tests.integration.test_record_page_cache import (
@@ -73,8 +74,11 @@ def _page(client, url: str) -> str:
 
 
 def _fresh(app, client, url: str) -> str:
-    """The page rendered with nothing kept: the reference."""
-    app.extensions[EXTENSION].clear()
+    """The page rendered with nothing kept (neither parts, whole pages nor the shell's navigation): the
+    reference."""
+    for kept in (EXTENSION, PAGES, NAVIGATION):
+        if kept in app.extensions:
+            app.extensions[kept].clear()
     return _page(client, url)
 
 
@@ -120,6 +124,15 @@ def version_status_behind_edms(app, signed_case) -> None:
                            .values(status=dm.IN_REVIEW))
 
 
+def physician_changed(app, signed_case) -> None:
+    """The administrator names the case's other physician (a reassignment through edms)."""
+    services = app.extensions["edms"]
+    with command(services.sessions) as session:
+        admin, other = _user(session, "takeshi.ogawa"), _user(session, SIGNERS["physician"][1][0])
+        case = session.get(cm.Case, signed_case.case_id)
+        cases.change_physician(services, session, acting(admin), admin, case, other, "Dr Ito is on leave")
+
+
 def physician_renamed(app, signed_case) -> None:
     with app.extensions["edms"].engine.begin() as connection:
         connection.execute(update(User).where(User.username == SIGNERS["physician"][0][0])
@@ -154,11 +167,13 @@ RECORD_CHANGES = [
     Change("a withdrawal", _on_first(withdraw)),
     Change("a version's status changed behind edms's back", version_status_behind_edms),
     Change("the physician's printed name", physician_renamed),
+    Change("the case reassigned to another physician", physician_changed),
     # The case page shows no verdict: a revocation leaves it as it was, and it is still the page made afresh.
     Change("the signer's certificate revoked (trust)", certificate_revoked, shows=False),
     Change("the reader's language", user_column(QA_USER, language="ja")),
     # Every time on the case page is in the zone of the case's site: the reader's own zone shows nowhere.
     Change("the reader's time zone", user_column(QA_USER, timezone="America/New_York"), shows=False),
+    Change("the reader's printed name", user_column(QA_USER, printed_name="Emi Nakamura-Mori")),
     Change("the reader's roles", reader_made_admin),
 ]
 
@@ -315,3 +330,98 @@ def test_a_case_that_does_not_exist_is_not_found(app, client, people):
     people.make("akiko.tanaka", "qa")
     assert sign_in(client, "akiko.tanaka").status_code == 302
     assert client.get("/cases/999999").status_code == 404
+
+
+# --- the whole page kept: per reader, per minute and per what its deadlines read ---------------------------------
+
+def _token(text: str) -> list[str]:
+    return re.findall(r'name="csrf_token"[^>]*value="([^"]+)"', text)
+
+
+def test_a_kept_case_page_is_served_without_rendering_with_each_sessions_own_csrf_token(
+        app, signed_case, clock, monkeypatch):
+    url = f"/cases/{signed_case.case_id}"
+    first, second = app.test_client(), app.test_client()
+    assert sign_in(first, QA_USER).status_code == 302 and sign_in(second, QA_USER).status_code == 302
+    page = first.get(url).get_data(as_text=True)
+    assert len(app.extensions[PAGES]) == 1
+
+    def no_rendering(*_args, **_kwargs):
+        raise AssertionError("a kept page was rendered again")
+    rendering = case_views.render_template
+    monkeypatch.setattr(case_views, "render_template", no_rendering)
+    again = second.get(url).get_data(as_text=True)  # another session of the same reader, the same minute
+    monkeypatch.setattr(case_views, "render_template", rendering)
+    assert len(app.extensions[PAGES]) == 1
+    assert _token(page)[0] != _token(again)[0]  # each session's own token ...
+    for client, text in ((first, page), (second, again)):
+        tokens = _token(text)
+        assert len(set(tokens)) == 1 and len(tokens) >= 4  # ... in every form of the page, and accepted
+        assert client.post("/language", data={"csrf_token": tokens[0], "language": "en"}).status_code == 302
+    # Byte for byte the page a fresh rendering prints for the same state, reader and moment (tokens aside).
+    assert again.replace(_token(again)[0], "-") == page.replace(_token(page)[0], "-")
+    assert _page(second, url) == _fresh(app, second, url)
+
+
+def test_other_readers_of_the_same_roles_get_their_own_case_page(app, signed_case, clock):
+    url = f"/cases/{signed_case.case_id}"
+    emi, hiroshi = app.test_client(), app.test_client()
+    assert sign_in(emi, QA_USER).status_code == 302 and sign_in(hiroshi, SIGNERS["qa"][1][0]).status_code == 302
+    pages = _page(emi, url), _page(hiroshi, url)
+    who = re.compile(r'<span class="who">([^<]*)</span>')
+    assert [who.findall(page) for page in pages] == [["Emi Nakamura (emi.nakamura)"],
+                                                      ["Hiroshi Yamada (hiroshi.yamada)"]]
+    assert len(app.extensions[PAGES]) == 2 and len(app.extensions[EXTENSION]) == 1  # the parts are shared
+    assert _page(hiroshi, url) == pages[1] == _fresh(app, hiroshi, url)
+
+
+def test_a_kept_case_page_is_the_page_of_its_minute_and_a_deadline_crossed_within_it_gives_a_new_page(
+        app, eu_case, clock):
+    """Kept pages change with the minute (the time line is drawn at the minute it shows) and, within a minute,
+    whenever a deadline's state or remaining time reads differently."""
+    administered = ADMINISTERED + timedelta(seconds=30)  # a clock started at half past: due at half past too
+    _record_date(administered)(app, eu_case)
+    services = app.extensions["edms"]
+    with services.sessions() as session:
+        state = case_page_state(session, eu_case)
+        assert state is not None
+        deadlines, _blockers = state.deadlines(services.document_types, services.regimes["eu"], NOW)
+    due = next(d.due_at for d in deadlines if d.due_at is not None and d.due_at.second == 30
+               and d.deadline.direction == "not_after")
+    client = app.test_client()
+    assert sign_in(client, "akiko.tanaka").status_code == 302
+    url = f"/cases/{eu_case}"
+
+    def at(moment: datetime) -> tuple[str, int]:
+        clock[0] = moment
+        return _page(client, url), len(app.extensions[PAGES])
+
+    minute = due.replace(second=0)
+    early, kept = at(minute + timedelta(seconds=5))
+    assert "less than 1 min" in early and early == at(minute + timedelta(seconds=25))[0]  # 5 s before it falls due
+    assert len(app.extensions[PAGES]) == kept  # the same minute, the same deadlines read: the kept page
+    crossed, count = at(minute + timedelta(seconds=35))  # the same minute, 5 s past the due time
+    assert crossed != early and "overdue by less than 1 min" in crossed and count == kept + 1
+    assert crossed == _fresh(app, client, url)
+    assert at(minute + timedelta(seconds=55))[0] == crossed  # still the same face: served as kept
+    clock[0] = minute + timedelta(minutes=1, seconds=5)
+    next_minute = _page(client, url)
+    assert next_minute != crossed and next_minute == _fresh(app, client, url)
+
+
+def test_the_clock_face_ignores_only_the_exact_time_left(app, eu_case):
+    """Two moments of one minute whose deadlines read alike share a face; a deadline crossed does not."""
+    _record_date(ADMINISTERED)(app, eu_case)
+    services = app.extensions["edms"]
+    with services.sessions() as session:
+        state = case_page_state(session, eu_case)
+    assert state is not None
+    regime = services.regimes["eu"]
+
+    def face(moment: datetime):
+        return clock_face(*state.deadlines(services.document_types, regime, moment))
+    due = next(d.due_at for d in state.deadlines(services.document_types, regime, NOW)[0]
+               if d.due_at is not None and d.deadline.direction == "not_after")
+    assert face(due - timedelta(seconds=50)) == face(due - timedelta(seconds=10))
+    assert face(due - timedelta(seconds=10)) != face(due + timedelta(seconds=10))
+    assert face(NOW) != face(NOW + timedelta(minutes=1))  # "in 2 days 8 h 44 min" then "... 43 min"
