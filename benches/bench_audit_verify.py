@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert
@@ -38,7 +38,7 @@ def build_chain(path: Path, events: int) -> float:
     """Create the database with a valid chain; returns the seconds spent in hashlib.sha256 alone."""
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
-    start = datetime(2026, 1, 5, 0, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
     previous, raw_seconds = GENESIS_HASH, 0.0
     with engine.begin() as connection:
         for first in range(1, events + 1, BUILD_BATCH):
@@ -110,7 +110,8 @@ def measure_verify(path: Path, batch_size: int) -> dict:
     engine.dispose()
     return {"verify_seconds": seconds, "events_verified": report.counts["audit_event"],
             "fetch_seconds": fetch_seconds, "canonical_hash_seconds": hash_seconds,
-            "rss_before_verify_mib": baseline_rss_kib / 1024, "peak_rss_mib": rss_kib / 1024, "tracemalloc_peak_mib": traced_peak / 2**20}
+            "rss_before_verify_mib": baseline_rss_kib / 1024, "peak_rss_mib": rss_kib / 1024,
+            "tracemalloc_peak_mib": traced_peak / 2**20}
 
 
 def main() -> None:

@@ -105,7 +105,8 @@ def main() -> None:
          note="the process's first signature with these characters: its appearance font prepared")
     sign_seconds, signed = timed(lambda: pades.sign_pdf(frozen, request(fields[0]), key=key, cert=cert, chain=chain,
                                                         timestamp=timestamp), args.signatures)
-    emit("pades_sign_ms", round(sign_seconds * 1000, 1), "ms", note="one PAdES B-T signature, KDF excluded, its font prepared earlier")
+    emit("pades_sign_ms", round(sign_seconds * 1000, 1), "ms",
+         note="one PAdES B-T signature, KDF excluded, its font prepared earlier")
     emit("pades_signature_bytes", len(signed) - len(frozen), "bytes", note="the incremental update of one signature")
     dss_seconds, extended = timed(lambda: pades.add_validation_data(signed, [cert, *chain, pki.tsa_cert], crls),
                                   args.signatures)
