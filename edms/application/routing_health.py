@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased, contains_eager
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session, contains_eager
 
 from edms.application.services import Services
 from edms.audit import AuditContext
@@ -73,13 +73,14 @@ def completability(services: Services, session: Session, document: dm.Document, 
 
 def _in_review(owner_id: int | None):
     """The latest versions in review (frozen, of a record not withdrawn), as a query paged by
-    (status_changed_at, id) on ix_document_versions_status_changed."""
-    newer = aliased(dm.DocumentVersion)
-    latest = select(func.max(newer.version)).where(newer.document_id == dm.DocumentVersion.document_id).scalar_subquery()
+    (status_changed_at, id) on ix_document_versions_status_changed. The latest is the version the record names
+    (`current_version`): PostgreSQL underestimates a correlated `max(version)` and sorted every version in review
+    instead of walking the index (edms.application.tasks._latest_versions)."""
     query = (select(dm.DocumentVersion)
-             .join(dm.Document, dm.DocumentVersion.document_id == dm.Document.id)
-             .where(dm.DocumentVersion.status == dm.IN_REVIEW, dm.DocumentVersion.version == latest,
-                    dm.Document.status != dm.WITHDRAWN, dm.DocumentVersion.frozen_at.is_not(None))
+             .join(dm.Document, and_(dm.DocumentVersion.document_id == dm.Document.id,
+                                     dm.DocumentVersion.version == dm.Document.current_version))
+             .where(dm.DocumentVersion.status == dm.IN_REVIEW, dm.Document.status != dm.WITHDRAWN,
+                    dm.DocumentVersion.frozen_at.is_not(None))
              .options(contains_eager(dm.DocumentVersion.document)))
     if owner_id is not None:
         query = query.where(dm.Document.owner_id == owner_id)

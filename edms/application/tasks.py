@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
 
 from edms import paging
 from edms.application import case_tasks
@@ -196,12 +196,16 @@ def _latest_versions(session: Session, *conditions, limit: int | None = None, fi
                      descending: bool = False):
     """(document, its latest version) pairs, the version matching `conditions`; with `limit`, that many, in the
     order of the columns `first` (an index walks them, so the read stops after `limit` rows instead of sorting
-    them all), after the key `after` of the last row of the previous page."""
-    newer = aliased(dm.DocumentVersion)
-    latest = select(func.max(newer.version)).where(newer.document_id == dm.Document.id).scalar_subquery()
+    them all), after the key `after` of the last row of the previous page.
+
+    The latest version is the one the record names (`current_version`, kept by the operations that add a version),
+    joined on the unique (document_id, version): a correlated `max(version)` subquery gave the same rows, but
+    PostgreSQL estimates such a condition to keep 0.5 % of the rows, so at 10⁵ records it hashed every record and
+    every version and sorted them (about a second) instead of walking the index for the first `limit`."""
     query = (select(dm.Document, dm.DocumentVersion)
-             .join(dm.DocumentVersion, dm.DocumentVersion.document_id == dm.Document.id)
-             .where(dm.DocumentVersion.version == latest, dm.Document.status != dm.WITHDRAWN, *conditions)
+             .join(dm.DocumentVersion, and_(dm.DocumentVersion.document_id == dm.Document.id,
+                                            dm.DocumentVersion.version == dm.Document.current_version))
+             .where(dm.Document.status != dm.WITHDRAWN, *conditions)
              .order_by(dm.Document.id))
     if limit is not None:
         if after is not None:

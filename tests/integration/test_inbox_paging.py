@@ -5,11 +5,14 @@ inbox and the deadline dashboard run walks an index in the order it reads (no so
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select, text
 
 from edms.application.tasks import Position, decode_position, encode_position, inbox_page, tasks_for
+from edms.db import transaction
+from edms.documents import models as dm
 from edms.paging import BadCursor
 from edms.timeutil import utc_now
 from edms.users.models import User
@@ -164,3 +167,63 @@ def test_every_page_of_the_deadline_dashboard_walks_an_index_in_its_order(busy, 
         first = walk_page(client, "/cases/deadlines?limit=1")
     assert len(first) > 1 and listened.seen
     _ordered_walks(engine, listened.seen)
+
+
+ARCHIVE = 4000  # records of the inbox's reader besides the fixture's: enough for the planner to see a big table
+
+
+def _grow_the_archive(services, username: str, records: int) -> None:
+    """Years of one author's OOS notifications, inserted in bulk as a migrated archive holds them (one version
+    each, one in ten in review), then the statistics a deployment's autovacuum keeps (ANALYZE)."""
+    now = utc_now()
+    with transaction(services.sessions) as session:
+        owner = session.scalars(select(User).where(User.username == username)).one()
+        session.execute(insert(dm.Document), [
+            {"number": f"OOS-2019-{n:05d}", "type_key": "oos_notification", "title": f"OOS notification {n}",
+             "owner_id": owner.id, "status": dm.IN_REVIEW if n % 10 == 0 else dm.DRAFT, "case_id": None,
+             "created_at": now, "current_version": 1} for n in range(records)])
+        grown = session.execute(select(dm.Document.id, dm.Document.title, dm.Document.status)
+                                .where(dm.Document.number.like("OOS-2019-%"))).all()
+        session.execute(insert(dm.DocumentVersion), [
+            {"document_id": document_id, "version": 1, "status": status, "title": title, "content": "{}",
+             "created_by": owner.id, "created_at": now, "updated_at": now, "status_changed_at": now,
+             "frozen_at": now if status == dm.IN_REVIEW else None,
+             "content_sha256": "0" * 64 if status == dm.IN_REVIEW else None} for document_id, title, status in grown])
+    with services.engine.begin() as connection:
+        connection.execute(text("ANALYZE"))
+
+
+def _planned(engine, seen) -> list[str]:
+    """The plans the engine itself chooses (nothing priced out) for the statements on the records."""
+    found = []
+    with engine.connect() as connection:
+        for statement, parameters in seen:
+            if engine.dialect.name == "sqlite":
+                rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+                found.append("\n".join(str(row[-1]) for row in rows))
+            else:
+                rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters).all()
+                found.append("\n".join(str(row[0]) for row in rows))
+        connection.rollback()
+    return found
+
+
+def test_the_inbox_walks_the_records_in_order_when_the_reader_has_thousands_of_them(busy, client):
+    """The versions to sign and the own drafts are the record the document names as current (current_version), so
+    both engines estimate the join right and walk an index for the page's rows: a correlated max(version) made
+    PostgreSQL hash every record and version and sort them (about a second at 10⁵ records, on every request)."""
+    _grow_the_archive(busy, "kenji.sato", ARCHIVE)
+    headers = bearer(client, "kenji.sato")
+    engine = busy.engine
+    with Statements(engine) as listened:
+        first = client.get("/api/v1/tasks", headers=headers, query_string={"limit": 2})
+        assert first.status_code == 200 and first.json["next"]
+        assert client.get("/api/v1/tasks", headers=headers,
+                          query_string={"limit": 2, "cursor": first.json["next"]}).status_code == 200
+    records = [(statement, parameters) for statement, parameters in listened.seen
+               if "FROM documents JOIN document_versions" in statement]
+    assert len(records) == 4, "the versions to sign and the own drafts, on both pages"
+    for plan in _planned(engine, records):  # rows in the order read, stopping after the page (a rowid walk is one)
+        assert not re.search(r"\bSort\b|Hash Join|TEMP B-TREE", plan), plan
+    kinds = {item["kind"] for item in first.json["items"]}
+    assert kinds >= {"sign", "draft"}
