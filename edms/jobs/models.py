@@ -32,8 +32,9 @@ STATUS_LABELS = {
 
 class Job(Base):
     __tablename__ = "jobs"
-    # A person's own jobs, newest first (edms.jobs.queries.jobs; 0022_scale_lists).
-    __table_args__ = (Index("ix_jobs_requested_by_id", "requested_by", "id"),)
+    # A person's own jobs, newest first (edms.jobs.queries.jobs; 0022_scale_lists); a kind's newest jobs, for the
+    # schedule of the periodic ones (edms.jobs.queries.latest_of_kind; 0024_jobs_kind_index).
+    __table_args__ = (Index("ix_jobs_requested_by_id", "requested_by", "id"), Index("ix_jobs_kind_id", "kind", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64), nullable=False)
