@@ -1,13 +1,14 @@
 """The task inbox: what a person must sign, revise or create next, most urgent first.
 
-Read on every call from the records and from what each case stores it still needs and when its next
-deadline falls (edms.application.case_tasks, case_deadlines: both rewritten by every change of the case, in
-its transaction), so an inbox can never disagree with the documents, signatures and case clocks it summarises. The signing rules are the ceremony's own
-(workflow.routing), so nobody is offered a signature the ceremony would refuse on authority grounds
-(11.10(g)). A task is shown only to someone who can act on it now: a signature only to a person ready to
-sign (active, identity checked, trained: edms.signatures.availability; what they do for themselves, like
-acknowledging the policy, is left to the signing page, which explains it); a record to create whose
-prerequisites are not approved yet says what it waits for (`waiting_for`) and is not work waiting.
+Read on every call from the records and from what each case stores it still needs and when its next deadline
+falls (edms.application.case_tasks, case_deadlines: both rewritten by every change of the case, in its
+transaction), so an inbox can never disagree with the documents, signatures and case clocks it summarises. The
+signing rules are the ceremony's own (workflow.routing), so nobody is offered a signature the ceremony would
+refuse on authority grounds (11.10(g)). A task is shown only to someone who can act on it now: a signature
+only to a person ready to sign (active, identity checked, trained: edms.signatures.availability; what they do
+for themselves, like acknowledging the policy, is left to the signing page, which explains it); a record to
+create whose prerequisites are not approved yet says what it waits for (`waiting_for`) and is not work
+waiting.
 """
 from __future__ import annotations
 

@@ -44,7 +44,8 @@ def live_server(app):
 @pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(base_url=live_server, locale="en-US", accept_downloads=True)
-    context.set_default_timeout(15000)
+    # Generous: on a loaded 2-core CI machine one step of a case walk (a submit rendering its PDF) took over 15 s.
+    context.set_default_timeout(30000)
     page = context.new_page()
     yield page
     context.close()
