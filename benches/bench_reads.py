@@ -1,7 +1,7 @@
 """Authenticated reads against the server as deployed, held against a bare Flask route on the same server.
 
     python benches/bench_reads.py [--engine sqlite|postgresql] [--seconds 10] [--connections 16] [--threads 8]
-                                  [--only api_document_qa,api_document_inspector] [--keep DIR]
+                                  [--only api_document_qa,api_document_inspector] [--keep DIR] [--code DIR]
 
 Builds a demo-sized database in a temporary directory (`edms init` and `edms demo`: the demo people and one
 signed case per regime), then starts `edms serve` (waitress, 8 threads) on the loopback interface and, in
@@ -18,7 +18,9 @@ same settings. wrk (Debian package `wrk`) drives each for a bounded time with 16
 Prints one JSON line per measure: requests per second, the bare figure and their ratio, and the CPU time per request
 of the edms server process and of the bare one (`server_cpu_ms`, `bare_cpu_ms`, Linux). A measure with any
 non-2xx answer is reported with `"errors"` and no ratio. Only the password KDF is made cheap (the demo
-signs with real keys; reads never run the KDF). Not part of the test suite.
+signs with real keys; reads never run the KDF). `edms` runs the checkout of this file, or `--code DIR`'s, or what
+an explicit PYTHONPATH names first (the virtualenv's `edms` script alone would run the checkout it was installed
+from). Not part of the test suite.
 """
 from __future__ import annotations
 
@@ -31,20 +33,20 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import page_bench
+from page_bench import PASSWORD, QA_USER
 
-PASSWORD = "Demo-Pass-2026!"  # edms.demo.DEMO_PASSWORD
+ROOT = page_bench.checkout()  # the edms served (`--code DIR`, else this checkout) and tests.support
+
 # Flask-Login's strong session protection binds a session to the client's address and User-Agent: the
 # cookie is made and used with the same one (else every page would be a redirect to the sign-in page).
 USER_AGENT = "edms-bench-reads"
-QA_USER, INSPECTOR_USER = "akiko.tanaka", "john.carter"
+INSPECTOR_USER = "john.carter"
 CASE = 1  # the demo's first case (CASE-2026-0001)
 BARE_APP = """
 import sys
@@ -150,20 +152,16 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def run(arguments: argparse.Namespace, directory: Path) -> list[dict[str, object]]:
-    env = dict(os.environ, EDMS_ENV="development", EDMS_DATA_DIR=str(directory / "data"),
-               EDMS_PASSWORD_ARGON2_TIME_COST="1", EDMS_PASSWORD_ARGON2_MEMORY_KIB="1024",
-               EDMS_PASSWORD_ARGON2_PARALLELISM="1", EDMS_LOGIN_RATE_LIMIT="1000 per minute")
+    env = page_bench.environment(directory, ROOT)
     postgres = None
     if arguments.engine == "postgresql":
         from tests.support.postgres import PostgresServer
         postgres = PostgresServer().start()
         env["EDMS_DATABASE_URL"] = postgres.url()
-    edms = [str(Path(sys.executable).parent / "edms")]
+    edms = page_bench.edms_command()
     processes: list[subprocess.Popen] = []
     try:
-        if postgres is not None or not (directory / "data").exists():  # --keep DIR: built once, then reused
-            subprocess.run([*edms, "init"], env=env, check=True, capture_output=True)
-            subprocess.run([*edms, "demo"], env=env, check=True, capture_output=True)
+        page_bench.build(env, directory, fresh=postgres is not None)  # SQLite with --keep DIR: built once, reused
         app_port, bare_port = free_port(), free_port()
         processes.append(subprocess.Popen([*edms, "serve", "--host", "127.0.0.1", "--port", str(app_port),
                                            "--threads", str(arguments.threads)], env=env,
@@ -234,16 +232,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--only", help="measure only the targets whose name contains one of these (comma-separated)")
     parser.add_argument("--keep", help="build in this directory and keep it (SQLite: a kept one is reused)")
+    parser.add_argument("--code", help="serve edms from this checkout instead (a PYTHONPATH given explicitly wins)")
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian package wrk; scripts/setup.sh installs it)")
-    if arguments.keep:
-        directory = Path(arguments.keep)
-        directory.mkdir(parents=True, exist_ok=True)
-        run(arguments, directory)
-        return
-    with tempfile.TemporaryDirectory(prefix="edms-bench-reads-") as directory:
-        run(arguments, Path(directory))
+    page_bench.in_directory(arguments.keep, "edms-bench-reads-", lambda directory: run(arguments, directory))
 
 
 if __name__ == "__main__":
