@@ -18,8 +18,8 @@ from edms.timeutil import utc_now
 from edms.users.models import User
 from tests.conftest import bearer, sign_in
 from tests.integration.test_keyset_paging import BAD_CURSORS, walk_api, walk_page
-from tests.integration.test_list_indexes import Statements, full_scans, plans
 from tests.integration.test_scale_lists import ADMINISTERED, _open
+from tests.support.plans import Statements, full_scans, plans
 
 
 def _identity(task) -> tuple:
@@ -193,21 +193,6 @@ def _grow_the_archive(services, username: str, records: int) -> None:
         connection.execute(text("ANALYZE"))
 
 
-def _planned(engine, seen) -> list[str]:
-    """The plans the engine itself chooses (nothing priced out) for the statements on the records."""
-    found = []
-    with engine.connect() as connection:
-        for statement, parameters in seen:
-            if engine.dialect.name == "sqlite":
-                rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
-                found.append("\n".join(str(row[-1]) for row in rows))
-            else:
-                rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters).all()
-                found.append("\n".join(str(row[0]) for row in rows))
-        connection.rollback()
-    return found
-
-
 def test_the_inbox_walks_the_records_in_order_when_the_reader_has_thousands_of_them(busy, client):
     """The versions to sign and the own drafts are the record the document names as current (current_version), so
     both engines estimate the join right and walk an index for the page's rows: a correlated max(version) made
@@ -223,7 +208,8 @@ def test_the_inbox_walks_the_records_in_order_when_the_reader_has_thousands_of_t
     records = [(statement, parameters) for statement, parameters in listened.seen
                if "FROM documents JOIN document_versions" in statement]
     assert len(records) == 4, "the versions to sign and the own drafts, on both pages"
-    for plan in _planned(engine, records):  # rows in the order read, stopping after the page (a rowid walk is one)
+    # The plans the planner picks itself: rows in the order read, stopping after the page (a rowid walk is one).
+    for plan in plans(engine, records, planners_choice=True):
         assert not re.search(r"\bSort\b|Hash Join|TEMP B-TREE", plan), plan
     kinds = {item["kind"] for item in first.json["items"]}
     assert kinds >= {"sign", "draft"}

@@ -10,50 +10,7 @@ from sqlalchemy import event
 
 from tests.conftest import bearer, sign_in
 from tests.integration.test_keyset_paging import open_cases
-
-BIG_TABLES = ("cases", "documents", "notifications")
-
-
-class Statements:
-    """The list statements (with a LIMIT) on the big tables that the app runs while it is listened to."""
-
-    def __init__(self, engine):
-        self.engine, self.seen = engine, []
-
-    def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._record)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(self.engine, "before_cursor_execute", self._record)
-
-    def _record(self, conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "LIMIT" in statement.upper() and any(
-                re.search(rf"\bFROM {table}\b", statement) for table in BIG_TABLES):
-            self.seen.append((statement, parameters))
-
-
-def plans(engine, statements) -> list[str]:
-    found = []
-    with engine.connect() as connection:
-        for statement, parameters in statements:
-            if engine.dialect.name == "sqlite":
-                rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
-                found.append("\n".join(str(row[-1]) for row in rows))
-            else:
-                connection.exec_driver_sql("SET enable_seqscan = off")
-                rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters).all()
-                found.append("\n".join(str(row[0]) for row in rows))
-        connection.rollback()
-    return found
-
-
-def full_scans(engine, plan: str) -> list[str]:
-    if engine.dialect.name == "sqlite":
-        return [line for line in plan.splitlines()
-                if re.search(rf"\bSCAN ({'|'.join(BIG_TABLES)})\b(?! USING (COVERING )?INDEX)", line)]
-    return [line for line in plan.splitlines() if re.search(rf"Seq Scan on ({'|'.join(BIG_TABLES)})\b", line)]
-
+from tests.support.plans import Statements, full_scans, plans
 
 FILTERS = [("/api/v1/cases", {"jurisdiction": "EU"}), ("/api/v1/cases", {"lot": "L2026-0001"}),
            ("/api/v1/cases", {"patient_ref": "PT-4801"}), ("/api/v1/cases", {"status": "open"}),
