@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
 
@@ -21,8 +20,8 @@ from edms.audit.checkpoints import create_checkpoint_now
 from edms.audit.immutability import protect_statements, unprotect_statements
 from edms.audit.models import AuditCheckpoint, AuditEvent
 from edms.audit.reviews import record_review
-from edms.cli import main
 from edms.db import make_engine, transaction
+from tests.support.audit_chain import edms_verify
 
 EVENTS = AuditEvent.__table__
 CHECKPOINTS = AuditCheckpoint.__table__
@@ -72,12 +71,6 @@ def attacker(settings):
                 for statement in protect_statements("sqlite", table):
                     connection.exec_driver_sql(statement)
     engine.dispose()
-
-
-def edms_verify(settings):
-    """The real command, as an operator runs it."""
-    env = {"EDMS_ENV": "testing", "EDMS_DATABASE_URL": settings.database_url, "EDMS_DATA_DIR": str(settings.data_dir)}
-    return CliRunner().invoke(main, ["verify"], env=env)
 
 
 def first_broken_item(result) -> str:

@@ -11,7 +11,6 @@ recorded.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,15 +19,11 @@ from flask import request
 from sqlalchemy import event, select
 
 from edms.application.unit_of_work import use_case
-from edms.audit import AuditContext, record
 from edms.audit.models import AuditEvent
-from edms.db import transaction
 from edms.web.runtime import RUNS, db
 from tests.conftest import bearer
-from tests.integration.test_audit_tamper import edms_verify
+from tests.support.audit_chain import another_writer_commits, edms_verify, reads_beside_writers, verified_and_witnessed
 from tests.support.inspection import INSPECTOR, events, inspector  # noqa: F401
-
-QA = AuditContext(user_id=None, user_name="Akiko Tanaka", client_addr="10.0.0.5")
 
 
 @contextmanager
@@ -47,13 +42,6 @@ def transactions_of(engine) -> Iterator[list[str]]:
     finally:
         for name, listener in listeners:
             event.remove(engine, name, listener)
-
-
-def another_writer_commits(app, number: int) -> None:
-    """A QA user's change, committed by another unit of work (another request, another node)."""
-    with transaction(app.extensions["edms"].sessions) as session:
-        record(session, QA, "document.updated", "document", f"DOC-{number:04d}",
-               changes={"title": {"old": f"草案 {number}", "new": f"Batch record {number}"}}, reason="Correction")
 
 
 def stale_on_runs(app, path: str, stale: set[int]) -> list[int]:
@@ -158,34 +146,8 @@ def test_a_failed_commit_fails_the_response_and_records_nothing(app, client, ins
 @pytest.mark.req("WITNESS")
 def test_concurrent_inspector_reads_and_writers_keep_the_audit_chain_one_line(app, inspector, organisation_pki):  # noqa: F811
     headers = bearer(app.test_client(), INSPECTOR[0])
-    statuses: list[int] = []
-    failures: list[BaseException] = []
-
-    def read(count: int) -> None:
-        client = app.test_client()
-        try:
-            for _ in range(count):
-                statuses.append(client.get("/api/v1/me", headers=headers).status_code)
-        except BaseException as error:  # noqa: BLE001 (reported below)
-            failures.append(error)
-
-    def write(first: int, count: int) -> None:
-        try:
-            for number in range(first, first + count):
-                another_writer_commits(app, number)
-        except BaseException as error:  # noqa: BLE001 (reported below)
-            failures.append(error)
-
-    threads = [threading.Thread(target=read, args=(12,)) for _ in range(4)]
-    threads += [threading.Thread(target=write, args=(1000 * n, 10)) for n in (1, 2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    statuses = reads_beside_writers(app, headers, readers=4, reads=12, writes=10)
     assert statuses == [200] * 48
     assert len(events(app, "inspection.viewed", actor_id=inspector.id)) == 48
     assert len(events(app, "document.updated")) == 20
-    result = edms_verify(app.extensions["edms"].settings)
-    assert result.exit_code == 0, result.output
-    assert "unwitnessed" not in result.output.lower()
+    verified_and_witnessed(app.extensions["edms"].settings)

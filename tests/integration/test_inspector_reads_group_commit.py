@@ -21,7 +21,8 @@ from edms.web import runtime
 from tests.conftest import bearer
 from tests.integration.test_audit_tamper import edms_verify
 from tests.integration.test_audit_witness_fast import heads
-from tests.integration.test_inspector_read_one_transaction import another_writer_commits, transactions_of
+from tests.integration.test_inspector_read_one_transaction import transactions_of
+from tests.support.audit_chain import reads_beside_writers, verified_and_witnessed
 from tests.support.inspection import INSPECTOR, events, inspector, inspector_client  # noqa: F401
 
 READERS = 5
@@ -171,41 +172,15 @@ def test_a_shared_commit_that_fails_fails_every_read_of_the_group_and_records_no
 def test_groups_of_inspector_reads_and_concurrent_writers_keep_the_chain_one_line(
         app, organisation_pki, client, inspector):  # noqa: F811
     headers = warmed(app, client)
-    failures: list[BaseException] = []
-    statuses: list[int] = []
-
-    def read(count: int) -> None:
-        reader = app.test_client()
-        try:
-            for _ in range(count):
-                statuses.append(reader.get("/api/v1/me", headers=headers).status_code)
-        except BaseException as error:  # noqa: BLE001 (reported below)
-            failures.append(error)
-
-    def write(first: int) -> None:
-        try:
-            for number in range(first, first + 8):
-                another_writer_commits(app, number)
-        except BaseException as error:  # noqa: BLE001 (reported below)
-            failures.append(error)
-
     with app.app_context():
         turn = runtime.write_turn()
-    threads = [threading.Thread(target=read, args=(10,)) for _ in range(6)]
-    threads += [threading.Thread(target=write, args=(1000 * n,)) for n in (1, 2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = reads_beside_writers(app, headers, readers=6, reads=10, writes=8)
 
-    assert failures == []
     assert statuses == [200] * 60
     assert turn.members == 60 and 1 <= turn.commits <= 60
     assert len(events(app, "inspection.viewed", actor_id=inspector.id)) == 61
     assert len(events(app, "document.updated")) == 16
-    result = edms_verify(app.extensions["edms"].settings)
-    assert result.exit_code == 0, result.output
-    assert "unwitnessed" not in result.output.lower()
+    verified_and_witnessed(app.extensions["edms"].settings)
 
 
 @pytest.mark.req("11.10(e)")
