@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 
 import page_bench
+from sqlalchemy import event
 
 ROOT = page_bench.checkout()  # before anything of edms is imported
 
@@ -55,12 +56,7 @@ def measure(arguments: argparse.Namespace, directory: Path) -> None:
 def _measure(arguments: argparse.Namespace, directory: Path, fresh: bool = False) -> None:
     env = page_bench.environment(directory, ROOT)
     page_bench.build(env, directory, fresh)
-    os.environ.update(env)
-    from sqlalchemy import event
-
-    from edms.app import create_app
-
-    app = create_app()
+    app = page_bench.app_in_process(env)
     client = page_bench.signed_in_client(app, page_bench.QA_USER)
     url = f"/cases/{arguments.case}"
 

@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 
 import page_bench
+from sqlalchemy import event
 
 ROOT = page_bench.checkout()  # before anything of edms is imported
 
@@ -45,12 +46,7 @@ PARTS = {  # what the profile's lines are summed into, by the function's file an
 def measure(arguments: argparse.Namespace, directory: Path) -> None:
     env = page_bench.environment(directory, ROOT)
     page_bench.build(env, directory)
-    os.environ.update(env)
-    from sqlalchemy import event
-
-    from edms.app import create_app
-
-    app = create_app()
+    app = page_bench.app_in_process(env)
     client = page_bench.signed_in_client(app, arguments.user)
     url = f"/documents/{arguments.document}"
     cookies_set: list[int] = []

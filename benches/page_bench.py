@@ -54,6 +54,16 @@ def build(env: dict[str, str], directory: Path, fresh: bool = False) -> None:
     subprocess.run([*edms_command(), "demo"], env=env, check=True, capture_output=True)
 
 
+def app_in_process(env: dict[str, str]):
+    """The app of the checkout measured, made in this process with `env`, without the background job thread: its
+    polls would count among a page's statements and CPU, and it may still write in a temporary directory being
+    removed at the end."""
+    os.environ.update(env, EDMS_JOB_RUNNER="manual")
+    from edms.app import create_app
+
+    return create_app()
+
+
 def in_directory(keep: str | None, prefix: str, work: Callable[[Path], Any]) -> None:
     """Runs `work` in the kept directory (made if missing) or in a temporary one removed afterwards."""
     if keep:
