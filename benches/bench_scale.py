@@ -14,11 +14,14 @@ in ten the QA user's). An administrator reads the stuck records and every job.
 Then it requests each main page and API list (first page, a filtered page, the page after the first
 cursor) through the Flask test client, signed in as the QA user, round-robin over lists and both sizes so
 the machine's load falls on both alike, and prints one JSON line per list: the p95
-at the large size (`measured`) against the p95 at the small size (`raw`) and their ratio.
+at the large size (`measured`) against the p95 at the small size (`raw`) and their ratio, the medians, and the
+slowest request at each size with the part of it Python's full (generation 2) collections took. As `edms serve`
+does after start-up, what the build left is frozen out of the collector's full passes (gc.freeze) before timing.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -176,12 +179,28 @@ def _who(name: str) -> str:
     return "admin" if name.startswith("admin.") else "qa"
 
 
-def _timed(client, headers, name: str, path: str, params) -> float:
+class Collections:
+    """The time Python's garbage collector spends, by generation, while it is listened to (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+
+
+def _timed(client, headers, name: str, path: str, params, collections: Collections) -> tuple[float, float]:
+    """The request's wall time and the part of it a full (generation 2) collection took."""
+    full = collections.seconds[2]
     started = time.perf_counter()
     response = client.get(path, query_string=params, headers=headers if path.startswith("/api/") else None)
     elapsed = time.perf_counter() - started
     assert response.status_code == 200, (name, response.status_code)
-    return elapsed
+    return elapsed, collections.seconds[2] - full
 
 
 def _params(client, headers, path: str, params):
@@ -193,22 +212,35 @@ def _params(client, headers, path: str, params):
     return {"cursor": client.get(path).get_data(as_text=True).split("cursor=")[1].split('"')[0]}
 
 
-def measure(apps: dict[int, object], requests: int) -> dict[int, dict[str, tuple[float, float]]]:
-    """(p95, median) in ms of each list at each size. Requests go round-robin over the lists and the sizes, so the
-    machine's load (shared, noisy) falls on both sizes alike; a first round warms each app up."""
+def measure(apps: dict[int, object], requests: int) -> dict[int, dict[str, tuple[float, float, float, float]]]:
+    """(p95, median, slowest, full collections in the slowest) in ms of each list at each size. Requests go
+    round-robin over the lists and the sizes, so the machine's load (shared, noisy) falls on both sizes alike; a
+    first round warms each app up."""
     clients = {size: {"qa": _client(app), "admin": _client(app, "daisuke.kato")} for size, app in apps.items()}
     queries = {size: [_params(*by_who[_who(name)], path, params) for name, path, params in LISTS]
                for size, by_who in clients.items()}
-    times: dict[int, dict[str, list[float]]] = {size: {name: [] for name, _p, _q in LISTS} for size in apps}
-    for round_ in range(requests + 1):
-        for index, (name, path, _query) in enumerate(LISTS):
-            for size, by_who in clients.items():
-                client, headers = by_who[_who(name)]
-                elapsed = _timed(client, headers, name, path, queries[size][index])
-                if round_:  # the first round warms up
-                    times[size][name].append(elapsed)
-    return {size: {name: (statistics.quantiles(found, n=20)[18] * 1000, statistics.median(found) * 1000)
-                   for name, found in by_list.items()} for size, by_list in times.items()}
+    times: dict[int, dict[str, list[tuple[float, float]]]] = {size: {name: [] for name, _p, _q in LISTS}
+                                                              for size in apps}
+    collections = Collections()
+    gc.callbacks.append(collections)
+    try:
+        for round_ in range(requests + 1):
+            for index, (name, path, _query) in enumerate(LISTS):
+                for size, by_who in clients.items():
+                    client, headers = by_who[_who(name)]
+                    timed = _timed(client, headers, name, path, queries[size][index], collections)
+                    if round_:  # the first round warms up
+                        times[size][name].append(timed)
+    finally:
+        gc.callbacks.remove(collections)
+    return {size: {name: _summary(found) for name, found in by_list.items()} for size, by_list in times.items()}
+
+
+def _summary(found: list[tuple[float, float]]) -> tuple[float, float, float, float]:
+    elapsed = [seconds for seconds, _full in found]
+    slowest = max(found)
+    return (statistics.quantiles(elapsed, n=20)[18] * 1000, statistics.median(elapsed) * 1000, slowest[0] * 1000,
+            slowest[1] * 1000)
 
 
 def main() -> None:
@@ -244,6 +276,10 @@ def main() -> None:
                     admin.dispose()
                 url = server.url(f"bench_{size}") if server is not None else f"sqlite:///{here / 'edms.sqlite3'}"
                 apps[size] = build(url, here, size, arguments.documents_per_case)
+            # As `edms serve` does after start-up: what is built so far stays out of the collector's full passes,
+            # else each one walks the two apps' start-up objects in the middle of a timed request.
+            gc.collect()
+            gc.freeze()
             results = measure(apps, arguments.requests)
             for app in apps.values():
                 app.extensions["edms"].engine.dispose()
@@ -252,11 +288,16 @@ def main() -> None:
             server.stop()
     load = os.getloadavg()[0]
     for name, _path, _params in LISTS:
-        (small, small_median), (large, large_median) = results[arguments.small][name], results[arguments.large][name]
+        (small, small_median, small_worst, small_gc), (large, large_median, large_worst, large_gc) = (
+            results[arguments.small][name], results[arguments.large][name])
         print(json.dumps({"bench": f"scale.{name}", "engine": arguments.engine, "measured": round(large, 2),
                           "raw": round(small, 2), "ratio": round(large / small, 2), "unit": "ms p95",
                           "median_measured": round(large_median, 2), "median_raw": round(small_median, 2),
                           "median_ratio": round(large_median / small_median, 2),
+                          # The slowest request at each size and the part of it Python's full collections took.
+                          "slowest": [round(small_worst, 1), round(large_worst, 1)],
+                          "full_gc_in_slowest": [round(small_gc, 1), round(large_gc, 1)],
+                          "objects_frozen": gc.get_freeze_count(),  # what full passes no longer walk
                           "target_ratio": 1.5, "cases": [arguments.small, arguments.large],
                           "documents": [arguments.small * arguments.documents_per_case,
                                         arguments.large * arguments.documents_per_case],
