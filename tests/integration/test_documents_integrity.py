@@ -11,13 +11,12 @@ import os
 from contextlib import contextmanager
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import update
 
 from edms.application.integrity import check_integrity as verify
-from edms.cli import main
 from edms.db import make_engine
 from edms.documents import models as m
+from tests.support.audit_chain import edms_verify
 from tests.support.documents import PDF_BYTES, create_with_references, sha256
 
 FROZEN_TRIGGERS = ("document_versions_frozen", "attachments_frozen_insert", "attachments_frozen_update")
@@ -33,12 +32,6 @@ def submitted(app, client, people, organisation_pki):
     api.put(f"/documents/{document_id}", json={"values": dict(values, result="72.4"), "reason": "Retest result reported"})
     api.post(f"/documents/{document_id}/submit")
     return created["number"]
-
-
-def edms_verify(settings):
-    """The real command, as an operator runs it."""
-    env = {"EDMS_ENV": "testing", "EDMS_DATABASE_URL": settings.database_url, "EDMS_DATA_DIR": str(settings.data_dir)}
-    return CliRunner().invoke(main, ["verify"], env=env)
 
 
 @contextmanager
