@@ -79,7 +79,7 @@ def append(session: Session, ctx: AuditContext, action: str, object_type: str, o
     head = _known_head(session)
     if head is None:
         _lock_chain(session)
-        found = session.execute(_HEAD_QUERY).first()
+        found = session.connection().execute(_HEAD_QUERY).first()
         head = (found.seq, found.hash) if found else (0, GENESIS_HASH)
     occurred_at = utc_now()  # the server's clock, read under the chain's lock
     row: dict[str, Any] = {
