@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edms.audit.context import AuditContext
 from edms.audit.integrity import VerificationRun
 from edms.audit.models import AuditCheckpoint, AuditEvent
-from edms.audit.record import _lock_chain, record
+from edms.audit.record import _lock_chain, appended_rows, record
 from edms.crypto.cms import signature_value, verify_detached
 from edms.crypto.tsa import TimestampError, token_from_response, verify_timestamp
 from edms.db import after_shared_commit, shares_commit, transaction
@@ -163,7 +163,10 @@ def enable_automatic_checkpoints(factory: sessionmaker[Session], *, every: int, 
     @event.listens_for(factory, "after_commit")
     def _checkpoint(session: Session) -> None:
         # Also fired when a SAVEPOINT is released: only the outermost commit makes the events durable.
-        if session.in_nested_transaction() or not session.info.pop(_CROSSED, False) or session.info.get(_CHECKPOINTING):
+        if session.in_nested_transaction():
+            return
+        crossed = session.info.pop(_CROSSED, False) or any(seq % every == 0 for seq in appended_rows(session))
+        if not crossed or session.info.get(_CHECKPOINTING):
             return
         shared = shares_commit(session)
         if shared is not None:  # durable only with the shared transaction's COMMIT: checkpointed after it

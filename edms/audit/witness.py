@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edms.audit.chain import canonical_bytes
 from edms.audit.integrity import batch_leaves, chain_rows_sql
 from edms.audit.models import AuditEvent
+from edms.audit.record import appended_rows
 from edms.db import after_shared_commit, reading, shares_commit
 from edms.timeutil import isoformat_utc, parse_utc, utc_now
 from edms.verifier.constants import TREE_HEAD_TYPE
@@ -287,21 +288,24 @@ def enable_witness(sessions: sessionmaker[Session], *, path: Path, signer: Calla
         if session.in_nested_transaction():
             return
         flushed = session.info.pop(_LEAVES, [])
-        if not session.info.pop(_APPENDED, False):
+        written = appended_rows(session)  # the events written without the ORM (edms.audit.record.append)
+        if not session.info.pop(_APPENDED, False) and not written:
             return
         # Only events still in the session after the commit (one rolled back with its SAVEPOINT is not).
         # (`seq` as flushed: reading the expired attribute would query the database again.)
         own = {seq: leaf for item, seq, leaf in flushed if inspect(item).persistent}
+        whole = len(own) == len(flushed)
+        own.update(written)
         shared = shares_commit(session)
         if shared is not None:  # its events are durable only with the shared transaction's COMMIT: witnessed then
-            if len(own) == len(flushed):
+            if whole:
                 leaves = shared.setdefault(_SHARED_LEAVES, {})
                 assert isinstance(leaves, dict)
                 leaves.update(own)
             else:
                 shared[_SHARED_READ_LOG] = True
             return
-        _witness_own(own if len(own) == len(flushed) else None)
+        _witness_own(own if whole else None)
 
     def _witness_shared(shared: dict[str, object]) -> None:
         """After a shared transaction's COMMIT: ONE head for the events of all its sessions."""

@@ -49,7 +49,7 @@ def db() -> Session:
         found = services()
         if request.method not in SAFE_METHODS:
             g.db_session = found.sessions()
-        elif g.get(_LOCK_FIRST) or _writing_reader():
+        elif g.get(_LOCK_FIRST) or writing_reader():
             g.db_session = write_turn().join()  # its write turn, in a transaction maybe shared (group commit)
         else:
             g.db_session = found.sessions(bind=found.reading_engine)
@@ -82,7 +82,8 @@ def _credential() -> bytes | None:
     return None
 
 
-def _writing_reader() -> bool:
+def writing_reader() -> bool:
+    """Whether this request's credential is known to read with a record (`remember_writing_reader`): a hint."""
     key = _credential()
     return key is not None and key in _WRITING_READERS
 

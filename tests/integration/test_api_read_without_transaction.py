@@ -2,8 +2,9 @@
 not an inspector, seeing every case: QA, author, regulatory) is its one statement alone, outside any
 transaction (edms.db.one_statement: no Session, no BEGIN, no ROLLBACK; on PostgreSQL one round trip). Every
 other caller's read goes through the request's unit of work as before: an inspector's read and its access
-record stay one transaction, a physician's case scope is read in it, a refused token is refused and recorded
-in it. The answers are the same: status, body and headers, for every caller and every refusal."""
+record stay one transaction (once its token is known to read with a record, without the statement alone first),
+a physician's case scope is read in it, a refused token is refused and recorded in it.
+The answers are the same: status, body and headers, for every caller and every refusal."""
 from __future__ import annotations
 
 import hashlib
@@ -107,7 +108,11 @@ def test_a_qa_read_is_one_statement_outside_any_transaction_and_answers_what_the
         with statements_of(engine) as seen:
             inspected = client.get(path, headers=through_unit_of_work[INSPECTOR])
         assert _answer(inspected) == _answer(reference)
-        assert seen[0] == ("SELECT", False) and _inside(seen[1:], "SELECT", "INSERT")  # read again, then its record
+        # Its token's first read: alone, then again in its unit of work, then its record. Its next reads (the token
+        # known to read with a record, edms.web.runtime.writing_reader): in the unit of work at once.
+        first = document_id == signed_case.documents[0]
+        assert (seen[0] == ("SELECT", False)) == first, seen
+        assert _inside(seen[1:] if first else seen, "SELECT", "INSERT")
     with statements_of(engine) as seen:
         missing = client.get(f"/api/v1/documents/{MISSING}", headers=fast[QA])
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
