@@ -187,7 +187,7 @@ def _document_page(document_id: int, number: int | None):
     may_edit = not shown.frozen and latest and state.status != m.WITHDRAWN and owner
     may_revise = latest and shown.frozen and state.status != m.WITHDRAWN and owner \
         and may_write(current_user.user, doc_type, state)
-    record_key = cache_key("document", state.digest, trust_digest(trust()), language, current_user.timezone,
+    record_key = cache_key("document", state.digest, trust_digest(trust(state.revoked)), language, current_user.timezone,
                            current_user.is_admin, shown.version)
     # The whole page, when nothing on it is decided at the moment of reading: no signing plan (a version in
     # review), no editable draft. Its key adds the reader (names, roles) and what was decided for them.
