@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Boolean, Integer, LargeBinary, Text, cast, literal_column, null, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
@@ -23,7 +23,7 @@ from sqlalchemy.types import TypeEngine
 from edms.db import UTCDateTime
 
 # The slots' types, by the Python type of the columns they hold (the union's first SELECT types them).
-SLOT_TYPES: dict[type, TypeEngine[Any]] = {
+SLOT_TYPES: dict[type, TypeEngine[Any]] = {  # bytes last (`TaggedUnion.binary_from`)
     int: Integer(), str: Text(), datetime: UTCDateTime(), bool: Boolean(), bytes: LargeBinary()}
 
 
@@ -46,9 +46,14 @@ def _slot_kind(column: ColumnElement[Any]) -> type:
     return kind
 
 
-def tagged_union(sets: Mapping[int, RowSet]) -> tuple[Any, dict[int, dict[str, int]]]:
-    """The sets' SELECTs as one UNION ALL ordered by tag, then each set's order, and where each set's columns
-    are in a row (by name). Build it once: each read binds its parameters."""
+class TaggedUnion(NamedTuple):
+    statement: Any  # the UNION ALL, ordered by tag, then each set's order
+    places: dict[int, dict[str, int]]  # where each set's columns are in a row, by name
+    binary_from: int  # where a row's bytes slots begin: they are its last columns
+
+
+def tagged_union(sets: Mapping[int, RowSet]) -> TaggedUnion:
+    """The sets' SELECTs as one UNION ALL. Build it once: each read binds its parameters."""
     widths = {kind: max(sum(1 for c in s.columns if _slot_kind(c) is kind) for s in sets.values())
               for kind in SLOT_TYPES}
     first: dict[type, int] = {}
@@ -71,4 +76,5 @@ def tagged_union(sets: Mapping[int, RowSet]) -> tuple[Any, dict[int, dict[str, i
         selects.append(row_set.complete(select(*listed)))
         places[tag] = names
     union = union_all(*selects)
-    return union.order_by(*(union.selected_columns[name] for name in ("kind", "o1", "o2"))), places
+    return TaggedUnion(union.order_by(*(union.selected_columns[name] for name in ("kind", "o1", "o2"))), places,
+                       first[bytes])

@@ -42,7 +42,7 @@ _physicians, _owners = User.__table__.alias("physician"), User.__table__.alias("
 
 CASE, DATES, ANSWERS, DOCUMENTS, SIGNATURES = range(5)  # the row sets, in the order the statement returns them
 
-_STATE, _PLACES = tagged_union({
+_STATE, _PLACES, _ = tagged_union({  # (no bytes are read)
     CASE: RowSet(
         (*_cases.c, _sites.c.name.label("site_name"), _sites.c.timezone.label("site_zone"),
          _physicians.c.printed_name.label("physician_printed_name")),

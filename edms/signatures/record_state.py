@@ -12,7 +12,7 @@ round trip (edms.row_sets: a UNION ALL of tagged rows), with the revocation reco
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,7 @@ from edms.row_sets import RowSet, tagged_union, zero
 from edms.signatures.keys import REVOKED_COLUMNS, revocations_of
 from edms.signatures.models import Signature, SigningCredential
 from edms.signatures.verification import Trust
+from edms.sites.models import Site
 from edms.users.models import User
 
 _documents, _versions, _attachments = dm.Document.__table__, dm.DocumentVersion.__table__, dm.Attachment.__table__
@@ -39,13 +40,17 @@ DOCUMENT, ATTACHMENTS, SIGNATURES, REVOKED = range(4)  # the row sets, in the or
 # One statement built once, with the document's id a bound parameter: the engine caches its compiled form, so a
 # request neither builds nor compiles it. The revocation records that verification judges the signatures by come
 # in the same round trip (edms.web.signature_views.trust_judged_by).
-_STATE, _PLACES = tagged_union({
-    DOCUMENT: RowSet(  # the document, its owner's printed name, its case's reference: one row per version
+_STATE, _PLACES, _BINARY_FROM = tagged_union({
+    # The document, its owner's printed name, its case's reference and the zone of the case's site (the page
+    # shows its times in it: edms.cases.zones.case_zone): one row per version.
+    DOCUMENT: RowSet(
         (*_documents.c, User.__table__.c.printed_name.label("owner_printed_name"),
-         Case.__table__.c.reference.label("case_reference"), *(c.label(f"version_{c.name}") for c in _versions.c)),
+         Case.__table__.c.reference.label("case_reference"), Site.__table__.c.timezone.label("case_zone"),
+         *(c.label(f"version_{c.name}") for c in _versions.c)),
         (_versions.c.version, zero()),
         lambda s: s.select_from(_documents).join(User.__table__, User.__table__.c.id == _documents.c.owner_id)
         .outerjoin(Case.__table__, Case.__table__.c.id == _documents.c.case_id)
+        .outerjoin(Site.__table__, Site.__table__.c.id == Case.__table__.c.site_id)
         .join(_versions, _versions.c.document_id == _documents.c.id).where(_documents.c.id == _DOCUMENT_ID)),
     ATTACHMENTS: RowSet(
         tuple(_attachments.c), (_attachments.c.id, zero()),
@@ -86,6 +91,7 @@ class RecordState:
     status: str
     owner_id: int
     case_id: int | None
+    case_zone: str | None  # the zone of the case's site (None: no case)
     versions: tuple[VersionState, ...]  # by version number
     revoked: tuple[tuple[int, datetime], ...]  # every revocation record, as edms.signatures.keys.revocations
     digest: bytes
@@ -112,26 +118,22 @@ def record_state(session: Session, document_id: int) -> RecordState | None:
     revoked = _PLACES[REVOKED]
     return RecordState(
         id=first[at["id"]], number=first[at["number"]], type_key=first[at["type_key"]], status=first[at["status"]],
-        owner_id=first[at["owner_id"]], case_id=first[at["case_id"]], versions=versions,
+        owner_id=first[at["owner_id"]], case_id=first[at["case_id"]], case_zone=first[at["case_zone"]],
+        versions=versions,
         revoked=tuple(revocations_of([(row[revoked["serial_hex"]], row[revoked["revoked_at"]])
                                       for row in rows if row[0] == REVOKED])),
-        digest=digest_of((rows,)),
+        digest=digest_of(rows, _BINARY_FROM),
     )
 
 
-def digest_of(parts: Iterable[Sequence[Row[Any]] | Sequence[Any]]) -> bytes:
+def digest_of(rows: Sequence[Row[Any]], binary_from: int) -> bytes:
     """SHA-256 over the rows' values, in order: each row as the `repr` of its values' tuple (a literal that names each
-    value's type and cannot run into the next: a string's quotes are escaped), bytes columns entering by their own
-    SHA-256, so no two different row sets share a digest by accident of formatting. One text, hashed once."""
-    lines: list[str] = []
-    for part in parts:
-        lines.append("\x1e")
-        for row in part:
-            lines.append(repr(tuple(_Hashed(value) if isinstance(value, _BINARY) else value for value in row)))
+    value's type and cannot run into the next: a string's quotes are escaped), its bytes slots (from `binary_from`:
+    edms.row_sets) entering by their own SHA-256, so no two different row sets share a digest by accident of
+    formatting. One text, hashed once."""
+    lines = [repr((*row[:binary_from], *(None if value is None else _Hashed(value) for value in row[binary_from:])))
+             for row in rows]
     return hashlib.sha256("\x1d".join(lines).encode("utf-8", "surrogatepass")).digest()
-
-
-_BINARY = (bytes, bytearray, memoryview)
 
 
 class _Hashed:
