@@ -7,8 +7,7 @@ signatures but for the signed bytes, which the page does not show, and the physi
 deadlines are stated at the moment of each request from the same rows (`deadlines`), without a further read.
 
 The five row sets come in one round trip: a UNION ALL of five SELECTs, each row tagged with the set it belongs
-to (`kind`) and placed in typed slots (every branch puts its integers, texts, times and booleans in the
-columns of that type, padded with typed NULLs), so SQLite and PostgreSQL type every column of the union alike.
+to (`kind`) and placed in typed slots (edms.row_sets), so SQLite and PostgreSQL type every column alike.
 `CasePageState.digest` covers every value read, so any change, through edms or behind its back (a tampered
 row), gives another digest: the page kept for one digest (edms.web.record_cache) is what a fresh rendering of
 that state prints. The state is read on every request, so it holds across threads, processes and nodes. No
@@ -17,24 +16,21 @@ ORM object is loaded (nothing lazy, nothing in the identity map).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Boolean, Integer, Text, bindparam, cast, literal_column, null, select, union_all
+from sqlalchemy import BindParameter, bindparam
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import Select
-from sqlalchemy.types import TypeEngine
 
 from edms.cases import models as cm
 from edms.cases.deadlines import DeadlineStatus
 from edms.cases.queries import deadlines_of, records_of, release_blockers
 from edms.cases.regimes import Blocker, Regime, resolve_conditions
-from edms.db import UTCDateTime
 from edms.documents import models as dm
 from edms.documents.types import DocumentType
+from edms.row_sets import RowSet, tagged_union, zero
 from edms.signatures.models import Signature
 from edms.sites.models import Site
 from edms.users.models import User
@@ -44,81 +40,30 @@ _documents, _versions, _signatures = dm.Document.__table__, dm.DocumentVersion._
 _CASE_ID: BindParameter[int] = bindparam("case_id")  # the statement is built once; each read binds the case
 _physicians, _owners = User.__table__.alias("physician"), User.__table__.alias("owner")
 
-# The slots' types, by the Python type of the columns they hold (the union's first SELECT types them).
-_SLOT_TYPES: dict[type, TypeEngine[Any]] = {int: Integer(), str: Text(), datetime: UTCDateTime(), bool: Boolean()}
 CASE, DATES, ANSWERS, DOCUMENTS, SIGNATURES = range(5)  # the row sets, in the order the statement returns them
 
-
-@dataclass(frozen=True)
-class _Branch:
-    columns: tuple[ColumnElement[Any], ...]  # named by `.name` (labels for the joined names)
-    order: tuple[ColumnElement[Any], ColumnElement[Any]]  # the order of its rows
-    complete: Callable[[Select[Any]], Select[Any]]  # its FROM and WHERE
-
-
-def _zero() -> ColumnElement[Any]:
-    return literal_column("0", Integer())
-
-
-_BRANCHES = {
-    CASE: _Branch(
+_STATE, _PLACES, _ = tagged_union({  # (no bytes are read)
+    CASE: RowSet(
         (*_cases.c, _sites.c.name.label("site_name"), _sites.c.timezone.label("site_zone"),
          _physicians.c.printed_name.label("physician_printed_name")),
-        (_zero(), _zero()),
+        (zero(), zero()),
         lambda s: s.select_from(_cases).join(_sites, _sites.c.id == _cases.c.site_id)
         .outerjoin(_physicians, _physicians.c.id == _cases.c.physician_id).where(_cases.c.id == _CASE_ID)),
-    DATES: _Branch(tuple(_dates.c), (_dates.c.id, _zero()), lambda s: s.where(_dates.c.case_id == _CASE_ID)),
-    ANSWERS: _Branch(tuple(_answers.c), (_answers.c.id, _zero()), lambda s: s.where(_answers.c.case_id == _CASE_ID)),
-    DOCUMENTS: _Branch(
+    DATES: RowSet(tuple(_dates.c), (_dates.c.id, zero()), lambda s: s.where(_dates.c.case_id == _CASE_ID)),
+    ANSWERS: RowSet(tuple(_answers.c), (_answers.c.id, zero()), lambda s: s.where(_answers.c.case_id == _CASE_ID)),
+    DOCUMENTS: RowSet(
         (*_documents.c, _owners.c.printed_name.label("owner_printed_name"),
          *(c.label(f"version_{c.name}") for c in _versions.c)),
         (_documents.c.id, _versions.c.version),
         lambda s: s.select_from(_documents).join(_owners, _owners.c.id == _documents.c.owner_id)
         .join(_versions, _versions.c.document_id == _documents.c.id).where(_documents.c.case_id == _CASE_ID)),
     # Who signed which step of which version (the flow's "who acts next"): every column but the signed bytes.
-    SIGNATURES: _Branch(
+    SIGNATURES: RowSet(
         tuple(c for c in _signatures.c if c.name not in ("manifest", "cms", "timestamp_response")),
-        (_signatures.c.id, _zero()),
+        (_signatures.c.id, zero()),
         lambda s: s.join(_documents, _documents.c.id == _signatures.c.document_id)
         .where(_documents.c.case_id == _CASE_ID)),
-}
-
-
-def _slot_kind(column: ColumnElement[Any]) -> type:
-    kind = datetime if isinstance(column.type, UTCDateTime) else column.type.python_type  # (a decorator: object)
-    if kind not in _SLOT_TYPES:
-        raise TypeError(f"column {column.name} of type {column.type!r} has no slot in the case page's statement")
-    return kind
-
-
-def _one_statement() -> tuple[Any, dict[int, dict[str, int]]]:
-    """The five SELECTs as one UNION ALL, and where each set's columns are in a row (by name)."""
-    widths = {kind: max(sum(1 for c in b.columns if _slot_kind(c) is kind) for b in _BRANCHES.values())
-              for kind in _SLOT_TYPES}
-    first: dict[type, int] = {}
-    at = 3  # kind, and the two ordering columns
-    for kind in _SLOT_TYPES:
-        first[kind], at = at, at + widths[kind]
-    selects, places = [], {}
-    for number, branch in _BRANCHES.items():
-        slots: dict[type, list[ColumnElement[Any]]] = {kind: [] for kind in _SLOT_TYPES}
-        names = {}
-        for column in branch.columns:
-            kind = _slot_kind(column)
-            names[column.name] = first[kind] + len(slots[kind])
-            slots[kind].append(column)
-        listed: list[ColumnElement[Any]] = [literal_column(str(number), Integer()).label("kind"),
-                                            branch.order[0].label("o1"), branch.order[1].label("o2")]
-        for kind, slot_type in _SLOT_TYPES.items():
-            filled = slots[kind] + [cast(null(), slot_type)] * (widths[kind] - len(slots[kind]))
-            listed += [value.label(f"{kind.__name__}_{index}") for index, value in enumerate(filled)]
-        selects.append(branch.complete(select(*listed)))
-        places[number] = names
-    union = union_all(*selects)
-    return union.order_by(*(union.selected_columns[name] for name in ("kind", "o1", "o2"))), places
-
-
-_STATE, _PLACES = _one_statement()
+})
 
 
 @dataclass(frozen=True)

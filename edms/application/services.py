@@ -6,7 +6,7 @@ The system signer and the signing authority are opened on first use and then kep
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -71,9 +71,9 @@ class Services:
         return SigningEnvironment.from_settings(self.settings, self.record_gates, authority=self.signing_authority,
                                                blobs=self.blobs)
 
-    def trust(self, session: Session) -> Trust | None:
-        """What verification trusts now: the anchors and the revocation records."""
-        return current_trust(session, self.settings)
+    def trust(self, session: Session, revoked: Sequence[tuple[int, datetime]] | None = None) -> Trust | None:
+        """What verification trusts now: the anchors and the revocation records (`revoked`, when already read)."""
+        return current_trust(session, self.settings, revoked)
 
     def _open(self, name: str, opener: Callable[[], T]) -> T:
         with self._lock:

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -179,13 +180,19 @@ def rewrap(session: Session, ctx: AuditContext, policy: PasswordPolicy, user: Us
                changes={"certificate_serial": {"old": credential.serial_hex, "new": credential.serial_hex}})
 
 
-_REVOKED = (select(SigningCredential.__table__.c.serial_hex, SigningCredential.__table__.c.revoked_at)
-            .where(SigningCredential.__table__.c.revoked_at.is_not(None)).order_by(SigningCredential.__table__.c.id))
+_credentials = SigningCredential.__table__
+REVOKED_COLUMNS = (_credentials.c.serial_hex, _credentials.c.revoked_at)
+_REVOKED = select(*REVOKED_COLUMNS).where(_credentials.c.revoked_at.is_not(None)).order_by(_credentials.c.id)
 
 
 def revocations(session: Session) -> list[tuple[int, datetime]]:
     """(serial, revocation time) of every revoked certificate, oldest first (one Core statement, built once)."""
-    rows = session.connection().execute(_REVOKED).all()
+    return revocations_of(session.connection().execute(_REVOKED).all())
+
+
+def revocations_of(rows: Sequence[Sequence[Any]]) -> list[tuple[int, datetime]]:
+    """The revocation records from rows of (serial_hex, revoked_at) read in that order, as `revocations` gives them
+    (a page may read them within its own statement: edms.signatures.record_state)."""
     return [(int(serial, 16), revoked_at) for serial, revoked_at in rows if revoked_at is not None]
 
 

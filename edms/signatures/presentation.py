@@ -28,8 +28,9 @@ from edms.signatures.verification import Trust, Verdict, verify_signature, verif
 from edms.timeutil import format_in_zone, isoformat_utc, parse_utc
 
 
-def current_trust(session: Session, settings) -> Trust | None:
-    """The anchors and revocation records of the organisation PKI; None without a PKI.
+def current_trust(session: Session, settings, revoked: Sequence[tuple[int, datetime]] | None = None) -> Trust | None:
+    """The anchors and revocation records of the organisation PKI; None without a PKI. `revoked`: the records
+    as `revocations` gives them, already read in this transaction (else they are read here).
 
     The revocation records judge revocation, current to this moment. No CRL is passed: the served one is
     issued once a day (`revocation_list`), and a CRL issued before a signature is refused by the
@@ -40,7 +41,7 @@ def current_trust(session: Session, settings) -> Trust | None:
         return None
     if anchors is None:
         return None
-    return Trust(anchors, dict(revocations(session)))
+    return Trust(anchors, dict(revocations(session) if revoked is None else revoked))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from edms.application import case_deadlines, cases, deadline_board
-from edms.application.case_page_state import case_page_digest, case_page_state, clock_face
+from edms.application.case_page_state import CasePageState, case_page_digest, case_page_state, clock_face
 from edms.application.case_picture import CasePicture, case_picture
 from edms.application.case_picture import timeline as picture_timeline
 from edms.cases import models as cm
@@ -33,6 +33,7 @@ from edms.web.i18n import translate_error
 from edms.web.paging import next_page_args, page_of, page_size
 from edms.web.record_cache import cache_key, kept_page, kept_parts, render_parts
 from edms.web.runtime import audit_context, db, services
+from edms.web.scope import page_state, reads_its_state
 from edms.workflow.visibility import visible_cases
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -101,6 +102,14 @@ def create():
 CASE_PARTS = ("head", "flow", "checklist", "retention", "dates")
 
 
+def _scoped_case(session, view_args) -> tuple[int | None, str | None, CasePageState | None]:
+    state = case_page_state(session, view_args["case_id"])
+    return view_args["case_id"], None if state is None else state.site_zone, state
+
+
+reads_its_state("cases.detail", _scoped_case)  # the case scope reads the page's state (one statement fewer)
+
+
 @bp.get("/<int:case_id>")
 @login_required
 def detail(case_id: int):
@@ -109,7 +118,7 @@ def detail(case_id: int):
     and what its deadlines read at this request's moment (`clock_face`: stated per request from the same state),
     its CSRF token put back per request. A miss renders around the parts that depend only on the case's state,
     kept per state, language, zone and roles."""
-    state = case_page_state(db(), case_id)
+    state = page_state(lambda: case_page_state(db(), case_id))
     if state is None:
         abort(404)
     language, types, regime = _language(), services().document_types, services().regimes[state.regime_key]

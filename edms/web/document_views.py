@@ -33,6 +33,7 @@ from edms.web.record_cache import cache_key, kept_page, kept_parts, render_parts
 from edms.web.requirement_forms import flash_warnings, prefill, record_form, warn
 from edms.web.routing_views import blocked_version
 from edms.web.runtime import audit_context, db, services
+from edms.web.scope import page_state, reads_its_state
 from edms.web.signature_views import signing_plan, trust
 from edms.workflow.visibility import can_see_case, visible_documents
 
@@ -172,11 +173,20 @@ def version(document_id: int, number: int):
 RECORD_PARTS = ("facts", "content", "signatures", "history")
 
 
+def _scoped_record(session, view_args) -> tuple[int | None, str | None, RecordState | None]:
+    state = record_state(session, view_args["document_id"])
+    return (None, None, None) if state is None else (state.case_id, state.case_zone, state)
+
+
+for _endpoint in ("documents.detail", "documents.version"):  # the case scope reads the page's state (one statement)
+    reads_its_state(_endpoint, _scoped_record)
+
+
 def _document_page(document_id: int, number: int | None):
     """The page of one version (the latest when `number` is None). What depends only on the record's stored
     state comes from edms.web.record_cache; what depends on the reader is decided here, from the state read
     (the ORM objects are loaded only for a version in review, to plan its signing, or for an editable draft)."""
-    state = record_state(db(), document_id)
+    state = page_state(lambda: record_state(db(), document_id))
     shown = None if state is None else state.latest if number is None else state.version(number)
     if state is None or shown is None:
         abort(404)
@@ -187,7 +197,7 @@ def _document_page(document_id: int, number: int | None):
     may_edit = not shown.frozen and latest and state.status != m.WITHDRAWN and owner
     may_revise = latest and shown.frozen and state.status != m.WITHDRAWN and owner \
         and may_write(current_user.user, doc_type, state)
-    record_key = cache_key("document", state.digest, trust_digest(trust()), language, current_user.timezone,
+    record_key = cache_key("document", state.digest, trust_digest(trust(state.revoked)), language, current_user.timezone,
                            current_user.is_admin, shown.version)
     # The whole page, when nothing on it is decided at the moment of reading: no signing plan (a version in
     # review), no editable draft. Its key adds the reader (names, roles) and what was decided for them.

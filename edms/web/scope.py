@@ -3,8 +3,8 @@ who may not see that case (edms.workflow.visibility, the one rule): checked here
 the view runs and for the API once the token has named the caller, so no view can forget it."""
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
 from flask import abort, g, request
 from flask_login import current_user
@@ -50,7 +50,11 @@ def enforce_case_scope() -> None:
     if request.blueprint == "api" or not current_user.is_authenticated or not request.view_args:
         return None  # the API checks once the bearer token has named the caller (edms.api.blueprint)
     session = db()
-    if "document_id" in request.view_args and "case_id" not in request.view_args:
+    zone: Any
+    read = _PAGE_STATES.get(request.endpoint or "")
+    if read is not None:
+        names, (case_id, zone, g.edms_page_state) = True, read(session, request.view_args)
+    elif "document_id" in request.view_args and "case_id" not in request.view_args:
         names, (case_id, zone) = True, _document_case_and_zone(session, request.view_args["document_id"])
     else:
         names, case_id = case_named_by(session, request.view_args)
@@ -66,6 +70,23 @@ def enforce_case_scope() -> None:
 
 
 _NOT_READ = object()
+T = TypeVar("T")
+# (the case the path names or None, the zone of its site, the page's state), read in one go for the scope
+PageStateRead = Callable[[Session, Mapping[str, Any]], tuple[int | None, str | None, object]]
+_PAGE_STATES: dict[str, PageStateRead] = {}
+
+
+def reads_its_state(endpoint: str, read: PageStateRead) -> None:
+    """A page that reads its whole state anyway (the case's, a record's) and finds its case and the case's zone in
+    it: the scope takes them from that read instead of a statement of its own, and leaves the state for the view
+    (`page_state`), read in the request's transaction before the view runs, as the view would have read it."""
+    _PAGE_STATES[endpoint] = read
+
+
+def page_state(read: Callable[[], T]) -> T:
+    """The page's state as the scope read it for this request (`reads_its_state`), else `read()`."""
+    found = g.pop("edms_page_state", _NOT_READ)
+    return read() if found is _NOT_READ else cast(T, found)
 _documents, _cases, _sites = dm.Document.__table__, Case.__table__, Site.__table__
 # A record's case and the zone of that case's site, in one statement built once.
 _DOCUMENT_CASE_ZONE = (

@@ -3,6 +3,8 @@
 edms.signatures."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
@@ -102,10 +104,12 @@ def _session_ref() -> str | None:
     return session_ref_for(sid) if sid else None
 
 
-def trust():
-    """What verification trusts, once per request (a page shows several panels of signatures)."""
+def trust(revoked: Sequence[tuple[int, datetime]] | None = None):
+    """What verification trusts, once per request (a page shows several panels of signatures). `revoked`: the
+    revocation records a page read with its own state in this request's transaction (edms.signatures.record_state),
+    so they are not read again."""
     if "edms_trust" not in g:
-        g.edms_trust = services().trust(db())
+        g.edms_trust = services().trust(db(), revoked)
     return g.edms_trust
 
 
