@@ -9,6 +9,7 @@ language.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
@@ -19,10 +20,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from edms.documents.renditions import find_pdf_font
 from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES
 from edms.inspection.labels import Labels
 from edms.inspection.manifest import VERIFIER_FILE
-from edms.inspection.report_pdf_writer import _RED, _Pdf, _Script
+from edms.inspection.report_font import report_font_file
+from edms.inspection.report_pdf_writer import _RED, _Pdf, _Script, page_texts
 from edms.resources import TEMPLATES_DIR
 from edms.timeutil import format_in_zone, isoformat_utc
 
@@ -295,8 +298,11 @@ def report_html(content: PackageContent, verifier_sha256: str = "") -> str:
 # --- report.pdf -----------------------------------------------------------------------------------------
 
 
-def report_pdf(content: PackageContent, verifier_sha256: str = "", *, raw_lines: bool = True) -> bytes:
-    """`raw_lines=False`: every line through fpdf2's cell, the reference the fast path must equal byte for byte."""
+def report_pdf(content: PackageContent, verifier_sha256: str = "", *, raw_lines: bool = True,
+               whole_font: bool = False) -> bytes:
+    """`raw_lines=False`: every line through fpdf2's cell; `whole_font=True`: fpdf2 given the whole font, not the
+    font cut down to what reports print (edms.inspection.report_font). Both are the reference the fast path
+    must equal byte for byte."""
     zone = content.display_tz
     title = _title(content)
     labels = _labels(content)
@@ -349,14 +355,17 @@ def report_pdf(content: PackageContent, verifier_sha256: str = "", *, raw_lines:
         pdf.line_of(f"{role} ({path}): {subject(cert)}", size=8)
         pdf.line_of(f"SHA-256 {fingerprint(cert)}; valid {isoformat_utc(cert.not_valid_before_utc)} to "
                     f"{isoformat_utc(cert.not_valid_after_utc)}", size=7)
-    out = _Pdf(title, raw_lines=raw_lines, texts=[text for _kind, text, _size, _colour in pdf.calls])
-    out.set_title(f"Inspection package: {title}")
-    out.set_creator("edms")
-    out.set_creation_date(content.created_at)
-    out.add_page()
-    for kind, text, size, colour in pdf.calls:
-        if kind == "heading":
-            out.heading(text, size=size)
-        else:
-            out.line_of(text, size=size, colour=colour)
-    return bytes(out.output())
+    texts = [page_texts(title), *(text for _kind, text, _size, _colour in pdf.calls)]
+    with contextlib.ExitStack() as stack:
+        font = None if whole_font else stack.enter_context(report_font_file(find_pdf_font(), "".join(texts)))
+        out = _Pdf(title, raw_lines=raw_lines, texts=texts, font=font)
+        out.set_title(f"Inspection package: {title}")
+        out.set_creator("edms")
+        out.set_creation_date(content.created_at)
+        out.add_page()
+        for kind, text, size, colour in pdf.calls:
+            if kind == "heading":
+                out.heading(text, size=size)
+            else:
+                out.line_of(text, size=size, colour=colour)
+        return bytes(out.output())

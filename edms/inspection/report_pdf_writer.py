@@ -4,6 +4,7 @@ operators fpdf2's cell writes (issue 15: fpdf2's per-line machinery was most of 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
@@ -18,17 +19,24 @@ _RED = (176, 0, 0)
 _FIT = 0.97
 
 
+def page_texts(title: str) -> str:
+    """What the header and footer of every page print (the page numbers and their total in digits)."""
+    return f"edms inspection package · {title} Page 0123456789 of"
+
+
 class _Pdf(FPDF):
-    def __init__(self, title: str, *, raw_lines: bool = True, texts: Iterable[str] | None = None) -> None:
+    def __init__(self, title: str, *, raw_lines: bool = True, texts: Iterable[str] | None = None,
+                 font: Path | None = None) -> None:
         """`texts`: everything the document will print, when known: the fallback font is then loaded (and
-        embedded) only if one of its characters is missing from the main font."""
+        embedded) only if one of its characters is missing from the main font. `font`: the main font cut down
+        to those characters (edms.inspection.report_font), else the whole font."""
         super().__init__(format="A4")
         self.title_text = title
         self.raw_lines = raw_lines  # False: every line through fpdf2's cell (the reference the tests compare with)
-        self.add_font(_FONT, fname=str(find_pdf_font()))
+        self.add_font(_FONT, fname=str(font or find_pdf_font()))
         fallback = find_pdf_fallback_font()
         cmap = getattr(self.fonts[_FONT], "cmap", None) or {}
-        if texts is not None and all(ord(character) in cmap for text in (self._page_texts(), *texts)
+        if texts is not None and all(ord(character) in cmap for text in (page_texts(title), *texts)
                                      for character in text):
             fallback = None
         if fallback is not None:
@@ -36,9 +44,6 @@ class _Pdf(FPDF):
             self.set_fallback_fonts([_FALLBACK])
         self.set_auto_page_break(auto=True, margin=18)
         self.set_margins(15, 15, 15)
-
-    def _page_texts(self) -> str:
-        return f"edms inspection package · {self.title_text} Page 0123456789 of"
 
     def header(self) -> None:
         self.set_font(_FONT, size=8)
