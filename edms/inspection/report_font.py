@@ -13,6 +13,7 @@ compares them, and fails if a newer fpdf2 or HarfBuzz ever subsets otherwise.
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
@@ -39,8 +40,7 @@ _lock = threading.Lock()
 _cmaps: dict[Path, _Cmap] = {}
 
 
-def _cmap(path: Path, face: hb.Face) -> _Cmap:
-    stat = path.stat()
+def _cmap(path: Path, stat: os.stat_result, face: hb.Face) -> _Cmap:
     with _lock:
         held = _cmaps.get(path)
         if held is None or (held.size, held.modified_ns) != (stat.st_size, stat.st_mtime_ns):
@@ -55,8 +55,9 @@ def _cmap(path: Path, face: hb.Face) -> _Cmap:
 
 def report_font(path: Path, characters: Iterable[str]) -> bytes:
     """The font at `path` with only the glyphs of `characters` (those it has), as fpdf2 needs it."""
+    stat = path.stat()  # before the font is read: a font replaced meanwhile is read again by the next report
     face = hb.Face(hb.Blob.from_file_path(str(path)))
-    cmap = _cmap(path, face)
+    cmap = _cmap(path, stat, face)
     keep = hb.SubsetInput()
     keep.keep_everything()  # every table, name, hint and layout feature: fpdf2 prunes them as from the whole font
     keep.flags |= hb.SubsetFlags.NO_LAYOUT_CLOSURE  # no glyph the layout tables reach (fpdf2 drops those tables)
