@@ -89,7 +89,7 @@ from edms.signatures.keys import (
     signing_authority,
 )
 from edms.signatures.models import Signature
-from edms.timeutil import utc_now
+from edms.timeutil import format_in_zone, utc_now
 
 log = logging.getLogger("edms")
 
@@ -211,6 +211,15 @@ class PackageContent:
     tree: dict | None = None  # the Merkle proofs of the events (edms.inspection.tree_proofs), when witnessed
     app_version: str = __version__
     labels: Labels | None = None  # keys as people read them, in the package's language (cases by reference)
+    local_times: dict[datetime, str] = field(default_factory=dict)  # `local`'s, by moment
+
+    def local(self, moment: datetime) -> str:
+        """`moment` in the package's display zone, as the reports print it: formatted once per package (report.html
+        and report.pdf print the same ~700 moments, issue 15)."""
+        text = self.local_times.get(moment)
+        if text is None:
+            text = self.local_times[moment] = format_in_zone(moment, self.display_tz)
+        return text
 
     @property
     def signatures(self) -> list[SignedItem]:

@@ -9,6 +9,7 @@ language.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
@@ -19,12 +20,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from edms.documents.renditions import find_pdf_font
 from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES
 from edms.inspection.labels import Labels
 from edms.inspection.manifest import VERIFIER_FILE
-from edms.inspection.report_pdf_writer import _RED, _Pdf, _Script
+from edms.inspection.report_font import report_font_file
+from edms.inspection.report_pdf_writer import _RED, _Pdf, _Script, page_texts
 from edms.resources import TEMPLATES_DIR
-from edms.timeutil import format_in_zone, isoformat_utc
+from edms.timeutil import isoformat_utc
 
 # After a rollover (edms pki rollover-root) the package also ships the replaced roots and signing CAs
 # (manifest.json's pki entries previous_root_<n>, previous_signing_ca_<n>) and, for openssl, bundles of them.
@@ -284,7 +287,7 @@ def _signature_commands(signed: SignedItem, content_path: str, ca_file: str, ca_
 
 def report_html(content: PackageContent, verifier_sha256: str = "") -> str:
     return _TEMPLATES.get_template("inspection/package_report.html").render(
-        content=content, title=_title(content), local=lambda moment: format_in_zone(moment, content.display_tz),
+        content=content, title=_title(content), local=content.local,
         utc=isoformat_utc, fingerprint=fingerprint, subject=subject,
         meaning_label=lambda signed: meaning_label(signed, content.language),
         role_label=lambda role: role_label(role, content.language), verifier_sha256=verifier_sha256,
@@ -295,14 +298,17 @@ def report_html(content: PackageContent, verifier_sha256: str = "") -> str:
 # --- report.pdf -----------------------------------------------------------------------------------------
 
 
-def report_pdf(content: PackageContent, verifier_sha256: str = "", *, raw_lines: bool = True) -> bytes:
-    """`raw_lines=False`: every line through fpdf2's cell, the reference the fast path must equal byte for byte."""
+def report_pdf(content: PackageContent, verifier_sha256: str = "", *, raw_lines: bool = True,
+               whole_font: bool = False) -> bytes:
+    """`raw_lines=False`: every line through fpdf2's cell; `whole_font=True`: fpdf2 given the whole font, not the
+    font cut down to what reports print (edms.inspection.report_font). Both are the reference the fast path
+    must equal byte for byte."""
     zone = content.display_tz
     title = _title(content)
     labels = _labels(content)
     pdf = _Script()  # the lines first, so that the fallback font is loaded only where one needs it
     pdf.heading(f"Inspection package: {title}", size=16)
-    pdf.line_of(f"Exported {format_in_zone(content.created_at, zone)} by {content.created_by.user_name}, edms "
+    pdf.line_of(f"Exported {content.local(content.created_at)} by {content.created_by.user_name}, edms "
                 f"{content.app_version}, {content.organisation}.")
     pdf.line_of(f"{len(content.documents)} document(s), {len(content.signatures)} signature(s), "
                 f"{len(content.events)} audit events, {len(content.checkpoints)} checkpoint(s). Verification results "
@@ -321,14 +327,14 @@ def report_pdf(content: PackageContent, verifier_sha256: str = "", *, raw_lines:
         for version in document.versions:
             v = version.row
             pdf.heading(f"Version {v.version} ({labels.status(v.status)})", size=11)
-            pdf.line_of(f"Created {format_in_zone(v.created_at, zone)}"
-                        + (f"; submitted {format_in_zone(v.frozen_at, zone)}" if v.frozen_at else "")
+            pdf.line_of(f"Created {content.local(v.created_at)}"
+                        + (f"; submitted {content.local(v.frozen_at)}" if v.frozen_at else "")
                         + (f"; reason: {v.reason}" if v.reason else ""))
             pdf.line_of(f"Content SHA-256 {v.content_sha256 or version.content_sha256 + ' (draft, not frozen)'}", size=8)
             for signed in version.signatures:
                 shown = signed.shown
                 pdf.line_of(f"{meaning_label(signed, content.language)}: {shown.printed_name} "
-                            f"({role_label(shown.role, content.language)}), {format_in_zone(signed.row.signed_at, zone)}"
+                            f"({role_label(shown.role, content.language)}), {content.local(signed.row.signed_at)}"
                             + (f", on behalf of {shown.on_behalf_of.text(zone)}" if shown.on_behalf_of else "")
                             + (f" — reason: {shown.comment}" if shown.rejection and shown.comment else ""))
                 pdf.line_of(f"Signature {signed.row.signature_id}: {shown.verdict.status}", size=8,
@@ -337,26 +343,29 @@ def report_pdf(content: PackageContent, verifier_sha256: str = "", *, raw_lines:
         for entry in document.timeline.entries:
             what = labels.action(entry.action) + (f" v{entry.version}" if entry.version else "")
             reason = f" — {entry.reason}" if entry.reason else ""
-            pdf.line_of(f"{format_in_zone(entry.at, zone)} · seq {entry.seq or '—'} · {what} · {entry.actor}{reason}", size=8)
+            pdf.line_of(f"{content.local(entry.at)} · seq {entry.seq or '—'} · {what} · {entry.actor}{reason}", size=8)
     pdf.heading("Audit trail and checkpoints")
     pdf.line_of(f"Chain segments (seq): {', '.join(f'{start}–{end}' for start, end in content.segments)}; "
                 f"events about these records: {len(content.relevant)}; export recorded at seq {content.export_seq}.")
     for item in content.checkpoints:
         pdf.line_of(f"Checkpoint #{item.row.number}: seq {item.row.seq}, head hash {item.row.head_hash}, "
-                    f"time-stamped {format_in_zone(item.row.timestamped_at, zone)}", size=8)
+                    f"time-stamped {content.local(item.row.timestamped_at)}", size=8)
     pdf.heading("Certificates")
     for role, (path, cert) in content.certificates.items():
         pdf.line_of(f"{role} ({path}): {subject(cert)}", size=8)
         pdf.line_of(f"SHA-256 {fingerprint(cert)}; valid {isoformat_utc(cert.not_valid_before_utc)} to "
                     f"{isoformat_utc(cert.not_valid_after_utc)}", size=7)
-    out = _Pdf(title, raw_lines=raw_lines, texts=[text for _kind, text, _size, _colour in pdf.calls])
-    out.set_title(f"Inspection package: {title}")
-    out.set_creator("edms")
-    out.set_creation_date(content.created_at)
-    out.add_page()
-    for kind, text, size, colour in pdf.calls:
-        if kind == "heading":
-            out.heading(text, size=size)
-        else:
-            out.line_of(text, size=size, colour=colour)
-    return bytes(out.output())
+    texts = [page_texts(title), *(text for _kind, text, _size, _colour in pdf.calls)]
+    with contextlib.ExitStack() as stack:
+        font = None if whole_font else stack.enter_context(report_font_file(find_pdf_font(), "".join(texts)))
+        out = _Pdf(title, raw_lines=raw_lines, texts=texts, font=font)
+        out.set_title(f"Inspection package: {title}")
+        out.set_creator("edms")
+        out.set_creation_date(content.created_at)
+        out.add_page()
+        for kind, text, size, colour in pdf.calls:
+            if kind == "heading":
+                out.heading(text, size=size)
+            else:
+                out.line_of(text, size=size, colour=colour)
+        return bytes(out.output())

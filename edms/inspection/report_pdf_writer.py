@@ -4,6 +4,7 @@ operators fpdf2's cell writes (issue 15: fpdf2's per-line machinery was most of 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
@@ -18,18 +19,26 @@ _RED = (176, 0, 0)
 _FIT = 0.97
 
 
+def page_texts(title: str) -> str:
+    """What the header and footer of every page print (the page numbers and their total in digits)."""
+    return f"edms inspection package · {title} Page 0123456789 of"
+
+
 class _Pdf(FPDF):
-    def __init__(self, title: str, *, raw_lines: bool = True, texts: Iterable[str] | None = None) -> None:
+    def __init__(self, title: str, *, raw_lines: bool = True, texts: Iterable[str] | None = None,
+                 font: Path | None = None) -> None:
         """`texts`: everything the document will print, when known: the fallback font is then loaded (and
-        embedded) only if one of its characters is missing from the main font."""
+        embedded) only if one of its characters is missing from the main font. `font`: the main font cut down
+        to those characters (edms.inspection.report_font), else the whole font."""
         super().__init__(format="A4")
         self.title_text = title
         self.raw_lines = raw_lines  # False: every line through fpdf2's cell (the reference the tests compare with)
-        self.add_font(_FONT, fname=str(find_pdf_font()))
+        self.add_font(_FONT, fname=str(font or find_pdf_font()))
+        # Per font: the characters it has, and the code each printed character was given in the PDF's subset.
+        self._in_font: dict[str, frozenset[str]] = {}
+        self._codes: dict[str, dict[str, str]] = {}
         fallback = find_pdf_fallback_font()
-        cmap = getattr(self.fonts[_FONT], "cmap", None) or {}
-        if texts is not None and all(ord(character) in cmap for text in (self._page_texts(), *texts)
-                                     for character in text):
+        if texts is not None and self._characters(self.fonts[_FONT]).issuperset("".join((page_texts(title), *texts))):
             fallback = None
         if fallback is not None:
             self.add_font(_FALLBACK, fname=str(fallback))
@@ -37,8 +46,12 @@ class _Pdf(FPDF):
         self.set_auto_page_break(auto=True, margin=18)
         self.set_margins(15, 15, 15)
 
-    def _page_texts(self) -> str:
-        return f"edms inspection package · {self.title_text} Page 0123456789 of"
+    def _characters(self, font) -> frozenset[str]:
+        """The characters `font` has (none for a font without a cmap), listed once per font."""
+        key = getattr(font, "fontkey", "")
+        if key not in self._in_font:
+            self._in_font[key] = frozenset(map(chr, getattr(font, "cmap", None) or ()))
+        return self._in_font[key]
 
     def header(self) -> None:
         self.set_font(_FONT, size=8)
@@ -70,8 +83,8 @@ class _Pdf(FPDF):
         word, broken at spaces and written a cell per line. One with a character the font lacks (its fallback
         may be wider), or a word wider than the page, is left to fpdf2."""
         cw = getattr(self.current_font, "cw", None)
-        cmap = getattr(self.current_font, "cmap", None)
-        lines = _break(text, cw, cmap, self.font_size_pt * 0.001 / self.k, _FIT * (self.epw - 2 * self.c_margin))
+        lines = _break(text, cw, self._characters(self.current_font), self.font_size_pt * 0.001 / self.k,
+                       _FIT * (self.epw - 2 * self.c_margin))
         if lines is None:
             self.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             return
@@ -105,9 +118,14 @@ class _Pdf(FPDF):
             coloured = colour != self.fill_color
             if colour is not None and coloured:
                 parts.append(colour.serialize().lower())
-            pick = font.subset.pick
-            mapped = "".join(chr(code) for code in (pick(ord(character)) for character in line) if code)
-            parts.append(f"({font.escape_text(mapped)}) Tj")
+            # fpdf2 gives each character its code in the subset the first time it is printed (in order), and the
+            # same code ever after: asked once per character, in the order of first appearance.
+            codes = self._codes.setdefault(font.fontkey, {})
+            for character in dict.fromkeys(line):
+                if character not in codes:
+                    code = font.subset.pick(ord(character))
+                    codes[character] = chr(code) if code else ""
+            parts.append(f"({font.escape_text(''.join(map(codes.__getitem__, line)))}) Tj")
             parts.append("ET")
             text = " ".join(parts)
             self._out(f"q {text} Q" if coloured else text)
@@ -116,17 +134,17 @@ class _Pdf(FPDF):
         self.y += height
 
 
-def _break(text: str, widths, cmap, scale: float, room: float) -> list[str] | None:
+def _break(text: str, widths, in_font: frozenset[str], scale: float, room: float) -> list[str] | None:
     """`text` broken at spaces into lines no wider than `room` (each character's width from `widths`, times
-    `scale`); None when fpdf2 must break it (a newline, a character outside `cmap`, a word wider than `room`)."""
-    if widths is None or not cmap or "\n" in text or not all(ord(character) in cmap for character in text):
+    `scale`); None when fpdf2 must break it (a newline, a character not `in_font`, a word wider than `room`)."""
+    if widths is None or not in_font or "\n" in text or not in_font.issuperset(text):
         return None
     space = widths[ord(" ")] * scale
     lines: list[str] = []
     current: list[str] = []
     used = 0.0
     for word in text.split(" "):
-        width = sum(widths[ord(character)] for character in word) * scale
+        width = sum(map(widths.__getitem__, map(ord, word))) * scale
         if width > room:
             return None
         if current and used + space + width > room:

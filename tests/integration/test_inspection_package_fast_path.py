@@ -1,7 +1,8 @@
 """The export's fast path (issue 15): the package is written into the ZIP file by file, and a version's PDF
 frozen at submission and signed at each step is its rendition where the package is in that PDF's language
 and zone, rather than a second PDF made again. The package verifies offline exactly as before, and a stored
-PDF changed behind edms's back is caught, never exported."""
+PDF changed behind edms's back is caught, never exported. report.pdf, made from a font cut down to what it
+prints, is byte for byte the report the whole font gives."""
 from __future__ import annotations
 
 import hashlib
@@ -9,13 +10,16 @@ import io
 import json
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from edms.documents.blobstore import BlobCorrupted
 from edms.documents.models import Document
 from edms.documents.pdf_models import SignedPdfRevision
+from edms.inspection import report
 from edms.inspection.package import CASE, DOCUMENT, Scope
 from edms.verifier.package import verify_package
+from tests.integration.test_verdict_parity import find_target, flip_cms_bit
 from tests.support.inspection import export_into, package_files, site_locale
 
 
@@ -105,3 +109,34 @@ def test_a_tampered_stored_signed_pdf_is_caught_and_never_exported(app, signed_c
     stored.write_bytes(stored.read_bytes().replace(b"%%EOF", b"%%EOF\n% appended behind edms's back"))
     with pytest.raises(BlobCorrupted):
         export_into(app, Scope(DOCUMENT, document_id), io.BytesIO(), language=language, zone=zone)
+
+
+@pytest.mark.req("11.10(b)")
+@pytest.mark.parametrize("tampered", [False, True], ids=["good", "one-signature-tampered"])
+def test_report_pdf_from_the_cut_down_font_is_byte_for_byte_the_report_from_the_whole_font(app, signed_case, settings,
+                                                                                           monkeypatch, tampered):
+    """The case's own report (Japanese site, every version, signature and history line; with one signature
+    tampered with, its line is printed in red as invalid) as each export writes it and as fpdf2 makes it from
+    the whole font with its own cell: the same bytes."""
+    if tampered:
+        flip_cms_bit(settings, find_target(app.extensions["edms"], signed_case.documents[0]))
+    made = report.report_pdf
+    reports: list[tuple[bytes, bytes]] = []
+
+    def both(content, verifier_sha256=""):
+        fast = made(content, verifier_sha256)
+        reports.append((fast, made(content, verifier_sha256, raw_lines=False, whole_font=True)))
+        return fast
+
+    monkeypatch.setattr(report, "report_pdf", both)
+    language, zone = site_locale(app, signed_case.documents[0])
+    out = io.BytesIO()
+    export_into(app, Scope(CASE, signed_case.case_id), out, language=language, zone=zone)
+    [(fast, reference)] = reports
+    assert fast == reference
+    assert package_files(out.getvalue())["report.pdf"] == fast
+    assert (b"invalid" in _text(fast)) is tampered
+
+
+def _text(pdf: bytes) -> bytes:
+    return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).encode()
