@@ -45,6 +45,10 @@ DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
 }
 # The same digests by hashlib (the same bytes; cheaper to start for the short inputs a signature has).
 _HASHLIB = {SHA256: hashlib.sha256, "2.16.840.1.101.3.4.2.2": hashlib.sha384, "2.16.840.1.101.3.4.2.3": hashlib.sha512}
+# The signature schemes by hash OID, made once: they hold only the hash algorithm (stateless), and making one
+# (an import and the abc checks inside `cryptography`) cost as much per verification as reading its signer.
+_ECDSA = {hash_oid: ec.ECDSA(algorithm()) for hash_oid, algorithm in DIGESTS.items()}
+_RSA = {hash_oid: (padding.PKCS1v15(), algorithm()) for hash_oid, algorithm in DIGESTS.items()}
 # Signature algorithm -> (key kind, hash OID or None when the digest algorithm field names it).
 _SIGNATURE_ALGORITHMS: dict[str, tuple[str, str | None]] = {
     "1.2.840.10045.4.3.2": ("ec", "2.16.840.1.101.3.4.2.1"),
@@ -240,16 +244,15 @@ def _check_signature_value(cert: x509.Certificate, signer: SignerInfo, signed: b
 
 def _verify_value(cert: x509.Certificate, signer: SignerInfo, signed: bytes, kind: str, hash_oid: str) -> bool:
     """The signature value over `signed` with the certificate's key (True), or Invalid."""
-    algorithm = DIGESTS[hash_oid]()
     try:
         key = cert.public_key()
     except (ValueError, UnsupportedAlgorithm):
         raise Invalid("the signer's certificate holds a key this verifier cannot read") from None
     try:
         if kind == "ec" and isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signer.signature, signed, ec.ECDSA(algorithm))
+            key.verify(signer.signature, signed, _ECDSA[hash_oid])
         elif kind == "rsa" and isinstance(key, rsa.RSAPublicKey):
-            key.verify(signer.signature, signed, padding.PKCS1v15(), algorithm)
+            key.verify(signer.signature, signed, *_RSA[hash_oid])
         else:
             raise Invalid("the signature algorithm does not fit the signer's key")
     except InvalidSignature:
