@@ -66,7 +66,7 @@ def signed_data(der: bytes) -> SignedData:
     """The SignedData in a ContentInfo; anything else is Invalid("... not a well-formed CMS ...").
 
     Read once when the same bytes are asked for again within a shared run (`edms.verifier.memo`)."""
-    return memo.parsed("cms", der, _read_signed_data)
+    return memo.recent("cms", der, _read_signed_data, der)
 
 
 def _read_signed_data(der: bytes) -> SignedData:
@@ -239,7 +239,7 @@ def _check_signature_value(cert: x509.Certificate, signer: SignerInfo, signed: b
     # The same verification (the same certificate, algorithms, signature and signed bytes) is not repeated within
     # a run: the offline verifier judges each signature twice (at its time-stamp, then in the long term).
     memo.recent("signature value", (memo.certificate_der(cert), signer.signature_oid, hash_oid, signer.signature, signed),
-                lambda: _verify_value(cert, signer, signed, kind, hash_oid))
+                _verify_value, cert, signer, signed, kind, hash_oid)
 
 
 def _verify_value(cert: x509.Certificate, signer: SignerInfo, signed: bytes, kind: str, hash_oid: str) -> bool:
