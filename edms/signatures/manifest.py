@@ -172,17 +172,23 @@ def parse_manifest(data: bytes) -> Manifest:
     names, name_set, accepted = _FIELD_CHECKS[document.get("format") == MANIFEST_FORMAT]
     if document.keys() != name_set or tuple(map(type, map(document.__getitem__, names))) not in accepted:
         return _parse_manifest_reference(data)
+    signed_at = _signing_time(document, data)
+    del document["type"], document["format"]
+    document["signed_at"] = signed_at
+    return Manifest(**document)
+
+
+def _signing_time(document: dict[str, Any], data: bytes) -> datetime:
+    """The checks after the fields' names and types (both readings make them, in this order): the manifest's
+    type and format, its canonical form, then its signing time, which is returned."""
     if document["type"] != MANIFEST_TYPE or document["format"] not in (MANIFEST_FORMAT, MANIFEST_FORMAT_PDF):
         raise ManifestError(f"unsupported manifest {document['type']} format {document['format']}")
     if not is_canonical(document, data):
         raise ManifestError("the manifest is not in canonical form (RFC 8785)")
     try:
-        signed_at = _signed_at(document["signed_at"])
+        return _signed_at(document["signed_at"])
     except ValueError as exc:
         raise ManifestError("the manifest's signing time is not a UTC time in the form edms writes") from exc
-    del document["type"], document["format"]
-    document["signed_at"] = signed_at
-    return Manifest(**document)
 
 
 def _parse_manifest_reference(data: bytes) -> Manifest:
@@ -200,13 +206,6 @@ def _parse_manifest_reference(data: bytes) -> Manifest:
         value = document[name]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ManifestError(f"the manifest field {name} has the wrong type")
-    if document["type"] != MANIFEST_TYPE or document["format"] not in (MANIFEST_FORMAT, MANIFEST_FORMAT_PDF):
-        raise ManifestError(f"unsupported manifest {document['type']} format {document['format']}")
-    if not is_canonical(document, data):
-        raise ManifestError("the manifest is not in canonical form (RFC 8785)")
-    try:
-        signed_at = _signed_at(document["signed_at"])
-    except ValueError as exc:
-        raise ManifestError("the manifest's signing time is not a UTC time in the form edms writes") from exc
+    signed_at = _signing_time(document, data)
     fields = {name: document[name] for name in field_types if name not in ("type", "format")}
     return Manifest(**{**fields, "signed_at": signed_at})
