@@ -149,10 +149,7 @@ def moment(node: Node) -> datetime:
                              int(whole[12:]), tzinfo=UTC)
         else:
             value = datetime.strptime(whole, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-        if fraction and len(fraction) <= 6 and fraction.isascii() and fraction.isdigit():
-            # Up to six digits the rounded float below is exactly these digits as microseconds (tested for all).
-            value = value.replace(microsecond=int(fraction.ljust(6, "0")))
-        elif fraction:
+        if fraction:
             value += timedelta(microseconds=round(float(f"0.{fraction}") * 1_000_000))
     except (ValueError, OverflowError):
         raise Invalid(f"malformed time {text!r}") from None
