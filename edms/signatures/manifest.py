@@ -7,6 +7,7 @@ number, version, content SHA-256). It is stored byte for byte next to its detach
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -50,6 +51,19 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "comment": (str, type(None)),
     "delegation": (dict, type(None)),  # null, or the delegation the signer acted under (DELEGATION_FIELDS)
 }
+
+
+def _field_checks(field_types: dict[str, type | tuple[type, ...]]) -> tuple[list[str], frozenset[str],
+                                                                          frozenset[tuple[type, ...]]]:
+    """A format's field names (in order and as a set) and every tuple of the exact types `json.loads` gives them
+    that `_parse_manifest_reference`'s checks accept (for what `json.loads` makes, `isinstance(value, int) and not
+    isinstance(value, bool)` is `type(value) is int`, and so on for each type)."""
+    kinds = [kind if isinstance(kind, tuple) else (kind,) for kind in field_types.values()]
+    return list(field_types), frozenset(field_types), frozenset(itertools.product(*kinds))
+
+
+# By `document.get("format") == MANIFEST_FORMAT`, as the reference chooses: format 1's fields, or format 2's.
+_FIELD_CHECKS = {True: _field_checks(_FIELD_TYPES), False: _field_checks({**_FIELD_TYPES, "pdf_sha256": str})}
 
 # A signature made for an absent person names the delegation, so the manifestation shows it and it is
 # bound to the signature like every other field.
@@ -133,9 +147,8 @@ _FULL_WIDTH = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}
 
 def _signed_at(text: str) -> datetime:
     """`datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")` in UTC, without strptime for the form edms writes."""
-    if _FULL_WIDTH.fullmatch(text):
-        return datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]),
-                        int(text[17:19]), int(text[20:26]), tzinfo=UTC)
+    if _FULL_WIDTH.fullmatch(text):  # every field at full width: fromisoformat reads it as the fields say (in C)
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
@@ -145,7 +158,41 @@ def parse_manifest(data: bytes) -> Manifest:
 
     A pure function of the bytes, so the manifests of a process's recent reads are kept, keyed by their
     exact bytes (a page shows each signature's manifest more than once); a damaged one raises every time.
-    The Manifest is frozen: callers read it and never change it (its delegation included)."""
+    The Manifest is frozen: callers read it and never change it (its delegation included).
+
+    `_parse_manifest_reference` with its field checks made at once (the names as a set, the types as one tuple);
+    whatever they refuse is refused by the reference's own checks, in its order and with its messages
+    (`tests/unit/signatures/test_manifest_parity.py`)."""
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ManifestError("the manifest is not UTF-8 JSON") from exc
+    if type(document) is not dict:
+        return _parse_manifest_reference(data)
+    names, name_set, accepted = _FIELD_CHECKS[document.get("format") == MANIFEST_FORMAT]
+    if document.keys() != name_set or tuple(map(type, map(document.__getitem__, names))) not in accepted:
+        return _parse_manifest_reference(data)
+    signed_at = _signing_time(document, data)
+    del document["type"], document["format"]
+    document["signed_at"] = signed_at
+    return Manifest(**document)
+
+
+def _signing_time(document: dict[str, Any], data: bytes) -> datetime:
+    """The checks after the fields' names and types (both readings make them, in this order): the manifest's
+    type and format, its canonical form, then its signing time, which is returned."""
+    if document["type"] != MANIFEST_TYPE or document["format"] not in (MANIFEST_FORMAT, MANIFEST_FORMAT_PDF):
+        raise ManifestError(f"unsupported manifest {document['type']} format {document['format']}")
+    if not is_canonical(document, data):
+        raise ManifestError("the manifest is not in canonical form (RFC 8785)")
+    try:
+        return _signed_at(document["signed_at"])
+    except ValueError as exc:
+        raise ManifestError("the manifest's signing time is not a UTC time in the form edms writes") from exc
+
+
+def _parse_manifest_reference(data: bytes) -> Manifest:
+    """The reference reading of a manifest: each check in turn, the first that fails saying why."""
     try:
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -159,13 +206,6 @@ def parse_manifest(data: bytes) -> Manifest:
         value = document[name]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ManifestError(f"the manifest field {name} has the wrong type")
-    if document["type"] != MANIFEST_TYPE or document["format"] not in (MANIFEST_FORMAT, MANIFEST_FORMAT_PDF):
-        raise ManifestError(f"unsupported manifest {document['type']} format {document['format']}")
-    if not is_canonical(document, data):
-        raise ManifestError("the manifest is not in canonical form (RFC 8785)")
-    try:
-        signed_at = _signed_at(document["signed_at"])
-    except ValueError as exc:
-        raise ManifestError("the manifest's signing time is not a UTC time in the form edms writes") from exc
+    signed_at = _signing_time(document, data)
     fields = {name: document[name] for name in field_types if name not in ("type", "format")}
     return Manifest(**{**fields, "signed_at": signed_at})

@@ -237,17 +237,19 @@ def _link_problem(manifest: Manifest, document: DocumentFields | None, version: 
     return None
 
 
+# The row's columns the manifest signs, by the manifest's names.
+_ROW_FIELDS = ("signature_id", "kind", "document_id", "version", "step", "meaning", "signer_user_id", "signed_at",
+               "comment")
+
+
 def _row_problem(signature: SignatureFields, manifest: Manifest, gen_time: datetime):
-    stored = {
-        "signature_id": signature.signature_id, "kind": signature.kind, "document_id": signature.document_id,
-        "version": signature.version, "step": signature.step, "meaning": signature.meaning,
-        "signer_user_id": signature.signer_id, "signed_at": isoformat_utc(signature.signed_at),
-        "comment": signature.comment,
-    }
-    signed = {name: getattr(manifest, name) for name in stored}
-    signed["signed_at"] = isoformat_utc(manifest.signed_at)
-    differing = sorted(name for name in stored if stored[name] != signed[name])
-    if differing:
+    stored = (signature.signature_id, signature.kind, signature.document_id, signature.version, signature.step,
+              signature.meaning, signature.signer_id, isoformat_utc(signature.signed_at), signature.comment)
+    signed = (manifest.signature_id, manifest.kind, manifest.document_id, manifest.version, manifest.step,
+              manifest.meaning, manifest.signer_user_id, isoformat_utc(manifest.signed_at), manifest.comment)
+    if stored != signed:  # (strings, integers and None: equal as tuples exactly when equal one by one)
+        differing = sorted(name for name, row, manifested in zip(_ROW_FIELDS, stored, signed, strict=True)
+                           if row != manifested)
         return N_("the stored row differs from the signed manifest in %(fields)s (changed after signing)"), {
             "fields": ", ".join(differing)}
     if signature.timestamped_at != gen_time:

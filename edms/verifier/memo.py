@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -40,6 +40,7 @@ class Memo:
         self.crl_signed: dict[tuple[bytes, x509.Certificate], bool] = {}
         self.crl_bytes: dict[int, tuple[x509.CertificateRevocationList, bytes]] = {}
         self.certificate_bytes: dict[int, tuple[x509.Certificate, bytes]] = {}
+        self.sequence_bytes: dict[int, tuple[tuple[object, ...], tuple[bytes, ...]]] = {}
         self.parsed: dict[tuple[str, Hashable], object] = {}
         self.chains: dict[tuple[object, ...], object] = {}
         self.derived: dict[tuple[str, Hashable], object] = {}
@@ -149,6 +150,18 @@ def _certificate_der(memo: Memo, cert: x509.Certificate) -> bytes:
     return held[1]
 
 
+def _sequence_der(memo: Memo, items: Sequence[_T], der_of: Callable[[Memo, _T], bytes]) -> tuple[bytes, ...]:
+    """The DER of each item: for a tuple (the run's roots and CRLs, the same objects for every signature), read once
+    per tuple object; a tuple of certificates or CRLs cannot change, and it is held: its id stays its own."""
+    if type(items) is not tuple:
+        return tuple([der_of(memo, item) for item in items])
+    held = memo.sequence_bytes.get(id(items))
+    if held is None or held[0] is not items:
+        memo._room(memo.sequence_bytes)
+        held = memo.sequence_bytes[id(items)] = (items, tuple([der_of(memo, item) for item in items]))
+    return held[1]
+
+
 def chain_judgement(leaf: x509.Certificate, untrusted: Sequence[x509.Certificate], roots: Sequence[x509.Certificate],
                     crls: Sequence[x509.CertificateRevocationList],
                     judge: Callable[[x509.Certificate, Sequence[x509.Certificate], Sequence[x509.Certificate],
@@ -159,7 +172,7 @@ def chain_judgement(leaf: x509.Certificate, untrusted: Sequence[x509.Certificate
     memo = _active.get()
     assert memo is not None, "inside shared_run() only"
     key = (_certificate_der(memo, leaf), tuple([_certificate_der(memo, cert) for cert in untrusted]),
-           tuple([_certificate_der(memo, cert) for cert in roots]), tuple([_crl_der(memo, crl) for crl in crls]))
+           _sequence_der(memo, roots, _certificate_der), _sequence_der(memo, crls, _crl_der))
     known = memo.chains.get(key)
     if known is None:
         memo.misses += 1
@@ -205,22 +218,18 @@ def keyed(kind: str, key: Hashable, compute: Callable[[], _T]) -> _T:
     return value
 
 
-def parsed(kind: str, der: bytes, parse: Callable[[bytes], _T]) -> _T:
-    """`parse(der)`, read once per run for the last few inputs (errors propagate and are not kept)."""
-    return recent(kind, der, lambda: parse(der))
-
-
-def recent(kind: str, key: Hashable, compute: Callable[[], _T]) -> _T:
-    """`compute()` for a result that depends only on `key` (exact bytes, or tuples of them), kept for the last few
-    keys of a run (what is unique to one signature but looked at more than once, e.g. by the offline verifier's
-    two judgements of it); errors propagate and are not kept; outside a run, always computed."""
+def recent(kind: str, key: Hashable, compute: Callable[..., _T], *arguments: Any) -> _T:
+    """`compute(*arguments)` for a result that depends only on `key` (exact bytes, or tuples of them), kept for the
+    last few keys of a run (what is unique to one signature but looked at more than once, e.g. by the offline
+    verifier's two judgements of it); errors propagate and are not kept; outside a run, always computed. (The
+    arguments are passed, not bound in a lambda: this runs a few times for every signature.)"""
     memo = _active.get()
     if memo is None:
-        return compute()
+        return compute(*arguments)
     full = (kind, key)
     if full in memo.parsed:
         return memo.parsed[full]  # type: ignore[return-value]
-    value = compute()
+    value = compute(*arguments)
     if len(memo.parsed) >= MAX_PARSED:
         del memo.parsed[next(iter(memo.parsed))]
     memo.parsed[full] = value

@@ -138,8 +138,11 @@ def _signer_info(der: bytes, start: int, end: int) -> SignerInfo:
             if name in attributes:
                 raise Unusual
             values = elements(der, pair[6], pair[7])
-            attributes[name] = [_node(Node, (values[i], der[values[i + 2]:values[i + 3]], der[values[i + 1]:values[i + 3]]))
-                                for i in range(0, len(values), 4)]
+            if len(values) == 4:  # one value, as every attribute edms reads has: no comprehension to run
+                attributes[name] = [_node(Node, (values[0], der[values[2]:values[3]], der[values[1]:values[3]]))]
+            else:
+                attributes[name] = [_node(Node, (values[i], der[values[i + 2]:values[i + 3]],
+                                                 der[values[i + 1]:values[i + 3]])) for i in range(0, len(values), 4)]
         at += 4
     if count < at + 8 or fields[at + 4] != 0x04:
         raise Unusual

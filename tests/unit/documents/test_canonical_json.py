@@ -8,7 +8,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edms.documents.hashing import canonical_content, canonical_json
+from edms.documents.hashing import canonical_content, canonical_json, plain_json
 
 KEYS = st.text(max_size=8) | st.sampled_from(["sha256", "a", "B", "é", "\U0001f600", "\ue000", "z" * 3])
 SCALARS = (st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.sampled_from([2**53 - 1, -(2**53 - 1), 2**53])
@@ -50,3 +50,16 @@ def test_a_versions_canonical_content_is_rfc8785_of_its_fields_and_attachments()
     assert content == rfc8785.dumps({"type": "oos", "number": "OOS-2026-0042", "version": 2, "title": "Viability OOS",
                                      "fields": fields, "attachments": sorted(attachments,
                                                                              key=lambda a: (a["sha256"], a["name"]))})
+
+
+class Key(str):
+    """A str subclass: not what `json.loads` makes, so not written by the C path."""
+
+
+@pytest.mark.parametrize(("keys", "plain"), [
+    ([], True), (["a", "sha256", "z" * 3], True), (["a", "é"], False), (["\U0001f600"], False), ([1], False),
+    (["a", 1], False), ([Key("a")], False), (["a", Key("b")], False), ([None], False), ([("a",)], False),
+])
+def test_only_objects_with_exactly_str_ascii_keys_take_the_c_path(keys, plain):
+    assert plain_json(dict.fromkeys(keys, 1)) is plain
+    assert plain_json([{"outer": dict.fromkeys(keys, "x")}]) is plain
