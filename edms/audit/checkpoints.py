@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import rfc8785
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import event, func, inspect, select
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from edms.audit.context import AuditContext
 from edms.audit.integrity import VerificationRun
@@ -153,19 +153,23 @@ def enable_automatic_checkpoints(factory: sessionmaker[Session], *, every: int, 
 
     @event.listens_for(factory, "after_flush")
     def _note_crossing(session: Session, _context: Any) -> None:
-        if any(isinstance(item, AuditEvent) and item.seq % every == 0 for item in session.new):
-            session.info[_CROSSED] = True
+        crossing = [item for item in session.new if isinstance(item, AuditEvent) and item.seq % every == 0]
+        if crossing:
+            session.info.setdefault(_CROSSED, []).extend(crossing)
 
     @event.listens_for(factory, "after_soft_rollback")
-    def _forget_crossing(session: Session, _previous: Any) -> None:
-        session.info.pop(_CROSSED, None)
+    def _forget_crossing(session: Session, previous: SessionTransaction) -> None:
+        # A SAVEPOINT's rollback keeps the crossings flushed before it: only those it undid are no longer persistent.
+        if not previous.nested:
+            session.info.pop(_CROSSED, None)
 
     @event.listens_for(factory, "after_commit")
     def _checkpoint(session: Session) -> None:
         # Also fired when a SAVEPOINT is released: only the outermost commit makes the events durable.
         if session.in_nested_transaction():
             return
-        crossed = session.info.pop(_CROSSED, False) or any(seq % every == 0 for seq in appended_rows(session))
+        crossed = (any(inspect(item).persistent for item in session.info.pop(_CROSSED, []))
+                   or any(seq % every == 0 for seq in appended_rows(session)))
         if not crossed or session.info.get(_CHECKPOINTING):
             return
         shared = shares_commit(session)

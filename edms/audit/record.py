@@ -95,10 +95,11 @@ def append(session: Session, ctx: AuditContext, action: str, object_type: str, o
     session.connection().execute(_INSERT, row)
     _note_head(session, (seq, row["hash"]))
     root = session.get_transaction()
-    noted: tuple[SessionTransaction | None, dict[int, bytes]] | None = session.info.get(_APPENDED)
+    noted: _Appended | None = session.info.get(_APPENDED)
     if noted is None or noted[0] is not root:
-        noted = session.info[_APPENDED] = (root, {})
+        noted = session.info[_APPENDED] = (root, {}, {})
     noted[1][seq] = leaf
+    noted[2][seq] = session.get_nested_transaction() or root
     return seq
 
 
@@ -106,7 +107,7 @@ _HEAD_QUERY = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.de
 _INSERT = insert(AuditEvent.__table__)  # type: ignore[arg-type]
 # session.info, each (the session's root transaction, value), so that nothing of an earlier transaction is taken:
 _HEAD = "edms.audit.head"  # (seq, hash) of the newest event this transaction appended; None: read it again
-_APPENDED = "edms.audit.appended"  # {seq: leaf bytes} of the events `append` wrote
+_APPENDED = "edms.audit.appended"  # {seq: leaf bytes} of the events `append` wrote, {seq: innermost transaction then}
 _SHARED_HEAD = "edms.audit.shared_head"  # a shared transaction's (edms.db.shares_commit): its released sessions' head
 
 
@@ -116,6 +117,9 @@ def appended_rows(session: Session) -> dict[int, bytes]:
     in its flushes."""
     noted = session.info.get(_APPENDED)
     return noted[1] if noted is not None and noted[0] is session.get_transaction() else {}
+
+
+_Appended = tuple[SessionTransaction | None, dict[int, bytes], dict[int, SessionTransaction | None]]
 
 
 def _note_head(session: Session, head: tuple[int, str] | None) -> None:
@@ -131,10 +135,25 @@ def _known_head(session: Session) -> tuple[int, str] | None:
     return kept
 
 
+def within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    """Whether `transaction` is `ancestor` or nested inside it."""
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
 @event.listens_for(Session, "after_soft_rollback")
-def _forget(session: Session, _previous: SessionTransaction) -> None:
-    # A SAVEPOINT rolled back may have held events and, on PostgreSQL, the chain's lock: read the head again.
-    session.info.pop(_APPENDED, None)
+def _forget(session: Session, previous: SessionTransaction) -> None:
+    # A SAVEPOINT rolled back may have held events and, on PostgreSQL, the chain's lock: read the head again. The
+    # events appended before it are still the transaction's: the witness and the checkpoints must still see them.
+    noted: _Appended | None = session.info.get(_APPENDED)
+    if previous.nested and noted is not None:
+        for seq in [seq for seq, place in noted[2].items() if within(place, previous)]:
+            del noted[1][seq], noted[2][seq]
+    else:
+        session.info.pop(_APPENDED, None)
     if session.get_transaction() is None:
         session.info.pop(_HEAD, None)
     else:

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import rfc8785
 from sqlalchemy import event, inspect, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from edms.audit.chain import canonical_bytes
 from edms.audit.integrity import batch_leaves, chain_rows_sql
@@ -278,9 +278,12 @@ def enable_witness(sessions: sessionmaker[Session], *, path: Path, signer: Calla
                 (item, item.seq, canonical_bytes(item.hashed_fields())) for item in appended)
 
     @event.listens_for(sessions, "after_soft_rollback")
-    def _forget_append(session: Session, _previous: Any) -> None:
-        session.info.pop(_APPENDED, None)
-        session.info.pop(_LEAVES, None)
+    def _forget_append(session: Session, previous: SessionTransaction) -> None:
+        # A SAVEPOINT's rollback keeps the events flushed before it (still to be committed); those it undid are no
+        # longer persistent, and the commit then reads the log rather than name its leaves.
+        if not previous.nested:
+            session.info.pop(_APPENDED, None)
+            session.info.pop(_LEAVES, None)
 
     @event.listens_for(sessions, "after_commit")
     def _witness(session: Session) -> None:

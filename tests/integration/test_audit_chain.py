@@ -175,3 +175,20 @@ def test_the_verifier_reads_each_event_exactly_as_the_application_hashed_it(sett
     assert [chain_fields(engine.dialect.name, row) for row in rows] == [event.hashed_fields() for event in events]
     assert batch_hashes(rows, _canonical_times(engine.dialect.name, rows)) == [event.hash for event in events]
     engine.dispose()
+
+
+@pytest.mark.req("11.10(e)")
+def test_an_interval_crossed_before_a_savepoint_that_rolls_back_is_still_checkpointed(database_url, organisation_pki):
+    factory = make_session_factory(make_engine(database_url))
+    signer = organisation_pki.system_signer()
+    enable_automatic_checkpoints(factory, every=2, signer=lambda: signer)
+    with transaction(factory) as session:
+        record(session, AuditContext.system("test"), "test.first", "test")
+    with transaction(factory) as session:
+        record(session, AuditContext.system("test"), "test.crossing", "test")  # seq 2: the interval
+        savepoint = session.begin_nested()
+        record(session, AuditContext.system("test"), "test.undone", "test")
+        savepoint.rollback()
+    with factory() as session:
+        checkpointed = session.execute(select(AuditCheckpoint.seq)).scalars().all()
+    assert checkpointed == [2]

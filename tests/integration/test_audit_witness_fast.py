@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from edms.audit import AuditContext, record
+from edms.audit.record import append
 from edms.audit.witness import TreeHead, enable_witness, leaves_after
 from edms.db import transaction
 from edms.verifier.merkle import Frontier
@@ -81,3 +82,20 @@ def test_an_event_rolled_back_with_its_savepoint_is_never_witnessed(settings, se
     assert written[-1].root_hash == reference_root(sessions, 2)
     result = edms_verify(settings)
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.req("WITNESS")
+@pytest.mark.parametrize("write", [record, append], ids=["orm", "core"])
+def test_events_written_before_a_savepoint_that_rolls_back_are_witnessed_by_their_own_commit(
+        settings, sessions, witness, write):
+    correct(sessions, 1)
+    with transaction(sessions) as session:
+        write(session, QA, "document.updated", "document", "DOC-0002", reason="kept, before the savepoint")
+        savepoint = session.begin_nested()
+        write(session, QA, "document.updated", "document", "DOC-0003", reason="undone")
+        savepoint.rollback()
+    written = heads(settings)
+    assert written[-1].tree_size == 2, "the commit's head covers the event kept before the rolled-back savepoint"
+    assert written[-1].root_hash == reference_root(sessions, 2)
+    result = edms_verify(settings)
+    assert result.exit_code == 0 and "unwitnessed" not in result.output, result.output
