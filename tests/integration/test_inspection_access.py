@@ -187,3 +187,15 @@ def test_inspection_pages_are_for_inspectors_qa_and_regulatory_only(app, client,
     client.post("/logout", data={"csrf_token": csrf_token(client.get("/").get_data(as_text=True))})
     sign_in(client, "kenji.sato")
     assert client.get("/inspection/search").status_code == 403
+
+
+def test_the_inspection_menu_offers_regulatory_affairs_no_audit_page_it_may_not_open(app, client, people, signed_case):
+    people.make("rina.ogawa", "regulatory", printed_name="Rina Ogawa")
+    sign_in(client, "rina.ogawa")
+    page = client.get("/inspection/search")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'id="subnav-search"' in html
+    assert 'href="/audit' not in html
+    assert client.get("/audit").status_code == 403  # the links left out lead nowhere it may go
+    assert client.get("/audit/verify").status_code == 403
