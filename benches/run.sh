@@ -32,6 +32,7 @@ run document-page "$PYTHON" benches/bench_document_page.py --requests "$([ "$QUI
 run verify-archive "$PYTHON" benches/bench_verify_archive.py $([ "$QUICK" = 1 ] && echo --quick)
 run cms-reader "$PYTHON" benches/bench_cms_reader.py --signatures "$([ "$QUICK" = 1 ] && echo 20 || echo 50)"
 run verify-workers "$PYTHON" benches/bench_verify_workers.py --rounds "$([ "$QUICK" = 1 ] && echo 1 || echo 3)"
+run renditions "$PYTHON" benches/bench_renditions.py --repeat "$([ "$QUICK" = 1 ] && echo 3 || echo 10)"
 run pades "$PYTHON" benches/bench_pades.py --signatures "$([ "$QUICK" = 1 ] && echo 3 || echo 10)"
 run hsm "$PYTHON" benches/bench_hsm.py --repeat "$([ "$QUICK" = 1 ] && echo 40 || echo 400)"
 run blobstores "$PYTHON" benches/bench_blobstores.py --blobs "$([ "$QUICK" = 1 ] && echo 10 || echo 50)"

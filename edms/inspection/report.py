@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from edms.documents.renditions import find_pdf_font
+from edms.documents.renditions.font_subset import subset_font_file
 from edms.documents.types import SIGNATURE_MEANINGS, SIGNING_ROLES
 from edms.inspection.labels import Labels
 from edms.inspection.manifest import VERIFIER_FILE
-from edms.inspection.report_font import report_font_file
 from edms.inspection.report_pdf_writer import _RED, _Pdf, _Script, page_texts
 from edms.resources import TEMPLATES_DIR
 from edms.timeutil import isoformat_utc
@@ -301,7 +301,7 @@ def report_html(content: PackageContent, verifier_sha256: str = "") -> str:
 def report_pdf(content: PackageContent, verifier_sha256: str = "", *, raw_lines: bool = True,
                whole_font: bool = False) -> bytes:
     """`raw_lines=False`: every line through fpdf2's cell; `whole_font=True`: fpdf2 given the whole font, not the
-    font cut down to what reports print (edms.inspection.report_font). Both are the reference the fast path
+    font cut down to what reports print (edms.documents.renditions.font_subset). Both are the reference the fast path
     must equal byte for byte."""
     zone = content.display_tz
     title = _title(content)
@@ -357,7 +357,7 @@ def report_pdf(content: PackageContent, verifier_sha256: str = "", *, raw_lines:
                     f"{isoformat_utc(cert.not_valid_after_utc)}", size=7)
     texts = [page_texts(title), *(text for _kind, text, _size, _colour in pdf.calls)]
     with contextlib.ExitStack() as stack:
-        font = None if whole_font else stack.enter_context(report_font_file(find_pdf_font(), "".join(texts)))
+        font = None if whole_font else stack.enter_context(subset_font_file(find_pdf_font(), "".join(texts)))
         out = _Pdf(title, raw_lines=raw_lines, texts=texts, font=font)
         out.set_title(f"Inspection package: {title}")
         out.set_creator("edms")

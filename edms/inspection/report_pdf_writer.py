@@ -29,7 +29,7 @@ class _Pdf(FPDF):
                  font: Path | None = None) -> None:
         """`texts`: everything the document will print, when known: the fallback font is then loaded (and
         embedded) only if one of its characters is missing from the main font. `font`: the main font cut down
-        to those characters (edms.inspection.report_font), else the whole font."""
+        to those characters (edms.documents.renditions.font_subset), else the whole font."""
         super().__init__(format="A4")
         self.title_text = title
         self.raw_lines = raw_lines  # False: every line through fpdf2's cell (the reference the tests compare with)

@@ -11,7 +11,7 @@ import pytest
 from fontTools.ttLib import TTFont
 
 from edms.documents.renditions import find_pdf_fallback_font, find_pdf_font
-from edms.inspection.report_font import report_font, report_font_file
+from edms.documents.renditions.font_subset import subset_font, subset_font_file
 from edms.inspection.report_pdf_writer import _FALLBACK, _Pdf, page_texts
 
 TITLE = "CASE-2026-0001 · 症例"
@@ -40,7 +40,7 @@ def written(lines: list[tuple[str, float, tuple[int, int, int]]], *, whole_font:
 
     if whole_font:
         return make(None)
-    with report_font_file(find_pdf_font(), "".join(texts)) as font:
+    with subset_font_file(find_pdf_font(), "".join(texts)) as font:
         return make(font)
 
 
@@ -61,7 +61,7 @@ def test_the_cut_down_font_holds_the_printed_characters_with_every_code_point_of
     printed = set(JAPANESE + SHARED) | {"≥"}  # "≥": not in the font, so not in the cut either
     glyphs = {whole_cmap[ord(character)] for character in printed if ord(character) in whole_cmap}
     expected = {code for code, glyph in whole_cmap.items() if glyph in glyphs}
-    with report_font_file(find_pdf_font(), printed) as path:
+    with subset_font_file(find_pdf_font(), printed) as path:
         cut = TTFont(str(path), lazy=True)
         assert set(cut.getBestCmap()) == expected
         assert {" ", "\u00a0"} <= {chr(code) for code in expected}  # the space's other code point came with it
@@ -71,10 +71,10 @@ def test_the_cut_down_font_holds_the_printed_characters_with_every_code_point_of
 
 def test_the_fallback_font_is_still_loaded_exactly_when_the_main_font_lacks_a_printed_character():
     texts = [page_texts(TITLE), JAPANESE]
-    with report_font_file(find_pdf_font(), "".join(texts)) as font:
+    with subset_font_file(find_pdf_font(), "".join(texts)) as font:
         assert _FALLBACK not in _Pdf(TITLE, texts=texts, font=font).fonts
     texts.append(FALLBACK)
-    with report_font_file(find_pdf_font(), "".join(texts)) as font:
+    with subset_font_file(find_pdf_font(), "".join(texts)) as font:
         assert _FALLBACK in _Pdf(TITLE, texts=texts, font=font).fonts
 
 
@@ -84,9 +84,9 @@ def test_a_font_replaced_on_disk_is_read_again_not_taken_from_what_this_process_
         pytest.skip("no second font installed to replace the first with")
     path = tmp_path / "report.ttf"
     shutil.copyfile(find_pdf_font(), path)
-    assert ord("≥") not in TTFont(_saved(tmp_path, report_font(path, "≥ABC")), lazy=True).getBestCmap()
+    assert ord("≥") not in TTFont(_saved(tmp_path, subset_font(path, "≥ABC")), lazy=True).getBestCmap()
     shutil.copyfile(fallback, path)  # another font at the same path: it has "≥"
-    assert ord("≥") in TTFont(_saved(tmp_path, report_font(path, "≥ABC")), lazy=True).getBestCmap()
+    assert ord("≥") in TTFont(_saved(tmp_path, subset_font(path, "≥ABC")), lazy=True).getBestCmap()
 
 
 def _saved(directory: Path, data: bytes) -> str:

@@ -103,23 +103,31 @@ def further_field(page: SignaturePage, taken: set[str]) -> FieldSlot:
 
 
 def render_frozen_pdf(r: Rendition, steps: Sequence[SignatureStep], frozen_at: datetime, *,
-                      font_path: Path | None = None) -> bytes:
-    """The PDF/A-2b frozen at submission, with its signature page and empty signature fields."""
-    pdf = rendered_pdf(r, font_path=font_path, compliance=PDF_A)
+                      font_path: Path | None = None, whole_font: bool = False) -> bytes:
+    """The PDF/A-2b frozen at submission, with its signature page and empty signature fields. `whole_font`: fpdf2
+    reads the whole fonts (the reference: edms.documents.renditions.pdf)."""
     lang = r.language
     page = signature_page(steps)
-    pdf.add_page()
-    pdf.heading(_text(lang, "page"), size=14)
-    pdf.paragraph(_text(lang, "note"), size=9)
-    pdf.paragraph(_text(lang, "frozen").format(time=format_in_zone(frozen_at, r.display_tz)), size=8, colour=GREY)
     labels = {step.name: step for step in steps}
-    for field in page.reserved:
-        step = labels[field.step]
-        meaning = SIGNATURE_MEANINGS[step.meaning].text(lang) if step.meaning in SIGNATURE_MEANINGS else step.meaning
-        _label(pdf, field.slot, f"{step.label.text(lang)} — {meaning}")
+    reserved = [(field.slot, _step_label(labels[field.step], lang)) for field in page.reserved]
+    texts = (_text(lang, "page"), _text(lang, "note"),
+             _text(lang, "frozen").format(time=format_in_zone(frozen_at, r.display_tz)), _text(lang, "further"))
+    pdf = rendered_pdf(r, font_path=font_path, compliance=PDF_A, also=(*texts, *(text for _, text in reserved)),
+                       whole_font=whole_font)
+    pdf.add_page()
+    pdf.heading(texts[0], size=14)
+    pdf.paragraph(texts[1], size=9)
+    pdf.paragraph(texts[2], size=8, colour=GREY)
+    for slot, text in reserved:
+        _label(pdf, slot, text)
     for slot in page.spare:
-        _label(pdf, slot, _text(lang, "further"), colour=GREY)
+        _label(pdf, slot, texts[3], colour=GREY)
     return add_signature_fields(bytes(pdf.output()), [field.slot for field in page.reserved])
+
+
+def _step_label(step: SignatureStep, lang: str) -> str:
+    meaning = SIGNATURE_MEANINGS[step.meaning].text(lang) if step.meaning in SIGNATURE_MEANINGS else step.meaning
+    return f"{step.label.text(lang)} — {meaning}"
 
 
 def _label(pdf, slot: FieldSlot, text: str, colour: tuple[int, int, int] = (0, 0, 0)) -> None:

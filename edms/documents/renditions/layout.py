@@ -104,6 +104,11 @@ def text_for(language: str, key: str) -> str:
     return ja if language == "ja" else en
 
 
+def every_label(language: str) -> list[str]:
+    """Every fixed label (`_TEXT`) in the language: what a PDF's fonts must hold beside the record's own texts."""
+    return [text_for(language, key) for key in _TEXT]
+
+
 def _controlled_label(labels: Mapping[str, LocalizedText], key: str, language: str) -> str:
     return labels[key].text(language) if key in labels else key
 

@@ -1,14 +1,15 @@
-"""report.pdf's main font cut down, before fpdf2 reads it, to the glyphs of the characters the report prints
-(issue 15).
+"""A PDF font cut down, before fpdf2 reads it, to the glyphs of the characters the PDF prints (issue 15): for the
+inspection report (edms.inspection.report) and the renditions of a record (edms.documents.renditions.pdf).
 
 fpdf2 parses the whole font it is given for every PDF (its cmap, and a width for each of IPAex's ~12,000
-characters, in Python) and subsets it again, in Python, when the PDF is written: ~40 % of an export's time.
-Here HarfBuzz's subsetter (C, a few milliseconds) first keeps every table, name and hint of the font but only
-the glyphs the report prints, each with every code point the font maps to it (as fpdf2 keeps them), and the
-first four glyphs (fpdf2's "recommended glyphs"); fpdf2 then parses that small font and subsets it as it would
-have subset the whole one. Subsetting a font that holds every glyph used gives the same font as subsetting the
-whole one, so report.pdf is byte for byte what the whole font gives: tests/unit/test_report_pdf_font.py
-compares them, and fails if a newer fpdf2 or HarfBuzz ever subsets otherwise.
+characters, in Python) and subsets it again, in Python, when the PDF is written: ~40 % of an export's time and
+more than half of a submission's (the frozen PDF). Here HarfBuzz's subsetter (C, a few milliseconds) first keeps
+every table, name and hint of the font but only the glyphs printed, each with every code point the font maps to
+it (as fpdf2 keeps them), and the first four glyphs (fpdf2's "recommended glyphs"); fpdf2 then parses that small
+font and subsets it as it would have subset the whole one. Subsetting a font that holds every glyph used gives the
+same font as subsetting the whole one, so the PDF is byte for byte what the whole font gives:
+tests/unit/test_report_pdf_font.py and tests/unit/documents/test_rendition_pdf_font.py compare them, and fail if a
+newer fpdf2 or HarfBuzz ever subsets otherwise.
 """
 from __future__ import annotations
 
@@ -53,7 +54,12 @@ def _cmap(path: Path, stat: os.stat_result, face: hb.Face) -> _Cmap:
         return held
 
 
-def report_font(path: Path, characters: Iterable[str]) -> bytes:
+def characters_of(path: Path) -> frozenset[int]:
+    """The code points the whole font at `path` has a glyph for (read once per process and font file)."""
+    return frozenset(_cmap(path, path.stat(), hb.Face(hb.Blob.from_file_path(str(path)))).glyph)
+
+
+def subset_font(path: Path, characters: Iterable[str]) -> bytes:
     """The font at `path` with only the glyphs of `characters` (those it has), as fpdf2 needs it."""
     stat = path.stat()  # before the font is read: a font replaced meanwhile is read again by the next report
     face = hb.Face(hb.Blob.from_file_path(str(path)))
@@ -68,15 +74,15 @@ def report_font(path: Path, characters: Iterable[str]) -> bytes:
     keep.glyph_set.update(_FPDF_KEEPS_GLYPHS)
     subset = hb.subset(face, keep)
     if subset is None:
-        raise RuntimeError(f"HarfBuzz could not subset the report font {path}")
+        raise RuntimeError(f"HarfBuzz could not subset the PDF font {path}")
     return subset.blob.data
 
 
 @contextlib.contextmanager
-def report_font_file(path: Path, characters: Iterable[str]) -> Iterator[Path]:
-    """`report_font` as a file for fpdf2, which reads a font from a path (lazily: the file must last until the
+def subset_font_file(path: Path, characters: Iterable[str]) -> Iterator[Path]:
+    """`subset_font` as a file for fpdf2, which reads a font from a path (lazily: the file must last until the
     PDF is written); removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="edms-report-font-") as directory:
-        font = Path(directory) / "report-font.ttf"
-        font.write_bytes(report_font(path, characters))
+    with tempfile.TemporaryDirectory(prefix="edms-pdf-font-") as directory:
+        font = Path(directory) / "subset.ttf"
+        font.write_bytes(subset_font(path, characters))
         yield font
