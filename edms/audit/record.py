@@ -135,7 +135,7 @@ def _known_head(session: Session) -> tuple[int, str] | None:
     return kept
 
 
-def within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
     """Whether `transaction` is `ancestor` or nested inside it."""
     while transaction is not None:
         if transaction is ancestor:
@@ -150,7 +150,7 @@ def _forget(session: Session, previous: SessionTransaction) -> None:
     # events appended before it are still the transaction's: the witness and the checkpoints must still see them.
     noted: _Appended | None = session.info.get(_APPENDED)
     if previous.nested and noted is not None:
-        for seq in [seq for seq, place in noted[2].items() if within(place, previous)]:
+        for seq in [seq for seq, place in noted[2].items() if _within(place, previous)]:
             del noted[1][seq], noted[2][seq]
     else:
         session.info.pop(_APPENDED, None)
