@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 WORKERS=${EDMS_TEST_WORKERS:-$(nproc)}
-exec .venv/bin/python -m pytest -n "$WORKERS" --dist loadfile "$@"
+# The slowest tests are listed at the end: the suite must stay well inside CI's time (.ci/run).
+exec .venv/bin/python -m pytest -n "$WORKERS" --dist loadfile --durations=30 "$@"
