@@ -35,28 +35,32 @@ class _Cmap:
     modified_ns: int
     glyph: dict[int, int]  # code point -> glyph
     code_points: dict[int, list[int]]  # glyph -> every code point mapped to it
+    characters: frozenset[int]  # every code point the font maps
 
 
 _lock = threading.Lock()
 _cmaps: dict[Path, _Cmap] = {}
 
 
-def _cmap(path: Path, stat: os.stat_result, face: hb.Face) -> _Cmap:
+def _cmap(path: Path, stat: os.stat_result, face: hb.Face | None = None) -> _Cmap:
+    """The font's cmap, kept per file; `face`, when the caller has opened the font already (else opened here, only
+    when the cmap is read)."""
     with _lock:
         held = _cmaps.get(path)
         if held is None or (held.size, held.modified_ns) != (stat.st_size, stat.st_mtime_ns):
+            face = face or hb.Face(hb.Blob.from_file_path(str(path)))
             font = hb.Font(face)
             glyph = {code: font.get_nominal_glyph(code) for code in face.unicodes}
             code_points: dict[int, list[int]] = {}
             for code, number in glyph.items():
                 code_points.setdefault(number, []).append(code)
-            held = _cmaps[path] = _Cmap(stat.st_size, stat.st_mtime_ns, glyph, code_points)
+            held = _cmaps[path] = _Cmap(stat.st_size, stat.st_mtime_ns, glyph, code_points, frozenset(glyph))
         return held
 
 
 def characters_of(path: Path) -> frozenset[int]:
     """The code points the whole font at `path` has a glyph for (read once per process and font file)."""
-    return frozenset(_cmap(path, path.stat(), hb.Face(hb.Blob.from_file_path(str(path)))).glyph)
+    return _cmap(path, path.stat()).characters
 
 
 def subset_font(path: Path, characters: Iterable[str]) -> bytes:

@@ -110,18 +110,18 @@ def render_frozen_pdf(r: Rendition, steps: Sequence[SignatureStep], frozen_at: d
     page = signature_page(steps)
     labels = {step.name: step for step in steps}
     reserved = [(field.slot, _step_label(labels[field.step], lang)) for field in page.reserved]
-    texts = (_text(lang, "page"), _text(lang, "note"),
-             _text(lang, "frozen").format(time=format_in_zone(frozen_at, r.display_tz)), _text(lang, "further"))
-    pdf = rendered_pdf(r, font_path=font_path, compliance=PDF_A, also=(*texts, *(text for _, text in reserved)),
-                       whole_font=whole_font)
+    heading, note, further = _text(lang, "page"), _text(lang, "note"), _text(lang, "further")
+    frozen = _text(lang, "frozen").format(time=format_in_zone(frozen_at, r.display_tz))
+    pdf = rendered_pdf(r, font_path=font_path, compliance=PDF_A, whole_font=whole_font,
+                       also=(heading, note, frozen, further, *(text for _, text in reserved)))
     pdf.add_page()
-    pdf.heading(texts[0], size=14)
-    pdf.paragraph(texts[1], size=9)
-    pdf.paragraph(texts[2], size=8, colour=GREY)
+    pdf.heading(heading, size=14)
+    pdf.paragraph(note, size=9)
+    pdf.paragraph(frozen, size=8, colour=GREY)
     for slot, text in reserved:
         _label(pdf, slot, text)
     for slot in page.spare:
-        _label(pdf, slot, texts[3], colour=GREY)
+        _label(pdf, slot, further, colour=GREY)
     return add_signature_fields(bytes(pdf.output()), [field.slot for field in page.reserved])
 
 

@@ -86,13 +86,13 @@ class _Pdf(FPDF):
         self.multi_cell(0, size * 0.5, self.legible(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
         self.set_text_color(0)
 
-    def _characters_of(self, name: str, path: Path) -> set[int]:
+    def _characters_of(self, name: str, path: Path) -> frozenset[int]:
         if self.kept is not None:  # the cut-down font's cmap has only the characters kept: the whole font's
-            return set(characters_of(path))
+            return characters_of(path)
         font = self.fonts[name]
         if not isinstance(font, TTFFont):
             raise TypeError(f"the PDF font {name} is not a TrueType font")
-        return set(font.cmap)
+        return frozenset(font.cmap)
 
     def text_height(self, text: str, size: float) -> float:
         self.set_font(_FONT, size=size)
