@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from edms.verifier.package import verify_package
-from tests.browser.conftest import browser_sign_in
+from tests.browser.conftest import browser_sign_in, choose_language
 from tests.conftest import PASSWORD
 from tests.support.inspection import INSPECTOR, events, inspector  # noqa: F401
 from tests.support.signed_case import LOT, REFUSAL
@@ -60,3 +60,20 @@ def test_inspector_finds_the_case_by_lot_reads_its_history_and_takes_the_package
     assert json.loads(downloaded.changes)["file"]["new"]["sha256"] == hashlib.sha256(saved.read_bytes()).hexdigest()
     (exported,) = events(app, "inspection.exported", actor_name=INSPECTOR[1])
     assert exported.object_id == str(signed_case.case_id)
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_regulatory_affairs_reads_the_inspection_menu_without_the_audit_pages_it_may_not_open(page, people,
+                                                                                             inspector, language):
+    people.make("rina.ogawa", "regulatory", printed_name="Rina Ogawa")
+    browser_sign_in(page, "rina.ogawa", PASSWORD)
+    choose_language(page, language)
+    page.click("#nav-inspection")
+    expect(page.locator("#subnav-search")).to_be_visible()
+    expect(page.locator("#subnav-audit")).to_have_count(0)
+    expect(page.locator("#subnav-verify-system")).to_have_count(0)
+    page.context.clear_cookies()  # signed out
+    browser_sign_in(page, INSPECTOR[0], PASSWORD)  # an inspector's menu still leads to both
+    page.click("#nav-inspection")
+    page.click("#subnav-audit")
+    expect(page.locator("#audit-filter")).to_be_visible()
