@@ -79,13 +79,14 @@ def test_the_tsa_certificates_for_the_dss_are_those_the_full_parse_finds_in_a_re
 
 
 @pytest.mark.req("11.50(a)")
-def test_the_appearance_font_made_once_per_character_set_is_the_subset_made_afresh():
+@pytest.mark.parametrize("appearance", [APPEARANCE, "José Müller-Øberg\nApproved (QA review)\n2026-12-07 05:20:31 UTC"])
+def test_the_appearance_font_made_once_per_character_set_is_the_subset_made_afresh(appearance):
     pades_font._appearance_font_data.cache_clear()
-    cached = TTFont(io.BytesIO(pades_font.appearance_font(find_pdf_font(), APPEARANCE)))
-    assert _tables(cached) == _tables(reference_subset(pades_font.appearance_characters(APPEARANCE)))
+    cached = TTFont(io.BytesIO(pades_font.appearance_font(find_pdf_font(), appearance)))
+    assert _tables(cached) == _tables(reference_subset(pades_font.appearance_characters(appearance)))
     assert cached["head"].unitsPerEm == 1000
     drawn = cached.getBestCmap()
-    assert all(ord(character) in drawn for character in APPEARANCE if character != "\n")
+    assert all(ord(character) in drawn for character in appearance if character != "\n")
 
 
 @pytest.mark.req("11.50(a)")
