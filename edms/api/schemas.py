@@ -77,7 +77,7 @@ DIFF = obj({"a": INTEGER, "b": INTEGER, "reason": NULLABLE_STRING,
             "changes": array(obj({"field": STRING, "label": ANY, "old": ANY, "new": ANY}))})
 
 SIGNED_PDF = obj({
-    "document_id": INTEGER, "number": STRING, "version": INTEGER, "size": INTEGER,
+    "document_id": INTEGER, "number": STRING, "version": INTEGER, "size": INTEGER, "checked_at": TIME,
     "revisions": array(obj({"revision": INTEGER, "kind": STRING, "length": INTEGER, "sha256": STRING,
                             "signature_id": NULLABLE_STRING, "created_at": TIME})),
     "signatures": array(obj({"field": STRING, "kind": STRING, "signer": STRING, "ok": BOOLEAN, "intact": BOOLEAN,

@@ -23,8 +23,9 @@ def _version_or_404(document_id: int, number: int):
 
 
 @bp.get("/documents/<int:document_id>/versions/<int:number>/signed-pdf")
-@operation("The version's signed PDF (PAdES): its revisions and each signature's validation now, by pyHanko with the "
-           "organisation's root as the trust anchor", responses=_READ, schemas={"200": S.SIGNED_PDF})
+@operation("The version's signed PDF (PAdES): its revisions and each signature's validation by pyHanko with the "
+           "organisation's root as the trust anchor, made at checked_at (kept for a few minutes)",
+           responses=_READ, schemas={"200": S.SIGNED_PDF})
 @token_required()
 def signed_pdf_validation(document_id: int, number: int):
     document, version = _version_or_404(document_id, number)
@@ -33,6 +34,7 @@ def signed_pdf_validation(document_id: int, number: int):
         abort(404, description=f"{document.number} version {number} has no signed PDF.")
     return jsonify({
         "document_id": document.id, "number": document.number, "version": version.version, "size": view.size,
+        "checked_at": isoformat_utc(view.checked_at),
         "revisions": [{"revision": r.revision, "kind": r.kind, "length": r.length, "sha256": r.sha256,
                        "signature_id": r.signature_id, "created_at": isoformat_utc(r.created_at)}
                       for r in view.revisions],

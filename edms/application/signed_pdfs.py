@@ -3,8 +3,14 @@
 versions submitted before signed PDFs (`edms freeze-legacy-pdfs`)."""
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -66,23 +72,60 @@ def freeze_legacy_pdfs(services: Services, session: Session, ctx: AuditContext) 
 
 @dataclass(frozen=True)
 class SignedPdfView:
-    """What the signed-PDF page and the API show: the revisions and each signature's validation now."""
+    """What the signed-PDF page and the API show: the revisions and each signature's validation, and when it was
+    validated."""
 
     revisions: list[SignedPdfRevision]
-    checks: list[PdfSignatureCheck]
+    checks: tuple[PdfSignatureCheck, ...]
     size: int
+    checked_at: datetime
+
+
+# pyHanko takes about half a second to validate a PDF's signatures, and the page is opened again and again while a
+# record is reviewed: a validation is kept per process for a few minutes, by the exact bytes validated and the
+# exact trust anchors (a PDF appended to or a root rolled over is validated afresh), and shown with its time.
+VALIDATION_KEPT_FOR = timedelta(minutes=5)
+
+
+class _Validations:
+    """Validations by (PDF, trust anchors): bounded, oldest dropped first; one whose time is not within
+    `VALIDATION_KEPT_FOR` before now (or is after now: a clock set back) is made again."""
+
+    def __init__(self, size: int = 128) -> None:
+        self._size, self._lock = size, threading.Lock()
+        self._kept: dict[tuple[bytes, tuple[bytes, ...]], tuple[datetime, tuple[PdfSignatureCheck, ...]]] = {}
+
+    def validate(self, pdf: bytes, roots: Sequence[x509.Certificate]) -> tuple[datetime, tuple[PdfSignatureCheck, ...]]:
+        key = (hashlib.sha256(pdf).digest(), tuple(root.fingerprint(hashes.SHA256()) for root in roots))
+        now = datetime.now(UTC)
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is not None and timedelta(0) <= now - kept[0] < VALIDATION_KEPT_FOR:
+            return kept
+        made = (now, tuple(validate_signed_pdf(pdf, roots)))
+        with self._lock:
+            self._kept.pop(key, None)
+            if len(self._kept) >= self._size:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[key] = made
+        return made
+
+
+VALIDATIONS = _Validations()
 
 
 def validation(services: Services, session: Session, version: dm.DocumentVersion) -> SignedPdfView | None:
-    """The version's signed PDF validated now by pyHanko, the organisation's root the only trust anchor;
-    None when the version has no signed PDF."""
+    """The version's signed PDF validated by pyHanko within the last few minutes, the organisation's root the only
+    trust anchor; None when the version has no signed PDF."""
     revisions = pdf_revisions(session, version)
     data = signed_pdf(session, services.blobs, version)
     if not revisions or data is None:
         return None
     anchors = trust_anchors(services.settings)
-    checks = validate_signed_pdf(data, anchors.roots) if anchors is not None else []
-    return SignedPdfView(revisions, checks, len(data))
+    if anchors is None:
+        return SignedPdfView(revisions, (), len(data), datetime.now(UTC))
+    checked_at, checks = VALIDATIONS.validate(data, anchors.roots)
+    return SignedPdfView(revisions, checks, len(data), checked_at)
 
 
 def validation_revisions(services: Services, session: Session, version: dm.DocumentVersion) -> list[SignedPdfRevision]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -375,7 +375,7 @@ def rendition(document_id: int, number: int, fmt: str):
 @bp.get("/<int:document_id>/versions/<int:number>/signed-pdf")
 @login_required
 def signed_pdf(document_id: int, number: int):
-    """The signed PDF (PAdES) of a version and each signature's validation result, computed now."""
+    """The signed PDF (PAdES) of a version and each signature's validation result, made within the last minutes."""
     document = _document_or_404(document_id)
     version = _version_or_404(document, number)
     view = signed_pdfs.validation(services(), db(), version)
@@ -383,7 +383,8 @@ def signed_pdf(document_id: int, number: int):
     steps = {step.name: step.label.text(_language()) for step in _types()[document.type_key].steps}
     fields = {check.field: steps.get(check.field.rsplit("-", 1)[0], _("Added signature field"))
               for check in (view.checks if view else ())}
-    return render_template("documents/signed_pdf.html", document=document, version=version, view=view, fields=fields)
+    return render_template("documents/signed_pdf.html", document=document, version=version, view=view, fields=fields,
+                           validation_minutes=signed_pdfs.VALIDATION_KEPT_FOR // timedelta(minutes=1))
 
 
 @bp.get("/<int:document_id>/versions/<int:number>/signed.pdf")
