@@ -50,11 +50,14 @@ from edms.web.runtime import close_db, dispatch_with_reruns, finish
 from edms.web.scope import enforce_case_scope
 from edms.web.session_user import SessionUser
 from edms.web.shell import navigation
+from edms.web.url_rules import SharedBuilderRule
 
 
 class EdmsFlask(Flask):
     """Flask, asked once per hook or view whether it is a coroutine (Flask asks `inspect` for every hook of
-    every request; none of edms's is one)."""
+    every request; none of edms's is one), whose URL rules share their builders (edms.web.url_rules)."""
+
+    url_rule_class = SharedBuilderRule
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         synced = self.__dict__.setdefault("_edms_synced", {})
