@@ -1,6 +1,8 @@
 """Alembic, driven from code: upgrade to head, and the check that refuses an old schema."""
 from __future__ import annotations
 
+import functools
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -23,7 +25,10 @@ def alembic_config(engine: Engine, totp_sealing_key: bytes | None = None) -> Con
     return config
 
 
+@functools.cache
 def head_revision() -> str:
+    """The newest migration this code has, read once per process (Alembic imports every migration script to
+    find it: ~25 ms at each app's schema check)."""
     head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     if head is None:
         raise RuntimeError(f"no migration found in {MIGRATIONS_DIR}")

@@ -274,6 +274,18 @@ def test_minimal_definition_loads(tmp_path):
     assert list(load_document_types(tmp_path)) == ["lab_note"]
 
 
+def test_a_definition_changed_on_disk_is_read_afresh_and_an_unchanged_one_is_the_same_type(tmp_path):
+    path = write(tmp_path, MINIMAL)
+    first = load_document_types(tmp_path)["lab_note"]
+    assert load_document_types(tmp_path)["lab_note"] == first
+    path.write_text(MINIMAL.replace('ja = "ロット番号"', 'ja = "製造番号"'), encoding="utf-8")
+    changed = load_document_types(tmp_path)["lab_note"]
+    assert changed.field("lot").label.text("ja") == "製造番号" and changed.source_sha256 != first.source_sha256
+    path.write_text(MINIMAL.replace('type = "text"', 'type = "txt"', 1), encoding="utf-8")
+    with pytest.raises(DefinitionError):
+        load_document_types(tmp_path)
+
+
 def test_invalid_field_type_names_the_file_and_the_field_path(tmp_path):
     text = (FORMS / "oos_notification.toml").read_text(encoding="utf-8")
     broken = text.replace('name = "tested_on"\ntype = "date"', 'name = "tested_on"\ntype = "txt"')
