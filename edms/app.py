@@ -50,14 +50,17 @@ from edms.web.runtime import close_db, dispatch_with_reruns, finish
 from edms.web.scope import enforce_case_scope
 from edms.web.session_user import SessionUser
 from edms.web.shell import navigation
+from edms.web.template_code import TEMPLATE_CODE
 from edms.web.url_rules import SharedBuilderRule
 
 
 class EdmsFlask(Flask):
     """Flask, asked once per hook or view whether it is a coroutine (Flask asks `inspect` for every hook of
-    every request; none of edms's is one), whose URL rules share their builders (edms.web.url_rules)."""
+    every request; none of edms's is one), whose URL rules share their builders (edms.web.url_rules) and whose
+    templates are compiled once per process (edms.web.template_code)."""
 
     url_rule_class = SharedBuilderRule
+    jinja_options = {"bytecode_cache": TEMPLATE_CODE}
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         synced = self.__dict__.setdefault("_edms_synced", {})
