@@ -3,6 +3,8 @@ validation result of each signature (intact, trusted, time-stamp, LTV) and downl
 validates; in English and in Japanese. The download is in the audit trail."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -44,6 +46,11 @@ def test_inspector_reads_each_pdf_signature_validation_and_downloads_the_signed_
     expect(page.locator("#pdf-signatures tbody tr.valid")).to_have_count(expected)
     expect(rows.first.locator("td.ltv")).to_have_text("はい" if language == "ja" else "yes")
     expect(rows.first.locator("td.timestamp")).not_to_have_text("none")
+    # When the validation shown was made, with the zone, and for how long it is kept.
+    when = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z]+ \(UTC[+-]\d\d:\d\d\)"
+    expect(page.locator("#checked-at")).to_have_text(re.compile(
+        f"^{when} に検証しました。検証結果は 5 分間保持" if language == "ja"
+        else f"^Checked at {when}; a check is kept for 5 minutes"))
 
     with page.expect_download() as download_info:
         page.click("#download-signed-pdf")
