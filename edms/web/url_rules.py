@@ -6,7 +6,7 @@ app spends ~0.1 s on its ~150 rules: once for `edms serve`, but once for each of
 builds (about four minutes of CI). A builder's code depends only on the rule's parts (its static text and the
 names of its variables), so rules of the same shape share one builder function, which reads each rule's own
 converters when it runs. A rule with defaults has them written into its code: it keeps werkzeug's own builder.
-tests/unit/web/test_url_rules.py builds every URL of the app with both and compares them.
+tests/unit/test_url_rules.py builds every URL of the app with both and compares them.
 """
 from __future__ import annotations
 
