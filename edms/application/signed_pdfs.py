@@ -3,7 +3,6 @@
 versions submitted before signed PDFs (`edms freeze-legacy-pdfs`)."""
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,15 +87,17 @@ VALIDATION_KEPT_FOR = timedelta(minutes=5)
 
 
 class _Validations:
-    """Validations by (PDF, trust anchors): bounded, oldest dropped first; one whose time is not within
+    """Validations by (PDF's SHA-256, trust anchors): bounded, oldest dropped first; one whose time is not within
     `VALIDATION_KEPT_FOR` before now (or is after now: a clock set back) is made again."""
 
     def __init__(self, size: int = 128) -> None:
         self._size, self._lock = size, threading.Lock()
-        self._kept: dict[tuple[bytes, tuple[bytes, ...]], tuple[datetime, tuple[PdfSignatureCheck, ...]]] = {}
+        self._kept: dict[tuple[str, tuple[bytes, ...]], tuple[datetime, tuple[PdfSignatureCheck, ...]]] = {}
 
-    def validate(self, pdf: bytes, roots: Sequence[x509.Certificate]) -> tuple[datetime, tuple[PdfSignatureCheck, ...]]:
-        key = (hashlib.sha256(pdf).digest(), tuple(root.fingerprint(hashes.SHA256()) for root in roots))
+    def validate(self, pdf: bytes, sha256: str, roots: Sequence[x509.Certificate]
+                 ) -> tuple[datetime, tuple[PdfSignatureCheck, ...]]:
+        """`pdf`'s validation; `sha256` is its hash, which the blob store checked when it read the bytes."""
+        key = (sha256, tuple(root.fingerprint(hashes.SHA256()) for root in roots))
         now = datetime.now(UTC)
         with self._lock:
             kept = self._kept.get(key)
@@ -118,13 +119,15 @@ def validation(services: Services, session: Session, version: dm.DocumentVersion
     """The version's signed PDF validated by pyHanko within the last few minutes, the organisation's root the only
     trust anchor; None when the version has no signed PDF."""
     revisions = pdf_revisions(session, version)
-    data = signed_pdf(session, services.blobs, version)
-    if not revisions or data is None:
+    if not revisions:
         return None
+    # The newest revision listed is the one read and validated (the store re-hashes it on the way out).
+    newest = revisions[-1]
+    data = services.blobs.get(newest.sha256)
     anchors = trust_anchors(services.settings)
     if anchors is None:
         return SignedPdfView(revisions, (), len(data), datetime.now(UTC))
-    checked_at, checks = VALIDATIONS.validate(data, anchors.roots)
+    checked_at, checks = VALIDATIONS.validate(data, newest.sha256, anchors.roots)
     return SignedPdfView(revisions, checks, len(data), checked_at)
 
 
